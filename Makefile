@@ -1,0 +1,148 @@
+# tessera — build, test, bench, deps.   `make help` lists the targets.
+# Feature detection in the style of llm.c: each library is looked up through
+# pkg-config / mpicc -showme and reported; what is missing is switched off.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+# ---------------------------------------------------------------- packages
+# Everything the project needs from Debian, installed by `make deps`.
+DEB_PACKAGES := build-essential pkg-config libyaml-dev libopenmpi-dev openmpi-bin \
+  libhdf5-openmpi-dev hdf5-tools libdnnl-dev libpng-dev \
+  python3-torch python3-h5py python3-numpy
+PYTHON_REF := /usr/bin/python3
+
+# ---------------------------------------------------------------- toolchain
+CC := $(shell command -v mpicc 2>/dev/null || echo cc)
+OPT ?= -O3 -march=native
+CFLAGS := -std=gnu17 $(OPT) -g -fopenmp -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -MMD -MP
+LDLIBS := -lm -fopenmp
+
+ifeq ($(findstring mpicc,$(CC)),mpicc)
+  $(info ✓ Open MPI: $(shell mpirun --version 2>/dev/null | head -1))
+  CFLAGS += -DTSR_HAVE_MPI
+else
+  $(info ✗ Open MPI: mpicc not found (run `make deps`))
+endif
+
+HDF5_PC := $(shell pkg-config --exists hdf5-openmpi 2>/dev/null && echo hdf5-openmpi)
+ifneq ($(HDF5_PC),)
+  $(info ✓ parallel HDF5: $(shell pkg-config --modversion hdf5-openmpi))
+  CFLAGS += $(shell pkg-config --cflags hdf5-openmpi) -DTSR_HAVE_HDF5
+  LDLIBS += $(shell pkg-config --libs hdf5-openmpi)
+else
+  $(info ✗ parallel HDF5: pkg-config hdf5-openmpi not found (run `make deps`))
+endif
+
+ifeq ($(shell pkg-config --exists yaml-0.1 2>/dev/null && echo y),y)
+  $(info ✓ libyaml: $(shell pkg-config --modversion yaml-0.1))
+  CFLAGS += $(shell pkg-config --cflags yaml-0.1)
+  LDLIBS += $(shell pkg-config --libs yaml-0.1)
+else
+  $(info ✗ libyaml: not found (run `make deps`))
+endif
+
+# GEMM library: oneDNN (measured faster than OpenBLAS on the model's shapes;
+# see docs/choices.md). Without it, the reference GEMM is used.
+ifneq ($(wildcard /usr/include/dnnl.h),)
+  $(info ✓ GEMM: oneDNN (dnnl_sgemm))
+  CFLAGS += -DTSR_HAVE_DNNL
+  LDLIBS += -ldnnl
+else
+  $(info ✗ GEMM: oneDNN not found, reference GEMM (slow))
+endif
+
+ifeq ($(shell pkg-config --exists libpng 2>/dev/null && echo y),y)
+  CFLAGS += $(shell pkg-config --cflags libpng) -DTSR_HAVE_PNG
+  LDLIBS += $(shell pkg-config --libs libpng)
+endif
+
+CUDA_HOME ?= /usr/local/cuda
+NVCC := $(shell command -v nvcc 2>/dev/null || (test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc))
+CU_SRC := $(wildcard src/kernels/cuda/*.cu)
+ifneq ($(NVCC),)
+  NCCL_H := $(firstword $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h))
+  $(info ✓ CUDA: $(shell $(NVCC) --version | tail -1)$(if $(NCCL_H), + NCCL,, no NCCL))
+  NVCC_FLAGS := -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 -Isrc
+  CU_OBJ := $(CU_SRC:src/%.cu=build/%.cu.o)
+else
+  $(info ✗ CUDA: nvcc not found (CPU only))
+  CU_OBJ :=
+endif
+
+# ---------------------------------------------------------------- sources
+SRC := $(wildcard src/core/*.c src/kernels/cpu/*.c src/model/*.c src/comm/*.c src/data/*.c \
+                  src/train/*.c src/infer/*.c)
+OBJ := $(SRC:src/%.c=build/%.o)
+LIB := build/libtessera.a
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=build/tests/%)
+
+.PHONY: all deps test bench clean help demo
+all: bin/tessera $(TEST_BIN)
+
+help:
+	@echo "make deps   install Debian packages (idempotent)"
+	@echo "make        build bin/tessera and the test binaries"
+	@echo "make demo   the main job (README)"
+	@echo "make test   every test (runs make deps first)"
+	@echo "make bench  speed and memory against the PyTorch reference"
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all $(words $(DEB_PACKAGES)) Debian packages present"; fi
+
+build/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+build/%.cu.o: src/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+
+$(LIB): $(filter-out build/main.o,$(OBJ))
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+bin/tessera: build/main.o $(LIB)
+	@mkdir -p bin
+	$(CC) $^ -o $@ $(LDLIBS)
+
+build/main.o: src/main.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) -c $< -o $@
+
+build/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p build/tests
+	$(CC) $(CFLAGS) -Itests/unit $< $(LIB) -o $@ $(LDLIBS)
+
+build/cuda_objects.stamp: $(CU_OBJ)
+	@mkdir -p build; touch $@
+all: build/cuda_objects.stamp
+
+# `make test` installs what is missing, builds, and runs every test.
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh
+
+bench:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+# The main job: for now a short training run of the tiny model on random data.
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} bin/tessera train configs/train/tiny.yaml train.steps=30
+
+clean:
+	rm -rf build bin
+
+-include $(OBJ:.o=.d) build/main.d

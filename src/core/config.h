@@ -1,0 +1,91 @@
+// Typed configuration loaded from YAML (libyaml) and validated up front.
+//
+// A config file has top-level sections model, train, data, parallel, sample,
+// run. `model:` is either a mapping or a path (relative to the file) to a
+// model file whose own `model:` mapping is used. Overrides "key.sub=value"
+// from the command line are applied before validation. Any unknown key,
+// wrong type, out-of-range value or violated shape constraint is a user error:
+//   tessera: error: FILE:LINE:COL: KEY: expected ..., got ...
+// (FILE is "command line" for overrides), exit code 2.
+#pragma once
+#include <stdint.h>
+
+#define CFG_STR_MAX 256
+
+typedef struct {
+  char name[64];
+  int frames, height, width, channels;  // video window the model sees
+  int pt, ph, pw;                       // patch size
+  int dim;                              // transformer width D
+  int depth;                            // number of DiT blocks
+  int heads;
+  int mlp_ratio;                        // MLP hidden = mlp_ratio * dim
+  int text_length;                      // L, max caption tokens
+  int text_layers;
+  int vocab;                            // tokenizer vocabulary size
+  int rope[3];                          // head-dim split (t,h,w); derived when absent
+  int freq_dim;                         // timestep sinusoid size (256)
+  // derived
+  int head_dim, tokens, patch_dim;      // dim/heads, N, P
+  int grid_t, grid_h, grid_w;           // T/pt, H/ph, W/pw
+} ModelConfig;
+
+typedef struct {
+  int steps, batch;
+  float lr, min_lr, weight_decay, beta1, beta2, eps, grad_clip;
+  int warmup;
+  float ema_decay;
+  int log_every, ckpt_every, keep_ckpts;
+  char out[CFG_STR_MAX];
+  char resume[CFG_STR_MAX];
+  uint64_t seed;
+  // flow matching and conditioning
+  float t_logit_mean, t_logit_std;  // logit-normal timestep
+  float p_cond_none, p_cond_first, p_cond_prefix, p_cond_ends, p_cond_random;
+  int max_bad_steps;
+} TrainConfig;
+
+typedef struct {
+  char path[CFG_STR_MAX];  // corpus.h5; empty = random data
+  float p_recaption;       // use the descriptive caption with this probability
+  float p_drop;            // null caption probability (for guidance)
+  int prefetch;
+} DataConfig;
+
+typedef struct {
+  int tp, sp, dp;
+} ParallelConfig;
+
+typedef struct {
+  int steps;
+  float cfg, shift;
+  char sampler[16];  // "euler" | "heun"
+  uint64_t seed;
+} SampleConfig;
+
+typedef struct {
+  char device[16];     // "cpu" | "cuda"
+  char precision[16];  // "fp32" | "bf16"
+  int threads;         // 0 = all cores
+} RunConfig;
+
+typedef struct {
+  char path[CFG_STR_MAX];  // the file it came from
+  ModelConfig model;
+  TrainConfig train;
+  DataConfig data;
+  ParallelConfig parallel;
+  SampleConfig sample;
+  RunConfig run;
+} Config;
+
+// Defaults for every field (model fields zero: a model section is required).
+void config_defaults(Config *c);
+// Load `path`, apply `noverrides` strings "a.b=value", validate, derive.
+// On any problem: tsr_user_error (exit 2).
+void config_load(Config *c, const char *path, int noverrides, char **overrides);
+// Validate and fill derived fields of a model config (used by config_load and by
+// code that builds a ModelConfig by hand, e.g. tests). `where` names the source.
+void model_config_finalize(ModelConfig *m, const char *where);
+// Print the effective config as YAML to stdout.
+void config_print(const Config *c);

@@ -1,0 +1,64 @@
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef TSR_HAVE_MPI
+#include <mpi.h>
+#endif
+#include "core/log.h"
+
+static void abort_all_ranks(void) {
+#ifdef TSR_HAVE_MPI
+  int up = 0, down = 0;
+  MPI_Initialized(&up);
+  MPI_Finalized(&down);
+  if (up && !down) MPI_Abort(MPI_COMM_WORLD, 1);
+#endif
+  abort();
+}
+
+void tsr_fatal(const char *file, int line, const char *lib, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "tessera[rank %d] %s:%d: %s: %s\n", log_rank(), file, line, lib, msg);
+  fflush(stderr);
+  abort_all_ranks();
+}
+
+void tsr_mpi_fail(const char *file, int line, int code, const char *call) {
+  char text[512] = "unknown MPI error";
+#ifdef TSR_HAVE_MPI
+  int len = 0;
+  MPI_Error_string(code, text, &len);
+#endif
+  tsr_fatal(file, line, "MPI", "%s: %s (code %d)", call, text, code);
+}
+
+void tsr_user_error(const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "tessera: error: %s\n", msg);
+  fflush(stderr);
+  exit(2);
+}
+
+void *tsr_calloc(size_t count, size_t size) {
+  size_t bytes = count * size;
+  if (count && bytes / count != size) tsr_fatal(__FILE__, __LINE__, "alloc", "size overflow");
+  size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded == 0) rounded = 64;
+  void *p = aligned_alloc(64, rounded);
+  if (!p) tsr_fatal(__FILE__, __LINE__, "alloc", "out of memory allocating %zu bytes", rounded);
+  memset(p, 0, rounded);
+  return p;
+}
+
+void tsr_free(void *p) { free(p); }

@@ -1,0 +1,85 @@
+#include "core/params.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+
+size_t params_add(ParamTable *t, const char *name, int ndim, const int64_t *shape, enum ParamInit init) {
+  TSR_ASSERT(t->data == NULL, "params_add(%s) after params_alloc", name);
+  TSR_ASSERT(ndim >= 1 && ndim <= PARAM_MAX_DIM, "param %s: ndim %d", name, ndim);
+  TSR_ASSERT(strlen(name) < PARAM_NAME_MAX, "param name too long: %s", name);
+  if (t->count == t->cap) {
+    int cap = t->cap ? 2 * t->cap : 64;
+    ParamInfo *items = tsr_calloc((size_t)cap, sizeof *items);
+    if (t->items) memcpy(items, t->items, (size_t)t->count * sizeof *items);
+    tsr_free(t->items);
+    t->items = items;
+    t->cap = cap;
+  }
+  ParamInfo *p = &t->items[t->count++];
+  strcpy(p->name, name);
+  p->ndim = ndim;
+  p->numel = 1;
+  for (int i = 0; i < ndim; i++) {
+    p->shape[i] = shape[i];
+    p->numel *= (size_t)shape[i];
+  }
+  // Keep every parameter 64-byte aligned (16 floats) for vector loads.
+  p->offset = (t->total + 15) / 16 * 16;
+  p->init = init;
+  t->total = p->offset + p->numel;
+  return p->offset;
+}
+
+void params_alloc(ParamTable *t) {
+  t->data = tsr_calloc(t->total, sizeof(float));
+  t->grad = tsr_calloc(t->total, sizeof(float));
+}
+
+void params_free(ParamTable *t) {
+  tsr_free(t->items);
+  tsr_free(t->data);
+  tsr_free(t->grad);
+  *t = (ParamTable){0};
+}
+
+void params_init(ParamTable *t, uint64_t seed) {
+  for (int i = 0; i < t->count; i++) {
+    const ParamInfo *p = &t->items[i];
+    float *w = t->data + p->offset;
+    float bound = 0.0f;
+    if (p->init == INIT_XAVIER) {
+      TSR_ASSERT(p->ndim == 2, "xavier init of %s needs 2 dims", p->name);
+      bound = sqrtf(6.0f / (float)(p->shape[0] + p->shape[1]));
+    }
+    for (size_t e = 0; e < p->numel; e++) {
+      uint32_t hi = (uint32_t)(e >> 32), lo = (uint32_t)e;
+      switch (p->init) {
+        case INIT_XAVIER: w[e] = bound * (2.0f * rng_uniform(seed, RNG_INIT, (uint32_t)i, hi, lo) - 1.0f); break;
+        case INIT_NORMAL: w[e] = 0.02f * rng_normal(seed, RNG_INIT, (uint32_t)i, hi, lo); break;
+        case INIT_ONE: w[e] = 1.0f; break;
+        case INIT_ZERO: w[e] = 0.0f; break;
+      }
+    }
+  }
+}
+
+void params_init_uniform(ParamTable *t, uint64_t seed, float scale) {
+  for (int i = 0; i < t->count; i++) {
+    const ParamInfo *p = &t->items[i];
+    float *w = t->data + p->offset;
+    float base = p->init == INIT_ONE ? 1.0f : 0.0f;  // norm weights stay near 1
+    for (size_t e = 0; e < p->numel; e++)
+      w[e] = base + scale * (2.0f * rng_uniform(seed, RNG_TEST, (uint32_t)i, (uint32_t)(e >> 32), (uint32_t)e) - 1.0f);
+  }
+}
+
+const ParamInfo *params_find(const ParamTable *t, const char *name) {
+  for (int i = 0; i < t->count; i++)
+    if (strcmp(t->items[i].name, name) == 0) return &t->items[i];
+  return NULL;
+}
+
+void params_zero_grad(ParamTable *t) { memset(t->grad, 0, t->total * sizeof(float)); }

@@ -1,0 +1,46 @@
+// Parameter table: every parameter is a named slice of one float buffer
+// (params) with a matching slice of a second buffer (grads). Names are
+// PyTorch state-dict style ("blocks.3.attn.qkv.weight") and are the HDF5 paths.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+enum ParamInit {
+  INIT_XAVIER,  // Xavier-uniform on [out,in] (2-D only)
+  INIT_ZERO,
+  INIT_ONE,
+  INIT_NORMAL,  // N(0, 0.02^2): embeddings and positions
+};
+
+#define PARAM_NAME_MAX 96
+#define PARAM_MAX_DIM 4
+
+typedef struct {
+  char name[PARAM_NAME_MAX];
+  int ndim;
+  int64_t shape[PARAM_MAX_DIM];
+  size_t offset;  // in floats, into params/grads
+  size_t numel;
+  enum ParamInit init;
+} ParamInfo;
+
+typedef struct {
+  ParamInfo *items;
+  int count, cap;
+  size_t total;  // floats
+  float *data;   // [total]
+  float *grad;   // [total]
+} ParamTable;
+
+// Declare a parameter; returns its offset in floats. Call before params_alloc.
+size_t params_add(ParamTable *t, const char *name, int ndim, const int64_t *shape, enum ParamInit init);
+void params_alloc(ParamTable *t);  // allocates data and grad (zeroed)
+void params_free(ParamTable *t);
+// Fill data following each parameter's init, drawn from the counter RNG keyed
+// by (seed, parameter index, element), so values do not depend on threading.
+void params_init(ParamTable *t, uint64_t seed);
+// Fill every parameter (even zero-initialised ones) with U(-scale, scale):
+// tests use it so that every path of the model carries signal.
+void params_init_uniform(ParamTable *t, uint64_t seed, float scale);
+const ParamInfo *params_find(const ParamTable *t, const char *name);  // NULL if absent
+void params_zero_grad(ParamTable *t);
