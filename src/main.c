@@ -1,0 +1,41 @@
+// bin/tessera: git-style subcommands. Each subcommand lives with its layer
+// (train/, infer/, data/); this file only dispatches.
+#include <stdio.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/error.h"
+
+int cmd_train(int argc, char **argv);  // src/train/cmd_train.c
+int cmd_bench(int argc, char **argv);  // src/train/cmd_bench.c
+
+static int cmd_config(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help")) {
+    printf("usage: tessera config CONFIG [key=value...]\n"
+           "Loads and validates CONFIG with the overrides, prints the effective config.\n");
+    return argc < 2 ? 2 : 0;
+  }
+  Config c;
+  config_load(&c, argv[1], argc - 2, argv + 2);
+  config_print(&c);
+  return 0;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: tessera <command> [args]\n"
+          "  train CONFIG [key=value...]   train a model (configs/train/*.yaml)\n"
+          "  config CONFIG [key=value...]  validate a config and print it\n"
+          "  bench step --config F         time one train step and one denoise step (JSON)\n"
+          "Run `tessera <command> --help` for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) { usage(stderr); return 2; }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
+  if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  tsr_user_error("unknown command '%s' (expected train, config or bench; see tessera --help)", cmd);
+}
