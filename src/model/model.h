@@ -24,12 +24,14 @@ typedef struct {
   int tp_rank, sp_rank;  // this rank's coordinates
 } ModelLayout;
 
-typedef struct ModelActs ModelActs;  // activation pointers (model.c)
+typedef struct ModelActs ModelActs;        // activation pointers (model_internal.h)
+typedef struct ModelOffsets ModelOffsets;  // parameter offsets (model_internal.h)
 
 typedef struct {
   ModelConfig cfg;
   ModelLayout layout;
   ParamTable params;
+  ModelOffsets *off;
   int max_batch;
   Arena arena;       // activations, sized for max_batch at model_alloc
   ModelActs *acts;

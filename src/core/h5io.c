@@ -1,0 +1,87 @@
+#include "core/h5io.h"
+
+#include <string.h>
+
+#include "core/error.h"
+
+hid_t h5_create(const char *path) {
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (f < 0) tsr_fatal(__FILE__, __LINE__, "HDF5", "cannot create %s", path);
+  return f;
+}
+
+hid_t h5_open_read(const char *path) {
+  htri_t ok;
+  H5E_BEGIN_TRY { ok = H5Fis_hdf5(path); } H5E_END_TRY;
+  if (ok <= 0) tsr_user_error("%s: cannot open: expected an existing HDF5 file", path);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  H5_CHECK(f);
+  return f;
+}
+
+void h5_close(hid_t f) { H5_CHECK(H5Fclose(f)); }
+
+void h5_write(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims) {
+  hsize_t hd[8];
+  TSR_ASSERT(ndim >= 1 && ndim <= 8, "h5_write %s: ndim %d", name, ndim);
+  for (int i = 0; i < ndim; i++) hd[i] = (hsize_t)dims[i];
+  hid_t space = H5Screate_simple(ndim, hd, NULL);
+  H5_CHECK(space);
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
+  hid_t ds = H5Dcreate2(f, name, type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  H5_CHECK(ds);
+  H5_CHECK(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  H5_CHECK(H5Dclose(ds));
+  H5_CHECK(H5Pclose(lcpl));
+  H5_CHECK(H5Sclose(space));
+}
+
+int h5_exists(hid_t f, const char *name) {
+  htri_t e;
+  H5E_BEGIN_TRY { e = H5Lexists(f, name, H5P_DEFAULT); } H5E_END_TRY;
+  return e > 0;
+}
+
+void h5_read(hid_t f, const char *file_label, const char *name, hid_t type, void *data, int64_t n) {
+  if (!h5_exists(f, name)) tsr_user_error("%s: %s: missing dataset", file_label, name);
+  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+  H5_CHECK(ds);
+  hid_t space = H5Dget_space(ds);
+  H5_CHECK(space);
+  hssize_t have = H5Sget_simple_extent_npoints(space);
+  if (have != n) tsr_user_error("%s: %s: expected %lld elements, found %lld", file_label, name, (long long)n, (long long)have);
+  H5_CHECK(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  H5_CHECK(H5Sclose(space));
+  H5_CHECK(H5Dclose(ds));
+}
+
+static void attr_write(hid_t f, const char *name, hid_t type, hid_t space, const void *value) {
+  hid_t a = H5Acreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  H5_CHECK(a);
+  H5_CHECK(H5Awrite(a, type, value));
+  H5_CHECK(H5Aclose(a));
+}
+
+void h5_attr_str(hid_t f, const char *name, const char *value) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5_CHECK(type);
+  H5_CHECK(H5Tset_size(type, strlen(value) + 1));
+  H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8));
+  hid_t space = H5Screate(H5S_SCALAR);
+  attr_write(f, name, type, space, value);
+  H5_CHECK(H5Sclose(space));
+  H5_CHECK(H5Tclose(type));
+}
+
+void h5_attr_double(hid_t f, const char *name, double value) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  attr_write(f, name, H5T_NATIVE_DOUBLE, space, &value);
+  H5_CHECK(H5Sclose(space));
+}
+
+void h5_attr_int(hid_t f, const char *name, int64_t value) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  attr_write(f, name, H5T_NATIVE_INT64, space, &value);
+  H5_CHECK(H5Sclose(space));
+}

@@ -1,0 +1,17 @@
+// Small HDF5 helpers (serial access): whole datasets by path, attributes.
+// Paths may hold '.' (parameter names); intermediate groups are created.
+#pragma once
+#include <hdf5.h>
+#include <stdint.h>
+
+hid_t h5_create(const char *path);  // truncates; fatal on failure
+hid_t h5_open_read(const char *path);  // user error (exit 2) if missing or not HDF5
+void h5_close(hid_t f);
+// Write a dataset of `type` (H5T_NATIVE_FLOAT, H5T_NATIVE_INT32, H5T_NATIVE_UINT8).
+void h5_write(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims);
+// Read a whole dataset; its element count must equal n (user error otherwise).
+void h5_read(hid_t f, const char *file_label, const char *name, hid_t type, void *data, int64_t n);
+int h5_exists(hid_t f, const char *name);
+void h5_attr_str(hid_t f, const char *name, const char *value);
+void h5_attr_double(hid_t f, const char *name, double value);
+void h5_attr_int(hid_t f, const char *name, int64_t value);

@@ -1,0 +1,145 @@
+// Activation layout: every buffer the forward keeps for backward, plus the
+// backward's gradient scratch, carved from one arena. Called twice: once on a
+// measuring arena (to size it) and once on the real one.
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/ops.h"
+#include "model/model_internal.h"
+
+void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
+  const size_t B = (size_t)d.B, N = (size_t)d.N, M = B * N, D = (size_t)d.D, Dm = (size_t)d.Dm;
+  const size_t L = (size_t)d.L, BL = B * L, H = (size_t)d.H, P = (size_t)d.P, F = (size_t)d.F;
+  TextActs *text = a->text;
+  BlockActs *blocks = a->blocks;
+  memset(a, 0, sizeof *a);
+  a->text = text;
+  a->blocks = blocks;
+  a->d = d;
+  a->sel = arena_bytes(ar, M);
+  a->lossw = arena_floats(ar, M);
+  a->ntok = arena_bytes(ar, B * sizeof(int));
+  a->rope_cos = arena_floats(ar, N * (size_t)d.hd / 2);
+  a->rope_sin = arena_floats(ar, N * (size_t)d.hd / 2);
+
+  a->temb_in = arena_floats(ar, BL * D);
+  for (int i = 0; i < c->text_layers; i++) {
+    TextActs *t = &text[i];
+    t->xin = arena_floats(ar, BL * D);
+    t->ln1 = arena_floats(ar, BL * D);
+    t->ln1_mean = arena_floats(ar, BL);
+    t->ln1_rstd = arena_floats(ar, BL);
+    t->qkv = arena_floats(ar, BL * 3 * D);
+    t->att = arena_floats(ar, BL * D);
+    t->lse = arena_floats(ar, B * H * L);
+    t->xmid = arena_floats(ar, BL * D);
+    t->ln2 = arena_floats(ar, BL * D);
+    t->ln2_mean = arena_floats(ar, BL);
+    t->ln2_rstd = arena_floats(ar, BL);
+    t->f1 = arena_floats(ar, BL * Dm);
+    t->g = arena_floats(ar, BL * Dm);
+  }
+  a->tx_final = arena_floats(ar, BL * D);
+  a->ctx = arena_floats(ar, BL * D);
+  a->ctx_mean = arena_floats(ar, BL);
+  a->ctx_rstd = arena_floats(ar, BL);
+
+  a->ybar = arena_floats(ar, B * D);
+  a->yemb = arena_floats(ar, B * D);
+  a->tsin = arena_floats(ar, 2 * B * F);
+  a->th = arena_floats(ar, 2 * B * D);
+  a->ths = arena_floats(ar, 2 * B * D);
+  a->temb = arena_floats(ar, 2 * B * D);
+  a->c = arena_floats(ar, 2 * B * D);
+  a->csilu = arena_floats(ar, 2 * B * D);
+
+  a->xemb = arena_floats(ar, M * D);
+  for (int i = 0; i < c->depth; i++) {
+    BlockActs *k = &blocks[i];
+    k->ln1n = arena_floats(ar, M * D);
+    k->ln1_mean = arena_floats(ar, M);
+    k->ln1_rstd = arena_floats(ar, M);
+    k->h1 = arena_floats(ar, M * D);
+    k->qkv = arena_floats(ar, M * 3 * D);
+    k->q = arena_floats(ar, M * D);
+    k->k = arena_floats(ar, M * D);
+    k->q_rstd = arena_floats(ar, M * H);
+    k->k_rstd = arena_floats(ar, M * H);
+    k->att = arena_floats(ar, M * D);
+    k->lse = arena_floats(ar, B * H * N);
+    k->pa = arena_floats(ar, M * D);
+    k->x1 = arena_floats(ar, M * D);
+    k->ln2 = arena_floats(ar, M * D);
+    k->ln2_mean = arena_floats(ar, M);
+    k->ln2_rstd = arena_floats(ar, M);
+    k->cq = arena_floats(ar, M * D);
+    k->cqn = arena_floats(ar, M * D);
+    k->cq_rstd = arena_floats(ar, M * H);
+    k->ckv = arena_floats(ar, BL * 2 * D);
+    k->ckn = arena_floats(ar, BL * D);
+    k->ck_rstd = arena_floats(ar, BL * H);
+    k->catt = arena_floats(ar, M * D);
+    k->clse = arena_floats(ar, B * H * N);
+    k->x2 = arena_floats(ar, M * D);
+    k->ln3n = arena_floats(ar, M * D);
+    k->ln3_mean = arena_floats(ar, M);
+    k->ln3_rstd = arena_floats(ar, M);
+    k->h3 = arena_floats(ar, M * D);
+    k->f1 = arena_floats(ar, M * Dm);
+    k->g = arena_floats(ar, M * Dm);
+    k->f2 = arena_floats(ar, M * D);
+    k->mod = arena_floats(ar, 2 * B * 6 * D);
+  }
+  // Each block's input is a stream buffer of its own (the previous block's
+  // output after the MLP residual), so backward can still read it.
+  for (int i = 0; i < c->depth; i++) blocks[i].xin = i == 0 ? a->xemb : arena_floats(ar, M * D);
+  a->xf = arena_floats(ar, M * D);
+  a->lnfn = arena_floats(ar, M * D);
+  a->lnf_mean = arena_floats(ar, M);
+  a->lnf_rstd = arena_floats(ar, M);
+  a->hf = arena_floats(ar, M * D);
+  a->fmod = arena_floats(ar, 2 * B * 2 * D);
+  a->out = arena_floats(ar, M * P);
+
+  GradScratch *g = &a->gs;
+  g->dx = arena_floats(ar, M * D);
+  g->dh = arena_floats(ar, M * D);
+  g->dh2 = arena_floats(ar, M * D);
+  g->dm1 = arena_floats(ar, M * Dm);
+  g->dm2 = arena_floats(ar, M * Dm);
+  g->dqkv = arena_floats(ar, M * 3 * D);
+  g->dq = arena_floats(ar, M * D);
+  g->dk = arena_floats(ar, M * D);
+  g->datt = arena_floats(ar, M * D);
+  g->dckv = arena_floats(ar, BL * 2 * D);
+  g->dckn = arena_floats(ar, BL * D);
+  g->dctx = arena_floats(ar, BL * D);
+  g->dmod = arena_floats(ar, 2 * B * 6 * D);
+  g->dcsilu = arena_floats(ar, 2 * B * D);
+  g->dc = arena_floats(ar, 2 * B * D);
+  g->dtemb_h = arena_floats(ar, 2 * B * D);
+  g->dtemb_h2 = arena_floats(ar, 2 * B * D);
+  g->dyemb = arena_floats(ar, B * D);
+  g->dybar = arena_floats(ar, B * D);
+  g->dtx = arena_floats(ar, BL * D);
+  g->dth = arena_floats(ar, BL * D);
+  g->dtqkv = arena_floats(ar, BL * 3 * D);
+  g->dtm1 = arena_floats(ar, BL * Dm);
+  g->dtm2 = arena_floats(ar, BL * Dm);
+  g->dout = arena_floats(ar, M * P);
+}
+
+void model_alloc_acts(Model *m, int max_batch) {
+  TSR_ASSERT(max_batch >= 1, "max_batch %d", max_batch);
+  m->max_batch = max_batch;
+  ModelActs *a = tsr_calloc(1, sizeof *a);
+  a->text = tsr_calloc((size_t)m->cfg.text_layers, sizeof *a->text);
+  a->blocks = tsr_calloc((size_t)m->cfg.depth, sizeof *a->blocks);
+  Dims d = model_dims(m, max_batch);
+  Arena measure;
+  arena_measure(&measure);
+  model_layout_acts(a, &measure, &m->cfg, d);
+  arena_init(&m->arena, measure.peak);
+  model_layout_acts(a, &m->arena, &m->cfg, d);
+  m->acts = a;
+}

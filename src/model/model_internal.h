@@ -1,0 +1,102 @@
+// Model internals shared by the model's .c files: parameter offsets and the
+// activation layout. Nothing outside src/model includes this.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+// Offsets (in floats) of a Linear's weight [out,in] and bias [out] in the
+// parameter table; the same offsets index the gradient buffer.
+typedef struct { size_t w, b; } LinearOff;
+typedef struct { size_t w, b; } NormOff;  // LayerNorm affine
+
+typedef struct {
+  NormOff norm1, norm2;
+  LinearOff qkv, proj, fc1, fc2;
+} TextLayerOff;
+
+typedef struct {
+  LinearOff adaln;               // D -> 6D (shift1 scale1 gate1 shift2 scale2 gate2)
+  LinearOff qkv, proj;           // self-attention
+  size_t q_norm, k_norm;         // [hd]
+  NormOff norm2;                 // cross-attention pre-norm (affine)
+  LinearOff cq, ckv, cproj;      // cross-attention
+  size_t cq_norm, ck_norm;       // [hd]
+  LinearOff fc1, fc2;            // MLP
+} BlockOff;
+
+struct ModelOffsets {
+  size_t tok_emb, pos_emb;
+  TextLayerOff *text;  // [text_layers]
+  NormOff text_norm;
+  LinearOff x_embed, t_fc1, t_fc2, y_embed;
+  BlockOff *blocks;    // [depth]
+  LinearOff final_adaln, final_linear;
+};
+
+// Sizes this rank works with under its layout (tp shards heads and MLP, sp tokens).
+typedef struct {
+  int B, N, P, D, H, hd, L, F, Dm;  // N, H, Dm are local (per rank)
+  int gt, gh, gw, n0;               // grid; n0 = first local token's global index
+} Dims;
+
+typedef struct {
+  float *xin, *ln1n, *ln1_mean, *ln1_rstd, *h1;  // [M,D] ..., [M]
+  float *qkv;                                     // [M,3D]
+  float *q, *k, *q_rstd, *k_rstd;                 // [M,D], [M*H]
+  float *att, *lse;                               // [M,D], [B,H,N]
+  float *pa, *x1;                                 // proj out, stream after self-attn
+  float *ln2, *ln2_mean, *ln2_rstd;
+  float *cq, *cqn, *cq_rstd;                      // [M,D], [M*H]
+  float *ckv, *ckn, *ck_rstd;                     // [B*L,2D], [B*L,D], [B*L*H]
+  float *catt, *clse;                             // [M,D], [B,H,N]
+  float *x2;                                      // stream after cross-attn
+  float *ln3n, *ln3_mean, *ln3_rstd, *h3;
+  float *f1, *g, *f2;                             // [M,Dm], [M,Dm], [M,D]
+  float *mod;                                     // [B,2,6D]
+} BlockActs;
+
+typedef struct {
+  float *xin, *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *lse;
+  float *xmid, *ln2, *ln2_mean, *ln2_rstd, *f1, *g;
+} TextActs;
+
+// Gradient scratch for backward: reused block after block.
+typedef struct {
+  float *dx, *dh, *dh2, *dm1, *dm2;      // [M,D] x3, [M,Dm] x2
+  float *dqkv, *dq, *dk, *datt;          // [M,3D], [M,D] x3
+  float *dckv, *dckn, *dctx;             // [B*L,2D], [B*L,D], [B*L,D]
+  float *dmod, *dcsilu, *dc;             // [B,2,6D], [B,2,D], [B,2,D]
+  float *dtemb_h, *dtemb_h2, *dyemb, *dybar;  // [B,2,D] x2, [B,D] x2
+  float *dtx, *dth, *dtqkv, *dtm1, *dtm2;     // text: [B*L,D] x2, [B*L,3D], [B*L,Dm] x2
+  float *dout;                                // [M,P]
+} GradScratch;
+
+struct ModelActs {
+  Dims d;
+  uint8_t *sel;      // [B*N] modulation variant per token
+  float *lossw;      // [B*N] 1 = token in the loss
+  int *ntok;         // [B] as int for the kernels
+  float *rope_cos, *rope_sin;  // [N, hd/2]
+  // text encoder
+  float *temb_in;    // [B,L,D] embedding output
+  TextActs *text;    // [text_layers]
+  float *tx_final, *ctx, *ctx_mean, *ctx_rstd;  // [B,L,D] stream, ctx, [B*L]
+  // conditioning
+  float *ybar, *yemb;                 // [B,D]
+  float *tsin, *th, *ths, *temb;      // [B,2,F], [B,2,D] x3
+  float *c, *csilu;                   // [B,2,D]
+  // video trunk
+  float *xemb;                        // [M,D] = x_embed(x), block 0's input
+  BlockActs *blocks;                  // [depth]
+  float *xf, *lnfn, *lnf_mean, *lnf_rstd, *hf, *fmod;  // final layer; fmod [B,2,2D]
+  float *out;                         // [M,P]
+  GradScratch gs;
+};
+
+static inline float *PW(Model *m, size_t off) { return m->params.data + off; }
+static inline float *PG(Model *m, size_t off) { return m->params.grad + off; }
+
+Dims model_dims(const Model *m, int B);
+void model_layout_acts(ModelActs *a, Arena *arena, const ModelConfig *c, Dims d);

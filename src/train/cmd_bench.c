@@ -1,0 +1,93 @@
+// `tessera bench step --config F [--batch B] [--iters K]`: one JSON line with
+// the time of a training step (forward, backward, AdamW) and of a denoising
+// step (forward only), tokens/s, GFLOP per step, MFU and peak RSS.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "data/random_clips.h"
+#include "kernels/ops.h"
+#include "model/model.h"
+#include "train/flow.h"
+#include "train/optimizer.h"
+#include "train/peak.h"
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int cmd_bench(int argc, char **argv) {
+  const char *config = NULL;
+  int batch = 4, iters = 5;
+  if (argc < 2 || strcmp(argv[1], "step") != 0) {
+    printf("usage: tessera bench step --config F [--batch B] [--iters K]\n");
+    return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+  }
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
+    else tsr_user_error("bench step: unknown argument '%s' (expected --config F, --batch B, --iters K)", argv[i]);
+  }
+  if (!config) tsr_user_error("bench step: --config FILE is required");
+  if (batch < 1 || iters < 1) tsr_user_error("bench step: --batch and --iters must be >= 1");
+  Config cfg;
+  config_load(&cfg, config, 0, NULL);
+  const ModelConfig *mc = &cfg.model;
+  TrainConfig tc = cfg.train;
+  tc.batch = batch;
+
+  Model m;
+  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1});
+  params_init(&m.params, 0);
+  params_init_uniform(&m.params, 0, 0.02f);  // non-zero adaLN so every path computes
+  model_alloc_acts(&m, batch);
+  AdamW opt;
+  adamw_init(&opt, &m.params);
+  FlowBatch fb;
+  flow_batch_alloc(&fb, mc, batch);
+  random_clips_fill(fb.x0, fb.b.tokens, fb.b.ntokens, mc, batch, 0, 0, 16);
+  flow_prepare(&fb, mc, &tc, 0.0f, 0, 0);
+
+  double *train_t = tsr_calloc((size_t)iters, sizeof(double)), *denoise_t = tsr_calloc((size_t)iters, sizeof(double));
+  for (int i = -1; i < iters; i++) {  // i = -1: warm-up
+    double t0 = timer_now();
+    params_zero_grad(&m.params);
+    model_forward(&m, &fb.b);
+    model_backward(&m, &fb.b);
+    adamw_step(&opt, &m.params, &tc, 1e-5f, grad_norm(&m.params));
+    double t1 = timer_now();
+    float *target = fb.b.target;
+    fb.b.target = NULL;
+    model_forward(&m, &fb.b);
+    fb.b.target = target;
+    double t2 = timer_now();
+    if (i >= 0) {
+      train_t[i] = t1 - t0;
+      denoise_t[i] = t2 - t1;
+    }
+  }
+  double peak = measure_gemm_peak_gflops();
+  double train_s = median(train_t, iters), denoise_s = median(denoise_t, iters);
+  double gflop = 3.0 * model_forward_flops(mc, batch) * 1e-9;
+  printf("{\"impl\":\"tessera\",\"model\":\"%s\",\"batch\":%d,\"tokens\":%d,\"train_step_ms\":%.2f,"
+         "\"denoise_step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflop_per_step\":%.3f,\"gemm_peak_gflops\":%.1f,"
+         "\"mfu\":%.4f,\"peak_rss_mb\":%.1f,\"gemm\":\"%s\"}\n",
+         mc->name, batch, mc->tokens, train_s * 1e3, denoise_s * 1e3, batch * mc->tokens / train_s, gflop, peak,
+         gflop / train_s / peak, peak_rss_mb(), gemm_library());
+  tsr_free(train_t);
+  tsr_free(denoise_t);
+  flow_batch_free(&fb);
+  adamw_free(&opt);
+  model_free(&m);
+  return 0;
+}

@@ -1,0 +1,19 @@
+// AdamW over the whole parameter table, learning-rate schedule, gradient clipping.
+#pragma once
+#include "core/config.h"
+#include "core/params.h"
+
+typedef struct {
+  float *m, *v;  // moments, one float per parameter (same offsets as the table)
+  int step;      // updates done so far
+} AdamW;
+
+void adamw_init(AdamW *o, const ParamTable *t);
+void adamw_free(AdamW *o);
+// Linear warm-up to lr over `warmup` steps, then cosine decay to min_lr at `steps`.
+float lr_at(const TrainConfig *tc, int step);
+// Global L2 norm of the gradient.
+double grad_norm(const ParamTable *t);
+// One update with learning rate lr; weight decay only on parameters of 2+ dims.
+// Gradients are first scaled by clip/norm when norm > clip > 0.
+void adamw_step(AdamW *o, ParamTable *t, const TrainConfig *tc, float lr, double norm);

@@ -1,0 +1,7 @@
+// The training loop (single rank for now): data -> flow batch -> forward ->
+// backward -> clip -> AdamW, with progress lines on rank 0.
+#pragma once
+#include "core/config.h"
+
+// Runs cfg->train.steps steps; returns the last loss.
+float train_run(const Config *cfg);
