@@ -9,7 +9,7 @@
 #endif
 #include "core/log.h"
 
-static void abort_all_ranks(void) {
+_Noreturn static void abort_all_ranks(void) {
 #ifdef TSR_HAVE_MPI
   int up = 0, down = 0;
   MPI_Initialized(&up);

@@ -1,0 +1,430 @@
+// Config loading: libyaml's document API gives a node tree with marks; we walk
+// it against the schema (config_schema.c), remembering where each key was set
+// so that every later check can name FILE:LINE:COL. Overrides "a.b=v" parse v
+// as a YAML value and go through the same walk, located at "command line".
+#include "core/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "core/config_schema.h"
+#include "core/error.h"
+
+#define LOC_MAX (CFG_STR_MAX + 32)
+#define CMDLINE "command line"
+
+typedef struct {
+  Config *c;
+  char (*loc)[LOC_MAX];  // per schema row: where it was last set, "" = default
+  char model_loc[LOC_MAX];  // where the model section starts (for missing keys)
+  bool have_model;
+} Loader;
+
+typedef struct {
+  const char *file;  // name in messages; CMDLINE for overrides
+  char dir[CFG_STR_MAX];  // directory that relative model paths start from
+  yaml_document_t *doc;
+  bool model_file;  // a file named by `model: PATH`
+  bool cmdline;     // an override value: every location is "command line"
+} Source;
+
+// One line "tessera: error: LOC: KEY: message", exit code 2.
+__attribute__((format(printf, 3, 4))) _Noreturn static void fail(const char *loc, const char *key, const char *fmt,
+                                                                  ...) {
+  char msg[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (key) tsr_user_error("%s: %s: %s", loc, key, msg);
+  tsr_user_error("%s: %s", loc, msg);
+}
+
+static const char *where(const Source *s, const yaml_node_t *n, char *buf) {
+  if (s->cmdline) return CMDLINE;
+  snprintf(buf, LOC_MAX, "%s:%zu:%zu", s->file, n->start_mark.line + 1, n->start_mark.column + 1);
+  return buf;
+}
+
+static const char *text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+static bool quoted(const yaml_node_t *n) { return n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE; }
+
+// What a node is, for "got ..." in messages.
+static const char *describe(const yaml_node_t *n, char *buf, size_t size) {
+  if (n->type == YAML_MAPPING_NODE) return "a mapping";
+  if (n->type == YAML_SCALAR_NODE) snprintf(buf, size, "'%.60s'", text(n));
+  else {
+    long len = (long)(n->data.sequence.items.top - n->data.sequence.items.start);
+    snprintf(buf, size, "a sequence of %ld item%s", len, len == 1 ? "" : "s");
+  }
+  return buf;
+}
+
+// Lexical join + normalisation ("configs/train/../model/x.yaml" -> "configs/model/x.yaml").
+// False when the result does not fit.
+static bool join_path(char *out, size_t n, const char *dir, const char *rel) {
+  char tmp[2 * CFG_STR_MAX + 2], *parts[128];
+  int np = 0;
+  snprintf(tmp, sizeof tmp, "%s%s%s", rel[0] == '/' ? "" : dir, rel[0] == '/' || !dir[0] ? "" : "/", rel);
+  bool absolute = tmp[0] == '/';
+  for (char *save, *p = strtok_r(tmp, "/", &save); p && np < 128; p = strtok_r(NULL, "/", &save)) {
+    if (!strcmp(p, ".")) continue;
+    if (!strcmp(p, "..") && np > 0 && strcmp(parts[np - 1], "..")) np--;
+    else parts[np++] = p;
+  }
+  size_t used = (size_t)snprintf(out, n, "%s", absolute ? "/" : "");
+  for (int i = 0; i < np && used < n; i++)
+    used += (size_t)snprintf(out + used, n - used, "%s%s", i ? "/" : "", parts[i]);
+  return used < n && strlen(rel) < n;
+}
+
+static void walk_mapping(Loader *L, const Source *s, const char *group, yaml_node_t *n);
+static void load_file(Loader *L, const char *path, const char *ref_loc, bool model_file);
+
+static void set_field(Loader *L, const Source *s, const Field *f, yaml_node_t *n) {
+  char buf[LOC_MAX], err[512], got[96];
+  const char *loc = where(s, n, buf);
+  bool triple = f->type == FT_INT3;  // a sequence of 3 scalars, else one scalar
+  if (triple ? n->type != YAML_SEQUENCE_NODE || n->data.sequence.items.top - n->data.sequence.items.start != 3
+             : n->type != YAML_SCALAR_NODE) {
+    cfg_expected(f, err, sizeof err);
+    fail(loc, f->key, "expected %s, got %s", err, describe(n, got, sizeof got));
+  }
+  for (int i = 0; i < (triple ? 3 : 1); i++) {
+    yaml_node_t *it = triple ? yaml_document_get_node(s->doc, n->data.sequence.items.start[i]) : n;
+    if (it->type != YAML_SCALAR_NODE)
+      fail(where(s, it, buf), f->key, "expected an integer, got %s", describe(it, got, sizeof got));
+    if (strlen(text(it)) != it->data.scalar.length)
+      fail(where(s, it, buf), f->key, "expected text without NUL bytes");
+    if (!cfg_parse(f, L->c, i, text(it), quoted(it), err, sizeof err)) fail(where(s, it, buf), f->key, "%s", err);
+  }
+  snprintf(L->loc[f - cfg_fields], LOC_MAX, "%s", loc);
+}
+
+// `model:` is a mapping, or (outside model files) a path to a model file.
+static void set_model(Loader *L, const Source *s, yaml_node_t *n) {
+  char buf[LOC_MAX], path[CFG_STR_MAX], got[96];
+  const char *loc = where(s, n, buf);
+  bool is_path = n->type == YAML_SCALAR_NODE && !s->model_file;
+  if (is_path && (!text(n)[0] || (!quoted(n) && (!strcmp(text(n), "~") || !strcmp(text(n), "null")))))
+    fail(loc, "model", "expected a mapping or a path to a model file, got an empty value");
+  if (is_path) {
+    if (!join_path(path, sizeof path, s->dir, text(n)))
+      fail(loc, "model", "expected a path of at most %d characters", CFG_STR_MAX - 1);
+    L->c->model = (ModelConfig){0};  // a model file replaces the whole section
+    L->have_model = false;
+    for (int i = 0; i < cfg_nfields; i++)
+      if (!strncmp(cfg_fields[i].key, "model.", 6)) L->loc[i][0] = 0;
+    load_file(L, path, loc, true);
+    return;
+  }
+  if (n->type != YAML_MAPPING_NODE)
+    fail(loc, "model", "expected a mapping%s, got %s",
+         s->model_file ? " (a model file cannot name another one)" : " or a path to a model file",
+         describe(n, got, sizeof got));
+  L->have_model = true;
+  snprintf(L->model_loc, LOC_MAX, "%s", loc);
+  walk_mapping(L, s, "model", n);
+}
+
+static void check_key(const Source *s, const char *group, yaml_node_t *k, const char *full) {
+  char buf[LOC_MAX], hint[900];
+  if (s->model_file && !group[0] && strcmp(full, "model"))
+    fail(where(s, k, buf), full, "unknown key (a model file holds only a 'model:' mapping)");
+  if (cfg_field(full) || cfg_is_group(full)) return;
+  cfg_unknown_hint(group, text(k), hint, sizeof hint);
+  fail(where(s, k, buf), full, "unknown key (%s)", hint);
+}
+
+// Apply node n to `key`: a field, the model section, or a sub-mapping.
+static void walk(Loader *L, const Source *s, const char *key, yaml_node_t *n) {
+  char buf[LOC_MAX], hint[900], got[96];
+  const Field *f = cfg_field(key);
+  if (f) return set_field(L, s, f, n);
+  if (!strcmp(key, "model")) return set_model(L, s, n);
+  if (n->type != YAML_MAPPING_NODE) {
+    cfg_unknown_hint(key, "", hint, sizeof hint);
+    fail(where(s, n, buf), key, "expected a mapping (%s), got %s", hint, describe(n, got, sizeof got));
+  }
+  walk_mapping(L, s, key, n);
+}
+
+// A mapping at `group` ("" = top level): check each key, then apply its value.
+static void walk_mapping(Loader *L, const Source *s, const char *group, yaml_node_t *n) {
+  char buf[LOC_MAX], full[256], got[96];
+  yaml_node_pair_t *pairs = n->data.mapping.pairs.start;
+  for (yaml_node_pair_t *p = pairs; p < n->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(s->doc, p->key);
+    if (k->type != YAML_SCALAR_NODE)
+      fail(where(s, k, buf), group[0] ? group : "(top level)", "expected a plain key, got %s",
+           describe(k, got, sizeof got));
+    snprintf(full, sizeof full, "%s%s%s", group, group[0] ? "." : "", text(k));
+    for (yaml_node_pair_t *q = pairs; q < p; q++) {
+      yaml_node_t *prev = yaml_document_get_node(s->doc, q->key);
+      if (prev->type == YAML_SCALAR_NODE && !strcmp(text(prev), text(k)))
+        fail(where(s, k, buf), full, "duplicate key (first given at line %zu)", prev->start_mark.line + 1);
+    }
+    check_key(s, group, k, full);
+    walk(L, s, full, yaml_document_get_node(s->doc, p->value));
+  }
+}
+
+_Noreturn static void syntax_error(const char *file, const yaml_parser_t *p) {
+  tsr_user_error("%s:%zu:%zu: invalid YAML: %s%s%s", file, p->problem_mark.line + 1, p->problem_mark.column + 1,
+                 p->problem ? p->problem : "unknown problem", p->context ? " " : "", p->context ? p->context : "");
+}
+
+// Parse one YAML file (exactly one document) and apply it.
+static void load_file(Loader *L, const char *path, const char *ref_loc, bool model_file) {
+  struct stat st;
+  FILE *fp = NULL;
+  if (!stat(path, &st) && S_ISDIR(st.st_mode)) errno = EISDIR;  // fopen would open it
+  else fp = fopen(path, "rb");
+  if (!fp && ref_loc) fail(ref_loc, "model", "cannot open model file '%s': %s", path, strerror(errno));
+  if (!fp) tsr_user_error("%s: cannot open config file: %s", path, strerror(errno));
+  yaml_parser_t parser;
+  yaml_document_t doc, extra;
+  yaml_parser_initialize(&parser);
+  yaml_parser_set_input_file(&parser, fp);
+  if (!yaml_parser_load(&parser, &doc)) syntax_error(path, &parser);
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (root) {  // a second document would be silently ignored: refuse it
+    if (!yaml_parser_load(&parser, &extra)) syntax_error(path, &parser);
+    if (yaml_document_get_root_node(&extra))
+      tsr_user_error("%s:%zu:%zu: expected one YAML document, found a second one", path, extra.start_mark.line + 1,
+                     extra.start_mark.column + 1);
+    yaml_document_delete(&extra);
+  }
+  Source s = {.file = path, .doc = &doc, .model_file = model_file};
+  const char *slash = strrchr(path, '/');  // s.dir = the directory part ("" for the cwd)
+  size_t dlen = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);  // path is < CFG_STR_MAX
+  memcpy(s.dir, path, dlen);
+  s.dir[dlen] = 0;
+  if (!root || root->type != YAML_MAPPING_NODE)
+    tsr_user_error("%s:%zu:%zu: expected a mapping of sections (%s), got %s", path,
+                   root ? root->start_mark.line + 1 : 1, root ? root->start_mark.column + 1 : 1,
+                   model_file ? "model" : "model, train, data, parallel, sample, run",
+                   !root ? "an empty file" : root->type == YAML_SEQUENCE_NODE ? "a sequence" : "a scalar");
+  walk_mapping(L, &s, "", root);
+  if (model_file && !L->have_model)
+    tsr_user_error("%s:1:1: model: missing (a model file holds a 'model:' mapping)", path);
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  fclose(fp);
+}
+
+// Hint for an unknown override key, relative to its longest valid group.
+_Noreturn static void unknown_override(const char *key) {
+  char group[256] = "", name[256], hint[900];
+  const char *rest = key;
+  for (const char *d = strchr(key, '.'); d; d = strchr(d + 1, '.')) {
+    snprintf(name, sizeof name, "%.*s", (int)(d - key), key);
+    if (!cfg_is_group(name)) break;
+    snprintf(group, sizeof group, "%s", name);
+    rest = d + 1;
+  }
+  snprintf(name, sizeof name, "%.*s", (int)strcspn(rest, "."), rest);
+  cfg_unknown_hint(group, name, hint, sizeof hint);
+  fail(CMDLINE, key, "unknown key (%s)", hint);
+}
+
+// "a.b=value": the value is parsed as YAML ("[1,2,2]", "1e-3"), except for
+// strings and enums, which take the text as it is (paths may hold '#' or ': ').
+static void apply_override(Loader *L, const char *arg) {
+  const char *eq = strchr(arg, '=');
+  char key[256];
+  if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof key)
+    fail(CMDLINE, NULL, "'%s': expected key=value (e.g. train.lr=1e-3)", arg);
+  snprintf(key, sizeof key, "%.*s", (int)(eq - arg), arg);
+  const char *value = eq + 1;
+  const Field *f = cfg_field(key);
+  if (!f && !cfg_is_group(key) && strcmp(key, "model")) unknown_override(key);
+  if (f && (f->type == FT_STR || f->type == FT_ENUM)) {
+    char err[512];
+    if (!cfg_parse(f, L->c, 0, value, false, err, sizeof err)) fail(CMDLINE, key, "%s", err);
+    snprintf(L->loc[f - cfg_fields], LOC_MAX, CMDLINE);
+    return;
+  }
+  yaml_parser_t parser;
+  yaml_document_t doc;
+  yaml_parser_initialize(&parser);
+  yaml_parser_set_input_string(&parser, (const unsigned char *)value, strlen(value));
+  if (!yaml_parser_load(&parser, &doc))
+    fail(CMDLINE, key, "invalid YAML value '%s': %s", value, parser.problem ? parser.problem : "unknown problem");
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (!root) fail(CMDLINE, key, "expected a value after '=', got nothing");
+  Source s = {.file = CMDLINE, .doc = &doc, .cmdline = true};  // model paths: relative to cwd
+  walk(L, &s, key, root);
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+}
+
+// ---------------------------------------------------------------- validation
+
+// Where a key was last set; `fallback` when it still holds its default.
+static const char *loc_of(const Loader *L, const char *key, const char *fallback) {
+  const Field *f = cfg_field(key);
+  return f && L->loc[f - cfg_fields][0] ? L->loc[f - cfg_fields] : fallback;
+}
+
+typedef struct {
+  const Loader *L;    // config_load: each key's own location
+  const char *fixed;  // model_config_finalize: one location for all
+} Where;
+
+__attribute__((format(printf, 4, 5))) static void need(bool ok, const Where *w, const char *key, const char *fmt,
+                                                       ...) {
+  if (ok) return;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fail(w->fixed ? w->fixed : loc_of(w->L, key, w->L->model_loc), key, "%s", msg);
+}
+
+static void check_rope(ModelConfig *m, const Where *w) {
+  int hd = m->head_dim, *r = m->rope;
+  if (!r[0] && !r[1] && !r[2]) {  // default split: 64 -> 16/24/24
+    r[1] = r[2] = 2 * (3 * hd / 16);
+    r[0] = hd - 2 * r[1];
+    need(r[1] >= 2, w, "model.dim", "expected head_dim = dim/heads >= 6 for the default RoPE split, got %d "
+         "(or set model.rope)", hd);
+    return;
+  }
+  need(r[0] % 2 == 0 && r[1] % 2 == 0 && r[2] % 2 == 0 && r[0] + r[1] + r[2] == hd, w, "model.rope",
+       "expected 3 even integers summing to head_dim = %d, got [%d, %d, %d]", hd, r[0], r[1], r[2]);
+}
+
+static void finalize_at(ModelConfig *m, const Where *w) {
+  char err[512];
+  if (m->freq_dim == 0) m->freq_dim = 256;
+  bool derive_rope = !m->rope[0] && !m->rope[1] && !m->rope[2];
+  Config tmp = {.model = *m};
+  for (const Field *f = cfg_fields; f < cfg_fields + cfg_nfields; f++) {
+    if (strncmp(f->key, "model.", 6) || (derive_rope && !strcmp(f->key, "model.rope"))) continue;
+    need(cfg_check(f, &tmp, err, sizeof err), w, f->key, "%s", err);
+  }
+  const int size[3] = {m->frames, m->height, m->width}, patch[3] = {m->pt, m->ph, m->pw};
+  static const char *const keys[3] = {"model.video.frames", "model.video.height", "model.video.width"};
+  for (int a = 0; a < 3; a++)
+    need(size[a] % patch[a] == 0, w, keys[a], "expected a multiple of the patch size p%c = %d, got %d", "thw"[a],
+         patch[a], size[a]);
+  need(m->dim % m->heads == 0, w, "model.dim", "expected a multiple of model.heads (%d), got %d", m->heads, m->dim);
+  m->head_dim = m->dim / m->heads;
+  need(m->head_dim % 2 == 0, w, "model.dim", "expected an even head_dim = dim/heads (RoPE rotates pairs), "
+       "got %d/%d = %d", m->dim, m->heads, m->head_dim);
+  need(m->freq_dim % 2 == 0, w, "model.freq_dim", "expected an even integer (cos half, sin half), got %d",
+       m->freq_dim);
+  check_rope(m, w);
+  m->grid_t = m->frames / m->pt, m->grid_h = m->height / m->ph, m->grid_w = m->width / m->pw;
+  long long n = (long long)m->grid_t * m->grid_h * m->grid_w, p = (long long)m->pt * m->ph * m->pw * m->channels;
+  need(n <= 1 << 30, w, "model.video.frames", "expected at most 2^30 tokens (T/pt)(H/ph)(W/pw), got %lld", n);
+  need(p <= 1 << 30, w, "model.patch", "expected a patch size pt*ph*pw*channels <= 2^30, got %lld", p);
+  m->tokens = (int)n, m->patch_dim = (int)p;
+}
+
+void model_config_finalize(ModelConfig *m, const char *where) {
+  Where w = {.fixed = where};
+  finalize_at(m, &w);
+}
+
+// Checks that involve keys of several sections.
+static void check_cross(const Loader *L, const char *top) {
+  const Config *c = L->c;
+  const TrainConfig *t = &c->train;
+  const char *lr_loc = loc_of(L, "train.lr", top);
+  if (t->min_lr > t->lr)
+    fail(loc_of(L, "train.min_lr", lr_loc), "train.min_lr", "expected a number <= train.lr (%g), got %g", t->lr,
+         t->min_lr);
+  if (!(t->p_cond_none + t->p_cond_first + t->p_cond_prefix + t->p_cond_ends + t->p_cond_random > 0))
+    fail(loc_of(L, "train.p_cond_none", top), "train.p_cond_none",
+         "expected the p_cond_* weights to sum to > 0, got all 0");
+  const ParallelConfig *par = &c->parallel;
+  const char *key = c->model.heads % par->tp ? "parallel.tp" : "parallel.sp";
+  if (c->model.heads % ((long long)par->tp * par->sp))
+    fail(loc_of(L, key, loc_of(L, "model.heads", top)), key, "expected tp*sp (%d*%d) to divide model.heads (%d)",
+         par->tp, par->sp, c->model.heads);
+  if (c->model.tokens % par->sp)
+    fail(loc_of(L, "parallel.sp", top), "parallel.sp", "expected a divisor of the token count N = %d, got %d",
+         c->model.tokens, par->sp);
+}
+
+void config_defaults(Config *c) {
+  *c = (Config){0};
+  c->train = (TrainConfig){.steps = 100, .batch = 4, .lr = 3e-4f, .min_lr = 3e-5f, .weight_decay = 0.0f,
+                           .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .grad_clip = 1.0f, .warmup = 10,
+                           .ema_decay = 0.999f, .log_every = 10, .ckpt_every = 0, .keep_ckpts = 3,
+                           .out = "runs/default", .resume = "", .seed = 0, .t_logit_mean = 0.0f,
+                           .t_logit_std = 1.0f, .p_cond_none = 0.6f, .p_cond_first = 0.15f,
+                           .p_cond_prefix = 0.1f, .p_cond_ends = 0.1f, .p_cond_random = 0.05f,
+                           .max_bad_steps = 5};
+  c->data = (DataConfig){.path = "", .p_recaption = 0.9f, .p_drop = 0.1f, .prefetch = 2};
+  c->parallel = (ParallelConfig){1, 1, 1};
+  c->sample = (SampleConfig){.steps = 30, .cfg = 4.0f, .shift = 1.0f, .sampler = "euler", .seed = 0};
+  c->run = (RunConfig){.device = "cpu", .precision = "fp32", .threads = 0};
+}
+
+void config_load(Config *c, const char *path, int noverrides, char **overrides) {
+  config_defaults(c);
+  if (strlen(path) >= sizeof c->path)
+    tsr_user_error("%.80s...: config path longer than %d characters", path, CFG_STR_MAX - 1);
+  snprintf(c->path, sizeof c->path, "%s", path);
+  Loader L = {.c = c, .loc = tsr_calloc((size_t)cfg_nfields, LOC_MAX)};
+  load_file(&L, path, NULL, false);
+  for (int i = 0; i < noverrides; i++) apply_override(&L, overrides[i]);
+  char top[LOC_MAX], want[128];
+  snprintf(top, sizeof top, "%s:1:1", path);
+  if (!L.have_model)
+    fail(top, "model", "missing section (expected a mapping, or a path to a model file such as ../model/tiny.yaml)");
+  for (int i = 0; i < cfg_nfields; i++) {
+    if (!(cfg_fields[i].flags & FF_REQUIRED) || L.loc[i][0]) continue;
+    cfg_expected(&cfg_fields[i], want, sizeof want);
+    fail(L.model_loc, cfg_fields[i].key, "missing (expected %s)", want);
+  }
+  Where w = {.L = &L};
+  finalize_at(&c->model, &w);
+  check_cross(&L, top);
+  tsr_free(L.loc);
+}
+
+// ---------------------------------------------------------------- printing
+
+static int split_key(const char *key, char *buf, size_t n, char **parts) {
+  int np = 0;
+  snprintf(buf, n, "%s", key);
+  for (char *save, *p = strtok_r(buf, ".", &save); p && np < 4; p = strtok_r(NULL, ".", &save)) parts[np++] = p;
+  return np;
+}
+
+static void derived_comment(const char *key, const ModelConfig *m) {
+  if (!strcmp(key, "model.patch"))
+    printf("  # grid %dx%dx%d -> tokens N = %d, patch_dim P = %d", m->grid_t, m->grid_h, m->grid_w, m->tokens,
+           m->patch_dim);
+  else if (!strcmp(key, "model.heads")) printf("  # head_dim %d", m->head_dim);
+  else if (!strcmp(key, "model.mlp_ratio")) printf("  # mlp hidden %d", m->mlp_ratio * m->dim);
+  else if (!strcmp(key, "model.rope")) printf("  # (t, h, w) split of head_dim");
+}
+
+void config_print(const Config *c) {
+  char pbuf[128], cbuf[128], *prev[4], *cur[4];
+  int np = 0;
+  printf("# tessera config: %s\n", c->path);
+  for (const Field *f = cfg_fields; f < cfg_fields + cfg_nfields; f++) {
+    int nc = split_key(f->key, cbuf, sizeof cbuf, cur), same = 0;
+    while (same < nc - 1 && same < np - 1 && !strcmp(prev[same], cur[same])) same++;
+    if (np && same == 0) putchar('\n');
+    for (int d = same; d < nc - 1; d++) printf("%*s%s:\n", 2 * d, "", cur[d]);
+    printf("%*s%s: ", 2 * (nc - 1), "", cur[nc - 1]);
+    cfg_print_value(f, c, stdout);
+    derived_comment(f->key, &c->model);
+    putchar('\n');
+    np = split_key(f->key, pbuf, sizeof pbuf, prev);
+  }
+  fflush(stdout);
+}
