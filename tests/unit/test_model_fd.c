@@ -21,7 +21,7 @@ static ModelConfig cfg(void) {
 }
 
 typedef struct {
-  float x[2 * 8 * 32], target[2 * 8 * 32], t[2];
+  float x[2 * 8 * 64], target[2 * 8 * 64], t[2];  // B=2, N=8, P=64
   int32_t tokens[2 * 5], ntokens[2];
   uint8_t cond[2 * 2];
 } Inputs;
@@ -97,7 +97,7 @@ int main(void) {
   EXPECT(moved != after, "loss ignores an unconditioned token's target");
 
   // A batch of 1 runs in the arena sized for 2, and gives sample 0's output.
-  float out2[8 * 32];
+  float out2[8 * 64];
   model_forward(&m, &b);
   memcpy(out2, m.out, sizeof out2);
   b.B = 1;
