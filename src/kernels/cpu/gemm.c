@@ -134,33 +134,39 @@ static void micro_kernel(int kc, const float *restrict a, const float *restrict 
   }
 }
 
-// Tasks are (row block, column block) tiles of C, shared out dynamically;
-// each task packs its own slices of op(A) and op(B) (a few % of the work)
-// so the threads never wait on one another (robust on a busy machine).
+// Tasks are tiles of C: a column block of NC columns times a group of row
+// blocks, shared out dynamically. A task packs its op(B) slice once per K
+// block and reuses it over its row blocks; the groups are few (about four
+// tasks per thread), so B is packed only a few times over, and threads never
+// wait on one another inside a GEMM (robust on a busy machine).
 static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                          const float *B, int ldb, float beta, float *C, int ldc) {
   const int nth = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int nJ = (N + NC - 1) / NC;
-  int mc = MC;
-  while (mc > MR && (int64_t)((M + mc - 1) / mc) * nJ < 2 * nth) mc = (mc / 2 + MR - 1) / MR * MR;
-  const int nI = (M + mc - 1) / mc;
-#pragma omp parallel for schedule(dynamic, 1) if (nI * nJ > 1 && nth > 1)
-  for (int task = 0; task < nI * nJ; task++) {
+  const int nI = (M + MC - 1) / MC;  // row blocks of MC rows
+  int nG = nth > 1 ? (4 * nth + nJ - 1) / nJ : 1;  // row groups
+  if (nG > nI) nG = nI;
+#pragma omp parallel for schedule(dynamic, 1) if (nG * nJ > 1)
+  for (int task = 0; task < nG * nJ; task++) {
     _Alignas(64) float Ap[MC * KC];
     _Alignas(64) float Bp[KC * NC];
-    const int ic = (task / nJ) * mc, jc = (task % nJ) * NC;
-    const int mcc = M - ic < mc ? M - ic : mc, nc = N - jc < NC ? N - jc : NC;
+    const int g = task / nJ, jc = (task % nJ) * NC;
+    const int nc = N - jc < NC ? N - jc : NC;
+    const int i0 = (int)((int64_t)nI * g / nG) * MC, i1 = (int)((int64_t)nI * (g + 1) / nG) * MC;
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = K - pc < KC ? K - pc : KC;
-      pack_b(Bp, B, ldb, tb, pc, kc, jc, nc);
-      pack_a(Ap, A, lda, ta, ic, mcc, pc, kc);
       const float bk = pc == 0 ? beta : 1.0f;
-      for (int jr = 0; jr < nc; jr += NR) {
-        const int nr = nc - jr < NR ? nc - jr : NR;
-        for (int ir = 0; ir < mcc; ir += MR) {
-          const int mr = mcc - ir < MR ? mcc - ir : MR;
-          micro_kernel(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc, C + (size_t)(ic + ir) * ldc + jc + jr, ldc,
-                       mr, nr, alpha, bk);
+      pack_b(Bp, B, ldb, tb, pc, kc, jc, nc);
+      for (int ic = i0; ic < i1 && ic < M; ic += MC) {
+        const int mcc = M - ic < MC ? M - ic : MC;
+        pack_a(Ap, A, lda, ta, ic, mcc, pc, kc);
+        for (int jr = 0; jr < nc; jr += NR) {
+          const int nr = nc - jr < NR ? nc - jr : NR;
+          for (int ir = 0; ir < mcc; ir += MR) {
+            const int mr = mcc - ir < MR ? mcc - ir : MR;
+            micro_kernel(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc, C + (size_t)(ic + ir) * ldc + jc + jr,
+                         ldc, mr, nr, alpha, bk);
+          }
         }
       }
     }
