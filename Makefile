@@ -9,7 +9,8 @@ SHELL := /bin/bash
 # Everything the project needs from Debian, installed by `make deps`.
 DEB_PACKAGES := build-essential pkg-config libyaml-dev libopenmpi-dev openmpi-bin \
   libhdf5-openmpi-dev hdf5-tools libdnnl-dev libpng-dev \
-  python3-torch python3-h5py python3-numpy
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg \
+  python3-torch python3-h5py python3-numpy python3-yaml python3-imageio
 PYTHON_REF := /usr/bin/python3
 
 # ---------------------------------------------------------------- toolchain
@@ -53,8 +54,20 @@ else
 endif
 
 ifeq ($(shell pkg-config --exists libpng 2>/dev/null && echo y),y)
-  CFLAGS += $(shell pkg-config --cflags libpng) -DTSR_HAVE_PNG
+  $(info ✓ libpng: $(shell pkg-config --modversion libpng))
+  CFLAGS += $(shell pkg-config --cflags libpng)
   LDLIBS += $(shell pkg-config --libs libpng)
+else
+  $(info ✗ libpng: not found (run `make deps`))
+endif
+
+FFMPEG_PC := libavformat libavcodec libavutil libswscale
+ifeq ($(shell pkg-config --exists $(FFMPEG_PC) 2>/dev/null && echo y),y)
+  $(info ✓ FFmpeg: libavcodec $(shell pkg-config --modversion libavcodec))
+  CFLAGS += $(shell pkg-config --cflags $(FFMPEG_PC))
+  LDLIBS += $(shell pkg-config --libs $(FFMPEG_PC))
+else
+  $(info ✗ FFmpeg libraries: not found (run `make deps`))
 endif
 
 CUDA_HOME ?= /usr/local/cuda

@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "data/commands.h"
 
 int cmd_train(int argc, char **argv);  // src/train/cmd_train.c
 int cmd_bench(int argc, char **argv);  // src/train/cmd_bench.c
@@ -26,6 +27,7 @@ static void usage(FILE *f) {
           "usage: tessera <command> [args]\n"
           "  train CONFIG [key=value...]   train a model (configs/train/*.yaml)\n"
           "  config CONFIG [key=value...]  validate a config and print it\n"
+          "  data synth|ingest|recaption|inspect ...  build and look at corpus.h5 files\n"
           "  bench step --config F         time one train step and one denoise step (JSON)\n"
           "Run `tessera <command> --help` for a command's options.\n");
 }
@@ -37,5 +39,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-  tsr_user_error("unknown command '%s' (expected train, config or bench; see tessera --help)", cmd);
+  if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
+  tsr_user_error("unknown command '%s' (expected train, data, config or bench; see tessera --help)", cmd);
 }
