@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "train/trainer.h"
 
@@ -16,6 +17,16 @@ int cmd_train(int argc, char **argv) {
   }
   Config cfg;
   config_load(&cfg, argv[1], argc - 2, argv + 2);
+  // Refuse what this build cannot run before any work starts.
+  if (strcmp(cfg.run.device, "cpu") != 0)
+    tsr_user_error("%s: run.device: expected cpu (the CUDA backend is not built yet), got '%s'", cfg.path,
+                   cfg.run.device);
+  if (strcmp(cfg.run.precision, "fp32") != 0)
+    tsr_user_error("%s: run.precision: expected fp32 (no bf16 compute path on this CPU backend yet), got '%s'",
+                   cfg.path, cfg.run.precision);
+  if (cfg.parallel.tp * cfg.parallel.sp * cfg.parallel.dp != 1)
+    tsr_user_error("%s: parallel: expected tp=sp=dp=1 (multi-rank runs are not built yet), got tp=%d sp=%d dp=%d",
+                   cfg.path, cfg.parallel.tp, cfg.parallel.sp, cfg.parallel.dp);
   log_info("effective config:");
   config_print(&cfg);
   train_run(&cfg);
