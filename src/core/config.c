@@ -402,29 +402,31 @@ static int split_key(const char *key, char *buf, size_t n, char **parts) {
   return np;
 }
 
-static void derived_comment(const char *key, const ModelConfig *m) {
+static void derived_comment(FILE *out, const char *key, const ModelConfig *m) {
   if (!strcmp(key, "model.patch"))
-    printf("  # grid %dx%dx%d -> tokens N = %d, patch_dim P = %d", m->grid_t, m->grid_h, m->grid_w, m->tokens,
+    fprintf(out, "  # grid %dx%dx%d -> tokens N = %d, patch_dim P = %d", m->grid_t, m->grid_h, m->grid_w, m->tokens,
            m->patch_dim);
-  else if (!strcmp(key, "model.heads")) printf("  # head_dim %d", m->head_dim);
-  else if (!strcmp(key, "model.mlp_ratio")) printf("  # mlp hidden %d", m->mlp_ratio * m->dim);
-  else if (!strcmp(key, "model.rope")) printf("  # (t, h, w) split of head_dim");
+  else if (!strcmp(key, "model.heads")) fprintf(out, "  # head_dim %d", m->head_dim);
+  else if (!strcmp(key, "model.mlp_ratio")) fprintf(out, "  # mlp hidden %d", m->mlp_ratio * m->dim);
+  else if (!strcmp(key, "model.rope")) fprintf(out, "  # (t, h, w) split of head_dim");
 }
 
-void config_print(const Config *c) {
+void config_write(const Config *c, FILE *out) {
   char pbuf[128], cbuf[128], *prev[4], *cur[4];
   int np = 0;
-  printf("# tessera config: %s\n", c->path);
+  fprintf(out, "# tessera config: %s\n", c->path);
   for (const Field *f = cfg_fields; f < cfg_fields + cfg_nfields; f++) {
     int nc = split_key(f->key, cbuf, sizeof cbuf, cur), same = 0;
     while (same < nc - 1 && same < np - 1 && !strcmp(prev[same], cur[same])) same++;
-    if (np && same == 0) putchar('\n');
-    for (int d = same; d < nc - 1; d++) printf("%*s%s:\n", 2 * d, "", cur[d]);
-    printf("%*s%s: ", 2 * (nc - 1), "", cur[nc - 1]);
-    cfg_print_value(f, c, stdout);
-    derived_comment(f->key, &c->model);
-    putchar('\n');
+    if (np && same == 0) fputc('\n', out);
+    for (int d = same; d < nc - 1; d++) fprintf(out, "%*s%s:\n", 2 * d, "", cur[d]);
+    fprintf(out, "%*s%s: ", 2 * (nc - 1), "", cur[nc - 1]);
+    cfg_print_value(f, c, out);
+    derived_comment(out, f->key, &c->model);
+    fputc('\n', out);
     np = split_key(f->key, pbuf, sizeof pbuf, prev);
   }
-  fflush(stdout);
+  fflush(out);
 }
+
+void config_print(const Config *c) { config_write(c, stdout); }

@@ -9,6 +9,7 @@
 // (FILE is "command line" for overrides), exit code 2.
 #pragma once
 #include <stdint.h>
+#include <stdio.h>
 
 #define CFG_STR_MAX 256
 
@@ -87,5 +88,6 @@ void config_load(Config *c, const char *path, int noverrides, char **overrides);
 // Validate and fill derived fields of a model config (used by config_load and by
 // code that builds a ModelConfig by hand, e.g. tests). `where` names the source.
 void model_config_finalize(ModelConfig *m, const char *where);
-// Print the effective config as YAML to stdout.
+// Write the effective config as YAML (loadable again) to `out` / stdout.
+void config_write(const Config *c, FILE *out);
 void config_print(const Config *c);

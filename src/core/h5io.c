@@ -14,8 +14,9 @@ hid_t h5_open_read(const char *path) {
   htri_t ok;
   H5E_BEGIN_TRY { ok = H5Fis_hdf5(path); } H5E_END_TRY;
   if (ok <= 0) tsr_user_error("%s: cannot open: expected an existing HDF5 file", path);
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  H5_CHECK(f);
+  hid_t f;
+  H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
+  if (f < 0) tsr_user_error("%s: cannot open: the HDF5 file is truncated or corrupt", path);
   return f;
 }
 

@@ -17,3 +17,5 @@ double grad_norm(const ParamTable *t);
 // One update with learning rate lr; weight decay only on parameters of 2+ dims.
 // Gradients are first scaled by clip/norm when norm > clip > 0.
 void adamw_step(AdamW *o, ParamTable *t, const TrainConfig *tc, float lr, double norm);
+// EMA of the weights: ema = decay * ema + (1 - decay) * params.
+void ema_update(float *ema, const float *params, size_t n, float decay);
