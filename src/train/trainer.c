@@ -16,7 +16,7 @@
 #include "data/loader.h"
 #include "data/random_clips.h"
 #include "model/model.h"
-#include "train/checkpoint.h"
+#include "model/checkpoint.h"
 #include "train/flow.h"
 #include "train/optimizer.h"
 #include "train/peak.h"

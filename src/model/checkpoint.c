@@ -1,4 +1,4 @@
-#include "train/checkpoint.h"
+#include "model/checkpoint.h"
 
 #include <dirent.h>
 #include <hdf5.h>
@@ -35,6 +35,22 @@ static void write_group(hid_t f, const char *group, const ParamTable *t, const f
   for (int i = 0; i < t->count; i++) write_tensor(f, group, &t->items[i], buf + t->items[i].offset);
 }
 
+static void write_vocab(hid_t f, char *const *words, int n) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5_CHECK(H5Tset_size(type, H5T_VARIABLE));
+  H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8));
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t space = H5Screate_simple(1, dims, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
+  hid_t ds = H5Dcreate2(f, "/tokenizer/vocab", type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  H5_CHECK(ds);
+  H5_CHECK(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, words));
+  H5Dclose(ds);
+  H5Pclose(lcpl);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
 void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg) {
   char tmp[1024];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -60,6 +76,7 @@ void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const
   if (b->m) write_group(f, "optim/m", b->params, b->m);
   if (b->v) write_group(f, "optim/v", b->params, b->v);
   if (b->ema) write_group(f, "ema", b->params, b->ema);
+  if (b->vocab && b->vocab_size > 0) write_vocab(f, b->vocab, b->vocab_size);
   H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL));
   H5_CHECK(H5Fclose(f));
   if (rename(tmp, path) != 0) tsr_user_error("%s: cannot rename %s into place", path, tmp);
@@ -183,4 +200,60 @@ void ckpt_prune(const char *dir, int keep) {
     snprintf(path, sizeof path, "%s/ckpt_%lld.h5", dir, steps[i]);
     unlink(path);
   }
+}
+
+static hid_t open_checked(const char *path) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = h5_open_read(path);
+  check_format(f, path);
+  return f;
+}
+
+void ckpt_read_config(const char *path, Config *cfg) {
+  hid_t f = open_checked(path);
+  if (H5Aexists(f, "config") <= 0) tsr_user_error("%s: attribute 'config' missing", path);
+  hid_t a = H5Aopen(f, "config", H5P_DEFAULT), type = H5Aget_type(a);
+  size_t n = H5Tget_size(type);
+  char *yaml = tsr_calloc(n + 1, 1);
+  H5_CHECK(H5Aread(a, type, yaml));
+  H5Tclose(type);
+  H5Aclose(a);
+  h5_close(f);
+  // The config loader reads files (and names them in errors): give it one.
+  char tmp[] = "/tmp/tessera-ckpt-config-XXXXXX.yaml";
+  int fd = mkstemps(tmp, 5);
+  if (fd < 0) tsr_fatal(__FILE__, __LINE__, "io", "mkstemps failed");
+  FILE *out = fdopen(fd, "w");
+  fputs(yaml, out);
+  fclose(out);
+  tsr_free(yaml);
+  config_load(cfg, tmp, 0, NULL);
+  unlink(tmp);
+  snprintf(cfg->path, sizeof cfg->path, "%s", path);
+}
+
+void ckpt_read_vocab(const char *path, char ***words, int *n) {
+  hid_t f = open_checked(path);
+  *words = NULL;
+  *n = 0;
+  if (!h5_exists(f, "/tokenizer/vocab")) {
+    h5_close(f);
+    return;
+  }
+  hid_t ds = H5Dopen2(f, "/tokenizer/vocab", H5P_DEFAULT), space = H5Dget_space(ds);
+  hssize_t count = H5Sget_simple_extent_npoints(space);
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  char **tmp = tsr_calloc((size_t)count, sizeof(char *));
+  H5_CHECK(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp));
+  *words = malloc((size_t)count * sizeof(char *));
+  for (hssize_t i = 0; i < count; i++) (*words)[i] = strdup(tmp[i] ? tmp[i] : "");
+  H5Dvlen_reclaim(type, space, H5P_DEFAULT, tmp);
+  tsr_free(tmp);
+  *n = (int)count;
+  H5Tclose(type);
+  H5Sclose(space);
+  H5Dclose(ds);
+  h5_close(f);
 }

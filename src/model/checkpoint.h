@@ -1,4 +1,4 @@
-// ckpt.h5 (DESIGN.md "Formats"): parameters, AdamW moments and EMA weights at
+// ckpt.h5 (model layer: read by train/ and infer/ alike) (DESIGN.md "Formats"): parameters, AdamW moments and EMA weights at
 // full logical shape under /params, /optim/m, /optim/v, /ema (fletcher32
 // checksummed), plus attributes: format, version, step, adam_step,
 // bad_steps, seed, the config as YAML, the data cursor. Written to
@@ -24,6 +24,8 @@ typedef struct {
 typedef struct {
   const ParamTable *params;
   float *m, *v, *ema;
+  char *const *vocab;  // tokenizer vocabulary saved as /tokenizer/vocab (may be NULL)
+  int vocab_size;
 } CkptBuffers;
 
 void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg);
@@ -32,6 +34,11 @@ void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const
 // `which` = "params" or "ema" chooses the weights loaded into params->data.
 // m/v/ema are filled when non-NULL and present (an error if requested and absent).
 void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which);
+// The config the checkpoint was trained with (its `config` attribute).
+void ckpt_read_config(const char *path, Config *cfg);
+// The tokenizer vocabulary (/tokenizer/vocab): *words malloc'ed array of
+// malloc'ed strings, *n entries; *n = 0 when the checkpoint has none.
+void ckpt_read_vocab(const char *path, char ***words, int *n);
 // The latest ckpt_<step>.h5 in dir (by step), or "" if none. out has size n.
 void ckpt_latest(const char *dir, char *out, int n);
 // Remove all but the newest `keep` ckpt_<step>.h5 in dir (keep <= 0: keep all).
