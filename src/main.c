@@ -9,6 +9,7 @@
 
 int cmd_train(int argc, char **argv);  // src/train/cmd_train.c
 int cmd_bench(int argc, char **argv);  // src/train/cmd_bench.c
+int cmd_generate(int argc, char **argv);  // src/infer/cmd_generate.c
 
 static int cmd_config(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help")) {
@@ -26,6 +27,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: tessera <command> [args]\n"
           "  train CONFIG [key=value...]   train a model (configs/train/*.yaml)\n"
+          "  generate --ckpt F --prompt P --out F.mp4 [...]  make a video (see generate --help)\n"
           "  config CONFIG [key=value...]  validate a config and print it\n"
           "  data synth|ingest|recaption|inspect ...  build and look at corpus.h5 files\n"
           "  bench step --config F         time one train step and one denoise step (JSON)\n"
@@ -40,5 +42,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
-  tsr_user_error("unknown command '%s' (expected train, data, config or bench; see tessera --help)", cmd);
+  if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
+  tsr_user_error("unknown command '%s' (expected train, generate, data, config or bench; see tessera --help)", cmd);
 }

@@ -86,3 +86,8 @@ void h5_attr_int(hid_t f, const char *name, int64_t value) {
   attr_write(f, name, H5T_NATIVE_INT64, space, &value);
   H5_CHECK(H5Sclose(space));
 }
+
+#include <pthread.h>
+static pthread_mutex_t g_h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+void h5_lock(void) { pthread_mutex_lock(&g_h5_mutex); }
+void h5_unlock(void) { pthread_mutex_unlock(&g_h5_mutex); }

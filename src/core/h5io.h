@@ -15,3 +15,9 @@ int h5_exists(hid_t f, const char *name);
 void h5_attr_str(hid_t f, const char *name, const char *value);
 void h5_attr_double(hid_t f, const char *name, double value);
 void h5_attr_int(hid_t f, const char *name, int64_t value);
+
+// Debian's parallel HDF5 is not built thread-safe: every HDF5 call made while
+// another thread may be in HDF5 (the loader's prefetch thread) is wrapped in
+// this process-wide lock.
+void h5_lock(void);
+void h5_unlock(void);

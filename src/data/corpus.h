@@ -39,6 +39,10 @@ typedef struct {
 // are written. The file is written as PATH.tmp and renamed at close.
 typedef struct CorpusWriter CorpusWriter;
 CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int channels, int text_length);
+// Optional, before the first add: vocabulary size cap, specials included
+// (default 4096), and the deflate level of `patches` (0 off .. 9; default 1).
+void corpus_writer_set_vocab(CorpusWriter *w, int max_vocab);
+void corpus_writer_set_deflate(CorpusWriter *w, int level);
 void corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip);
 // Per-clip ground-truth rows for meta/<name> (float32, `width` values per clip),
 // appended in clip order of bucket TxHxW. Optional.
@@ -47,6 +51,8 @@ void corpus_writer_close(CorpusWriter *w);  // builds the tokenizer, writes toke
 
 // Reader (read-only; validated at open: format, version, shapes, dtypes —
 // any problem is a one-line user error naming the file and the item).
+// Not thread-safe: this HDF5 build has no thread-safety, so while one thread
+// uses a Corpus no other thread may call HDF5 at all (any file).
 typedef struct {
   char name[32];          // "16x32x32"
   int T, H, W, count;
@@ -61,6 +67,7 @@ typedef struct {
   CorpusBucket *buckets;
   int vocab_size;
   char **vocab;           // [vocab_size]
+  struct CorpusHandles *priv;  // open dataset handles and scratch (corpus.c)
 } Corpus;
 
 void corpus_open(Corpus *c, const char *path);

@@ -41,3 +41,11 @@ LoaderCursor loader_cursor(const Loader *l);  // position of the next batch
 void loader_seek(Loader *l, LoaderCursor c);  // the next batch is the one at c
 int loader_bucket_size(const Loader *l);      // clips in the bucket
 void loader_close(Loader *l);
+
+// HDF5 in this build is not thread-safe and a loader with prefetch > 0 reads
+// the corpus on a background thread. Every HDF5 call the loader makes holds
+// this process-wide lock; other code that calls HDF5 while a prefetching
+// loader is open (checkpoint save, a second corpus) brackets those calls
+// with it. Not recursive.
+void loader_io_lock(void);
+void loader_io_unlock(void);

@@ -29,6 +29,14 @@ extern const uint8_t SYNTH_BACKGROUND_RGB[3][3];
 
 // Draw the scene of clip `index` for (seed, T, H, W).
 void synth_scene(SynthScene *s, uint64_t seed, uint64_t index, int T, int H, int W);
+// The same with the object count drawn from [min_objects, max_objects] (1..3);
+// synth_scene is synth_scene_range(..., 1, 3).
+void synth_scene_range(SynthScene *s, uint64_t seed, uint64_t index, int T, int H, int W, int min_objects,
+                       int max_objects);
+// Object permanence: behind[i] = the index of a nearer object that object i
+// passes behind and comes out from again (hidden in one frame, no overlap in a
+// later one; datasets/shapes.md), -1 if none. Returns how many objects do.
+int synth_occlusions(const SynthScene *s, int T, int H, int W, int behind[SYNTH_MAX_OBJECTS]);
 // Object centre at frame f (bounces reflect at the walls).
 void synth_position(const SynthObject *o, int f, int H, int W, float *x, float *y);
 // Render pixels [T,H,W,3].

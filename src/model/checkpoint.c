@@ -51,7 +51,15 @@ static void write_vocab(hid_t f, char *const *words, int n) {
   H5Tclose(type);
 }
 
+static void ckpt_save_locked(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg);
+
 void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg) {
+  h5_lock();
+  ckpt_save_locked(path, b, s, cfg);
+  h5_unlock();
+}
+
+static void ckpt_save_locked(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg) {
   char tmp[1024];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -132,7 +140,15 @@ static void read_group(hid_t f, const char *path, const char *group, const Param
   }
 }
 
+static void ckpt_load_locked(const char *path, CkptBuffers *b, CkptState *s, const char *which);
+
 void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which) {
+  h5_lock();
+  ckpt_load_locked(path, b, s, which);
+  h5_unlock();
+}
+
+static void ckpt_load_locked(const char *path, CkptBuffers *b, CkptState *s, const char *which) {
   H5E_auto2_t old_fn;
   void *old_data;
   H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);

@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "core/timer.h"
+#include "data/corpus.h"
 #include "data/loader.h"
 #include "data/random_clips.h"
 #include "model/model.h"
@@ -31,22 +33,12 @@ typedef struct {
   float *ema;
   FlowBatch fb;
   Loader *loader;  // NULL: random clips
+  char **vocab;    // the corpus tokenizer's vocabulary: goes into every checkpoint
+  int vocab_size;
   CkptState state;
   FILE *metrics;
   double peak_gflops;
 } Trainer;
-
-static void make_dir(const char *dir) {
-  char buf[CFG_STR_MAX];
-  snprintf(buf, sizeof buf, "%s", dir);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      mkdir(buf, 0755);
-      *p = '/';
-    }
-  if (mkdir(buf, 0755) != 0 && errno != EEXIST) tsr_user_error("train.out: cannot create directory '%s'", dir);
-}
 
 static void open_data(Trainer *tr) {
   const Config *cfg = tr->cfg;
@@ -56,6 +48,15 @@ static void open_data(Trainer *tr) {
                      .seed = cfg->train.seed, .p_recaption = cfg->data.p_recaption, .p_drop = cfg->data.p_drop,
                      .text_length = mc->text_length, .T = mc->frames, .H = mc->height, .W = mc->width,
                      .prefetch = cfg->data.prefetch};
+  Corpus corpus;
+  corpus_open(&corpus, cfg->data.path);
+  if (corpus.vocab_size > mc->vocab)
+    tsr_user_error("%s: tokenizer has %d words, more than model.vocab = %d of %s", cfg->data.path, corpus.vocab_size,
+                   mc->vocab, cfg->path);
+  tr->vocab_size = corpus.vocab_size;
+  tr->vocab = tsr_calloc((size_t)corpus.vocab_size, sizeof(char *));
+  for (int i = 0; i < corpus.vocab_size; i++) tr->vocab[i] = strdup(corpus.vocab[i]);
+  corpus_close(&corpus);
   tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels);
 }
 
@@ -67,7 +68,8 @@ static void save(Trainer *tr) {
     tr->state.cursor_epoch = c.epoch, tr->state.cursor_position = c.position, tr->state.cursor_batches = c.batches;
   }
   tr->state.adam_step = tr->opt.step;
-  CkptBuffers b = {.params = &tr->model.params, .m = tr->opt.m, .v = tr->opt.v, .ema = tr->ema};
+  CkptBuffers b = {.params = &tr->model.params, .m = tr->opt.m, .v = tr->opt.v, .ema = tr->ema,
+                   .vocab = tr->vocab, .vocab_size = tr->vocab_size};
   ckpt_save(path, &b, &tr->state, tr->cfg);
   ckpt_prune(tr->cfg->train.out, tr->cfg->train.keep_ckpts);
   log_info("checkpoint %s", path);
@@ -130,7 +132,7 @@ float train_run(const Config *cfg) {
   memcpy(tr.ema, tr.model.params.data, tr.model.params.total * sizeof(float));
   flow_batch_alloc(&tr.fb, mc, tc->batch);
   tr.state.seed = tc->seed;
-  make_dir(tc->out);
+  if (fs_mkdirs(tc->out) != 0) tsr_user_error("train.out: cannot create directory '%s': %s", tc->out, strerror(errno));
   resume(&tr);
   char mpath[CFG_STR_MAX + 32];
   snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", tc->out);
@@ -182,6 +184,8 @@ float train_run(const Config *cfg) {
   }
   if (tr.metrics) fclose(tr.metrics);
   if (tr.loader) loader_close(tr.loader);
+  for (int i = 0; i < tr.vocab_size; i++) free(tr.vocab[i]);
+  tsr_free(tr.vocab);
   flow_batch_free(&tr.fb);
   tsr_free(tr.ema);
   adamw_free(&tr.opt);

@@ -1,0 +1,419 @@
+// corpus.h5 writer (layout in corpus.h, user documentation in datasets/README.md).
+//
+// Patches go to disk as clips arrive: one extendible uint8 dataset [n, N, P] per
+// bucket, one clip per chunk, written in batches of clips to keep the HDF5
+// per-call overhead small. Captions, sources, fps and meta rows stay in memory
+// until close, where the tokenizer is built from every caption and recaption
+// and the remaining datasets are written. Everything goes to PATH.tmp, which
+// is renamed to PATH only after a successful close.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "data/corpus.h"
+#include "data/tokenizer.h"
+
+enum { DEFAULT_MAX_VOCAB = 4096, DEFAULT_DEFLATE = 1, BATCH_BYTES = 4 << 20 };
+
+typedef struct {
+  char *name;
+  int width;
+  float *rows;
+  int64_t nrows, cap;
+} MetaCol;
+
+typedef struct {
+  int T, H, W, N, P;
+  char name[40];
+  int64_t count;  // clips added
+  hid_t group, patches;
+  int64_t written;  // clips in `patches`
+  uint8_t *batch;   // patchified clips not yet written
+  int nbatch, batch_cap;
+  char **caption, **recaption, **source;
+  float *fps;
+  int64_t cap;
+  MetaCol *meta;
+  int nmeta;
+} WBucket;
+
+struct CorpusWriter {
+  char *path, *tmp;
+  hid_t file, buckets_group;
+  int pt, ph, pw, C, L;
+  int max_vocab, deflate;
+  int warned_utf8;
+  WBucket *b;
+  int nb, capb;
+};
+
+static char *xstrdup(const char *s) {
+  if (!s) s = "";
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  TSR_ASSERT(d, "out of memory");
+  memcpy(d, s, n);
+  return d;
+}
+
+static void *xrealloc(void *p, size_t bytes) {
+  void *q = realloc(p, bytes ? bytes : 1);
+  TSR_ASSERT(q, "out of memory (%zu bytes)", bytes);
+  return q;
+}
+
+// A copy of s that is valid UTF-8: invalid bytes become U+FFFD (the file's
+// strings are declared UTF-8; readers such as h5py would fail on them).
+static char *utf8_clean(const char *s, const char *what, const char *path, int *warned) {
+  if (!s) s = "";
+  size_t n = strlen(s);
+  char *out = malloc(3 * n + 1);
+  TSR_ASSERT(out, "out of memory");
+  size_t o = 0;
+  const unsigned char *u = (const unsigned char *)s;
+  int bad = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned c = u[i];
+    int len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    int ok = len > 0 && i + (size_t)len <= n;
+    for (int k = 1; ok && k < len; k++) ok = (u[i + k] & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      unsigned v = ((c & 0x0F) << 12) | ((u[i + 1] & 0x3F) << 6);
+      ok = v >= 0x800 && !(v >= 0xD800 && v <= 0xDFFF);
+    }
+    if (ok && len == 4) {
+      unsigned v = ((c & 0x07) << 18) | ((u[i + 1] & 0x3F) << 12);
+      ok = v >= 0x10000 && v <= 0x10FFFF;
+    }
+    if (ok) {
+      memcpy(out + o, u + i, (size_t)len);
+      o += (size_t)len;
+      i += (size_t)len;
+    } else {
+      memcpy(out + o, "\xEF\xBF\xBD", 3);
+      o += 3;
+      i++;
+      bad = 1;
+    }
+  }
+  out[o] = 0;
+  if (bad && !*warned) {
+    log_warn("%s: a %s is not valid UTF-8; invalid bytes replaced by U+FFFD", path, what);
+    *warned = 1;
+  }
+  return out;
+}
+
+CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int channels, int text_length) {
+  TSR_ASSERT(pt > 0 && ph > 0 && pw > 0 && channels > 0 && text_length > 0, "corpus_writer_open: bad sizes");
+  CorpusWriter *w = calloc(1, sizeof *w);
+  TSR_ASSERT(w, "out of memory");
+  w->path = xstrdup(path);
+  w->tmp = xrealloc(NULL, strlen(path) + 5);
+  sprintf(w->tmp, "%s.tmp", path);
+  w->pt = pt, w->ph = ph, w->pw = pw, w->C = channels, w->L = text_length;
+  w->max_vocab = DEFAULT_MAX_VOCAB;
+  w->deflate = DEFAULT_DEFLATE;
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5_CHECK(fapl);
+  // The 1.10 format indexes the chunks of an extendible dataset with an
+  // extensible array (O(1) per chunk) instead of a B-tree; h5py >= 2.8 reads it.
+  H5_CHECK(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));
+  H5E_BEGIN_TRY { w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl); } H5E_END_TRY;
+  H5_CHECK(H5Pclose(fapl));
+  if (w->file < 0) tsr_user_error("%s: cannot create (does the directory exist and is it writable?)", w->tmp);
+  w->buckets_group = H5Gcreate2(w->file, "buckets", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5_CHECK(w->buckets_group);
+  return w;
+}
+
+void corpus_writer_set_vocab(CorpusWriter *w, int max_vocab) {
+  w->max_vocab = max_vocab < TOK_FIRST_WORD ? TOK_FIRST_WORD : max_vocab;
+}
+
+void corpus_writer_set_deflate(CorpusWriter *w, int level) { w->deflate = level < 0 ? 0 : level > 9 ? 9 : level; }
+
+static WBucket *find_bucket(CorpusWriter *w, int T, int H, int W) {
+  for (int i = 0; i < w->nb; i++)
+    if (w->b[i].T == T && w->b[i].H == H && w->b[i].W == W) return &w->b[i];
+  return NULL;
+}
+
+static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W) {
+  WBucket *b = find_bucket(w, T, H, W);
+  if (b) return b;
+  if (T <= 0 || H <= 0 || W <= 0 || T % w->pt || H % w->ph || W % w->pw)
+    tsr_user_error("%s: clip size %dx%dx%d (TxHxW): expected positive sizes divisible by the patch %dx%dx%d", w->path, T,
+                   H, W, w->pt, w->ph, w->pw);
+  if (w->nb == w->capb) {
+    w->capb = w->capb ? 2 * w->capb : 4;
+    w->b = xrealloc(w->b, (size_t)w->capb * sizeof *w->b);
+  }
+  b = &w->b[w->nb++];
+  memset(b, 0, sizeof *b);
+  b->T = T, b->H = H, b->W = W;
+  b->N = (T / w->pt) * (H / w->ph) * (W / w->pw);
+  b->P = w->pt * w->ph * w->pw * w->C;
+  snprintf(b->name, sizeof b->name, "%dx%dx%d", T, H, W);
+  b->group = H5Gcreate2(w->buckets_group, b->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5_CHECK(b->group);
+  hsize_t dims[3] = {0, (hsize_t)b->N, (hsize_t)b->P}, maxd[3] = {H5S_UNLIMITED, (hsize_t)b->N, (hsize_t)b->P};
+  hsize_t chunk[3] = {1, (hsize_t)b->N, (hsize_t)b->P};
+  hid_t space = H5Screate_simple(3, dims, maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5_CHECK(space);
+  H5_CHECK(dcpl);
+  H5_CHECK(H5Pset_chunk(dcpl, 3, chunk));
+  H5_CHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+  if (w->deflate > 0) H5_CHECK(H5Pset_deflate(dcpl, (unsigned)w->deflate));
+  b->patches = H5Dcreate2(b->group, "patches", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5_CHECK(b->patches);
+  H5_CHECK(H5Pclose(dcpl));
+  H5_CHECK(H5Sclose(space));
+  int64_t clip_bytes = (int64_t)b->N * b->P;
+  b->batch_cap = (int)(BATCH_BYTES / clip_bytes);
+  if (b->batch_cap < 1) b->batch_cap = 1;
+  if (b->batch_cap > 256) b->batch_cap = 256;
+  b->batch = xrealloc(NULL, (size_t)(b->batch_cap * clip_bytes));
+  return b;
+}
+
+static void flush_batch(WBucket *b) {
+  if (!b->nbatch) return;
+  hsize_t dims[3] = {(hsize_t)(b->written + b->nbatch), (hsize_t)b->N, (hsize_t)b->P};
+  H5_CHECK(H5Dset_extent(b->patches, dims));
+  hid_t fspace = H5Dget_space(b->patches);
+  H5_CHECK(fspace);
+  hsize_t start[3] = {(hsize_t)b->written, 0, 0}, count[3] = {(hsize_t)b->nbatch, (hsize_t)b->N, (hsize_t)b->P};
+  H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
+  hid_t mspace = H5Screate_simple(3, count, NULL);
+  H5_CHECK(mspace);
+  H5_CHECK(H5Dwrite(b->patches, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, b->batch));
+  H5_CHECK(H5Sclose(mspace));
+  H5_CHECK(H5Sclose(fspace));
+  b->written += b->nbatch;
+  b->nbatch = 0;
+}
+
+// pixels [T,H,W,C] -> patches [N,P]: token (t,h,w), vector (pt,ph,pw,C), row-major.
+static void patchify_u8(uint8_t *out, const uint8_t *px, int T, int H, int W, int C, int pt, int ph, int pw) {
+  const int nh = H / ph, nw = W / pw;
+  const size_t run = (size_t)pw * C;  // one patch row is contiguous in the frame
+  for (int t = 0; t < T; t++)
+    for (int h = 0; h < H; h++) {
+      const uint8_t *row = px + ((size_t)t * H + h) * W * C;
+      const int tt = t / pt, a = t % pt, hh = h / ph, bb = h % ph;
+      for (int ww = 0; ww < nw; ww++) {
+        size_t n = ((size_t)tt * nh + hh) * nw + ww;
+        size_t p = ((size_t)a * ph + bb) * run;
+        memcpy(out + n * (size_t)pt * ph * run + p, row + (size_t)ww * run, run);
+      }
+    }
+}
+
+void corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip) {
+  WBucket *b = get_bucket(w, T, H, W);
+  if (b->count == b->cap) {
+    b->cap = b->cap ? 2 * b->cap : 256;
+    b->caption = xrealloc(b->caption, (size_t)b->cap * sizeof(char *));
+    b->recaption = xrealloc(b->recaption, (size_t)b->cap * sizeof(char *));
+    b->source = xrealloc(b->source, (size_t)b->cap * sizeof(char *));
+    b->fps = xrealloc(b->fps, (size_t)b->cap * sizeof(float));
+  }
+  b->caption[b->count] = utf8_clean(clip->caption, "caption", w->path, &w->warned_utf8);
+  b->recaption[b->count] = utf8_clean(clip->recaption, "recaption", w->path, &w->warned_utf8);
+  b->source[b->count] = utf8_clean(clip->source, "source name", w->path, &w->warned_utf8);
+  b->fps[b->count] = clip->fps;
+  b->count++;
+  patchify_u8(b->batch + (size_t)b->nbatch * b->N * b->P, clip->pixels, T, H, W, w->C, w->pt, w->ph, w->pw);
+  if (++b->nbatch == b->batch_cap) flush_batch(b);
+}
+
+void corpus_writer_meta(CorpusWriter *w, int T, int H, int W, const char *name, const float *values, int width) {
+  WBucket *b = find_bucket(w, T, H, W);
+  TSR_ASSERT(b, "corpus_writer_meta(%s): no clip in bucket %dx%dx%d yet", name, T, H, W);
+  TSR_ASSERT(width > 0 && name && *name && strcmp(name, "source") && strcmp(name, "fps"),
+             "corpus_writer_meta: bad name or width");
+  MetaCol *m = NULL;
+  for (int i = 0; i < b->nmeta; i++)
+    if (!strcmp(b->meta[i].name, name)) m = &b->meta[i];
+  if (!m) {
+    b->meta = xrealloc(b->meta, (size_t)(b->nmeta + 1) * sizeof *b->meta);
+    m = &b->meta[b->nmeta++];
+    memset(m, 0, sizeof *m);
+    m->name = xstrdup(name);
+    m->width = width;
+  }
+  TSR_ASSERT(m->width == width, "meta/%s: width %d, was %d", name, width, m->width);
+  if (m->nrows == m->cap) {
+    m->cap = m->cap ? 2 * m->cap : 256;
+    m->rows = xrealloc(m->rows, (size_t)(m->cap * width) * sizeof(float));
+  }
+  memcpy(m->rows + m->nrows * width, values, (size_t)width * sizeof(float));
+  m->nrows++;
+}
+
+// ---------------------------------------------------------------- close
+
+static hid_t str_type(void) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5_CHECK(t);
+  H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
+  H5_CHECK(H5Tset_cset(t, H5T_CSET_UTF8));
+  return t;
+}
+
+static void write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
+                     const void *data) {
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
+  hid_t space = H5Screate_simple(ndim, dims, NULL);
+  H5_CHECK(space);
+  hid_t ds = H5Dcreate2(loc, name, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  H5_CHECK(ds);
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= (int64_t)dims[i];
+  if (n > 0) H5_CHECK(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  H5_CHECK(H5Dclose(ds));
+  H5_CHECK(H5Sclose(space));
+  H5_CHECK(H5Pclose(lcpl));
+}
+
+static void write_strings(hid_t loc, const char *name, char **s, int64_t n) {
+  hid_t t = str_type();
+  hsize_t d = (hsize_t)n;
+  write_ds(loc, name, t, t, 1, &d, s);
+  H5_CHECK(H5Tclose(t));
+}
+
+static void attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v) {
+  hsize_t d = (hsize_t)n;
+  hid_t space = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &d, NULL);
+  H5_CHECK(space);
+  hid_t a = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+  H5_CHECK(a);
+  H5_CHECK(H5Awrite(a, mtype, v));
+  H5_CHECK(H5Aclose(a));
+  H5_CHECK(H5Sclose(space));
+}
+static void attr_i64(hid_t loc, const char *name, int64_t v) { attr(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v); }
+
+static void attr_str(hid_t loc, const char *name, const char *v) {
+  hid_t t = str_type();
+  attr(loc, name, t, t, 0, &v);
+  H5_CHECK(H5Tclose(t));
+}
+
+// Encode n texts into tokens [n, L] and lengths [n]; returns how many were truncated.
+static int64_t encode_all(const Tokenizer *tok, char **texts, int64_t n, int L, int32_t *tokens, int32_t *ntokens) {
+  int64_t truncated = 0;
+#pragma omp parallel for schedule(dynamic, 64) reduction(+ : truncated)
+  for (int64_t i = 0; i < n; i++) {
+    int tr = 0;
+    ntokens[i] = tokenizer_encode(tok, texts[i], tokens + i * L, L, &tr);
+    truncated += tr;
+  }
+  return truncated;
+}
+
+static void close_bucket(CorpusWriter *w, WBucket *b, const Tokenizer *tok, int64_t *trunc_short, int64_t *trunc_long) {
+  flush_batch(b);
+  const int L = w->L;
+  const int64_t n = b->count;
+  int32_t *tokens = xrealloc(NULL, (size_t)(n * L) * sizeof(int32_t));
+  int32_t *ntokens = xrealloc(NULL, (size_t)n * sizeof(int32_t));
+  hsize_t d2[2] = {(hsize_t)n, (hsize_t)L}, d1 = (hsize_t)n;
+  *trunc_long += encode_all(tok, b->recaption, n, L, tokens, ntokens);
+  write_ds(b->group, "tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d2, tokens);
+  write_ds(b->group, "ntokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, ntokens);
+  *trunc_short += encode_all(tok, b->caption, n, L, tokens, ntokens);
+  write_ds(b->group, "caption_tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d2, tokens);
+  write_ds(b->group, "caption_ntokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, ntokens);
+  free(tokens);
+  free(ntokens);
+  write_strings(b->group, "caption", b->caption, n);
+  write_strings(b->group, "recaption", b->recaption, n);
+  write_strings(b->group, "meta/source", b->source, n);
+  write_ds(b->group, "meta/fps", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d1, b->fps);
+  for (int i = 0; i < b->nmeta; i++) {
+    MetaCol *m = &b->meta[i];
+    TSR_ASSERT(m->nrows == n, "%s: bucket %s: meta/%s has %lld rows for %lld clips", w->path, b->name, m->name,
+               (long long)m->nrows, (long long)n);
+    char name[512];
+    snprintf(name, sizeof name, "meta/%s", m->name);
+    hsize_t dm[2] = {(hsize_t)n, (hsize_t)m->width};
+    write_ds(b->group, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dm, m->rows);
+  }
+  attr_i64(b->group, "frames", b->T);
+  attr_i64(b->group, "height", b->H);
+  attr_i64(b->group, "width", b->W);
+  attr_i64(b->group, "count", n);
+  H5_CHECK(H5Dclose(b->patches));
+  H5_CHECK(H5Gclose(b->group));
+}
+
+static void free_bucket(WBucket *b) {
+  for (int64_t i = 0; i < b->count; i++) {
+    free(b->caption[i]);
+    free(b->recaption[i]);
+    free(b->source[i]);
+  }
+  free(b->caption);
+  free(b->recaption);
+  free(b->source);
+  free(b->fps);
+  free(b->batch);
+  for (int i = 0; i < b->nmeta; i++) {
+    free(b->meta[i].name);
+    free(b->meta[i].rows);
+  }
+  free(b->meta);
+}
+
+void corpus_writer_close(CorpusWriter *w) {
+  // Tokenizer from every short caption and recaption, in bucket then clip order.
+  int64_t total = 0;
+  for (int i = 0; i < w->nb; i++) total += w->b[i].count;
+  TSR_ASSERT(2 * total < (int64_t)1 << 31, "corpus too large for the tokenizer builder (%lld clips)", (long long)total);
+  const char **texts = xrealloc(NULL, (size_t)(2 * total) * sizeof(char *));
+  int64_t k = 0;
+  for (int i = 0; i < w->nb; i++)
+    for (int64_t j = 0; j < w->b[i].count; j++) {
+      texts[k++] = w->b[i].caption[j];
+      texts[k++] = w->b[i].recaption[j];
+    }
+  Tokenizer tok;
+  tokenizer_build(&tok, texts, (int)k, w->max_vocab);
+  free(texts);
+
+  int64_t trunc_short = 0, trunc_long = 0;
+  for (int i = 0; i < w->nb; i++) close_bucket(w, &w->b[i], &tok, &trunc_short, &trunc_long);
+  H5_CHECK(H5Gclose(w->buckets_group));
+
+  hid_t g = H5Gcreate2(w->file, "tokenizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5_CHECK(g);
+  write_strings(g, "vocab", tok.words, tok.size);
+  int64_t patch[3] = {w->pt, w->ph, w->pw};
+  attr(g, "patch", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, patch);
+  attr_i64(g, "channels", w->C);
+  attr_i64(g, "text_length", w->L);
+  float range[2] = {-1.0f, 1.0f};
+  attr(g, "value_range", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, range);
+  H5_CHECK(H5Gclose(g));
+  attr_str(w->file, "format", CORPUS_FORMAT);
+  attr_i64(w->file, "version", CORPUS_VERSION);
+
+  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL));
+  H5_CHECK(H5Fclose(w->file));
+  if (rename(w->tmp, w->path) != 0) tsr_user_error("%s: cannot rename %s into place", w->path, w->tmp);
+  if (trunc_long || trunc_short)
+    log_warn("%s: %lld recaptions and %lld short captions are longer than text_length %d and were truncated", w->path,
+             (long long)trunc_long, (long long)trunc_short, w->L);
+  tokenizer_free(&tok);
+  for (int i = 0; i < w->nb; i++) free_bucket(&w->b[i]);
+  free(w->b);
+  free(w->path);
+  free(w->tmp);
+  free(w);
+}

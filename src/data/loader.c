@@ -1,0 +1,327 @@
+// Training data loader over corpus.h5 (see loader.h for the order and the
+// cursor; datasets/README.md "Loader" for the choices).
+//
+// Threads. HDF5 in this build is not thread-safe, so at any time exactly one
+// thread reads the corpus: the prefetch worker when prefetch > 0, the caller
+// of loader_next otherwise. The hand-offs between them are pthread_create and
+// pthread_join (loader_open/seek/close), which order the accesses. Every HDF5
+// call made here also holds the process-wide io lock (loader_io_lock), so two
+// loaders, or a loader and a checkpoint writer that takes the lock, never
+// enter HDF5 at the same time.
+//
+// Ring. `nslots` = prefetch batch buffers; the worker fills slot
+// (head+count) % nslots while count < nslots, the consumer takes slot head.
+// A slot is owned by the worker from the moment it sees it free until it
+// bumps count, and by the consumer from head until it bumps head; only the
+// indices are shared (under mu).
+#include "data/loader.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "data/corpus.h"
+
+// Counter channels of the draws (purpose RNG_DATA: the shuffle; RNG_DROPOUT:
+// caption choice), chosen apart from the channels other code uses.
+#define SHUFFLE_CHANNEL 0xC0FFEEu
+#define RECAPTION_CHANNEL 0x10AD0001u
+#define DROP_CHANNEL 0x10AD0002u
+
+static pthread_mutex_t io_mutex = PTHREAD_MUTEX_INITIALIZER;  // serialises HDF5 (see loader.h)
+
+void loader_io_lock(void) {
+  int rc = pthread_mutex_lock(&io_mutex);
+  if (rc) tsr_fatal(__FILE__, __LINE__, "pthread", "pthread_mutex_lock failed (%d)", rc);
+}
+void loader_io_unlock(void) {
+  int rc = pthread_mutex_unlock(&io_mutex);
+  if (rc) tsr_fatal(__FILE__, __LINE__, "pthread", "pthread_mutex_unlock failed (%d)", rc);
+}
+
+#define PT_CHECK(call) \
+  do { int pt_rc_ = (call); if (pt_rc_) tsr_fatal(__FILE__, __LINE__, "pthread", "%s failed (%d)", #call, pt_rc_); } while (0)
+
+typedef struct {
+  float *x0;          // [B, nloc, P]
+  int32_t *tokens;    // [B, L]
+  int32_t *ntokens;   // [B]
+  int64_t *clip_ids;  // [B]
+  LoaderCursor at, next;  // cursor of this batch and of the one after it
+} Slot;
+
+struct Loader {
+  Corpus corpus;
+  const CorpusBucket *bucket;
+  LoaderOptions o;
+  int n;             // clips in the bucket
+  int nloc, n0, P;   // this sp rank's tokens [n0, n0+nloc) of N, patch vector length
+  int L, Lc;         // model text length, corpus text length
+  uint64_t shard;    // clips of one epoch on this dp rank
+  LoaderCursor cur;  // the next batch to deliver (consumer side, caller's thread)
+
+  // Reader state: touched only by the thread that reads (see top).
+  uint32_t *perm;    // permutation of epoch perm_epoch, [n]
+  uint64_t perm_epoch;
+  int perm_valid;
+  int32_t *tokbuf;   // [Lc]
+
+  // Prefetch ring.
+  int nslots;
+  Slot *slots;
+  pthread_t worker;
+  int running;
+  pthread_mutex_t mu;
+  pthread_cond_t can_fill, can_take;
+  int head, count, stop;  // under mu
+  LoaderCursor wcur;      // worker's next batch (worker only while running)
+};
+
+// ------------------------------------------------------------------ order
+
+// Fisher-Yates with 64 random bits per swap (multiply-shift to [0, i]).
+static void make_perm(Loader *l, uint64_t epoch) {
+  const uint64_t seed = l->o.seed;
+  for (int i = 0; i < l->n; i++) l->perm[i] = (uint32_t)i;
+  for (int i = l->n - 1; i > 0; i--) {
+    uint32_t ctr[4] = {RNG_DATA, (uint32_t)epoch, (uint32_t)i, SHUFFLE_CHANNEL ^ (uint32_t)(epoch >> 32)}, r[4];
+    philox4x32(seed, ctr, r);
+    uint64_t u = (uint64_t)r[0] | ((uint64_t)r[1] << 32);
+    int j = (int)(((unsigned __int128)u * (unsigned __int128)(i + 1)) >> 64);
+    uint32_t t = l->perm[i];
+    l->perm[i] = l->perm[j];
+    l->perm[j] = t;
+  }
+  l->perm_epoch = epoch;
+  l->perm_valid = 1;
+}
+
+static void cursor_normalise(const Loader *l, LoaderCursor *c) {
+  if (c->position >= l->shard) {
+    c->epoch += c->position / l->shard;
+    c->position %= l->shard;
+  }
+}
+
+// Read the batch at *c into the given buffers (clip_ids may be NULL) and
+// advance *c past it. Runs on the reader thread only.
+static void read_batch(Loader *l, LoaderCursor *c, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids) {
+  const LoaderOptions *o = &l->o;
+  const int B = o->batch, L = l->L;
+  for (int b = 0; b < B; b++) {
+    if (!l->perm_valid || l->perm_epoch != c->epoch) make_perm(l, c->epoch);
+    const uint64_t gpos = (uint64_t)o->dp_rank + c->position * (uint64_t)o->dp_size;  // position in the epoch's permutation
+    const int clip = (int)l->perm[gpos];
+    const uint32_t e32 = (uint32_t)c->epoch, g32 = (uint32_t)gpos;
+    const int which = rng_uniform(o->seed, RNG_DROPOUT, e32, g32, RECAPTION_CHANNEL) < o->p_recaption;  // 1 recaption
+    const int drop = rng_uniform(o->seed, RNG_DROPOUT, e32, g32, DROP_CHANNEL) < o->p_drop;
+    int32_t *tok = tokens + (size_t)b * L;
+
+    loader_io_lock();
+    corpus_read_patches(&l->corpus, l->bucket, clip, l->n0, l->nloc, x0 + (size_t)b * l->nloc * l->P);
+    int32_t nt = 0;
+    if (!drop) corpus_read_tokens(&l->corpus, l->bucket, clip, which, l->tokbuf, &nt);
+    loader_io_unlock();
+
+    if (drop) {  // null caption: BOS only
+      memset(tok, 0, (size_t)L * sizeof *tok);
+      tok[0] = 1;
+      nt = 1;
+    } else {
+      memcpy(tok, l->tokbuf, (size_t)L * sizeof *tok);
+      if (nt > L) nt = L;
+      if (nt < 1) nt = 1;
+    }
+    ntokens[b] = nt;
+    if (clip_ids) clip_ids[b] = clip;
+
+    if (++c->position == l->shard) {
+      c->position = 0;
+      c->epoch++;
+    }
+  }
+  c->batches++;
+}
+
+// ------------------------------------------------------------------ prefetch
+
+static void *worker_main(void *arg) {
+  Loader *l = arg;
+  for (;;) {
+    PT_CHECK(pthread_mutex_lock(&l->mu));
+    while (l->count == l->nslots && !l->stop) PT_CHECK(pthread_cond_wait(&l->can_fill, &l->mu));
+    if (l->stop) {
+      PT_CHECK(pthread_mutex_unlock(&l->mu));
+      break;
+    }
+    Slot *s = &l->slots[(l->head + l->count) % l->nslots];
+    PT_CHECK(pthread_mutex_unlock(&l->mu));
+
+    s->at = l->wcur;
+    read_batch(l, &l->wcur, s->x0, s->tokens, s->ntokens, s->clip_ids);
+    s->next = l->wcur;
+
+    PT_CHECK(pthread_mutex_lock(&l->mu));
+    l->count++;
+    PT_CHECK(pthread_cond_signal(&l->can_take));
+    PT_CHECK(pthread_mutex_unlock(&l->mu));
+  }
+  return NULL;
+}
+
+static void worker_start(Loader *l) {
+  if (l->nslots == 0) return;
+  l->head = l->count = l->stop = 0;
+  l->wcur = l->cur;
+  PT_CHECK(pthread_create(&l->worker, NULL, worker_main, l));
+  l->running = 1;
+}
+
+static void worker_stop(Loader *l) {
+  if (!l->running) return;
+  PT_CHECK(pthread_mutex_lock(&l->mu));
+  l->stop = 1;
+  PT_CHECK(pthread_cond_broadcast(&l->can_fill));
+  PT_CHECK(pthread_mutex_unlock(&l->mu));
+  PT_CHECK(pthread_join(l->worker, NULL));
+  l->running = 0;
+  l->head = l->count = 0;
+}
+
+// ------------------------------------------------------------------ API
+
+Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, int pw, int channels) {
+  if (o->dp_size < 1 || o->dp_rank < 0 || o->dp_rank >= o->dp_size)
+    tsr_user_error("loader: dp_rank %d out of range for dp_size %d", o->dp_rank, o->dp_size);
+  if (o->sp_size < 1 || o->sp_rank < 0 || o->sp_rank >= o->sp_size)
+    tsr_user_error("loader: sp_rank %d out of range for sp_size %d", o->sp_rank, o->sp_size);
+  if (o->batch < 1) tsr_user_error("loader: batch %d, expected >= 1", o->batch);
+  if (o->text_length < 1) tsr_user_error("loader: text length %d, expected >= 1", o->text_length);
+  if (o->prefetch < 0 || o->prefetch > 1024) tsr_user_error("loader: data.prefetch %d, expected 0..1024", o->prefetch);
+  if (!(o->p_recaption >= 0 && o->p_recaption <= 1))
+    tsr_user_error("loader: data.p_recaption %g, expected a probability in [0,1]", (double)o->p_recaption);
+  if (!(o->p_drop >= 0 && o->p_drop <= 1))
+    tsr_user_error("loader: data.p_drop %g, expected a probability in [0,1]", (double)o->p_drop);
+
+  Loader *l = tsr_calloc(1, sizeof *l);
+  l->o = *o;
+  loader_io_lock();
+  corpus_open(&l->corpus, path);  // validates format, shapes, dtypes
+  loader_io_unlock();
+  const Corpus *c = &l->corpus;
+
+  if (c->pt != pt || c->ph != ph || c->pw != pw || c->channels != channels)
+    tsr_user_error("%s: /tokenizer patch %dx%dx%d with %d channels, but the model expects patch %dx%dx%d with %d channels",
+                   path, c->pt, c->ph, c->pw, c->channels, pt, ph, pw, channels);
+  if (c->text_length < o->text_length)
+    tsr_user_error("%s: /tokenizer text_length %d is shorter than the model's text length %d (model.text.length)",
+                   path, c->text_length, o->text_length);
+  l->bucket = corpus_bucket(c, o->T, o->H, o->W);
+  if (!l->bucket) {
+    char avail[768] = "";
+    size_t len = 0;
+    for (int i = 0; i < c->nbuckets && len + 64 < sizeof avail; i++)
+      len += (size_t)snprintf(avail + len, sizeof avail - len, "%s%s (%d clips)", i ? ", " : "", c->buckets[i].name,
+                              c->buckets[i].count);
+    if (c->nbuckets == 0) snprintf(avail, sizeof avail, "none");
+    tsr_user_error("%s: no bucket /buckets/%dx%dx%d for the model's video window; available: %s", path, o->T, o->H,
+                   o->W, avail);
+  }
+  const CorpusBucket *b = l->bucket;
+  if (b->N % o->sp_size)
+    tsr_user_error("%s: bucket %s has %d tokens per clip, not divisible by sequence parallel size %d", path, b->name,
+                   b->N, o->sp_size);
+  if (b->count < o->dp_size)
+    tsr_user_error("%s: bucket %s has %d clips, fewer than the data parallel size %d", path, b->name, b->count,
+                   o->dp_size);
+
+  l->n = b->count;
+  l->P = b->P;
+  l->nloc = b->N / o->sp_size;
+  l->n0 = o->sp_rank * l->nloc;
+  l->L = o->text_length;
+  l->Lc = c->text_length;
+  l->shard = (uint64_t)(l->n - o->dp_rank + o->dp_size - 1) / (uint64_t)o->dp_size;
+  l->perm = tsr_calloc((size_t)l->n, sizeof *l->perm);
+  l->tokbuf = tsr_calloc((size_t)l->Lc, sizeof *l->tokbuf);
+
+  l->nslots = o->prefetch;
+  if (l->nslots) {
+    const size_t B = (size_t)o->batch;
+    l->slots = tsr_calloc((size_t)l->nslots, sizeof *l->slots);
+    for (int i = 0; i < l->nslots; i++) {
+      Slot *s = &l->slots[i];
+      s->x0 = tsr_calloc(B * (size_t)l->nloc * (size_t)l->P, sizeof *s->x0);
+      s->tokens = tsr_calloc(B * (size_t)l->L, sizeof *s->tokens);
+      s->ntokens = tsr_calloc(B, sizeof *s->ntokens);
+      s->clip_ids = tsr_calloc(B, sizeof *s->clip_ids);
+    }
+    PT_CHECK(pthread_mutex_init(&l->mu, NULL));
+    PT_CHECK(pthread_cond_init(&l->can_fill, NULL));
+    PT_CHECK(pthread_cond_init(&l->can_take, NULL));
+  }
+  worker_start(l);
+  return l;
+}
+
+void loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids) {
+  if (l->nslots == 0) {
+    read_batch(l, &l->cur, x0, tokens, ntokens, clip_ids);
+    return;
+  }
+  PT_CHECK(pthread_mutex_lock(&l->mu));
+  while (l->count == 0) PT_CHECK(pthread_cond_wait(&l->can_take, &l->mu));
+  Slot *s = &l->slots[l->head];
+  PT_CHECK(pthread_mutex_unlock(&l->mu));
+
+  TSR_ASSERT(s->at.epoch == l->cur.epoch && s->at.position == l->cur.position && s->at.batches == l->cur.batches,
+             "loader: prefetched batch out of order");
+  const size_t B = (size_t)l->o.batch;
+  memcpy(x0, s->x0, B * (size_t)l->nloc * (size_t)l->P * sizeof *x0);
+  memcpy(tokens, s->tokens, B * (size_t)l->L * sizeof *tokens);
+  memcpy(ntokens, s->ntokens, B * sizeof *ntokens);
+  if (clip_ids) memcpy(clip_ids, s->clip_ids, B * sizeof *clip_ids);
+  l->cur = s->next;
+
+  PT_CHECK(pthread_mutex_lock(&l->mu));
+  l->head = (l->head + 1) % l->nslots;
+  l->count--;
+  PT_CHECK(pthread_cond_signal(&l->can_fill));
+  PT_CHECK(pthread_mutex_unlock(&l->mu));
+}
+
+LoaderCursor loader_cursor(const Loader *l) { return l->cur; }
+
+void loader_seek(Loader *l, LoaderCursor c) {
+  worker_stop(l);
+  cursor_normalise(l, &c);
+  l->cur = c;
+  worker_start(l);
+}
+
+int loader_bucket_size(const Loader *l) { return l->n; }
+
+void loader_close(Loader *l) {
+  if (!l) return;
+  worker_stop(l);
+  if (l->nslots) {
+    for (int i = 0; i < l->nslots; i++) {
+      tsr_free(l->slots[i].x0);
+      tsr_free(l->slots[i].tokens);
+      tsr_free(l->slots[i].ntokens);
+      tsr_free(l->slots[i].clip_ids);
+    }
+    tsr_free(l->slots);
+    PT_CHECK(pthread_cond_destroy(&l->can_take));
+    PT_CHECK(pthread_cond_destroy(&l->can_fill));
+    PT_CHECK(pthread_mutex_destroy(&l->mu));
+  }
+  loader_io_lock();
+  corpus_close(&l->corpus);
+  loader_io_unlock();
+  tsr_free(l->perm);
+  tsr_free(l->tokbuf);
+  tsr_free(l);
+}
