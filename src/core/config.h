@@ -44,6 +44,7 @@ typedef struct {
   float t_logit_mean, t_logit_std;  // logit-normal timestep
   float p_cond_none, p_cond_first, p_cond_prefix, p_cond_ends, p_cond_random;
   int max_bad_steps;
+  float time_limit;  // minutes of training after which the run checkpoints and stops (0: none)
 } TrainConfig;
 
 typedef struct {

@@ -67,6 +67,7 @@ const Field cfg_fields[] = {
     PROB("train.p_cond_ends", train.p_cond_ends),
     PROB("train.p_cond_random", train.p_cond_random),
     INT("train.max_bad_steps", train.max_bad_steps, 0, NOMAX),
+    FLT("train.time_limit", train.time_limit, 0, INF, 0),  // minutes; 0 = none
 
     STR("data.path", data.path, 0, 0),
     PROB("data.p_recaption", data.p_recaption),

@@ -145,7 +145,7 @@ float train_run(const Config *cfg) {
            (double)tr.model.arena.size / 1048576.0, tr.peak_gflops, cfg->data.path[0] ? cfg->data.path : "random clips");
 
   float loss = 0.0f;
-  double t_window = timer_now();
+  double t_window = timer_now(), t_begin = t_window;
   int window_steps = 0;
   while (tr.state.step < tc->steps) {
     int64_t step = tr.state.step;
@@ -169,7 +169,8 @@ float train_run(const Config *cfg) {
     }
     tr.state.step = step + 1;
     window_steps++;
-    int last = tr.state.step == tc->steps, sig = train_signal_pending();
+    int out_of_time = tc->time_limit > 0 && timer_now() - t_begin >= 60.0 * tc->time_limit;
+    int last = tr.state.step == tc->steps || out_of_time, sig = train_signal_pending();
     if (tr.state.step % tc->log_every == 0 || last || sig) {
       double now = timer_now();
       log_step(&tr, tr.state.step, loss, norm, lr, (now - t_window) / window_steps);
@@ -177,7 +178,10 @@ float train_run(const Config *cfg) {
       window_steps = 0;
     }
     if (last || sig || (tc->ckpt_every > 0 && tr.state.step % tc->ckpt_every == 0)) save(&tr);
-    if (sig && !last) {
+    if (out_of_time && tr.state.step < tc->steps)
+      log_info("time limit of %g minutes reached after step %lld", tc->time_limit, (long long)tr.state.step);
+    if (last) break;
+    if (sig) {
       log_info("stopped by signal %d after step %lld; resume with train.resume=auto", sig, (long long)tr.state.step);
       break;
     }
