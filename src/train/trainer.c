@@ -38,6 +38,7 @@ typedef struct {
   CkptState state;
   FILE *metrics;
   double peak_gflops;
+  double t_begin;  // wall clock at the first step of this process
 } Trainer;
 
 static void open_data(Trainer *tr) {
@@ -110,6 +111,7 @@ static void log_step(Trainer *tr, int64_t step, float loss, double norm, float l
   double tok_s = (double)cfg->train.batch * mc->tokens / dt;
   double mfu = 3.0 * model_forward_flops(mc, cfg->train.batch) / dt * 1e-9 / tr->peak_gflops;
   double eta = (double)(cfg->train.steps - step) * dt;
+  if (cfg->train.time_limit > 0) eta = fmin(eta, fmax(0.0, 60.0 * cfg->train.time_limit - (timer_now() - tr->t_begin)));
   log_info("step %lld | loss %.6f | grad %.4f | lr %.3e | %.0f tok/s | %.0f ms/step | mfu %.1f%% | eta %.0fs",
            (long long)step, loss, norm, lr, tok_s, dt * 1e3, 100.0 * mfu, eta);
   if (tr->metrics) {
@@ -145,7 +147,8 @@ float train_run(const Config *cfg) {
            (double)tr.model.arena.size / 1048576.0, tr.peak_gflops, cfg->data.path[0] ? cfg->data.path : "random clips");
 
   float loss = 0.0f;
-  double t_window = timer_now(), t_begin = t_window;
+  double t_window = timer_now();
+  tr.t_begin = t_window;
   int window_steps = 0;
   while (tr.state.step < tc->steps) {
     int64_t step = tr.state.step;
@@ -169,7 +172,7 @@ float train_run(const Config *cfg) {
     }
     tr.state.step = step + 1;
     window_steps++;
-    int out_of_time = tc->time_limit > 0 && timer_now() - t_begin >= 60.0 * tc->time_limit;
+    int out_of_time = tc->time_limit > 0 && timer_now() - tr.t_begin >= 60.0 * tc->time_limit;
     int last = tr.state.step == tc->steps || out_of_time, sig = train_signal_pending();
     if (tr.state.step % tc->log_every == 0 || last || sig) {
       double now = timer_now();
