@@ -5,9 +5,9 @@
 // thread reads the corpus: the prefetch worker when prefetch > 0, the caller
 // of loader_next otherwise. The hand-offs between them are pthread_create and
 // pthread_join (loader_open/seek/close), which order the accesses. Every HDF5
-// call made here also holds the process-wide io lock (loader_io_lock), so two
-// loaders, or a loader and a checkpoint writer that takes the lock, never
-// enter HDF5 at the same time.
+// call made here also holds the process-wide HDF5 lock (h5_lock, core/h5io.h),
+// so two loaders, or a loader and a checkpoint save (which takes the lock),
+// never enter HDF5 at the same time.
 //
 // Ring. `nslots` = prefetch batch buffers; the worker fills slot
 // (head+count) % nslots while count < nslots, the consumer takes slot head.
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/h5io.h"
 #include "core/rng.h"
 #include "data/corpus.h"
 
@@ -29,17 +30,6 @@
 #define SHUFFLE_CHANNEL 0xC0FFEEu
 #define RECAPTION_CHANNEL 0x10AD0001u
 #define DROP_CHANNEL 0x10AD0002u
-
-static pthread_mutex_t io_mutex = PTHREAD_MUTEX_INITIALIZER;  // serialises HDF5 (see loader.h)
-
-void loader_io_lock(void) {
-  int rc = pthread_mutex_lock(&io_mutex);
-  if (rc) tsr_fatal(__FILE__, __LINE__, "pthread", "pthread_mutex_lock failed (%d)", rc);
-}
-void loader_io_unlock(void) {
-  int rc = pthread_mutex_unlock(&io_mutex);
-  if (rc) tsr_fatal(__FILE__, __LINE__, "pthread", "pthread_mutex_unlock failed (%d)", rc);
-}
 
 #define PT_CHECK(call) \
   do { int pt_rc_ = (call); if (pt_rc_) tsr_fatal(__FILE__, __LINE__, "pthread", "%s failed (%d)", #call, pt_rc_); } while (0)
@@ -119,11 +109,11 @@ static void read_batch(Loader *l, LoaderCursor *c, float *x0, int32_t *tokens, i
     const int drop = rng_uniform(o->seed, RNG_DROPOUT, e32, g32, DROP_CHANNEL) < o->p_drop;
     int32_t *tok = tokens + (size_t)b * L;
 
-    loader_io_lock();
+    h5_lock();
     corpus_read_patches(&l->corpus, l->bucket, clip, l->n0, l->nloc, x0 + (size_t)b * l->nloc * l->P);
     int32_t nt = 0;
     if (!drop) corpus_read_tokens(&l->corpus, l->bucket, clip, which, l->tokbuf, &nt);
-    loader_io_unlock();
+    h5_unlock();
 
     if (drop) {  // null caption: BOS only
       memset(tok, 0, (size_t)L * sizeof *tok);
@@ -207,9 +197,9 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
 
   Loader *l = tsr_calloc(1, sizeof *l);
   l->o = *o;
-  loader_io_lock();
+  h5_lock();
   corpus_open(&l->corpus, path);  // validates format, shapes, dtypes
-  loader_io_unlock();
+  h5_unlock();
   const Corpus *c = &l->corpus;
 
   if (c->pt != pt || c->ph != ph || c->pw != pw || c->channels != channels)
@@ -318,9 +308,9 @@ void loader_close(Loader *l) {
     PT_CHECK(pthread_cond_destroy(&l->can_fill));
     PT_CHECK(pthread_mutex_destroy(&l->mu));
   }
-  loader_io_lock();
+  h5_lock();
   corpus_close(&l->corpus);
-  loader_io_unlock();
+  h5_unlock();
   tsr_free(l->perm);
   tsr_free(l->tokbuf);
   tsr_free(l);

@@ -42,10 +42,7 @@ void loader_seek(Loader *l, LoaderCursor c);  // the next batch is the one at c
 int loader_bucket_size(const Loader *l);      // clips in the bucket
 void loader_close(Loader *l);
 
-// HDF5 in this build is not thread-safe and a loader with prefetch > 0 reads
-// the corpus on a background thread. Every HDF5 call the loader makes holds
-// this process-wide lock; other code that calls HDF5 while a prefetching
-// loader is open (checkpoint save, a second corpus) brackets those calls
-// with it. Not recursive.
-void loader_io_lock(void);
-void loader_io_unlock(void);
+// Threads: with prefetch > 0 a background thread reads the corpus. HDF5 here
+// is not thread-safe; every HDF5 call of the loader holds h5_lock()
+// (core/h5io.h), and other code that calls HDF5 while a loader is open must
+// hold it too (ckpt_save/ckpt_load do).
