@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/timer.h"
 #include "data/image_io.h"
 #include "data/tokenizer.h"
@@ -32,7 +32,7 @@ static void usage(void) {
          "  --frames T        output frames (default: the model window; longer = window after window)\n"
          "  --size HxW        must equal the model's frame size (default)\n"
          "  --steps N --cfg G --shift S --sampler euler|heun --seed N   (defaults from the checkpoint's sample config)\n"
-         "  --image PNG       image-to-video: the video starts from this image\n"
+         "  --image FILE      image-to-video: the video starts from this image (PNG, JPEG, or a video's first frame)\n"
          "  --extend VIDEO    continue VIDEO: its last --extend-frames frames (default half a window) lead in\n"
          "  --first PNG --last PNG   fill the frames between two images\n"
          "  --remix VIDEO --strength s   redo VIDEO under the prompt, noising it to t=s (0..1)\n"
@@ -124,9 +124,7 @@ static void json_string(FILE *f, const char *s) {
 }
 
 static void progress(int i, int n, void *ctx) {
-  (void)ctx;
-  fprintf(stderr, "\rdenoising %3d/%d", i, n);
-  if (i == n) fputc('\n', stderr);
+  progress_bar(stderr, "denoising", i, n, timer_now() - *(double *)ctx);
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -147,7 +145,9 @@ int cmd_generate(int argc, char **argv) {
   }
   SamplerOptions so = {.steps = a.steps ? a.steps : cfg.sample.steps, .cfg = a.cfg >= 0 ? a.cfg : cfg.sample.cfg,
                        .shift = a.shift > 0 ? a.shift : cfg.sample.shift, .seed = a.seed >= 0 ? (uint64_t)a.seed : cfg.sample.seed,
-                       .progress = isatty(2) ? progress : NULL};
+                       .progress = progress};
+  double t_start = timer_now();
+  so.progress_ctx = &t_start;
   const char *sampler = a.sampler ? a.sampler : cfg.sample.sampler;
   if (strcmp(sampler, "euler") && strcmp(sampler, "heun"))
     tsr_user_error("generate: --sampler: expected euler or heun, got '%s'", sampler);

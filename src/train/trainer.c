@@ -20,6 +20,7 @@
 #include "model/model.h"
 #include "model/checkpoint.h"
 #include "train/flow.h"
+#include "train/loss_plot.h"
 #include "train/optimizer.h"
 #include "train/peak.h"
 #include "train/signals.h"
@@ -74,6 +75,13 @@ static void save(Trainer *tr) {
   ckpt_save(path, &b, &tr->state, tr->cfg);
   ckpt_prune(tr->cfg->train.out, tr->cfg->train.keep_ckpts);
   log_info("checkpoint %s", path);
+  if (tr->metrics) {  // refresh the loss curve next to the checkpoints
+    char metrics[CFG_STR_MAX + 32], png[CFG_STR_MAX + 32], err[256];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", tr->cfg->train.out);
+    snprintf(png, sizeof png, "%s/loss.png", tr->cfg->train.out);
+    fflush(tr->metrics);
+    if (loss_plot_png(metrics, png, err, sizeof err) != 0) log_warn("loss plot: %s", err);
+  }
 }
 
 // train.resume: "" = fresh, "auto" = latest checkpoint in train.out if any, else a path.
