@@ -23,3 +23,26 @@ print(f"  denoise step tessera {a['denoise_step_ms']:8.1f} ms   pytorch {b['deno
 print(f"  peak RSS     tessera {a['peak_rss_mb']:8.0f} MB   pytorch {b['peak_rss_mb']:8.0f} MB   ratio {a['peak_rss_mb']/b['peak_rss_mb']:.2f}")
 PY
 done
+
+# Generation: one clip of the model window, 30 Euler steps with CFG.
+for model in ${BENCH_GEN_MODELS:-tiny}; do
+  cfg=configs/model/$model.yaml
+  ours=$(bin/tessera bench generate --config "$cfg" --steps 30)
+  peer=$(/usr/bin/python3 bench/torch_generate.py --model-yaml "$cfg" --steps 30 --threads "$threads")
+  echo "$ours"; echo "$peer"
+  /usr/bin/python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"{a[\"model\"]}: one {a[\"frames\"]}-frame clip, 30 steps, CFG: tessera {a[\"seconds_per_clip\"]:.2f} s, pytorch {b[\"seconds_per_clip\"]:.2f} s, speed-up x{b[\"seconds_per_clip\"]/a[\"seconds_per_clip\"]:.2f}")' "$ours" "$peer"
+done
+
+# Data: synth clips/s, ingest frames/s, loader samples/s.
+tmp=build/bench/data; rm -rf "$tmp"; mkdir -p "$tmp/videos"
+bin/tessera data synth --out "$tmp/shapes.h5" --clips 10000 --frames 16 --size 32x32 --seed 0 2>/dev/null | grep -o "[0-9.]* clips/s" | head -1 | sed 's/^/synth: /'
+cp /usr/lib/python3/dist-packages/imageio/resources/images/{cockatoo.mp4,realshort.mp4,newtonscradle.gif} "$tmp/videos/"
+t0=$(date +%s%N)
+bin/tessera data ingest --videos "$tmp/videos" --out "$tmp/ingest.h5" --frames 16 --size 32x32 --clips-per-video 100 >"$tmp/ingest.log" 2>&1
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+frames=$(/usr/bin/python3 -c 'import h5py,sys; f=h5py.File(sys.argv[1]); print(sum(b.attrs["count"]*b.attrs["frames"] for b in f["buckets"].values()))' "$tmp/ingest.h5")
+echo "ingest: $frames frames written in $ms ms: $(( frames * 1000 / (ms > 0 ? ms : 1) )) frames/s (decode, resample, resize, recaption, write)"
+build/tests/test_loader --bench 2>/dev/null | grep -i "samples/s" | head -3 | sed 's/^/loader: /'

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "data/random_clips.h"
+#include "infer/sampler.h"
 #include "kernels/ops.h"
 #include "model/model.h"
 #include "train/flow.h"
@@ -25,23 +26,54 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// `bench generate`: seconds to sample one clip of the model window with
+// `steps` Euler steps and classifier-free guidance (two model passes a step).
+static int bench_generate(const Config *cfg, int steps) {
+  const ModelConfig *mc = &cfg->model;
+  Model m;
+  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1});
+  params_init(&m.params, 0);
+  params_init_uniform(&m.params, 0, 0.02f);
+  model_alloc_acts(&m, 2);
+  int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t)), ntok = 4;
+  for (int l = 0; l < ntok; l++) tokens[l] = 1 + 3 * l;
+  float *out = tsr_calloc((size_t)mc->tokens * mc->patch_dim, sizeof(float));
+  SamplerOptions o = {.steps = steps, .cfg = 4.0f, .shift = 1.0f, .seed = 0, .t0 = 1.0f};
+  SamplerOptions warm = o;
+  warm.steps = 1;
+  sample_flow(&m, &warm, 1, tokens, &ntok, NULL, NULL, out);
+  double t0 = timer_now();
+  sample_flow(&m, &o, 1, tokens, &ntok, NULL, NULL, out);
+  double secs = timer_now() - t0;
+  printf("{\"impl\":\"tessera\",\"model\":\"%s\",\"frames\":%d,\"steps\":%d,\"cfg\":4,"
+         "\"seconds_per_clip\":%.3f,\"peak_rss_mb\":%.1f}\n",
+         mc->name, mc->frames, steps, secs, peak_rss_mb());
+  tsr_free(tokens);
+  tsr_free(out);
+  model_free(&m);
+  return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
   const char *config = NULL;
-  int batch = 4, iters = 5;
-  if (argc < 2 || strcmp(argv[1], "step") != 0) {
-    printf("usage: tessera bench step --config F [--batch B] [--iters K]\n");
+  int batch = 4, iters = 5, steps = 30;
+  if (argc < 2 || (strcmp(argv[1], "step") != 0 && strcmp(argv[1], "generate") != 0)) {
+    printf("usage: tessera bench step --config F [--batch B] [--iters K]\n"
+           "       tessera bench generate --config F [--steps N]   (one clip, Euler, CFG 4)\n");
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
   }
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
     else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
-    else tsr_user_error("bench step: unknown argument '%s' (expected --config F, --batch B, --iters K)", argv[i]);
+    else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
+    else tsr_user_error("bench: unknown argument '%s' (expected --config F, --batch B, --iters K, --steps N)", argv[i]);
   }
-  if (!config) tsr_user_error("bench step: --config FILE is required");
-  if (batch < 1 || iters < 1) tsr_user_error("bench step: --batch and --iters must be >= 1");
+  if (!config) tsr_user_error("bench: --config FILE is required");
+  if (batch < 1 || iters < 1 || steps < 1) tsr_user_error("bench: --batch, --iters and --steps must be >= 1");
   Config cfg;
   config_load(&cfg, config, 0, NULL);
+  if (!strcmp(argv[1], "generate")) return bench_generate(&cfg, steps);
   const ModelConfig *mc = &cfg.model;
   TrainConfig tc = cfg.train;
   tc.batch = batch;
