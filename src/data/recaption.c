@@ -4,7 +4,7 @@
 // Everything is measured on a working copy of the clip box-averaged so its
 // longer side is at most 64 pixels (speeds are scaled back to input pixels):
 // - colours: every input pixel is named by the nearest of a fixed table of
-//   named colours in CIELAB; the most covered names (>= 2% of pixels) win.
+//   named colours in CIELAB; the most covered names (>= 1% of pixels) win.
 // - brightness: mean Rec.601 luma of the input pixels.
 // - scene cuts: the mean absolute difference between consecutive frames
 //   jumps above max(0.10, 4 x its median + 0.04).
@@ -13,8 +13,11 @@
 //   parabola; a pan when most pairs shift the same way, the shift explains
 //   most of the change, and most of the frame differs from the background.
 // - main subject motion: pixels differing from the per-pixel temporal median
-//   (the background) are the foreground; the median of the frame-to-frame
-//   displacements of its centroid is the motion.
+//   (the background) are the foreground; the foreground pixels of the first
+//   frame that has some are tracked through the segment (the integer shift
+//   minimising their mean absolute RGB difference, searched around the
+//   position predicted from the last step); the least-squares slope of that
+//   displacement over time is the motion (sub-pixel over a long baseline).
 #include "data/recaption.h"
 
 #include <math.h>
@@ -91,7 +94,16 @@ static int cmp_float(const void *a, const void *b) {
 // Median of n values (sorts v in place); the mean of the two middle ones for even n.
 static float median(float *v, int n) {
   if (n <= 0) return 0.0f;
-  qsort(v, (size_t)n, sizeof *v, cmp_float);
+  if (n <= 64) {
+    for (int i = 1; i < n; i++) {
+      float x = v[i];
+      int j = i;
+      for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+      v[j] = x;
+    }
+  } else {
+    qsort(v, (size_t)n, sizeof *v, cmp_float);
+  }
   return n % 2 ? v[n / 2] : 0.5f * (v[n / 2 - 1] + v[n / 2]);
 }
 
@@ -107,6 +119,22 @@ static float shifted_mad(const float *a, const float *b, int h, int w, int sx, i
     for (int x = x0; x < x1; x++) s += fabsf(rb[x] - ra[x]);
   }
   return (float)(s / ((double)(x1 - x0) * (y1 - y0)));
+}
+
+// Mean absolute RGB difference between the listed pixels x of frame a and
+// b(x + s): small when those pixels moved by s. Pixels leaving the frame are
+// skipped; a shift that keeps fewer than a quarter of them scores 1e9.
+static float masked_mad(const float *a, const float *b, int h, int w, const int *idx, int n, int sx, int sy) {
+  double s = 0;
+  int m = 0;
+  for (int k = 0; k < n; k++) {
+    int i = idx[k], y = i / w + sy, x = i % w + sx;
+    if (x < 0 || x >= w || y < 0 || y >= h) continue;
+    const float *p = a + (size_t)i * 3, *q = b + ((size_t)y * w + x) * 3;
+    s += fabsf(q[0] - p[0]) + fabsf(q[1] - p[1]) + fabsf(q[2] - p[2]);
+    m++;
+  }
+  return m * 4 >= n && m > 0 ? (float)(s / (3.0 * m)) : 1e9f;
 }
 
 // Sub-pixel offset of a minimum from three samples (parabola), in [-0.5, 0.5].
@@ -150,7 +178,7 @@ void recaption_measure(const uint8_t *pixels, int T, int H, int W, ClipAttribute
     }
   for (int k = 0, n = 0; k < NCOLOURS && n < 3; k++) {
     if (counts[order[k]] == 0) break;
-    if (n > 0 && (double)counts[order[k]] < 0.02 * (double)npix_in) break;
+    if (n > 0 && (double)counts[order[k]] < 0.01 * (double)npix_in) break;
     snprintf(a->colours[n++], sizeof a->colours[0], "%s", NAMED[order[k]].name);
   }
   if (T < 2) return;
@@ -166,11 +194,10 @@ void recaption_measure(const uint8_t *pixels, int T, int H, int W, ClipAttribute
   float *bg = malloc(sizeof(float) * (size_t)np * 3);
   float *col = malloc(sizeof(float) * (size_t)T);
   float *diff = malloc(sizeof(float) * (size_t)T);
-  float *vx = malloc(sizeof(float) * (size_t)T), *vy = malloc(sizeof(float) * (size_t)T);
-  float *cx = malloc(sizeof(float) * (size_t)T), *cy = malloc(sizeof(float) * (size_t)T);
-  int *cvalid = malloc(sizeof(int) * (size_t)T);
+  uint8_t *fg = malloc((size_t)T * np);
+  int *fgcount = malloc(sizeof(int) * (size_t)T), *idx = malloc(sizeof(int) * (size_t)np);
   int *cut = calloc((size_t)T, sizeof(int));
-  TSR_ASSERT(rgb && lum && bg && col && diff && vx && vy && cx && cy && cvalid && cut, "recaption: out of memory");
+  TSR_ASSERT(rgb && lum && bg && col && diff && fg && fgcount && idx && cut, "recaption: out of memory");
   const float inv = 1.0f / (255.0f * (float)(fx * fy));
   for (int t = 0; t < T; t++)
     for (int y = 0; y < h; y++)
@@ -202,9 +229,10 @@ void recaption_measure(const uint8_t *pixels, int T, int H, int W, ClipAttribute
   for (int t = 0; t + 1 < T; t++)
     if (diff[t] >= 0.10f && diff[t] >= 4.0f * dmed + 0.04f) cut[t] = 1, a->scene_cuts++;
 
-  // ---- per segment (between cuts): background, foreground centroids, global shifts
+  // ---- per segment (between cuts): background, foreground, subject and global shifts
   const int R = (h < w ? h : w) / 5 < 1 ? 1 : ((h < w ? h : w) / 5 > 12 ? 12 : (h < w ? h : w) / 5);
-  int npairs = 0, nactive = 0, nglobal = 0, nv = 0;
+  int npairs = 0, nactive = 0, nglobal = 0, ntrack = 0;
+  double track_kk = 0, track_kx = 0, track_ky = 0;
   double gx = 0, gy = 0, gabs = 0, fg_sum = 0;
   long predicted = 0, predicted_static = 0;
   int nframes = 0;
@@ -213,36 +241,69 @@ void recaption_measure(const uint8_t *pixels, int T, int H, int W, ClipAttribute
     while (s1 < T && !cut[s1 - 1]) s1++;
     const int n = s1 - s0;
     if (n >= 2) {
+      double seg_fg = 0;
       for (int i = 0; i < np * 3; i++) {
         for (int t = 0; t < n; t++) col[t] = rgb[((size_t)(s0 + t) * np) * 3 + i];
         bg[i] = median(col, n);
       }
       for (int t = s0; t < s1; t++) {
         const float *p = rgb + (size_t)t * np * 3;
-        double sx = 0, sy = 0;
+        uint8_t *mk = fg + (size_t)t * np;
         int cnt = 0;
-        for (int y = 0; y < h; y++)
-          for (int x = 0; x < w; x++) {
-            const float *q = p + ((size_t)y * w + x) * 3, *b = bg + ((size_t)y * w + x) * 3;
-            float d = fmaxf(fabsf(q[0] - b[0]), fmaxf(fabsf(q[1] - b[1]), fabsf(q[2] - b[2])));
-            if (d > FG_THRESHOLD) cnt++, sx += x, sy += y;
-          }
+        for (int i = 0; i < np; i++) {
+          const float *q = p + (size_t)i * 3, *b = bg + (size_t)i * 3;
+          float d = fmaxf(fabsf(q[0] - b[0]), fmaxf(fabsf(q[1] - b[1]), fabsf(q[2] - b[2])));
+          mk[i] = d > FG_THRESHOLD;
+          cnt += mk[i];
+        }
         fg_sum += (double)cnt / np;
+        seg_fg += (double)cnt / np;
         nframes++;
-        cvalid[t] = cnt >= 2 && cnt <= 0.6 * np;
-        if (cnt) cx[t] = (float)(sx / cnt), cy[t] = (float)(sy / cnt);
+        fgcount[t] = cnt;
+      }
+      // a pan changes most of the frame: segments that change less skip the global search
+      const int search_global = seg_fg >= PAN_FG_FRACTION * n;
+      // main subject: track the foreground pixels of the segment's first frame that has
+      // some (and not most of the frame), searching around the position predicted from
+      // the last two; the motion is the least-squares slope of displacement over time
+      int r = s0;
+      while (r < s1 && !(fgcount[r] >= 2 && fgcount[r] <= 0.6 * np)) r++;
+      if (r + 1 < s1) {
+        const uint8_t *mk = fg + (size_t)r * np;
+        int nf = 0;
+        for (int i = 0; i < np; i++)
+          if (mk[i]) idx[nf++] = i;
+        const float *f0 = rgb + (size_t)r * np * 3;
+        int px = 0, py = 0, lx = 0, ly = 0;  // predicted and last displacement
+        for (int t = r + 1; t < s1; t++) {
+          const float *f1 = rgb + (size_t)t * np * 3;
+          int bx = 0, by = 0;
+          float best = 1e30f;
+          // the first step may be anything up to R; later ones stay near the prediction
+          const int rr = t == r + 1 ? R : (R / 3 > 2 ? R / 3 : 2);
+          for (int sy = py - rr; sy <= py + rr; sy++)
+            for (int sx = px - rr; sx <= px + rr; sx++) {
+              // ties (a flat object's pixels match several shifts) go to the smallest step
+              float m = masked_mad(f0, f1, h, w, idx, nf, sx, sy) + 1e-4f * (float)(abs(sx - lx) + abs(sy - ly));
+              if (m < best) best = m, bx = sx, by = sy;
+            }
+          if (best >= 1e8f) break;  // the tracked pixels left the frame
+          const double k = t - r;
+          track_kk += k * k;
+          track_kx += k * bx;
+          track_ky += k * by;
+          px = 2 * bx - lx, py = 2 * by - ly;
+          lx = bx, ly = by;
+          ntrack++;
+        }
       }
       for (int t = s0; t + 1 < s1; t++) {
         npairs++;
-        if (cvalid[t] && cvalid[t + 1]) {
-          vx[nv] = cx[t + 1] - cx[t];
-          vy[nv] = cy[t + 1] - cy[t];
-          nv++;
-        }
         const float *y0 = lum + (size_t)t * np, *y1 = y0 + np;
         float zero = shifted_mad(y0, y1, h, w, 0, 0);
         if (zero < ACTIVE_MAD) continue;
         nactive++;
+        if (!search_global) continue;
         int bx = 0, by = 0;
         float best = zero;
         for (int sy = -R; sy <= R; sy++)
@@ -287,9 +348,9 @@ void recaption_measure(const uint8_t *pixels, int T, int H, int W, ClipAttribute
   if (a->camera_pan) {
     a->motion_dx = (float)(gx * fx);
     a->motion_dy = (float)(gy * fy);
-  } else if (nv > 0) {
-    a->motion_dx = median(vx, nv) * (float)fx;
-    a->motion_dy = median(vy, nv) * (float)fy;
+  } else if (ntrack > 0 && track_kk > 0) {
+    a->motion_dx = (float)(track_kx / track_kk) * (float)fx;
+    a->motion_dy = (float)(track_ky / track_kk) * (float)fy;
   }
   a->motion_speed = hypotf(a->motion_dx, a->motion_dy);
   free(rgb);
@@ -297,11 +358,9 @@ void recaption_measure(const uint8_t *pixels, int T, int H, int W, ClipAttribute
   free(bg);
   free(col);
   free(diff);
-  free(vx);
-  free(vy);
-  free(cx);
-  free(cy);
-  free(cvalid);
+  free(fg);
+  free(fgcount);
+  free(idx);
   free(cut);
 }
 

@@ -6,6 +6,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/display.h>
 #include <libavutil/error.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
@@ -50,12 +51,51 @@ static void set_averr(char *err, int errlen, const char *what, int code) {
 
 typedef struct {
   uint8_t *pixels;
-  int T, cap, H, W;
+  int T, cap, H, W;  // output frames (display orientation)
   size_t frame_bytes;
   struct SwsContext *sws;
   int max_frames;
   int fit_h, fit_w;  // > 0: scale to cover fit_h x fit_w (video_read_fit)
+  int rot;           // clockwise rotation for display: 0, 90, 180, 270
+  int sH, sW;        // converted size before rotation (stored orientation)
+  uint8_t *tmp;      // [sH, sW, 3] when rot != 0
 } Sink;
+
+// The clockwise rotation (0, 90, 180 or 270) a player applies to the stream's
+// frames, from its display matrix, as the ffmpeg command line does by default.
+static int stream_rotation(const AVStream *st) {
+  const int32_t *m = NULL;
+#if LIBAVFORMAT_VERSION_INT >= AV_VERSION_INT(60, 15, 100)
+  const AVPacketSideData *sd = av_packet_side_data_get(st->codecpar->coded_side_data, st->codecpar->nb_coded_side_data,
+                                                       AV_PKT_DATA_DISPLAYMATRIX);
+  if (sd && sd->size >= 9 * sizeof(int32_t)) m = (const int32_t *)sd->data;
+#else
+  size_t size = 0;
+  const uint8_t *sd = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  if (sd && size >= 9 * sizeof(int32_t)) m = (const int32_t *)sd;
+#endif
+  if (!m) return 0;
+  double theta = -round(av_display_rotation_get(m));
+  if (isnan(theta)) return 0;
+  theta -= 360 * floor(theta / 360 + 0.9 / 360);
+  if (fabs(theta - 90) < 1.0) return 90;
+  if (fabs(theta - 180) < 1.0) return 180;
+  if (fabs(theta - 270) < 1.0) return 270;
+  return 0;
+}
+
+// Rotate an RGB frame [h, w, 3] clockwise by rot into dst.
+static void rotate_rgb(uint8_t *dst, const uint8_t *src, int h, int w, int rot) {
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      const uint8_t *p = src + ((size_t)y * w + x) * 3;
+      size_t o;
+      if (rot == 90) o = (size_t)x * h + (h - 1 - y);  // out is w x h
+      else if (rot == 270) o = (size_t)(w - 1 - x) * h + y;
+      else o = (size_t)(h - 1 - y) * w + (w - 1 - x);
+      memcpy(dst + o * 3, p, 3);
+    }
+}
 
 // The size video_resize_crop scales an H x W frame to before cropping h x w.
 static void cover_size(int H, int W, int h, int w, int *sh, int *sw) {
@@ -90,18 +130,8 @@ static int sws_colorspace_of(enum AVColorSpace cs) {
   }
 }
 
-// Convert one decoded frame to RGB24 and append it.
-static int sink_append(Sink *s, const AVFrame *f, char *err, int errlen) {
-  if (s->T == 0) {
-    if (f->height <= 0 || f->width <= 0) {
-      set_err(err, errlen, "decoded frame has no size");
-      return -1;
-    }
-    s->H = f->height;
-    s->W = f->width;
-    if (s->fit_h > 0 && s->fit_w > 0) cover_size(f->height, f->width, s->fit_h, s->fit_w, &s->H, &s->W);
-    s->frame_bytes = (size_t)s->H * s->W * 3;
-  }
+// Room for one more frame.
+static int sink_reserve(Sink *s, char *err, int errlen) {
   if (s->T == s->cap) {
     int ncap = s->cap ? s->cap * 2 : 16;
     if (s->max_frames > 0 && ncap > s->max_frames) ncap = s->max_frames;
@@ -114,10 +144,41 @@ static int sink_append(Sink *s, const AVFrame *f, char *err, int errlen) {
     s->pixels = p;
     s->cap = ncap;
   }
+  return 0;
+}
+
+// Append a copy of output frame i (a source frame held for several output times).
+static int sink_repeat(Sink *s, int i, char *err, int errlen) {
+  if (sink_reserve(s, err, errlen)) return -1;
+  memcpy(s->pixels + (size_t)s->T * s->frame_bytes, s->pixels + (size_t)i * s->frame_bytes, s->frame_bytes);
+  s->T++;
+  return 0;
+}
+
+// Convert one decoded frame to RGB24 and append it.
+static int sink_append(Sink *s, const AVFrame *f, char *err, int errlen) {
+  if (s->T == 0) {
+    if (f->height <= 0 || f->width <= 0) {
+      set_err(err, errlen, "decoded frame has no size");
+      return -1;
+    }
+    const int quarter = s->rot == 90 || s->rot == 270;
+    s->H = quarter ? f->width : f->height;  // display orientation
+    s->W = quarter ? f->height : f->width;
+    if (s->fit_h > 0 && s->fit_w > 0) cover_size(s->H, s->W, s->fit_h, s->fit_w, &s->H, &s->W);
+    s->sH = quarter ? s->W : s->H;
+    s->sW = quarter ? s->H : s->W;
+    s->frame_bytes = (size_t)s->H * s->W * 3;
+    if (s->rot && !(s->tmp = malloc(s->frame_bytes))) {
+      set_err(err, errlen, "out of memory");
+      return -1;
+    }
+  }
+  if (sink_reserve(s, err, errlen)) return -1;
   const int full = is_full_range(f);
   enum AVPixelFormat src = (enum AVPixelFormat)f->format;
   // Frames of another size (a resolution change mid-stream) are scaled to the first frame's size.
-  s->sws = sws_getCachedContext(s->sws, f->width, f->height, src, s->W, s->H, AV_PIX_FMT_RGB24,
+  s->sws = sws_getCachedContext(s->sws, f->width, f->height, src, s->sW, s->sH, AV_PIX_FMT_RGB24,
                                 SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP, NULL,
                                 NULL, NULL);
   if (!s->sws) {
@@ -130,13 +191,15 @@ static int sink_append(Sink *s, const AVFrame *f, char *err, int errlen) {
     // (the destination is RGB: its table and range are ignored but must be valid)
     sws_setColorspaceDetails(s->sws, coef, full, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
   }
-  uint8_t *dst[4] = {s->pixels + (size_t)s->T * s->frame_bytes, NULL, NULL, NULL};
-  int dst_stride[4] = {s->W * 3, 0, 0, 0};
+  uint8_t *out = s->pixels + (size_t)s->T * s->frame_bytes;
+  uint8_t *dst[4] = {s->rot ? s->tmp : out, NULL, NULL, NULL};
+  int dst_stride[4] = {s->sW * 3, 0, 0, 0};
   int h = sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_stride);
   if (h <= 0) {
     set_err(err, errlen, "pixel conversion to RGB failed");
     return -1;
   }
+  if (s->rot) rotate_rgb(out, s->tmp, s->sH, s->sW, s->rot);
   s->T++;
   return 0;
 }
@@ -157,6 +220,7 @@ typedef struct {
   double t0;            // first frame's time: output time 0
   double last_t;        // time of the held / last frame
   AVFrame *held;        // latest decoded frame (resampling mode)
+  int held_out;         // output frame it was converted into, -1 if not yet
   double held_end;      // its end time (time + duration)
   int64_t k;            // next output index (time k / fps)
 } Resampler;
@@ -166,7 +230,12 @@ static int emit_until(Resampler *r, Sink *s, double until, char *err, int errlen
   while (r->held && (s->max_frames <= 0 || s->T < s->max_frames)) {
     double ot = (double)r->k / r->fps;
     if (ot >= until - 1e-6) break;
-    if (sink_append(s, r->held, err, errlen)) return -1;
+    if (r->held_out >= 0) {
+      if (sink_repeat(s, r->held_out, err, errlen)) return -1;
+    } else {
+      if (sink_append(s, r->held, err, errlen)) return -1;
+      r->held_out = s->T - 1;
+    }
     r->k++;
   }
   return 0;
@@ -203,6 +272,7 @@ static int on_frame(Resampler *r, Sink *s, AVFrame *f, char *err, int errlen) {
   } else {
     av_frame_unref(r->held);
   }
+  r->held_out = -1;
   int rc = av_frame_ref(r->held, f);
   if (rc < 0) {
     set_averr(err, errlen, "av_frame_ref", rc);
@@ -258,8 +328,14 @@ int video_probe(const char *path, int *H, int *W, char *err, int errlen) {
     } else if (fmt->streams[si]->codecpar->width <= 0 || fmt->streams[si]->codecpar->height <= 0) {
       set_err(err, errlen, "the video stream has no frame size");
     } else {
+      const int rot = stream_rotation(fmt->streams[si]);
       *H = fmt->streams[si]->codecpar->height;
       *W = fmt->streams[si]->codecpar->width;
+      if (rot == 90 || rot == 270) {
+        int t = *H;
+        *H = *W;
+        *W = t;
+      }
       ret = 0;
     }
   }
@@ -322,6 +398,7 @@ int video_read_fit(const char *path, float target_fps, int max_frames, int fit_h
   if (!(src_fps > 0 && src_fps < 10000)) src_fps = 25.0;
   r.src_period = 1.0 / src_fps;
   r.tb = st->time_base;
+  s.rot = stream_rotation(st);
   if (r.tb.num <= 0 || r.tb.den <= 0) r.tb = (AVRational){1, AV_TIME_BASE};
 
   pkt = av_packet_alloc();
@@ -393,6 +470,7 @@ int video_read_fit(const char *path, float target_fps, int max_frames, int fit_h
 
 done:
   free(s.pixels);
+  free(s.tmp);
   if (s.sws) sws_freeContext(s.sws);
   if (r.held) av_frame_free(&r.held);
   av_frame_free(&frame);
@@ -433,14 +511,16 @@ void video_resize_crop(const VideoFrames *in, int h, int w, VideoFrames *out) {
   TSR_ASSERT(to_planar && scale, "swscale: cannot scale %dx%d to %dx%d", in->W, in->H, sw, sh);
   const int ipad = (in->W + 63) & ~63, spad = (sw + 63) & ~63;
   uint8_t *pin = av_malloc((size_t)ipad * in->H * 3 + 64);
+  uint8_t *rgb = av_malloc(in_bytes + 64);  // a padded copy: swscale's SIMD may read past a frame's end
   uint8_t *pout = av_malloc((size_t)spad * sh * 3 + 64);
-  TSR_ASSERT(pin && pout, "video_resize_crop: out of memory");
+  TSR_ASSERT(pin && pout && rgb, "video_resize_crop: out of memory");
   uint8_t *ip[4] = {pin, pin + (size_t)ipad * in->H, pin + 2 * (size_t)ipad * in->H, NULL};  // G, B, R
   int is[4] = {ipad, ipad, ipad, 0};
   uint8_t *op[4] = {pout, pout + (size_t)spad * sh, pout + 2 * (size_t)spad * sh, NULL};
   int os[4] = {spad, spad, spad, 0};
   for (int t = 0; t < in->T; t++) {
-    const uint8_t *src[4] = {in->pixels + t * in_bytes, NULL, NULL, NULL};
+    memcpy(rgb, in->pixels + t * in_bytes, in_bytes);
+    const uint8_t *src[4] = {rgb, NULL, NULL, NULL};
     int src_stride[4] = {in->W * 3, 0, 0, 0};
     TSR_ASSERT(sws_scale(to_planar, src, src_stride, 0, in->H, ip, is) > 0, "swscale: RGB to planar failed");
     TSR_ASSERT(sws_scale(scale, (const uint8_t *const *)ip, is, 0, in->H, op, os) > 0, "swscale: scaling failed");
@@ -459,6 +539,7 @@ void video_resize_crop(const VideoFrames *in, int h, int w, VideoFrames *out) {
   }
   av_free(pin);
   av_free(pout);
+  av_free(rgb);
   sws_freeContext(to_planar);
   sws_freeContext(scale);
 }
@@ -547,7 +628,7 @@ int video_write_mp4(const char *path, const uint8_t *pixels, int T, int H, int W
   }
   frame = av_frame_alloc();
   pkt = av_packet_alloc();
-  padded = malloc((size_t)H2 * W2 * 3);
+  padded = malloc((size_t)H2 * W2 * 3 + 64);  // swscale's SIMD reads a little past the end
   sws = sws_getContext(W2, H2, AV_PIX_FMT_RGB24, W2, H2, AV_PIX_FMT_YUV420P,
                        SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, NULL, NULL, NULL);
   if (!frame || !pkt || !padded || !sws) {

@@ -11,9 +11,11 @@ typedef struct {
 // Decode PATH into RGB frames resampled to target_fps (<= 0: keep the
 // source rate), at most max_frames (<= 0: all). Returns 0 on success; on
 // failure returns -1 with a one-line reason in err (file named by the caller).
+// Frames come upright: a display-matrix rotation (phone videos) is applied,
+// as the ffmpeg command line does.
 int video_read(const char *path, float target_fps, int max_frames, VideoFrames *out, char *err, int errlen);
 void video_frames_free(VideoFrames *v);
-// Frame size of PATH's video stream from its headers, without decoding.
+// Frame size of PATH's video stream from its headers (upright), without decoding.
 // Returns 0, or -1 with a one-line reason in err.
 int video_probe(const char *path, int *H, int *W, char *err, int errlen);
 // video_read with every frame scaled (bicubic, aspect kept) straight from the

@@ -154,6 +154,64 @@ static void test_read_fit(void) {
   EXPECT(video_probe(TMPDIR "/no-such-file.mp4", &ph, &pw, err, sizeof err) == -1 && one_line(err), "probe of a missing file");
 }
 
+// Phone videos carry a display-matrix rotation; frames come out upright, as
+// the ffmpeg command line shows them (checked against its output when present).
+static void test_rotation(void) {
+  if (system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+    printf("  skip rotation (no ffmpeg command line)\n");
+    return;
+  }
+  char cmd[1024], err[256];
+  VideoFrames up;
+  if (video_read(IMAGEIO "realshort.mp4", 0, 1, &up, err, sizeof err)) {
+    EXPECT(0, "realshort: %s", err);
+    return;
+  }
+  static const int rots[3] = {90, 180, 270};
+  for (int k = 0; k < 3; k++) {
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -i " IMAGEIO "realshort.mp4 -c copy -metadata:s:v:0 rotate=%d " TMPDIR "/rot.mp4 && "
+             "ffmpeg -v error -y -i " TMPDIR "/rot.mp4 -frames:v 1 -f rawvideo -pix_fmt rgb24 " TMPDIR "/rot.rgb",
+             rots[k]);
+    if (system(cmd) != 0) {
+      EXPECT(0, "ffmpeg could not write a rotated copy (rotate=%d)", rots[k]);
+      continue;
+    }
+    VideoFrames v;
+    int ph = 0, pw = 0;
+    int rc = video_read(TMPDIR "/rot.mp4", 0, 1, &v, err, sizeof err);
+    video_probe(TMPDIR "/rot.mp4", &ph, &pw, err, sizeof err);
+    int quarter = rots[k] != 180;
+    int eh = quarter ? up.W : up.H, ew = quarter ? up.H : up.W;
+    EXPECT(rc == 0 && v.H == eh && v.W == ew && ph == eh && pw == ew, "rotate=%d: read %dx%d, probe %dx%d, expected %dx%d",
+           rots[k], v.W, v.H, pw, ph, ew, eh);
+    FILE *f = fopen(TMPDIR "/rot.rgb", "rb");
+    size_t n = (size_t)eh * ew * 3;
+    uint8_t *ref = malloc(n);
+    size_t got = f ? fread(ref, 1, n, f) : 0;
+    if (f) fclose(f);
+    if (rc == 0 && got == n && v.H == eh && v.W == ew) {
+      double e = 0;
+      for (size_t i = 0; i < n; i++) e += abs((int)v.pixels[i] - (int)ref[i]);
+      e /= (double)n;
+      EXPECT(e < 4.0, "rotate=%d: mean abs difference to ffmpeg's upright frame %.2f", rots[k], e);
+      printf("  ok  rotate=%d: %dx%d upright, mean abs difference to ffmpeg's frame %.2f / 255\n", rots[k], v.W, v.H, e);
+    } else {
+      EXPECT(0, "rotate=%d: no frame to compare (%zu bytes from ffmpeg)", rots[k], got);
+    }
+    free(ref);
+    if (rc == 0) video_frames_free(&v);
+    // fitted decoding keeps the orientation
+    if (video_read_fit(TMPDIR "/rot.mp4", 8, 2, 32, 32, &v, err, sizeof err) == 0) {
+      EXPECT(quarter ? (v.H > v.W && v.W == 32) : (v.W > v.H && v.H == 32), "rotate=%d fit: %dx%d", rots[k], v.W, v.H);
+      video_frames_free(&v);
+    }
+  }
+  video_frames_free(&up);
+  unlink(TMPDIR "/rot.mp4");
+  unlink(TMPDIR "/rot.rgb");
+}
+
 static void test_decode_errors(void) {
   char err[256] = "";
   VideoFrames v;
@@ -517,6 +575,7 @@ int main(void) {
   test_decode_file("cockatoo.mp4", 4);
   test_gif_timing();
   test_read_fit();
+  test_rotation();
   test_decode_errors();
   test_resize_crop();
   test_write_mp4();
