@@ -176,7 +176,10 @@ float train_run(const Config *cfg) {
     } else {
       tr.state.bad_steps = 0;
       adamw_step(&tr.opt, &tr.model.params, tc, lr, norm);
-      ema_update(tr.ema, tr.model.params.data, tr.model.params.total, tc->ema_decay);
+      // EMA warm-up: early weights move fast, so average over ~n/10 steps until
+      // that is longer than the configured horizon (as timm's ModelEmaV2 does).
+      float n = (float)tr.opt.step, decay = fminf(tc->ema_decay, (1.0f + n) / (10.0f + n));
+      ema_update(tr.ema, tr.model.params.data, tr.model.params.total, decay);
     }
     tr.state.step = step + 1;
     window_steps++;
