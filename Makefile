@@ -149,11 +149,11 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
 
-# The main job: for now a short training run of the tiny model on random data.
+# The main job: corpus -> 15 minutes of training -> videos -> eval (scripts/demo.sh).
 demo:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} bin/tessera train configs/train/tiny.yaml train.steps=30
+	@scripts/demo.sh
 
 clean:
 	rm -rf build bin
