@@ -12,11 +12,9 @@
 #include "core/progress.h"
 #include "core/timer.h"
 #include "data/image_io.h"
-#include "data/tokenizer.h"
 #include "data/video_io.h"
 #include "infer/generate.h"
-#include "model/checkpoint.h"
-#include "model/model.h"
+#include "infer/session.h"
 
 #define TESSERA_VERSION "0.1.0"
 
@@ -135,8 +133,9 @@ int cmd_generate(int argc, char **argv) {
   }
   parse(&a, argc, argv, NULL);
   if (!a.ckpt || !a.prompt || !a.out) tsr_user_error("generate: --ckpt, --prompt and --out are required");
-  Config cfg;
-  ckpt_read_config(a.ckpt, &cfg);
+  InferSession ses;
+  infer_open(&ses, a.ckpt, a.use_ema);
+  const Config cfg = ses.cfg;
   const ModelConfig *mc = &cfg.model;
   if (a.size[0]) {
     int h, w;
@@ -152,29 +151,10 @@ int cmd_generate(int argc, char **argv) {
   if (strcmp(sampler, "euler") && strcmp(sampler, "heun"))
     tsr_user_error("generate: --sampler: expected euler or heun, got '%s'", sampler);
   so.heun = !strcmp(sampler, "heun");
-
-  Model m;
-  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1});
-  CkptBuffers bufs = {.params = &m.params};
-  CkptState st;
-  ckpt_load(a.ckpt, &bufs, &st, a.use_ema ? "ema" : "params");
-  model_alloc_acts(&m, 2);
-
-  char **vocab;
-  int V;
-  ckpt_read_vocab(a.ckpt, &vocab, &V);
   int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
-  int ntokens = 1, truncated = 0;
-  tokens[0] = 1;
-  if (V > 0) {
-    Tokenizer tok;
-    tokenizer_from_vocab(&tok, vocab, V);
-    ntokens = tokenizer_encode(&tok, a.prompt, tokens, mc->text_length, &truncated);
-    tokenizer_free(&tok);
-    if (truncated) log_warn("prompt longer than the text window of %d tokens: truncated", mc->text_length);
-  } else {
-    log_warn("%s has no tokenizer (trained on random data): the prompt is ignored", a.ckpt);
-  }
+  int ntokens = infer_encode(&ses, a.prompt, tokens, "--prompt");
+  Model *m = &ses.model;
+  const CkptState st = ses.state;
 
   const int T = mc->frames, H = mc->height, W = mc->width;
   GenerateRequest r = {.frames = a.frames ? a.frames : T, .sampler = so, .remix_strength = a.strength};
@@ -203,7 +183,7 @@ int cmd_generate(int argc, char **argv) {
   uint8_t *video = tsr_calloc((size_t)r.frames * H * W * 3, 1);
   char err[256];
   double t0 = timer_now();
-  if (generate_video(&m, tokens, ntokens, &r, video, err, sizeof err) != 0) tsr_user_error("generate: %s", err);
+  if (generate_video(m, tokens, ntokens, &r, video, err, sizeof err) != 0) tsr_user_error("generate: %s", err);
   double secs = timer_now() - t0;
 
   // Upscale for watching, write MP4 + contact sheet + provenance.
@@ -258,8 +238,6 @@ int cmd_generate(int argc, char **argv) {
   rename(tmp, json_path);
   log_info("wrote %s (%d frames %dx%d, upscaled x%d), %s, %s in %.1fs", a.out, r.frames, H, W, k, sheet_path, json_path,
            secs);
-  for (int i = 0; i < V; i++) free(vocab[i]);
-  free(vocab);
   video_frames_free(&first);
   video_frames_free(&last);
   video_frames_free(&remix);
@@ -267,6 +245,6 @@ int cmd_generate(int argc, char **argv) {
   tsr_free(big);
   tsr_free(video);
   tsr_free(tokens);
-  model_free(&m);
+  infer_close(&ses);
   return 0;
 }

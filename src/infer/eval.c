@@ -21,8 +21,7 @@
 #include "data/tokenizer.h"
 #include "data/video_io.h"
 #include "infer/generate.h"
-#include "model/checkpoint.h"
-#include "model/model.h"
+#include "infer/session.h"
 
 enum { M_LEFT, M_RIGHT, M_UP, M_DOWN, M_STILL, M_BOUNCE };
 static const char *const MOTION_SHORT[6] = {"left", "right", "up", "down", "still", "bounce"};
@@ -399,8 +398,9 @@ int cmd_eval(int argc, char **argv) {
   char err[512];
   if (eval_suite_load(a.suite, &suite, err, sizeof err) != 0) tsr_user_error("%s", err);
 
-  Config cfg;
-  ckpt_read_config(a.ckpt, &cfg);
+  InferSession ses;
+  infer_open(&ses, a.ckpt, a.use_ema);
+  const Config cfg = ses.cfg;
   const ModelConfig *mc = &cfg.model;
   const int T = mc->frames, H = mc->height, W = mc->width;
   if (mc->channels != 3)
@@ -419,20 +419,7 @@ int cmd_eval(int argc, char **argv) {
                        .t0 = 1.0f};
   const uint64_t base_seed = a.seed >= 0 ? (uint64_t)a.seed : cfg.sample.seed;
 
-  Model m;
-  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1});
-  CkptBuffers bufs = {.params = &m.params};
-  CkptState st;
-  ckpt_load(a.ckpt, &bufs, &st, a.use_ema ? "ema" : "params");
-  model_alloc_acts(&m, 2);
-  char **vocab;
-  int V;
-  ckpt_read_vocab(a.ckpt, &vocab, &V);
-  Tokenizer tok;
-  if (V > 0)
-    tokenizer_from_vocab(&tok, vocab, V);
-  else
-    log_warn("%s has no tokenizer (trained on random data): prompts are ignored", a.ckpt);
+  const CkptState st = ses.state;
   if (fs_mkdirs(a.out) != 0) tsr_user_error("eval: --out %s: cannot create the directory: %s", a.out, strerror(errno));
 
   for (int i = 0; i < suite.n; i++) {
@@ -457,14 +444,9 @@ int cmd_eval(int argc, char **argv) {
   double t_start = timer_now();
   for (int i = 0; i < suite.n; i++) {
     const EvalItem *it = &suite.items[i];
-    int ntokens = 1, truncated = 0;
-    memset(tokens, 0, sizeof(int32_t) * (size_t)mc->text_length);
-    tokens[0] = TOK_BOS;
-    if (V > 0) {
-      ntokens = tokenizer_encode(&tok, it->prompt, tokens, mc->text_length, &truncated);
-      if (truncated)
-        log_warn("items[%d]: prompt longer than the text window of %d tokens: truncated", i, mc->text_length);
-    }
+    char what[32];
+    snprintf(what, sizeof what, "items[%d]", i);
+    int ntokens = infer_encode(&ses, it->prompt, tokens, what);
     const uint8_t *cond = NULL;
     int ncond = 0;
     if (it->mode != EVAL_T2V) {
@@ -484,7 +466,7 @@ int cmd_eval(int argc, char **argv) {
       GenerateRequest r = {.frames = T, .sampler = so, .first = cond, .nfirst = ncond};
       r.sampler.seed = base_seed + (uint64_t)k;
       double t0 = timer_now();
-      if (generate_video(&m, tokens, ntokens, &r, video, err, sizeof err) != 0)
+      if (generate_video(&ses.model, tokens, ntokens, &r, video, err, sizeof err) != 0)
         tsr_user_error("eval: %s:%d: items[%d]: %s", a.suite, it->line, i, err);
       double secs = timer_now() - t0;
       EvalScore *s = &scores[v];
@@ -631,9 +613,6 @@ int cmd_eval(int argc, char **argv) {
   if (fclose(f) != 0 || rename(tmp, json_path) != 0) tsr_user_error("eval: %s: cannot write", json_path);
   printf("wrote %s and %d videos under %s/ (%.1fs)\n", json_path, nv, a.out, total_secs);
 
-  if (V > 0) tokenizer_free(&tok);
-  for (int i = 0; i < V; i++) free(vocab[i]);
-  free(vocab);
   free(paths);
   free(scores);
   tsr_free(tokens);
@@ -641,6 +620,6 @@ int cmd_eval(int argc, char **argv) {
   tsr_free(clip);
   tsr_free(video);
   eval_suite_free(&suite);
-  model_free(&m);
+  infer_close(&ses);
   return 0;
 }
