@@ -17,3 +17,7 @@ void progress_bar(FILE *f, const char *label, long done, long total, double elap
   if (done == total) fputc('\n', f);
   fflush(f);
 }
+
+void progress_clear(FILE *f) {
+  if (f && isatty(fileno(f))) fputs("\r\033[K", f);
+}

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/timer.h"
 #include "data/corpus.h"
 #include "data/loader.h"
@@ -186,10 +187,13 @@ float train_run(const Config *cfg) {
     int out_of_time = tc->time_limit > 0 && timer_now() - tr.t_begin >= 60.0 * tc->time_limit;
     int last = tr.state.step == tc->steps || out_of_time, sig = train_signal_pending();
     if (tr.state.step % tc->log_every == 0 || last || sig) {
+      progress_clear(stderr);
       double now = timer_now();
       log_step(&tr, tr.state.step, loss, norm, lr, (now - t_window) / window_steps);
       t_window = now;
       window_steps = 0;
+    } else {  // on a terminal, a bar over the steps until the next log line
+      progress_bar(stderr, "train", (long)(tr.state.step % tc->log_every), tc->log_every, timer_now() - t_window);
     }
     if (last || sig || (tc->ckpt_every > 0 && tr.state.step % tc->ckpt_every == 0)) save(&tr);
     if (out_of_time && tr.state.step < tc->steps)
