@@ -14,7 +14,7 @@ mkdir -p demo
 
 echo "== 1/4 corpus: $clips shapes-world clips (8 frames of 32x32) =="
 [ -f demo/shapes.h5 ] || $T data synth --recipe datasets/shapes.yaml --frames 8 --clips "$clips" --out demo/shapes.h5
-$T data inspect demo/shapes.h5 --sheet demo/corpus_sheet.png | head -12
+$T data inspect demo/shapes.h5 --sheet demo/corpus_sheet.png > demo/corpus.txt && head -12 demo/corpus.txt
 
 echo "== 2/4 training the demo model for $minutes minutes =="
 $T train configs/train/demo.yaml train.time_limit="$minutes" train.resume=auto | grep -E "^(step|model|checkpoint|time limit|resumed)"
