@@ -17,6 +17,6 @@ run() {
   fi
 }
 for t in build/tests/test_*; do [ -x "$t" ] && run "$(basename "$t")" "$t"; done
-for s in tests/test_*.sh; do [ -f "$s" ] && run "$(basename "$s" .sh)" bash "$s"; done
+for s in tests/test_*.sh; do [ -f "$s" ] && run "$(basename "$s")" bash "$s"; done
 echo "tests: $pass passed, $fail failed${failed:+ (${failed[*]})}"
 [ "$fail" -eq 0 ]
