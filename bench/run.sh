@@ -30,10 +30,13 @@ for model in ${BENCH_GEN_MODELS:-tiny}; do
   ours=$(bin/tessera bench generate --config "$cfg" --steps 30)
   peer=$(/usr/bin/python3 bench/torch_generate.py --model-yaml "$cfg" --steps 30 --threads "$threads")
   echo "$ours"; echo "$peer"
-  /usr/bin/python3 -c '
+  /usr/bin/python3 - "$ours" "$peer" <<'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"{a[\"model\"]}: one {a[\"frames\"]}-frame clip, 30 steps, CFG: tessera {a[\"seconds_per_clip\"]:.2f} s, pytorch {b[\"seconds_per_clip\"]:.2f} s, speed-up x{b[\"seconds_per_clip\"]/a[\"seconds_per_clip\"]:.2f}")' "$ours" "$peer"
+r = b["seconds_per_clip"] / a["seconds_per_clip"]
+print(f"{a['model']}: one {a['frames']}-frame clip, 30 steps, CFG: tessera {a['seconds_per_clip']:.2f} s, "
+      f"pytorch {b['seconds_per_clip']:.2f} s, speed-up x{r:.2f}")
+PY
 done
 
 # Data: synth clips/s, ingest frames/s, loader samples/s.
@@ -45,4 +48,10 @@ bin/tessera data ingest --videos "$tmp/videos" --out "$tmp/ingest.h5" --frames 1
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 frames=$(/usr/bin/python3 -c 'import h5py,sys; f=h5py.File(sys.argv[1]); print(sum(b.attrs["count"]*b.attrs["frames"] for b in f["buckets"].values()))' "$tmp/ingest.h5")
 echo "ingest: $frames frames written in $ms ms: $(( frames * 1000 / (ms > 0 ? ms : 1) )) frames/s (decode, resample, resize, recaption, write)"
-build/tests/test_loader --bench 2>/dev/null | grep -i "samples/s" | head -3 | sed 's/^/loader: /'
+build/tests/test_loader --bench 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+for line in sys.stdin:
+    if line.startswith("{"):
+        d = json.loads(line)
+        print("loader: %s clips, batch %d, prefetch %d, step %s: %d samples/s, wait %.3f ms/batch"
+              % (d["clip"], d["batch"], d["prefetch"], d["step"], d["samples_per_s"], d.get("wait_ms_per_step", d.get("ms_per_batch"))))'
