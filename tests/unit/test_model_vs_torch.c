@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/h5io.h"
 #include "model/model.h"
+#include "model_case.h"
 #include "testlib.h"
 #include "train/optimizer.h"
 
@@ -52,14 +53,7 @@ static void write_case(const char *path, const ModelConfig *c, int B, float scal
   Batch b = {.B = B, .x = x, .t = t, .tokens = tokens, .ntokens = ntokens, .cond = cond, .target = target};
 
   hid_t f = h5_create(path);
-  char json[512];
-  snprintf(json, sizeof json,
-           "{\"frames\":%d,\"height\":%d,\"width\":%d,\"channels\":%d,\"patch\":[%d,%d,%d],\"dim\":%d,\"depth\":%d,"
-           "\"heads\":%d,\"mlp_ratio\":%d,\"text_length\":%d,\"text_layers\":%d,\"vocab\":%d,\"rope\":[%d,%d,%d],"
-           "\"freq_dim\":%d}",
-           c->frames, c->height, c->width, c->channels, c->pt, c->ph, c->pw, c->dim, c->depth, c->heads,
-           c->mlp_ratio, c->text_length, c->text_layers, c->vocab, c->rope[0], c->rope[1], c->rope[2], c->freq_dim);
-  h5_attr_str(f, "config", json);
+  case_write_config(f, c);
   TrainConfig tc = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.05f, .grad_clip = 0};
   const int adam_steps = 5;
   h5_attr_double(f, "lr", tc.lr);
@@ -68,12 +62,7 @@ static void write_case(const char *path, const ModelConfig *c, int B, float scal
   h5_attr_double(f, "eps", tc.eps);
   h5_attr_double(f, "weight_decay", tc.weight_decay);
   h5_attr_int(f, "adam_steps", adam_steps);
-  char name[160];
-  for (int i = 0; i < m.params.count; i++) {
-    const ParamInfo *p = &m.params.items[i];
-    snprintf(name, sizeof name, "/params/%s", p->name);
-    h5_write(f, name, H5T_NATIVE_FLOAT, m.params.data + p->offset, p->ndim, p->shape);
-  }
+  case_write_params(f, "params", &m.params, m.params.data);
   int64_t dx[3] = {B, N, P}, dtok[2] = {B, L}, db[1] = {B}, dcond[2] = {B, gt}, one[1] = {1};
   h5_write(f, "/inputs/x", H5T_NATIVE_FLOAT, x, 3, dx);
   h5_write(f, "/inputs/t", H5T_NATIVE_FLOAT, t, 1, db);
@@ -87,11 +76,7 @@ static void write_case(const char *path, const ModelConfig *c, int B, float scal
   model_backward(&m, &b);
   h5_write(f, "/outputs/out", H5T_NATIVE_FLOAT, m.out, 3, dx);
   h5_write(f, "/outputs/loss", H5T_NATIVE_FLOAT, &loss, 1, one);
-  for (int i = 0; i < m.params.count; i++) {
-    const ParamInfo *p = &m.params.items[i];
-    snprintf(name, sizeof name, "/grads/%s", p->name);
-    h5_write(f, name, H5T_NATIVE_FLOAT, m.params.grad + p->offset, p->ndim, p->shape);
-  }
+  case_write_params(f, "grads", &m.params, m.params.grad);
   AdamW opt;
   adamw_init(&opt, &m.params);
   float losses[16];

@@ -11,6 +11,7 @@
 #include "core/h5io.h"
 #include "infer/sampler.h"
 #include "model/model.h"
+#include "model_case.h"
 #include "testlib.h"
 
 static ModelConfig small_config(void) {
@@ -44,26 +45,14 @@ static void run_case(Model *m, const char *path, SamplerOptions o, const uint8_t
   EXPECT(exact, "%s: conditioned frames changed", path);
 
   hid_t f = h5_create(path);
-  char json[512];
-  snprintf(json, sizeof json,
-           "{\"frames\":%d,\"height\":%d,\"width\":%d,\"channels\":%d,\"patch\":[%d,%d,%d],\"dim\":%d,\"depth\":%d,"
-           "\"heads\":%d,\"mlp_ratio\":%d,\"text_length\":%d,\"text_layers\":%d,\"vocab\":%d,\"rope\":[%d,%d,%d],"
-           "\"freq_dim\":%d}",
-           c->frames, c->height, c->width, c->channels, c->pt, c->ph, c->pw, c->dim, c->depth, c->heads, c->mlp_ratio,
-           c->text_length, c->text_layers, c->vocab, c->rope[0], c->rope[1], c->rope[2], c->freq_dim);
-  h5_attr_str(f, "config", json);
+  case_write_config(f, c);
   h5_attr_int(f, "steps", o.steps);
   h5_attr_double(f, "cfg", o.cfg);
   h5_attr_double(f, "shift", o.shift);
   h5_attr_int(f, "heun", o.heun);
   h5_attr_int(f, "seed", (int64_t)o.seed);
   h5_attr_double(f, "t0", o.t0);
-  char name[160];
-  for (int i = 0; i < m->params.count; i++) {
-    const ParamInfo *p = &m->params.items[i];
-    snprintf(name, sizeof name, "/params/%s", p->name);
-    h5_write(f, name, H5T_NATIVE_FLOAT, m->params.data + p->offset, p->ndim, p->shape);
-  }
+  case_write_params(f, "params", &m->params, m->params.data);
   uint8_t zeros[B * 8] = {0};
   int64_t dx[3] = {B, N, P}, dtok[2] = {B, L}, db[1] = {B}, dcond[2] = {B, gt};
   h5_write(f, "/inputs/tokens", H5T_NATIVE_INT32, tokens, 2, dtok);
