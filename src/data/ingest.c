@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/log.h"
 #include "core/timer.h"
 #include "data/commands.h"
@@ -61,35 +62,6 @@ static void usage(FILE *f) {
 }
 
 // ------------------------------------------------------------------ option parsing
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  if (!*s || *s == ' ' || *s == '+') return -1;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_dims(const char *s, int n, int *out) {  // "AxB" or "AxBxC", positive
-  const char *p = s;
-  for (int i = 0; i < n; i++) {
-    char *end;
-    errno = 0;
-    if (*p < '0' || *p > '9') return -1;
-    long v = strtol(p, &end, 10);
-    if (errno || end == p || v < 1 || v > 1 << 16) return -1;
-    out[i] = (int)v;
-    if (i < n - 1) {
-      if (*end != 'x' && *end != 'X') return -1;
-      p = end + 1;
-    } else if (*end) {
-      return -1;
-    }
-  }
-  return 0;
-}
 
 static void parse_options(IngestOptions *o, int argc, char **argv) {
   memset(o, 0, sizeof *o);

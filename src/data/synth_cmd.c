@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/log.h"
 #include "core/timer.h"
 #include "data/commands.h"
@@ -57,33 +58,6 @@ static void usage(FILE *f) {
 // ------------------------------------------------------------------ value parsing
 
 // Parsers return 0 on success; `what` names the flag or recipe key in messages.
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_dims(const char *s, int n, int *out) {  // "AxB" or "AxBxC", positive
-  const char *p = s;
-  for (int i = 0; i < n; i++) {
-    char *end;
-    errno = 0;
-    long v = strtol(p, &end, 10);
-    if (errno || end == p || v < 1 || v > 1 << 16 || *p == '+' || *p == '-' || *p == ' ') return -1;
-    out[i] = (int)v;
-    if (i < n - 1) {
-      if (*end != 'x' && *end != 'X') return -1;
-      p = end + 1;
-    } else if (*end) {
-      return -1;
-    }
-  }
-  return 0;
-}
-
 static int parse_objects(const char *s, int *lo, int *hi) {  // "A-B" or "A"
   long a, b;
   const char *dash = strchr(s, '-');
