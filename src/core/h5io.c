@@ -91,3 +91,12 @@ void h5_attr_int(hid_t f, const char *name, int64_t value) {
 static pthread_mutex_t g_h5_mutex = PTHREAD_MUTEX_INITIALIZER;
 void h5_lock(void) { pthread_mutex_lock(&g_h5_mutex); }
 void h5_unlock(void) { pthread_mutex_unlock(&g_h5_mutex); }
+
+H5Quiet h5_quiet_begin(void) {
+  H5Quiet q;
+  H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  return q;
+}
+
+void h5_quiet_end(H5Quiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }

@@ -21,3 +21,12 @@ void h5_attr_int(hid_t f, const char *name, int64_t value);
 // this process-wide lock.
 void h5_lock(void);
 void h5_unlock(void);
+
+// Switch HDF5's automatic error-stack printing off (we print one line of our
+// own) and back to what it was.
+typedef struct {
+  H5E_auto2_t fn;
+  void *data;
+} H5Quiet;
+H5Quiet h5_quiet_begin(void);
+void h5_quiet_end(H5Quiet q);

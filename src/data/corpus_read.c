@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/h5io.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 
@@ -43,18 +44,6 @@ struct CorpusHandles {
 
 // ---------------------------------------------------------------- HDF5 error printing off
 
-typedef struct {
-  H5E_auto2_t fn;
-  void *data;
-} Quiet;
-
-static Quiet quiet_begin(void) {
-  Quiet q;
-  H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  return q;
-}
-static void quiet_end(Quiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }
 
 static void reclaim(hid_t type, hid_t space, void *buf) {
 #if H5_VERSION_GE(1, 12, 0)
@@ -378,7 +367,7 @@ void corpus_open(Corpus *c, const char *path) {
   if (!probe) tsr_user_error("%s: cannot open: %s", f, strerror(errno));
   fclose(probe);
 
-  Quiet q = quiet_begin();
+  H5Quiet q = h5_quiet_begin();
   if (H5Fis_hdf5(path) <= 0) tsr_user_error("%s: not an HDF5 file (truncated or corrupt?)", f);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 #if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
@@ -451,7 +440,7 @@ void corpus_open(Corpus *c, const char *path) {
     if (clip > scratch) scratch = clip;
   }
   H5Gclose(gb);
-  quiet_end(q);
+  h5_quiet_end(q);
 
   c->priv->scratch_cap = scratch;
   c->priv->scratch = malloc(scratch ? scratch : 1);
@@ -460,7 +449,7 @@ void corpus_open(Corpus *c, const char *path) {
 
 void corpus_close(Corpus *c) {
   if (!c->file) return;
-  Quiet q = quiet_begin();
+  H5Quiet q = h5_quiet_begin();
   if (c->priv) {
     for (int i = 0; i < c->nbuckets; i++) {
       RBucket *rb = &c->priv->b[i];
@@ -476,7 +465,7 @@ void corpus_close(Corpus *c) {
     free(c->priv);
   }
   H5Fclose(c->file);
-  quiet_end(q);
+  h5_quiet_end(q);
   for (int i = 0; i < c->vocab_size; i++) free(c->vocab[i]);
   free(c->vocab);
   free(c->buckets);
@@ -523,10 +512,10 @@ void corpus_read_patches(const Corpus *c, const CorpusBucket *b, int clip, int n
   RBucket *rb = rbucket(c, b);
   uint8_t *buf = c->priv->scratch;
   hsize_t start[3] = {(hsize_t)clip, (hsize_t)n0, 0}, count[3] = {1, (hsize_t)n, (hsize_t)b->P};
-  Quiet q = quiet_begin();
+  H5Quiet q = h5_quiet_begin();
   if (read_slab(rb->patches, H5T_NATIVE_UINT8, 3, start, count, buf) < 0)
     tsr_user_error("%s: /buckets/%s/patches: cannot read clip %d (corrupt file?)", c->path, b->name, clip);
-  quiet_end(q);
+  h5_quiet_end(q);
   const size_t m = (size_t)n * (size_t)b->P;
   for (size_t i = 0; i < m; i++) out[i] = (float)buf[i] / 127.5f - 1.0f;  // exact at 0 -> -1 and 255 -> 1; vectorises
 }
@@ -537,14 +526,14 @@ void corpus_read_tokens(const Corpus *c, const CorpusBucket *b, int clip, int wh
   const int L = c->text_length;
   static const char *const names[2] = {"caption_tokens", "tokens"};
   hsize_t start[2] = {(hsize_t)clip, 0}, count[2] = {1, (hsize_t)L};
-  Quiet q = quiet_begin();
+  H5Quiet q = h5_quiet_begin();
   int32_t nt = 0;
   if (read_slab(rb->tokens[which], H5T_NATIVE_INT32, 2, start, count, tokens) < 0)
     tsr_user_error("%s: /buckets/%s/%s: cannot read clip %d (corrupt file?)", c->path, b->name, names[which], clip);
   if (read_slab(rb->ntokens[which], H5T_NATIVE_INT32, 1, start, count, &nt) < 0)
     tsr_user_error("%s: /buckets/%s/%s: cannot read clip %d (corrupt file?)", c->path, b->name,
                    which ? "ntokens" : "caption_ntokens", clip);
-  quiet_end(q);
+  h5_quiet_end(q);
   if (nt < 1 || nt > L)
     tsr_user_error("%s: /buckets/%s/%s: clip %d: expected a length in [1, %d], found %d", c->path, b->name,
                    which ? "ntokens" : "caption_ntokens", clip, L, nt);
@@ -559,10 +548,10 @@ char *corpus_read_caption(const Corpus *c, const CorpusBucket *b, int clip, int 
   TSR_ASSERT(clip >= 0 && clip < b->count && (which == 0 || which == 1), "corpus_read_caption: clip %d which %d", clip, which);
   RBucket *rb = rbucket(c, b);
   char *s = NULL;
-  Quiet q = quiet_begin();
+  H5Quiet q = h5_quiet_begin();
   if (read_strings(&rb->caption[which], clip, 1, &s) < 0)
     tsr_user_error("%s: /buckets/%s/%s: cannot read clip %d (corrupt file?)", c->path, b->name,
                    which ? "recaption" : "caption", clip);
-  quiet_end(q);
+  h5_quiet_end(q);
   return s;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/h5io.h"
 #include "core/log.h"
 #include "core/timer.h"
 #include "data/commands.h"
@@ -31,25 +32,13 @@ static void usage(FILE *f) {
           "  --out OUT   write the new corpus to OUT (default: replace FILE, via FILE.tmp + rename)\n");
 }
 
-typedef struct {
-  H5E_auto2_t fn;
-  void *data;
-} Quiet;
-
-static Quiet quiet_begin(void) {
-  Quiet q;
-  H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  return q;
-}
-static void quiet_end(Quiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }
 
 // A whole 1-d string dataset of n entries (variable or fixed length) -> malloc'ed copies.
 static char **read_all_strings(const Corpus *c, const char *item, int n) {
   char **out = calloc((size_t)(n ? n : 1), sizeof *out);
   TSR_ASSERT(out, "out of memory");
   if (n == 0) return out;
-  Quiet q = quiet_begin();
+  H5Quiet q = h5_quiet_begin();
   hid_t ds = H5Dopen2(c->file, item, H5P_DEFAULT);
   if (ds < 0) tsr_user_error("%s: %s: cannot open (corrupt file?)", c->path, item);
   hid_t ft = H5Dget_type(ds), sp = H5Dget_space(ds);
@@ -91,7 +80,7 @@ static char **read_all_strings(const Corpus *c, const char *item, int n) {
   H5Tclose(ft);
   H5Sclose(sp);
   H5Dclose(ds);
-  quiet_end(q);
+  h5_quiet_end(q);
   return out;
 }
 
@@ -106,10 +95,10 @@ static Meta *read_meta(const Corpus *c, const CorpusBucket *b, int *count) {
   *count = 0;
   char group[300];
   snprintf(group, sizeof group, "/buckets/%s/meta", b->name);
-  Quiet q = quiet_begin();
+  H5Quiet q = h5_quiet_begin();
   Meta *m = NULL;
   if (H5Lexists(c->file, "/buckets", H5P_DEFAULT) <= 0 || H5Lexists(c->file, group, H5P_DEFAULT) <= 0) {
-    quiet_end(q);
+    h5_quiet_end(q);
     return NULL;
   }
   hid_t g = H5Gopen2(c->file, group, H5P_DEFAULT);
@@ -152,7 +141,7 @@ static Meta *read_meta(const Corpus *c, const CorpusBucket *b, int *count) {
     H5Dclose(ds);
   }
   H5Gclose(g);
-  quiet_end(q);
+  h5_quiet_end(q);
   return m;
 }
 
@@ -263,14 +252,14 @@ int data_cmd_recaption(int argc, char **argv) {
     char item[300];
     snprintf(item, sizeof item, "/buckets/%s/meta/source", b->name);
     char **source = NULL;
-    Quiet q = quiet_begin();
+    H5Quiet q = h5_quiet_begin();
     int has_source = H5Lexists(c.file, "/buckets", H5P_DEFAULT) > 0 && H5Lexists(c.file, item, H5P_DEFAULT) > 0;
-    quiet_end(q);
+    h5_quiet_end(q);
     if (has_source) source = read_all_strings(&c, item, b->count);
     float *fps = calloc((size_t)b->count, sizeof *fps);
     TSR_ASSERT(fps, "out of memory");
     snprintf(item, sizeof item, "/buckets/%s/meta/fps", b->name);
-    q = quiet_begin();
+    q = h5_quiet_begin();
     int has_fps = H5Lexists(c.file, item, H5P_DEFAULT) > 0;
     if (has_fps) {
       hid_t ds = H5Dopen2(c.file, item, H5P_DEFAULT);
@@ -281,7 +270,7 @@ int data_cmd_recaption(int argc, char **argv) {
       H5Sclose(sp);
       H5Dclose(ds);
     }
-    quiet_end(q);
+    h5_quiet_end(q);
     int nmeta = 0;
     Meta *meta = read_meta(&c, b, &nmeta);
     for (int i = 0; i < b->count; i++) {

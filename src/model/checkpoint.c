@@ -149,10 +149,7 @@ void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which
 }
 
 static void ckpt_load_locked(const char *path, CkptBuffers *b, CkptState *s, const char *which) {
-  H5E_auto2_t old_fn;
-  void *old_data;
-  H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);  // our own one-line errors instead of HDF5's stack
+  H5Quiet quiet = h5_quiet_begin();  // our own one-line errors instead of HDF5's stack
   hid_t f = h5_open_read(path);
   check_format(f, path);
   s->step = read_int_attr(f, path, "step");
@@ -168,7 +165,7 @@ static void ckpt_load_locked(const char *path, CkptBuffers *b, CkptState *s, con
   if (b->v) read_group(f, path, "optim/v", t, b->v);
   if (b->ema) read_group(f, path, "ema", t, b->ema);
   h5_close(f);
-  H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+  h5_quiet_end(quiet);
 }
 
 // Step number of "ckpt_<step>.h5", or -1.
