@@ -22,20 +22,30 @@ hid_t h5_open_read(const char *path) {
 
 void h5_close(hid_t f) { H5_CHECK(H5Fclose(f)); }
 
-void h5_write(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims) {
+void h5_write_checked(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims,
+                      int checksum) {
   hsize_t hd[8];
   TSR_ASSERT(ndim >= 1 && ndim <= 8, "h5_write %s: ndim %d", name, ndim);
   for (int i = 0; i < ndim; i++) hd[i] = (hsize_t)dims[i];
   hid_t space = H5Screate_simple(ndim, hd, NULL);
   H5_CHECK(space);
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
-  hid_t ds = H5Dcreate2(f, name, type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  if (checksum) {  // fletcher32 needs a chunked layout: one chunk, the whole dataset
+    H5_CHECK(H5Pset_chunk(dcpl, ndim, hd));
+    H5_CHECK(H5Pset_fletcher32(dcpl));
+  }
+  hid_t ds = H5Dcreate2(f, name, type, space, lcpl, dcpl, H5P_DEFAULT);
   H5_CHECK(ds);
   H5_CHECK(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
   H5_CHECK(H5Dclose(ds));
+  H5_CHECK(H5Pclose(dcpl));
   H5_CHECK(H5Pclose(lcpl));
   H5_CHECK(H5Sclose(space));
+}
+
+void h5_write(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims) {
+  h5_write_checked(f, name, type, data, ndim, dims, 0);
 }
 
 int h5_exists(hid_t f, const char *name) {

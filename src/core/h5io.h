@@ -9,6 +9,10 @@ hid_t h5_open_read(const char *path);  // user error (exit 2) if missing or not 
 void h5_close(hid_t f);
 // Write a dataset of `type` (H5T_NATIVE_FLOAT, H5T_NATIVE_INT32, H5T_NATIVE_UINT8).
 void h5_write(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims);
+// The same with checksum != 0: one chunk with a fletcher32 checksum, so a
+// corrupted file fails on read instead of returning wrong numbers.
+void h5_write_checked(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims,
+                      int checksum);
 // Read a whole dataset; its element count must equal n (user error otherwise).
 void h5_read(hid_t f, const char *file_label, const char *name, hid_t type, void *data, int64_t n);
 int h5_exists(hid_t f, const char *name);

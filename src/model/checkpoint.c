@@ -10,25 +10,11 @@
 #include "core/error.h"
 #include "core/h5io.h"
 
-// One float32 dataset at the parameter's shape, chunked whole, fletcher32.
+// One float32 dataset at the parameter's shape, fletcher32-checksummed.
 static void write_tensor(hid_t f, const char *group, const ParamInfo *p, const float *data) {
   char name[PARAM_NAME_MAX + 32];
   snprintf(name, sizeof name, "/%s/%s", group, p->name);
-  hsize_t dims[PARAM_MAX_DIM];
-  for (int i = 0; i < p->ndim; i++) dims[i] = (hsize_t)p->shape[i];
-  hid_t space = H5Screate_simple(p->ndim, dims, NULL);
-  H5_CHECK(space);
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5_CHECK(H5Pset_chunk(dcpl, p->ndim, dims));
-  H5_CHECK(H5Pset_fletcher32(dcpl));
-  H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
-  hid_t ds = H5Dcreate2(f, name, H5T_NATIVE_FLOAT, space, lcpl, dcpl, H5P_DEFAULT);
-  H5_CHECK(ds);
-  H5_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-  H5_CHECK(H5Dclose(ds));
-  H5_CHECK(H5Pclose(dcpl));
-  H5_CHECK(H5Pclose(lcpl));
-  H5_CHECK(H5Sclose(space));
+  h5_write_checked(f, name, H5T_NATIVE_FLOAT, data, p->ndim, p->shape, 1);
 }
 
 static void write_group(hid_t f, const char *group, const ParamTable *t, const float *buf) {
