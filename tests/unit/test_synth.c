@@ -303,6 +303,8 @@ static int object_sentence(const char *r, const SynthObject *o, char *out, int n
   return 1;
 }
 
+// The 3x3 region words of the recaption grammar, restated from datasets/shapes.md
+// on purpose: the expected text comes from the documented grammar, not from synth.c.
 static const char *region(float x, float y, int H, int W) {
   static const char *const names[3][3] = {{"in the upper left", "at the top", "in the upper right"},
                                           {"on the left", "in the center", "on the right"},
