@@ -23,14 +23,53 @@ size_t params_add(ParamTable *t, const char *name, int ndim, const int64_t *shap
   p->ndim = ndim;
   p->numel = 1;
   for (int i = 0; i < ndim; i++) {
-    p->shape[i] = shape[i];
+    p->shape[i] = p->full[i] = shape[i];
     p->numel *= (size_t)shape[i];
   }
+  p->split_dim = -1;
+  p->split_parts = p->split_ways = 1;
+  p->split_index = 0;
   // Keep every parameter 64-byte aligned (16 floats) for vector loads.
   p->offset = (t->total + 15) / 16 * 16;
   p->init = init;
   t->total = p->offset + p->numel;
   return p->offset;
+}
+
+size_t params_add_sharded(ParamTable *t, const char *name, int ndim, const int64_t *full, enum ParamInit init, int dim,
+                          int parts, int ways, int index) {
+  TSR_ASSERT(dim >= 0 && dim < ndim && parts >= 1 && ways >= 1 && index >= 0 && index < ways,
+             "param %s: split dim %d parts %d ways %d index %d", name, dim, parts, ways, index);
+  TSR_ASSERT(full[dim] % ((int64_t)parts * ways) == 0, "param %s: dim %d of length %lld does not split %d x %d ways",
+             name, dim, (long long)full[dim], parts, ways);
+  int64_t local[PARAM_MAX_DIM];
+  for (int i = 0; i < ndim; i++) local[i] = full[i];
+  local[dim] = full[dim] / ways;
+  size_t off = params_add(t, name, ndim, local, init);
+  ParamInfo *p = &t->items[t->count - 1];
+  for (int i = 0; i < ndim; i++) p->full[i] = full[i];
+  p->split_dim = dim;
+  p->split_parts = parts;
+  p->split_ways = ways;
+  p->split_index = index;
+  return off;
+}
+
+// Logical (full-tensor) row-major index of local element e of p.
+static size_t logical_index(const ParamInfo *p, size_t e) {
+  if (p->split_dim < 0) return e;
+  int64_t idx[PARAM_MAX_DIM];
+  for (int i = p->ndim - 1; i >= 0; i--) {
+    idx[i] = (int64_t)(e % (size_t)p->shape[i]);
+    e /= (size_t)p->shape[i];
+  }
+  const int d = p->split_dim;
+  const int64_t part_len = p->full[d] / p->split_parts, slice = part_len / p->split_ways;
+  const int64_t part = idx[d] / slice, within = idx[d] % slice;
+  idx[d] = part * part_len + p->split_index * slice + within;
+  size_t g = 0;
+  for (int i = 0; i < p->ndim; i++) g = g * (size_t)p->full[i] + (size_t)idx[i];
+  return g;
 }
 
 void params_alloc(ParamTable *t) {
@@ -52,10 +91,11 @@ void params_init(ParamTable *t, uint64_t seed) {
     float bound = 0.0f;
     if (p->init == INIT_XAVIER) {
       TSR_ASSERT(p->ndim == 2, "xavier init of %s needs 2 dims", p->name);
-      bound = sqrtf(6.0f / (float)(p->shape[0] + p->shape[1]));
+      bound = sqrtf(6.0f / (float)(p->full[0] + p->full[1]));
     }
     for (size_t e = 0; e < p->numel; e++) {
-      uint32_t hi = (uint32_t)(e >> 32), lo = (uint32_t)e;
+      const size_t g = logical_index(p, e);
+      uint32_t hi = (uint32_t)(g >> 32), lo = (uint32_t)g;
       switch (p->init) {
         case INIT_XAVIER: w[e] = bound * (2.0f * rng_uniform(seed, RNG_INIT, (uint32_t)i, hi, lo) - 1.0f); break;
         case INIT_NORMAL: w[e] = 0.02f * rng_normal(seed, RNG_INIT, (uint32_t)i, hi, lo); break;
@@ -71,8 +111,10 @@ void params_init_uniform(ParamTable *t, uint64_t seed, float scale) {
     const ParamInfo *p = &t->items[i];
     float *w = t->data + p->offset;
     float base = p->init == INIT_ONE ? 1.0f : 0.0f;  // norm weights stay near 1
-    for (size_t e = 0; e < p->numel; e++)
-      w[e] = base + scale * (2.0f * rng_uniform(seed, RNG_TEST, (uint32_t)i, (uint32_t)(e >> 32), (uint32_t)e) - 1.0f);
+    for (size_t e = 0; e < p->numel; e++) {
+      const size_t g = logical_index(p, e);
+      w[e] = base + scale * (2.0f * rng_uniform(seed, RNG_TEST, (uint32_t)i, (uint32_t)(g >> 32), (uint32_t)g) - 1.0f);
+    }
   }
 }
 

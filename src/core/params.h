@@ -22,6 +22,17 @@ typedef struct {
   size_t offset;  // in floats, into params/grads
   size_t numel;
   enum ParamInit init;
+  // Model-parallel sharding. shape[] is this rank's local tensor; full[] the
+  // logical tensor (as in the checkpoint). split_dim < 0: replicated, local ==
+  // full. Otherwise dimension split_dim of full (length F) is made of
+  // split_parts equal parts (3 for qkv = [q;k;v], 2 for kv, 1 otherwise); each
+  // part is cut in split_ways equal slices and this rank holds slice
+  // split_index of every part, concatenated in part order. So the local row i
+  // of part p is logical row p*F/parts + split_index*F/(parts*ways) + i.
+  // params_init draws by logical element index: every layout initialises the
+  // same logical tensor.
+  int64_t full[PARAM_MAX_DIM];
+  int split_dim, split_parts, split_ways, split_index;
 } ParamInfo;
 
 typedef struct {
@@ -34,6 +45,10 @@ typedef struct {
 
 // Declare a parameter; returns its offset in floats. Call before params_alloc.
 size_t params_add(ParamTable *t, const char *name, int ndim, const int64_t *shape, enum ParamInit init);
+// The same for a tensor sharded along `dim` of the logical shape `full`
+// (see ParamInfo); returns its offset in floats.
+size_t params_add_sharded(ParamTable *t, const char *name, int ndim, const int64_t *full, enum ParamInit init, int dim,
+                          int parts, int ways, int index);
 void params_alloc(ParamTable *t);  // allocates data and grad (zeroed)
 void params_free(ParamTable *t);
 // Fill data following each parameter's init, drawn from the counter RNG keyed

@@ -1,0 +1,84 @@
+// Process groups and collectives (DESIGN.md "Parallelism").
+//
+// The world is dp x sp x tp ranks with tp varying fastest:
+//   world_rank = (dp_rank * sp + sp_rank) * tp + tp_rank
+// so TP ranks are neighbours (one node) and SP ranks next. Groups split from
+// the world by that layout: tp (same dp, sp), sp (same dp, tp), dp (same sp,
+// tp), mp = tp x sp (same dp: the ranks that together hold one model replica
+// and one sample's tokens) and dpsp = dp x sp (same tp: the ranks holding the
+// same parameter shard; gradients are summed and ZeRO-1 shards the optimizer
+// over this group).
+//
+// One small API over two backends: MPI for host buffers, NCCL for device
+// buffers (a group is one or the other; its NCCL unique id is broadcast over
+// MPI). Every call counts the bytes this rank sends, per group, so `make bench`
+// can hold the measured volume against the analytic model (docs/parallel.md).
+//
+// A process started without mpirun is an MPI singleton of size 1 and every
+// collective degenerates to a copy. Errors from MPI/NCCL name the rank, the
+// group and the call, then abort every rank (MPI_Abort), never hang.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { COMM_F32, COMM_F64, COMM_I32, COMM_I64, COMM_U8 } CommType;
+typedef enum { COMM_SUM, COMM_MAX, COMM_MIN } CommOp;
+typedef enum { COMM_BACKEND_MPI, COMM_BACKEND_NCCL } CommBackend;
+
+typedef struct {
+  uint64_t bytes[6];  // bytes sent by this rank: allreduce, reduce_scatter, allgather, alltoall, bcast, p2p
+  uint64_t calls[6];
+} CommStats;
+enum { COMM_STAT_ALLREDUCE, COMM_STAT_REDUCE_SCATTER, COMM_STAT_ALLGATHER, COMM_STAT_ALLTOALL, COMM_STAT_BCAST,
+       COMM_STAT_P2P };
+
+typedef struct {
+  char name[16];        // "world", "dp", "sp", "tp", "mp", "dpsp"
+  int rank, size;       // this rank's place in the group
+  CommBackend backend;
+  void *mpi;            // MPI_Comm* (owned), or NULL in a build without MPI
+  void *nccl;           // ncclComm_t when backend == NCCL
+  void *stream;         // cudaStream_t the NCCL calls are issued on (NULL: default stream)
+  CommStats stats;
+} CommGroup;
+
+typedef struct {
+  int world_rank, world_size;
+  int dp, sp, tp;                  // layout sizes, dp * sp * tp == world_size
+  int dp_rank, sp_rank, tp_rank;   // this rank's coordinates
+  CommGroup world, dp_group, sp_group, tp_group, mp_group, dpsp_group;
+} CommContext;
+
+// MPI_Init_thread (FUNNELED) once per process; safe without mpirun. Call
+// comm_finalize before exit (also registered atexit by comm_init).
+void comm_init(int *argc, char ***argv);
+void comm_finalize(void);
+int comm_world_rank(void);  // 0 before comm_init or without MPI
+int comm_world_size(void);  // 1 before comm_init or without MPI
+
+// Split the world into the layout's groups (MPI backend). A layout that does
+// not multiply to the world size is a user error: one message on rank 0 and
+// every rank exits with code 2. `what` names the source (e.g. the config path).
+void comm_layout(CommContext *cc, int dp, int sp, int tp, const char *what);
+// Switch a group to NCCL (device buffers). Refused with a clear error (exit 2)
+// when the build has no NCCL or no GPU is present.
+void comm_group_use_nccl(CommGroup *g);
+void comm_free(CommContext *cc);
+
+size_t comm_type_size(CommType t);
+
+// In place: buf[n] <- op over the group.
+void comm_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op);
+// send[size * n] (rank r's block at r*n) summed over the group; recv[n] gets this rank's block.
+void comm_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
+// send[n] from every rank -> recv[size * n] in rank order.
+void comm_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
+// send[size * n]: block j goes to rank j; recv[size * n]: block j came from rank j.
+void comm_alltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
+// Variable blocks (counts and displacements in elements, one per rank).
+void comm_alltoallv(CommGroup *g, const void *send, const size_t *send_counts, const size_t *send_displs, void *recv,
+                    const size_t *recv_counts, const size_t *recv_displs, CommType t);
+void comm_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root);
+void comm_barrier(CommGroup *g);
+
+void comm_stats_reset(CommGroup *g);
