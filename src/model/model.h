@@ -17,6 +17,11 @@ typedef struct {
   int32_t *ntokens; // [B], >= 1
   uint8_t *cond;    // [B,gt] 1 = conditioning latent frame
   float *target;    // [B,N,P] velocity target (training only; may be NULL)
+  // Generated (non-conditioned) tokens of the whole global batch, over every
+  // dp rank (the trainer allreduces it): the loss is sum(w*se)/(P*loss_tokens)
+  // over this rank's samples, so summing the ranks' losses and gradients gives
+  // the single-rank result. 0 = count this rank's own tokens (one rank).
+  double loss_tokens;
 } Batch;
 
 typedef struct {
