@@ -10,7 +10,8 @@ SHELL := /bin/bash
 DEB_PACKAGES := build-essential pkg-config libyaml-dev libopenmpi-dev openmpi-bin \
   libhdf5-openmpi-dev hdf5-tools libdnnl-dev libpng-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg \
-  python3-torch python3-h5py python3-numpy python3-yaml python3-imageio
+  python3-torch python3-h5py python3-numpy python3-yaml python3-imageio \
+  slurm-wlm munge
 PYTHON_REF := /usr/bin/python3
 
 # ---------------------------------------------------------------- toolchain
