@@ -357,7 +357,7 @@ static void check_cross(const Loader *L, const char *top) {
 
 void config_defaults(Config *c) {
   *c = (Config){0};
-  c->train = (TrainConfig){.steps = 100, .batch = 4, .lr = 3e-4f, .min_lr = 3e-5f, .weight_decay = 0.0f,
+  c->train = (TrainConfig){.steps = 100, .batch = 4, .accum = 1, .lr = 3e-4f, .min_lr = 3e-5f, .weight_decay = 0.0f,
                            .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .grad_clip = 1.0f, .warmup = 10,
                            .ema_decay = 0.999f, .log_every = 10, .ckpt_every = 0, .keep_ckpts = 3,
                            .out = "runs/default", .resume = "", .seed = 0, .t_logit_mean = 0.0f,

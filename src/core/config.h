@@ -32,7 +32,8 @@ typedef struct {
 } ModelConfig;
 
 typedef struct {
-  int steps, batch;
+  int steps, batch;  // batch: samples per optimizer step over all dp ranks and micro-batches
+  int accum;         // gradient-accumulation micro-batches per step (batch / (dp * accum) per rank each)
   float lr, min_lr, weight_decay, beta1, beta2, eps, grad_clip;
   int warmup;
   float ema_decay;

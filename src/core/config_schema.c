@@ -44,6 +44,7 @@ const Field cfg_fields[] = {
 
     INT("train.steps", train.steps, 1, NOMAX),
     INT("train.batch", train.batch, 1, NOMAX),
+    INT("train.accum", train.accum, 1, NOMAX),
     FLT("train.lr", train.lr, 0, INF, FF_LO_OPEN),
     FLT("train.min_lr", train.min_lr, 0, INF, 0),
     FLT("train.weight_decay", train.weight_decay, 0, INF, 0),
