@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "comm/comm.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "data/commands.h"
@@ -36,7 +37,7 @@ static void usage(FILE *f) {
           "Run `tessera <command> --help` for a command's options.\n");
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
   if (argc < 2) { usage(stderr); return 2; }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
@@ -47,4 +48,13 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   tsr_user_error("unknown command '%s' (expected train, generate, eval, data, config or bench; see tessera --help)", cmd);
+}
+
+// Every command runs as an MPI process (a singleton without mpirun): the
+// layers that shard work split the world with comm_layout.
+int main(int argc, char **argv) {
+  comm_init(&argc, &argv);
+  int rc = dispatch(argc, argv);
+  comm_finalize();
+  return rc;
 }

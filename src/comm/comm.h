@@ -17,6 +17,22 @@
 // A process started without mpirun is an MPI singleton of size 1 and every
 // collective degenerates to a copy. Errors from MPI/NCCL name the rank, the
 // group and the call, then abort every rank (MPI_Abort), never hang.
+//
+// Calls are collective over their group: every rank of the group makes the
+// same calls in the same order (MPI's rule). MPI calls return when this rank's
+// part is done (host buffers are then safe to reuse); NCCL calls are queued on
+// g->stream: comm_sync(g) waits for them.
+//
+// Byte accounting (CommStats, docs/parallel.md "Byte convention"): each call
+// adds the bytes THIS rank sends under the bandwidth-optimal (ring) algorithm,
+// p = group size, e = element size:
+//   allreduce       floor(2 (p-1) n e / p)      (reduce-scatter + allgather)
+//   reduce_scatter  (p-1) n e                   (n = the block each rank keeps)
+//   allgather       (p-1) n e                   (n = each rank's block)
+//   alltoall        (p-1) n e                   (n = one block)
+//   alltoallv       sum of send_counts[j] e over j != rank
+//   bcast           n e on the root, 0 elsewhere
+// A group of size 1 sends nothing (0 bytes; the call is still counted).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +56,7 @@ typedef struct {
   void *nccl;           // ncclComm_t when backend == NCCL
   void *stream;         // cudaStream_t the NCCL calls are issued on (NULL: default stream)
   CommStats stats;
+  int *v_counts;        // 4 * size ints: alltoallv's int counts/displacements (owned; no allocation per call)
 } CommGroup;
 
 typedef struct {
@@ -49,23 +66,41 @@ typedef struct {
   CommGroup world, dp_group, sp_group, tp_group, mp_group, dpsp_group;
 } CommContext;
 
-// MPI_Init_thread (FUNNELED) once per process; safe without mpirun. Call
-// comm_finalize before exit (also registered atexit by comm_init).
+// MPI_Init_thread (FUNNELED) once per process; safe without mpirun; a second
+// call does nothing (argc/argv may be NULL). Sets the log layer's rank so only
+// rank 0 prints. Call comm_finalize before exit (also registered atexit by
+// comm_init; idempotent).
 void comm_init(int *argc, char ***argv);
 void comm_finalize(void);
 int comm_world_rank(void);  // 0 before comm_init or without MPI
 int comm_world_size(void);  // 1 before comm_init or without MPI
 
+// A user mistake that EVERY rank detects the same way (a layout, a shape):
+// rank 0 prints "tessera: error: <message>", every rank finalizes MPI and
+// exits with code 2 -- one message, no MPI_Abort banner, no hang. For a
+// mistake only some ranks see, use tsr_user_error (it aborts the job with 2).
+_Noreturn void comm_user_error_all(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 // Split the world into the layout's groups (MPI backend). A layout that does
 // not multiply to the world size is a user error: one message on rank 0 and
 // every rank exits with code 2. `what` names the source (e.g. the config path).
+// Calls comm_init first if nobody did.
 void comm_layout(CommContext *cc, int dp, int sp, int tp, const char *what);
-// Switch a group to NCCL (device buffers). Refused with a clear error (exit 2)
-// when the build has no NCCL or no GPU is present.
+// Switch a group to NCCL (device buffers); collective over the group. The
+// first use picks this process's GPU (node-local rank mod device count) unless
+// the caller set one. Refused with a clear error (exit 2) when the build has no
+// NCCL or no GPU is present.
 void comm_group_use_nccl(CommGroup *g);
+int comm_have_nccl(void);  // 1 when this build has the NCCL backend
+// Wait until the group's queued calls are done (NCCL: its stream; MPI: no-op).
+void comm_sync(CommGroup *g);
 void comm_free(CommContext *cc);
 
 size_t comm_type_size(CommType t);
+
+// In-place forms (as MPI allows): reduce_scatter with send == recv (recv holds
+// size * n on entry, this rank's block in its first n on return); allgather
+// with send == recv + rank * n; alltoall with send == recv (MPI backend only).
 
 // In place: buf[n] <- op over the group.
 void comm_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op);
@@ -82,3 +117,7 @@ void comm_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root);
 void comm_barrier(CommGroup *g);
 
 void comm_stats_reset(CommGroup *g);
+uint64_t comm_stats_bytes(const CommGroup *g);  // sum over the kinds of call
+// The expected bytes this rank sends for one call, by the convention above
+// (kind = COMM_STAT_*; n as the call's n; alltoallv: pass the off-rank total).
+uint64_t comm_bytes_expected(int kind, int p, size_t n, CommType t, int is_root);

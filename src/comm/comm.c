@@ -1,0 +1,206 @@
+// Process groups by layout, byte accounting, and dispatch to the backends.
+// The collectives' semantics (and the size-1 shortcuts) live here; the
+// backends only move bytes (comm_mpi.c, comm_nccl.c).
+#include "comm/comm.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/comm_internal.h"
+#include "core/error.h"
+
+size_t comm_type_size(CommType t) {
+  switch (t) {
+    case COMM_F32: return 4;
+    case COMM_F64: return 8;
+    case COMM_I32: return 4;
+    case COMM_I64: return 8;
+    case COMM_U8: return 1;
+  }
+  tsr_fatal(__FILE__, __LINE__, "comm", "unknown CommType %d", (int)t);
+}
+
+uint64_t comm_bytes_expected(int kind, int p, size_t n, CommType t, int is_root) {
+  uint64_t b = (uint64_t)n * comm_type_size(t);
+  if (p <= 1) return 0;
+  uint64_t q = (uint64_t)p;
+  switch (kind) {
+    case COMM_STAT_ALLREDUCE: return 2 * (q - 1) * b / q;  // ring: reduce-scatter then allgather of b/p chunks
+    case COMM_STAT_REDUCE_SCATTER:                         // ring: p-1 steps of one block
+    case COMM_STAT_ALLGATHER:
+    case COMM_STAT_ALLTOALL: return (q - 1) * b;  // one block to each other rank
+    case COMM_STAT_BCAST: return is_root ? b : 0;
+    case COMM_STAT_P2P: return b;
+  }
+  tsr_fatal(__FILE__, __LINE__, "comm", "unknown stat kind %d", kind);
+}
+
+static void account(CommGroup *g, int kind, uint64_t bytes) {
+  g->stats.bytes[kind] += bytes;
+  g->stats.calls[kind]++;
+}
+
+void comm_stats_reset(CommGroup *g) { memset(&g->stats, 0, sizeof g->stats); }
+
+uint64_t comm_stats_bytes(const CommGroup *g) {
+  uint64_t s = 0;
+  for (int k = 0; k < 6; k++) s += g->stats.bytes[k];
+  return s;
+}
+
+void comm_user_error_all(const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (comm_world_rank() == 0) {
+    fprintf(stderr, "tessera: error: %s\n", msg);
+    fflush(stderr);
+  }
+  comm_finalize();  // every rank is here, so MPI_Finalize's fence completes
+  exit(2);
+}
+
+// ---------------------------------------------------------------- layout
+
+static void group_ready(CommGroup *g, int want_rank, int want_size) {
+  TSR_ASSERT(g->rank == want_rank && g->size == want_size, "group %s: rank %d of %d, expected %d of %d", g->name,
+             g->rank, g->size, want_rank, want_size);
+  g->backend = COMM_BACKEND_MPI;
+  g->v_counts = tsr_calloc(4 * (size_t)g->size, sizeof(int));
+  comm_stats_reset(g);
+}
+
+void comm_layout(CommContext *cc, int dp, int sp, int tp, const char *what) {
+  comm_init(NULL, NULL);
+  memset(cc, 0, sizeof *cc);
+  int world = comm_world_size(), r = comm_world_rank();
+  if (dp < 1 || sp < 1 || tp < 1)
+    comm_user_error_all("%s: parallel layout dp=%d sp=%d tp=%d: each must be a positive integer", what, dp, sp, tp);
+  long long ranks = (long long)dp * sp * tp;
+  if (ranks != world)
+    comm_user_error_all("%s: parallel layout dp=%d x sp=%d x tp=%d = %lld ranks, but the job has %d (world size); "
+                        "choose parallel.dp, parallel.sp, parallel.tp whose product is the number of ranks",
+                        what, dp, sp, tp, ranks, world);
+  cc->world_rank = r, cc->world_size = world;
+  cc->dp = dp, cc->sp = sp, cc->tp = tp;
+  // world_rank = (dp_rank * sp + sp_rank) * tp + tp_rank
+  cc->tp_rank = r % tp;
+  cc->sp_rank = (r / tp) % sp;
+  cc->dp_rank = r / (tp * sp);
+  int d = cc->dp_rank, s = cc->sp_rank, t = cc->tp_rank;
+
+  // Every rank makes the same splits in the same order (MPI_Comm_split is
+  // collective over the world). color picks the group, key orders it.
+  comm_mpi_group_world(&cc->world);
+  comm_mpi_group_split(&cc->world, d * sp + s, t, "tp", &cc->tp_group);
+  comm_mpi_group_split(&cc->world, d * tp + t, s, "sp", &cc->sp_group);
+  comm_mpi_group_split(&cc->world, s * tp + t, d, "dp", &cc->dp_group);
+  comm_mpi_group_split(&cc->world, d, s * tp + t, "mp", &cc->mp_group);
+  comm_mpi_group_split(&cc->world, t, d * sp + s, "dpsp", &cc->dpsp_group);
+  group_ready(&cc->world, r, world);
+  group_ready(&cc->tp_group, t, tp);
+  group_ready(&cc->sp_group, s, sp);
+  group_ready(&cc->dp_group, d, dp);
+  group_ready(&cc->mp_group, s * tp + t, sp * tp);
+  group_ready(&cc->dpsp_group, d * sp + s, dp * sp);
+}
+
+static void group_free(CommGroup *g) {
+  if (g->backend == COMM_BACKEND_NCCL) comm_nccl_free(g);
+  comm_mpi_group_free(g);
+  tsr_free(g->v_counts);
+  g->v_counts = NULL;
+}
+
+void comm_free(CommContext *cc) {
+  CommGroup *groups[] = {&cc->dpsp_group, &cc->mp_group, &cc->dp_group, &cc->sp_group, &cc->tp_group, &cc->world};
+  for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) group_free(groups[i]);
+}
+
+void comm_group_use_nccl(CommGroup *g) {
+  if (g->backend == COMM_BACKEND_NCCL) return;
+  comm_nccl_use(g);
+}
+
+void comm_sync(CommGroup *g) {
+  if (g->backend == COMM_BACKEND_NCCL) comm_nccl_sync(g);
+}
+
+// ---------------------------------------------------------------- collectives
+// Host-buffer groups of size 1 never reach MPI: the result is the input.
+
+void comm_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op) {
+  account(g, COMM_STAT_ALLREDUCE, comm_bytes_expected(COMM_STAT_ALLREDUCE, g->size, n, t, 0));
+  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_allreduce(g, buf, n, t, op); return; }
+  if (g->size == 1 || n == 0) return;
+  comm_mpi_allreduce(g, buf, n, t, op);
+}
+
+void comm_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
+  account(g, COMM_STAT_REDUCE_SCATTER, comm_bytes_expected(COMM_STAT_REDUCE_SCATTER, g->size, n, t, 0));
+  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_reduce_scatter(g, send, recv, n, t); return; }
+  if (g->size == 1) {
+    if (send != recv) memmove(recv, send, n * comm_type_size(t));
+    return;
+  }
+  comm_mpi_reduce_scatter(g, send, recv, n, t);
+}
+
+void comm_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
+  account(g, COMM_STAT_ALLGATHER, comm_bytes_expected(COMM_STAT_ALLGATHER, g->size, n, t, 0));
+  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_allgather(g, send, recv, n, t); return; }
+  if (g->size == 1) {
+    if (send != recv) memmove(recv, send, n * comm_type_size(t));
+    return;
+  }
+  comm_mpi_allgather(g, send, recv, n, t);
+}
+
+void comm_alltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
+  account(g, COMM_STAT_ALLTOALL, comm_bytes_expected(COMM_STAT_ALLTOALL, g->size, n, t, 0));
+  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_alltoall(g, send, recv, n, t); return; }
+  if (g->size == 1) {
+    if (send != recv) memmove(recv, send, n * comm_type_size(t));
+    return;
+  }
+  comm_mpi_alltoall(g, send, recv, n, t);
+}
+
+void comm_alltoallv(CommGroup *g, const void *send, const size_t *send_counts, const size_t *send_displs, void *recv,
+                    const size_t *recv_counts, const size_t *recv_displs, CommType t) {
+  size_t es = comm_type_size(t), off_rank = 0;
+  for (int j = 0; j < g->size; j++)
+    if (j != g->rank) off_rank += send_counts[j];
+  account(g, COMM_STAT_ALLTOALL, (uint64_t)off_rank * es);
+  if (g->backend == COMM_BACKEND_NCCL) {
+    comm_nccl_alltoallv(g, send, send_counts, send_displs, recv, recv_counts, recv_displs, t);
+    return;
+  }
+  if (g->size == 1) {
+    TSR_ASSERT(send_counts[0] == recv_counts[0], "alltoallv on group %s: sends %zu elements to itself, receives %zu",
+               g->name, send_counts[0], recv_counts[0]);
+    memmove((char *)recv + recv_displs[0] * es, (const char *)send + send_displs[0] * es, send_counts[0] * es);
+    return;
+  }
+  comm_mpi_alltoallv(g, send, send_counts, send_displs, recv, recv_counts, recv_displs, t);
+}
+
+void comm_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root) {
+  account(g, COMM_STAT_BCAST, comm_bytes_expected(COMM_STAT_BCAST, g->size, n, t, g->rank == root));
+  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_bcast(g, buf, n, t, root); return; }
+  if (g->size == 1) {
+    TSR_ASSERT(root == 0, "bcast on group %s of size 1 from root %d", g->name, root);
+    return;
+  }
+  comm_mpi_bcast(g, buf, n, t, root);
+}
+
+void comm_barrier(CommGroup *g) {
+  if (g->backend == COMM_BACKEND_NCCL) comm_nccl_sync(g);
+  if (g->size == 1) return;
+  comm_mpi_barrier(g);
+}

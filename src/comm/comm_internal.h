@@ -1,0 +1,43 @@
+// Between comm.c (groups, accounting, dispatch) and its backends. Nothing
+// outside src/comm includes this.
+#pragma once
+#include "comm/comm.h"
+
+// ---- MPI backend (comm_mpi.c): host buffers, groups of size > 1.
+// Each call is one MPI collective on the group's communicator; a failure
+// prints rank, group and call and aborts every rank (comm_fail).
+void comm_mpi_group_world(CommGroup *g);  // a duplicate of MPI_COMM_WORLD named "world"
+// MPI_Comm_split of `parent` by (color, key) into `out` (named `name`).
+void comm_mpi_group_split(const CommGroup *parent, int color, int key, const char *name, CommGroup *out);
+void comm_mpi_group_free(CommGroup *g);
+void comm_mpi_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op);
+void comm_mpi_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
+void comm_mpi_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
+void comm_mpi_alltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
+void comm_mpi_alltoallv(CommGroup *g, const void *send, const size_t *send_counts, const size_t *send_displs,
+                        void *recv, const size_t *recv_counts, const size_t *recv_displs, CommType t);
+void comm_mpi_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root);
+void comm_mpi_barrier(CommGroup *g);
+// Bytes over the group's MPI communicator (used by the NCCL backend for its unique id).
+void comm_mpi_bcast_bytes(CommGroup *g, void *buf, size_t bytes, int root);
+// The rank's index among the ranks on its node (MPI_COMM_TYPE_SHARED), for picking a GPU.
+int comm_mpi_local_rank(void);
+
+// "tessera[rank R] comm: <call> on group <name> (rank r of s): <message>", then
+// MPI_Abort(MPI_COMM_WORLD) (abort() without MPI). Never returns.
+_Noreturn void comm_fail(const CommGroup *g, const char *call, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+// ---- NCCL backend (comm_nccl.c): device buffers on g->stream. In a build
+// without NCCL, comm_nccl_use refuses with a user error and the rest are
+// unreachable.
+void comm_nccl_use(CommGroup *g);
+void comm_nccl_free(CommGroup *g);
+void comm_nccl_sync(CommGroup *g);
+void comm_nccl_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op);
+void comm_nccl_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
+void comm_nccl_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
+void comm_nccl_alltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
+void comm_nccl_alltoallv(CommGroup *g, const void *send, const size_t *send_counts, const size_t *send_displs,
+                         void *recv, const size_t *recv_counts, const size_t *recv_displs, CommType t);
+void comm_nccl_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root);

@@ -1,0 +1,242 @@
+// The MPI backend: process start/stop, communicators, and one MPI collective
+// per call on host buffers. Every communicator returns errors
+// (MPI_ERRORS_RETURN) so a failure is reported here -- rank, group, call and
+// MPI's message -- before MPI_Abort ends every rank.
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/comm_internal.h"
+#include "core/error.h"
+#include "core/log.h"
+#ifdef TSR_HAVE_MPI
+#include <mpi.h>
+#endif
+
+// The process context: this rank's place in the world (0 of 1 until comm_init).
+static int g_world_rank = 0, g_world_size = 1;
+
+int comm_world_rank(void) { return g_world_rank; }
+int comm_world_size(void) { return g_world_size; }
+
+void comm_fail(const CommGroup *g, const char *call, const char *fmt, ...) {
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "tessera[rank %d] comm: %s on group %s (rank %d of %d): %s\n", g_world_rank, call,
+          g ? g->name : "?", g ? g->rank : -1, g ? g->size : -1, msg);
+  fflush(stderr);
+#ifdef TSR_HAVE_MPI
+  int up = 0, down = 0;
+  MPI_Initialized(&up);
+  MPI_Finalized(&down);
+  if (up && !down) MPI_Abort(MPI_COMM_WORLD, 1);  // ends every rank of the job
+#endif
+  abort();
+}
+
+#ifdef TSR_HAVE_MPI
+
+void comm_init(int *argc, char ***argv) {
+  int up = 0, down = 0;
+  MPI_Initialized(&up);
+  MPI_Finalized(&down);
+  if (down) return;  // after comm_finalize: stay 0 of 1
+  if (!up) {
+    int provided = 0;
+    MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    atexit(comm_finalize);
+    if (provided < MPI_THREAD_FUNNELED) log_warn("MPI gives thread level %d < FUNNELED; OpenMP regions never call MPI", provided);
+  }
+  MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &g_world_rank));
+  MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &g_world_size));
+  log_set_rank(g_world_rank);
+}
+
+void comm_finalize(void) {
+  int up = 0, down = 0;
+  MPI_Initialized(&up);
+  MPI_Finalized(&down);
+  if (up && !down) MPI_Finalize();
+}
+
+#define COMM_MPI_CHECK(g, name, call)                                  \
+  do {                                                                 \
+    int rc_ = (call);                                                  \
+    if (rc_ != MPI_SUCCESS) mpi_fail((g), (name), rc_);                \
+  } while (0)
+
+_Noreturn static void mpi_fail(const CommGroup *g, const char *call, int code) {
+  char text[MPI_MAX_ERROR_STRING] = "unknown MPI error";
+  int len = 0;
+  MPI_Error_string(code, text, &len);
+  comm_fail(g, call, "%s (MPI error %d)", text, code);
+}
+
+static MPI_Comm mpi_comm(const CommGroup *g) { return *(const MPI_Comm *)g->mpi; }
+
+static MPI_Datatype mpi_type(CommType t) {
+  switch (t) {
+    case COMM_F32: return MPI_FLOAT;
+    case COMM_F64: return MPI_DOUBLE;
+    case COMM_I32: return MPI_INT32_T;
+    case COMM_I64: return MPI_INT64_T;
+    case COMM_U8: return MPI_UINT8_T;
+  }
+  return MPI_DATATYPE_NULL;
+}
+
+static MPI_Op mpi_op(CommOp op) {
+  switch (op) {
+    case COMM_SUM: return MPI_SUM;
+    case COMM_MAX: return MPI_MAX;
+    case COMM_MIN: return MPI_MIN;
+  }
+  return MPI_OP_NULL;
+}
+
+// MPI counts are int: larger ones are refused by name (elementwise calls are
+// chunked instead, see CHUNK).
+static int mpi_count(const CommGroup *g, const char *call, size_t n) {
+  if (n > (size_t)INT_MAX) comm_fail(g, call, "count %zu exceeds MPI's int limit %d", n, INT_MAX);
+  return (int)n;
+}
+enum { CHUNK = 1 << 30 };  // elements per MPI call for allreduce and bcast
+
+static void group_set(CommGroup *g, MPI_Comm c, const char *name) {
+  snprintf(g->name, sizeof g->name, "%s", name);
+  MPI_Comm *owned = tsr_calloc(1, sizeof(MPI_Comm));
+  *owned = c;
+  g->mpi = owned;
+  COMM_MPI_CHECK(g, "MPI_Comm_set_errhandler", MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN));
+  COMM_MPI_CHECK(g, "MPI_Comm_rank", MPI_Comm_rank(c, &g->rank));
+  COMM_MPI_CHECK(g, "MPI_Comm_size", MPI_Comm_size(c, &g->size));
+}
+
+void comm_mpi_group_world(CommGroup *g) {
+  MPI_Comm c;
+  CommGroup world = {.name = "world", .rank = g_world_rank, .size = g_world_size};
+  COMM_MPI_CHECK(&world, "MPI_Comm_dup", MPI_Comm_dup(MPI_COMM_WORLD, &c));
+  group_set(g, c, "world");
+}
+
+void comm_mpi_group_split(const CommGroup *parent, int color, int key, const char *name, CommGroup *out) {
+  MPI_Comm c;
+  COMM_MPI_CHECK(parent, "MPI_Comm_split", MPI_Comm_split(mpi_comm(parent), color, key, &c));
+  group_set(out, c, name);
+}
+
+void comm_mpi_group_free(CommGroup *g) {
+  if (!g->mpi) return;
+  MPI_Comm *c = g->mpi;
+  int down = 0;
+  MPI_Finalized(&down);
+  if (!down) COMM_MPI_CHECK(g, "MPI_Comm_free", MPI_Comm_free(c));
+  tsr_free(c);
+  g->mpi = NULL;
+}
+
+void comm_mpi_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op) {
+  size_t es = comm_type_size(t);
+  for (size_t off = 0; off < n; off += CHUNK) {
+    size_t c = n - off < CHUNK ? n - off : CHUNK;
+    COMM_MPI_CHECK(g, "MPI_Allreduce",
+                   MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * es, (int)c, mpi_type(t), mpi_op(op), mpi_comm(g)));
+  }
+}
+
+void comm_mpi_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
+  int c = mpi_count(g, "MPI_Reduce_scatter_block", n);
+  COMM_MPI_CHECK(g, "MPI_Reduce_scatter_block",
+                 MPI_Reduce_scatter_block(send == recv ? MPI_IN_PLACE : send, recv, c, mpi_type(t), MPI_SUM,
+                                          mpi_comm(g)));
+}
+
+void comm_mpi_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
+  int c = mpi_count(g, "MPI_Allgather", n);
+  int in_place = send == (const char *)recv + (size_t)g->rank * n * comm_type_size(t);
+  COMM_MPI_CHECK(g, "MPI_Allgather",
+                 MPI_Allgather(in_place ? MPI_IN_PLACE : send, c, mpi_type(t), recv, c, mpi_type(t), mpi_comm(g)));
+}
+
+void comm_mpi_alltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
+  int c = mpi_count(g, "MPI_Alltoall", n);
+  COMM_MPI_CHECK(g, "MPI_Alltoall",
+                 MPI_Alltoall(send == recv ? MPI_IN_PLACE : send, c, mpi_type(t), recv, c, mpi_type(t), mpi_comm(g)));
+}
+
+void comm_mpi_alltoallv(CommGroup *g, const void *send, const size_t *send_counts, const size_t *send_displs,
+                        void *recv, const size_t *recv_counts, const size_t *recv_displs, CommType t) {
+  TSR_ASSERT(send != recv, "alltoallv on group %s: send and recv must differ", g->name);
+  int p = g->size, *sc = g->v_counts, *sd = sc + p, *rc = sd + p, *rd = rc + p;
+  for (int j = 0; j < p; j++) {
+    sc[j] = mpi_count(g, "MPI_Alltoallv", send_counts[j]);
+    sd[j] = mpi_count(g, "MPI_Alltoallv", send_displs[j]);
+    rc[j] = mpi_count(g, "MPI_Alltoallv", recv_counts[j]);
+    rd[j] = mpi_count(g, "MPI_Alltoallv", recv_displs[j]);
+  }
+  COMM_MPI_CHECK(g, "MPI_Alltoallv", MPI_Alltoallv(send, sc, sd, mpi_type(t), recv, rc, rd, mpi_type(t), mpi_comm(g)));
+}
+
+void comm_mpi_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root) {
+  size_t es = comm_type_size(t);
+  if (n == 0) COMM_MPI_CHECK(g, "MPI_Bcast", MPI_Bcast(buf, 0, mpi_type(t), root, mpi_comm(g)));  // still checks root
+  for (size_t off = 0; off < n; off += CHUNK) {
+    size_t c = n - off < CHUNK ? n - off : CHUNK;
+    COMM_MPI_CHECK(g, "MPI_Bcast", MPI_Bcast((char *)buf + off * es, (int)c, mpi_type(t), root, mpi_comm(g)));
+  }
+}
+
+void comm_mpi_bcast_bytes(CommGroup *g, void *buf, size_t bytes, int root) {
+  COMM_MPI_CHECK(g, "MPI_Bcast", MPI_Bcast(buf, mpi_count(g, "MPI_Bcast", bytes), MPI_BYTE, root, mpi_comm(g)));
+}
+
+void comm_mpi_barrier(CommGroup *g) { COMM_MPI_CHECK(g, "MPI_Barrier", MPI_Barrier(mpi_comm(g))); }
+
+int comm_mpi_local_rank(void) {
+  CommGroup world = {.name = "world", .rank = g_world_rank, .size = g_world_size};
+  MPI_Comm node;
+  int r = 0;
+  COMM_MPI_CHECK(&world, "MPI_Comm_split_type",
+                 MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_world_rank, MPI_INFO_NULL, &node));
+  COMM_MPI_CHECK(&world, "MPI_Comm_rank", MPI_Comm_rank(node, &r));
+  COMM_MPI_CHECK(&world, "MPI_Comm_free", MPI_Comm_free(&node));
+  return r;
+}
+
+#else  // a build without MPI: one process, every group is {0 of 1}
+
+void comm_init(int *argc, char ***argv) {}
+void comm_finalize(void) {}
+
+static void group_single(CommGroup *g, const char *name) {
+  snprintf(g->name, sizeof g->name, "%s", name);
+  g->rank = 0, g->size = 1, g->mpi = NULL;
+}
+void comm_mpi_group_world(CommGroup *g) { group_single(g, "world"); }
+void comm_mpi_group_split(const CommGroup *parent, int color, int key, const char *name, CommGroup *out) {
+  group_single(out, name);
+}
+void comm_mpi_group_free(CommGroup *g) {}
+// Groups of size 1 never reach the backend (comm.c).
+#define UNREACHABLE(call) comm_fail(g, call, "no MPI in this build")
+void comm_mpi_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op) { UNREACHABLE("allreduce"); }
+void comm_mpi_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
+  UNREACHABLE("reduce_scatter");
+}
+void comm_mpi_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t) { UNREACHABLE("allgather"); }
+void comm_mpi_alltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t) { UNREACHABLE("alltoall"); }
+void comm_mpi_alltoallv(CommGroup *g, const void *send, const size_t *send_counts, const size_t *send_displs,
+                        void *recv, const size_t *recv_counts, const size_t *recv_displs, CommType t) {
+  UNREACHABLE("alltoallv");
+}
+void comm_mpi_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root) { UNREACHABLE("bcast"); }
+void comm_mpi_bcast_bytes(CommGroup *g, void *buf, size_t bytes, int root) {}
+void comm_mpi_barrier(CommGroup *g) {}
+int comm_mpi_local_rank(void) { return 0; }
+#endif
