@@ -84,6 +84,25 @@ else
   CU_OBJ :=
 endif
 
+# NCCL backend of src/comm (device buffers): plain C against the CUDA runtime
+# and NCCL headers and libraries; nvcc is not needed. Only comm_nccl.o and
+# test_comm see the headers; without them no NCCL symbol is referenced.
+NCCL_H := $(firstword $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h))
+find_libdir = $(patsubst %/,%,$(dir $(firstword $(wildcard $(foreach d,$(CUDA_HOME)/lib64 $(CUDA_HOME)/lib \
+  /usr/lib/x86_64-linux-gnu /usr/local/lib /usr/lib,$(d)/$(1))))))
+CUDART_LIBDIR := $(call find_libdir,libcudart.so)
+NCCL_LIBDIR := $(call find_libdir,libnccl.so)
+ifneq ($(and $(NCCL_H),$(wildcard $(CUDA_HOME)/include/cuda_runtime_api.h),$(CUDART_LIBDIR),$(NCCL_LIBDIR)),)
+  $(info ✓ NCCL: $(NCCL_LIBDIR)/libnccl.so (comm backend for device buffers))
+  NCCL_CFLAGS := -DTSR_HAVE_NCCL -I$(CUDA_HOME)/include -I$(dir $(NCCL_H))
+  LDLIBS += -L$(NCCL_LIBDIR) -L$(CUDART_LIBDIR) -Wl,-rpath,$(NCCL_LIBDIR) -Wl,-rpath,$(CUDART_LIBDIR) -lnccl -lcudart -ldl
+else
+  $(info ✗ NCCL: nccl.h/libnccl.so/libcudart.so not found (comm uses MPI only))
+  NCCL_CFLAGS :=
+endif
+build/comm/comm_nccl.o build/tests/test_comm: CFLAGS += $(NCCL_CFLAGS)
+build/comm/comm_nccl.o: Makefile  # its flags depend on what was found
+
 # ---------------------------------------------------------------- sources
 SRC := $(wildcard src/core/*.c src/kernels/cpu/*.c src/model/*.c src/comm/*.c src/data/*.c \
                   src/train/*.c src/infer/*.c)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef TSR_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -39,14 +40,30 @@ void tsr_mpi_fail(const char *file, int line, int code, const char *call) {
   tsr_fatal(file, line, "MPI", "%s: %s (code %d)", call, text, code);
 }
 
+// Under mpirun (world size > 1) a user error may be seen by every rank (a bad
+// config) or by one (its shard of the data). Rank 0 prints at once; other
+// ranks wait 2 s first, so when rank 0 saw it too mpirun has ended the job and
+// the message appears once, and when only they saw it, it still appears. The
+// rank leaves with _exit(2), not exit: MPI_Finalize (atexit) would wait for
+// ranks that are busy elsewhere; mpirun ends the job with status 2 instead.
 void tsr_user_error(const char *fmt, ...) {
   char msg[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "tessera: error: %s\n", msg);
-  fflush(stderr);
+  int rank = 0, size = 1;
+#ifdef TSR_HAVE_MPI
+  int up = 0, down = 0;
+  MPI_Initialized(&up);
+  MPI_Finalized(&down);
+  if (up && !down) MPI_Comm_rank(MPI_COMM_WORLD, &rank), MPI_Comm_size(MPI_COMM_WORLD, &size);
+#endif
+  if (size > 1 && rank != 0) sleep(2);
+  if (rank != 0) fprintf(stderr, "tessera: error: %s (on rank %d of %d)\n", msg, rank, size);
+  else fprintf(stderr, "tessera: error: %s\n", msg);
+  fflush(NULL);
+  if (size > 1) _exit(2);
   exit(2);
 }
 
