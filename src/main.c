@@ -12,6 +12,7 @@ int cmd_train(int argc, char **argv);  // src/train/cmd_train.c
 int cmd_bench(int argc, char **argv);  // src/train/cmd_bench.c
 int cmd_generate(int argc, char **argv);  // src/infer/cmd_generate.c
 int cmd_eval(int argc, char **argv);  // src/infer/eval.c
+int cmd_render(int argc, char **argv);  // src/infer/cmd_render.c
 
 static int cmd_config(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help")) {
@@ -31,6 +32,7 @@ static void usage(FILE *f) {
           "  train CONFIG [key=value...]   train a model (configs/train/*.yaml)\n"
           "  generate --ckpt F --prompt P --out F.mp4 [...]  make a video (see generate --help)\n"
           "  eval --ckpt F [--suite F --out DIR]  generate a prompt suite and score it (see eval --help)\n"
+          "  render PROMPTS --ckpt F --out DIR [--shard K/N]  render a prompt list, resumable (see render --help)\n"
           "  config CONFIG [key=value...]  validate a config and print it\n"
           "  data synth|ingest|recaption|inspect ...  build and look at corpus.h5 files\n"
           "  bench step --config F         time one train step and one denoise step (JSON)\n"
@@ -47,6 +49,7 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
   if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "render")) return cmd_render(argc - 1, argv + 1);
   tsr_user_error("unknown command '%s' (expected train, generate, eval, data, config or bench; see tessera --help)", cmd);
 }
 

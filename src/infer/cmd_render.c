@@ -1,0 +1,294 @@
+// `tessera render PROMPTS --ckpt F --out DIR`: a prompt list rendered item by
+// item into DIR, with a manifest that makes the queue resumable, and
+// `tessera render --status DIR`: the progress of the whole queue.
+//
+// Work split: item i belongs to shard i mod N (--shard K/N, one Slurm array
+// task each); inside a shard, the ranks of the job form dp groups and the
+// shard's j-th item goes to group j mod dp. The groups need no communication:
+// each renders its items and appends to its own manifest file. (Each group is
+// one rank today: inference runs a model replica per rank.)
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "comm/comm.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/parse.h"
+#include "core/timer.h"
+#include "infer/manifest.h"
+#include "infer/render.h"
+#include "infer/session.h"
+
+typedef struct {
+  const char *prompts, *ckpt, *out, *status_dir, *sampler;
+  int shard, shards, steps, upscale, use_ema;
+  long long seed;
+  float cfg, shift;
+} RenderArgs;
+
+static void usage(void) {
+  printf("usage: tessera render PROMPTS --ckpt F --out DIR [options]\n"
+         "       tessera render --status DIR\n"
+         "Renders every item of PROMPTS (JSON Lines: one {\"prompt\": ...} per line; or a YAML list)\n"
+         "to DIR/item<index>.mp4 (or DIR/<id>.mp4) with a contact sheet .png and a provenance .json.\n"
+         "Item keys: prompt, seed, frames, size, image, extend, extend_frames, first, last, remix,\n"
+         "strength, id. DIR/manifest-*.jsonl record each item's status and output checksum: run\n"
+         "the same command again and finished items are skipped, interrupted ones redone.\n"
+         "  --shard K/N       render only items with index %% N == K (one Slurm array task each)\n"
+         "  --steps N --cfg G --shift S --sampler euler|heun --seed N   (defaults: the checkpoint's;\n"
+         "                    an item without a seed uses seed + its index)\n"
+         "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
+         "  --raw             sample with the raw weights instead of the EMA\n"
+         "  --status DIR      print done/failed/running/pending counts per shard from DIR's manifests\n"
+         "Exit status: 0 all items of this shard done, 1 some failed (see the manifest), 2 bad usage.\n");
+}
+
+static float parse_float(const char *flag, const char *v, float lo, float hi) {
+  char *end;
+  float x = strtof(v, &end);
+  if (*end || !isfinite(x) || x < lo || x > hi)
+    tsr_user_error("render: %s: expected a number in [%g, %g], got '%s'", flag, lo, hi, v);
+  return x;
+}
+
+static int parse_int(const char *flag, const char *v, long lo, long hi) {
+  long x;
+  if (parse_long(v, lo, hi, &x)) tsr_user_error("render: %s: expected an integer in [%ld, %ld], got '%s'", flag, lo, hi, v);
+  return (int)x;
+}
+
+static void parse(RenderArgs *a, int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *k = argv[i];
+    if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
+      usage();
+      exit(0);
+    }
+    if (!strcmp(k, "--raw")) { a->use_ema = 0; continue; }
+    if (k[0] != '-') {
+      if (a->prompts) tsr_user_error("render: one prompt list expected, got '%s' and '%s'", a->prompts, k);
+      a->prompts = k;
+      continue;
+    }
+    if (i + 1 >= argc) tsr_user_error("render: %s: expected a value after it", k);
+    const char *v = argv[++i];
+    if (!strcmp(k, "--ckpt")) a->ckpt = v;
+    else if (!strcmp(k, "--out")) a->out = v;
+    else if (!strcmp(k, "--status")) a->status_dir = v;
+    else if (!strcmp(k, "--sampler")) {
+      if (strcmp(v, "euler") && strcmp(v, "heun")) tsr_user_error("render: --sampler: expected euler or heun, got '%s'", v);
+      a->sampler = v;
+    } else if (!strcmp(k, "--shard")) {
+      char tail;
+      if (sscanf(v, "%d/%d%c", &a->shard, &a->shards, &tail) != 2 || a->shards < 1 || a->shard < 0 ||
+          a->shard >= a->shards)
+        tsr_user_error("render: --shard: expected K/N with 0 <= K < N, got '%s'", v);
+    } else if (!strcmp(k, "--steps")) a->steps = parse_int(k, v, 1, 10000);
+    else if (!strcmp(k, "--seed")) a->seed = parse_int(k, v, 0, 2147483647L);
+    else if (!strcmp(k, "--upscale")) a->upscale = parse_int(k, v, 1, 64);
+    else if (!strcmp(k, "--cfg")) a->cfg = parse_float(k, v, 0.0f, 100.0f);
+    else if (!strcmp(k, "--shift")) a->shift = parse_float(k, v, 0.01f, 100.0f);
+    else tsr_user_error("render: unknown option '%s' (see tessera render --help)", k);
+  }
+}
+
+// ------------------------------------------------------------------ --status
+static int show_status(const char *dir) {
+  ManifestState st;
+  manifest_load(dir, &st);
+  if (st.nfiles == 0) tsr_user_error("render --status: %s: no manifest-*.jsonl files (nothing rendered there yet)", dir);
+  // The latest start record says how the queue is cut (a restart may change N).
+  const ShardStart *latest = &st.starts[0];
+  for (int i = 1; i < st.nstarts; i++)
+    if (st.starts[i].time > latest->time) latest = &st.starts[i];
+  const int N = latest->shards, total = latest->total;
+  int(*count)[5] = tsr_calloc((size_t)N + 1, sizeof *count);  // per shard: items, pending, running, done, failed
+  for (int i = 0; i < total; i++) {
+    ItemStatus s = i < st.nitems ? st.items[i].status : ITEM_PENDING;
+    count[i % N][0]++, count[i % N][1 + s]++;
+    count[N][0]++, count[N][1 + s]++;
+  }
+  printf("render queue %s: %d items in %d shard%s (%d manifest file%s)\n", dir, total, N, N > 1 ? "s" : "", st.nfiles,
+         st.nfiles > 1 ? "s" : "");
+  printf("%-8s %7s %7s %7s %7s %7s\n", "shard", "items", "done", "failed", "running", "pending");
+  for (int k = 0; k <= N; k++) {
+    char name[32];
+    if (k < N) snprintf(name, sizeof name, "%d/%d", k, N);
+    else snprintf(name, sizeof name, "all");
+    printf("%-8s %7d %7d %7d %7d %7d\n", name, count[k][0], count[k][3], count[k][4], count[k][2], count[k][1]);
+  }
+  for (int i = 0; i < total && i < st.nitems; i++)
+    if (st.items[i].status == ITEM_FAILED) printf("failed: item %d: %s\n", i, st.items[i].error);
+  if (count[N][2])
+    printf("(running: started and not finished; an item of a job that was killed stays running until a restart redoes it)\n");
+  if (st.bad_lines) printf("(%d torn or unreadable manifest lines skipped)\n", st.bad_lines);
+  tsr_free(count);
+  manifest_state_free(&st);
+  return 0;
+}
+
+// ------------------------------------------------------------------ render
+static int g_rank, g_ranks;
+
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
+  char msg[1200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (g_ranks > 1) printf("render[rank %d]: %s\n", g_rank, msg);
+  else printf("render: %s\n", msg);
+  fflush(stdout);
+}
+
+static void job_id(char *buf, size_t n) {
+  const char *aj = getenv("SLURM_ARRAY_JOB_ID"), *at = getenv("SLURM_ARRAY_TASK_ID"), *j = getenv("SLURM_JOB_ID");
+  if (aj && at) snprintf(buf, n, "%s_%s", aj, at);
+  else snprintf(buf, n, "%s", j ? j : "");
+}
+
+static void record_item(Manifest *m, const RenderItem *it, const char *key, const char *status, const RenderResult *res,
+                        const char *error, const char *job) {
+  StrBuf b = {0};
+  sb_printf(&b, "\"event\":\"item\",\"index\":%d,\"line\":%d,\"key\":\"%s\",\"status\":\"%s\",\"rank\":%d,\"job\":",
+            it->index, it->line, key, status, g_rank);
+  sb_json_string(&b, job);
+  if (res) {
+    sb_printf(&b, ",\"output\":");
+    sb_json_string(&b, res->mp4);
+    sb_printf(&b, ",\"sheet\":");
+    sb_json_string(&b, res->sheet);
+    sb_printf(&b, ",\"provenance\":");
+    sb_json_string(&b, res->json);
+    sb_printf(&b, ",\"fnv1a64\":\"%016llx\",\"bytes\":%lld,\"frames\":%d,\"seconds\":%.3f",
+              (unsigned long long)res->fnv1a64, res->bytes, res->frames, res->seconds);
+  }
+  if (error) {
+    sb_printf(&b, ",\"error\":");
+    sb_json_string(&b, error);
+  }
+  if (manifest_append(m, b.s) != 0)
+    tsr_fatal(__FILE__, __LINE__, "render", "%s: cannot append: %s", m->path, strerror(errno));
+  sb_free(&b);
+}
+
+// A finished item whose output is still there with the recorded checksum.
+static int done_earlier(const ManifestState *st, const RenderItem *it, const char *key) {
+  if (it->index >= st->nitems) return 0;
+  const ItemRecord *r = &st->items[it->index];
+  if (r->status != ITEM_DONE || strcmp(r->key, key)) return 0;
+  uint64_t h;
+  if (fnv1a64_file(r->output, &h, NULL) != 0) {
+    say("item %d: recorded as done but %s is missing: rendering it again", it->index, r->output);
+    return 0;
+  }
+  if (h != r->fnv1a64) {
+    say("item %d: %s does not match its recorded checksum: rendering it again", it->index, r->output);
+    return 0;
+  }
+  return 1;
+}
+
+int cmd_render(int argc, char **argv) {
+  RenderArgs a = {.use_ema = 1, .shards = 1, .seed = -1, .cfg = -1, .shift = -1};
+  if (argc < 2) {
+    usage();
+    return 2;
+  }
+  parse(&a, argc, argv);
+  if (a.status_dir) return show_status(a.status_dir);
+  if (!a.prompts || !a.ckpt || !a.out) tsr_user_error("render: PROMPTS, --ckpt and --out are required (see tessera render --help)");
+  g_rank = comm_world_rank(), g_ranks = comm_world_size();
+  const int dp = g_ranks, group = g_rank;  // one rank per model replica (dp group) for inference
+
+  // Everything a user can get wrong is checked before the model is loaded.
+  PromptList pl;
+  prompt_list_read(a.prompts, &pl);
+  if (access(a.ckpt, R_OK) != 0) tsr_user_error("render: --ckpt %s: %s", a.ckpt, strerror(errno));
+  if (fs_mkdirs(a.out) != 0) tsr_user_error("render: --out %s: cannot create the output directory: %s", a.out, strerror(errno));
+  Manifest man;
+  char err[1024];
+  if (manifest_open(&man, a.out, a.shard, a.shards, g_rank, err, sizeof err) != 0 || access(a.out, W_OK) != 0)
+    tsr_user_error("render: --out %s: the output directory is not writable (%s)", a.out, err);
+
+  RenderSettings rs = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler, .seed = a.seed,
+                       .upscale = a.upscale, .use_ema = a.use_ema, .ckpt = a.ckpt, .prompts = a.prompts};
+  if (fnv1a64_file(a.ckpt, &rs.ckpt_fnv1a64, NULL) != 0) tsr_user_error("render: --ckpt %s: cannot read", a.ckpt);
+
+  // This writer's items: shard K of N, then group g of dp inside the shard.
+  int shard_items = 0, nmine = 0;
+  int *mine = tsr_calloc((size_t)pl.n, sizeof(int));
+  for (int i = 0; i < pl.n; i++) {
+    if (i % a.shards != a.shard) continue;
+    if (shard_items++ % dp == group) mine[nmine++] = i;
+  }
+  char job[64];
+  job_id(job, sizeof job);
+  StrBuf b = {0};
+  sb_printf(&b, "\"event\":\"start\",\"shard\":%d,\"shards\":%d,\"rank\":%d,\"ranks\":%d,\"dp\":%d,\"group\":%d,"
+                "\"items\":%d,\"total\":%d,\"assigned\":%d,\"prompts\":",
+            a.shard, a.shards, g_rank, g_ranks, dp, group, shard_items, pl.n, nmine);
+  sb_json_string(&b, a.prompts);
+  sb_printf(&b, ",\"prompts_fnv1a64\":\"%016llx\",\"ckpt\":", (unsigned long long)pl.fnv1a64);
+  sb_json_string(&b, a.ckpt);
+  sb_printf(&b, ",\"ckpt_fnv1a64\":\"%016llx\",\"job\":", (unsigned long long)rs.ckpt_fnv1a64);
+  sb_json_string(&b, job);
+  if (manifest_append(&man, b.s) != 0) tsr_user_error("render: %s: cannot write: %s", man.path, strerror(errno));
+  sb_free(&b);
+
+  ManifestState st;
+  manifest_load(a.out, &st);
+  say("%s: %d items; shard %d/%d has %d, this rank renders %d into %s", a.prompts, pl.n, a.shard, a.shards,
+      shard_items, nmine, a.out);
+
+  InferSession ses;
+  int opened = 0, ndone = 0, nskip = 0, nfail = 0;
+  double t_begin = timer_now();
+  for (int m = 0; m < nmine; m++) {
+    const RenderItem *it = &pl.items[mine[m]];
+    char key[17];
+    render_item_key(it, &rs, key);
+    if (it->error[0]) {  // malformed in the prompt file: fails here, the rest goes on
+      fprintf(stderr, "tessera: error: %s\n", it->error);
+      record_item(&man, it, key, "failed", NULL, it->error, job);
+      nfail++;
+      continue;
+    }
+    if (done_earlier(&st, it, key)) {
+      say("item %d (line %d): done earlier, %s checksum verified: skipped", it->index, it->line,
+          st.items[it->index].output);
+      nskip++;
+      continue;
+    }
+    if (!opened) {  // the model loads only when there is something to render
+      infer_open(&ses, a.ckpt, a.use_ema);
+      opened = 1;
+    }
+    record_item(&man, it, key, "running", NULL, NULL, job);
+    RenderResult res;
+    if (render_item(&ses, it, &rs, a.out, &res, err, sizeof err) != 0) {
+      fprintf(stderr, "tessera: error: %s:%d: item %d: %s\n", a.prompts, it->line, it->index, err);
+      fflush(stderr);
+      record_item(&man, it, key, "failed", NULL, err, job);
+      nfail++;
+      continue;
+    }
+    record_item(&man, it, key, "done", &res, NULL, job);
+    ndone++;
+    say("item %d (line %d) [%d/%d]: %s (%d frames, %.1fs)", it->index, it->line, m + 1, nmine, res.mp4, res.frames,
+        res.seconds);
+  }
+  say("shard %d/%d: %d rendered, %d done earlier, %d failed, in %.1fs%s", a.shard, a.shards, ndone, nskip, nfail,
+      timer_now() - t_begin, nfail ? " (see the manifest and `tessera render --status`)" : "");
+  if (opened) infer_close(&ses);
+  manifest_state_free(&st);
+  manifest_close(&man);
+  tsr_free(mine);
+  prompt_list_free(&pl);
+  return nfail ? 1 : 0;
+}

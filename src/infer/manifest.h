@@ -1,0 +1,115 @@
+// The render manifest: what happened to each item of a prompt list, kept
+// next to the outputs so that a killed job restarted with the same arguments
+// skips finished items and redoes partial ones (docs/render.md).
+//
+// Each writer (one rank of one shard) owns one append-only JSON Lines file,
+//   DIR/manifest-shard<K>of<N>-rank<R>.jsonl
+// and appends one record per event with a single write(2) of a whole line
+// (O_APPEND), then fdatasync: no lock, no shared file, and a job killed
+// mid-write leaves at most one torn last line, which readers skip.
+//   {"event":"start", "time", "shard", "shards", "rank", "ranks", "dp", "group",
+//    "items" (this shard), "total" (whole list), "assigned" (this writer),
+//    "prompts", "prompts_fnv1a64", "ckpt", "ckpt_fnv1a64", "job"}
+//   {"event":"item", "time", "index", "line", "key", "status", "output",
+//    "fnv1a64", "bytes", "seconds", "error", "rank", "job"}
+// status is running | done | failed; an item's state is its latest record
+// (by time) over every manifest in DIR, so a restart on another layout or
+// shard count still sees what is done. `key` is a hash of the item and the
+// render settings: an item whose prompt or settings changed is redone.
+// Item indices are 0-based positions in the prompt list; "pending" is every
+// item of a shard with no record.
+//
+// Also here: the small JSON reader the manifest and the JSONL prompt lists
+// share (flat objects of strings, numbers, booleans, null and arrays of
+// numbers), and a growable string for writing JSON lines.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+// ------------------------------------------------------------------ JSON
+typedef enum { JSON_STRING, JSON_NUMBER, JSON_BOOL, JSON_NULL, JSON_ARRAY } JsonKind;
+
+typedef struct {
+  char *key;
+  JsonKind kind;
+  char *text;   // STRING: decoded UTF-8; NUMBER: the literal; BOOL: "true"/"false"; ARRAY: numbers joined by 'x'
+  double num;   // NUMBER and BOOL (0/1)
+  int count;    // ARRAY: element count
+} JsonField;
+
+typedef struct {
+  JsonField *f;
+  int n;
+} JsonObject;
+
+// Parse one flat JSON object from text[0..len). Returns 0, or -1 with a
+// reason naming the column in err (nested objects and arrays of non-numbers
+// are refused). Duplicate keys are refused.
+int json_parse_object(const char *text, size_t len, JsonObject *o, char *err, int errlen);
+const JsonField *json_get(const JsonObject *o, const char *key);
+void json_object_free(JsonObject *o);
+
+// A growable string (JSON lines are built here, then written in one call).
+typedef struct {
+  char *s;
+  size_t n, cap;
+} StrBuf;
+void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_json_string(StrBuf *b, const char *s);  // a quoted, escaped JSON string
+void sb_free(StrBuf *b);
+
+// FNV-1a 64 of a file (0 and err set when unreadable) and of bytes.
+int fnv1a64_file(const char *path, uint64_t *hash, long long *bytes);
+uint64_t fnv1a64(uint64_t h, const void *data, size_t n);
+#define FNV1A64_INIT 1469598103934665603ULL
+
+// ------------------------------------------------------------------ manifest
+typedef enum { ITEM_PENDING = 0, ITEM_RUNNING, ITEM_DONE, ITEM_FAILED } ItemStatus;
+const char *item_status_name(ItemStatus s);
+
+// The latest record of one item, as folded from every manifest in DIR.
+typedef struct {
+  ItemStatus status;
+  double time;
+  char key[17];
+  char output[512];
+  char error[512];
+  uint64_t fnv1a64;
+  int line;
+  int runs;  // "running" records seen: how many times the item was started
+} ItemRecord;
+
+// One writer's start record (what `--status` needs to count pending items).
+typedef struct {
+  int shard, shards, rank, ranks, items, total;
+  double time;
+  char file[256];
+} ShardStart;
+
+typedef struct {
+  ItemRecord *items;  // indexed by item index
+  int nitems;         // 1 + the largest index seen
+  ShardStart *starts; // latest start record per manifest file
+  int nstarts;
+  int nfiles, bad_lines;
+} ManifestState;
+
+// Read every DIR/manifest-*.jsonl. A missing DIR is an empty state. Lines that
+// do not parse (a torn last line) are counted in bad_lines and skipped.
+void manifest_load(const char *dir, ManifestState *st);
+void manifest_state_free(ManifestState *st);
+
+// An open per-writer manifest file.
+typedef struct {
+  char path[1024];
+  int fd;
+} Manifest;
+
+// Open (create or append) DIR/manifest-shard<K>of<N>-rank<R>.jsonl. Returns
+// 0, or -1 with err (an unwritable directory).
+int manifest_open(Manifest *m, const char *dir, int shard, int shards, int rank, char *err, int errlen);
+// Append one record: `json` is an object's members without braces (built by
+// the caller with sb_*); "time" is added first. Returns 0 or -1 (errno).
+int manifest_append(Manifest *m, const char *members);
+void manifest_close(Manifest *m);

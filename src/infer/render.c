@@ -1,0 +1,478 @@
+#include "infer/render.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "core/error.h"
+#include "core/parse.h"
+#include "core/timer.h"
+#include "data/image_io.h"
+#include "data/video_io.h"
+#include "infer/generate.h"
+#include "infer/manifest.h"
+
+#define TESSERA_VERSION "0.1.0"
+
+// ================================================================== prompt lists
+// A value of an item's key, from JSON or YAML alike.
+typedef struct {
+  const char *text;  // scalar text; arrays of numbers as "AxB"
+  int quoted;        // a JSON string or a quoted YAML scalar
+  int array, count;  // a list of numbers
+  int null;
+} Val;
+
+typedef struct {
+  const char *file, *dir;  // the prompt file and its folder (for relative paths)
+  RenderItem *it;
+} ItemCtx;
+
+__attribute__((format(printf, 3, 4))) static int item_fail(ItemCtx *c, int line, const char *fmt, ...) {
+  if (c->it->error[0]) return -1;  // keep the first problem
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  snprintf(c->it->error, sizeof c->it->error, "%s:%d: %s", c->file, line, msg);
+  return -1;
+}
+
+static char *resolve_path(const ItemCtx *c, const char *p) {
+  if (p[0] == '/' || !c->dir[0]) return strdup(p);
+  size_t n = strlen(c->dir) + strlen(p) + 2;
+  char *o = malloc(n);
+  TSR_ASSERT(o, "out of memory");
+  snprintf(o, n, "%s/%s", c->dir, p);
+  return o;
+}
+
+static int want_number(ItemCtx *c, int line, const char *key, const Val *v) {
+  if (v->quoted || v->array || v->null) return item_fail(c, line, "%s: expected a number, got '%s'", key, v->text);
+  return 0;
+}
+
+static int want_string(ItemCtx *c, int line, const char *key, const Val *v) {
+  if (v->array || v->null || !v->text[0]) return item_fail(c, line, "%s: expected a non-empty string", key);
+  return 0;
+}
+
+// Set one key of the item; unknown keys and bad values mark the item failed.
+static int item_set(ItemCtx *c, int line, const char *key, const Val *v) {
+  RenderItem *it = c->it;
+  long x;
+  if (!strcmp(key, "prompt")) {
+    if (v->array || v->null) return item_fail(c, line, "prompt: expected a string");
+    free(it->prompt);
+    it->prompt = strdup(v->text);
+  } else if (!strcmp(key, "id")) {
+    if (want_string(c, line, key, v)) return -1;
+    for (const char *p = v->text; *p; p++)
+      if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') || *p == '-' ||
+            *p == '_' || *p == '.') || strlen(v->text) > 100 || v->text[0] == '.')
+        return item_fail(c, line, "id: '%s': expected letters, digits, '-', '_' or '.' (a file name, at most 100)", v->text);
+    it->id = strdup(v->text);
+  } else if (!strcmp(key, "seed")) {
+    if (want_number(c, line, key, v) || parse_long(v->text, 0, 2147483647L, &x))
+      return item_fail(c, line, "seed: expected an integer in [0, 2147483647], got '%s'", v->text);
+    it->seed = x;
+  } else if (!strcmp(key, "frames") || !strcmp(key, "extend_frames")) {
+    if (want_number(c, line, key, v) || parse_long(v->text, 1, 100000, &x))
+      return item_fail(c, line, "%s: expected an integer in [1, 100000], got '%s'", key, v->text);
+    if (key[0] == 'f') it->frames = (int)x;
+    else it->extend_frames = (int)x;
+  } else if (!strcmp(key, "size")) {
+    int hw[2];
+    if ((v->array && v->count != 2) || v->null || parse_dims(v->text, 2, hw))
+      return item_fail(c, line, "size: expected \"HxW\" or [H, W], got '%s'", v->text);
+    it->height = hw[0], it->width = hw[1];
+  } else if (!strcmp(key, "strength")) {
+    char *end;
+    double s = strtod(v->text, &end);
+    if (want_number(c, line, key, v) || *end || !isfinite(s) || s < 0.01 || s > 1.0)
+      return item_fail(c, line, "strength: expected a number in [0.01, 1], got '%s'", v->text);
+    it->strength = (float)s;
+  } else {
+    char **slot = !strcmp(key, "image")  ? &it->image
+                  : !strcmp(key, "extend") ? &it->extend
+                  : !strcmp(key, "first")  ? &it->first
+                  : !strcmp(key, "last")   ? &it->last
+                  : !strcmp(key, "remix")  ? &it->remix
+                                           : NULL;
+    if (!slot)
+      return item_fail(c, line,
+                       "unknown key '%s' (expected prompt, seed, frames, size, image, extend, extend_frames, first, "
+                       "last, remix, strength or id)",
+                       key);
+    if (want_string(c, line, key, v)) return -1;
+    *slot = resolve_path(c, v->text);
+  }
+  return 0;
+}
+
+// Checks across keys once an item is read.
+static void item_finish(ItemCtx *c, int line) {
+  RenderItem *it = c->it;
+  if (it->error[0]) return;
+  if (!it->prompt) item_fail(c, line, "missing key 'prompt'");
+  else if (!!it->image + !!it->extend + !!it->first > 1) item_fail(c, line, "use one of image, extend, first");
+  else if (it->last && (it->image || it->extend)) item_fail(c, line, "last goes with first (interpolation), not with image or extend");
+  else if (it->remix && (it->image || it->extend || it->first || it->last))
+    item_fail(c, line, "remix cannot be combined with image, extend, first or last");
+  else if (it->strength > 0 && !it->remix) item_fail(c, line, "strength applies to remix only");
+}
+
+static RenderItem *push_item(PromptList *pl, int line) {
+  pl->items = realloc(pl->items, (size_t)(pl->n + 1) * sizeof *pl->items);
+  TSR_ASSERT(pl->items, "out of memory");
+  RenderItem *it = &pl->items[pl->n];
+  memset(it, 0, sizeof *it);
+  it->index = pl->n++;
+  it->line = line;
+  it->seed = -1;
+  return it;
+}
+
+static void read_jsonl(PromptList *pl, const char *buf, size_t len, ItemCtx *c) {
+  int line = 0;
+  for (size_t b = 0; b < len;) {
+    size_t e = b;
+    while (e < len && buf[e] != '\n') e++;
+    line++;
+    size_t s = b;
+    while (s < e && (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\r')) s++;
+    if (s < e && buf[s] != '#') {
+      c->it = push_item(pl, line);
+      JsonObject o;
+      char err[256];
+      if (json_parse_object(buf + b, e - b, &o, err, sizeof err)) {
+        item_fail(c, line, "not a JSON object {\"prompt\": ...}: %s", err);
+      } else {
+        for (int k = 0; k < o.n; k++) {
+          const JsonField *f = &o.f[k];
+          Val v = {.text = f->text, .quoted = f->kind == JSON_STRING, .array = f->kind == JSON_ARRAY,
+                   .count = f->count, .null = f->kind == JSON_NULL};
+          item_set(c, line, f->key, &v);
+        }
+        json_object_free(&o);
+        item_finish(c, line);
+      }
+    }
+    b = e + 1;
+  }
+}
+
+static void yaml_item(PromptList *pl, yaml_document_t *doc, yaml_node_t *n, ItemCtx *c) {
+  int line = (int)n->start_mark.line + 1;
+  c->it = push_item(pl, line);
+  if (n->type == YAML_SCALAR_NODE) {  // a bare prompt string
+    Val v = {.text = (const char *)n->data.scalar.value, .quoted = 1};
+    item_set(c, line, "prompt", &v);
+    item_finish(c, line);
+    return;
+  }
+  if (n->type != YAML_MAPPING_NODE) {
+    item_fail(c, line, "expected a mapping {prompt: ..., seed: ...} or a prompt string");
+    return;
+  }
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(doc, p->key), *v = yaml_document_get_node(doc, p->value);
+    int kl = (int)k->start_mark.line + 1;
+    if (k->type != YAML_SCALAR_NODE) { item_fail(c, kl, "expected a plain key"); continue; }
+    const char *key = (const char *)k->data.scalar.value;
+    for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++)
+      if (!strcmp((const char *)yaml_document_get_node(doc, q->key)->data.scalar.value, key))
+        item_fail(c, kl, "duplicate key '%s'", key);
+    Val val = {0};
+    StrBuf arr = {0};
+    if (v->type == YAML_SCALAR_NODE) {
+      val.text = (const char *)v->data.scalar.value;
+      val.quoted = v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+      val.null = !val.quoted && (!val.text[0] || !strcmp(val.text, "null") || !strcmp(val.text, "~"));
+    } else if (v->type == YAML_SEQUENCE_NODE) {  // [H, W]
+      val.array = 1;
+      sb_printf(&arr, "%s", "");
+      for (yaml_node_item_t *e = v->data.sequence.items.start; e < v->data.sequence.items.top; e++) {
+        yaml_node_t *en = yaml_document_get_node(doc, *e);
+        sb_printf(&arr, "%s%s", val.count++ ? "x" : "", en->type == YAML_SCALAR_NODE ? (const char *)en->data.scalar.value : "?");
+      }
+      val.text = arr.s;
+    } else {
+      item_fail(c, (int)v->start_mark.line + 1, "%s: expected a value, not a mapping", key);
+      continue;
+    }
+    item_set(c, (int)v->start_mark.line + 1, key, &val);
+    sb_free(&arr);
+  }
+  item_finish(c, line);
+}
+
+static void read_yaml(PromptList *pl, FILE *fp, ItemCtx *c) {
+  yaml_parser_t parser;
+  yaml_document_t doc;
+  yaml_parser_initialize(&parser);
+  yaml_parser_set_input_file(&parser, fp);
+  if (!yaml_parser_load(&parser, &doc))
+    tsr_user_error("%s:%zu: invalid YAML: %s%s%s (a prompt list is a YAML list or JSON Lines)", pl->path,
+                   parser.problem_mark.line + 1, parser.problem ? parser.problem : "syntax error",
+                   parser.context ? " " : "", parser.context ? parser.context : "");
+  yaml_node_t *root = yaml_document_get_root_node(&doc), *list = root;
+  if (root && root->type == YAML_MAPPING_NODE) {  // {prompts: [...]}
+    list = NULL;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+      yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+      if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, "prompts"))
+        list = yaml_document_get_node(&doc, p->value);
+    }
+  }
+  if (!list || list->type != YAML_SEQUENCE_NODE)
+    tsr_user_error("%s: expected a YAML list of prompts (- prompt: ...) or JSON Lines ({\"prompt\": ...} per line)",
+                   pl->path);
+  for (yaml_node_item_t *e = list->data.sequence.items.start; e < list->data.sequence.items.top; e++)
+    yaml_item(pl, &doc, yaml_document_get_node(&doc, *e), c);
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+}
+
+void prompt_list_read(const char *path, PromptList *pl) {
+  memset(pl, 0, sizeof *pl);
+  snprintf(pl->path, sizeof pl->path, "%s", path);
+  FILE *fp = fopen(path, "rb");
+  if (!fp) tsr_user_error("%s: cannot open the prompt list: %s", path, strerror(errno));
+  char *buf = NULL;
+  size_t len = 0, cap = 0, k;
+  char chunk[1 << 16];
+  while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+    if (len + k + 1 > cap) {
+      cap = 2 * (len + k + 1);
+      buf = realloc(buf, cap);
+      TSR_ASSERT(buf, "out of memory");
+    }
+    memcpy(buf + len, chunk, k);
+    len += k;
+  }
+  if (ferror(fp)) tsr_user_error("%s: cannot read the prompt list", path);
+  pl->fnv1a64 = fnv1a64(FNV1A64_INIT, buf, len);
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = 0;
+  else dir[0] = 0;
+  ItemCtx c = {.file = path, .dir = dir};
+  size_t n = strlen(path), s = 0;
+  while (s < len && (buf[s] == ' ' || buf[s] == '\n' || buf[s] == '\t' || buf[s] == '\r')) s++;
+  int jsonl = (n > 6 && !strcmp(path + n - 6, ".jsonl")) || (n > 5 && !strcmp(path + n - 5, ".json")) ||
+              (s < len && buf[s] == '{');
+  if (jsonl) read_jsonl(pl, buf ? buf : "", len, &c);
+  else {
+    rewind(fp);
+    read_yaml(pl, fp, &c);
+  }
+  fclose(fp);
+  free(buf);
+  if (pl->n == 0) tsr_user_error("%s: the prompt list is empty", path);
+}
+
+void prompt_list_free(PromptList *pl) {
+  for (int i = 0; i < pl->n; i++) {
+    RenderItem *it = &pl->items[i];
+    free(it->prompt), free(it->id), free(it->image), free(it->extend), free(it->first), free(it->last), free(it->remix);
+  }
+  free(pl->items);
+  memset(pl, 0, sizeof *pl);
+}
+
+// ================================================================== one item
+void render_item_key(const RenderItem *it, const RenderSettings *rs, char key[17]) {
+  StrBuf b = {0};
+  sb_printf(&b, "%s|%s|%lld|%d|%dx%d|%s|%s|%s|%s|%s|%g|%d|", it->prompt ? it->prompt : "", it->id ? it->id : "",
+            it->seed, it->frames, it->height, it->width, it->image ? it->image : "", it->extend ? it->extend : "",
+            it->first ? it->first : "", it->last ? it->last : "", it->remix ? it->remix : "", it->strength,
+            it->extend_frames);
+  sb_printf(&b, "%d|%g|%g|%s|%lld|%d|%d|%016llx", rs->steps, rs->cfg, rs->shift, rs->sampler ? rs->sampler : "",
+            rs->seed, rs->upscale, rs->use_ema, (unsigned long long)rs->ckpt_fnv1a64);
+  snprintf(key, 17, "%016llx", (unsigned long long)fnv1a64(FNV1A64_INIT, b.s, b.n));
+  sb_free(&b);
+}
+
+void render_output_path(const RenderItem *it, const char *dir, char *path, int len) {
+  if (it->id) snprintf(path, (size_t)len, "%s/%s.mp4", dir, it->id);
+  else snprintf(path, (size_t)len, "%s/item%05d.mp4", dir, it->index);
+}
+
+// Read an image or video as frames at H x W (scaled and centre-cropped).
+static int load_frames(const char *what, const char *path, int H, int W, int max_frames, VideoFrames *fit, char *err,
+                       int errlen) {
+  VideoFrames raw = {0};
+  char why[256];
+  if (access(path, R_OK) != 0) {
+    snprintf(err, (size_t)errlen, "%s: %s: %s", what, path, strerror(errno));
+    return -1;
+  }
+  if (video_read(path, 0.0f, max_frames, &raw, why, sizeof why) != 0) {
+    snprintf(err, (size_t)errlen, "%s: %s: cannot decode: %s", what, path, why);
+    return -1;
+  }
+  video_resize_crop(&raw, H, W, fit);
+  video_frames_free(&raw);
+  return 0;
+}
+
+static void json_path_field(StrBuf *b, const char *name, const char *v) {
+  sb_printf(b, "\"%s\":", name);
+  sb_json_string(b, v ? v : "");
+}
+
+// The provenance sidecar: the fields `generate` writes, plus where the item came from.
+static int write_provenance(const char *path, const RenderItem *it, const RenderSettings *rs, const char *prompts,
+                            const SamplerOptions *so, const char *sampler, int frames, int H, int W, long long ckpt_step,
+                            double secs) {
+  StrBuf b = {0};
+  sb_printf(&b, "{\"prompt\":");
+  sb_json_string(&b, it->prompt);
+  sb_printf(&b, ",\"seed\":%llu,\"sampler\":\"%s\",\"steps\":%d,\"cfg\":%g,\"shift\":%g,\"frames\":%d,\"size\":[%d,%d],",
+            (unsigned long long)so->seed, sampler, so->steps, so->cfg, so->shift, frames, H, W);
+  sb_printf(&b, "\"conditioning\":{");
+  json_path_field(&b, "image", it->image);
+  sb_printf(&b, ",");
+  json_path_field(&b, "extend", it->extend);
+  sb_printf(&b, ",");
+  json_path_field(&b, "first", it->first);
+  sb_printf(&b, ",");
+  json_path_field(&b, "last", it->last);
+  sb_printf(&b, ",");
+  json_path_field(&b, "remix", it->remix);
+  sb_printf(&b, ",\"strength\":%g},\"checkpoint\":", it->remix ? (it->strength > 0 ? it->strength : 0.7) : 0.0);
+  sb_json_string(&b, rs->ckpt);
+  sb_printf(&b, ",\"checkpoint_step\":%lld,\"checkpoint_fnv1a64\":\"%016llx\",\"weights\":\"%s\",", ckpt_step,
+            (unsigned long long)rs->ckpt_fnv1a64, rs->use_ema ? "ema" : "raw");
+  sb_printf(&b, "\"render\":{\"prompts\":");
+  sb_json_string(&b, prompts);
+  sb_printf(&b, ",\"index\":%d,\"line\":%d},", it->index, it->line);
+  sb_printf(&b, "\"generator\":\"tessera %s\",\"ai_generated\":true,\"seconds\":%.2f}\n", TESSERA_VERSION, secs);
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  int ok = f && fwrite(b.s, 1, b.n, f) == b.n;
+  if (f) ok = (fclose(f) == 0) && ok;
+  sb_free(&b);
+  return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs, const char *dir, RenderResult *res,
+                char *err, int errlen) {
+  memset(res, 0, sizeof *res);
+  if (it->error[0]) {
+    snprintf(err, (size_t)errlen, "%s", it->error);
+    return -1;
+  }
+  const Config *cfg = &s->cfg;
+  const ModelConfig *mc = &cfg->model;
+  const int T = mc->frames, H = mc->height, W = mc->width;
+  if (it->height && (it->height != H || it->width != W)) {
+    snprintf(err, (size_t)errlen, "size %dx%d: this model makes %dx%d frames", it->height, it->width, H, W);
+    return -1;
+  }
+  const char *sampler = rs->sampler ? rs->sampler : cfg->sample.sampler;
+  long long base_seed = rs->seed >= 0 ? rs->seed : (long long)cfg->sample.seed;
+  SamplerOptions so = {.steps = rs->steps ? rs->steps : cfg->sample.steps,
+                       .cfg = rs->cfg >= 0 ? rs->cfg : cfg->sample.cfg,
+                       .shift = rs->shift > 0 ? rs->shift : cfg->sample.shift,
+                       .heun = !strcmp(sampler, "heun"),
+                       .seed = (uint64_t)(it->seed >= 0 ? it->seed : base_seed + it->index)};
+  GenerateRequest r = {.frames = it->frames ? it->frames : T, .sampler = so,
+                       .remix_strength = it->strength > 0 ? it->strength : 0.7f};
+  VideoFrames first = {0}, last = {0}, remix = {0};
+  uint8_t *video = NULL, *big = NULL, *sheet = NULL;
+  int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
+  int rc = -1;
+  char what[64];
+  snprintf(what, sizeof what, "item %d (line %d)", it->index, it->line);
+  int ntokens = infer_encode(s, it->prompt, tokens, what);
+
+  if (it->image || it->first) {
+    if (load_frames(it->image ? "image" : "first", it->image ? it->image : it->first, H, W, 1, &first, err, errlen))
+      goto done;
+    r.first = first.pixels, r.nfirst = 1;
+  }
+  if (it->extend) {
+    if (load_frames("extend", it->extend, H, W, 0, &first, err, errlen)) goto done;
+    int k = it->extend_frames ? it->extend_frames : (T / 2) / mc->pt * mc->pt;
+    if (first.T < k) {
+      snprintf(err, (size_t)errlen, "extend: %s: has %d frames, %d needed to lead in", it->extend, first.T, k);
+      goto done;
+    }
+    r.first = first.pixels + (size_t)(first.T - k) * H * W * 3, r.nfirst = k;
+  }
+  if (it->last) {
+    if (load_frames("last", it->last, H, W, 1, &last, err, errlen)) goto done;
+    r.last = last.pixels, r.nlast = 1;
+  }
+  if (it->remix) {
+    if (load_frames("remix", it->remix, H, W, T, &remix, err, errlen)) goto done;
+    if (remix.T < T) {
+      snprintf(err, (size_t)errlen, "remix: %s: has %d frames, the model window needs %d", it->remix, remix.T, T);
+      goto done;
+    }
+    r.remix = remix.pixels;
+  }
+  video = tsr_calloc((size_t)r.frames * H * W * 3, 1);
+  double t0 = timer_now();
+  if (generate_video(&s->model, tokens, ntokens, &r, video, err, errlen) != 0) goto done;
+  res->seconds = timer_now() - t0;
+  res->frames = r.frames;
+
+  // MP4 (nearest-neighbour upscaled for watching), contact sheet, provenance: as `generate`.
+  int k = rs->upscale ? rs->upscale : (256 + H - 1) / H;
+  int UH = H * k, UW = W * k;
+  big = tsr_calloc((size_t)r.frames * UH * UW * 3, 1);
+  for (int f = 0; f < r.frames; f++)
+    for (int y = 0; y < UH; y++)
+      for (int x = 0; x < UW; x++)
+        memcpy(big + (((size_t)f * UH + y) * UW + x) * 3, video + (((size_t)f * H + y / k) * W + x / k) * 3, 3);
+  render_output_path(it, dir, res->mp4, sizeof res->mp4);
+  size_t stem = strlen(res->mp4) - 4;
+  snprintf(res->sheet, sizeof res->sheet, "%.*s.png", (int)stem, res->mp4);
+  snprintf(res->json, sizeof res->json, "%.*s.json", (int)stem, res->mp4);
+  char why[256];
+  if (video_write_mp4(res->mp4, big, r.frames, UH, UW, 8.0f, why, sizeof why) != 0) {
+    snprintf(err, (size_t)errlen, "%s: cannot write: %s", res->mp4, why);
+    goto done;
+  }
+  int cols = r.frames < 8 ? r.frames : 8, step = r.frames / cols;
+  sheet = tsr_calloc((size_t)H * 2 * W * 2 * cols * 3, 1);
+  for (int i = 0; i < cols; i++)
+    for (int y = 0; y < 2 * H; y++)
+      for (int x = 0; x < 2 * W; x++)
+        memcpy(sheet + ((size_t)y * 2 * W * cols + i * 2 * W + x) * 3,
+               video + (((size_t)(i * step) * H + y / 2) * W + x / 2) * 3, 3);
+  if (png_write_rgb(res->sheet, sheet, 2 * H, 2 * W * cols, why, sizeof why) != 0) {
+    snprintf(err, (size_t)errlen, "%s: %s", res->sheet, why);
+    goto done;
+  }
+  if (write_provenance(res->json, it, rs, rs->prompts ? rs->prompts : "", &so, sampler, r.frames, H, W,
+                       (long long)s->state.step, res->seconds) != 0) {
+    snprintf(err, (size_t)errlen, "%s: cannot write: %s", res->json, strerror(errno));
+    goto done;
+  }
+  if (fnv1a64_file(res->mp4, &res->fnv1a64, &res->bytes) != 0) {
+    snprintf(err, (size_t)errlen, "%s: cannot read back: %s", res->mp4, strerror(errno));
+    goto done;
+  }
+  rc = 0;
+done:
+  video_frames_free(&first);
+  video_frames_free(&last);
+  video_frames_free(&remix);
+  tsr_free(sheet);
+  tsr_free(big);
+  tsr_free(video);
+  tsr_free(tokens);
+  return rc;
+}

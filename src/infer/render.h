@@ -1,0 +1,68 @@
+// Batch rendering: a prompt list (JSON Lines or YAML) read into items, and one
+// item rendered to MP4 + PNG contact sheet + JSON provenance, as `generate`
+// writes them. Errors of one item never end the batch: they come back as a
+// message for the manifest (docs/render.md).
+#pragma once
+#include <stdint.h>
+
+#include "infer/session.h"
+
+// One prompt of the list. Paths are resolved against the prompt file's folder.
+typedef struct {
+  int index;            // 0-based position in the list
+  int line;             // 1-based line in the prompt file
+  char *prompt;
+  char *id;             // optional output name (default item<index>)
+  long long seed;       // -1: the batch seed + index
+  int frames;           // 0: the model window
+  int height, width;    // 0: the model size (must equal it when given)
+  char *image, *extend, *first, *last, *remix;  // conditioning inputs (NULL: none)
+  float strength;       // remix strength (0: default 0.7)
+  int extend_frames;    // 0: half a window
+  char error[512];      // non-empty: the item is malformed ("file:line: ...") and fails
+} RenderItem;
+
+typedef struct {
+  RenderItem *items;
+  int n;
+  char path[1024];
+  uint64_t fnv1a64;     // of the file's bytes
+} PromptList;
+
+// Read PATH: JSON Lines (one object per line; blank and '#' lines skipped) when
+// it ends in .jsonl/.json or starts with '{', else YAML (a list of mappings or
+// of plain prompt strings, or a mapping with a `prompts:` list). A malformed
+// item becomes an item with `error` set; a file that cannot be read or is not
+// YAML at all is a user error (exit 2).
+void prompt_list_read(const char *path, PromptList *pl);
+void prompt_list_free(PromptList *pl);
+
+typedef struct {
+  int steps;              // 0: the checkpoint's sample config
+  float cfg, shift;       // < 0: the checkpoint's
+  const char *sampler;    // NULL: the checkpoint's
+  long long seed;         // < 0: the checkpoint's; item i without a seed uses seed + i
+  int upscale;            // 0: to >= 256 px
+  int use_ema;
+  const char *ckpt;
+  uint64_t ckpt_fnv1a64;
+  const char *prompts;    // the prompt list (named in the provenance record)
+} RenderSettings;
+
+typedef struct {
+  char mp4[1024], sheet[1024], json[1024];
+  uint64_t fnv1a64;       // of the MP4
+  long long bytes;
+  double seconds;
+  int frames;
+} RenderResult;
+
+// Key of an item under the settings (hex FNV-1a 64 of both): the manifest's
+// test that a finished output still answers the same request.
+void render_item_key(const RenderItem *it, const RenderSettings *rs, char key[17]);
+// Output MP4 path of the item in DIR.
+void render_output_path(const RenderItem *it, const char *dir, char *path, int len);
+// Render one item into DIR. Returns 0, or -1 with a one-line reason in err
+// (a missing conditioning file, a size the model cannot make, ...).
+int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs, const char *dir, RenderResult *res,
+                char *err, int errlen);
