@@ -95,7 +95,8 @@ NCCL_LIBDIR := $(call find_libdir,libnccl.so)
 ifneq ($(and $(NCCL_H),$(wildcard $(CUDA_HOME)/include/cuda_runtime_api.h),$(CUDART_LIBDIR),$(NCCL_LIBDIR)),)
   $(info ✓ NCCL: $(NCCL_LIBDIR)/libnccl.so (comm backend for device buffers))
   NCCL_CFLAGS := -DTSR_HAVE_NCCL -I$(CUDA_HOME)/include -I$(dir $(NCCL_H))
-  LDLIBS += -L$(NCCL_LIBDIR) -L$(CUDART_LIBDIR) -Wl,-rpath,$(NCCL_LIBDIR) -Wl,-rpath,$(CUDART_LIBDIR) -lnccl -lcudart -ldl
+  LDLIBS += -L$(NCCL_LIBDIR) -L$(CUDART_LIBDIR) -Wl,-rpath,$(NCCL_LIBDIR) -Wl,-rpath,$(CUDART_LIBDIR) \
+    -Wl,--as-needed -lnccl -lcudart -Wl,--no-as-needed -ldl  # only binaries that use comm load NCCL
 else
   $(info ✗ NCCL: nccl.h/libnccl.so/libcudart.so not found (comm uses MPI only))
   NCCL_CFLAGS :=
