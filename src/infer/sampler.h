@@ -8,10 +8,16 @@
 // Guidance: v = v_u + g (v_c - v_u), the unconditional branch on the null caption.
 // Conditioning: tokens of conditioned latent frames are x_src at every step
 // and in the output (they enter clean, t = 0, as in training).
-// Noise eps is keyed by (seed, RNG_SAMPLE, sample, token, channel).
+// Noise eps is keyed by (seed, RNG_SAMPLE, sample, token, channel), the token
+// index global: every layout starts from the same noise.
+// Distributed (docs/model_parallel.md): under the model's sp each rank steps
+// its token slice and the clip is gathered at the end; with cfg_group the
+// conditional branch runs on the pair's rank 0 and the unconditional on its
+// rank 1, and each step swaps the two velocities.
 #pragma once
 #include <stdint.h>
 
+#include "comm/comm.h"
 #include "model/model.h"
 
 typedef struct {
@@ -24,12 +30,14 @@ typedef struct {
   // Called after each step (may be NULL): step i of n.
   void (*progress)(int i, int n, void *ctx);
   void *progress_ctx;
+  CommGroup *cfg_group;  // CFG-parallel pair (size 2), or NULL: both branches on this rank
 } SamplerOptions;
 
 // Model forwards needed per sample: steps * (cfg != 1 ? 2 : 1) * (heun ? ~2 : 1).
-// m must hold activations for 2*B samples when cfg != 1.
+// m must hold activations for 2*B samples when cfg != 1 (B under CFG-parallel).
 // tokens/ntokens [B,L]/[B]: the prompts. cond [B,gt] (may be NULL) and x_src
-// [B,N,P] (clean patches; needed when cond has a 1 or t0 < 1). out [B,N,P].
+// [B,N,P] (clean patches; needed when cond has a 1 or t0 < 1). out [B,N,P]:
+// the whole clip on every rank (x_src too), whatever the layout.
 void sample_flow(Model *m, const SamplerOptions *o, int B, const int32_t *tokens, const int32_t *ntokens,
                  const uint8_t *cond, const float *x_src, float *out);
 // The shifted time grid t_0..t_steps (for tests and docs).

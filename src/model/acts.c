@@ -10,6 +10,9 @@
 void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
   const size_t B = (size_t)d.B, N = (size_t)d.N, M = B * N, D = (size_t)d.D, Dm = (size_t)d.Dm;
   const size_t L = (size_t)d.L, BL = B * L, H = (size_t)d.H, P = (size_t)d.P, F = (size_t)d.F;
+  // this rank's shard of the video blocks: heads and MLP hidden (tp), tokens (sp)
+  const size_t Ht = (size_t)d.Ht, Dt = (size_t)d.Dt, Dmt = (size_t)d.Dmt;
+  const int ulysses = d.sp > 1;
   TextActs *text = a->text;
   BlockActs *blocks = a->blocks;
   memset(a, 0, sizeof *a);
@@ -60,33 +63,38 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
     k->ln1_mean = arena_floats(ar, M);
     k->ln1_rstd = arena_floats(ar, M);
     k->h1 = arena_floats(ar, M * D);
-    k->qkv = arena_floats(ar, M * 3 * D);
-    k->q = arena_floats(ar, M * D);
-    k->k = arena_floats(ar, M * D);
-    k->q_rstd = arena_floats(ar, M * H);
-    k->k_rstd = arena_floats(ar, M * H);
-    k->att = arena_floats(ar, M * D);
-    k->lse = arena_floats(ar, B * H * N);
+    k->qkv = arena_floats(ar, M * 3 * Dt);
+    // q, k: [M,Dt] token-parallel, or head-parallel [B,Nf,Ha*hd] under sp (same size)
+    k->q = arena_floats(ar, M * Dt);
+    k->k = arena_floats(ar, M * Dt);
+    k->q_rstd = arena_floats(ar, M * Ht);
+    k->k_rstd = arena_floats(ar, M * Ht);
+    if (ulysses) {
+      k->vh = arena_floats(ar, M * Dt);
+      k->atth = arena_floats(ar, M * Dt);
+    }
+    k->att = arena_floats(ar, M * Dt);
+    k->lse = arena_floats(ar, M * Ht);  // B*Ht*N == B*Ha*Nf
     k->pa = arena_floats(ar, M * D);
     k->x1 = arena_floats(ar, M * D);
     k->ln2 = arena_floats(ar, M * D);
     k->ln2_mean = arena_floats(ar, M);
     k->ln2_rstd = arena_floats(ar, M);
-    k->cq = arena_floats(ar, M * D);
-    k->cqn = arena_floats(ar, M * D);
-    k->cq_rstd = arena_floats(ar, M * H);
-    k->ckv = arena_floats(ar, BL * 2 * D);
-    k->ckn = arena_floats(ar, BL * D);
-    k->ck_rstd = arena_floats(ar, BL * H);
-    k->catt = arena_floats(ar, M * D);
-    k->clse = arena_floats(ar, B * H * N);
+    k->cq = arena_floats(ar, M * Dt);
+    k->cqn = arena_floats(ar, M * Dt);
+    k->cq_rstd = arena_floats(ar, M * Ht);
+    k->ckv = arena_floats(ar, BL * 2 * Dt);
+    k->ckn = arena_floats(ar, BL * Dt);
+    k->ck_rstd = arena_floats(ar, BL * Ht);
+    k->catt = arena_floats(ar, M * Dt);
+    k->clse = arena_floats(ar, M * Ht);
     k->x2 = arena_floats(ar, M * D);
     k->ln3n = arena_floats(ar, M * D);
     k->ln3_mean = arena_floats(ar, M);
     k->ln3_rstd = arena_floats(ar, M);
     k->h3 = arena_floats(ar, M * D);
-    k->f1 = arena_floats(ar, M * Dm);
-    k->g = arena_floats(ar, M * Dm);
+    k->f1 = arena_floats(ar, M * Dmt);
+    k->g = arena_floats(ar, M * Dmt);
     k->f2 = arena_floats(ar, M * D);
     k->mod = arena_floats(ar, 2 * B * 6 * D);
   }
@@ -105,14 +113,14 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
   g->dx = arena_floats(ar, M * D);
   g->dh = arena_floats(ar, M * D);
   g->dh2 = arena_floats(ar, M * D);
-  g->dm1 = arena_floats(ar, M * Dm);
-  g->dm2 = arena_floats(ar, M * Dm);
-  g->dqkv = arena_floats(ar, M * 3 * D);
-  g->dq = arena_floats(ar, M * D);
-  g->dk = arena_floats(ar, M * D);
-  g->datt = arena_floats(ar, M * D);
-  g->dckv = arena_floats(ar, BL * 2 * D);
-  g->dckn = arena_floats(ar, BL * D);
+  g->dm1 = arena_floats(ar, M * Dmt);
+  g->dm2 = arena_floats(ar, M * Dmt);
+  g->dqkv = arena_floats(ar, M * 3 * Dt);
+  g->dq = arena_floats(ar, M * Dt);
+  g->dk = arena_floats(ar, M * Dt);
+  g->datt = arena_floats(ar, M * Dt);
+  g->dckv = arena_floats(ar, BL * 2 * Dt);
+  g->dckn = arena_floats(ar, BL * Dt);
   g->dctx = arena_floats(ar, BL * D);
   g->dmod = arena_floats(ar, 2 * B * 6 * D);
   g->dcsilu = arena_floats(ar, 2 * B * D);
@@ -127,6 +135,15 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
   g->dtm1 = arena_floats(ar, BL * Dm);
   g->dtm2 = arena_floats(ar, BL * Dm);
   g->dout = arena_floats(ar, M * P);
+  if (d.tp > 1) g->dnorm = arena_floats(ar, (size_t)c->depth * 4 * (size_t)d.hd);
+  if (ulysses) {
+    g->fq = arena_floats(ar, M * Dt);
+    g->fk = arena_floats(ar, M * Dt);
+    g->datth = arena_floats(ar, M * Dt);
+    g->dqkvh = arena_floats(ar, 3 * M * Dt);
+    g->sp_send = arena_floats(ar, 3 * M * Dt);
+    g->sp_recv = arena_floats(ar, 3 * M * Dt);
+  }
 }
 
 void model_alloc_acts(Model *m, int max_batch) {

@@ -1,14 +1,52 @@
 // Backward pass of the model: gradients of the last forward's loss,
 // accumulated into m->params.grad. Mirrors forward.c step by step, in reverse.
 // Gradient scratch (a->gs) is zeroed before each use because every backward
-// op accumulates.
+// op accumulates. Under tp the input gradient of each column-parallel Linear
+// is all-reduced over tp (Megatron's f), so the residual stream's gradient
+// and every replicated parameter's gradient are whole on every tp rank;
+// under sp the attention gradients go through the inverse all-to-alls and
+// parameter gradients stay per-rank shares (the trainer sums them).
 #include <string.h>
 
 #include "core/error.h"
 #include "kernels/ops.h"
 #include "model/model_internal.h"
+#include "model/parallel.h"
 
 static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
+
+// Gradient of a per-head norm weight (one [hd] vector shared by every head).
+// At tp > 1 each rank sees only its heads: collect this backward's share in
+// scratch, summed over tp at the end (model_backward), so the gradient buffer
+// (which may hold earlier micro-batches) is not summed twice.
+enum { NORM_Q, NORM_K, NORM_CQ, NORM_CK };
+static float *norm_grad(Model *m, int block, int which, size_t off) {
+  if (m->layout.tp == 1) return PG(m, off);
+  return m->acts->gs.dnorm + ((size_t)block * 4 + which) * m->cfg.head_dim;
+}
+
+// Self-attention backward: datt [M,Dt] (token-parallel) -> dq, dk [M,Dt] and
+// dv into dqkv (zeroed by the caller), before RoPE / QK-norm backward.
+static void self_attention_backward(Model *m, BlockActs *k) {
+  ModelActs *a = m->acts;
+  GradScratch *g = &a->gs;
+  const Dims d = a->d;
+  const int Dt = d.Dt;
+  if (d.sp == 1) {
+    attention_backward(g->dq, g->dk, g->dqkv + 2 * Dt, g->datt, k->att, Dt, k->lse, k->q, Dt, k->k, Dt,
+                       k->qkv + 2 * Dt, 3 * Dt, NULL, d.B, d.N, d.N, d.Ht, d.hd);
+    return;
+  }
+  const int W = d.Ha * d.hd;
+  const size_t nh = (size_t)d.B * d.Nf * W;  // one head-parallel tensor
+  float *dqh = g->dqkvh, *dkh = dqh + nh, *dvh = dkh + nh;
+  sp_tokens_to_heads(m, d.B, 1, (const float *const[]){g->datt}, (const int[]){Dt}, (float *const[]){g->datth});
+  zero(g->dqkvh, 3 * nh);
+  attention_backward(dqh, dkh, dvh, g->datth, k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, NULL, d.B, d.Nf, d.Nf,
+                     d.Ha, d.hd);
+  sp_heads_to_tokens(m, d.B, 3, (const float *const[]){dqh, dkh, dvh}, (float *const[]){g->dq, g->dk, g->dqkv + 2 * Dt},
+                     (const int[]){Dt, Dt, 3 * Dt});
+}
 
 // dx holds d loss / d (block output) on entry and d loss / d (block input) on exit.
 static void block_backward(Model *m, int i) {
@@ -17,7 +55,8 @@ static void block_backward(Model *m, int i) {
   const BlockOff *w = &m->off->blocks[i];
   GradScratch *g = &a->gs;
   const Dims d = a->d;
-  const size_t M = (size_t)d.B * d.N, BL = (size_t)d.B * d.L, D = (size_t)d.D, Dm = (size_t)d.Dm;
+  const size_t M = (size_t)d.B * d.N, BL = (size_t)d.B * d.L, D = (size_t)d.D, Dt = (size_t)d.Dt;
+  const size_t Dmt = (size_t)d.Dmt;
   const int S = 6 * d.D;
   const uint8_t *sel = a->sel;
   const float *scale1 = k->mod + D, *gate1 = k->mod + 2 * D, *scale2 = k->mod + 4 * D, *gate2 = k->mod + 5 * D;
@@ -27,52 +66,56 @@ static void block_backward(Model *m, int i) {
   // 3. MLP: out = x2 + gate2 * fc2(gelu(fc1(modulate(LN(x2)))))
   zero(g->dh, M * D);
   gate_residual_backward(g->dh, dmod + 5 * D, g->dx, k->f2, gate2, sel, S, d.B, d.N, d.D);
-  zero(g->dm1, M * Dm);
-  linear_backward(g->dm1, PG(m, w->fc2.w), PG(m, w->fc2.b), g->dh, k->g, PW(m, w->fc2.w), M, Dm, D);
-  zero(g->dm2, M * Dm);
-  gelu_backward(g->dm2, g->dm1, k->f1, (int64_t)(M * Dm));
+  zero(g->dm1, M * Dmt);
+  linear_backward(g->dm1, PG(m, w->fc2.w), PG(m, w->fc2.b), g->dh, k->g, PW(m, w->fc2.w), M, Dmt, D);
+  zero(g->dm2, M * Dmt);
+  gelu_backward(g->dm2, g->dm1, k->f1, (int64_t)(M * Dmt));
   zero(g->dh, M * D);
-  linear_backward(g->dh, PG(m, w->fc1.w), PG(m, w->fc1.b), g->dm2, k->h3, PW(m, w->fc1.w), M, D, Dm);
+  linear_backward(g->dh, PG(m, w->fc1.w), PG(m, w->fc1.b), g->dm2, k->h3, PW(m, w->fc1.w), M, D, Dmt);
+  tp_allreduce(m, g->dh, M * D);
   zero(g->dh2, M * D);
   modulate_backward(g->dh2, dmod + 3 * D, dmod + 4 * D, g->dh, k->ln3n, scale2, sel, S, d.B, d.N, d.D);
   layernorm_backward(g->dx, NULL, NULL, g->dh2, k->x2, NULL, k->ln3_mean, k->ln3_rstd, M, D);
 
   // 2. cross-attention: x2 = x1 + cproj(attn(cq_norm(cq(LN(x1))), ck_norm(ckv(ctx))))
-  zero(g->datt, M * D);
-  linear_backward(g->datt, PG(m, w->cproj.w), PG(m, w->cproj.b), g->dx, k->catt, PW(m, w->cproj.w), M, D, D);
-  zero(g->dq, M * D);
-  zero(g->dckn, BL * D);
-  zero(g->dckv, BL * 2 * D);
-  attention_backward(g->dq, g->dckn, g->dckv + D, g->datt, k->catt, D, k->clse, k->cqn, D, k->ckn, D,
-                     k->ckv + D, 2 * D, a->ntok, d.B, d.N, d.L, d.H, d.hd);
-  rmsnorm_backward(g->dckv, 2 * D, PG(m, w->ck_norm), g->dckn, D, k->ckv, 2 * D, PW(m, w->ck_norm), k->ck_rstd,
-                   BL, d.H, d.hd);
-  linear_backward(g->dctx, PG(m, w->ckv.w), PG(m, w->ckv.b), g->dckv, a->ctx, PW(m, w->ckv.w), BL, D, 2 * D);
-  zero(g->dh, M * D);
-  rmsnorm_backward(g->dh, D, PG(m, w->cq_norm), g->dq, D, k->cq, D, PW(m, w->cq_norm), k->cq_rstd, M, d.H, d.hd);
+  zero(g->datt, M * Dt);
+  linear_backward(g->datt, PG(m, w->cproj.w), PG(m, w->cproj.b), g->dx, k->catt, PW(m, w->cproj.w), M, Dt, D);
+  zero(g->dq, M * Dt);
+  zero(g->dckn, BL * Dt);
+  zero(g->dckv, BL * 2 * Dt);
+  attention_backward(g->dq, g->dckn, g->dckv + Dt, g->datt, k->catt, Dt, k->clse, k->cqn, Dt, k->ckn, Dt,
+                     k->ckv + Dt, 2 * Dt, a->ntok, d.B, d.N, d.L, d.Ht, d.hd);
+  rmsnorm_backward(g->dckv, 2 * Dt, norm_grad(m, i, NORM_CK, w->ck_norm), g->dckn, Dt, k->ckv, 2 * Dt,
+                   PW(m, w->ck_norm), k->ck_rstd, BL, d.Ht, d.hd);
+  // dctx: this rank's heads only; summed over tp once for all blocks (model_backward)
+  linear_backward(g->dctx, PG(m, w->ckv.w), PG(m, w->ckv.b), g->dckv, a->ctx, PW(m, w->ckv.w), BL, D, 2 * Dt);
+  zero(g->dh, M * Dt);
+  rmsnorm_backward(g->dh, Dt, norm_grad(m, i, NORM_CQ, w->cq_norm), g->dq, Dt, k->cq, Dt, PW(m, w->cq_norm),
+                   k->cq_rstd, M, d.Ht, d.hd);
   zero(g->dh2, M * D);
-  linear_backward(g->dh2, PG(m, w->cq.w), PG(m, w->cq.b), g->dh, k->ln2, PW(m, w->cq.w), M, D, D);
+  linear_backward(g->dh2, PG(m, w->cq.w), PG(m, w->cq.b), g->dh, k->ln2, PW(m, w->cq.w), M, D, Dt);
+  tp_allreduce(m, g->dh2, M * D);
   layernorm_backward(g->dx, PG(m, w->norm2.w), PG(m, w->norm2.b), g->dh2, k->x1, PW(m, w->norm2.w), k->ln2_mean,
                      k->ln2_rstd, M, D);
 
   // 1. self-attention: x1 = xin + gate1 * proj(attn(rope(qnorm(q)), rope(knorm(k)), v))
   zero(g->dh, M * D);
   gate_residual_backward(g->dh, dmod + 2 * D, g->dx, k->pa, gate1, sel, S, d.B, d.N, d.D);
-  zero(g->datt, M * D);
-  linear_backward(g->datt, PG(m, w->proj.w), PG(m, w->proj.b), g->dh, k->att, PW(m, w->proj.w), M, D, D);
-  zero(g->dq, M * D);
-  zero(g->dk, M * D);
-  zero(g->dqkv, M * 3 * D);
-  attention_backward(g->dq, g->dk, g->dqkv + 2 * D, g->datt, k->att, D, k->lse, k->q, D, k->k, D, k->qkv + 2 * D,
-                     3 * D, NULL, d.B, d.N, d.N, d.H, d.hd);
-  rope3d_backward(g->dq, D, a->rope_cos, a->rope_sin, d.B, d.N, d.H, d.hd);
-  rope3d_backward(g->dk, D, a->rope_cos, a->rope_sin, d.B, d.N, d.H, d.hd);
-  rmsnorm_backward(g->dqkv, 3 * D, PG(m, w->q_norm), g->dq, D, k->qkv, 3 * D, PW(m, w->q_norm), k->q_rstd, M, d.H,
-                   d.hd);
-  rmsnorm_backward(g->dqkv + D, 3 * D, PG(m, w->k_norm), g->dk, D, k->qkv + D, 3 * D, PW(m, w->k_norm), k->k_rstd,
-                   M, d.H, d.hd);
+  zero(g->datt, M * Dt);
+  linear_backward(g->datt, PG(m, w->proj.w), PG(m, w->proj.b), g->dh, k->att, PW(m, w->proj.w), M, Dt, D);
+  zero(g->dq, M * Dt);
+  zero(g->dk, M * Dt);
+  zero(g->dqkv, M * 3 * Dt);
+  self_attention_backward(m, k);
+  rope3d_backward(g->dq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+  rope3d_backward(g->dk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+  rmsnorm_backward(g->dqkv, 3 * Dt, norm_grad(m, i, NORM_Q, w->q_norm), g->dq, Dt, k->qkv, 3 * Dt, PW(m, w->q_norm),
+                   k->q_rstd, M, d.Ht, d.hd);
+  rmsnorm_backward(g->dqkv + Dt, 3 * Dt, norm_grad(m, i, NORM_K, w->k_norm), g->dk, Dt, k->qkv + Dt, 3 * Dt,
+                   PW(m, w->k_norm), k->k_rstd, M, d.Ht, d.hd);
   zero(g->dh, M * D);
-  linear_backward(g->dh, PG(m, w->qkv.w), PG(m, w->qkv.b), g->dqkv, k->h1, PW(m, w->qkv.w), M, D, 3 * D);
+  linear_backward(g->dh, PG(m, w->qkv.w), PG(m, w->qkv.b), g->dqkv, k->h1, PW(m, w->qkv.w), M, D, 3 * Dt);
+  tp_allreduce(m, g->dh, M * D);
   zero(g->dh2, M * D);
   modulate_backward(g->dh2, dmod, dmod + D, g->dh, k->ln1n, scale1, sel, S, d.B, d.N, d.D);
   layernorm_backward(g->dx, NULL, NULL, g->dh2, k->xin, NULL, k->ln1_mean, k->ln1_rstd, M, D);
@@ -166,10 +209,26 @@ void model_backward(Model *m, const Batch *b) {
   zero(g->dcsilu, 2 * (size_t)d.B * d.D);
   zero(g->dctx, (size_t)d.B * d.L * d.D);
   // g->dout was written by mse_loss in the forward.
+  if (d.tp > 1) zero(g->dnorm, (size_t)m->cfg.depth * 4 * d.hd);
   final_backward(m);
   for (int i = m->cfg.depth - 1; i >= 0; i--) block_backward(m, i);
   linear_backward(NULL, PG(m, o->x_embed.w), PG(m, o->x_embed.b), g->dx, b->x, PW(m, o->x_embed.w), (int)M, d.P,
                   d.D);
+  if (d.tp > 1) {
+    // the sharded cross.kv gave each tp rank its heads' part of dctx, and the
+    // per-head norm weights their heads' part of the gradient: sum over tp
+    tp_allreduce(m, g->dctx, (size_t)d.B * d.L * d.D);
+    tp_allreduce(m, g->dnorm, (size_t)m->cfg.depth * 4 * d.hd);
+    for (int i = 0; i < m->cfg.depth; i++) {
+      const BlockOff *w = &m->off->blocks[i];
+      const size_t offs[4] = {w->q_norm, w->k_norm, w->cq_norm, w->ck_norm};
+      for (int which = 0; which < 4; which++) {
+        const float *src = g->dnorm + ((size_t)i * 4 + which) * d.hd;
+        float *dst = PG(m, offs[which]);
+        for (int c = 0; c < d.hd; c++) dst[c] += src[c];
+      }
+    }
+  }
   conditioning_backward(m);
   text_encoder_backward(m, b);
 }

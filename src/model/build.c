@@ -36,14 +36,55 @@ static NormOff add_norm(ParamTable *t, const char *prefix, int D) {
   return o;
 }
 
+// Megatron sharding of a Linear over tp ranks (docs/model_parallel.md).
+// COLUMN: weight and bias split by output rows ([q;k;v] stacks: `parts`
+// equal parts, each cut tp ways, so a rank holds whole heads of each part).
+// ROW: weight split by input columns; the bias is whole on every rank and
+// added once after the all-reduce. tp = 1: a plain Linear.
+enum Split { COLUMN, ROW };
+static LinearOff add_linear_tp(ParamTable *t, const char *prefix, int in, int out, enum Split split, int parts,
+                               ModelLayout lay) {
+  if (lay.tp == 1) return add_linear(t, prefix, in, out, 0);
+  char name[PARAM_NAME_MAX];
+  int64_t wfull[2] = {out, in}, bfull[1] = {out};
+  LinearOff o;
+  snprintf(name, sizeof name, "%s.weight", prefix);
+  o.w = params_add_sharded(t, name, 2, wfull, INIT_XAVIER, split == COLUMN ? 0 : 1, parts, lay.tp, lay.tp_rank);
+  snprintf(name, sizeof name, "%s.bias", prefix);
+  if (split == COLUMN)
+    o.b = params_add_sharded(t, name, 1, bfull, INIT_ZERO, 0, parts, lay.tp, lay.tp_rank);
+  else
+    o.b = params_add(t, name, 1, bfull, INIT_ZERO);
+  return o;
+}
+
+// Refuse layouts the model cannot be cut into: user errors that every rank
+// sees alike (one message, every rank exits 2). Missing groups are a
+// programming error.
+static void check_layout(const ModelConfig *cfg, ModelLayout lay) {
+  TSR_ASSERT(lay.tp >= 1 && lay.sp >= 1 && lay.tp_rank >= 0 && lay.tp_rank < lay.tp && lay.sp_rank >= 0 &&
+                 lay.sp_rank < lay.sp,
+             "layout tp %d (rank %d) sp %d (rank %d)", lay.tp, lay.tp_rank, lay.sp, lay.sp_rank);
+  if (cfg->heads % (lay.tp * lay.sp))
+    comm_user_error_all("model.heads=%d: parallel.tp=%d x parallel.sp=%d needs the heads to divide by tp*sp=%d "
+                        "(each rank attends with heads/(tp*sp) heads)",
+                        cfg->heads, lay.tp, lay.sp, lay.tp * lay.sp);
+  if (cfg->tokens % lay.sp)
+    comm_user_error_all("parallel.sp=%d does not divide the %d tokens of a clip (%d latent frames of %dx%d patches)",
+                        lay.sp, cfg->tokens, cfg->grid_t, cfg->grid_h, cfg->grid_w);
+  TSR_ASSERT(lay.tp == 1 || (lay.tp_group && lay.tp_group->size == lay.tp && lay.tp_group->rank == lay.tp_rank),
+             "layout tp=%d needs its tp group", lay.tp);
+  TSR_ASSERT(lay.sp == 1 || (lay.sp_group && lay.sp_group->size == lay.sp && lay.sp_group->rank == lay.sp_rank),
+             "layout sp=%d needs its sp group", lay.sp);
+}
+
 void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout) {
   memset(m, 0, sizeof *m);
+  check_layout(cfg, layout);
+  if (layout.tp == 1) layout.tp_group = NULL;
+  if (layout.sp == 1) layout.sp_group = NULL;
   m->cfg = *cfg;
   m->layout = layout;
-  // The layout is carried from the start; sharded execution arrives with the
-  // model-parallel work, so refuse it here rather than compute something else.
-  if (layout.tp != 1 || layout.sp != 1)
-    tsr_user_error("parallel.tp=%d parallel.sp=%d: this build runs tp=1 sp=1 only", layout.tp, layout.sp);
   const int D = cfg->dim, Dm = cfg->mlp_ratio * cfg->dim, hd = cfg->head_dim;
   ParamTable *t = &m->params;
   ModelOffsets *o = tsr_calloc(1, sizeof *o);
@@ -71,18 +112,19 @@ void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout) {
   for (int i = 0; i < cfg->depth; i++) {
     BlockOff *b = &o->blocks[i];
     snprintf(p, sizeof p, "blocks.%d.adaLN", i); b->adaln = add_linear(t, p, D, 6 * D, 1);
-    snprintf(p, sizeof p, "blocks.%d.attn.qkv", i); b->qkv = add_linear(t, p, D, 3 * D, 0);
+    snprintf(p, sizeof p, "blocks.%d.attn.qkv", i); b->qkv = add_linear_tp(t, p, D, 3 * D, COLUMN, 3, layout);
+    // per-head norms: one [hd] weight shared by every head, so whole on each rank
     b->q_norm = add(t, INIT_ONE, 1, hd, 0, "blocks.%d.attn.q_norm.weight", i);
     b->k_norm = add(t, INIT_ONE, 1, hd, 0, "blocks.%d.attn.k_norm.weight", i);
-    snprintf(p, sizeof p, "blocks.%d.attn.proj", i); b->proj = add_linear(t, p, D, D, 0);
+    snprintf(p, sizeof p, "blocks.%d.attn.proj", i); b->proj = add_linear_tp(t, p, D, D, ROW, 1, layout);
     snprintf(p, sizeof p, "blocks.%d.norm2", i); b->norm2 = add_norm(t, p, D);
-    snprintf(p, sizeof p, "blocks.%d.cross.q", i); b->cq = add_linear(t, p, D, D, 0);
-    snprintf(p, sizeof p, "blocks.%d.cross.kv", i); b->ckv = add_linear(t, p, D, 2 * D, 0);
+    snprintf(p, sizeof p, "blocks.%d.cross.q", i); b->cq = add_linear_tp(t, p, D, D, COLUMN, 1, layout);
+    snprintf(p, sizeof p, "blocks.%d.cross.kv", i); b->ckv = add_linear_tp(t, p, D, 2 * D, COLUMN, 2, layout);
     b->cq_norm = add(t, INIT_ONE, 1, hd, 0, "blocks.%d.cross.q_norm.weight", i);
     b->ck_norm = add(t, INIT_ONE, 1, hd, 0, "blocks.%d.cross.k_norm.weight", i);
-    snprintf(p, sizeof p, "blocks.%d.cross.proj", i); b->cproj = add_linear(t, p, D, D, 0);
-    snprintf(p, sizeof p, "blocks.%d.mlp.fc1", i); b->fc1 = add_linear(t, p, D, Dm, 0);
-    snprintf(p, sizeof p, "blocks.%d.mlp.fc2", i); b->fc2 = add_linear(t, p, Dm, D, 0);
+    snprintf(p, sizeof p, "blocks.%d.cross.proj", i); b->cproj = add_linear_tp(t, p, D, D, ROW, 1, layout);
+    snprintf(p, sizeof p, "blocks.%d.mlp.fc1", i); b->fc1 = add_linear_tp(t, p, D, Dm, COLUMN, 1, layout);
+    snprintf(p, sizeof p, "blocks.%d.mlp.fc2", i); b->fc2 = add_linear_tp(t, p, Dm, D, ROW, 1, layout);
   }
   o->final_adaln = add_linear(t, "final.adaLN", D, 2 * D, 1);
   o->final_linear = add_linear(t, "final.linear", D, cfg->patch_dim, 1);
@@ -93,7 +135,10 @@ Dims model_dims(const Model *m, int B) {
   const ModelConfig *c = &m->cfg;
   Dims d = {0};
   d.B = B;
-  d.N = c->tokens / m->layout.sp;
+  d.tp = m->layout.tp;
+  d.sp = m->layout.sp;
+  d.Nf = c->tokens;
+  d.N = c->tokens / d.sp;
   d.P = c->patch_dim;
   d.D = c->dim;
   d.H = c->heads;
@@ -101,6 +146,10 @@ Dims model_dims(const Model *m, int B) {
   d.L = c->text_length;
   d.F = c->freq_dim;
   d.Dm = c->mlp_ratio * c->dim;
+  d.Ht = d.H / d.tp;
+  d.Dt = d.Ht * d.hd;
+  d.Dmt = d.Dm / d.tp;
+  d.Ha = d.Ht / d.sp;
   d.gt = c->grid_t;
   d.gh = c->grid_h;
   d.gw = c->grid_w;

@@ -1,11 +1,14 @@
 // Forward pass of the video diffusion transformer (docs/model.md), CPU backend.
-// Shapes: M = B*N video tokens, BL = B*L text tokens, modulation vectors in
-// two variants per sample ([B,2,*]: 0 = timestep t, 1 = clean t=0).
+// Shapes: M = B*N video tokens (this rank's), BL = B*L text tokens,
+// modulation vectors in two variants per sample ([B,2,*]: 0 = timestep t,
+// 1 = clean t=0). Under tp / sp the video blocks run sharded
+// (docs/model_parallel.md); at tp = sp = 1 every call is the plain one.
 #include <string.h>
 
 #include "core/error.h"
 #include "kernels/ops.h"
 #include "model/model_internal.h"
+#include "model/parallel.h"
 
 static void add_inplace(float *x, const float *y, size_t n) {
 #pragma omp parallel for simd schedule(static)
@@ -80,13 +83,43 @@ static void conditioning_forward(Model *m, const Batch *b) {
   silu_forward(a->csilu, a->c, (int64_t)2 * d.B * D);
 }
 
-// One DiT block: x (block input, a->blocks[i].xin) -> out.
+// Self-attention over every token of the clip: qkv (this rank's heads, [M,3Dt])
+// -> att [M,Dt]. QK-norm and RoPE (global token coordinates) per token; under
+// sp the all-to-all gives each rank all Nf tokens of Ha heads, and back.
+static void self_attention_forward(Model *m, BlockActs *k, const BlockOff *w) {
+  ModelActs *a = m->acts;
+  const Dims d = a->d;
+  const int M = d.B * d.N, Dt = d.Dt;
+  if (d.sp == 1) {
+    rmsnorm_forward(k->q, Dt, k->q_rstd, k->qkv, 3 * Dt, PW(m, w->q_norm), M, d.Ht, d.hd);
+    rmsnorm_forward(k->k, Dt, k->k_rstd, k->qkv + Dt, 3 * Dt, PW(m, w->k_norm), M, d.Ht, d.hd);
+    rope3d_forward(k->q, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+    rope3d_forward(k->k, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+    attention_forward(k->att, Dt, k->lse, k->q, Dt, k->k, Dt, k->qkv + 2 * Dt, 3 * Dt, NULL, d.B, d.N, d.N, d.Ht,
+                      d.hd);
+    return;
+  }
+  GradScratch *g = &a->gs;
+  rmsnorm_forward(g->fq, Dt, k->q_rstd, k->qkv, 3 * Dt, PW(m, w->q_norm), M, d.Ht, d.hd);
+  rmsnorm_forward(g->fk, Dt, k->k_rstd, k->qkv + Dt, 3 * Dt, PW(m, w->k_norm), M, d.Ht, d.hd);
+  rope3d_forward(g->fq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+  rope3d_forward(g->fk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+  const int W = d.Ha * d.hd;
+  sp_tokens_to_heads(m, d.B, 3, (const float *const[]){g->fq, g->fk, k->qkv + 2 * Dt}, (const int[]){Dt, Dt, 3 * Dt},
+                     (float *const[]){k->q, k->k, k->vh});
+  attention_forward(k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, NULL, d.B, d.Nf, d.Nf, d.Ha, d.hd);
+  sp_heads_to_tokens(m, d.B, 1, (const float *const[]){k->atth}, (float *const[]){k->att}, (const int[]){Dt});
+}
+
+// One DiT block: x (block input, a->blocks[i].xin) -> out. Column-parallel
+// qkv, cross.q, cross.kv, fc1 produce this rank's heads / hidden units;
+// row-parallel proj, cross.proj, fc2 all-reduce over tp.
 static void block_forward(Model *m, int i, float *out) {
   ModelActs *a = m->acts;
   BlockActs *k = &a->blocks[i];
   const BlockOff *w = &m->off->blocks[i];
   const Dims d = a->d;
-  const int M = d.B * d.N, BL = d.B * d.L, D = d.D, S = 6 * D;  // S: modulation stride
+  const int M = d.B * d.N, BL = d.B * d.L, D = d.D, Dt = d.Dt, S = 6 * D;  // S: modulation stride
   const uint8_t *sel = a->sel;
 
   linear_forward(k->mod, a->csilu, PW(m, w->adaln.w), PW(m, w->adaln.b), 2 * d.B, D, 6 * D);
@@ -96,35 +129,56 @@ static void block_forward(Model *m, int i, float *out) {
   // 1. self-attention over all video tokens, QK-norm and 3D RoPE
   layernorm_forward(k->ln1n, k->ln1_mean, k->ln1_rstd, k->xin, NULL, NULL, M, D);
   modulate_forward(k->h1, k->ln1n, shift1, scale1, sel, S, d.B, d.N, D);
-  linear_forward(k->qkv, k->h1, PW(m, w->qkv.w), PW(m, w->qkv.b), M, D, 3 * D);
-  rmsnorm_forward(k->q, D, k->q_rstd, k->qkv, 3 * D, PW(m, w->q_norm), M, d.H, d.hd);
-  rmsnorm_forward(k->k, D, k->k_rstd, k->qkv + D, 3 * D, PW(m, w->k_norm), M, d.H, d.hd);
-  rope3d_forward(k->q, D, a->rope_cos, a->rope_sin, d.B, d.N, d.H, d.hd);
-  rope3d_forward(k->k, D, a->rope_cos, a->rope_sin, d.B, d.N, d.H, d.hd);
-  attention_forward(k->att, D, k->lse, k->q, D, k->k, D, k->qkv + 2 * D, 3 * D, NULL, d.B, d.N, d.N, d.H, d.hd);
-  linear_forward(k->pa, k->att, PW(m, w->proj.w), PW(m, w->proj.b), M, D, D);
+  linear_forward(k->qkv, k->h1, PW(m, w->qkv.w), PW(m, w->qkv.b), M, D, 3 * Dt);
+  self_attention_forward(m, k, w);
+  row_linear_forward(m, k->pa, k->att, PW(m, w->proj.w), PW(m, w->proj.b), M, Dt, D);
   memcpy(k->x1, k->xin, (size_t)M * D * sizeof(float));
   gate_residual_forward(k->x1, k->pa, gate1, sel, S, d.B, d.N, D);
 
-  // 2. cross-attention to the caption (padding masked)
+  // 2. cross-attention to the caption (padding masked); per token, no exchange
   layernorm_forward(k->ln2, k->ln2_mean, k->ln2_rstd, k->x1, PW(m, w->norm2.w), PW(m, w->norm2.b), M, D);
-  linear_forward(k->cq, k->ln2, PW(m, w->cq.w), PW(m, w->cq.b), M, D, D);
-  rmsnorm_forward(k->cqn, D, k->cq_rstd, k->cq, D, PW(m, w->cq_norm), M, d.H, d.hd);
-  linear_forward(k->ckv, a->ctx, PW(m, w->ckv.w), PW(m, w->ckv.b), BL, D, 2 * D);
-  rmsnorm_forward(k->ckn, D, k->ck_rstd, k->ckv, 2 * D, PW(m, w->ck_norm), BL, d.H, d.hd);
-  attention_forward(k->catt, D, k->clse, k->cqn, D, k->ckn, D, k->ckv + D, 2 * D, a->ntok, d.B, d.N, d.L, d.H,
+  linear_forward(k->cq, k->ln2, PW(m, w->cq.w), PW(m, w->cq.b), M, D, Dt);
+  rmsnorm_forward(k->cqn, Dt, k->cq_rstd, k->cq, Dt, PW(m, w->cq_norm), M, d.Ht, d.hd);
+  linear_forward(k->ckv, a->ctx, PW(m, w->ckv.w), PW(m, w->ckv.b), BL, D, 2 * Dt);
+  rmsnorm_forward(k->ckn, Dt, k->ck_rstd, k->ckv, 2 * Dt, PW(m, w->ck_norm), BL, d.Ht, d.hd);
+  attention_forward(k->catt, Dt, k->clse, k->cqn, Dt, k->ckn, Dt, k->ckv + Dt, 2 * Dt, a->ntok, d.B, d.N, d.L, d.Ht,
                     d.hd);
-  linear_forward(k->x2, k->catt, PW(m, w->cproj.w), PW(m, w->cproj.b), M, D, D);
+  row_linear_forward(m, k->x2, k->catt, PW(m, w->cproj.w), PW(m, w->cproj.b), M, Dt, D);
   add_inplace(k->x2, k->x1, (size_t)M * D);
 
   // 3. MLP
   layernorm_forward(k->ln3n, k->ln3_mean, k->ln3_rstd, k->x2, NULL, NULL, M, D);
   modulate_forward(k->h3, k->ln3n, shift2, scale2, sel, S, d.B, d.N, D);
-  linear_forward(k->f1, k->h3, PW(m, w->fc1.w), PW(m, w->fc1.b), M, D, d.Dm);
-  gelu_forward(k->g, k->f1, (int64_t)M * d.Dm);
-  linear_forward(k->f2, k->g, PW(m, w->fc2.w), PW(m, w->fc2.b), M, d.Dm, D);
+  linear_forward(k->f1, k->h3, PW(m, w->fc1.w), PW(m, w->fc1.b), M, D, d.Dmt);
+  gelu_forward(k->g, k->f1, (int64_t)M * d.Dmt);
+  row_linear_forward(m, k->f2, k->g, PW(m, w->fc2.w), PW(m, w->fc2.b), M, d.Dmt, D);
   memcpy(out, k->x2, (size_t)M * D * sizeof(float));
   gate_residual_forward(out, k->f2, gate2, sel, S, d.B, d.N, D);
+}
+
+// The rectified-flow loss of this rank's tokens, with the denominator of
+// model.h: b->loss_tokens, or the count over the sp group. The kernel
+// normalises by the local count; rescale loss and dout to the global one.
+static float loss_forward(Model *m, const Batch *b) {
+  ModelActs *a = m->acts;
+  const Dims d = a->d;
+  const int M = d.B * d.N;
+  float loss = mse_loss(a->gs.dout, a->out, b->target, a->lossw, M, d.P);
+  double local = 0.0;
+  for (int r = 0; r < M; r++) local += a->lossw[r];
+  double global = local;
+  if (b->loss_tokens > 0.0) {
+    global = b->loss_tokens;
+  } else if (d.sp > 1) {
+    comm_allreduce(m->layout.sp_group, &global, 1, COMM_F64, COMM_SUM);
+  }
+  if (global == local || local == 0.0) return loss;  // local == 0: loss and dout are 0 already
+  const float s = (float)(local / global);
+  float *dout = a->gs.dout;
+  const size_t n = (size_t)M * d.P;
+#pragma omp parallel for simd schedule(static)
+  for (size_t e = 0; e < n; e++) dout[e] *= s;
+  return (float)((double)loss * local / global);
 }
 
 float model_forward(Model *m, const Batch *b) {
@@ -153,7 +207,7 @@ float model_forward(Model *m, const Batch *b) {
   modulate_forward(a->hf, a->lnfn, a->fmod, a->fmod + D, a->sel, 2 * D, d.B, d.N, D);
   linear_forward(a->out, a->hf, PW(m, o->final_linear.w), PW(m, o->final_linear.b), M, D, d.P);
   m->out = a->out;
-  m->loss = b->target ? mse_loss(a->gs.dout, a->out, b->target, a->lossw, M, d.P) : 0.0f;
+  m->loss = b->target ? loss_forward(m, b) : 0.0f;
   return m->loss;
 }
 

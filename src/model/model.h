@@ -1,9 +1,12 @@
 // The video diffusion transformer (docs/model.md): parameter table,
-// activations, forward, backward. CPU backend; the layout (tp, sp) is carried
-// from the start, and only tp = sp = 1 runs until the model-parallel issue.
+// activations, forward, backward. CPU backend. Under a layout with tp > 1
+// (Megatron tensor parallel) or sp > 1 (Ulysses sequence parallel) each rank
+// holds its shard and the forward/backward run the collectives of
+// docs/model_parallel.md.
 #pragma once
 #include <stdint.h>
 
+#include "comm/comm.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/params.h"
@@ -24,9 +27,13 @@ typedef struct {
   double loss_tokens;
 } Batch;
 
+// Under sp, x / target / out hold this rank's token slice [B, N/sp, P]
+// (global tokens sp_rank*N/sp ...), cond and the prompts the whole sample.
 typedef struct {
   int tp, sp;            // tensor- and sequence-parallel sizes
   int tp_rank, sp_rank;  // this rank's coordinates
+  CommGroup *tp_group;   // the ranks sharing this rank's tokens (NULL when tp == 1)
+  CommGroup *sp_group;   // the ranks sharing this rank's heads shard (NULL when sp == 1)
 } ModelLayout;
 
 typedef struct ModelActs ModelActs;        // activation pointers (model_internal.h)
@@ -50,9 +57,15 @@ void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout);
 void model_alloc_acts(Model *m, int max_batch);
 void model_free(Model *m);
 // Forward; when b->target is set, also the loss over non-conditioned tokens.
-// Returns the loss (0 without target). Output in m->out.
+// Returns the loss (0 without target). Output in m->out ([B, N/sp, P]).
+// Under sp (or with b->loss_tokens) the loss is this rank's share: the sum of
+// the ranks' losses over dp x sp is the global loss (identical on tp ranks).
+// With loss_tokens == 0 the denominator is counted over the sp group.
 float model_forward(Model *m, const Batch *b);
-// Backward of the last forward's loss: accumulates into m->params.grad.
+// Backward of the last forward's loss: accumulates into m->params.grad. Each
+// rank's gradient is its share: summed over the dp x sp ranks (same tp_rank)
+// it is the full gradient of its parameter shard; the trainer does that sum.
+// Over tp, replicated parameters end with identical complete gradients.
 void model_backward(Model *m, const Batch *b);
 // FLOPs of one forward for batch B (matmuls and attention; backward ~= 2x).
 double model_forward_flops(const ModelConfig *c, int B);

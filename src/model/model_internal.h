@@ -35,25 +35,36 @@ struct ModelOffsets {
   LinearOff final_adaln, final_linear;
 };
 
-// Sizes this rank works with under its layout (tp shards heads and MLP, sp tokens).
+// Sizes this rank works with under its layout. The residual stream, the
+// text encoder and the conditioning are whole on every rank (D, H, Dm); tp
+// shards the heads and the MLP hidden of the video blocks (Ht, Dt, Dmt) and
+// sp the tokens (N of Nf); Ulysses attention runs Ha = H/(tp*sp) heads over
+// all Nf tokens. tp = sp = 1: Ht = Ha = H, Dt = D, Dmt = Dm, N = Nf.
 typedef struct {
-  int B, N, P, D, H, hd, L, F, Dm;  // N, H, Dm are local (per rank)
+  int B, N, P, D, H, hd, L, F, Dm;  // N: this rank's tokens per sample
+  int Nf;                           // tokens per sample over the sp group
+  int Ht, Dt, Dmt, Ha;              // per-rank heads, q/k/v width, MLP hidden; attention heads
+  int tp, sp;
   int gt, gh, gw, n0;               // grid; n0 = first local token's global index
 } Dims;
 
+// One block's saved activations; M = B*N local tokens. Widths Dt, Dmt are
+// this tp rank's shard. Under sp the attention runs head-parallel: q, k, vh,
+// atth are then [B,Nf,Ha*hd] (after the all-to-all), lse [B,Ha,Nf].
 typedef struct {
   float *xin, *ln1n, *ln1_mean, *ln1_rstd, *h1;  // [M,D] ..., [M]
-  float *qkv;                                     // [M,3D]
-  float *q, *k, *q_rstd, *k_rstd;                 // [M,D], [M*H]
-  float *att, *lse;                               // [M,D], [B,H,N]
-  float *pa, *x1;                                 // proj out, stream after self-attn
+  float *qkv;                                     // [M,3Dt] = [q | k | v] of this rank's heads
+  float *q, *k, *q_rstd, *k_rstd;                 // [M,Dt] normed + RoPE (or head-parallel), [M*Ht]
+  float *vh, *atth;                               // sp > 1: head-parallel v and attention output
+  float *att, *lse;                               // [M,Dt], [B,Ht,N] (sp > 1: [B,Ha,Nf])
+  float *pa, *x1;                                 // proj out [M,D], stream after self-attn
   float *ln2, *ln2_mean, *ln2_rstd;
-  float *cq, *cqn, *cq_rstd;                      // [M,D], [M*H]
-  float *ckv, *ckn, *ck_rstd;                     // [B*L,2D], [B*L,D], [B*L*H]
-  float *catt, *clse;                             // [M,D], [B,H,N]
+  float *cq, *cqn, *cq_rstd;                      // [M,Dt], [M*Ht]
+  float *ckv, *ckn, *ck_rstd;                     // [B*L,2Dt], [B*L,Dt], [B*L*Ht]
+  float *catt, *clse;                             // [M,Dt], [B,Ht,N]
   float *x2;                                      // stream after cross-attn
   float *ln3n, *ln3_mean, *ln3_rstd, *h3;
-  float *f1, *g, *f2;                             // [M,Dm], [M,Dm], [M,D]
+  float *f1, *g, *f2;                             // [M,Dmt], [M,Dmt], [M,D]
   float *mod;                                     // [B,2,6D]
 } BlockActs;
 
@@ -64,13 +75,18 @@ typedef struct {
 
 // Gradient scratch for backward: reused block after block.
 typedef struct {
-  float *dx, *dh, *dh2, *dm1, *dm2;      // [M,D] x3, [M,Dm] x2
-  float *dqkv, *dq, *dk, *datt;          // [M,3D], [M,D] x3
-  float *dckv, *dckn, *dctx;             // [B*L,2D], [B*L,D], [B*L,D]
+  float *dx, *dh, *dh2, *dm1, *dm2;      // [M,D] x3, [M,Dmt] x2
+  float *dqkv, *dq, *dk, *datt;          // [M,3Dt], [M,Dt] x3
+  float *dckv, *dckn, *dctx;             // [B*L,2Dt], [B*L,Dt], [B*L,D]
   float *dmod, *dcsilu, *dc;             // [B,2,6D], [B,2,D], [B,2,D]
   float *dtemb_h, *dtemb_h2, *dyemb, *dybar;  // [B,2,D] x2, [B,D] x2
   float *dtx, *dth, *dtqkv, *dtm1, *dtm2;     // text: [B*L,D] x2, [B*L,3D], [B*L,Dm] x2
   float *dout;                                // [M,P]
+  // Model-parallel scratch (NULL when unused):
+  float *dnorm;            // tp > 1: [depth,4,hd] this backward's per-head norm weight grads, summed over tp
+  float *fq, *fk;          // sp > 1: [M,Dt] q, k before the all-to-all (forward)
+  float *datth, *dqkvh;    // sp > 1: [B,Nf,Ha*hd], [3,B,Nf,Ha*hd] head-parallel gradients
+  float *sp_send, *sp_recv;  // sp > 1: [3*M*Dt] all-to-all buffers
 } GradScratch;
 
 struct ModelActs {
