@@ -27,7 +27,8 @@ void comm_fail(const CommGroup *g, const char *call, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "tessera[rank %d] comm: %s on group %s (rank %d of %d): %s\n", g_world_rank, call,
+  int name_len = (int)strcspn(call, "(");  // "ncclAllReduce(buf, ...)" -> "ncclAllReduce"
+  fprintf(stderr, "tessera[rank %d] comm: %.*s on group %s (rank %d of %d): %s\n", g_world_rank, name_len, call,
           g ? g->name : "?", g ? g->rank : -1, g ? g->size : -1, msg);
   fflush(stderr);
 #ifdef TSR_HAVE_MPI
