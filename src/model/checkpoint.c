@@ -7,19 +7,74 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "comm/comm.h"
 #include "core/error.h"
 #include "core/h5io.h"
+#ifdef H5_HAVE_PARALLEL
+#include <mpi.h>
+#endif
 
-// One float32 dataset at the parameter's shape, fletcher32-checksummed.
-static void write_tensor(hid_t f, const char *group, const ParamInfo *p, const float *data) {
-  char name[PARAM_NAME_MAX + 32];
-  snprintf(name, sizeof name, "/%s/%s", group, p->name);
-  h5_write_checked(f, name, H5T_NATIVE_FLOAT, data, p->ndim, p->shape, 1);
+struct CkptFile {
+  hid_t f;
+  char path[1024], tmp[1040];
+  CkptComm c;
+  int rank, size;  // world
+  int parallel;    // opened with MPI-IO on the world
+  hid_t dxpl;      // collective transfers (parallel writes), or H5P_DEFAULT
+  H5Quiet quiet;   // reading: our own one-line errors instead of HDF5's stack
+  int reading;
+};
+
+// A mistake every rank sees alike (a missing tensor, a wrong shape): one line
+// from rank 0, every rank exits 2.
+#define ckpt_error(f, ...) \
+  do { if ((f)->size > 1) comm_user_error_all(__VA_ARGS__); tsr_user_error(__VA_ARGS__); } while (0)
+
+static void file_comm(CkptFile *k, const CkptComm *c) {
+  k->c = c ? *c : (CkptComm){0};
+  if (k->c.replicas < 1) k->c.replicas = 1, k->c.replica = 0;
+  k->rank = 0, k->size = 1;
+  if (c && c->world) k->rank = c->world->rank, k->size = c->world->size;
+  k->parallel = k->size > 1;
+  k->dxpl = H5P_DEFAULT;
 }
 
-static void write_group(hid_t f, const char *group, const ParamTable *t, const float *buf) {
-  for (int i = 0; i < t->count; i++) write_tensor(f, group, &t->items[i], buf + t->items[i].offset);
+// A file access list: MPI-IO over the world when parallel, the default otherwise.
+static hid_t file_access(const CkptFile *k) {
+  if (!k->parallel) return H5P_DEFAULT;
+#ifdef H5_HAVE_PARALLEL
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5_CHECK(fapl);
+  H5_CHECK(H5Pset_fapl_mpio(fapl, *(MPI_Comm *)k->c.world->mpi, MPI_INFO_NULL));
+  return fapl;
+#else
+  tsr_fatal(__FILE__, __LINE__, "HDF5", "a checkpoint over %d ranks needs parallel HDF5", k->size);
+#endif
 }
+
+// This rank's part of a parameter in the logical (file) dataset: all of it
+// when replicated, else along split_dim the slice split_index of each of the
+// split_parts parts: a strided hyperslab (count = parts, block = F/(parts*ways)).
+static void select_local(hid_t space, const ParamInfo *p) {
+  hsize_t start[PARAM_MAX_DIM], stride[PARAM_MAX_DIM], count[PARAM_MAX_DIM], block[PARAM_MAX_DIM];
+  for (int i = 0; i < p->ndim; i++) start[i] = 0, stride[i] = 1, count[i] = 1, block[i] = (hsize_t)p->full[i];
+  if (p->split_dim >= 0) {
+    const int d = p->split_dim;
+    const hsize_t part = (hsize_t)(p->full[d] / p->split_parts), slice = part / (hsize_t)p->split_ways;
+    start[d] = (hsize_t)p->split_index * slice, stride[d] = part, count[d] = (hsize_t)p->split_parts, block[d] = slice;
+  }
+  H5_CHECK(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, stride, count, block));
+}
+
+static hid_t local_space(const ParamInfo *p) {
+  hsize_t dims[PARAM_MAX_DIM];
+  for (int i = 0; i < p->ndim; i++) dims[i] = (hsize_t)p->shape[i];
+  hid_t s = H5Screate_simple(p->ndim, dims, NULL);
+  H5_CHECK(s);
+  return s;
+}
+
+// ---------------------------------------------------------------- writing
 
 static void write_vocab(hid_t f, char *const *words, int n) {
   hid_t type = H5Tcopy(H5T_C_S1);
@@ -37,19 +92,25 @@ static void write_vocab(hid_t f, char *const *words, int n) {
   H5Tclose(type);
 }
 
-static void ckpt_save_locked(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg);
-
-void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg) {
+CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, const CkptComm *c) {
+  CkptFile *k = tsr_calloc(1, sizeof *k);
+  file_comm(k, c);
+  snprintf(k->path, sizeof k->path, "%s", path);
+  snprintf(k->tmp, sizeof k->tmp, "%s.tmp", path);
   h5_lock();
-  ckpt_save_locked(path, b, s, cfg);
-  h5_unlock();
-}
-
-static void ckpt_save_locked(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg) {
-  char tmp[1024];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (f < 0) tsr_user_error("%s: cannot create checkpoint (is the directory writable?)", tmp);
+  hid_t fapl = file_access(k);
+  H5E_BEGIN_TRY { k->f = H5Fcreate(k->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl); } H5E_END_TRY;
+  if (fapl != H5P_DEFAULT) H5Pclose(fapl);
+  if (k->f < 0) ckpt_error(k, "%s: cannot create checkpoint (is the directory writable?)", k->tmp);
+#ifdef H5_HAVE_PARALLEL
+  if (k->parallel) {  // filtered (fletcher32) datasets need collective writes in parallel HDF5
+    k->dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5_CHECK(k->dxpl);
+    H5_CHECK(H5Pset_dxpl_mpio(k->dxpl, H5FD_MPIO_COLLECTIVE));
+  }
+#endif
+  // Attributes are metadata: every rank writes the same values.
+  hid_t f = k->f;
   h5_attr_str(f, "format", CKPT_FORMAT);
   h5_attr_int(f, "version", CKPT_VERSION);
   h5_attr_int(f, "step", s->step);
@@ -59,6 +120,7 @@ static void ckpt_save_locked(const char *path, const CkptBuffers *b, const CkptS
   h5_attr_int(f, "cursor_epoch", (int64_t)s->cursor_epoch);
   h5_attr_int(f, "cursor_position", (int64_t)s->cursor_position);
   h5_attr_int(f, "cursor_batches", (int64_t)s->cursor_batches);
+  h5_attr_int(f, "saved_ranks", k->size);
   char *yaml = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&yaml, &len);
@@ -66,18 +128,90 @@ static void ckpt_save_locked(const char *path, const CkptBuffers *b, const CkptS
   fclose(mem);
   h5_attr_str(f, "config", yaml);
   free(yaml);
-  write_group(f, "params", b->params, b->params->data);
-  if (b->m) write_group(f, "optim/m", b->params, b->m);
-  if (b->v) write_group(f, "optim/v", b->params, b->v);
-  if (b->ema) write_group(f, "ema", b->params, b->ema);
-  if (b->vocab && b->vocab_size > 0) write_vocab(f, b->vocab, b->vocab_size);
-  H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL));
-  H5_CHECK(H5Fclose(f));
-  if (rename(tmp, path) != 0) tsr_user_error("%s: cannot rename %s into place", path, tmp);
+  h5_unlock();
+  return k;
 }
 
-static int64_t read_int_attr(hid_t f, const char *path, const char *name) {
-  if (H5Aexists(f, name) <= 0) tsr_user_error("%s: attribute '%s' missing: not a tessera checkpoint", path, name);
+// Which rank writes tensor i: one replica of each TP slice (or one rank of
+// the world for a replicated tensor), rotating so the writes spread out.
+static int writes_tensor(const CkptFile *k, int i, const ParamInfo *p) {
+  if (p->split_dim >= 0) return i % k->c.replicas == k->c.replica;
+  return i % k->size == k->rank;
+}
+
+void ckpt_write_group(CkptFile *k, const char *group, const ParamTable *t, const float *buf) {
+  h5_lock();
+  for (int i = 0; i < t->count; i++) {
+    const ParamInfo *p = &t->items[i];
+    char name[PARAM_NAME_MAX + 32];
+    snprintf(name, sizeof name, "/%s/%s", group, p->name);
+    hsize_t full[PARAM_MAX_DIM];
+    for (int d = 0; d < p->ndim; d++) full[d] = (hsize_t)p->full[d];
+    hid_t fspace = H5Screate_simple(p->ndim, full, NULL), mspace = local_space(p);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5_CHECK(fspace);
+    H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
+    // One chunk, the whole tensor, with a fletcher32 checksum: a corrupt file
+    // fails on read instead of returning wrong numbers.
+    H5_CHECK(H5Pset_chunk(dcpl, p->ndim, full));
+    H5_CHECK(H5Pset_fletcher32(dcpl));
+    H5_CHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+    hid_t ds = H5Dcreate2(k->f, name, H5T_NATIVE_FLOAT, fspace, lcpl, dcpl, H5P_DEFAULT);
+    H5_CHECK(ds);
+    if (writes_tensor(k, i, p)) {
+      select_local(fspace, p);
+    } else {  // still part of the collective write, with nothing to write
+      H5_CHECK(H5Sselect_none(fspace));
+      H5_CHECK(H5Sselect_none(mspace));
+    }
+    H5_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, mspace, fspace, k->dxpl, buf + p->offset));
+    H5_CHECK(H5Dclose(ds));
+    H5_CHECK(H5Pclose(dcpl));
+    H5_CHECK(H5Pclose(lcpl));
+    H5_CHECK(H5Sclose(mspace));
+    H5_CHECK(H5Sclose(fspace));
+  }
+  h5_unlock();
+}
+
+void ckpt_commit(CkptFile *k, char *const *vocab, int vocab_size) {
+  h5_lock();
+  if (k->dxpl != H5P_DEFAULT) H5_CHECK(H5Pclose(k->dxpl));
+  H5_CHECK(H5Fflush(k->f, H5F_SCOPE_GLOBAL));
+  H5_CHECK(H5Fclose(k->f));  // collective: every rank's data is in the file after it
+  h5_unlock();
+  if (k->rank == 0) {
+    h5_lock();
+    // Variable-length strings cannot be written through MPI-IO: rank 0 adds
+    // them serially once the collective file is closed.
+    if (vocab && vocab_size > 0) {
+      hid_t f = H5Fopen(k->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+      H5_CHECK(f);
+      write_vocab(f, vocab, vocab_size);
+      H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL));
+      H5_CHECK(H5Fclose(f));
+    }
+    h5_unlock();
+    if (rename(k->tmp, k->path) != 0) tsr_user_error("%s: cannot rename %s into place", k->path, k->tmp);
+  }
+  if (k->parallel) comm_barrier(k->c.world);  // nobody goes on before the file has its name
+  tsr_free(k);
+}
+
+void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg) {
+  CkptFile *k = ckpt_create(path, s, cfg, NULL);
+  ckpt_write_group(k, "params", b->params, b->params->data);
+  if (b->m) ckpt_write_group(k, "optim/m", b->params, b->m);
+  if (b->v) ckpt_write_group(k, "optim/v", b->params, b->v);
+  if (b->ema) ckpt_write_group(k, "ema", b->params, b->ema);
+  ckpt_commit(k, b->vocab, b->vocab_size);
+}
+
+// ---------------------------------------------------------------- reading
+
+static int64_t read_int_attr(CkptFile *k, const char *name) {
+  hid_t f = k->f;
+  if (H5Aexists(f, name) <= 0) ckpt_error(k, "%s: attribute '%s' missing: not a tessera checkpoint", k->path, name);
   int64_t v = 0;
   hid_t a = H5Aopen(f, name, H5P_DEFAULT);
   H5_CHECK(a);
@@ -86,72 +220,135 @@ static int64_t read_int_attr(hid_t f, const char *path, const char *name) {
   return v;
 }
 
+static void read_format(hid_t f, char *fmt, size_t size) {
+  fmt[0] = 0;
+  if (H5Aexists(f, "format") <= 0) return;
+  hid_t a = H5Aopen(f, "format", H5P_DEFAULT), type = H5Aget_type(a);
+  size_t n = H5Tget_size(type);
+  if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type) && n < size) H5Aread(a, type, fmt);
+  H5Tclose(type);
+  H5Aclose(a);
+}
+
+// Serial readers (config, vocabulary): format and version.
 static void check_format(hid_t f, const char *path) {
-  char fmt[64] = "";
-  if (H5Aexists(f, "format") > 0) {
-    hid_t a = H5Aopen(f, "format", H5P_DEFAULT), type = H5Aget_type(a);
-    size_t n = H5Tget_size(type);
-    if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type) && n < sizeof fmt) H5Aread(a, type, fmt);
-    H5Tclose(type);
+  char fmt[64];
+  read_format(f, fmt, sizeof fmt);
+  if (strcmp(fmt, CKPT_FORMAT) != 0) tsr_user_error("%s: attribute format: expected '%s', found '%s'", path, CKPT_FORMAT, fmt);
+  int64_t version = 0;
+  if (H5Aexists(f, "version") > 0) {
+    hid_t a = H5Aopen(f, "version", H5P_DEFAULT);
+    H5_CHECK(H5Aread(a, H5T_NATIVE_INT64, &version));
     H5Aclose(a);
   }
-  if (strcmp(fmt, CKPT_FORMAT) != 0) tsr_user_error("%s: attribute format: expected '%s', found '%s'", path, CKPT_FORMAT, fmt);
-  int64_t version = read_int_attr(f, path, "version");
   if (version != CKPT_VERSION) tsr_user_error("%s: version %lld, this tessera reads version %d", path, (long long)version, CKPT_VERSION);
 }
 
-// Read /group/<name> for every parameter, checking its shape.
-static void read_group(hid_t f, const char *path, const char *group, const ParamTable *t, float *buf) {
+CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s) {
+  CkptFile *k = tsr_calloc(1, sizeof *k);
+  file_comm(k, c);
+  k->reading = 1;
+  snprintf(k->path, sizeof k->path, "%s", path);
+  h5_lock();
+  k->quiet = h5_quiet_begin();
+  // Every rank looks at the same file: they agree on its verdict.
+  htri_t ok;
+  H5E_BEGIN_TRY { ok = H5Fis_hdf5(path); } H5E_END_TRY;
+  if (ok <= 0) ckpt_error(k, "%s: cannot open: expected an existing HDF5 file", path);
+  hid_t fapl = file_access(k);
+  H5E_BEGIN_TRY { k->f = H5Fopen(path, H5F_ACC_RDONLY, fapl); } H5E_END_TRY;
+  if (fapl != H5P_DEFAULT) H5Pclose(fapl);
+  if (k->f < 0) ckpt_error(k, "%s: cannot open: the HDF5 file is truncated or corrupt", path);
+  char fmt[64];
+  read_format(k->f, fmt, sizeof fmt);
+  if (strcmp(fmt, CKPT_FORMAT) != 0)
+    ckpt_error(k, "%s: attribute format: expected '%s', found '%s'", path, CKPT_FORMAT, fmt);
+  int64_t version = read_int_attr(k, "version");
+  if (version != CKPT_VERSION)
+    ckpt_error(k, "%s: version %lld, this tessera reads version %d", path, (long long)version, CKPT_VERSION);
+  s->step = read_int_attr(k, "step");
+  s->adam_step = read_int_attr(k, "adam_step");
+  s->bad_steps = read_int_attr(k, "bad_steps");
+  s->seed = (uint64_t)read_int_attr(k, "seed");
+  s->cursor_epoch = (uint64_t)read_int_attr(k, "cursor_epoch");
+  s->cursor_position = (uint64_t)read_int_attr(k, "cursor_position");
+  s->cursor_batches = (uint64_t)read_int_attr(k, "cursor_batches");
+  h5_unlock();
+  return k;
+}
+
+int ckpt_has_group(CkptFile *k, const char *group) {
+  char name[256];
+  snprintf(name, sizeof name, "/%s", group);
+  h5_lock();
+  int e = h5_exists(k->f, name);
+  h5_unlock();
+  return e;
+}
+
+void ckpt_read_group(CkptFile *k, const char *group, const ParamTable *t, float *buf) {
+  h5_lock();
+  // Names and logical shapes first: a different model config is one clear
+  // error on every rank before any data moves.
   for (int i = 0; i < t->count; i++) {
     const ParamInfo *p = &t->items[i];
     char name[PARAM_NAME_MAX + 32];
     snprintf(name, sizeof name, "/%s/%s", group, p->name);
-    if (!h5_exists(f, name))
-      tsr_user_error("%s: %s: missing (the checkpoint was made for a different model config)", path, name);
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (!h5_exists(k->f, name))
+      ckpt_error(k, "%s: %s: missing (the checkpoint was made for a different model config)", k->path, name);
+    hid_t ds = H5Dopen2(k->f, name, H5P_DEFAULT);
     H5_CHECK(ds);
     hid_t space = H5Dget_space(ds);
     hsize_t dims[8] = {0};
     int nd = H5Sget_simple_extent_dims(space, dims, NULL);
     int same = nd == p->ndim;
-    for (int d = 0; same && d < nd; d++) same = dims[d] == (hsize_t)p->shape[d];
-    if (!same)
-      tsr_user_error("%s: %s: shape does not match the model config (expected %lld x %lld ...)", path, name,
-                     (long long)p->shape[0], (long long)(p->ndim > 1 ? p->shape[1] : 1));
-    herr_t rc;
-    H5E_BEGIN_TRY { rc = H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf + p->offset); } H5E_END_TRY;
-    if (rc < 0) tsr_user_error("%s: %s: read failed (checksum mismatch: the file is corrupt)", path, name);
+    for (int d = 0; same && d < nd; d++) same = dims[d] == (hsize_t)p->full[d];
     H5Sclose(space);
     H5Dclose(ds);
+    if (!same) {
+      char want[96] = "", have[96] = "";
+      for (int d = 0; d < p->ndim; d++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "x" : "", (long long)p->full[d]);
+      for (int d = 0; d < nd && d < 8; d++)
+        snprintf(have + strlen(have), sizeof have - strlen(have), "%s%llu", d ? "x" : "", (unsigned long long)dims[d]);
+      ckpt_error(k, "%s: %s: shape %s, the model config expects %s (the checkpoint was made for a different model config)",
+                 k->path, name, have, want);
+    }
   }
-}
-
-static void ckpt_load_locked(const char *path, CkptBuffers *b, CkptState *s, const char *which);
-
-void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which) {
-  h5_lock();
-  ckpt_load_locked(path, b, s, which);
+  for (int i = 0; i < t->count; i++) {
+    const ParamInfo *p = &t->items[i];
+    char name[PARAM_NAME_MAX + 32];
+    snprintf(name, sizeof name, "/%s/%s", group, p->name);
+    hid_t ds = H5Dopen2(k->f, name, H5P_DEFAULT);
+    H5_CHECK(ds);
+    hid_t fspace = H5Dget_space(ds), mspace = local_space(p);
+    select_local(fspace, p);
+    herr_t rc;
+    H5E_BEGIN_TRY { rc = H5Dread(ds, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, buf + p->offset); } H5E_END_TRY;
+    if (rc < 0) tsr_user_error("%s: %s: read failed (checksum mismatch: the file is corrupt)", k->path, name);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    H5Dclose(ds);
+  }
   h5_unlock();
 }
 
-static void ckpt_load_locked(const char *path, CkptBuffers *b, CkptState *s, const char *which) {
-  H5Quiet quiet = h5_quiet_begin();  // our own one-line errors instead of HDF5's stack
-  hid_t f = h5_open_read(path);
-  check_format(f, path);
-  s->step = read_int_attr(f, path, "step");
-  s->adam_step = read_int_attr(f, path, "adam_step");
-  s->bad_steps = read_int_attr(f, path, "bad_steps");
-  s->seed = (uint64_t)read_int_attr(f, path, "seed");
-  s->cursor_epoch = (uint64_t)read_int_attr(f, path, "cursor_epoch");
-  s->cursor_position = (uint64_t)read_int_attr(f, path, "cursor_position");
-  s->cursor_batches = (uint64_t)read_int_attr(f, path, "cursor_batches");
+void ckpt_close(CkptFile *k) {
+  h5_lock();
+  H5_CHECK(H5Fclose(k->f));
+  if (k->reading) h5_quiet_end(k->quiet);
+  h5_unlock();
+  tsr_free(k);
+}
+
+void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which) {
+  CkptFile *k = ckpt_open(path, NULL, s);
   const ParamTable *t = b->params;
-  read_group(f, path, strcmp(which, "ema") == 0 ? "ema" : "params", t, t->data);
-  if (b->m) read_group(f, path, "optim/m", t, b->m);
-  if (b->v) read_group(f, path, "optim/v", t, b->v);
-  if (b->ema) read_group(f, path, "ema", t, b->ema);
-  h5_close(f);
-  h5_quiet_end(quiet);
+  ckpt_read_group(k, strcmp(which, "ema") == 0 ? "ema" : "params", t, t->data);
+  if (b->m) ckpt_read_group(k, "optim/m", t, b->m);
+  if (b->v) ckpt_read_group(k, "optim/v", t, b->v);
+  if (b->ema) ckpt_read_group(k, "ema", t, b->ema);
+  ckpt_close(k);
 }
 
 // Step number of "ckpt_<step>.h5", or -1.

@@ -3,9 +3,17 @@
 // checksummed), plus attributes: format, version, step, adam_step,
 // bad_steps, seed, the config as YAML, the data cursor. Written to
 // PATH.tmp, flushed, renamed: a crash never leaves a half file under PATH.
+//
+// Layout-independent: a tensor-parallel shard (ParamInfo split fields) is a
+// hyperslab of the logical dataset. With several ranks the file is written
+// collectively with parallel HDF5 (MPI-IO): every rank creates every dataset
+// and writes its hyperslab, one replica per tensor; every rank reads back the
+// hyperslab of its own layout, so a file saved under one (dp, sp, tp) loads
+// under any other (docs/parallel_train.md).
 #pragma once
 #include <stdint.h>
 
+#include "comm/comm.h"
 #include "core/config.h"
 #include "core/params.h"
 
@@ -17,7 +25,7 @@ typedef struct {
   int64_t adam_step;     // AdamW updates done (bias correction)
   int64_t bad_steps;     // consecutive non-finite steps at save time
   uint64_t seed;
-  uint64_t cursor_epoch, cursor_position, cursor_batches;  // data loader cursor
+  uint64_t cursor_epoch, cursor_position, cursor_batches;  // data loader cursor (global positions)
 } CkptState;
 
 // Buffers over the parameter table (m, v, ema may be NULL: not saved / not loaded).
@@ -28,12 +36,44 @@ typedef struct {
   int vocab_size;
 } CkptBuffers;
 
+// Single process: the whole file from one rank's buffers.
 void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg);
 // Load into the buffers. Every parameter of the table must be present with
-// its shape (else a one-line user error naming the file and the parameter);
+// its logical shape (else a one-line user error naming the file and the parameter);
 // `which` = "params" or "ema" chooses the weights loaded into params->data.
 // m/v/ema are filled when non-NULL and present (an error if requested and absent).
+// A sharded table (ParamInfo split fields) reads its own hyperslab.
 void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which);
+
+// ---- Collective files, one group of tensors at a time (the trainer stages
+// ZeRO-sharded state through one scratch buffer).
+typedef struct {
+  CommGroup *world;  // every rank of the job: the file is opened on it (NULL or size 1: serial HDF5)
+  // Among the ranks that hold the same TP slice (the dpsp group) this rank is
+  // `replica` of `replicas`: tensor i of a group is written by the replica
+  // i % replicas (TP-sharded) or by world rank i % world size (replicated), so
+  // the writes spread over the ranks.
+  int replica, replicas;
+} CkptComm;
+
+typedef struct CkptFile CkptFile;
+
+// Collective: create PATH.tmp with the attributes (s and cfg must be equal on every rank).
+CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, const CkptComm *c);
+// Collective: /group/<name> for every parameter of t, from buf (t's offsets).
+void ckpt_write_group(CkptFile *f, const char *group, const ParamTable *t, const float *buf);
+// Collective: close, then world rank 0 adds the vocabulary and renames PATH.tmp to PATH.
+void ckpt_commit(CkptFile *f, char *const *vocab, int vocab_size);
+
+// Collective: open PATH and read its attributes into s. A missing, truncated
+// or foreign file is a user error (exit 2).
+CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s);
+int ckpt_has_group(CkptFile *f, const char *group);
+// Check that every parameter of t is in /group at its logical shape (a user
+// error naming the parameter otherwise), then read this rank's hyperslab of each into buf.
+void ckpt_read_group(CkptFile *f, const char *group, const ParamTable *t, float *buf);
+void ckpt_close(CkptFile *f);
+
 // The config the checkpoint was trained with (its `config` attribute).
 void ckpt_read_config(const char *path, Config *cfg);
 // The tokenizer vocabulary (/tokenizer/vocab): *words malloc'ed array of

@@ -88,7 +88,7 @@ int cmd_bench(int argc, char **argv) {
   FlowBatch fb;
   flow_batch_alloc(&fb, mc, batch);
   random_clips_fill(fb.x0, fb.b.tokens, fb.b.ntokens, mc, batch, 0, 0, 16);
-  flow_prepare(&fb, mc, &tc, 0.0f, 0, 0);
+  flow_prepare(&fb, mc, &tc, 0.0f, 0, 0, 1);
 
   double *train_t = tsr_calloc((size_t)iters, sizeof(double)), *denoise_t = tsr_calloc((size_t)iters, sizeof(double));
   for (int i = -1; i < iters; i++) {  // i = -1: warm-up

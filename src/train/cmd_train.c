@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "comm/comm.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -12,7 +13,9 @@ int cmd_train(int argc, char **argv) {
     printf("usage: tessera train CONFIG [key=value...]\n"
            "Trains the model of CONFIG (e.g. configs/train/tiny.yaml). Overrides such as\n"
            "train.steps=100 train.lr=1e-3 train.batch=8 replace values of the file.\n"
-           "Each log line holds `step <n>` and `loss <x>`, with grad norm, lr, tokens/s, MFU, ETA.\n");
+           "Each log line holds `step <n>` and `loss <x>`, with grad norm, lr, tokens/s, MFU, ETA.\n"
+           "On several ranks: mpirun -n R tessera train CONFIG parallel.dp=D parallel.sp=S parallel.tp=T\n"
+           "with D*S*T = R; train.batch is the global batch (docs/parallel_train.md).\n");
     return argc < 2 ? 2 : 0;
   }
   Config cfg;
@@ -24,11 +27,10 @@ int cmd_train(int argc, char **argv) {
   if (strcmp(cfg.run.precision, "fp32") != 0)
     tsr_user_error("%s: run.precision: expected fp32 (no bf16 compute path on this CPU backend yet), got '%s'",
                    cfg.path, cfg.run.precision);
-  if (cfg.parallel.tp * cfg.parallel.sp * cfg.parallel.dp != 1)
-    tsr_user_error("%s: parallel: expected tp=sp=dp=1 (multi-rank runs are not built yet), got tp=%d sp=%d dp=%d",
-                   cfg.path, cfg.parallel.tp, cfg.parallel.sp, cfg.parallel.dp);
+  // The layout (parallel.dp x sp x tp = the mpirun world size) is checked by
+  // the trainer's comm_layout, collectively.
   log_info("effective config:");
-  config_print(&cfg);
+  if (comm_world_rank() == 0) config_print(&cfg);
   train_run(&cfg);
   return 0;
 }

@@ -7,8 +7,15 @@
 #include "core/rng.h"
 
 void flow_batch_alloc(FlowBatch *fb, const ModelConfig *mc, int max_batch) {
-  const size_t B = (size_t)max_batch, NP = (size_t)mc->tokens * mc->patch_dim;
+  flow_batch_alloc_slice(fb, mc, max_batch, 0, mc->tokens);
+}
+
+void flow_batch_alloc_slice(FlowBatch *fb, const ModelConfig *mc, int max_batch, int n0, int nloc) {
+  TSR_ASSERT(n0 >= 0 && nloc >= 1 && n0 + nloc <= mc->tokens, "flow batch slice [%d, %d+%d) of %d tokens", n0, n0,
+             nloc, mc->tokens);
+  const size_t B = (size_t)max_batch, NP = (size_t)nloc * mc->patch_dim;
   memset(fb, 0, sizeof *fb);
+  fb->n0 = n0, fb->nloc = nloc;
   fb->b.B = max_batch;
   fb->x0 = tsr_calloc(B * NP, sizeof(float));
   fb->b.x = tsr_calloc(B * NP, sizeof(float));
@@ -57,11 +64,11 @@ static void draw_cond(uint8_t *cond, int gt, const TrainConfig *tc, uint64_t see
 }
 
 void flow_prepare(FlowBatch *fb, const ModelConfig *mc, const TrainConfig *tc, float p_drop, uint64_t seed,
-                  uint64_t first_sample) {
-  const int N = mc->tokens, P = mc->patch_dim, gt = mc->grid_t, frame_tokens = mc->grid_h * mc->grid_w;
+                  uint64_t first_sample, uint64_t stride) {
+  const int N = fb->nloc, n0 = fb->n0, P = mc->patch_dim, gt = mc->grid_t, frame_tokens = mc->grid_h * mc->grid_w;
   Batch *b = &fb->b;
   for (int s = 0; s < b->B; s++) {
-    uint32_t gs = (uint32_t)(first_sample + (uint64_t)s);
+    uint32_t gs = (uint32_t)(first_sample + (uint64_t)s * stride);
     float z = tc->t_logit_mean + tc->t_logit_std * rng_normal(seed, RNG_TIME, gs, 0, 0);
     float t = 1.0f / (1.0f + expf(-z));
     b->t[s] = t;
@@ -75,13 +82,25 @@ void flow_prepare(FlowBatch *fb, const ModelConfig *mc, const TrainConfig *tc, f
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
       size_t base = ((size_t)s * N + n) * P;
-      int clean = cond[n / frame_tokens];
+      int clean = cond[(n0 + n) / frame_tokens];
       for (int p = 0; p < P; p++) {
         float x0 = fb->x0[base + p];
-        float eps = rng_normal(seed, RNG_NOISE, gs, (uint32_t)n, (uint32_t)p);
+        float eps = rng_normal(seed, RNG_NOISE, gs, (uint32_t)(n0 + n), (uint32_t)p);
         b->x[base + p] = clean ? x0 : (1.0f - t) * x0 + t * eps;
         b->target[base + p] = eps - x0;
       }
     }
   }
+}
+
+double flow_count_generated(const ModelConfig *mc, const TrainConfig *tc, uint64_t seed, uint64_t first_sample,
+                            uint64_t stride, int count) {
+  const int gt = mc->grid_t, frame_tokens = mc->grid_h * mc->grid_w;
+  uint8_t cond[4096];  // model.video.frames <= 4096
+  double n = 0.0;
+  for (int j = 0; j < count; j++) {
+    draw_cond(cond, gt, tc, seed, (uint32_t)(first_sample + (uint64_t)j * stride));
+    for (int f = 0; f < gt; f++) n += cond[f] ? 0 : frame_tokens;
+  }
+  return n;
 }

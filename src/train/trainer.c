@@ -1,7 +1,11 @@
-// The training loop (single rank for now): data -> flow batch -> forward ->
-// backward -> (skip if non-finite) -> clip -> AdamW -> EMA, with progress
-// lines, metrics.jsonl, checkpoints every k steps and at the end, resume, and
-// a clean stop on SIGTERM/SIGINT/SIGUSR1.
+// The training loop on dp x sp x tp ranks (docs/parallel_train.md):
+//   data (this rank's dp shard, sp token slice) -> flow batch -> forward ->
+//   backward, `accum` micro-batches -> reduce-scatter (dpsp) -> global grad
+//   norm -> (skip if non-finite) -> clip -> AdamW on the ZeRO-1 shard ->
+//   allgather -> EMA on the shard,
+// with rank-0 progress lines, metrics.jsonl and loss.png, collective
+// layout-independent checkpoints every k steps and at the end, resume into any
+// layout, and a stop on SIGTERM/SIGINT/SIGUSR1 that every rank agrees on.
 #include "train/trainer.h"
 
 #include <errno.h>
@@ -10,30 +14,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm/comm.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/h5io.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timer.h"
 #include "data/corpus.h"
 #include "data/loader.h"
 #include "data/random_clips.h"
-#include "model/model.h"
 #include "model/checkpoint.h"
+#include "model/model.h"
 #include "train/flow.h"
 #include "train/loss_plot.h"
 #include "train/optimizer.h"
 #include "train/peak.h"
 #include "train/signals.h"
+#include "train/zero.h"
 
 enum { RANDOM_POOL = 16 };  // random clips the smoke run cycles through
 
 typedef struct {
   const Config *cfg;
+  CommContext cc;
+  int rank0;       // world rank 0: logs, metrics, loss plot, checkpoint rename
+  int mb, accum;   // samples per micro-batch on this rank, micro-batches per step
   Model model;
-  AdamW opt;
-  float *ema;
+  Zero zero;
   FlowBatch fb;
+  float *clip;     // [N,P] one random clip before its sp slice (sp > 1 without a corpus)
   Loader *loader;  // NULL: random clips
   char **vocab;    // the corpus tokenizer's vocabulary: goes into every checkpoint
   int vocab_size;
@@ -47,78 +57,155 @@ static void open_data(Trainer *tr) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
   if (!cfg->data.path[0]) return;
-  LoaderOptions o = {.dp_rank = 0, .dp_size = 1, .sp_rank = 0, .sp_size = 1, .batch = cfg->train.batch,
-                     .seed = cfg->train.seed, .p_recaption = cfg->data.p_recaption, .p_drop = cfg->data.p_drop,
+  LoaderOptions o = {.dp_rank = tr->cc.dp_rank, .dp_size = tr->cc.dp, .sp_rank = tr->cc.sp_rank,
+                     .sp_size = tr->cc.sp, .batch = tr->mb, .seed = cfg->train.seed,
+                     .p_recaption = cfg->data.p_recaption, .p_drop = cfg->data.p_drop,
                      .text_length = mc->text_length, .T = mc->frames, .H = mc->height, .W = mc->width,
                      .prefetch = cfg->data.prefetch};
   Corpus corpus;
+  h5_lock();
   corpus_open(&corpus, cfg->data.path);
+  h5_unlock();
   if (corpus.vocab_size > mc->vocab)
-    tsr_user_error("%s: tokenizer has %d words, more than model.vocab = %d of %s", cfg->data.path, corpus.vocab_size,
-                   mc->vocab, cfg->path);
+    comm_user_error_all("%s: tokenizer has %d words, more than model.vocab = %d of %s", cfg->data.path,
+                        corpus.vocab_size, mc->vocab, cfg->path);
   tr->vocab_size = corpus.vocab_size;
   tr->vocab = tsr_calloc((size_t)corpus.vocab_size, sizeof(char *));
   for (int i = 0; i < corpus.vocab_size; i++) tr->vocab[i] = strdup(corpus.vocab[i]);
+  h5_lock();
   corpus_close(&corpus);
+  h5_unlock();
   tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels);
+  if (loader_bucket_size(tr->loader) % tr->cc.dp)
+    log_warn("%s: %d clips do not split evenly over dp=%d ranks: each rank's epoch ends at its own step, so the "
+             "sample order matches the single-rank run only within the first epoch",
+             cfg->data.path, loader_bucket_size(tr->loader), tr->cc.dp);
 }
 
+static CkptComm ckpt_comm(Trainer *tr) {
+  return (CkptComm){.world = &tr->cc.world, .replica = tr->cc.dpsp_group.rank, .replicas = tr->cc.dpsp_group.size};
+}
+
+// Collective: every rank writes its hyperslabs. The ZeRO shards of m, v and
+// the EMA are gathered one at a time into the gradient buffer (free between
+// steps), so saving needs no memory beyond what training holds.
 static void save(Trainer *tr) {
+  const TrainConfig *tc = &tr->cfg->train;
+  ParamTable *t = &tr->model.params;
   char path[CFG_STR_MAX + 32];
-  snprintf(path, sizeof path, "%s/ckpt_%lld.h5", tr->cfg->train.out, (long long)tr->state.step);
-  if (tr->loader) {
+  snprintf(path, sizeof path, "%s/ckpt_%lld.h5", tc->out, (long long)tr->state.step);
+  if (tr->loader) {  // the cursor as global positions in the epoch's order (any dp resumes it)
     LoaderCursor c = loader_cursor(tr->loader);
-    tr->state.cursor_epoch = c.epoch, tr->state.cursor_position = c.position, tr->state.cursor_batches = c.batches;
+    tr->state.cursor_epoch = c.epoch, tr->state.cursor_position = c.position * (uint64_t)tr->cc.dp;
+    tr->state.cursor_batches = c.batches;
   }
-  tr->state.adam_step = tr->opt.step;
-  CkptBuffers b = {.params = &tr->model.params, .m = tr->opt.m, .v = tr->opt.v, .ema = tr->ema,
-                   .vocab = tr->vocab, .vocab_size = tr->vocab_size};
-  ckpt_save(path, &b, &tr->state, tr->cfg);
-  ckpt_prune(tr->cfg->train.out, tr->cfg->train.keep_ckpts);
+  tr->state.adam_step = tr->zero.step;
+  comm_bcast(&tr->cc.world, &tr->state, sizeof tr->state, COMM_U8, 0);  // one set of attributes
+  CkptComm cc = ckpt_comm(tr);
+  CkptFile *f = ckpt_create(path, &tr->state, tr->cfg, &cc);
+  ckpt_write_group(f, "params", t, t->data);
+  zero_gather(&tr->zero, tr->zero.m, t->grad);
+  ckpt_write_group(f, "optim/m", t, t->grad);
+  zero_gather(&tr->zero, tr->zero.v, t->grad);
+  ckpt_write_group(f, "optim/v", t, t->grad);
+  zero_gather(&tr->zero, tr->zero.ema, t->grad);
+  ckpt_write_group(f, "ema", t, t->grad);
+  memset(t->grad, 0, tr->zero.padded * sizeof(float));
+  ckpt_commit(f, tr->vocab, tr->vocab_size);
+  if (!tr->rank0) return;
+  ckpt_prune(tc->out, tc->keep_ckpts);
   log_info("checkpoint %s", path);
   if (tr->metrics) {  // refresh the loss curve next to the checkpoints
     char metrics[CFG_STR_MAX + 32], png[CFG_STR_MAX + 32], err[256];
-    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", tr->cfg->train.out);
-    snprintf(png, sizeof png, "%s/loss.png", tr->cfg->train.out);
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", tc->out);
+    snprintf(png, sizeof png, "%s/loss.png", tc->out);
     fflush(tr->metrics);
     if (loss_plot_png(metrics, png, err, sizeof err) != 0) log_warn("loss plot: %s", err);
   }
 }
 
 // train.resume: "" = fresh, "auto" = latest checkpoint in train.out if any, else a path.
+// The checkpoint may come from any layout: each rank reads its own hyperslabs
+// and takes its ZeRO shard of m, v and the EMA.
 static void resume(Trainer *tr) {
   const TrainConfig *tc = &tr->cfg->train;
+  ParamTable *t = &tr->model.params;
   char path[CFG_STR_MAX + 64] = "";
-  if (!strcmp(tc->resume, "auto")) ckpt_latest(tc->out, path, sizeof path);
-  else if (tc->resume[0]) snprintf(path, sizeof path, "%s", tc->resume);
+  if (!strcmp(tc->resume, "auto")) {
+    if (tr->rank0) ckpt_latest(tc->out, path, sizeof path);
+    comm_bcast(&tr->cc.world, path, sizeof path, COMM_U8, 0);  // one choice, even while files appear
+  } else if (tc->resume[0]) {
+    snprintf(path, sizeof path, "%s", tc->resume);
+  }
   if (!path[0]) return;
-  CkptBuffers b = {.params = &tr->model.params, .m = tr->opt.m, .v = tr->opt.v, .ema = tr->ema};
-  ckpt_load(path, &b, &tr->state, "params");
-  tr->opt.step = (int)tr->state.adam_step;
-  if (tr->loader)
-    loader_seek(tr->loader, (LoaderCursor){tr->state.cursor_epoch, tr->state.cursor_position, tr->state.cursor_batches});
+  CkptComm cc = ckpt_comm(tr);
+  CkptFile *f = ckpt_open(path, &cc, &tr->state);
+  ckpt_read_group(f, "params", t, t->data);
+  ckpt_read_group(f, "optim/m", t, t->grad);
+  zero_take(&tr->zero, t->grad, tr->zero.m);
+  ckpt_read_group(f, "optim/v", t, t->grad);
+  zero_take(&tr->zero, t->grad, tr->zero.v);
+  ckpt_read_group(f, "ema", t, t->grad);
+  zero_take(&tr->zero, t->grad, tr->zero.ema);
+  ckpt_close(f);
+  memset(t->grad, 0, tr->zero.padded * sizeof(float));
+  tr->zero.step = (int)tr->state.adam_step;
+  if (tr->loader) {
+    const uint64_t dp = (uint64_t)tr->cc.dp, pos = tr->state.cursor_position;
+    if (pos % dp)
+      log_warn("%s: data cursor %llu does not split over dp=%d ranks; resuming at %llu", path,
+               (unsigned long long)pos, tr->cc.dp, (unsigned long long)(pos / dp * dp));
+    loader_seek(tr->loader, (LoaderCursor){tr->state.cursor_epoch, pos / dp, tr->state.cursor_batches});
+  }
   log_info("resumed from %s at step %lld", path, (long long)tr->state.step);
 }
 
-static void next_batch(Trainer *tr, int64_t step) {
-  const Config *cfg = tr->cfg;
-  const int B = cfg->train.batch;
-  uint64_t first = (uint64_t)step * (uint64_t)B;  // global sample index: keys noise, t, masks
-  if (tr->loader) {
-    loader_next(tr->loader, tr->fb.x0, tr->fb.b.tokens, tr->fb.b.ntokens, NULL);
-    flow_prepare(&tr->fb, &cfg->model, &cfg->train, 0.0f, cfg->train.seed, first);  // loader did caption dropout
-  } else {
-    random_clips_fill(tr->fb.x0, tr->fb.b.tokens, tr->fb.b.ntokens, &cfg->model, B, cfg->train.seed, first,
-                      RANDOM_POOL);
-    flow_prepare(&tr->fb, &cfg->model, &cfg->train, cfg->data.p_drop, cfg->train.seed, first);
-  }
+// Global index of this rank's first sample of micro-batch k of `step`; its
+// sample j is first + j * dp. This is the order in which the loader deals a
+// global batch of B = dp * accum * mb clips (dp rank r takes every dp-th), so
+// noise, t and masks follow the clip whatever the layout.
+static uint64_t first_sample(const Trainer *tr, int64_t step, int k) {
+  return (uint64_t)step * (uint64_t)tr->cfg->train.batch + (uint64_t)k * tr->mb * tr->cc.dp + (uint64_t)tr->cc.dp_rank;
 }
 
-static void log_step(Trainer *tr, int64_t step, float loss, double norm, float lr, double dt) {
+static void next_batch(Trainer *tr, int64_t step, int k) {
+  const Config *cfg = tr->cfg;
+  const ModelConfig *mc = &cfg->model;
+  const uint64_t first = first_sample(tr, step, k), stride = (uint64_t)tr->cc.dp;
+  FlowBatch *fb = &tr->fb;
+  if (tr->loader) {
+    loader_next(tr->loader, fb->x0, fb->b.tokens, fb->b.ntokens, NULL);
+    flow_prepare(fb, mc, &cfg->train, 0.0f, cfg->train.seed, first, stride);  // loader did caption dropout
+    return;
+  }
+  const size_t L = (size_t)mc->text_length, NP = (size_t)fb->nloc * mc->patch_dim;
+  for (int j = 0; j < tr->mb; j++) {
+    float *x = tr->clip ? tr->clip : fb->x0 + j * NP;
+    random_clips_fill(x, fb->b.tokens + j * L, fb->b.ntokens + j, mc, 1, cfg->train.seed, first + j * stride,
+                      RANDOM_POOL);
+    if (tr->clip) memcpy(fb->x0 + j * NP, tr->clip + (size_t)fb->n0 * mc->patch_dim, NP * sizeof(float));
+  }
+  flow_prepare(fb, mc, &cfg->train, cfg->data.p_drop, cfg->train.seed, first, stride);
+}
+
+// Generated tokens of the whole global batch of `step` (the loss denominator):
+// this rank's micro-batches' conditioning masks, summed over the dp group.
+static double step_loss_tokens(Trainer *tr, int64_t step) {
+  const Config *cfg = tr->cfg;
+  double n = 0.0;
+  for (int k = 0; k < tr->accum; k++)
+    n += flow_count_generated(&cfg->model, &cfg->train, cfg->train.seed, first_sample(tr, step, k),
+                              (uint64_t)tr->cc.dp, tr->mb);
+  comm_allreduce(&tr->cc.dp_group, &n, 1, COMM_F64, COMM_SUM);
+  return n;
+}
+
+static void log_step(Trainer *tr, int64_t step, double loss, double norm, float lr, double dt) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
   double tok_s = (double)cfg->train.batch * mc->tokens / dt;
-  double mfu = 3.0 * model_forward_flops(mc, cfg->train.batch) / dt * 1e-9 / tr->peak_gflops;
+  // MFU of the job: every rank measured about the same per-process peak.
+  double mfu = 3.0 * model_forward_flops(mc, cfg->train.batch) / dt * 1e-9 / (tr->peak_gflops * tr->cc.world_size);
   double eta = (double)(cfg->train.steps - step) * dt;
   if (cfg->train.time_limit > 0) eta = fmin(eta, fmax(0.0, 60.0 * cfg->train.time_limit - (timer_now() - tr->t_begin)));
   log_info("step %lld | loss %.6f | grad %.4f | lr %.3e | %.0f tok/s | %.0f ms/step | mfu %.1f%% | eta %.0fs",
@@ -130,69 +217,110 @@ static void log_step(Trainer *tr, int64_t step, float loss, double norm, float l
   }
 }
 
+// Layout, batch split, model shard, ZeRO state, data. Every check here is
+// made alike on every rank: one message from rank 0, all ranks exit 2.
+static void setup(Trainer *tr) {
+  const Config *cfg = tr->cfg;
+  const ModelConfig *mc = &cfg->model;
+  const TrainConfig *tc = &cfg->train;
+  const ParallelConfig *par = &cfg->parallel;
+  comm_layout(&tr->cc, par->dp, par->sp, par->tp, cfg->path);
+  CommContext *cc = &tr->cc;
+  tr->rank0 = cc->world_rank == 0;
+  tr->accum = tc->accum;
+  if (tc->batch % (par->dp * tc->accum))
+    comm_user_error_all("%s: train.batch: expected a multiple of parallel.dp x train.accum = %d x %d (the global batch "
+                        "splits into equal micro-batches), got %d", cfg->path, par->dp, tc->accum, tc->batch);
+  tr->mb = tc->batch / (par->dp * tc->accum);
+  model_build(&tr->model, mc, (ModelLayout){.tp = cc->tp, .sp = cc->sp, .tp_rank = cc->tp_rank, .sp_rank = cc->sp_rank});
+  params_init(&tr->model.params, tc->seed);
+  model_alloc_acts(&tr->model, tr->mb);
+  zero_init(&tr->zero, &tr->model.params, &cc->dpsp_group, &cc->world, cc->tp_rank);
+  const int nloc = mc->tokens / cc->sp;
+  flow_batch_alloc_slice(&tr->fb, mc, tr->mb, cc->sp_rank * nloc, nloc);
+  if (cc->sp > 1 && !cfg->data.path[0]) tr->clip = tsr_calloc((size_t)mc->tokens * mc->patch_dim, sizeof(float));
+  open_data(tr);
+  const double mib = 1.0 / 1048576.0, full_state = 2.0 * (double)tr->model.params.total * sizeof(float);
+  log_info("layout dp=%d sp=%d tp=%d (%d ranks): batch %d = %d dp x %d micro-batches x %d samples; "
+           "%zu local parameters per rank",
+           cc->dp, cc->sp, cc->tp, cc->world_size, tc->batch, cc->dp, tr->accum, tr->mb, tr->model.params.total);
+  log_info("zero-1 over dpsp=%d: shard %zu of %zu floats per rank; AdamW m+v %.3f MiB per rank (%.3f MiB unsharded, "
+           "1/%d), EMA %.3f MiB",
+           cc->dpsp_group.size, tr->zero.shard, tr->model.params.total, zero_state_bytes(&tr->zero) * mib,
+           full_state * mib, cc->dpsp_group.size, zero_state_bytes(&tr->zero) * 0.5 * mib);
+}
+
 float train_run(const Config *cfg) {
   const ModelConfig *mc = &cfg->model;
   const TrainConfig *tc = &cfg->train;
   Trainer tr = {.cfg = cfg};
-  open_data(&tr);
-  model_build(&tr.model, mc, (ModelLayout){.tp = cfg->parallel.tp, .sp = cfg->parallel.sp});
-  params_init(&tr.model.params, tc->seed);
-  model_alloc_acts(&tr.model, tc->batch);
-  adamw_init(&tr.opt, &tr.model.params);
-  tr.ema = tsr_calloc(tr.model.params.total, sizeof(float));
-  memcpy(tr.ema, tr.model.params.data, tr.model.params.total * sizeof(float));
-  flow_batch_alloc(&tr.fb, mc, tc->batch);
+  setup(&tr);
   tr.state.seed = tc->seed;
-  if (fs_mkdirs(tc->out) != 0) tsr_user_error("train.out: cannot create directory '%s': %s", tc->out, strerror(errno));
+  if (tr.rank0 && fs_mkdirs(tc->out) != 0)
+    tsr_user_error("train.out: cannot create directory '%s': %s", tc->out, strerror(errno));
+  comm_barrier(&tr.cc.world);  // the run directory exists for every rank
   resume(&tr);
-  char mpath[CFG_STR_MAX + 32];
-  snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", tc->out);
-  tr.metrics = fopen(mpath, tr.state.step ? "a" : "w");
+  if (tr.rank0) {
+    char mpath[CFG_STR_MAX + 32];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", tc->out);
+    tr.metrics = fopen(mpath, tr.state.step ? "a" : "w");
+  }
   train_signals_install();
 
-  tr.peak_gflops = measure_gemm_peak_gflops();
+  tr.peak_gflops = tr.rank0 ? measure_gemm_peak_gflops() : 1.0;
   log_info("model %s: %.2fM parameters, %d tokens/clip, batch %d, activations %.0f MiB, GEMM peak %.0f GFLOP/s, data %s",
            mc->name, (double)tr.model.params.total / 1e6, mc->tokens, tc->batch,
            (double)tr.model.arena.size / 1048576.0, tr.peak_gflops, cfg->data.path[0] ? cfg->data.path : "random clips");
 
-  float loss = 0.0f;
+  double loss = 0.0;
   double t_window = timer_now();
   tr.t_begin = t_window;
   int window_steps = 0;
   while (tr.state.step < tc->steps) {
     int64_t step = tr.state.step;
-    next_batch(&tr, step);
     params_zero_grad(&tr.model.params);
-    loss = model_forward(&tr.model, &tr.fb.b);
-    model_backward(&tr.model, &tr.fb.b);
-    double norm = grad_norm(&tr.model.params);
+    tr.fb.b.loss_tokens = step_loss_tokens(&tr, step);
+    loss = 0.0;
+    for (int k = 0; k < tr.accum; k++) {  // gradients accumulate (+=) over the micro-batches
+      next_batch(&tr, step, k);
+      loss += model_forward(&tr.model, &tr.fb.b);
+      model_backward(&tr.model, &tr.fb.b);
+    }
+    // Each rank's loss and gradient are its share of the global batch's: the sums are the whole.
+    comm_allreduce(&tr.cc.dpsp_group, &loss, 1, COMM_F64, COMM_SUM);
+    zero_reduce_grads(&tr.zero, &tr.model.params);
+    double norm = zero_grad_norm(&tr.zero);
     float lr = lr_at(tc, (int)step);
-    if (!isfinite(loss) || !isfinite(norm)) {
+    if (!isfinite(loss) || !isfinite(norm)) {  // every rank sees the same loss and norm: one decision
       tr.state.bad_steps++;
       log_warn("step %lld: non-finite loss or gradient (loss %g, grad norm %g): update skipped (%lld in a row)",
                (long long)step + 1, loss, norm, (long long)tr.state.bad_steps);
       if (tr.state.bad_steps >= tc->max_bad_steps)
-        tsr_user_error("training diverged: %lld non-finite steps in a row (train.max_bad_steps = %d); "
-                       "lower train.lr or raise train.grad_clip", (long long)tr.state.bad_steps, tc->max_bad_steps);
+        comm_user_error_all("training diverged: %lld non-finite steps in a row (train.max_bad_steps = %d); "
+                            "lower train.lr or raise train.grad_clip", (long long)tr.state.bad_steps, tc->max_bad_steps);
     } else {
       tr.state.bad_steps = 0;
-      adamw_step(&tr.opt, &tr.model.params, tc, lr, norm);
+      zero_step(&tr.zero, &tr.model.params, tc, lr, norm);
       // EMA warm-up: early weights move fast, so average over ~n/10 steps until
       // that is longer than the configured horizon (as timm's ModelEmaV2 does).
-      float n = (float)tr.opt.step, decay = fminf(tc->ema_decay, (1.0f + n) / (10.0f + n));
-      ema_update(tr.ema, tr.model.params.data, tr.model.params.total, decay);
+      float n = (float)tr.zero.step, decay = fminf(tc->ema_decay, (1.0f + n) / (10.0f + n));
+      zero_ema_update(&tr.zero, &tr.model.params, decay);
     }
     tr.state.step = step + 1;
     window_steps++;
-    int out_of_time = tc->time_limit > 0 && timer_now() - tr.t_begin >= 60.0 * tc->time_limit;
-    int last = tr.state.step == tc->steps || out_of_time, sig = train_signal_pending();
+    // Signals and the time limit reach ranks at different moments: agree on
+    // them so that every rank stops after the same step and saves together.
+    int stop[2] = {train_signal_pending(), tc->time_limit > 0 && timer_now() - tr.t_begin >= 60.0 * tc->time_limit};
+    comm_allreduce(&tr.cc.world, stop, 2, COMM_I32, COMM_MAX);
+    const int sig = stop[0], out_of_time = stop[1];
+    int last = tr.state.step == tc->steps || out_of_time;
     if (tr.state.step % tc->log_every == 0 || last || sig) {
-      progress_clear(stderr);
+      if (tr.rank0) progress_clear(stderr);
       double now = timer_now();
       log_step(&tr, tr.state.step, loss, norm, lr, (now - t_window) / window_steps);
       t_window = now;
       window_steps = 0;
-    } else {  // on a terminal, a bar over the steps until the next log line
+    } else if (tr.rank0) {  // on a terminal, a bar over the steps until the next log line
       progress_bar(stderr, "train", (long)(tr.state.step % tc->log_every), tc->log_every, timer_now() - t_window);
     }
     if (last || sig || (tc->ckpt_every > 0 && tr.state.step % tc->ckpt_every == 0)) save(&tr);
@@ -208,9 +336,10 @@ float train_run(const Config *cfg) {
   if (tr.loader) loader_close(tr.loader);
   for (int i = 0; i < tr.vocab_size; i++) free(tr.vocab[i]);
   tsr_free(tr.vocab);
+  tsr_free(tr.clip);
   flow_batch_free(&tr.fb);
-  tsr_free(tr.ema);
-  adamw_free(&tr.opt);
+  zero_free(&tr.zero);
   model_free(&tr.model);
-  return loss;
+  comm_free(&tr.cc);
+  return (float)loss;
 }

@@ -1,0 +1,61 @@
+// ZeRO-1 (docs/parallel_train.md): the optimizer state is sharded over the
+// ranks that hold the same parameters (the dpsp group: dp x sp ranks with the
+// same tp_rank). The local parameter buffer (this rank's TP shard, padded) is
+// cut into `size` equal contiguous shards; rank r owns floats [lo, hi):
+//
+//   grad [padded] --reduce_scatter(dpsp)--> g [shard]      (the summed gradient)
+//   norm^2 = allreduce_world(sum g^2)   (tp-replicated parameters counted once)
+//   g *= clip/norm;  AdamW(params[lo:hi], g, m, v)          (m, v [shard])
+//   params[lo:hi] --allgather(dpsp)--> params [padded]      (every replica equal)
+//   ema [shard] = decay ema + (1-decay) params[lo:hi]
+//
+// With one rank in the group the shard is the whole buffer and nothing is
+// copied or communicated.
+#pragma once
+#include <stddef.h>
+
+#include "comm/comm.h"
+#include "core/config.h"
+#include "core/params.h"
+
+typedef struct {
+  size_t at;     // first float of the piece in the local buffer (lo <= at < hi)
+  size_t n;      // floats
+  float wd;      // 1: weight decay applies (matrices and embeddings), 0: not
+  int sharded;   // 1: a TP-sharded parameter (its squares count on every tp rank)
+} ZeroPiece;
+
+typedef struct {
+  CommGroup *group;  // dpsp: the ranks that share the optimizer state
+  CommGroup *world;  // the norm sums over every rank
+  int tp_rank;       // tp-replicated parameters' squares are counted on tp_rank 0 only
+  size_t total;      // floats of the parameter table (params->total)
+  size_t shard;      // floats per rank
+  size_t padded;     // shard * group size >= total: the length of params->data and ->grad
+  size_t lo, hi;     // this rank's range of the local buffer
+  float *g;          // [shard] reduced gradient (aliases params->grad with one rank)
+  float *m, *v;      // [shard] AdamW moments
+  float *ema;        // [shard] EMA of the weights
+  ZeroPiece *pieces; // the parameters' parts inside [lo, hi)
+  int npieces;
+  int step;          // AdamW updates done (bias correction)
+} Zero;
+
+// Pads params->data and ->grad to the sharded length (values kept), allocates
+// the shard state, and starts the EMA from the current weights.
+void zero_init(Zero *z, ParamTable *params, CommGroup *dpsp, CommGroup *world, int tp_rank);
+void zero_free(Zero *z);
+// Sum the gradients over the group: this rank's shard of the sum lands in z->g.
+void zero_reduce_grads(Zero *z, const ParamTable *params);
+// Global L2 norm of the summed gradient (every rank gets the same value).
+double zero_grad_norm(const Zero *z);
+// Clip (when norm > grad_clip > 0), AdamW on the shard, allgather the weights.
+void zero_step(Zero *z, ParamTable *params, const TrainConfig *tc, float lr, double norm);
+void zero_ema_update(Zero *z, const ParamTable *params, float decay);
+// Gather a shard buffer (m, v or ema) of every rank into full[padded] (every
+// rank gets the whole local buffer; checkpoints use params->grad as `full`).
+void zero_gather(const Zero *z, const float *shard, float *full);
+// The converse for a loaded checkpoint: shard <- full[lo:hi].
+void zero_take(const Zero *z, const float *full, float *shard);
+// Bytes of AdamW state (m and v) this rank holds (the EMA adds half as much).
+size_t zero_state_bytes(const Zero *z);

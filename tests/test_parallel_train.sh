@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Data parallel training with ZeRO-1 and layout-independent checkpoints, held
+# against the single-rank run of the same config (the independent answer):
+#  1. dp2 (and dp2 with gradient accumulation, and one rank with accumulation):
+#     8 losses equal the single-rank losses within 1e-5 relative; weights after
+#     8 steps within 1e-5 absolute, AdamW moments within 1e-4 of their scale;
+#  2. the dp2 checkpoint of step 4 resumes at 1 rank and at dp4 with the
+#     uninterrupted single-rank losses of steps 5-8;
+#  3. ZeRO-1 memory: each rank's AdamW shard is 1/dp of the parameters;
+#  4. a signal that reaches one rank stops every rank after the same step with
+#     one complete checkpoint;
+#  5. bad input: a layout that does not multiply to the world size, a batch
+#     that does not split, a checkpoint of another model config: exit 2 with
+#     one message.
+# Tensor/sequence-parallel layouts: tests/test_parallel_train_mp.sh.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+T=${TESSERA:-bin/tessera}
+PY=/usr/bin/python3
+export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+tmp=build/tmp/parallel_train; rm -rf "$tmp"; mkdir -p "$tmp"
+fail() { echo "FAIL: $*"; exit 1; }
+# A model small enough that a run is seconds: 16 tokens, width 32, 2 blocks.
+small=(model.depth=2 model.dim=32 model.heads=4 model.mlp_ratio=2 model.video.frames=8 model.video.height=8
+       model.video.width=8 model.text.length=8 model.text.layers=1 model.text.vocab=64 train.batch=4
+       train.log_every=1 train.warmup=2 train.steps=8 train.ckpt_every=4 train.keep_ckpts=0 data.p_drop=0.2)
+# train NAME NP ARGS...: NP=0 runs without mpirun; sets $rc; log in $tmp/NAME.log
+train() {
+  local name=$1 np=$2; shift 2
+  if [ "$np" = 0 ]; then timeout 120 $T train configs/train/tiny.yaml "${small[@]}" train.out=$tmp/$name "$@" >$tmp/$name.log 2>&1
+  else timeout 120 mpirun --oversubscribe -np "$np" $T train configs/train/tiny.yaml "${small[@]}" train.out=$tmp/$name "$@" >$tmp/$name.log 2>&1; fi
+  rc=$?
+  [ $rc = 124 ] && fail "$name hung (timeout 120 s): $(tail -5 $tmp/$name.log)"
+  return 0
+}
+losses() { $PY -c 'import json,sys; print(" ".join(repr(json.loads(l)["loss"]) for l in open(sys.argv[1])))' "$1"; }
+# close A B: the two loss lists have the same length and agree within 1e-5 relative
+close() {
+  $PY - "$1" "$2" <<'PY'
+import sys
+a, b = [list(map(float, s.split())) for s in sys.argv[1:3]]
+rel = max(abs(x - y) / abs(x) for x, y in zip(a, b)) if a and len(a) == len(b) else float("inf")
+print(f"{rel:.2e}")
+sys.exit(0 if rel <= 1e-5 else 1)
+PY
+}
+
+# The reference: one process, no mpirun.
+train ref 0; [ $rc = 0 ] || fail "single-rank run: $(tail -3 $tmp/ref.log)"
+ref=$(losses $tmp/ref/metrics.jsonl)
+[ "$(echo $ref | wc -w)" = 8 ] || fail "expected 8 losses, got: $ref"
+
+# 1. dp2, dp2 x accum2, one rank x accum2
+for v in "dp2 2 parallel.dp=2" "dp2acc2 2 parallel.dp=2 train.accum=2" "acc2 0 train.accum=2"; do
+  set -- $v; name=$1 np=$2; shift 2
+  train $name $np "$@"; [ $rc = 0 ] || fail "$name: exit $rc: $(tail -3 $tmp/$name.log)"
+  got=$(losses $tmp/$name/metrics.jsonl)
+  r=$(close "$ref" "$got") || fail "$name losses differ from one rank (max rel $r):
+  1 rank: $ref
+  $name:  $got"
+  cmp=$($PY tests/ckpt_compare.py $tmp/ref/ckpt_8.h5 $tmp/$name/ckpt_8.h5) || fail "$name weights after 8 steps: $cmp"
+  echo "ok  $name: 8 losses equal one rank's (max rel diff $r); step-8 checkpoint vs one rank's:$cmp"
+done
+[ -f $tmp/dp2/loss.png ] && [ "$(wc -l < $tmp/dp2/metrics.jsonl)" = 8 ] || fail "dp2: rank 0's metrics.jsonl/loss.png"
+$PY -c 'import h5py,sys; f=h5py.File(sys.argv[1]); d=f["params/blocks.0.mlp.fc1.weight"]; sys.exit(0 if d.fletcher32 and f.attrs["saved_ranks"]==2 else 1)' \
+  $tmp/dp2/ckpt_8.h5 || fail "dp2 checkpoint: not written by 2 ranks with fletcher32 checksums"
+
+# 2. the dp2 checkpoint of step 4 resumes at 1 rank and at dp4
+tail4=$(echo $ref | cut -d' ' -f5-8)
+for v in "from_dp2_at1 0" "from_dp2_at4 4 parallel.dp=4"; do
+  set -- $v; name=$1 np=$2; shift 2
+  mkdir -p $tmp/$name && cp $tmp/dp2/ckpt_4.h5 $tmp/$name/
+  train $name $np train.resume=auto "$@"; [ $rc = 0 ] || fail "$name: exit $rc: $(tail -3 $tmp/$name.log)"
+  grep -q "resumed from $tmp/$name/ckpt_4.h5 at step 4" $tmp/$name.log || fail "$name did not resume: $(tail -3 $tmp/$name.log)"
+  got=$(losses $tmp/$name/metrics.jsonl)
+  r=$(close "$tail4" "$got") || fail "$name: losses 5-8 differ from the uninterrupted run (max rel $r):
+  1 rank:  $tail4
+  resumed: $got"
+  cmp=$($PY tests/ckpt_compare.py $tmp/ref/ckpt_8.h5 $tmp/$name/ckpt_8.h5) || fail "$name step-8 checkpoint: $cmp"
+  echo "ok  dp2 checkpoint resumed $( [ $np = 0 ] && echo "at 1 rank" || echo "at dp$np"): losses 5-8 equal the uninterrupted run's (max rel $r);$cmp"
+done
+
+# 3. ZeRO-1: "shard S of N floats per rank": S = N/dp rounded up to whole 16-float lines
+for v in "ref 1" "dp2 2" "from_dp2_at4 4"; do
+  set -- $v
+  line=$(grep -m1 "zero-1 over dpsp=$2:" $tmp/$1.log) || fail "$1: no zero-1 memory line"
+  read -r shard total <<<"$(echo "$line" | sed 's/.*shard \([0-9]*\) of \([0-9]*\) floats.*/\1 \2/')"
+  [ $((shard * $2)) -ge $total ] && [ $((shard * $2 - total)) -lt $((16 * $2)) ] || fail "$1: shard $shard of $total over $2 ranks"
+  echo "ok  zero-1 at dpsp=$2: AdamW state $shard of $total floats per rank ($(echo "$line" | sed 's/.*AdamW m+v \([0-9.]*\) MiB per rank.*/\1/') MiB m+v)"
+done
+
+# 4. SIGUSR1 to rank 1 only: all ranks agree to stop after the same step
+long=(train.steps=2000 train.ckpt_every=0)
+timeout 120 mpirun --oversubscribe -np 2 $T train configs/train/tiny.yaml "${small[@]}" "${long[@]}" parallel.dp=2 \
+  train.out=$tmp/sig >$tmp/sig.log 2>&1 &
+mpid=$!
+for _ in $(seq 1 600); do [ -f $tmp/sig/metrics.jsonl ] && [ "$(wc -l < $tmp/sig/metrics.jsonl)" -ge 3 ] && break; sleep 0.1; done
+r1=""
+for p in $(pgrep -f "train.out=$tmp/sig\b"); do grep -qz '^OMPI_COMM_WORLD_RANK=1$' /proc/$p/environ 2>/dev/null && r1=$p; done
+[ -n "$r1" ] || { kill $mpid; fail "could not find rank 1's process"; }
+kill -USR1 $r1
+wait $mpid; rc=$?
+[ $rc = 0 ] || fail "dp2 run after SIGUSR1 to rank 1: exit $rc: $(tail -3 $tmp/sig.log)"
+stop=$(sed -n 's/.*stopped by signal 10 after step \([0-9]*\).*/\1/p' $tmp/sig.log)
+[ -n "$stop" ] && [ -f $tmp/sig/ckpt_$stop.h5 ] || fail "no agreed stop and checkpoint: $(tail -3 $tmp/sig.log)"
+ls $tmp/sig/*.tmp >/dev/null 2>&1 && fail "temporary checkpoint left behind"
+[ "$(wc -l < $tmp/sig/metrics.jsonl)" = "$stop" ] || fail "metrics has $(wc -l < $tmp/sig/metrics.jsonl) steps, stop at $stop"
+$PY -c 'import h5py,sys; f=h5py.File(sys.argv[1]); assert f.attrs["step"]==int(sys.argv[2]); [f[g][n][...] for g in ("params","optim/m","optim/v","ema") for n in f[g]]' \
+  $tmp/sig/ckpt_$stop.h5 $stop || fail "checkpoint at the signal unreadable"
+echo "ok  SIGUSR1 to rank 1 alone: both ranks stopped after step $stop with one complete checkpoint"
+
+# 5. bad input: one message, exit 2
+bad() {  # bad NAME NP PATTERN ARGS...
+  local name=$1 np=$2 pat=$3; shift 3
+  train $name $np "$@"
+  local n; n=$(grep -c "tessera: error:" $tmp/$name.log)
+  [ $rc = 2 ] && [ "$n" = 1 ] && grep -q -- "$pat" $tmp/$name.log || fail "$name: exit $rc, $n error lines (want 2, 1 matching '$pat'):
+$(grep -v '^ ' $tmp/$name.log | tail -5)"
+  echo "ok  $name: exit 2, one line: $(grep "tessera: error:" $tmp/$name.log | cut -c1-150)"
+}
+bad layout 3 "parallel layout dp=2 x sp=1 x tp=1 = 2 ranks, but the job has 3" parallel.dp=2
+bad batch 2 "train.batch: expected a multiple of parallel.dp x train.accum" parallel.dp=2 train.batch=3
+bad other_model 2 "blocks.2" parallel.dp=2 model.depth=3 train.resume=$tmp/dp2/ckpt_8.h5
+bad other_width 4 "the model config expects" parallel.dp=4 model.dim=64 train.resume=$tmp/dp2/ckpt_8.h5
+echo "test_parallel_train: all ok"
