@@ -272,9 +272,11 @@ int cmd_render(int argc, char **argv) {
     record_item(&man, it, key, "running", NULL, NULL, job);
     RenderResult res;
     if (render_item(&ses, it, &rs, a.out, &res, err, sizeof err) != 0) {
-      fprintf(stderr, "tessera: error: %s:%d: item %d: %s\n", a.prompts, it->line, it->index, err);
+      char where[1200];  // the manifest's error names the prompt file and line, as parse errors do
+      snprintf(where, sizeof where, "%s:%d: item %d: %s", a.prompts, it->line, it->index, err);
+      fprintf(stderr, "tessera: error: %s\n", where);
       fflush(stderr);
-      record_item(&man, it, key, "failed", NULL, err, job);
+      record_item(&man, it, key, "failed", NULL, where, job);
       nfail++;
       continue;
     }

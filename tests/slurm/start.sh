@@ -12,6 +12,7 @@
 #  - no accounting database: exit codes come from `scontrol show job`;
 #  - cred_expire=5: a requeued job may start again after 5 s (default 120 s);
 #  - sched_interval=1: the scheduler looks at eligible jobs every second;
+#  - OverSubscribe=FORCE:4: up to 4 jobs share a core (the tests run several small jobs at once);
 #  - MinJobAge keeps finished jobs visible to scontrol for 10 minutes.
 # Exit 0 when `sinfo` shows the node idle; otherwise prints the logs, stops what
 # it started and exits 1.
@@ -90,7 +91,7 @@ SlurmdTimeout=60
 InactiveLimit=0
 JobRequeue=1
 NodeName=localhost CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 EOF
 cat >"$dir/env" <<EOF
 export SLURM_CONF=$dir/slurm.conf
