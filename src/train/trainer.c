@@ -34,6 +34,7 @@
 #include "train/zero.h"
 
 enum { RANDOM_POOL = 16 };  // random clips the smoke run cycles through
+enum { NGROUPS = 6 };
 
 typedef struct {
   const Config *cfg;
@@ -48,6 +49,8 @@ typedef struct {
   char **vocab;    // the corpus tokenizer's vocabulary: goes into every checkpoint
   int vocab_size;
   CkptState state;
+  uint64_t step_bytes[NGROUPS];  // bytes this rank sent inside training steps, per group (not checkpoints)
+  int64_t counted_steps;
   FILE *metrics;
   double peak_gflops;
   double t_begin;  // wall clock at the first step of this process
@@ -200,6 +203,30 @@ static double step_loss_tokens(Trainer *tr, int64_t step) {
   return n;
 }
 
+static CommGroup *group_at(Trainer *tr, int i) {
+  CommGroup *g[NGROUPS] = {&tr->cc.world, &tr->cc.dp_group, &tr->cc.sp_group, &tr->cc.tp_group, &tr->cc.mp_group,
+                           &tr->cc.dpsp_group};
+  return g[i];
+}
+
+static void count_bytes(Trainer *tr, int sign) {
+  for (int i = 0; i < NGROUPS; i++) tr->step_bytes[i] += (uint64_t)sign * comm_stats_bytes(group_at(tr, i));
+}
+
+// One JSON line (bench/run.sh reads it): mean bytes this rank sent per step, by group.
+static void log_comm(Trainer *tr) {
+  if (tr->counted_steps == 0 || tr->cc.world_size == 1) return;
+  char line[512];
+  int n = snprintf(line, sizeof line, "{\"comm_bytes_per_step\":{");
+  for (int i = 0; i < NGROUPS; i++)
+    n += snprintf(line + n, sizeof line - (size_t)n, "%s\"%s\":%.1f", i ? "," : "", group_at(tr, i)->name,
+                  (double)tr->step_bytes[i] / (double)tr->counted_steps);
+  snprintf(line + n, sizeof line - (size_t)n, "},\"steps\":%lld,\"dp\":%d,\"sp\":%d,\"tp\":%d,\"local_params\":%zu,"
+           "\"padded_params\":%zu,\"accum\":%d,\"micro_batch\":%d}", (long long)tr->counted_steps, tr->cc.dp,
+           tr->cc.sp, tr->cc.tp, tr->model.params.total, tr->zero.padded, tr->accum, tr->mb);
+  log_info("comm %s", line);
+}
+
 static void log_step(Trainer *tr, int64_t step, double loss, double norm, float lr, double dt) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
@@ -232,7 +259,10 @@ static void setup(Trainer *tr) {
     comm_user_error_all("%s: train.batch: expected a multiple of parallel.dp x train.accum = %d x %d (the global batch "
                         "splits into equal micro-batches), got %d", cfg->path, par->dp, tc->accum, tc->batch);
   tr->mb = tc->batch / (par->dp * tc->accum);
-  model_build(&tr->model, mc, (ModelLayout){.tp = cc->tp, .sp = cc->sp, .tp_rank = cc->tp_rank, .sp_rank = cc->sp_rank});
+  model_build(&tr->model, mc,
+              (ModelLayout){.tp = cc->tp, .sp = cc->sp, .tp_rank = cc->tp_rank, .sp_rank = cc->sp_rank,
+                            .tp_group = cc->tp > 1 ? &cc->tp_group : NULL,
+                            .sp_group = cc->sp > 1 ? &cc->sp_group : NULL});
   params_init(&tr->model.params, tc->seed);
   model_alloc_acts(&tr->model, tr->mb);
   zero_init(&tr->zero, &tr->model.params, &cc->dpsp_group, &cc->world, cc->tp_rank);
@@ -278,6 +308,7 @@ float train_run(const Config *cfg) {
   int window_steps = 0;
   while (tr.state.step < tc->steps) {
     int64_t step = tr.state.step;
+    count_bytes(&tr, -1);
     params_zero_grad(&tr.model.params);
     tr.fb.b.loss_tokens = step_loss_tokens(&tr, step);
     loss = 0.0;
@@ -313,6 +344,8 @@ float train_run(const Config *cfg) {
     int stop[2] = {train_signal_pending(), tc->time_limit > 0 && timer_now() - tr.t_begin >= 60.0 * tc->time_limit};
     comm_allreduce(&tr.cc.world, stop, 2, COMM_I32, COMM_MAX);
     const int sig = stop[0], out_of_time = stop[1];
+    count_bytes(&tr, +1);
+    tr.counted_steps++;
     int last = tr.state.step == tc->steps || out_of_time;
     if (tr.state.step % tc->log_every == 0 || last || sig) {
       if (tr.rank0) progress_clear(stderr);
@@ -332,6 +365,7 @@ float train_run(const Config *cfg) {
       break;
     }
   }
+  log_comm(&tr);
   if (tr.metrics) fclose(tr.metrics);
   if (tr.loader) loader_close(tr.loader);
   for (int i = 0; i < tr.vocab_size; i++) free(tr.vocab[i]);
