@@ -304,6 +304,7 @@ static void check_rope(ModelConfig *m, const Where *w) {
 static void finalize_at(ModelConfig *m, const Where *w) {
   char err[512];
   if (m->freq_dim == 0) m->freq_dim = 256;
+  if (!m->predict[0]) strcpy(m->predict, "v");
   bool derive_rope = !m->rope[0] && !m->rope[1] && !m->rope[2];
   Config tmp = {.model = *m};
   for (const Field *f = cfg_fields; f < cfg_fields + cfg_nfields; f++) {
@@ -327,6 +328,7 @@ static void finalize_at(ModelConfig *m, const Where *w) {
   need(n <= 1 << 30, w, "model.video.frames", "expected at most 2^30 tokens (T/pt)(H/ph)(W/pw), got %lld", n);
   need(p <= 1 << 30, w, "model.patch", "expected a patch size pt*ph*pw*channels <= 2^30, got %lld", p);
   m->tokens = (int)n, m->patch_dim = (int)p;
+  m->predict_x = !strcmp(m->predict, "x");
 }
 
 void model_config_finalize(ModelConfig *m, const char *where) {

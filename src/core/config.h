@@ -26,10 +26,16 @@ typedef struct {
   int vocab;                            // tokenizer vocabulary size
   int rope[3];                          // head-dim split (t,h,w); derived when absent
   int freq_dim;                         // timestep sinusoid size (256)
+  char predict[4];                      // what the network outputs: "v" velocity (default) | "x" clean video
   // derived
   int head_dim, tokens, patch_dim;      // dim/heads, N, P
   int grid_t, grid_h, grid_w;           // T/pt, H/ph, W/pw
+  int predict_x;                        // predict == "x" (docs/model.md "Prediction target")
 } ModelConfig;
+
+// x-prediction turns the network's clean-video output into a velocity as
+// v = (x_t - x0_hat) / max(t, PREDICT_X_T_MIN) (the clamp keeps t -> 0 finite).
+#define PREDICT_X_T_MIN 0.05f
 
 typedef struct {
   int steps, batch;  // batch: samples per optimizer step over all dp ranks and micro-batches

@@ -41,6 +41,7 @@ const Field cfg_fields[] = {
     REQ("model.text.vocab", model.vocab, 4, 1 << 24),
     INT3("model.rope", model.rope, 2, 65536, 0),  // absent: derived from head_dim
     INT("model.freq_dim", model.freq_dim, 2, 65536),
+    ENUM("model.predict", model.predict, "v|x"),  // absent: v
 
     INT("train.steps", train.steps, 1, NOMAX),
     INT("train.batch", train.batch, 1, NOMAX),

@@ -1,5 +1,6 @@
 #include "infer/sampler.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -36,14 +37,21 @@ static void velocity(Ctx *c, const float *x, float t, float *v) {
   const float *out = c->m->out, g = c->o->cfg;
   if (!c->guided) {
     memcpy(v, out, n * sizeof(float));
-    return;
-  }
-  if (!both) {  // the pair's outputs, conditional first
-    comm_allgather(c->o->cfg_group, out, c->pair, n, COMM_F32);
-    out = c->pair;
-  }
+  } else {
+    if (!both) {  // the pair's outputs, conditional first
+      comm_allgather(c->o->cfg_group, out, c->pair, n, COMM_F32);
+      out = c->pair;
+    }
 #pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; i++) v[i] = out[n + i] + g * (out[i] - out[n + i]);
+    for (size_t i = 0; i < n; i++) v[i] = out[n + i] + g * (out[i] - out[n + i]);
+  }
+  // x-prediction: the (guided) output is the clean video; v = (x - x0)/t.
+  // Guidance is linear, so guiding x0 and converting equals guiding v.
+  if (c->m->cfg.predict_x) {
+    const float inv = 1.0f / fmaxf(t, PREDICT_X_T_MIN);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) v[i] = (x[i] - v[i]) * inv;
+  }
 }
 
 // Conditioned frames stay exactly x_src (x and x_src: this rank's tokens).

@@ -87,7 +87,7 @@ void flow_prepare(FlowBatch *fb, const ModelConfig *mc, const TrainConfig *tc, f
         float x0 = fb->x0[base + p];
         float eps = rng_normal(seed, RNG_NOISE, gs, (uint32_t)(n0 + n), (uint32_t)p);
         b->x[base + p] = clean ? x0 : (1.0f - t) * x0 + t * eps;
-        b->target[base + p] = eps - x0;
+        b->target[base + p] = mc->predict_x ? x0 : eps - x0;  // docs/model.md "Prediction target"
       }
     }
   }

@@ -20,6 +20,9 @@ from model import TesseraDiT  # noqa: E402
 import philox  # noqa: E402
 
 
+PREDICT_X_T_MIN = 0.05  # x-prediction: v = (x - x0_hat) / max(t, 0.05)
+
+
 def timesteps(steps, shift, t0):
     u = t0 * (1.0 - np.arange(steps + 1) / steps)
     return shift * u / (1.0 + (shift - 1.0) * u)
@@ -41,13 +44,18 @@ def sample(model, a, tokens, ntokens, cond, x_src):
     null_tok[:, 0] = 1
     null_n = torch.ones_like(ntokens)
 
+    def to_velocity(x, t, out):  # docs/model.md "Prediction target"
+        if model.cfg["predict"] == "x":
+            return (x - out) / max(float(t), PREDICT_X_T_MIN)
+        return out
+
     def velocity(x, t):
         tt = torch.full((B,), float(t), dtype=torch.float64)
         vc = model(x, tt, tokens, ntokens, cond)
         if a["cfg"] == 1.0:
-            return vc
+            return to_velocity(x, t, vc)
         vu = model(x, tt, null_tok, null_n, cond)
-        return vu + a["cfg"] * (vc - vu)
+        return to_velocity(x, t, vu + a["cfg"] * (vc - vu))
 
     t = timesteps(a["steps"], a["shift"], a["t0"])
     x = clamp(x)

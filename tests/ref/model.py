@@ -54,6 +54,8 @@ def normalize_config(c):
         if k in c:
             c.setdefault("patch", [c.get("pt"), c.get("ph"), c.get("pw")])
             c.pop(k)
+    predict = c.pop("predict", "v")  # what the network outputs: "v" velocity or "x" clean video
+    assert predict in ("v", "x"), "predict must be v or x"
     unknown = set(c) - _KEYS - _DERIVED_KEYS
     if unknown:
         raise ValueError("unknown model config keys: %s" % sorted(unknown))
@@ -76,6 +78,7 @@ def normalize_config(c):
     pt, ph, pw = out["patch"]
     assert out["frames"] % pt == 0 and out["height"] % ph == 0 and out["width"] % pw == 0
     assert out["freq_dim"] % 2 == 0
+    out["predict"] = predict
     return out
 
 

@@ -12,9 +12,10 @@ static inline void case_write_config(hid_t f, const ModelConfig *c) {
   snprintf(json, sizeof json,
            "{\"frames\":%d,\"height\":%d,\"width\":%d,\"channels\":%d,\"patch\":[%d,%d,%d],\"dim\":%d,\"depth\":%d,"
            "\"heads\":%d,\"mlp_ratio\":%d,\"text_length\":%d,\"text_layers\":%d,\"vocab\":%d,\"rope\":[%d,%d,%d],"
-           "\"freq_dim\":%d}",
+           "\"freq_dim\":%d,\"predict\":\"%s\"}",
            c->frames, c->height, c->width, c->channels, c->pt, c->ph, c->pw, c->dim, c->depth, c->heads, c->mlp_ratio,
-           c->text_length, c->text_layers, c->vocab, c->rope[0], c->rope[1], c->rope[2], c->freq_dim);
+           c->text_length, c->text_layers, c->vocab, c->rope[0], c->rope[1], c->rope[2], c->freq_dim,
+           c->predict_x ? "x" : "v");
   h5_attr_str(f, "config", json);
 }
 

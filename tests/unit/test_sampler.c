@@ -91,6 +91,10 @@ int main(void) {
            (SamplerOptions){.steps = 3, .cfg = 2.0f, .shift = 2.5f, .heun = 1, .seed = 10, .t0 = 1.0f}, i2v);
   run_case(&m, "build/tmp/sampler_remix.h5",
            (SamplerOptions){.steps = 3, .cfg = 1.0f, .shift = 1.0f, .seed = 11, .t0 = 0.6f}, NULL);
+  m.cfg.predict_x = 1;  // x-prediction: the output is the clean video, turned into v = (x - out)/max(t, t_min)
+  strcpy(m.cfg.predict, "x");
+  run_case(&m, "build/tmp/sampler_xpred.h5",
+           (SamplerOptions){.steps = 4, .cfg = 2.5f, .shift = 2.0f, .heun = 1, .seed = 12, .t0 = 1.0f}, i2v);
   model_free(&m);
   return tl_finish("test_sampler");
 }
