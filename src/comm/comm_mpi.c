@@ -48,6 +48,16 @@ void comm_init(int *argc, char ***argv) {
   MPI_Finalized(&down);
   if (down) return;  // after comm_finalize: stay 0 of 1
   if (!up) {
+    // A plain singleton (no launcher in the environment) skips Open MPI's
+    // helper daemon and the UCX/OFI network probes: MPI_Init takes 0.08 s
+    // instead of 0.5 s, which every command pays. Users' own settings win.
+    const char *launchers[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "SLURM_PROCID"};
+    int launched = 0;
+    for (size_t i = 0; i < sizeof launchers / sizeof *launchers; i++) launched |= getenv(launchers[i]) != NULL;
+    if (!launched) {
+      setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
+      setenv("OMPI_MCA_pml", "ob1", 0);
+    }
     int provided = 0;
     MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
     atexit(comm_finalize);
