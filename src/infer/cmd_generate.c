@@ -1,5 +1,8 @@
 // `tessera generate`: prompt (+ image / video conditioning) -> MP4, a PNG
-// contact sheet and a JSON provenance sidecar.
+// contact sheet and a JSON provenance sidecar. Under mpirun the ranks share
+// the work (src/infer/dist.h): --sp / --tp shard one clip's model, --cfg-parallel
+// puts the two guidance branches on two ranks, and the replicas left over
+// split a --prompts list.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +16,16 @@
 #include "core/timer.h"
 #include "data/image_io.h"
 #include "data/video_io.h"
+#include "infer/dist.h"
 #include "infer/generate.h"
 #include "infer/session.h"
 
 #define TESSERA_VERSION "0.1.0"
 
 typedef struct {
-  const char *ckpt, *prompt, *out, *image, *extend, *first, *last, *remix, *sampler;
+  const char *ckpt, *prompt, *prompts, *out, *image, *extend, *first, *last, *remix, *sampler;
   int frames, steps, seed, upscale, extend_frames, use_ema;
+  int sp, tp, cfg_parallel;
   float cfg, shift, strength;
   char size[32];
 } GenArgs;
@@ -35,7 +40,14 @@ static void usage(void) {
          "  --first PNG --last PNG   fill the frames between two images\n"
          "  --remix VIDEO --strength s   redo VIDEO under the prompt, noising it to t=s (0..1)\n"
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
-         "  --raw             sample with the raw weights instead of the EMA\n");
+         "  --raw             sample with the raw weights instead of the EMA\n"
+         "Under mpirun (world = dp x cfg x sp x tp ranks):\n"
+         "  --sp S            split each clip's tokens over S ranks (sequence parallel)\n"
+         "  --tp T            split the model's heads and MLP over T ranks (tensor parallel)\n"
+         "  --cfg-parallel    the conditional and unconditional branches on two ranks\n"
+         "  --prompts FILE    one prompt per line ('#' and blank lines skipped) instead of --prompt;\n"
+         "                    --out is then a directory of NNN.mp4; the dp replicas split the list,\n"
+         "                    prompt i uses seed + i\n");
 }
 
 static float parse_float(const char *flag, const char *v, float lo, float hi) {
@@ -61,10 +73,14 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
       exit(0);
     }
     if (!strcmp(k, "--raw")) { a->use_ema = 0; continue; }
+    if (!strcmp(k, "--cfg-parallel")) { a->cfg_parallel = 1; continue; }
     if (i + 1 >= argc) tsr_user_error("generate: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
     else if (!strcmp(k, "--prompt")) a->prompt = v;
+    else if (!strcmp(k, "--prompts")) a->prompts = v;
+    else if (!strcmp(k, "--sp")) a->sp = parse_int(k, v, 1, 4096);
+    else if (!strcmp(k, "--tp")) a->tp = parse_int(k, v, 1, 4096);
     else if (!strcmp(k, "--out")) a->out = v;
     else if (!strcmp(k, "--image")) a->image = v;
     else if (!strcmp(k, "--extend")) a->extend = v;
@@ -125,16 +141,124 @@ static void progress(int i, int n, void *ctx) {
   progress_bar(stderr, "denoising", i, n, timer_now() - *(double *)ctx);
 }
 
+// The prompts to make: --prompt, or the lines of --prompts.
+static int read_prompts(const GenArgs *a, char ***out) {
+  if (!a->prompts) {
+    *out = tsr_calloc(1, sizeof(char *));
+    (*out)[0] = strdup(a->prompt);
+    return 1;
+  }
+  FILE *f = fopen(a->prompts, "r");
+  if (!f) tsr_user_error("generate: --prompts %s: cannot open", a->prompts);
+  int n = 0, cap = 16;
+  char **v = tsr_calloc((size_t)cap, sizeof(char *)), line[4096];
+  while (fgets(line, sizeof line, f)) {
+    size_t len = strcspn(line, "\r\n");
+    line[len] = 0;
+    const char *p = line + strspn(line, " \t");
+    if (!*p || *p == '#') continue;
+    if (n == cap) {
+      char **w = tsr_calloc((size_t)cap * 2, sizeof(char *));
+      memcpy(w, v, (size_t)cap * sizeof(char *));
+      tsr_free(v);
+      v = w, cap *= 2;
+    }
+    v[n++] = strdup(p);
+  }
+  fclose(f);
+  if (n == 0) tsr_user_error("generate: --prompts %s: no prompt in it (one per line)", a->prompts);
+  *out = v;
+  return n;
+}
+
+typedef struct {
+  const GenArgs *a;
+  const char *sampler;
+  const SamplerOptions *so;
+  const CkptState *st;
+  const GenLayout *gl;
+} Provenance;
+
+// Upscale for watching, write MP4 + contact sheet + provenance next to `out`.
+static void write_outputs(const Provenance *pv, const char *out, const char *prompt, uint64_t seed,
+                          const uint8_t *video, int frames, int H, int W, double secs) {
+  const GenArgs *a = pv->a;
+  const GenLayout *gl = pv->gl;
+  char err[256];
+  int k = a->upscale ? a->upscale : (256 + H - 1) / H;
+  int UH = H * k, UW = W * k;
+  uint8_t *big = tsr_calloc((size_t)frames * UH * UW * 3, 1);
+  for (int f = 0; f < frames; f++)
+    for (int y = 0; y < UH; y++)
+      for (int x = 0; x < UW; x++)
+        memcpy(big + (((size_t)f * UH + y) * UW + x) * 3, video + (((size_t)f * H + y / k) * W + x / k) * 3, 3);
+  if (fs_mkdirs_for(out) != 0) tsr_user_error("generate: --out %s: cannot create its directory", out);
+  if (video_write_mp4(out, big, frames, UH, UW, 8.0f, err, sizeof err) != 0)
+    tsr_user_error("generate: --out %s: cannot write: %s", out, err);
+  char side[1024];
+  snprintf(side, sizeof side, "%.*s", (int)(strlen(out) - (strstr(out, ".mp4") ? 4 : 0)), out);
+  char sheet_path[1100], json_path[1100];
+  snprintf(sheet_path, sizeof sheet_path, "%s.png", side);
+  snprintf(json_path, sizeof json_path, "%s.json", side);
+  int cols = frames < 8 ? frames : 8, step = frames / cols;
+  uint8_t *sheet = tsr_calloc((size_t)H * 2 * W * 2 * cols * 3, 1);
+  for (int i = 0; i < cols; i++)
+    for (int y = 0; y < 2 * H; y++)
+      for (int x = 0; x < 2 * W; x++)
+        memcpy(sheet + ((size_t)y * 2 * W * cols + i * 2 * W + x) * 3,
+               video + (((size_t)(i * step) * H + y / 2) * W + x / 2) * 3, 3);
+  if (png_write_rgb(sheet_path, sheet, 2 * H, 2 * W * cols, err, sizeof err) != 0)
+    tsr_user_error("generate: %s: %s", sheet_path, err);
+  char tmp[1200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", json_path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) tsr_user_error("generate: %s: cannot write", json_path);
+  const SamplerOptions *so = pv->so;
+  fprintf(f, "{\"prompt\":");
+  json_string(f, prompt);
+  fprintf(f, ",\"seed\":%llu,\"sampler\":\"%s\",\"steps\":%d,\"cfg\":%g,\"shift\":%g,\"frames\":%d,\"size\":[%d,%d],",
+          (unsigned long long)seed, pv->sampler, so->steps, so->cfg, so->shift, frames, H, W);
+  fprintf(f, "\"conditioning\":{\"image\":");
+  json_string(f, a->image ? a->image : "");
+  fprintf(f, ",\"extend\":");
+  json_string(f, a->extend ? a->extend : "");
+  fprintf(f, ",\"first\":");
+  json_string(f, a->first ? a->first : "");
+  fprintf(f, ",\"last\":");
+  json_string(f, a->last ? a->last : "");
+  fprintf(f, ",\"remix\":");
+  json_string(f, a->remix ? a->remix : "");
+  fprintf(f, ",\"strength\":%g},\"checkpoint\":", a->remix ? a->strength : 0.0);
+  json_string(f, a->ckpt);
+  fprintf(f, ",\"checkpoint_step\":%lld,\"checkpoint_fnv1a64\":\"%016llx\",\"weights\":\"%s\",", (long long)pv->st->step,
+          file_hash(a->ckpt), a->use_ema ? "ema" : "raw");
+  fprintf(f, "\"layout\":{\"ranks\":%d,\"dp\":%d,\"cfg_parallel\":%s,\"sp\":%d,\"tp\":%d},", comm_world_size(), gl->dp,
+          gl->cfg == 2 ? "true" : "false", gl->sp, gl->tp);
+  fprintf(f, "\"generator\":\"tessera %s\",\"ai_generated\":true,\"seconds\":%.2f}\n", TESSERA_VERSION, secs);
+  fclose(f);
+  rename(tmp, json_path);
+  // every replica's writer reports its own files (log_info speaks for rank 0 only)
+  printf("wrote %s (%d frames %dx%d, upscaled x%d), %s, %s in %.1fs\n", out, frames, H, W, k, sheet_path, json_path,
+         secs);
+  fflush(stdout);
+  tsr_free(sheet);
+  tsr_free(big);
+}
+
 int cmd_generate(int argc, char **argv) {
-  GenArgs a = {.use_ema = 1, .sampler = NULL, .seed = -1, .cfg = -1, .shift = -1, .strength = 0.7f};
+  GenArgs a = {.use_ema = 1, .sampler = NULL, .seed = -1, .cfg = -1, .shift = -1, .strength = 0.7f, .sp = 1, .tp = 1};
   if (argc < 2) {
     usage();
     return 2;
   }
   parse(&a, argc, argv, NULL);
-  if (!a.ckpt || !a.prompt || !a.out) tsr_user_error("generate: --ckpt, --prompt and --out are required");
+  if (!a.ckpt || !(a.prompt || a.prompts) || !a.out)
+    tsr_user_error("generate: --ckpt, --prompt (or --prompts) and --out are required");
+  if (a.prompt && a.prompts) tsr_user_error("generate: use one of --prompt and --prompts");
+  GenLayout gl;
+  gen_layout_init(&gl, a.sp, a.tp, a.cfg_parallel, "generate");
   InferSession ses;
-  infer_open(&ses, a.ckpt, a.use_ema);
+  infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2);
   const Config cfg = ses.cfg;
   const ModelConfig *mc = &cfg.model;
   if (a.size[0]) {
@@ -144,7 +268,9 @@ int cmd_generate(int argc, char **argv) {
   }
   SamplerOptions so = {.steps = a.steps ? a.steps : cfg.sample.steps, .cfg = a.cfg >= 0 ? a.cfg : cfg.sample.cfg,
                        .shift = a.shift > 0 ? a.shift : cfg.sample.shift, .seed = a.seed >= 0 ? (uint64_t)a.seed : cfg.sample.seed,
-                       .progress = progress};
+                       .progress = comm_world_rank() == 0 ? progress : NULL, .cfg_group = gen_cfg_group(&gl)};
+  if (gl.cfg == 2 && so.cfg == 1.0f)
+    comm_user_error_all("generate: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");
   double t_start = timer_now();
   so.progress_ctx = &t_start;
   const char *sampler = a.sampler ? a.sampler : cfg.sample.sampler;
@@ -152,7 +278,6 @@ int cmd_generate(int argc, char **argv) {
     tsr_user_error("generate: --sampler: expected euler or heun, got '%s'", sampler);
   so.heun = !strcmp(sampler, "heun");
   int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
-  int ntokens = infer_encode(&ses, a.prompt, tokens, "--prompt");
   Model *m = &ses.model;
   const CkptState st = ses.state;
 
@@ -180,71 +305,48 @@ int cmd_generate(int argc, char **argv) {
     if (remix.T < T) tsr_user_error("--remix: %s: has %d frames, the model window needs %d", a.remix, remix.T, T);
     r.remix = remix.pixels;
   }
+  char **prompts;
+  const int nprompts = read_prompts(&a, &prompts);
+  if (gl.dp > nprompts)
+    log_warn("generate: %d replicas for %d prompt(s): %d replicas idle", gl.dp, nprompts, gl.dp - nprompts);
+  if (gl.dp > 1 || gl.sp > 1 || gl.tp > 1 || gl.cfg > 1)
+    log_info("generate: %d ranks = %d replicas (dp) x cfg %d x sp %d x tp %d; activations %.1f MiB per rank",
+             comm_world_size(), gl.dp, gl.cfg, gl.sp, gl.tp, (double)m->arena.size / 1048576.0);
+  const Provenance pv = {.a = &a, .sampler = sampler, .so = &so, .st = &st, .gl = &gl};
   uint8_t *video = tsr_calloc((size_t)r.frames * H * W * 3, 1);
   char err[256];
   double t0 = timer_now();
-  if (generate_video(m, tokens, ntokens, &r, video, err, sizeof err) != 0) tsr_user_error("generate: %s", err);
+  for (int i = gl.replica; i < nprompts; i += gl.dp) {  // this replica's share of the prompts
+    const int ntokens = infer_encode(&ses, prompts[i], tokens, a.prompts ? a.prompts : "--prompt");
+    r.sampler.seed = so.seed + (uint64_t)(a.prompts ? i : 0);
+    double ti = timer_now();
+    // (tsr_user_error: a replica without prompts never gets here)
+    if (generate_video(m, tokens, ntokens, &r, video, err, sizeof err) != 0) tsr_user_error("generate: %s", err);
+    char out[1100];
+    if (a.prompts)
+      snprintf(out, sizeof out, "%s/%03d.mp4", a.out, i);
+    else
+      snprintf(out, sizeof out, "%s", a.out);
+    if (gl.writer) write_outputs(&pv, out, prompts[i], r.sampler.seed, video, r.frames, H, W, timer_now() - ti);
+  }
   double secs = timer_now() - t0;
-
-  // Upscale for watching, write MP4 + contact sheet + provenance.
-  int k = a.upscale ? a.upscale : (256 + H - 1) / H;
-  int UH = H * k, UW = W * k;
-  uint8_t *big = tsr_calloc((size_t)r.frames * UH * UW * 3, 1);
-  for (int f = 0; f < r.frames; f++)
-    for (int y = 0; y < UH; y++)
-      for (int x = 0; x < UW; x++)
-        memcpy(big + (((size_t)f * UH + y) * UW + x) * 3, video + (((size_t)f * H + y / k) * W + x / k) * 3, 3);
-  if (fs_mkdirs_for(a.out) != 0) tsr_user_error("generate: --out %s: cannot create its directory", a.out);
-  if (video_write_mp4(a.out, big, r.frames, UH, UW, 8.0f, err, sizeof err) != 0)
-    tsr_user_error("generate: --out %s: cannot write: %s", a.out, err);
-  char side[1024];
-  snprintf(side, sizeof side, "%.*s", (int)(strlen(a.out) - (strstr(a.out, ".mp4") ? 4 : 0)), a.out);
-  char sheet_path[1100], json_path[1100];
-  snprintf(sheet_path, sizeof sheet_path, "%s.png", side);
-  snprintf(json_path, sizeof json_path, "%s.json", side);
-  int cols = r.frames < 8 ? r.frames : 8, step = r.frames / cols;
-  uint8_t *sheet = tsr_calloc((size_t)H * 2 * W * 2 * cols * 3, 1);
-  for (int i = 0; i < cols; i++)
-    for (int y = 0; y < 2 * H; y++)
-      for (int x = 0; x < 2 * W; x++)
-        memcpy(sheet + ((size_t)y * 2 * W * cols + i * 2 * W + x) * 3,
-               video + (((size_t)(i * step) * H + y / 2) * W + x / 2) * 3, 3);
-  if (png_write_rgb(sheet_path, sheet, 2 * H, 2 * W * cols, err, sizeof err) != 0)
-    tsr_user_error("generate: %s: %s", sheet_path, err);
-  char tmp[1200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", json_path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) tsr_user_error("generate: %s: cannot write", json_path);
-  fprintf(f, "{\"prompt\":");
-  json_string(f, a.prompt);
-  fprintf(f, ",\"seed\":%llu,\"sampler\":\"%s\",\"steps\":%d,\"cfg\":%g,\"shift\":%g,\"frames\":%d,\"size\":[%d,%d],",
-          (unsigned long long)so.seed, sampler, so.steps, so.cfg, so.shift, r.frames, H, W);
-  fprintf(f, "\"conditioning\":{\"image\":");
-  json_string(f, a.image ? a.image : "");
-  fprintf(f, ",\"extend\":");
-  json_string(f, a.extend ? a.extend : "");
-  fprintf(f, ",\"first\":");
-  json_string(f, a.first ? a.first : "");
-  fprintf(f, ",\"last\":");
-  json_string(f, a.last ? a.last : "");
-  fprintf(f, ",\"remix\":");
-  json_string(f, a.remix ? a.remix : "");
-  fprintf(f, ",\"strength\":%g},\"checkpoint\":", a.remix ? a.strength : 0.0);
-  json_string(f, a.ckpt);
-  fprintf(f, ",\"checkpoint_step\":%lld,\"checkpoint_fnv1a64\":\"%016llx\",\"weights\":\"%s\",", (long long)st.step,
-          file_hash(a.ckpt), a.use_ema ? "ema" : "raw");
-  fprintf(f, "\"generator\":\"tessera %s\",\"ai_generated\":true,\"seconds\":%.2f}\n", TESSERA_VERSION, secs);
-  fclose(f);
-  rename(tmp, json_path);
-  log_info("wrote %s (%d frames %dx%d, upscaled x%d), %s, %s in %.1fs", a.out, r.frames, H, W, k, sheet_path, json_path,
-           secs);
+  double *rss = tsr_calloc((size_t)comm_world_size(), sizeof(double));
+  gen_peak_rss_mib(&gl, rss);
+  if (comm_world_size() > 1) {
+    char line[2048] = "";
+    for (int k = 0; k < comm_world_size() && strlen(line) < sizeof line - 16; k++)
+      snprintf(line + strlen(line), sizeof line - strlen(line), "%s%.0f", k ? " " : "", rss[k]);
+    log_info("generate: %d prompt(s) in %.1fs; peak RSS per rank (MiB): %s", nprompts, secs, line);
+  }
+  tsr_free(rss);
+  for (int i = 0; i < nprompts; i++) free(prompts[i]);
+  tsr_free(prompts);
   video_frames_free(&first);
   video_frames_free(&last);
   video_frames_free(&remix);
-  tsr_free(sheet);
-  tsr_free(big);
   tsr_free(video);
   tsr_free(tokens);
   infer_close(&ses);
+  gen_layout_free(&gl);
   return 0;
 }

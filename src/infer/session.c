@@ -6,13 +6,17 @@
 #include "core/log.h"
 
 void infer_open(InferSession *s, const char *ckpt, int use_ema) {
+  infer_open_layout(s, ckpt, use_ema, (ModelLayout){.tp = 1, .sp = 1}, 2);
+}
+
+void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch) {
   memset(s, 0, sizeof *s);
   s->ckpt = ckpt;
   ckpt_read_config(ckpt, &s->cfg);
-  model_build(&s->model, &s->cfg.model, (ModelLayout){.tp = 1, .sp = 1});
+  model_build(&s->model, &s->cfg.model, layout);
   CkptBuffers bufs = {.params = &s->model.params};
   ckpt_load(ckpt, &bufs, &s->state, use_ema ? "ema" : "params");
-  model_alloc_acts(&s->model, 2);
+  model_alloc_acts_forward(&s->model, max_batch);
   char **vocab;
   int V;
   ckpt_read_vocab(ckpt, &vocab, &V);

@@ -1,13 +1,15 @@
 // Activation layout: every buffer the forward keeps for backward, plus the
 // backward's gradient scratch, carved from one arena. Called twice: once on a
-// measuring arena (to size it) and once on the real one.
+// measuring arena (to size it) and once on the real one. Forward-only
+// (sampling): the blocks share one block's buffers, the stream ping-pongs
+// between two, and there is no gradient scratch.
 #include <string.h>
 
 #include "core/error.h"
 #include "kernels/ops.h"
 #include "model/model_internal.h"
 
-void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
+void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, int forward_only) {
   const size_t B = (size_t)d.B, N = (size_t)d.N, M = B * N, D = (size_t)d.D, Dm = (size_t)d.Dm;
   const size_t L = (size_t)d.L, BL = B * L, H = (size_t)d.H, P = (size_t)d.P, F = (size_t)d.F;
   // this rank's shard of the video blocks: heads and MLP hidden (tp), tokens (sp)
@@ -19,6 +21,7 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
   a->text = text;
   a->blocks = blocks;
   a->d = d;
+  a->forward_only = forward_only;
   a->sel = arena_bytes(ar, M);
   a->lossw = arena_floats(ar, M);
   a->ntok = arena_bytes(ar, B * sizeof(int));
@@ -59,6 +62,10 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
   a->xemb = arena_floats(ar, M * D);
   for (int i = 0; i < c->depth; i++) {
     BlockActs *k = &blocks[i];
+    if (forward_only && i > 0) {  // nothing is kept for a backward: reuse block 0's buffers
+      *k = blocks[0];
+      continue;
+    }
     k->ln1n = arena_floats(ar, M * D);
     k->ln1_mean = arena_floats(ar, M);
     k->ln1_rstd = arena_floats(ar, M);
@@ -100,7 +107,10 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
   }
   // Each block's input is a stream buffer of its own (the previous block's
   // output after the MLP residual), so backward can still read it.
-  for (int i = 0; i < c->depth; i++) blocks[i].xin = i == 0 ? a->xemb : arena_floats(ar, M * D);
+  // Forward-only: two buffers, block i reading one and writing the other.
+  float *alt = forward_only && c->depth > 1 ? arena_floats(ar, M * D) : NULL;
+  for (int i = 0; i < c->depth; i++)
+    blocks[i].xin = i == 0 ? a->xemb : forward_only ? (i % 2 ? alt : a->xemb) : arena_floats(ar, M * D);
   a->xf = arena_floats(ar, M * D);
   a->lnfn = arena_floats(ar, M * D);
   a->lnf_mean = arena_floats(ar, M);
@@ -110,6 +120,12 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
   a->out = arena_floats(ar, M * P);
 
   GradScratch *g = &a->gs;
+  g->dout = arena_floats(ar, M * P);  // the loss writes d loss / d out in the forward
+  if (ulysses) {  // all-to-all buffers, one tensor at a time
+    g->sp_send = arena_floats(ar, M * Dt);
+    g->sp_recv = arena_floats(ar, M * Dt);
+  }
+  if (forward_only) return;
   g->dx = arena_floats(ar, M * D);
   g->dh = arena_floats(ar, M * D);
   g->dh2 = arena_floats(ar, M * D);
@@ -134,19 +150,14 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d) {
   g->dtqkv = arena_floats(ar, BL * 3 * D);
   g->dtm1 = arena_floats(ar, BL * Dm);
   g->dtm2 = arena_floats(ar, BL * Dm);
-  g->dout = arena_floats(ar, M * P);
   if (d.tp > 1) g->dnorm = arena_floats(ar, (size_t)c->depth * 4 * (size_t)d.hd);
   if (ulysses) {
-    g->fq = arena_floats(ar, M * Dt);
-    g->fk = arena_floats(ar, M * Dt);
     g->datth = arena_floats(ar, M * Dt);
     g->dqkvh = arena_floats(ar, 3 * M * Dt);
-    g->sp_send = arena_floats(ar, 3 * M * Dt);
-    g->sp_recv = arena_floats(ar, 3 * M * Dt);
   }
 }
 
-void model_alloc_acts(Model *m, int max_batch) {
+static void alloc_acts(Model *m, int max_batch, int forward_only) {
   TSR_ASSERT(max_batch >= 1, "max_batch %d", max_batch);
   m->max_batch = max_batch;
   ModelActs *a = tsr_calloc(1, sizeof *a);
@@ -155,8 +166,11 @@ void model_alloc_acts(Model *m, int max_batch) {
   Dims d = model_dims(m, max_batch);
   Arena measure;
   arena_measure(&measure);
-  model_layout_acts(a, &measure, &m->cfg, d);
+  model_layout_acts(a, &measure, &m->cfg, d, forward_only);
   arena_init(&m->arena, measure.peak);
-  model_layout_acts(a, &m->arena, &m->cfg, d);
+  model_layout_acts(a, &m->arena, &m->cfg, d, forward_only);
   m->acts = a;
 }
+
+void model_alloc_acts(Model *m, int max_batch) { alloc_acts(m, max_batch, 0); }
+void model_alloc_acts_forward(Model *m, int max_batch) { alloc_acts(m, max_batch, 1); }

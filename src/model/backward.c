@@ -201,6 +201,7 @@ static void text_encoder_backward(Model *m, const Batch *b) {
 
 void model_backward(Model *m, const Batch *b) {
   TSR_ASSERT(b->target, "model_backward needs a forward with a target");
+  TSR_ASSERT(!m->acts->forward_only, "model_backward with forward-only activations (model_alloc_acts_forward)");
   ModelActs *a = m->acts;
   const ModelOffsets *o = m->off;
   GradScratch *g = &a->gs;

@@ -99,13 +99,14 @@ static void self_attention_forward(Model *m, BlockActs *k, const BlockOff *w) {
                       d.hd);
     return;
   }
-  GradScratch *g = &a->gs;
-  rmsnorm_forward(g->fq, Dt, k->q_rstd, k->qkv, 3 * Dt, PW(m, w->q_norm), M, d.Ht, d.hd);
-  rmsnorm_forward(g->fk, Dt, k->k_rstd, k->qkv + Dt, 3 * Dt, PW(m, w->k_norm), M, d.Ht, d.hd);
-  rope3d_forward(g->fq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
-  rope3d_forward(g->fk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+  // q, k token-parallel, staged in this block's att and catt (written later)
+  float *tq = k->att, *tk = k->catt;
+  rmsnorm_forward(tq, Dt, k->q_rstd, k->qkv, 3 * Dt, PW(m, w->q_norm), M, d.Ht, d.hd);
+  rmsnorm_forward(tk, Dt, k->k_rstd, k->qkv + Dt, 3 * Dt, PW(m, w->k_norm), M, d.Ht, d.hd);
+  rope3d_forward(tq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+  rope3d_forward(tk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
   const int W = d.Ha * d.hd;
-  sp_tokens_to_heads(m, d.B, 3, (const float *const[]){g->fq, g->fk, k->qkv + 2 * Dt}, (const int[]){Dt, Dt, 3 * Dt},
+  sp_tokens_to_heads(m, d.B, 3, (const float *const[]){tq, tk, k->qkv + 2 * Dt}, (const int[]){Dt, Dt, 3 * Dt},
                      (float *const[]){k->q, k->k, k->vh});
   attention_forward(k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, NULL, d.B, d.Nf, d.Nf, d.Ha, d.hd);
   sp_heads_to_tokens(m, d.B, 1, (const float *const[]){k->atth}, (float *const[]){k->att}, (const int[]){Dt});

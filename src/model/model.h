@@ -55,6 +55,9 @@ typedef struct {
 void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout);
 // Size and allocate activations for batches up to max_batch (no allocation later).
 void model_alloc_acts(Model *m, int max_batch);
+// The same for forward only (sampling): the blocks reuse one block's buffers,
+// about depth times less memory; model_backward is refused.
+void model_alloc_acts_forward(Model *m, int max_batch);
 void model_free(Model *m);
 // Forward; when b->target is set, also the loss over non-conditioned tokens.
 // Returns the loss (0 without target). Output in m->out ([B, N/sp, P]).

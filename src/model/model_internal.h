@@ -84,13 +84,13 @@ typedef struct {
   float *dout;                                // [M,P]
   // Model-parallel scratch (NULL when unused):
   float *dnorm;            // tp > 1: [depth,4,hd] this backward's per-head norm weight grads, summed over tp
-  float *fq, *fk;          // sp > 1: [M,Dt] q, k before the all-to-all (forward)
   float *datth, *dqkvh;    // sp > 1: [B,Nf,Ha*hd], [3,B,Nf,Ha*hd] head-parallel gradients
-  float *sp_send, *sp_recv;  // sp > 1: [3*M*Dt] all-to-all buffers
+  float *sp_send, *sp_recv;  // sp > 1: [M*Dt] all-to-all buffers (forward too)
 } GradScratch;
 
 struct ModelActs {
   Dims d;
+  int forward_only;  // model_alloc_acts_forward: no backward possible
   uint8_t *sel;      // [B*N] modulation variant per token
   float *lossw;      // [B*N] 1 = token in the loss
   int *ntok;         // [B] as int for the kernels
@@ -115,4 +115,4 @@ static inline float *PW(Model *m, size_t off) { return m->params.data + off; }
 static inline float *PG(Model *m, size_t off) { return m->params.grad + off; }
 
 Dims model_dims(const Model *m, int B);
-void model_layout_acts(ModelActs *a, Arena *arena, const ModelConfig *c, Dims d);
+void model_layout_acts(ModelActs *a, Arena *arena, const ModelConfig *c, Dims d, int forward_only);

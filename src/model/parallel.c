@@ -24,48 +24,47 @@ void row_linear_forward(const Model *m, float *out, const float *in, const float
     for (int o = 0; o < O; o++) out[(size_t)r * O + o] += b[o];
 }
 
-// Block j of the send buffer goes to sp rank j; both directions use blocks of
-// [nt][B][N][W] floats (N = tokens per rank, W = Ha*hd = one rank's heads).
+// One all-to-all per tensor (buffers of one tensor's size: [B,N,Dt] floats);
+// block j of the send buffer goes to sp rank j, [B][N][W] floats each way
+// (N = tokens per rank, W = Ha*hd = one rank's heads slice).
 void sp_tokens_to_heads(const Model *m, int B, int nt, const float *const tok[], const int ld[], float *const head[]) {
   const Dims d = m->acts->d;
   const int sp = d.sp, N = d.N, W = d.Ha * d.hd;
-  const size_t block = (size_t)nt * B * N * W;
+  const size_t block = (size_t)B * N * W;
   float *send = m->acts->gs.sp_send, *recv = m->acts->gs.sp_recv;
-  // pack: to rank j, the columns of its heads slice j*W .. (j+1)*W of every local token
+  for (int k = 0; k < nt; k++) {
+    // pack: to rank j, the columns of its heads slice j*W .. (j+1)*W of every local token
 #pragma omp parallel for collapse(2) schedule(static)
-  for (int j = 0; j < sp; j++)
-    for (int k = 0; k < nt; k++)
+    for (int j = 0; j < sp; j++)
       for (int r = 0; r < B * N; r++)
-        memcpy(send + j * block + ((size_t)k * B * N + r) * W, tok[k] + (size_t)r * ld[k] + (size_t)j * W,
-               (size_t)W * sizeof(float));
-  comm_alltoall(m->layout.sp_group, send, recv, block, COMM_F32);
-  // unpack: from rank i, its N tokens (global i*N ..) of this rank's heads slice
+        memcpy(send + j * block + (size_t)r * W, tok[k] + (size_t)r * ld[k] + (size_t)j * W, (size_t)W * sizeof(float));
+    comm_alltoall(m->layout.sp_group, send, recv, block, COMM_F32);
+    // unpack: from rank i, its N tokens (global i*N ..) of this rank's heads slice
 #pragma omp parallel for collapse(2) schedule(static)
-  for (int i = 0; i < sp; i++)
-    for (int k = 0; k < nt; k++)
+    for (int i = 0; i < sp; i++)
       for (int b = 0; b < B; b++)
-        memcpy(head[k] + ((size_t)b * d.Nf + (size_t)i * N) * W, recv + i * block + ((size_t)k * B + b) * N * W,
+        memcpy(head[k] + ((size_t)b * d.Nf + (size_t)i * N) * W, recv + i * block + (size_t)b * N * W,
                (size_t)N * W * sizeof(float));
+  }
 }
 
 void sp_heads_to_tokens(const Model *m, int B, int nt, const float *const head[], float *const tok[], const int ld[]) {
   const Dims d = m->acts->d;
   const int sp = d.sp, N = d.N, W = d.Ha * d.hd;
-  const size_t block = (size_t)nt * B * N * W;
+  const size_t block = (size_t)B * N * W;
   float *send = m->acts->gs.sp_send, *recv = m->acts->gs.sp_recv;
-  // pack: to rank j, the tokens it holds (global j*N ..) of this rank's heads slice
+  for (int k = 0; k < nt; k++) {
+    // pack: to rank j, the tokens it holds (global j*N ..) of this rank's heads slice
 #pragma omp parallel for collapse(2) schedule(static)
-  for (int j = 0; j < sp; j++)
-    for (int k = 0; k < nt; k++)
+    for (int j = 0; j < sp; j++)
       for (int b = 0; b < B; b++)
-        memcpy(send + j * block + ((size_t)k * B + b) * N * W, head[k] + ((size_t)b * d.Nf + (size_t)j * N) * W,
+        memcpy(send + j * block + (size_t)b * N * W, head[k] + ((size_t)b * d.Nf + (size_t)j * N) * W,
                (size_t)N * W * sizeof(float));
-  comm_alltoall(m->layout.sp_group, send, recv, block, COMM_F32);
-  // unpack: from rank i, heads slice i of this rank's tokens
+    comm_alltoall(m->layout.sp_group, send, recv, block, COMM_F32);
+    // unpack: from rank i, heads slice i of this rank's tokens
 #pragma omp parallel for collapse(2) schedule(static)
-  for (int i = 0; i < sp; i++)
-    for (int k = 0; k < nt; k++)
+    for (int i = 0; i < sp; i++)
       for (int r = 0; r < B * N; r++)
-        memcpy(tok[k] + (size_t)r * ld[k] + (size_t)i * W, recv + i * block + ((size_t)k * B * N + r) * W,
-               (size_t)W * sizeof(float));
+        memcpy(tok[k] + (size_t)r * ld[k] + (size_t)i * W, recv + i * block + (size_t)r * W, (size_t)W * sizeof(float));
+  }
 }

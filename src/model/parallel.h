@@ -16,7 +16,7 @@ void tp_allreduce(const Model *m, float *x, size_t n);
 void row_linear_forward(const Model *m, float *out, const float *in, const float *w, const float *b, int M, int I,
                         int O);
 
-// Ulysses all-to-all over the sp group for nt tensors at once (B samples).
+// Ulysses all-to-all over the sp group for nt tensors, one call each (B samples).
 // Token-parallel tensor k: [B,N,Dt] rows at stride ld[k] (this rank's N
 // tokens, the Ht heads of its tp rank); head-parallel: [B,Nf,W] contiguous,
 // W = Ha*hd: all Nf tokens of the heads slice sp_rank of those Ht heads.

@@ -10,7 +10,8 @@
 //    the matching slice of the single-rank gradient (the local shard under tp);
 //  - replicated parameters get the same gradient on every tp rank.
 // Then the sampler: sequence-parallel sampling and CFG-parallel (the two
-// guidance branches on two ranks) give the single-rank clip.
+// guidance branches on two ranks), on forward-only activations, give the
+// single-rank clip (made with the training activations).
 // Without mpirun (one rank) there is nothing to compare: it says so, exit 0.
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,7 +206,7 @@ static void check_sampler(CommContext *world_cc, const ModelConfig *c, const Par
   model_build(&m, c, (ModelLayout){.tp = 1, .sp = sp, .sp_rank = cc.sp_rank, .sp_group = &cc.sp_group});
   memcpy(m.params.data, ref_params->data, ref_params->total * sizeof(float));  // replicated: same table
   const int Bs = 2;
-  model_alloc_acts(&m, cfg_parallel ? Bs : 2 * Bs);
+  model_alloc_acts_forward(&m, cfg_parallel ? Bs : 2 * Bs);  // sampling needs no backward
   SamplerOptions o = *so;
   o.cfg_group = cfg_parallel ? &pair.sp_group : NULL;
   const size_t n = (size_t)Bs * c->tokens * c->patch_dim;
