@@ -6,7 +6,8 @@
 #  2. preemption: a second identical job gets USR1 (as --signal=B:USR1 would
 #     send it) mid-run, checkpoints, requeues itself, resumes, and ends with the
 #     same losses, step for step, as the uninterrupted job (the ground truth);
-#  3. a layout that does not match the task count fails with a clear message;
+#  3. a 2-rank job (parallel.dp=2, srun --mpi=pmix) trains; a layout that does
+#     not match the task count fails with a clear message;
 #  4. slurm/train.sbatch inside salloc trains too (no requeue there);
 #  5. slurm/render.sbatch as a 3-task job array renders 6 prompts with the
 #     checkpoint of 1: every manifest item done, MP4s with the right frame counts
@@ -31,6 +32,7 @@ cl=$tmp/cluster
 rm -rf "$tmp"; mkdir -p "$tmp/logs"
 t_start=$(date +%s)
 trap 'tests/slurm/stop.sh "$cl"' EXIT
+trap 'exit 1' TERM INT  # so that EXIT stops the daemons on a timeout too
 fail() { echo "FAIL: $*"; for f in "$tmp"/logs/*.out; do [ -f "$f" ] && { echo "--- $f"; tail -15 "$f"; }; done; exit 1; }
 # The jobs run a copy of the binary: a rebuild of bin/ during the test cannot change it.
 cp bin/tessera "$tmp/tessera"
@@ -71,6 +73,7 @@ small=(model.depth=2 model.dim=64 model.video.frames=8 model.video.height=16 mod
 # ------------------------------------------------------------------ 1-4 training jobs
 ref=$(submit -J ref slurm/train.sbatch configs/train/tiny.yaml "${small[@]}" train.steps=$steps train.out="$tmp/ref")
 pre=$(submit -J pre slurm/train.sbatch configs/train/tiny.yaml "${small[@]}" train.steps=$steps train.out="$tmp/pre")
+dp2=$(submit -J dp2 -O -n 2 slurm/train.sbatch configs/train/tiny.yaml "${small[@]}" parallel.dp=2 train.steps=6 train.out="$tmp/dp2")
 bad=$(submit -J badlayout -O -n 2 slurm/train.sbatch configs/train/tiny.yaml "${small[@]}" parallel.dp=1 train.steps=3 train.out="$tmp/bad")
 ( cd "$root" && timeout 120 salloc -J salloc -n 1 slurm/train.sbatch configs/train/tiny.yaml "${small[@]}" train.steps=3 \
     train.out="$tmp/salloc" >"$tmp/logs/salloc.out" 2>&1 ) &
@@ -101,6 +104,13 @@ wait_gone "$ref" 400
 expect_completed "$ref" "uninterrupted training"
 [ -f "$tmp/ref/ckpt_$steps.h5" ] || fail "no final checkpoint ckpt_$steps.h5 from job $ref"
 echo "ok  train.sbatch: job $ref COMPLETED, $steps steps, $tmp/ref/ckpt_$steps.h5"
+
+wait_gone "$dp2" 300
+expect_completed "$dp2" "2-rank training"
+grep -q "job $dp2 (batch) restart 0 on localhost: 2 ranks (dp=2 sp=1 tp=1)" "$tmp/logs/dp2-$dp2.out" &&
+  grep -q "^layout dp=2 sp=1 tp=1 (2 ranks)" "$tmp/logs/dp2-$dp2.out" && [ -f "$tmp/dp2/ckpt_6.h5" ] ||
+  fail "2-rank job: $(grep -E "train.sbatch|layout|checkpoint" "$tmp/logs/dp2-$dp2.out")"
+echo "ok  train.sbatch -n 2 with parallel.dp=2: srun --mpi=pmix started 2 ranks, 6 steps, collective checkpoint"
 
 # ------------------------------------------------------------------ 5. render job array
 ckpt=$tmp/ref/ckpt_$steps.h5
