@@ -55,3 +55,42 @@ for line in sys.stdin:
         d = json.loads(line)
         print("loader: %s clips, batch %d, prefetch %d, step %s: %d samples/s, wait %.3f ms/batch"
               % (d["clip"], d["batch"], d["prefetch"], d["step"], d["samples_per_s"], d.get("wait_ms_per_step", d.get("ms_per_batch"))))'
+
+# Data parallel (dp2, ZeRO-1): the bytes each rank sent per training step, by
+# group (the comm layer's counters, checkpoints excluded), next to the analytic
+# volume of docs/parallel.md (docs/parallel_model.py).
+out=build/bench/dp2; rm -rf "$out"
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 timeout 600 mpirun --oversubscribe -np 2 \
+  bin/tessera train configs/train/tiny.yaml parallel.dp=2 train.steps=3 train.batch=4 train.log_every=1 \
+  train.out="$out" >build/bench/dp2.log 2>&1 || { echo "dp2 bench run failed: $(tail -3 build/bench/dp2.log)"; exit 1; }
+/usr/bin/python3 - build/bench/dp2.log configs/model/tiny.yaml <<'PY'
+import json, sys, yaml
+sys.path.insert(0, "docs")
+import parallel_model as pm
+line = next(l for l in open(sys.argv[1]) if l.startswith("comm {"))
+m = json.loads(line[5:])
+cfg = yaml.safe_load(open(sys.argv[2]))["model"]
+D, depth, heads, R = cfg["dim"], cfg["depth"], cfg["heads"], cfg["mlp_ratio"]
+v, pt = cfg["video"], cfg["patch"]
+P = pt[0] * pt[1] * pt[2] * v["channels"]
+N = (v["frames"] // pt[0]) * (v["height"] // pt[1]) * (v["width"] // pt[2])
+t = cfg["text"]
+psi, psi_split = pm.params(D, depth, R, P, t["vocab"], t["length"], t["layers"], hd=D // heads)
+dp, sp, tp = m["dp"], m["sp"], m["tp"]
+a = pm.step_bytes(dp, sp, tp, D, depth, N, t["length"], m["micro_batch"] * 1, psi, psi_split, m["accum"])
+p = dp * sp
+padded = 2 * (p - 1) / p * m["padded_params"] * 4
+print(f"dp{dp} x sp{sp} x tp{tp}, model {cfg['name']}: {psi:,} parameters ({m['local_params']:,} floats in the "
+      f"table with 64-byte alignment, {m['padded_params']:,} padded to {p} shards); measured over {m['steps']} steps")
+for g, b in m["comm_bytes_per_step"].items():
+    want = a.get(g)
+    extra = ""
+    if g == "dpsp":
+        extra = (f"   analytic 2(p-1)/p*Psi*4 = {want:,.0f}; with the table's padded count {padded:,.0f} "
+                 f"(+ the loss scalar: {b - padded:,.0f} B)")
+    elif g in ("tp", "sp"):
+        extra = f"   analytic {want:,.0f}"
+    elif b:
+        extra = "   scalars (token count, grad norm, stop flags), not modelled"
+    print(f"  {g:5s} {b:12,.0f} B/step/rank{extra}")
+PY

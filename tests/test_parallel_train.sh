@@ -5,7 +5,8 @@
 #     8 losses equal the single-rank losses within 1e-5 relative; weights after
 #     8 steps within 1e-5 absolute, AdamW moments within 1e-4 of their scale;
 #  2. the dp2 checkpoint of step 4 resumes at 1 rank and at dp4 with the
-#     uninterrupted single-rank losses of steps 5-8;
+#     uninterrupted single-rank losses of steps 5-8 (random clips and a corpus,
+#     whose data cursor is resharded too);
 #  3. ZeRO-1 memory: each rank's AdamW shard is 1/dp of the parameters;
 #  4. a signal that reaches one rank stops every rank after the same step with
 #     one complete checkpoint;
@@ -36,6 +37,23 @@ done
 [ -f $tmp/dp2/loss.png ] && [ "$(wc -l < $tmp/dp2/metrics.jsonl)" = 8 ] || fail "dp2: rank 0's metrics.jsonl/loss.png"
 $PY -c 'import h5py,sys; f=h5py.File(sys.argv[1]); d=f["params/blocks.0.mlp.fc1.weight"]; sys.exit(0 if d.fletcher32 and f.attrs["saved_ranks"]==2 else 1)' \
   $tmp/dp2/ckpt_8.h5 || fail "dp2 checkpoint: not written by 2 ranks with fletcher32 checksums"
+
+# 1b. from a corpus (16 clips): the loader deals dp rank r every dp-th clip of the
+# epoch's order, and the checkpoint's data cursor is a global position.
+timeout 60 $T data synth --out $tmp/corpus.h5 --clips 16 --frames 8 --size 8x8 --seed 3 >$tmp/synth.log 2>&1 ||
+  fail "data synth: $(tail -2 $tmp/synth.log)"
+train cref 0 data.path=$tmp/corpus.h5; [ $rc = 0 ] || fail "single-rank corpus run: $(tail -3 $tmp/cref.log)"
+cref=$(losses $tmp/cref/metrics.jsonl)
+train cdp2 2 data.path=$tmp/corpus.h5 parallel.dp=2; [ $rc = 0 ] || fail "dp2 corpus run: $(tail -3 $tmp/cdp2.log)"
+r=$(close "$cref" "$(losses $tmp/cdp2/metrics.jsonl)") || fail "dp2 corpus losses differ from one rank's (max rel $r):
+  1 rank: $cref
+  dp2:    $(losses $tmp/cdp2/metrics.jsonl)"
+mkdir -p $tmp/cdp4 && cp $tmp/cdp2/ckpt_4.h5 $tmp/cdp4/
+train cdp4 4 data.path=$tmp/corpus.h5 parallel.dp=4 train.resume=auto; [ $rc = 0 ] || fail "dp4 corpus resume: $(tail -3 $tmp/cdp4.log)"
+r2=$(close "$(echo $cref | cut -d' ' -f5-8)" "$(losses $tmp/cdp4/metrics.jsonl)") || fail "corpus: dp2 checkpoint resumed at dp4: losses 5-8 differ (max rel $r2):
+  1 rank: $(echo $cref | cut -d' ' -f5-8)
+  dp4:    $(losses $tmp/cdp4/metrics.jsonl)"
+echo "ok  corpus (2 epochs): dp2 losses equal one rank's (max rel $r); its step-4 checkpoint resumed at dp4 gives losses 5-8 (max rel $r2)"
 
 # 2. the dp2 checkpoint of step 4 resumes at 1 rank and at dp4
 tail4=$(echo $ref | cut -d' ' -f5-8)

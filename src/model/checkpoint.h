@@ -5,11 +5,13 @@
 // PATH.tmp, flushed, renamed: a crash never leaves a half file under PATH.
 //
 // Layout-independent: a tensor-parallel shard (ParamInfo split fields) is a
-// hyperslab of the logical dataset. With several ranks the file is written
-// collectively with parallel HDF5 (MPI-IO): every rank creates every dataset
-// and writes its hyperslab, one replica per tensor; every rank reads back the
-// hyperslab of its own layout, so a file saved under one (dp, sp, tp) loads
-// under any other (docs/parallel_train.md).
+// hyperslab of the logical dataset (strided for fused tensors such as qkv).
+// One model replica writes: its tp ranks together through parallel HDF5
+// (MPI-IO, collective writes, each rank its hyperslab), or one rank alone when
+// tp = 1. Other replicas hold the same values and only wait. Every rank reads
+// back the hyperslabs of its own layout, so a file saved under one (dp, sp, tp)
+// loads under any other (docs/parallel_train.md has the measurements behind
+// this choice).
 #pragma once
 #include <stdint.h>
 
@@ -45,28 +47,28 @@ void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const
 // A sharded table (ParamInfo split fields) reads its own hyperslab.
 void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which);
 
-// ---- Collective files, one group of tensors at a time (the trainer stages
-// ZeRO-sharded state through one scratch buffer).
+// ---- Checkpoints of a multi-rank job, one group of tensors at a time (the
+// trainer stages ZeRO-sharded state through one scratch buffer).
 typedef struct {
-  CommGroup *world;  // every rank of the job: the file is opened on it (NULL or size 1: serial HDF5)
-  // Among the ranks that hold the same TP slice (the dpsp group) this rank is
-  // `replica` of `replicas`: tensor i of a group is written by the replica
-  // i % replicas (TP-sharded) or by world rank i % world size (replicated), so
-  // the writes spread over the ranks.
-  int replica, replicas;
+  CommGroup *world;    // every rank of the job (NULL: this process alone)
+  CommGroup *writers;  // on the ranks that write: the group of them (size 1: this rank alone,
+                       // serial HDF5); NULL on the ranks that do not write
 } CkptComm;
 
 typedef struct CkptFile CkptFile;
 
-// Collective: create PATH.tmp with the attributes (s and cfg must be equal on every rank).
+// Collective over the world: the writers create PATH.tmp with the attributes
+// (s and cfg must be equal on every writer); the others get a handle that does nothing.
 CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, const CkptComm *c);
-// Collective: /group/<name> for every parameter of t, from buf (t's offsets).
+// /group/<name> for every parameter of t, from buf (t's offsets); collective over the writers.
 void ckpt_write_group(CkptFile *f, const char *group, const ParamTable *t, const float *buf);
-// Collective: close, then world rank 0 adds the vocabulary and renames PATH.tmp to PATH.
+// Collective over the world: close, the first writer adds the vocabulary and
+// renames PATH.tmp to PATH, and no rank returns before that is done.
 void ckpt_commit(CkptFile *f, char *const *vocab, int vocab_size);
 
-// Collective: open PATH and read its attributes into s. A missing, truncated
-// or foreign file is a user error (exit 2).
+// Open PATH (every rank its own read-only handle) and read its attributes into
+// s. A missing, truncated or foreign file is a user error (exit 2; one message
+// when every rank of c->world sees it).
 CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s);
 int ckpt_has_group(CkptFile *f, const char *group);
 // Check that every parameter of t is in /group at its logical shape (a user

@@ -85,8 +85,11 @@ static void open_data(Trainer *tr) {
              cfg->data.path, loader_bucket_size(tr->loader), tr->cc.dp);
 }
 
+// The replica of dp rank 0, sp rank 0 writes checkpoints: its tp ranks (after
+// the ZeRO gather every dpsp rank holds its whole tp shard of every tensor).
 static CkptComm ckpt_comm(Trainer *tr) {
-  return (CkptComm){.world = &tr->cc.world, .replica = tr->cc.dpsp_group.rank, .replicas = tr->cc.dpsp_group.size};
+  CommContext *cc = &tr->cc;
+  return (CkptComm){.world = &cc->world, .writers = cc->dp_rank == 0 && cc->sp_rank == 0 ? &cc->tp_group : NULL};
 }
 
 // Collective: every rank writes its hyperslabs. The ZeRO shards of m, v and
@@ -103,6 +106,7 @@ static void save(Trainer *tr) {
     tr->state.cursor_batches = c.batches;
   }
   tr->state.adam_step = tr->zero.step;
+  const double t0 = timer_now();
   comm_bcast(&tr->cc.world, &tr->state, sizeof tr->state, COMM_U8, 0);  // one set of attributes
   CkptComm cc = ckpt_comm(tr);
   CkptFile *f = ckpt_create(path, &tr->state, tr->cfg, &cc);
@@ -117,7 +121,7 @@ static void save(Trainer *tr) {
   ckpt_commit(f, tr->vocab, tr->vocab_size);
   if (!tr->rank0) return;
   ckpt_prune(tc->out, tc->keep_ckpts);
-  log_info("checkpoint %s", path);
+  log_info("checkpoint %s (%.2f s)", path, timer_now() - t0);
   if (tr->metrics) {  // refresh the loss curve next to the checkpoints
     char metrics[CFG_STR_MAX + 32], png[CFG_STR_MAX + 32], err[256];
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", tc->out);
