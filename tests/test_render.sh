@@ -6,6 +6,7 @@
 #  2. restart: a second run skips every item (checksums verified); a deleted or
 #     altered output and an edited prompt are the only items rendered again;
 #  3. sharding (--shard 0/2 + 1/2) and 2 MPI ranks give the same files as one run;
+#     4 ranks as 2 CFG-parallel replicas equal `generate --cfg-parallel` on 2;
 #  4. bad input: a malformed line and a missing image fail only their items
 #     (file:line in stderr and in the manifest, exit 1, the rest done);
 #     an unwritable output directory, a YAML syntax error, an empty list and
@@ -64,7 +65,6 @@ for i, n in enumerate(["item00000", "item00001", "item00002", "i2v"]):
     g, r = json.load(open(f"{t}/g{i}.json")), json.load(open(f"{t}/a/{n}.json"))
     assert r.pop("render") == {"prompts": f"{t}/list.jsonl", "index": i, "line": [1, 4, 5, 6][i]}, n
     g.pop("seconds"), r.pop("seconds")
-    g.pop("layout", None)  # generate's own layout record (render runs one rank per replica)
     assert g == r, (n, g, r)
 EOF
 echo "ok  JSONL and YAML lists: 4 items (t2v, default seed, 16-frame long video, i2v with id) equal tessera generate: MP4, sheet, provenance"
@@ -101,6 +101,18 @@ for n in "${names[@]}"; do
 done
 $T render --status $tmp/m | grep -qE "^all +4 +4 +0 +0 +0$" || fail "status of the 2-rank run: $($T render --status $tmp/m)"
 echo "ok  --shard 0/2 + 1/2 and mpirun -n 2 (one manifest per rank, items j mod 2) give the same 4 files"
+
+# 4 ranks as 2 CFG-parallel replicas: each item equals `generate --cfg-parallel` on 2 ranks.
+MPI=(timeout 180 mpirun --allow-run-as-root --oversubscribe --bind-to none)
+"${MPI[@]}" -n 4 $T render $tmp/list.jsonl "${R[@]}" --cfg-parallel --out $tmp/c >$tmp/c.log 2>&1 || fail "mpirun -n 4 render --cfg-parallel: $(tail -3 $tmp/c.log)"
+ls $tmp/c/manifest-*.jsonl | sed 's|.*/||' | tr '\n' ' ' | grep -qx "manifest-shard0of1-rank0.jsonl manifest-shard0of1-rank2.jsonl " ||
+  fail "2 replicas of 2 ranks: expected manifests of writers 0 and 2: $(ls $tmp/c)"
+"${MPI[@]}" -n 2 $T generate "${G[@]}" --cfg-parallel --prompt "a red circle moves left" --seed 7 --out $tmp/gc0.mp4 >$tmp/gc.log 2>&1 || fail "generate --cfg-parallel: $(tail -2 $tmp/gc.log)"
+"${MPI[@]}" -n 2 $T generate "${G[@]}" --cfg-parallel --prompt "a blue triangle moves right" --seed 3 --frames 16 --out $tmp/gc2.mp4 >$tmp/gc.log 2>&1 || fail "generate --cfg-parallel: $(tail -2 $tmp/gc.log)"
+cmp -s $tmp/c/item00000.mp4 $tmp/gc0.mp4 && cmp -s $tmp/c/item00002.mp4 $tmp/gc2.mp4 || fail "render --cfg-parallel on 4 ranks differs from generate --cfg-parallel on 2"
+grep -q '"layout":{"ranks":4,"dp":2,"cfg_parallel":true,"sp":1,"tp":1}' $tmp/c/item00001.json || fail "layout in provenance: $(cat $tmp/c/item00001.json)"
+[ "$(grep -c '"status":"done"' $tmp/c/manifest-shard0of1-rank2.jsonl)" = 2 ] || fail "replica 1 did not record its 2 items"
+echo "ok  mpirun -n 4 --cfg-parallel: 2 replicas x 2 ranks, writers' manifests only, items equal generate --cfg-parallel (2 ranks)"
 
 # 4. bad input
 printf '%s\n' '{"prompt": "a red circle moves left", "seed": 7}' '{"prompt": "broken", "seed": 1,' \

@@ -3,10 +3,13 @@
 // `tessera render --status DIR`: the progress of the whole queue.
 //
 // Work split: item i belongs to shard i mod N (--shard K/N, one Slurm array
-// task each); inside a shard, the ranks of the job form dp groups and the
-// shard's j-th item goes to group j mod dp. The groups need no communication:
-// each renders its items and appends to its own manifest file. (Each group is
-// one rank today: inference runs a model replica per rank.)
+// task each); inside a shard, the ranks of the job form dp replicas of
+// cfg x sp x tp ranks (infer/dist.h: --cfg-parallel, --sp, --tp) and the
+// shard's j-th item goes to replica j mod dp. Replicas never talk to each
+// other: each renders its items and its writer rank appends to its own
+// manifest file. The ranks of a replica take the same skip decisions (same
+// manifests, same files, read before the item is touched) and generate each
+// item together.
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -20,13 +23,14 @@
 #include "core/fs.h"
 #include "core/parse.h"
 #include "core/timer.h"
+#include "infer/dist.h"
 #include "infer/manifest.h"
 #include "infer/render.h"
 #include "infer/session.h"
 
 typedef struct {
   const char *prompts, *ckpt, *out, *status_dir, *sampler;
-  int shard, shards, steps, upscale, use_ema;
+  int shard, shards, steps, upscale, use_ema, sp, tp, cfg_parallel;
   long long seed;
   float cfg, shift;
 } RenderArgs;
@@ -44,6 +48,8 @@ static void usage(void) {
          "                    an item without a seed uses seed + its index)\n"
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
          "  --raw             sample with the raw weights instead of the EMA\n"
+         "  --sp S --tp T --cfg-parallel   each item made by a replica of (2 x) S x T ranks (as generate);\n"
+         "                    the job's ranks / replica size = dp replicas split the shard's items\n"
          "  --status DIR      print done/failed/running/pending counts per shard from DIR's manifests\n"
          "Exit status: 0 all items of this shard done, 1 some failed (see the manifest), 2 bad usage.\n");
 }
@@ -70,6 +76,7 @@ static void parse(RenderArgs *a, int argc, char **argv) {
       exit(0);
     }
     if (!strcmp(k, "--raw")) { a->use_ema = 0; continue; }
+    if (!strcmp(k, "--cfg-parallel")) { a->cfg_parallel = 1; continue; }
     if (k[0] != '-') {
       if (a->prompts) tsr_user_error("render: one prompt list expected, got '%s' and '%s'", a->prompts, k);
       a->prompts = k;
@@ -91,6 +98,8 @@ static void parse(RenderArgs *a, int argc, char **argv) {
     } else if (!strcmp(k, "--steps")) a->steps = parse_int(k, v, 1, 10000);
     else if (!strcmp(k, "--seed")) a->seed = parse_int(k, v, 0, 2147483647L);
     else if (!strcmp(k, "--upscale")) a->upscale = parse_int(k, v, 1, 64);
+    else if (!strcmp(k, "--sp")) a->sp = parse_int(k, v, 1, 1024);
+    else if (!strcmp(k, "--tp")) a->tp = parse_int(k, v, 1, 1024);
     else if (!strcmp(k, "--cfg")) a->cfg = parse_float(k, v, 0.0f, 100.0f);
     else if (!strcmp(k, "--shift")) a->shift = parse_float(k, v, 0.01f, 100.0f);
     else tsr_user_error("render: unknown option '%s' (see tessera render --help)", k);
@@ -133,7 +142,7 @@ static int show_status(const char *dir) {
 }
 
 // ------------------------------------------------------------------ render
-static int g_rank, g_ranks;
+static int g_rank, g_writer = 1, g_ranks;
 
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
   char msg[1200];
@@ -141,6 +150,7 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  if (!g_writer) return;  // a replica speaks through its writer
   if (g_ranks > 1) printf("render[rank %d]: %s\n", g_rank, msg);
   else printf("render: %s\n", msg);
   fflush(stdout);
@@ -154,6 +164,7 @@ static void job_id(char *buf, size_t n) {
 
 static void record_item(Manifest *m, const RenderItem *it, const char *key, const char *status, const RenderResult *res,
                         const char *error, const char *job) {
+  if (!g_writer) return;
   StrBuf b = {0};
   sb_printf(&b, "\"event\":\"item\",\"index\":%d,\"line\":%d,\"key\":\"%s\",\"status\":\"%s\",\"rank\":%d,\"job\":",
             it->index, it->line, key, status, g_rank);
@@ -194,8 +205,15 @@ static int done_earlier(const ManifestState *st, const RenderItem *it, const cha
   return 1;
 }
 
+static void open_session(InferSession *ses, const RenderArgs *a, GenLayout *gl, const RenderSettings *rs) {
+  infer_open_layout(ses, a->ckpt, a->use_ema, gen_model_layout(gl), gl->cfg == 2 ? 1 : 2);
+  float cfg = rs->cfg >= 0 ? rs->cfg : ses->cfg.sample.cfg;
+  if (gl->cfg == 2 && cfg == 1.0f)
+    comm_user_error_all("render: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");
+}
+
 int cmd_render(int argc, char **argv) {
-  RenderArgs a = {.use_ema = 1, .shards = 1, .seed = -1, .cfg = -1, .shift = -1};
+  RenderArgs a = {.use_ema = 1, .shards = 1, .seed = -1, .cfg = -1, .shift = -1, .sp = 1, .tp = 1};
   if (argc < 2) {
     usage();
     return 2;
@@ -204,20 +222,25 @@ int cmd_render(int argc, char **argv) {
   if (a.status_dir) return show_status(a.status_dir);
   if (!a.prompts || !a.ckpt || !a.out) tsr_user_error("render: PROMPTS, --ckpt and --out are required (see tessera render --help)");
   g_rank = comm_world_rank(), g_ranks = comm_world_size();
-  const int dp = g_ranks, group = g_rank;  // one rank per model replica (dp group) for inference
+  GenLayout gl;
+  gen_layout_init(&gl, a.sp, a.tp, a.cfg_parallel, "render");
+  const int dp = gl.dp, group = gl.replica;
+  g_writer = gl.writer;
 
   // Everything a user can get wrong is checked before the model is loaded.
   PromptList pl;
   prompt_list_read(a.prompts, &pl);
   if (access(a.ckpt, R_OK) != 0) tsr_user_error("render: --ckpt %s: %s", a.ckpt, strerror(errno));
   if (fs_mkdirs(a.out) != 0) tsr_user_error("render: --out %s: cannot create the output directory: %s", a.out, strerror(errno));
-  Manifest man;
-  char err[1024];
-  if (manifest_open(&man, a.out, a.shard, a.shards, g_rank, err, sizeof err) != 0 || access(a.out, W_OK) != 0)
-    tsr_user_error("render: --out %s: the output directory is not writable (%s)", a.out, err);
+  Manifest man = {.fd = -1};
+  char err[1024] = "";
+  if (access(a.out, W_OK) != 0 || (g_writer && manifest_open(&man, a.out, a.shard, a.shards, g_rank, err, sizeof err) != 0))
+    tsr_user_error("render: --out %s: the output directory is not writable (%s)", a.out, err[0] ? err : strerror(errno));
 
   RenderSettings rs = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler, .seed = a.seed,
-                       .upscale = a.upscale, .use_ema = a.use_ema, .ckpt = a.ckpt, .prompts = a.prompts};
+                       .upscale = a.upscale, .use_ema = a.use_ema, .ckpt = a.ckpt, .prompts = a.prompts,
+                       .writer = g_writer, .cfg_group = gen_cfg_group(&gl),
+                       .layout = {.ranks = g_ranks, .dp = gl.dp, .cfg = gl.cfg, .sp = gl.sp, .tp = gl.tp}};
   if (fnv1a64_file(a.ckpt, &rs.ckpt_fnv1a64, NULL) != 0) tsr_user_error("render: --ckpt %s: cannot read", a.ckpt);
 
   // This writer's items: shard K of N, then group g of dp inside the shard.
@@ -231,14 +254,14 @@ int cmd_render(int argc, char **argv) {
   job_id(job, sizeof job);
   StrBuf b = {0};
   sb_printf(&b, "\"event\":\"start\",\"shard\":%d,\"shards\":%d,\"rank\":%d,\"ranks\":%d,\"dp\":%d,\"group\":%d,"
-                "\"items\":%d,\"total\":%d,\"assigned\":%d,\"prompts\":",
-            a.shard, a.shards, g_rank, g_ranks, dp, group, shard_items, pl.n, nmine);
+                "\"cfg\":%d,\"sp\":%d,\"tp\":%d,\"items\":%d,\"total\":%d,\"assigned\":%d,\"prompts\":",
+            a.shard, a.shards, g_rank, g_ranks, dp, group, gl.cfg, gl.sp, gl.tp, shard_items, pl.n, nmine);
   sb_json_string(&b, a.prompts);
   sb_printf(&b, ",\"prompts_fnv1a64\":\"%016llx\",\"ckpt\":", (unsigned long long)pl.fnv1a64);
   sb_json_string(&b, a.ckpt);
   sb_printf(&b, ",\"ckpt_fnv1a64\":\"%016llx\",\"job\":", (unsigned long long)rs.ckpt_fnv1a64);
   sb_json_string(&b, job);
-  if (manifest_append(&man, b.s) != 0) tsr_user_error("render: %s: cannot write: %s", man.path, strerror(errno));
+  if (g_writer && manifest_append(&man, b.s) != 0) tsr_user_error("render: %s: cannot write: %s", man.path, strerror(errno));
   sb_free(&b);
 
   ManifestState st;
@@ -248,13 +271,16 @@ int cmd_render(int argc, char **argv) {
 
   InferSession ses;
   int opened = 0, ndone = 0, nskip = 0, nfail = 0;
+  // One rank loads the model only when there is something to render; ranks
+  // that shard a model load it together, up front (the load is collective).
+  if (g_ranks > 1) open_session(&ses, &a, &gl, &rs), opened = 1;
   double t_begin = timer_now();
   for (int m = 0; m < nmine; m++) {
     const RenderItem *it = &pl.items[mine[m]];
     char key[17];
     render_item_key(it, &rs, key);
     if (it->error[0]) {  // malformed in the prompt file: fails here, the rest goes on
-      fprintf(stderr, "tessera: error: %s\n", it->error);
+      if (g_writer) fprintf(stderr, "tessera: error: %s\n", it->error);
       record_item(&man, it, key, "failed", NULL, it->error, job);
       nfail++;
       continue;
@@ -265,16 +291,13 @@ int cmd_render(int argc, char **argv) {
       nskip++;
       continue;
     }
-    if (!opened) {  // the model loads only when there is something to render
-      infer_open(&ses, a.ckpt, a.use_ema);
-      opened = 1;
-    }
+    if (!opened) open_session(&ses, &a, &gl, &rs), opened = 1;
     record_item(&man, it, key, "running", NULL, NULL, job);
     RenderResult res;
     if (render_item(&ses, it, &rs, a.out, &res, err, sizeof err) != 0) {
       char where[1200];  // the manifest's error names the prompt file and line, as parse errors do
       snprintf(where, sizeof where, "%s:%d: item %d: %s", a.prompts, it->line, it->index, err);
-      fprintf(stderr, "tessera: error: %s\n", where);
+      if (g_writer) fprintf(stderr, "tessera: error: %s\n", where);
       fflush(stderr);
       record_item(&man, it, key, "failed", NULL, where, job);
       nfail++;
@@ -288,6 +311,7 @@ int cmd_render(int argc, char **argv) {
   say("shard %d/%d: %d rendered, %d done earlier, %d failed, in %.1fs%s", a.shard, a.shards, ndone, nskip, nfail,
       timer_now() - t_begin, nfail ? " (see the manifest and `tessera render --status`)" : "");
   if (opened) infer_close(&ses);
+  gen_layout_free(&gl);
   manifest_state_free(&st);
   manifest_close(&man);
   tsr_free(mine);

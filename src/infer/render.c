@@ -352,6 +352,8 @@ static int write_provenance(const char *path, const RenderItem *it, const Render
   sb_json_string(&b, rs->ckpt);
   sb_printf(&b, ",\"checkpoint_step\":%lld,\"checkpoint_fnv1a64\":\"%016llx\",\"weights\":\"%s\",", ckpt_step,
             (unsigned long long)rs->ckpt_fnv1a64, rs->use_ema ? "ema" : "raw");
+  sb_printf(&b, "\"layout\":{\"ranks\":%d,\"dp\":%d,\"cfg_parallel\":%s,\"sp\":%d,\"tp\":%d},", rs->layout.ranks,
+            rs->layout.dp, rs->layout.cfg == 2 ? "true" : "false", rs->layout.sp, rs->layout.tp);
   sb_printf(&b, "\"render\":{\"prompts\":");
   sb_json_string(&b, prompts);
   sb_printf(&b, ",\"index\":%d,\"line\":%d},", it->index, it->line);
@@ -385,7 +387,8 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
                        .cfg = rs->cfg >= 0 ? rs->cfg : cfg->sample.cfg,
                        .shift = rs->shift > 0 ? rs->shift : cfg->sample.shift,
                        .heun = !strcmp(sampler, "heun"),
-                       .seed = (uint64_t)(it->seed >= 0 ? it->seed : base_seed + it->index)};
+                       .seed = (uint64_t)(it->seed >= 0 ? it->seed : base_seed + it->index),
+                       .cfg_group = rs->cfg_group};
   GenerateRequest r = {.frames = it->frames ? it->frames : T, .sampler = so,
                        .remix_strength = it->strength > 0 ? it->strength : 0.7f};
   VideoFrames first = {0}, last = {0}, remix = {0};
@@ -427,6 +430,11 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
   if (generate_video(&s->model, tokens, ntokens, &r, video, err, errlen) != 0) goto done;
   res->seconds = timer_now() - t0;
   res->frames = r.frames;
+  render_output_path(it, dir, res->mp4, sizeof res->mp4);
+  if (!rs->writer) {  // another rank of the replica writes the files
+    rc = 0;
+    goto done;
+  }
 
   // MP4 (nearest-neighbour upscaled for watching), contact sheet, provenance: as `generate`.
   int k = rs->upscale ? rs->upscale : (256 + H - 1) / H;
@@ -436,7 +444,6 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
     for (int y = 0; y < UH; y++)
       for (int x = 0; x < UW; x++)
         memcpy(big + (((size_t)f * UH + y) * UW + x) * 3, video + (((size_t)f * H + y / k) * W + x / k) * 3, 3);
-  render_output_path(it, dir, res->mp4, sizeof res->mp4);
   size_t stem = strlen(res->mp4) - 4;
   snprintf(res->sheet, sizeof res->sheet, "%.*s.png", (int)stem, res->mp4);
   snprintf(res->json, sizeof res->json, "%.*s.json", (int)stem, res->mp4);

@@ -5,6 +5,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "comm/comm.h"
 #include "infer/session.h"
 
 // One prompt of the list. Paths are resolved against the prompt file's folder.
@@ -47,6 +48,11 @@ typedef struct {
   const char *ckpt;
   uint64_t ckpt_fnv1a64;
   const char *prompts;    // the prompt list (named in the provenance record)
+  // Distributed generation (infer/dist.h): every rank of a replica calls
+  // render_item for the same item; only the writer writes the outputs.
+  int writer;             // 1: write the MP4, sheet and provenance (a single rank always does)
+  CommGroup *cfg_group;   // CFG-parallel branch pair, or NULL
+  struct { int ranks, dp, cfg, sp, tp; } layout;  // for the provenance record
 } RenderSettings;
 
 typedef struct {
@@ -63,6 +69,7 @@ void render_item_key(const RenderItem *it, const RenderSettings *rs, char key[17
 // Output MP4 path of the item in DIR.
 void render_output_path(const RenderItem *it, const char *dir, char *path, int len);
 // Render one item into DIR. Returns 0, or -1 with a one-line reason in err
-// (a missing conditioning file, a size the model cannot make, ...).
+// (a missing conditioning file, a size the model cannot make, ...). On a
+// rank that is not the writer, only the generation runs (res->mp4 is named).
 int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs, const char *dir, RenderResult *res,
                 char *err, int errlen);
