@@ -6,10 +6,12 @@ PY=/usr/bin/python3
 export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=build/tmp/$1; rm -rf "$tmp"; mkdir -p "$tmp"
 fail() { echo "FAIL: $*"; exit 1; }
-# A model small enough that a run is seconds: 16 tokens, width 32, 2 blocks.
+# A model small enough that a run is seconds: 16 tokens, width 32, 2 blocks;
+# grad_clip below the gradient norm (~0.2) so every step clips by the global norm.
 small=(model.depth=2 model.dim=32 model.heads=4 model.mlp_ratio=2 model.video.frames=8 model.video.height=8
        model.video.width=8 model.text.length=8 model.text.layers=1 model.text.vocab=64 train.batch=4
-       train.log_every=1 train.warmup=2 train.steps=8 train.ckpt_every=4 train.keep_ckpts=0 data.p_drop=0.2)
+       train.log_every=1 train.warmup=2 train.steps=8 train.ckpt_every=4 train.keep_ckpts=0 data.p_drop=0.2
+       train.grad_clip=0.1)
 # train NAME NP ARGS...: NP=0 runs without mpirun; sets $rc; log in $tmp/NAME.log
 train() {
   local name=$1 np=$2; shift 2
@@ -20,6 +22,7 @@ train() {
   return 0
 }
 losses() { $PY -c 'import json,sys; print(" ".join(repr(json.loads(l)["loss"]) for l in open(sys.argv[1])))' "$1"; }
+norms() { $PY -c 'import json,sys; print(" ".join(repr(json.loads(l)["grad_norm"]) for l in open(sys.argv[1])))' "$1"; }
 # close A B: the two loss lists have the same length and agree within 1e-5 relative
 close() {
   $PY - "$1" "$2" <<'PY'

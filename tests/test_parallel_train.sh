@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Data parallel training with ZeRO-1 and layout-independent checkpoints, held
 # against the single-rank run of the same config (the independent answer):
+#  0. ZeRO-1 unit test at 2 and 3 ranks (tests/unit/test_zero.c);
 #  1. dp2 (and dp2 with gradient accumulation, and one rank with accumulation):
-#     8 losses equal the single-rank losses within 1e-5 relative; weights after
+#     8 losses and gradient norms (clipping active) equal the single-rank ones
+#     within 1e-5 relative; weights after
 #     8 steps within 1e-5 absolute, AdamW moments within 1e-4 of their scale;
 #  2. the dp2 checkpoint of step 4 resumes at 1 rank and at dp4 with the
 #     uninterrupted single-rank losses of steps 5-8 (random clips and a corpus,
@@ -18,6 +20,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source tests/parallel_train_lib.sh parallel_train
 
+# 0. ZeRO-1 against plain AdamW at 2 and 3 ranks (3: shards padded), and the
+# global norm under tp (tests/unit/test_zero.c; tests/run.sh runs it at 1 rank).
+for np in 2 3; do
+  timeout 60 mpirun --oversubscribe -np $np build/tests/test_zero >$tmp/zero$np.log 2>&1 ||
+    fail "test_zero at $np ranks: $(grep -m5 FAIL $tmp/zero$np.log)"
+  echo "ok  test_zero at $np ranks: $(grep -m1 "dp=$np" $tmp/zero$np.log | sed 's/^ *ok  //')"
+done
+
 # The reference: one process, no mpirun.
 train ref 0; [ $rc = 0 ] || fail "single-rank run: $(tail -3 $tmp/ref.log)"
 ref=$(losses $tmp/ref/metrics.jsonl)
@@ -31,8 +41,9 @@ for v in "dp2 2 parallel.dp=2" "dp2acc2 2 parallel.dp=2 train.accum=2" "acc2 0 t
   r=$(close "$ref" "$got") || fail "$name losses differ from one rank (max rel $r):
   1 rank: $ref
   $name:  $got"
+  rn=$(close "$(norms $tmp/ref/metrics.jsonl)" "$(norms $tmp/$name/metrics.jsonl)") || fail "$name gradient norms differ (max rel $rn)"
   cmp=$($PY tests/ckpt_compare.py $tmp/ref/ckpt_8.h5 $tmp/$name/ckpt_8.h5) || fail "$name weights after 8 steps: $cmp"
-  echo "ok  $name: 8 losses equal one rank's (max rel diff $r); step-8 checkpoint vs one rank's:$cmp"
+  echo "ok  $name: 8 losses equal one rank's (max rel diff $r; grad norms $rn); step-8 checkpoint vs one rank's:$cmp"
 done
 [ -f $tmp/dp2/loss.png ] && [ "$(wc -l < $tmp/dp2/metrics.jsonl)" = 8 ] || fail "dp2: rank 0's metrics.jsonl/loss.png"
 $PY -c 'import h5py,sys; f=h5py.File(sys.argv[1]); d=f["params/blocks.0.mlp.fc1.weight"]; sys.exit(0 if d.fletcher32 and f.attrs["saved_ranks"]==2 else 1)' \

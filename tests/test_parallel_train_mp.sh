@@ -26,8 +26,9 @@ for v in "tp2 2 parallel.tp=2" "sp2 2 parallel.sp=2" "tp2sp2 4 parallel.tp=2 par
   r=$(close "$ref" "$got") || fail "$name losses differ from one rank (max rel $r):
   1 rank: $ref
   $name:  $got"
+  rn=$(close "$(norms $tmp/ref/metrics.jsonl)" "$(norms $tmp/$name/metrics.jsonl)") || fail "$name gradient norms differ (max rel $rn)"
   cmp=$($PY tests/ckpt_compare.py $tmp/ref/ckpt_8.h5 $tmp/$name/ckpt_8.h5) || fail "$name weights after 8 steps: $cmp"
-  echo "ok  $name: 8 losses equal one rank's (max rel diff $r); step-8 checkpoint vs one rank's:$cmp"
+  echo "ok  $name: 8 losses equal one rank's (max rel diff $r; grad norms $rn); step-8 checkpoint vs one rank's:$cmp"
 done
 
 # 2. resharding checkpoints: tp2 x sp2 -> 1 rank, dp4; dp2 x tp2 -> tp2 x sp2
