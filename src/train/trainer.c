@@ -156,6 +156,14 @@ static void resume(Trainer *tr) {
   zero_take(&tr->zero, t->grad, tr->zero.ema);
   ckpt_close(f);
   memset(t->grad, 0, tr->zero.padded * sizeof(float));
+  // Shapes matched; the heads and the RoPE split change the model without changing a shape.
+  Config saved;
+  ckpt_read_config(path, &saved);
+  const ModelConfig *a = &saved.model, *b = &tr->cfg->model;
+  if (a->heads != b->heads || memcmp(a->rope, b->rope, sizeof a->rope) != 0)
+    comm_user_error_all("%s: trained with model.heads %d and rope %d/%d/%d, but %s has heads %d and rope %d/%d/%d "
+                        "(the checkpoint was made for a different model config)", path, a->heads, a->rope[0],
+                        a->rope[1], a->rope[2], tr->cfg->path, b->heads, b->rope[0], b->rope[1], b->rope[2]);
   tr->zero.step = (int)tr->state.adam_step;
   if (tr->loader) {
     const uint64_t dp = (uint64_t)tr->cc.dp, pos = tr->state.cursor_position;
