@@ -152,8 +152,10 @@ static int read_prompts(const GenArgs *a, char ***out) {
   if (!f) tsr_user_error("generate: --prompts %s: cannot open", a->prompts);
   int n = 0, cap = 16;
   char **v = tsr_calloc((size_t)cap, sizeof(char *)), line[4096];
-  while (fgets(line, sizeof line, f)) {
+  for (int lineno = 1; fgets(line, sizeof line, f); lineno++) {
     size_t len = strcspn(line, "\r\n");
+    if (!line[len] && !feof(f))
+      tsr_user_error("generate: --prompts %s:%d: longer than %zu characters", a->prompts, lineno, sizeof line - 2);
     line[len] = 0;
     const char *p = line + strspn(line, " \t");
     if (!*p || *p == '#') continue;
