@@ -23,7 +23,7 @@ source tests/parallel_train_lib.sh parallel_train
 # 0. ZeRO-1 against plain AdamW at 2 and 3 ranks (3: shards padded), and the
 # global norm under tp (tests/unit/test_zero.c; tests/run.sh runs it at 1 rank).
 for np in 2 3; do
-  timeout 60 mpirun --oversubscribe -np $np build/tests/test_zero >$tmp/zero$np.log 2>&1 ||
+  timeout $limit mpirun --oversubscribe -np $np build/tests/test_zero >$tmp/zero$np.log 2>&1 ||
     fail "test_zero at $np ranks: $(grep -m5 FAIL $tmp/zero$np.log)"
   echo "ok  test_zero at $np ranks: $(grep -m1 "dp=$np" $tmp/zero$np.log | sed 's/^ *ok  //')"
 done
@@ -51,7 +51,7 @@ $PY -c 'import h5py,sys; f=h5py.File(sys.argv[1]); d=f["params/blocks.0.mlp.fc1.
 
 # 1b. from a corpus (16 clips): the loader deals dp rank r every dp-th clip of the
 # epoch's order, and the checkpoint's data cursor is a global position.
-timeout 60 $T data synth --out $tmp/corpus.h5 --clips 16 --frames 8 --size 8x8 --seed 3 >$tmp/synth.log 2>&1 ||
+timeout $limit $T data synth --out $tmp/corpus.h5 --clips 16 --frames 8 --size 8x8 --seed 3 >$tmp/synth.log 2>&1 ||
   fail "data synth: $(tail -2 $tmp/synth.log)"
 train cref 0 data.path=$tmp/corpus.h5; [ $rc = 0 ] || fail "single-rank corpus run: $(tail -3 $tmp/cref.log)"
 cref=$(losses $tmp/cref/metrics.jsonl)
@@ -92,10 +92,10 @@ done
 
 # 4. SIGUSR1 to rank 1 only: all ranks agree to stop after the same step
 long=(train.steps=2000 train.ckpt_every=0)
-timeout 120 mpirun --oversubscribe -np 2 $T train configs/train/tiny.yaml "${small[@]}" "${long[@]}" parallel.dp=2 \
+timeout $limit mpirun --oversubscribe -np 2 $T train configs/train/tiny.yaml "${small[@]}" "${long[@]}" parallel.dp=2 \
   train.out=$tmp/sig >$tmp/sig.log 2>&1 &
 mpid=$!
-for _ in $(seq 1 600); do [ -f $tmp/sig/metrics.jsonl ] && [ "$(wc -l < $tmp/sig/metrics.jsonl)" -ge 3 ] && break; sleep 0.1; done
+for _ in $(seq 1 $((limit * 10))); do [ -f $tmp/sig/metrics.jsonl ] && [ "$(wc -l < $tmp/sig/metrics.jsonl)" -ge 3 ] && break; sleep 0.1; done
 r1=""
 for p in $(pgrep -f "train.out=$tmp/sig\b"); do grep -qz '^OMPI_COMM_WORLD_RANK=1$' /proc/$p/environ 2>/dev/null && r1=$p; done
 [ -n "$r1" ] || { kill $mpid; fail "could not find rank 1's process"; }

@@ -7,7 +7,9 @@
 #  2. the tp2 x sp2 checkpoint of step 4 (TP-sharded tensors written as strided
 #     hyperslabs, ZeRO shards of m/v over dp x sp) resumes at 1 rank and at dp4
 #     with the uninterrupted single-rank losses of steps 5-8; the dp2 checkpoint
-#     resumes at tp2 x sp2.
+#     resumes at tp2 x sp2;
+#  3. from a corpus at sp2 x dp2 (the loader's token slices) the losses equal
+#     the single-rank run's.
 # Data parallel alone, signals and bad input: tests/test_parallel_train.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,16 @@ for v in "tp2 2 parallel.tp=2" "sp2 2 parallel.sp=2" "tp2sp2 4 parallel.tp=2 par
   cmp=$($PY tests/ckpt_compare.py $tmp/ref/ckpt_8.h5 $tmp/$name/ckpt_8.h5) || fail "$name weights after 8 steps: $cmp"
   echo "ok  $name: 8 losses equal one rank's (max rel diff $r; grad norms $rn); step-8 checkpoint vs one rank's:$cmp"
 done
+
+# 1b. from a corpus: each sp rank's loader reads only its token slice of the clip
+timeout $limit $T data synth --out $tmp/corpus.h5 --clips 16 --frames 8 --size 8x8 --seed 3 >$tmp/synth.log 2>&1 ||
+  fail "data synth: $(tail -2 $tmp/synth.log)"
+train cref 0 data.path=$tmp/corpus.h5; [ $rc = 0 ] || fail "single-rank corpus run: $(tail -3 $tmp/cref.log)"
+train csp2dp2 4 data.path=$tmp/corpus.h5 parallel.sp=2 parallel.dp=2
+[ $rc = 0 ] || fail "sp2 x dp2 corpus run: $(grep -v '^ ' $tmp/csp2dp2.log | tail -3)"
+r=$(close "$(losses $tmp/cref/metrics.jsonl)" "$(losses $tmp/csp2dp2/metrics.jsonl)") ||
+  fail "sp2 x dp2 corpus losses differ from one rank's (max rel $r)"
+echo "ok  corpus: sp2 x dp2 (token slices from the loader) losses equal one rank's (max rel $r)"
 
 # 2. resharding checkpoints: tp2 x sp2 -> 1 rank, dp4; dp2 x tp2 -> tp2 x sp2
 tail4=$(echo $ref | cut -d' ' -f5-8)
