@@ -7,8 +7,9 @@
 // Layout-independent: a tensor-parallel shard (ParamInfo split fields) is a
 // hyperslab of the logical dataset (strided for fused tensors such as qkv).
 // One model replica writes: its tp ranks together through parallel HDF5
-// (MPI-IO, collective writes, each rank its hyperslab), or one rank alone when
-// tp = 1. Other replicas hold the same values and only wait. Every rank reads
+// (MPI-IO, each rank its hyperslabs; unfiltered there, since parallel HDF5 1.10
+// filters only in slow collective writes), or one rank alone when tp = 1
+// (fletcher32 checksummed). Other replicas hold the same values and only wait. Every rank reads
 // back the hyperslabs of its own layout, so a file saved under one (dp, sp, tp)
 // loads under any other (docs/parallel_train.md has the measurements behind
 // this choice).
