@@ -3,17 +3,24 @@
 # demo model on the CPU for a bounded time, make a handful of videos
 # (text-to-video for each motion, image-to-video, an extension), score the
 # model with the eval suite. Everything lands in demo/.
-#   DEMO_MINUTES=15 (training time), DEMO_CLIPS=10000 (corpus size)
+#   DEMO_MINUTES=15 (training time), DEMO_CLIPS=20000 (corpus size)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-T=bin/tessera
+T=${TESSERA:-bin/tessera}  # TESSERA=path runs another build
 minutes=${DEMO_MINUTES:-15}
-clips=${DEMO_CLIPS:-10000}
+clips=${DEMO_CLIPS:-20000}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 mkdir -p demo
 
-echo "== 1/4 corpus: $clips shapes-world clips (8 frames of 32x32) =="
-[ -f demo/shapes.h5 ] || $T data synth --recipe datasets/shapes.yaml --frames 8 --clips "$clips" --out demo/shapes.h5
+echo "== 1/4 corpus: $clips shapes-world clips (one object, 8 frames of 16x16) =="
+# the demo model's window (configs/model/demo.yaml); one object per clip, the
+# eval's text-to-video prompts (a corpus from another recipe is rebuilt)
+synth="--recipe datasets/shapes.yaml --frames 8 --size 16x16 --objects 1 --clips $clips"
+if [ ! -f demo/shapes.h5 ] || [ "$(cat demo/shapes.args 2>/dev/null)" != "$synth" ]; then
+  rm -rf demo/run
+  $T data synth $synth --out demo/shapes.h5
+  echo "$synth" > demo/shapes.args
+fi
 $T data inspect demo/shapes.h5 --sheet demo/corpus_sheet.png > demo/corpus.txt && head -12 demo/corpus.txt
 
 echo "== 2/4 training the demo model for $minutes minutes =="
@@ -31,5 +38,5 @@ $T generate --ckpt "$ckpt" --prompt "a blue square moves right" --image demo/see
 $T generate --ckpt "$ckpt" --prompt "a blue square moves right" --extend demo/seed_clip.mp4 --frames 12 --out demo/extend.mp4 --seed 4
 
 echo "== 4/4 eval =="
-$T eval --ckpt "$ckpt" --suite configs/eval/shapes.yaml --out demo/eval --steps 15
+$T eval --ckpt "$ckpt" --suite configs/eval/shapes.yaml --out demo/eval --steps 30
 echo "videos, contact sheets (.png) and provenance (.json) are in demo/"

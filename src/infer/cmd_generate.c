@@ -202,14 +202,15 @@ static void write_outputs(const Provenance *pv, const char *out, const char *pro
   char sheet_path[1100], json_path[1100];
   snprintf(sheet_path, sizeof sheet_path, "%s.png", side);
   snprintf(json_path, sizeof json_path, "%s.json", side);
-  int cols = frames < 8 ? frames : 8, step = frames / cols;
-  uint8_t *sheet = tsr_calloc((size_t)H * 2 * W * 2 * cols * 3, 1);
+  // Contact sheet: up to 8 frames side by side, each scaled (nearest) to at least 64 px high.
+  const int cols = frames < 8 ? frames : 8, step = frames / cols, s = H >= 32 ? 2 : (64 + H - 1) / H;
+  uint8_t *sheet = tsr_calloc((size_t)H * s * W * s * cols * 3, 1);
   for (int i = 0; i < cols; i++)
-    for (int y = 0; y < 2 * H; y++)
-      for (int x = 0; x < 2 * W; x++)
-        memcpy(sheet + ((size_t)y * 2 * W * cols + i * 2 * W + x) * 3,
-               video + (((size_t)(i * step) * H + y / 2) * W + x / 2) * 3, 3);
-  if (png_write_rgb(sheet_path, sheet, 2 * H, 2 * W * cols, err, sizeof err) != 0)
+    for (int y = 0; y < s * H; y++)
+      for (int x = 0; x < s * W; x++)
+        memcpy(sheet + ((size_t)y * s * W * cols + i * s * W + x) * 3,
+               video + (((size_t)(i * step) * H + y / s) * W + x / s) * 3, 3);
+  if (png_write_rgb(sheet_path, sheet, s * H, s * W * cols, err, sizeof err) != 0)
     tsr_user_error("generate: %s: %s", sheet_path, err);
   char tmp[1200];
   snprintf(tmp, sizeof tmp, "%s.tmp", json_path);
