@@ -19,6 +19,7 @@
 #include "infer/dist.h"
 #include "infer/generate.h"
 #include "infer/session.h"
+#include "infer/watch.h"
 
 #define TESSERA_VERSION "0.1.0"
 
@@ -187,13 +188,8 @@ static void write_outputs(const Provenance *pv, const char *out, const char *pro
   const GenArgs *a = pv->a;
   const GenLayout *gl = pv->gl;
   char err[256];
-  int k = a->upscale ? a->upscale : (256 + H - 1) / H;
-  int UH = H * k, UW = W * k;
-  uint8_t *big = tsr_calloc((size_t)frames * UH * UW * 3, 1);
-  for (int f = 0; f < frames; f++)
-    for (int y = 0; y < UH; y++)
-      for (int x = 0; x < UW; x++)
-        memcpy(big + (((size_t)f * UH + y) * UW + x) * 3, video + (((size_t)f * H + y / k) * W + x / k) * 3, 3);
+  const int k = watch_upscale_factor(H, a->upscale), UH = H * k, UW = W * k;
+  uint8_t *big = watch_upscale(video, frames, H, W, k);
   if (fs_mkdirs_for(out) != 0) tsr_user_error("generate: --out %s: cannot create its directory", out);
   if (video_write_mp4(out, big, frames, UH, UW, 8.0f, err, sizeof err) != 0)
     tsr_user_error("generate: --out %s: cannot write: %s", out, err);
@@ -202,15 +198,7 @@ static void write_outputs(const Provenance *pv, const char *out, const char *pro
   char sheet_path[1100], json_path[1100];
   snprintf(sheet_path, sizeof sheet_path, "%s.png", side);
   snprintf(json_path, sizeof json_path, "%s.json", side);
-  // Contact sheet: up to 8 frames side by side, each scaled (nearest) to at least 64 px high.
-  const int cols = frames < 8 ? frames : 8, step = frames / cols, s = H >= 32 ? 2 : (64 + H - 1) / H;
-  uint8_t *sheet = tsr_calloc((size_t)H * s * W * s * cols * 3, 1);
-  for (int i = 0; i < cols; i++)
-    for (int y = 0; y < s * H; y++)
-      for (int x = 0; x < s * W; x++)
-        memcpy(sheet + ((size_t)y * s * W * cols + i * s * W + x) * 3,
-               video + (((size_t)(i * step) * H + y / s) * W + x / s) * 3, 3);
-  if (png_write_rgb(sheet_path, sheet, s * H, s * W * cols, err, sizeof err) != 0)
+  if (watch_contact_sheet(sheet_path, video, frames, H, W, err, sizeof err) != 0)
     tsr_user_error("generate: %s: %s", sheet_path, err);
   char tmp[1200];
   snprintf(tmp, sizeof tmp, "%s.tmp", json_path);
@@ -244,7 +232,6 @@ static void write_outputs(const Provenance *pv, const char *out, const char *pro
   printf("wrote %s (%d frames %dx%d, upscaled x%d), %s, %s in %.1fs\n", out, frames, H, W, k, sheet_path, json_path,
          secs);
   fflush(stdout);
-  tsr_free(sheet);
   tsr_free(big);
 }
 

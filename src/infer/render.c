@@ -16,6 +16,7 @@
 #include "data/video_io.h"
 #include "infer/generate.h"
 #include "infer/manifest.h"
+#include "infer/watch.h"
 
 #define TESSERA_VERSION "0.1.0"
 
@@ -392,7 +393,7 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
   GenerateRequest r = {.frames = it->frames ? it->frames : T, .sampler = so,
                        .remix_strength = it->strength > 0 ? it->strength : 0.7f};
   VideoFrames first = {0}, last = {0}, remix = {0};
-  uint8_t *video = NULL, *big = NULL, *sheet = NULL;
+  uint8_t *video = NULL, *big = NULL;
   int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
   int rc = -1;
   char what[64];
@@ -437,13 +438,8 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
   }
 
   // MP4 (nearest-neighbour upscaled for watching), contact sheet, provenance: as `generate`.
-  int k = rs->upscale ? rs->upscale : (256 + H - 1) / H;
-  int UH = H * k, UW = W * k;
-  big = tsr_calloc((size_t)r.frames * UH * UW * 3, 1);
-  for (int f = 0; f < r.frames; f++)
-    for (int y = 0; y < UH; y++)
-      for (int x = 0; x < UW; x++)
-        memcpy(big + (((size_t)f * UH + y) * UW + x) * 3, video + (((size_t)f * H + y / k) * W + x / k) * 3, 3);
+  const int k = watch_upscale_factor(H, rs->upscale), UH = H * k, UW = W * k;
+  big = watch_upscale(video, r.frames, H, W, k);
   size_t stem = strlen(res->mp4) - 4;
   snprintf(res->sheet, sizeof res->sheet, "%.*s.png", (int)stem, res->mp4);
   snprintf(res->json, sizeof res->json, "%.*s.json", (int)stem, res->mp4);
@@ -452,14 +448,7 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
     snprintf(err, (size_t)errlen, "%s: cannot write: %s", res->mp4, why);
     goto done;
   }
-  int cols = r.frames < 8 ? r.frames : 8, step = r.frames / cols;
-  sheet = tsr_calloc((size_t)H * 2 * W * 2 * cols * 3, 1);
-  for (int i = 0; i < cols; i++)
-    for (int y = 0; y < 2 * H; y++)
-      for (int x = 0; x < 2 * W; x++)
-        memcpy(sheet + ((size_t)y * 2 * W * cols + i * 2 * W + x) * 3,
-               video + (((size_t)(i * step) * H + y / 2) * W + x / 2) * 3, 3);
-  if (png_write_rgb(res->sheet, sheet, 2 * H, 2 * W * cols, why, sizeof why) != 0) {
+  if (watch_contact_sheet(res->sheet, video, r.frames, H, W, why, sizeof why) != 0) {
     snprintf(err, (size_t)errlen, "%s: %s", res->sheet, why);
     goto done;
   }
@@ -477,7 +466,6 @@ done:
   video_frames_free(&first);
   video_frames_free(&last);
   video_frames_free(&remix);
-  tsr_free(sheet);
   tsr_free(big);
   tsr_free(video);
   tsr_free(tokens);
