@@ -56,14 +56,17 @@ for line in sys.stdin:
         print("loader: %s clips, batch %d, prefetch %d, step %s: %d samples/s, wait %.3f ms/batch"
               % (d["clip"], d["batch"], d["prefetch"], d["step"], d["samples_per_s"], d.get("wait_ms_per_step", d.get("ms_per_batch"))))'
 
-# Data parallel (dp2, ZeRO-1): the bytes each rank sent per training step, by
-# group (the comm layer's counters, checkpoints excluded), next to the analytic
-# volume of docs/parallel.md (docs/parallel_model.py).
-out=build/bench/dp2; rm -rf "$out"
-OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 timeout 600 mpirun --oversubscribe -np 2 \
-  bin/tessera train configs/train/tiny.yaml parallel.dp=2 train.steps=3 train.batch=4 train.log_every=1 \
-  train.out="$out" >build/bench/dp2.log 2>&1 || { echo "dp2 bench run failed: $(tail -3 build/bench/dp2.log)"; exit 1; }
-/usr/bin/python3 - build/bench/dp2.log configs/model/tiny.yaml <<'PY'
+# Bytes each rank sent per training step, by group (the comm layer's counters,
+# checkpoints excluded), next to the analytic volume of docs/parallel.md
+# (docs/parallel_model.py): dp2 (ZeRO-1) and tp2 x sp2 on the tiny model.
+comm_bench() {  # name ranks overrides...
+  local name=$1 np=$2; shift 2
+  local out=build/bench/$name; rm -rf "$out"
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 timeout 600 mpirun --oversubscribe \
+    --bind-to none -np "$np" bin/tessera train configs/train/tiny.yaml "$@" train.steps=3 train.batch=4 \
+    train.log_every=1 train.out="$out" >"build/bench/$name.log" 2>&1 \
+    || { echo "$name bench run failed: $(tail -3 "build/bench/$name.log")"; exit 1; }
+  /usr/bin/python3 - "build/bench/$name.log" configs/model/tiny.yaml <<'PY'
 import json, sys, yaml
 sys.path.insert(0, "docs")
 import parallel_model as pm
@@ -77,20 +80,43 @@ N = (v["frames"] // pt[0]) * (v["height"] // pt[1]) * (v["width"] // pt[2])
 t = cfg["text"]
 psi, psi_split = pm.params(D, depth, R, P, t["vocab"], t["length"], t["layers"], hd=D // heads)
 dp, sp, tp = m["dp"], m["sp"], m["tp"]
-a = pm.step_bytes(dp, sp, tp, D, depth, N, t["length"], m["micro_batch"] * 1, psi, psi_split, m["accum"])
+a = pm.step_bytes(dp, sp, tp, D, depth, N, t["length"], m["micro_batch"] * 1, psi, psi_split, m["accum"], hd=D // heads)
 p = dp * sp
 padded = 2 * (p - 1) / p * m["padded_params"] * 4
-print(f"dp{dp} x sp{sp} x tp{tp}, model {cfg['name']}: {psi:,} parameters ({m['local_params']:,} floats in the "
+print(f"dp{dp} x sp{sp} x tp{tp}, model {cfg['name']}: {psi:,} parameters ({m['local_params']:,} floats in this rank's "
       f"table with 64-byte alignment, {m['padded_params']:,} padded to {p} shards); measured over {m['steps']} steps")
 for g, b in m["comm_bytes_per_step"].items():
     want = a.get(g)
     extra = ""
-    if g == "dpsp":
+    if g == "dpsp" and p > 1:
         extra = (f"   analytic 2(p-1)/p*Psi*4 = {want:,.0f}; with the table's padded count {padded:,.0f} "
-                 f"(+ the loss scalar: {b - padded:,.0f} B)")
-    elif g in ("tp", "sp"):
-        extra = f"   analytic {want:,.0f}"
+                 f"(+ scalars: {b - padded:,.0f} B)")
+    elif g in ("tp", "sp") and want:
+        extra = f"   analytic {want:,.0f} (measured/analytic {b / want:.4f})"
     elif b:
         extra = "   scalars (token count, grad norm, stop flags), not modelled"
     print(f"  {g:5s} {b:12,.0f} B/step/rank{extra}")
 PY
+}
+comm_bench dp2 2 parallel.dp=2
+comm_bench tp2sp2 4 parallel.tp=2 parallel.sp=2
+
+# Sequence-parallel generation of a long clip (128 frames of 32x32 = 4096
+# tokens, docs/model_parallel.md): activations and peak RSS per rank at sp 1, 2, 4.
+long="model.depth=4 model.dim=128 model.heads=4 model.video.frames=128 model.video.height=32 model.video.width=32"
+out=build/bench/long; rm -rf "$out"
+OMP_NUM_THREADS=1 bin/tessera train configs/train/tiny.yaml $long train.batch=1 train.steps=1 train.warmup=1 \
+  train.out="$out/run" >"$out.log" 2>&1 || { echo "long-clip checkpoint failed: $(tail -3 "$out.log")"; exit 1; }
+for sp in 2 4; do
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 timeout 600 mpirun --oversubscribe \
+    --bind-to none -np $sp bin/tessera generate --ckpt "$out/run/ckpt_1.h5" --prompt "a red circle moves left" \
+    --steps 1 --cfg 2 --upscale 1 --sp $sp --out "$out/sp$sp.mp4" >"$out/sp$sp.log" 2>&1 \
+    || { echo "sp$sp generation failed: $(tail -3 "$out/sp$sp.log")"; exit 1; }
+  echo "long clip (4096 tokens) generated at sp $sp: $(grep -iE "peak RSS|activations" "$out/sp$sp.log" | tr '\n' ' ')"
+done
+# one rank logs no layout line: its peak RSS from the parent's rusage
+OMP_NUM_THREADS=1 /usr/bin/python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print("long clip (4096 tokens) generated at sp 1 (no mpirun): peak RSS %d MiB" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024))' \
+  bin/tessera generate --ckpt "$out/run/ckpt_1.h5" --prompt "a red circle moves left" --steps 1 --cfg 2 --upscale 1 \
+  --out "$out/sp1b.mp4"

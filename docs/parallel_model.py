@@ -31,21 +31,22 @@ def params(D, depth, R, P, V, L, text_layers, F=256, hd=None):
     return total, split
 
 
-def step_bytes(dp, sp, tp, D, depth, N, L, B, psi, psi_split, accum=1, e=4):
+def step_bytes(dp, sp, tp, D, depth, N, L, B, psi, psi_split, accum=1, e=4, hd=64):
     """Bytes one rank sends per optimizer step, per group (the groups of src/comm)."""
     Nl = N // sp                  # tokens this rank holds
     psi_tp = psi - psi_split + psi_split // tp   # parameters this rank holds
     act = B * Nl * D              # one activation [B, N/sp, D]
     tp_b = sp_b = 0.0
     if tp > 1:  # 3 allreduces per block forward (attn.proj, cross.proj, mlp.fc2), 3 backward (qkv, cross.q, fc1 inputs)
-        # + the context gradient of cross.kv, [B, L, D], once per block backward
-        tp_b = 2 * (tp - 1) / tp * e * (6 * depth * act + depth * B * L * D)
+        # + the context gradient of cross.kv, [B, L, D], summed over blocks and reduced once per backward
+        # + the per-head norm weights' gradients (4*hd per block) in one call
+        tp_b = 2 * (tp - 1) / tp * e * (6 * depth * act + B * L * D + 4 * depth * hd)
     if sp > 1:  # Ulysses: 4 all-to-alls per self-attention forward (q, k, v in; out back), 4 backward
         sp_b = (sp - 1) / sp * e * 8 * depth * B * Nl * D / tp
     p = dp * sp  # ZeRO-1 over dp x sp: reduce-scatter grads + allgather params, once per optimizer step
     dpsp_b = 2 * (p - 1) / p * psi_tp * e if p > 1 else 0.0
     return {"tp": tp_b * accum, "sp": sp_b * accum, "dpsp": dpsp_b,
-            "counts": {"tp_allreduce": 7 * depth * accum if tp > 1 else 0,
+            "counts": {"tp_allreduce": (6 * depth + 2) * accum if tp > 1 else 0,
                        "sp_alltoall": 8 * depth * accum if sp > 1 else 0,
                        "dpsp_rs_ag": 2 if p > 1 else 0},
             "psi_tp": psi_tp}
@@ -85,7 +86,7 @@ def main():
     a = ap.parse_args()
     hd = a.dim // a.heads
     psi, psi_split = params(a.dim, a.depth, a.mlp_ratio, a.patch_dim, a.vocab, a.text_len, a.text_layers, hd=hd)
-    r = step_bytes(a.dp, a.sp, a.tp, a.dim, a.depth, a.tokens, a.text_len, a.batch, psi, psi_split, a.accum)
+    r = step_bytes(a.dp, a.sp, a.tp, a.dim, a.depth, a.tokens, a.text_len, a.batch, psi, psi_split, a.accum, hd=hd)
     W = a.dp * a.sp * a.tp
     print(f"layout dp {a.dp} x sp {a.sp} x tp {a.tp} = {W} ranks ({W / a.gpus_per_node:g} nodes of {a.gpus_per_node})")
     if a.heads % (a.tp * a.sp):
