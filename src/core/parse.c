@@ -1,7 +1,10 @@
 #include "core/parse.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
+
+#include "core/error.h"
 
 int parse_long(const char *s, long lo, long hi, long *out) {
   char *end;
@@ -30,4 +33,18 @@ int parse_dims(const char *s, int n, int *out) {
     }
   }
   return 0;
+}
+
+float parse_flag_float(const char *cmd, const char *flag, const char *v, float lo, float hi) {
+  char *end;
+  float x = strtof(v, &end);
+  if (end == v || *end || !isfinite(x) || x < lo || x > hi)
+    tsr_user_error("%s: %s: expected a number in [%g, %g], got '%s'", cmd, flag, lo, hi, v);
+  return x;
+}
+
+int parse_flag_int(const char *cmd, const char *flag, const char *v, long lo, long hi) {
+  long x;
+  if (parse_long(v, lo, hi, &x)) tsr_user_error("%s: %s: expected an integer in [%ld, %ld], got '%s'", cmd, flag, lo, hi, v);
+  return (int)x;
 }

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -51,21 +52,6 @@ static void usage(void) {
          "                    prompt i uses seed + i\n");
 }
 
-static float parse_float(const char *flag, const char *v, float lo, float hi) {
-  char *end;
-  float x = strtof(v, &end);
-  if (*end || !isfinite(x) || x < lo || x > hi)
-    tsr_user_error("generate: %s: expected a number in [%g, %g], got '%s'", flag, lo, hi, v);
-  return x;
-}
-
-static int parse_int(const char *flag, const char *v, int lo, int hi) {
-  char *end;
-  long x = strtol(v, &end, 10);
-  if (*end || x < lo || x > hi) tsr_user_error("generate: %s: expected an integer in [%d, %d], got '%s'", flag, lo, hi, v);
-  return (int)x;
-}
-
 static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *defaults) {
   for (int i = 1; i < argc; i++) {
     const char *k = argv[i];
@@ -80,8 +66,8 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
     else if (!strcmp(k, "--prompt")) a->prompt = v;
     else if (!strcmp(k, "--prompts")) a->prompts = v;
-    else if (!strcmp(k, "--sp")) a->sp = parse_int(k, v, 1, 4096);
-    else if (!strcmp(k, "--tp")) a->tp = parse_int(k, v, 1, 4096);
+    else if (!strcmp(k, "--sp")) a->sp = parse_flag_int("generate", k, v, 1, 4096);
+    else if (!strcmp(k, "--tp")) a->tp = parse_flag_int("generate", k, v, 1, 4096);
     else if (!strcmp(k, "--out")) a->out = v;
     else if (!strcmp(k, "--image")) a->image = v;
     else if (!strcmp(k, "--extend")) a->extend = v;
@@ -90,14 +76,14 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     else if (!strcmp(k, "--remix")) a->remix = v;
     else if (!strcmp(k, "--sampler")) a->sampler = v;
     else if (!strcmp(k, "--size")) snprintf(a->size, sizeof a->size, "%s", v);
-    else if (!strcmp(k, "--frames")) a->frames = parse_int(k, v, 1, 100000);
-    else if (!strcmp(k, "--steps")) a->steps = parse_int(k, v, 1, 10000);
-    else if (!strcmp(k, "--seed")) a->seed = parse_int(k, v, 0, 2147483647);
-    else if (!strcmp(k, "--upscale")) a->upscale = parse_int(k, v, 1, 64);
-    else if (!strcmp(k, "--extend-frames")) a->extend_frames = parse_int(k, v, 1, 100000);
-    else if (!strcmp(k, "--cfg")) a->cfg = parse_float(k, v, 0.0f, 100.0f);
-    else if (!strcmp(k, "--shift")) a->shift = parse_float(k, v, 0.01f, 100.0f);
-    else if (!strcmp(k, "--strength")) a->strength = parse_float(k, v, 0.01f, 1.0f);
+    else if (!strcmp(k, "--frames")) a->frames = parse_flag_int("generate", k, v, 1, 100000);
+    else if (!strcmp(k, "--steps")) a->steps = parse_flag_int("generate", k, v, 1, 10000);
+    else if (!strcmp(k, "--seed")) a->seed = parse_flag_int("generate", k, v, 0, 2147483647);
+    else if (!strcmp(k, "--upscale")) a->upscale = parse_flag_int("generate", k, v, 1, 64);
+    else if (!strcmp(k, "--extend-frames")) a->extend_frames = parse_flag_int("generate", k, v, 1, 100000);
+    else if (!strcmp(k, "--cfg")) a->cfg = parse_flag_float("generate", k, v, 0.0f, 100.0f);
+    else if (!strcmp(k, "--shift")) a->shift = parse_flag_float("generate", k, v, 0.01f, 100.0f);
+    else if (!strcmp(k, "--strength")) a->strength = parse_flag_float("generate", k, v, 0.01f, 1.0f);
     else tsr_user_error("generate: unknown option '%s' (see tessera generate --help)", k);
   }
   (void)defaults;

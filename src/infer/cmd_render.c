@@ -54,20 +54,6 @@ static void usage(void) {
          "Exit status: 0 all items of this shard done, 1 some failed (see the manifest), 2 bad usage.\n");
 }
 
-static float parse_float(const char *flag, const char *v, float lo, float hi) {
-  char *end;
-  float x = strtof(v, &end);
-  if (*end || !isfinite(x) || x < lo || x > hi)
-    tsr_user_error("render: %s: expected a number in [%g, %g], got '%s'", flag, lo, hi, v);
-  return x;
-}
-
-static int parse_int(const char *flag, const char *v, long lo, long hi) {
-  long x;
-  if (parse_long(v, lo, hi, &x)) tsr_user_error("render: %s: expected an integer in [%ld, %ld], got '%s'", flag, lo, hi, v);
-  return (int)x;
-}
-
 static void parse(RenderArgs *a, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *k = argv[i];
@@ -95,13 +81,13 @@ static void parse(RenderArgs *a, int argc, char **argv) {
       if (sscanf(v, "%d/%d%c", &a->shard, &a->shards, &tail) != 2 || a->shards < 1 || a->shard < 0 ||
           a->shard >= a->shards)
         tsr_user_error("render: --shard: expected K/N with 0 <= K < N, got '%s'", v);
-    } else if (!strcmp(k, "--steps")) a->steps = parse_int(k, v, 1, 10000);
-    else if (!strcmp(k, "--seed")) a->seed = parse_int(k, v, 0, 2147483647L);
-    else if (!strcmp(k, "--upscale")) a->upscale = parse_int(k, v, 1, 64);
-    else if (!strcmp(k, "--sp")) a->sp = parse_int(k, v, 1, 1024);
-    else if (!strcmp(k, "--tp")) a->tp = parse_int(k, v, 1, 1024);
-    else if (!strcmp(k, "--cfg")) a->cfg = parse_float(k, v, 0.0f, 100.0f);
-    else if (!strcmp(k, "--shift")) a->shift = parse_float(k, v, 0.01f, 100.0f);
+    } else if (!strcmp(k, "--steps")) a->steps = parse_flag_int("render", k, v, 1, 10000);
+    else if (!strcmp(k, "--seed")) a->seed = parse_flag_int("render", k, v, 0, 2147483647L);
+    else if (!strcmp(k, "--upscale")) a->upscale = parse_flag_int("render", k, v, 1, 64);
+    else if (!strcmp(k, "--sp")) a->sp = parse_flag_int("render", k, v, 1, 1024);
+    else if (!strcmp(k, "--tp")) a->tp = parse_flag_int("render", k, v, 1, 1024);
+    else if (!strcmp(k, "--cfg")) a->cfg = parse_flag_float("render", k, v, 0.0f, 100.0f);
+    else if (!strcmp(k, "--shift")) a->shift = parse_flag_float("render", k, v, 0.01f, 100.0f);
     else tsr_user_error("render: unknown option '%s' (see tessera render --help)", k);
   }
 }
