@@ -77,7 +77,9 @@ CU_SRC := $(wildcard src/kernels/cuda/*.cu)
 ifneq ($(NVCC),)
   NCCL_H := $(firstword $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h))
   $(info ✓ CUDA: $(shell $(NVCC) --version | tail -1)$(if $(NCCL_H), + NCCL,, no NCCL))
-  NVCC_FLAGS := -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 -Isrc
+  # Host code under the project's warnings (-Werror); device warnings are errors too.
+  NVCC_FLAGS := -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 -Isrc \
+    -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings
   CU_OBJ := $(CU_SRC:src/%.cu=build/%.cu.o)
 else
   $(info ✗ CUDA: nvcc not found (CPU only))
@@ -121,6 +123,7 @@ help:
 	@echo "make demo   the main job (README)"
 	@echo "make test   every test (runs make deps first)"
 	@echo "make bench  speed and memory against the PyTorch reference"
+	@echo "make test-cuda  CUDA kernels against the CPU references (needs a GPU; docs/cuda.md)"
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -137,7 +140,7 @@ build/%.o: src/%.c
 
 build/%.cu.o: src/%.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+	$(NVCC) $(NVCC_FLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
 $(LIB): $(filter-out build/main.o,$(OBJ))
 	@mkdir -p $(dir $@)
@@ -158,6 +161,39 @@ build/tests/%: tests/unit/%.c $(LIB)
 build/cuda_objects.stamp: $(CU_OBJ)
 	@mkdir -p build; touch $@
 all: build/cuda_objects.stamp
+
+# CUDA kernels vs the CPU references (tests/cuda/test_cuda_ops.c): the test,
+# the CPU reference kernels and the few core files they need, compiled with the
+# plain C compiler and no MPI/HDF5/oneDNN (-O2, no -march), linked with the CUDA
+# objects, cuBLAS(Lt) and the runtime. So it builds and runs on a GPU machine
+# that has only nvcc and a C compiler. Only when nvcc exists; bin/tessera does
+# not link any of it. `make test-cuda` needs a GPU (fails without one);
+# tests/test_cuda.sh (in `make test`) skips with the reason.
+CUDA_TEST := build/cuda/test_cuda_ops
+CUDA_TEST_HOST_SRC := src/core/error.c src/core/log.c src/core/rng.c src/core/device.c $(wildcard src/kernels/cpu/*.c)
+CUDA_TEST_HOST_OBJ := $(CUDA_TEST_HOST_SRC:src/%.c=build/cuda/host/%.o)
+CUDA_HOST_CC := $(shell command -v gcc 2>/dev/null || echo cc)
+CUDA_HOST_CFLAGS := -std=gnu17 -O2 -g -fopenmp -Wall -Wextra -Werror -Wno-unused-parameter -Isrc
+.PHONY: test-cuda
+ifneq ($(and $(NVCC),$(wildcard tests/cuda/test_cuda_ops.c)),)
+CUBLAS_LIBDIR := $(call find_libdir,libcublasLt.so)
+build/cuda/host/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) -MMD -MP -c $< -o $@
+$(CUDA_TEST): tests/cuda/test_cuda_ops.c $(CU_OBJ) $(CUDA_TEST_HOST_OBJ) src/kernels/cuda_ops.h src/kernels/ops.h \
+  src/core/device.h src/core/rng.h
+	@mkdir -p $(dir $@)
+	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) $< $(CU_OBJ) $(CUDA_TEST_HOST_OBJ) -o $@ \
+	  -L$(CUBLAS_LIBDIR) -L$(CUDART_LIBDIR) -Wl,-rpath,$(CUBLAS_LIBDIR) -Wl,-rpath,$(CUDART_LIBDIR) \
+	  -lcublasLt -lcublas -lcudart -lstdc++ -lm -ldl
+all: $(CUDA_TEST)
+test-cuda: $(CUDA_TEST)
+	$(CUDA_TEST) --require-gpu
+else
+test-cuda:
+	@echo "test-cuda: nvcc not found (install the CUDA toolkit, CUDA_HOME=$(CUDA_HOME))"; exit 1
+endif
+-include $(CU_OBJ:.o=.d) $(CUDA_TEST_HOST_OBJ:.o=.d)
 
 # `make test` installs what is missing, builds, and runs every test.
 test:

@@ -1,0 +1,96 @@
+// GpuCtx: device selection, stream, cuBLAS / cuBLASLt handles and their
+// workspace, reduction scratch; plus the memory helpers of cuda_ops.h.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/cuda/common.cuh"
+
+// cuBLASLt asks for up to 32 MiB on Hopper for its best kernels; the row
+// reductions need segments x 2 variants x Q x columns doubles per chunk.
+static const size_t BLAS_WS_BYTES = 32u << 20, SCRATCH_BYTES = 64u << 20;
+
+extern "C" void gpu_init(GpuCtx *cx, int device) {
+  memset(cx, 0, sizeof *cx);
+  cx->device = device;
+  CUDA_CHECK(cudaSetDevice(device));
+  cudaDeviceProp prop;
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  snprintf(cx->name, sizeof cx->name, "%s", prop.name);
+  cx->cc_major = prop.major;
+  cx->cc_minor = prop.minor;
+  cx->num_sms = prop.multiProcessorCount;
+  cx->mem_total = prop.totalGlobalMem;
+  cudaStream_t s;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  cx->stream = s;
+  cx->blas_ws_bytes = BLAS_WS_BYTES;
+  cx->blas_ws = gpu_alloc(BLAS_WS_BYTES);
+  cx->scratch_bytes = SCRATCH_BYTES;
+  cx->scratch = gpu_alloc(SCRATCH_BYTES);
+  cublasHandle_t h;
+  CUBLAS_CHECK(cublasCreate(&h));
+  CUBLAS_CHECK(cublasSetStream(h, s));
+  CUBLAS_CHECK(cublasSetWorkspace(h, cx->blas_ws, cx->blas_ws_bytes));
+  CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));  // no TF32 unless a call asks for it
+  cx->blas = h;
+  cublasLtHandle_t lt;
+  CUBLAS_CHECK(cublasLtCreate(&lt));
+  cx->blaslt = lt;
+}
+
+extern "C" void gpu_shutdown(GpuCtx *cx) {
+  if (!cx->stream) return;
+  gpu_sync(cx);
+  CUBLAS_CHECK(cublasLtDestroy((cublasLtHandle_t)cx->blaslt));
+  CUBLAS_CHECK(cublasDestroy((cublasHandle_t)cx->blas));
+  gpu_free(cx->scratch);
+  gpu_free(cx->blas_ws);
+  CUDA_CHECK(cudaStreamDestroy(stream_of(cx)));
+  memset(cx, 0, sizeof *cx);
+}
+
+extern "C" void gpu_sync(const GpuCtx *cx) { CUDA_CHECK(cudaStreamSynchronize(stream_of(cx))); }
+
+extern "C" void gpu_describe(const GpuCtx *cx, char *buf, size_t size) {
+  int blas_version = 0;
+  CUBLAS_CHECK(cublasGetVersion((cublasHandle_t)cx->blas, &blas_version));
+  int rt = 0;
+  CUDA_CHECK(cudaRuntimeGetVersion(&rt));
+  snprintf(buf, size, "%s, sm_%d%d, %d SMs, %.1f GiB, CUDA runtime %d, cuBLAS %d", cx->name, cx->cc_major,
+           cx->cc_minor, cx->num_sms, cx->mem_total / 1073741824.0, rt, blas_version);
+}
+
+extern "C" void *gpu_alloc(size_t bytes) {
+  void *p = NULL;
+  CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
+  return p;
+}
+
+extern "C" void gpu_free(void *p) {
+  if (p) CUDA_CHECK(cudaFree(p));
+}
+
+extern "C" void gpu_upload(const GpuCtx *cx, void *dst_dev, const void *src_host, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst_dev, src_host, bytes, cudaMemcpyHostToDevice, stream_of(cx)));
+  gpu_sync(cx);
+}
+
+extern "C" void gpu_download(const GpuCtx *cx, void *dst_host, const void *src_dev, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst_host, src_dev, bytes, cudaMemcpyDeviceToHost, stream_of(cx)));
+  gpu_sync(cx);
+}
+
+extern "C" void gpu_copy(const GpuCtx *cx, void *dst, const void *src, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_of(cx)));
+}
+
+__global__ void fill_kernel(float *x, float value, int64_t n) {
+  GRID_STRIDE(i, n) x[i] = value;
+}
+
+extern "C" void gpu_fill_f32(const GpuCtx *cx, float *x, float value, int64_t n) {
+  if (n <= 0) return;
+  fill_kernel<<<blocks_for(n, 256), 256, 0, stream_of(cx)>>>(x, value, n);
+  KERNEL_CHECK();
+}

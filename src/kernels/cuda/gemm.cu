@@ -1,0 +1,148 @@
+// GEMMs and linear layers through cuBLAS / cuBLASLt.
+// Row-major C[M,N] = op(A) op(B) is the column-major product
+// C^T[N,M] = op(B)^T op(A)^T: cuBLAS gets (B, A) swapped, (tb, ta) as its
+// (transa, transb), m = N, n = M, and the same leading dimensions.
+#include "kernels/cuda/common.cuh"
+
+static cublasHandle_t blas_of(const GpuCtx *cx) { return (cublasHandle_t)cx->blas; }
+static cublasOperation_t op_of(int t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; }
+
+static void gemm_ex(const GpuCtx *cx, int ta, int tb, int M, int N, int K, float alpha, const void *A,
+                    cudaDataType_t at, int lda, const void *B, cudaDataType_t bt, int ldb, float beta, void *C,
+                    cudaDataType_t ct, int ldc, cublasComputeType_t compute) {
+  if (M <= 0 || N <= 0) return;
+  CUBLAS_CHECK(cublasGemmEx(blas_of(cx), op_of(tb), op_of(ta), N, M, K, &alpha, B, bt, ldb, A, at, lda, &beta, C, ct,
+                            ldc, compute, CUBLAS_GEMM_DEFAULT));
+}
+
+// float data; cuBLAS rounds A and B to bf16 for the tensor cores, accumulates in fp32.
+extern "C" void gpu_gemm(const GpuCtx *cx, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  gemm_ex(cx, ta, tb, M, N, K, alpha, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, beta, C, CUDA_R_32F, ldc,
+          CUBLAS_COMPUTE_32F_FAST_16BF);
+}
+
+// full fp32 (the handle's math mode keeps TF32 off)
+extern "C" void gpu_gemm_f32(const GpuCtx *cx, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                             int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  gemm_ex(cx, ta, tb, M, N, K, alpha, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, beta, C, CUDA_R_32F, ldc,
+          CUBLAS_COMPUTE_32F);
+}
+
+extern "C" void gpu_gemm_bf16(const GpuCtx *cx, int ta, int tb, int M, int N, int K, float alpha, const bf16_t *A,
+                              int lda, const bf16_t *B, int ldb, float beta, void *C, int c_bf16, int ldc) {
+  gemm_ex(cx, ta, tb, M, N, K, alpha, A, CUDA_R_16BF, lda, B, CUDA_R_16BF, ldb, beta, C,
+          c_bf16 ? CUDA_R_16BF : CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F);
+}
+
+// ---------------------------------------------------------------- linear, float data
+// out[M,O] = b[o] (row broadcast), before the GEMM adds in w^T (beta = 1)
+__global__ void bias_rows_kernel(float *out, const float *b, int64_t M, int O) {
+  GRID_STRIDE(i, M * O) out[i] = b[i % O];
+}
+
+extern "C" void gpu_linear_forward(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b,
+                                   int M, int I, int O) {
+  if (M <= 0 || O <= 0) return;
+  if (b) {
+    bias_rows_kernel<<<blocks_for((int64_t)M * O, 256), 256, 0, stream_of(cx)>>>(out, b, M, O);
+    KERNEL_CHECK();
+  }
+  gpu_gemm(cx, 0, 1, M, O, I, 1.0f, in, I, w, I, b ? 1.0f : 0.0f, out, O);
+}
+
+// db[o] += sum_m dout[m,o]
+struct BiasGrad {
+  const float *dout;
+  float *db;
+  int O;
+  __device__ void load(int64_t r, int c, double q[1]) const { q[0] = dout[r * O + c]; }
+  __device__ void store(int, int, int c, const double q[1]) const { db[c] += (float)q[0]; }
+};
+
+extern "C" void gpu_linear_backward(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout,
+                                    const float *in, const float *w, int M, int I, int O) {
+  if (din) gpu_gemm(cx, 0, 0, M, I, O, 1.0f, dout, O, w, I, 1.0f, din, I);   // din[M,I] += dout[M,O] w[O,I]
+  if (dw) gpu_gemm(cx, 1, 0, O, I, M, 1.0f, dout, O, in, I, 1.0f, dw, I);    // dw[O,I] += dout^T in
+  if (db) colreduce<BiasGrad, 1>(cx, BiasGrad{dout, db, O}, NULL, 1, M, O);
+}
+
+// ---------------------------------------------------------------- linear, bf16, cuBLASLt epilogues
+__device__ __forceinline__ float gelu_tanh(float x) {
+  const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+  return 0.5f * x * (1.0f + tanhf(u));
+}
+
+// Fallback epilogue: out = act(out + b); pre = out + b before the activation.
+__global__ void bias_gelu_bf16_kernel(__nv_bfloat16 *out, __nv_bfloat16 *pre, const __nv_bfloat16 *b, int gelu,
+                                      int64_t M, int O) {
+  GRID_STRIDE(i, M * O) {
+    float x = __bfloat162float(out[i]) + (b ? __bfloat162float(b[i % O]) : 0.0f);
+    if (gelu) {
+      if (pre) pre[i] = __float2bfloat16_rn(x);
+      x = gelu_tanh(x);
+    }
+    out[i] = __float2bfloat16_rn(x);
+  }
+}
+
+// Returns 0 when cuBLASLt has no algorithm for this case (the caller falls back).
+static int linear_lt(const GpuCtx *cx, bf16_t *out, bf16_t *pre, const bf16_t *in, const bf16_t *w, const bf16_t *b,
+                     int gelu, int M, int I, int O) {
+  if (gelu && pre && O % 8 != 0) return 0;  // the aux matrix's leading dimension must be a multiple of 8
+  cublasLtHandle_t lt = (cublasLtHandle_t)cx->blaslt;
+  cublasLtMatmulDesc_t op = NULL;
+  cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
+  cublasLtMatmulPreference_t pref = NULL;
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t tA = CUBLAS_OP_T, tB = CUBLAS_OP_N;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &tA, sizeof tA));
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tB, sizeof tB));
+  cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+  if (gelu)
+    epi = b ? (pre ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_BIAS)
+            : (pre ? CUBLASLT_EPILOGUE_GELU_AUX : CUBLASLT_EPILOGUE_GELU);
+  else if (b)
+    epi = CUBLASLT_EPILOGUE_BIAS;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+  if (b) CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof b));
+  if (gelu && pre) {
+    const int64_t ld = O;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &pre, sizeof pre));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld));
+  }
+  // column-major views: w as [I,O] (ld I, transposed by the op), in as [I,M], out as [O,M]
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, I, O, I));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, I, M, I));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc, CUDA_R_16BF, O, M, O));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  const size_t ws = cx->blas_ws_bytes;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+  cublasLtMatmulHeuristicResult_t res;
+  int found = 0;
+  cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, 1, &res, &found);
+  int ok = st == CUBLAS_STATUS_SUCCESS && found > 0;
+  if (ok) {
+    const float alpha = 1.0f, beta = 0.0f;
+    CUBLAS_CHECK(cublasLtMatmul(lt, op, &alpha, w, la, in, lb, &beta, out, lc, out, lc, &res.algo, cx->blas_ws, ws,
+                                stream_of(cx)));
+  }
+  CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
+  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(lc));
+  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(lb));
+  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(la));
+  CUBLAS_CHECK(cublasLtMatmulDescDestroy(op));
+  return ok;
+}
+
+extern "C" void gpu_linear_forward_bf16(const GpuCtx *cx, bf16_t *out, bf16_t *pre, const bf16_t *in,
+                                        const bf16_t *w, const bf16_t *b, int gelu, int M, int I, int O) {
+  if (M <= 0 || O <= 0) return;
+  if (I > 0 && linear_lt(cx, out, pre, in, w, b, gelu, M, I, O)) return;
+  gpu_gemm_bf16(cx, 0, 1, M, O, I, 1.0f, in, I, w, I, 0.0f, out, 1, O);
+  if (b || gelu) {
+    bias_gelu_bf16_kernel<<<blocks_for((int64_t)M * O, 256), 256, 0, stream_of(cx)>>>(
+        (__nv_bfloat16 *)out, (__nv_bfloat16 *)pre, (const __nv_bfloat16 *)b, gelu, M, O);
+    KERNEL_CHECK();
+  }
+}

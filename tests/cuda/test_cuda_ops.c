@@ -1,0 +1,727 @@
+// Every CUDA op (src/kernels/cuda_ops.h) against the CPU reference op
+// (`*_ref` of src/kernels/ops.h) on fresh random inputs.
+//  - Outputs written with `=` are poisoned with NaN on the device (and on the
+//    host for the reference) before each run; a NaN left where the reference
+//    wrote, or a value where it did not (gaps between head slices, masked
+//    keys), fails.
+//  - Gradients start from the same random R on both sides; the check compares
+//    the increments (got − R) with (ref − R), so `=` instead of `+=` fails.
+//  - Error = ‖got − ref‖ / ‖ref‖ over the written positions; tolerances:
+//    1e-5 for fp32 kernels, 1e-2 for bf16 GEMM paths (stated per line).
+// Usage: test_cuda_ops            all checks; without a GPU: "SKIPPED: why", exit 0
+//        test_cuda_ops --require-gpu   the same, but exit 1 without a GPU (make test-cuda)
+//        test_cuda_ops --probe    exit 0 and "GPU: ..." if usable, else "SKIPPED: why" and exit 3
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/device.h"
+#include "core/rng.h"
+#include "kernels/cuda_ops.h"
+#include "kernels/ops.h"
+
+static GpuCtx cx;
+static int n_checks = 0, n_failed = 0;
+static uint32_t next_stream = 100;
+
+// ---------------------------------------------------------------- host helpers
+static float *hmalloc(int64_t n) {
+  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  if (!p) abort();
+  return p;
+}
+// uniform(lo, hi), a fresh counter-RNG stream per array
+static float *hrand(int64_t n, float lo, float hi) {
+  float *x = hmalloc(n);
+  const uint32_t s = next_stream++;
+  for (int64_t i = 0; i < n; i++)
+    x[i] = lo + (hi - lo) * rng_uniform(777, RNG_TEST, s, (uint32_t)(i >> 32), (uint32_t)i);
+  return x;
+}
+static float *hnan(int64_t n) {
+  float *x = hmalloc(n);
+  for (int64_t i = 0; i < n; i++) x[i] = NAN;
+  return x;
+}
+static float *hcopy(const float *a, int64_t n) {
+  float *x = hmalloc(n);
+  memcpy(x, a, (size_t)n * sizeof(float));
+  return x;
+}
+static void *dput(const void *h, size_t bytes) {
+  void *d = gpu_alloc(bytes);
+  gpu_upload(&cx, d, h, bytes);
+  return d;
+}
+static float *dputf(const float *h, int64_t n) { return dput(h, (size_t)n * sizeof(float)); }
+static float *dnanf(int64_t n) {
+  float *d = gpu_alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  gpu_fill_f32(&cx, d, NAN, n);
+  return d;
+}
+static float *dgetf(const float *d, int64_t n) {
+  float *h = hmalloc(n);
+  gpu_download(&cx, h, d, (size_t)n * sizeof(float));
+  return h;
+}
+// round-to-nearest-even to bf16, kept in a float (the host reference of the conversion)
+static float bf16_round(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return x;  // NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  u &= 0xffff0000u;
+  memcpy(&x, &u, 4);
+  return x;
+}
+static float *hround_bf16(const float *a, int64_t n) {
+  float *x = hmalloc(n);
+  for (int64_t i = 0; i < n; i++) x[i] = bf16_round(a[i]);
+  return x;
+}
+static bf16_t *dput_bf16(const float *h, int64_t n) {  // upload as f32, convert on the device
+  float *tmp = dputf(h, n);
+  bf16_t *d = gpu_alloc((size_t)(n > 0 ? n : 1) * sizeof(bf16_t));
+  gpu_f32_to_bf16(&cx, d, tmp, n);
+  gpu_sync(&cx);
+  gpu_free(tmp);
+  return d;
+}
+static float *dget_bf16(const bf16_t *d, int64_t n) {
+  float *tmp = gpu_alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  gpu_bf16_to_f32(&cx, tmp, d, n);
+  float *h = dgetf(tmp, n);
+  gpu_free(tmp);
+  return h;
+}
+
+// ---------------------------------------------------------------- checks
+// got vs ref over n values; base (may be NULL) is subtracted from both first
+// (accumulating ops). A position counts as written when ref is not NaN; there
+// got must be finite, elsewhere got must be NaN too (never written).
+static void check(const char *op, const char *what, const float *got, const float *ref, const float *base,
+                  int64_t n, double tol) {
+  double num = 0, den = 0;
+  int64_t bad_nan = 0, written = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const int rn = isnan(ref[i]), gn = isnan(got[i]);
+    if (rn || gn) {
+      if (rn != gn) bad_nan++;
+      continue;
+    }
+    written++;
+    const double b = base ? base[i] : 0.0, g = (double)got[i] - b, r = (double)ref[i] - b;
+    num += (g - r) * (g - r);
+    den += r * r;
+  }
+  const double err = sqrt(num) / (den > 1e-300 ? sqrt(den) : 1.0);
+  const int ok = bad_nan == 0 && err <= tol && (written > 0 || n == 0);
+  n_checks++;
+  if (!ok) n_failed++;
+  printf("%-4s %-26s %-8s rel err %.2e  tol %.0e  (%lld values%s)\n", ok ? "ok" : "FAIL", op, what, err, tol,
+         (long long)n, bad_nan ? ", NaN pattern differs from the reference" : "");
+  if (bad_nan) {
+    for (int64_t i = 0, shown = 0; i < n && shown < 3; i++)
+      if (isnan(ref[i]) != isnan(got[i])) {
+        printf("       [%lld] got %g ref %g\n", (long long)i, got[i], ref[i]);
+        shown++;
+      }
+  }
+}
+static void check_true(const char *op, const char *what, int cond) {
+  n_checks++;
+  if (!cond) n_failed++;
+  printf("%-4s %-26s %s\n", cond ? "ok" : "FAIL", op, what);
+}
+// Compares a device result with a host reference, frees the host copy.
+static void check_dev(const char *op, const char *what, const float *dgot, const float *ref, const float *base,
+                      int64_t n, double tol) {
+  float *got = dgetf(dgot, n);
+  check(op, what, got, ref, base, n, tol);
+  free(got);
+}
+
+static const double TOL_F32 = 1e-5, TOL_BF16 = 1e-2;
+
+// ---------------------------------------------------------------- convert
+static void test_convert(void) {
+  const int64_t n = 100003;
+  float *x = hrand(n, -3e4f, 3e4f);
+  x[0] = NAN;
+  x[1] = INFINITY;
+  x[2] = 1.0f + 1.0f / 256.0f;          // a tie: rounds to even (1.0)
+  x[3] = 1.0f + 3.0f / 256.0f;          // a tie: rounds up to 1 + 2/128
+  float *want = hround_bf16(x, n);
+  bf16_t *d = dput_bf16(x, n);
+  float *got = dget_bf16(d, n);
+  int64_t diff = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (!(got[i] == want[i] || (isnan(got[i]) && isnan(want[i])))) diff++;
+  n_checks++;
+  if (diff) n_failed++;
+  printf("%-4s %-26s %-8s %lld of %lld differ from host round-to-nearest-even (want 0)\n", diff ? "FAIL" : "ok",
+         "f32_to_bf16/bf16_to_f32", "exact", (long long)diff, (long long)n);
+  gpu_free(d);
+  free(x), free(want), free(got);
+}
+
+// ---------------------------------------------------------------- GEMM
+static void test_gemm(void) {
+  const int M = 150, N = 97, K = 130;
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+      const int64_t na = (int64_t)(ta ? K : M) * lda, nb = (int64_t)(tb ? N : K) * ldb, nc = (int64_t)M * ldc;
+      float *A = hrand(na, -1, 1), *Bm = hrand(nb, -1, 1), *C0 = hrand(nc, -1, 1);
+      float *ref = hcopy(C0, nc);
+      gemm_ref(ta, tb, M, N, K, 0.7f, A, lda, Bm, ldb, 0.3f, ref, ldc);
+      float *dA = dputf(A, na), *dB = dputf(Bm, nb), *dC = dputf(C0, nc);
+      char name[64];
+      snprintf(name, sizeof name, "gemm_f32 ta%d tb%d", ta, tb);
+      gpu_gemm_f32(&cx, ta, tb, M, N, K, 0.7f, dA, lda, dB, ldb, 0.3f, dC, ldc);
+      check_dev(name, "C", dC, ref, NULL, nc, TOL_F32);
+      gpu_upload(&cx, dC, C0, (size_t)nc * sizeof(float));
+      snprintf(name, sizeof name, "gemm(bf16 TC) ta%d tb%d", ta, tb);
+      gpu_gemm(&cx, ta, tb, M, N, K, 0.7f, dA, lda, dB, ldb, 0.3f, dC, ldc);
+      check_dev(name, "C", dC, ref, NULL, nc, TOL_BF16);
+      // bf16 inputs: the reference sees the same rounded values, so only the
+      // accumulation differs (fp32 vs double)
+      float *Ar = hround_bf16(A, na), *Br = hround_bf16(Bm, nb), *ref2 = hcopy(C0, nc);
+      gemm_ref(ta, tb, M, N, K, 0.7f, Ar, lda, Br, ldb, 0.3f, ref2, ldc);
+      bf16_t *dA16 = dput_bf16(A, na), *dB16 = dput_bf16(Bm, nb);
+      gpu_upload(&cx, dC, C0, (size_t)nc * sizeof(float));
+      snprintf(name, sizeof name, "gemm_bf16->f32 ta%d tb%d", ta, tb);
+      gpu_gemm_bf16(&cx, ta, tb, M, N, K, 0.7f, dA16, lda, dB16, ldb, 0.3f, dC, 0, ldc);
+      check_dev(name, "C", dC, ref2, NULL, nc, 1e-5);
+      gpu_free(dA16), gpu_free(dB16), free(Ar), free(Br), free(ref2);
+      gpu_free(dA), gpu_free(dB), gpu_free(dC);
+      free(A), free(Bm), free(C0), free(ref);
+    }
+  // beta = 0 never reads C (NaN there must not propagate); bf16 output
+  const int64_t nc = (int64_t)M * N;
+  float *A = hrand((int64_t)M * K, -1, 1), *Bm = hrand((int64_t)K * N, -1, 1), *ref = hnan(nc);
+  float *Ar = hround_bf16(A, (int64_t)M * K), *Br = hround_bf16(Bm, (int64_t)K * N);
+  gemm_ref(0, 0, M, N, K, 1.0f, Ar, K, Br, N, 0.0f, ref, N);
+  bf16_t *dA16 = dput_bf16(A, (int64_t)M * K), *dB16 = dput_bf16(Bm, (int64_t)K * N);
+  float *dC = dnanf(nc);
+  gpu_gemm_bf16(&cx, 0, 0, M, N, K, 1.0f, dA16, K, dB16, N, 0.0f, dC, 0, N);
+  check_dev("gemm_bf16 beta=0 over NaN", "C", dC, ref, NULL, nc, 1e-5);
+  bf16_t *dC16 = gpu_alloc((size_t)nc * sizeof(bf16_t));
+  gpu_gemm_bf16(&cx, 0, 0, M, N, K, 1.0f, dA16, K, dB16, N, 0.0f, dC16, 1, N);
+  float *got = dget_bf16(dC16, nc);
+  check("gemm_bf16->bf16", "C", got, ref, NULL, nc, TOL_BF16);
+  free(got), gpu_free(dC16), gpu_free(dC), gpu_free(dA16), gpu_free(dB16);
+  free(A), free(Bm), free(Ar), free(Br), free(ref);
+}
+
+// ---------------------------------------------------------------- linear
+static void test_linear(void) {
+  const int M = 77, I = 70, O = 53;
+  float *in = hrand((int64_t)M * I, -1, 1), *w = hrand((int64_t)O * I, -0.5f, 0.5f), *b = hrand(O, -1, 1);
+  float *ref = hnan((int64_t)M * O);
+  linear_forward_ref(ref, in, w, b, M, I, O);
+  float *din = dputf(in, (int64_t)M * I), *dw = dputf(w, (int64_t)O * I), *db = dputf(b, O),
+        *dout = dnanf((int64_t)M * O);
+  gpu_linear_forward(&cx, dout, din, dw, db, M, I, O);
+  check_dev("linear_forward", "out", dout, ref, NULL, (int64_t)M * O, TOL_BF16);
+  // backward onto random R
+  float *g = hrand((int64_t)M * O, -1, 1), *Rin = hrand((int64_t)M * I, -1, 1), *Rw = hrand((int64_t)O * I, -1, 1),
+        *Rb = hrand(O, -1, 1);
+  float *rin = hcopy(Rin, (int64_t)M * I), *rw = hcopy(Rw, (int64_t)O * I), *rb = hcopy(Rb, O);
+  linear_backward_ref(rin, rw, rb, g, in, w, M, I, O);
+  float *dg = dputf(g, (int64_t)M * O), *ddin = dputf(Rin, (int64_t)M * I), *ddw = dputf(Rw, (int64_t)O * I),
+        *ddb = dputf(Rb, O);
+  gpu_linear_backward(&cx, ddin, ddw, ddb, dg, din, dw, M, I, O);
+  check_dev("linear_backward", "din", ddin, rin, Rin, (int64_t)M * I, TOL_BF16);
+  check_dev("linear_backward", "dw", ddw, rw, Rw, (int64_t)O * I, TOL_BF16);
+  check_dev("linear_backward", "db", ddb, rb, Rb, O, TOL_F32);
+  gpu_free(din), gpu_free(dw), gpu_free(db), gpu_free(dout), gpu_free(dg), gpu_free(ddin), gpu_free(ddw),
+      gpu_free(ddb);
+  free(in), free(w), free(b), free(ref), free(g), free(Rin), free(Rw), free(Rb), free(rin), free(rw), free(rb);
+}
+
+// bf16 linear with cuBLASLt epilogues: O = 128 (fused aux), O = 53 (fallback path for aux)
+static void test_linear_bf16(void) {
+  const int M = 64, I = 96;
+  const int Os[2] = {128, 53};
+  for (int oi = 0; oi < 2; oi++)
+    for (int gelu = 0; gelu < 2; gelu++)
+      for (int has_b = 0; has_b < 2; has_b++) {
+        const int O = Os[oi];
+        const int64_t no = (int64_t)M * O;
+        float *in = hrand((int64_t)M * I, -1, 1), *w = hrand((int64_t)O * I, -0.3f, 0.3f), *b = hrand(O, -1, 1);
+        float *inr = hround_bf16(in, (int64_t)M * I), *wr = hround_bf16(w, (int64_t)O * I), *br = hround_bf16(b, O);
+        float *pre = hnan(no), *ref = hnan(no);
+        linear_forward_ref(pre, inr, wr, has_b ? br : NULL, M, I, O);
+        if (gelu) gelu_forward_ref(ref, pre, no);
+        else memcpy(ref, pre, (size_t)no * sizeof(float));
+        bf16_t *din = dput_bf16(in, (int64_t)M * I), *dw = dput_bf16(w, (int64_t)O * I), *db = dput_bf16(b, O);
+        float *poison = hnan(no);
+        bf16_t *dout = dput_bf16(poison, no), *dpre = dput_bf16(poison, no);
+        gpu_linear_forward_bf16(&cx, dout, gelu ? dpre : NULL, din, dw, has_b ? db : NULL, gelu, M, I, O);
+        char name[64];
+        snprintf(name, sizeof name, "linear_bf16 O%d%s%s", O, gelu ? " gelu" : "", has_b ? " bias" : "");
+        float *got = dget_bf16(dout, no);
+        check(name, "out", got, ref, NULL, no, TOL_BF16);
+        free(got);
+        if (gelu) {
+          got = dget_bf16(dpre, no);
+          check(name, "pre", got, pre, NULL, no, TOL_BF16);
+          free(got);
+        }
+        gpu_free(din), gpu_free(dw), gpu_free(db), gpu_free(dout), gpu_free(dpre);
+        free(in), free(w), free(b), free(inr), free(wr), free(br), free(pre), free(ref), free(poison);
+      }
+}
+
+// ---------------------------------------------------------------- LayerNorm
+static void test_layernorm(void) {
+  const int Ms[2] = {37, 301}, Cs[2] = {70, 1152};
+  for (int s = 0; s < 2; s++)
+    for (int affine = 0; affine < 2; affine++) {
+      const int M = Ms[s], C = Cs[s];
+      const int64_t n = (int64_t)M * C;
+      float *x = hrand(n, -2, 3), *w = hrand(C, 0.5f, 1.5f), *b = hrand(C, -1, 1);
+      float *out = hnan(n), *mean = hnan(M), *rstd = hnan(M);
+      layernorm_forward_ref(out, mean, rstd, x, affine ? w : NULL, affine ? b : NULL, M, C);
+      float *dx = dputf(x, n), *dw = dputf(w, C), *db = dputf(b, C), *dout = dnanf(n), *dmean = dnanf(M),
+            *drstd = dnanf(M);
+      gpu_layernorm_forward(&cx, dout, dmean, drstd, dx, affine ? dw : NULL, affine ? db : NULL, M, C);
+      char name[64];
+      snprintf(name, sizeof name, "layernorm %dx%d%s", M, C, affine ? " affine" : "");
+      check_dev(name, "out", dout, out, NULL, n, TOL_F32);
+      check_dev(name, "mean", dmean, mean, NULL, M, TOL_F32);
+      check_dev(name, "rstd", drstd, rstd, NULL, M, TOL_F32);
+      float *g = hrand(n, -1, 1), *Rx = hrand(n, -1, 1), *Rw = hrand(C, -1, 1), *Rb = hrand(C, -1, 1);
+      float *rx = hcopy(Rx, n), *rw = hcopy(Rw, C), *rb = hcopy(Rb, C);
+      layernorm_backward_ref(rx, affine ? rw : NULL, affine ? rb : NULL, g, x, affine ? w : NULL, mean, rstd, M, C);
+      float *dg = dputf(g, n), *ddx = dputf(Rx, n), *ddw = dputf(Rw, C), *ddb = dputf(Rb, C);
+      gpu_layernorm_backward(&cx, ddx, affine ? ddw : NULL, affine ? ddb : NULL, dg, dx, affine ? dw : NULL, dmean,
+                             drstd, M, C);
+      check_dev(name, "din", ddx, rx, Rx, n, TOL_F32);
+      if (affine) {
+        check_dev(name, "dw", ddw, rw, Rw, C, TOL_F32);
+        check_dev(name, "db", ddb, rb, Rb, C, TOL_F32);
+      }
+      gpu_free(dx), gpu_free(dw), gpu_free(db), gpu_free(dout), gpu_free(dmean), gpu_free(drstd), gpu_free(dg),
+          gpu_free(ddx), gpu_free(ddw), gpu_free(ddb);
+      free(x), free(w), free(b), free(out), free(mean), free(rstd), free(g), free(Rx), free(Rw), free(Rb), free(rx),
+          free(rw), free(rb);
+    }
+}
+
+// ---------------------------------------------------------------- modulate family
+// mod buffer per (b, variant): [shift | scale | gate | 6 spare] at stride 3D+6
+static void test_modulate(void) {
+  const int B = 2, N = 37, D = 70, ms = 3 * D + 6;
+  const int64_t n = (int64_t)B * N * D, nmod = (int64_t)B * 2 * ms;
+  for (int use_sel = 0; use_sel < 2; use_sel++) {
+    uint8_t sel[2 * 37];
+    for (int i = 0; i < B * N; i++) sel[i] = (uint8_t)(use_sel ? (rng_uniform(5, RNG_TEST, 9, 0, i) < 0.4f) * (1 + i % 3) : 0);
+    const uint8_t *hs = use_sel ? sel : NULL;
+    uint8_t *dsel = use_sel ? dput(sel, sizeof sel) : NULL;
+    float *x = hrand(n, -2, 2), *mod = hrand(nmod, -1, 1), *y = hrand(n, -1, 1);
+    float *dx_ = dputf(x, n), *dmod = dputf(mod, nmod), *dy_ = dputf(y, n);
+    const float *shift = mod, *scale = mod + D, *gate = mod + 2 * D;
+    const float *dshift_in = dmod, *dscale_in = dmod + D, *dgate_in = dmod + 2 * D;
+    char name[64];
+    // modulate
+    float *ref = hnan(n);
+    modulate_forward_ref(ref, x, shift, scale, hs, ms, B, N, D);
+    float *dout = dnanf(n);
+    gpu_modulate_forward(&cx, dout, dx_, dshift_in, dscale_in, dsel, ms, B, N, D);
+    snprintf(name, sizeof name, "modulate%s", use_sel ? " sel" : "");
+    check_dev(name, "out", dout, ref, NULL, n, TOL_F32);
+    float *g = hrand(n, -1, 1), *Rx = hrand(n, -1, 1), *Rmod = hrand(nmod, -1, 1);
+    float *rx = hcopy(Rx, n), *rmod = hcopy(Rmod, nmod);
+    modulate_backward_ref(rx, rmod, rmod + D, g, x, scale, hs, ms, B, N, D);
+    float *dg = dputf(g, n), *ddx = dputf(Rx, n), *ddmod = dputf(Rmod, nmod);
+    gpu_modulate_backward(&cx, ddx, ddmod, ddmod + D, dg, dx_, dscale_in, dsel, ms, B, N, D);
+    check_dev(name, "din", ddx, rx, Rx, n, TOL_F32);
+    check_dev(name, "dshift+dscale", ddmod, rmod, Rmod, nmod, TOL_F32);
+    free(rx), free(rmod);
+    // fused LayerNorm + modulate = layernorm_ref (no affine) then modulate_ref
+    float *h = hnan(n), *mean = hnan(B * N), *rstd = hnan(B * N);
+    layernorm_forward_ref(h, mean, rstd, x, NULL, NULL, B * N, D);
+    modulate_forward_ref(ref, h, shift, scale, hs, ms, B, N, D);
+    float *dmean = dnanf(B * N), *drstd = dnanf(B * N);
+    gpu_fill_f32(&cx, dout, NAN, n);
+    gpu_ln_modulate_forward(&cx, dout, dmean, drstd, dx_, dshift_in, dscale_in, dsel, ms, B, N, D);
+    snprintf(name, sizeof name, "ln_modulate%s", use_sel ? " sel" : "");
+    check_dev(name, "out", dout, ref, NULL, n, TOL_F32);
+    check_dev(name, "mean", dmean, mean, NULL, B * N, TOL_F32);
+    check_dev(name, "rstd", drstd, rstd, NULL, B * N, TOL_F32);
+    float *dh = calloc((size_t)n, sizeof(float));
+    rx = hcopy(Rx, n), rmod = hcopy(Rmod, nmod);
+    modulate_backward_ref(dh, rmod, rmod + D, g, h, scale, hs, ms, B, N, D);
+    layernorm_backward_ref(rx, NULL, NULL, dh, x, NULL, mean, rstd, B * N, D);
+    gpu_upload(&cx, ddx, Rx, (size_t)n * sizeof(float));
+    gpu_upload(&cx, ddmod, Rmod, (size_t)nmod * sizeof(float));
+    gpu_ln_modulate_backward(&cx, ddx, ddmod, ddmod + D, dg, dx_, dscale_in, dmean, drstd, dsel, ms, B, N, D);
+    check_dev(name, "din", ddx, rx, Rx, n, TOL_F32);
+    check_dev(name, "dshift+dscale", ddmod, rmod, Rmod, nmod, TOL_F32);
+    free(rx), free(rmod), free(dh), free(h), free(mean), free(rstd);
+    gpu_free(dmean), gpu_free(drstd);
+    // gated residual (and gate NULL = plain residual)
+    for (int has_gate = 0; has_gate < 2; has_gate++) {
+      float *xr = hcopy(x, n);
+      gate_residual_forward_ref(xr, y, has_gate ? gate : NULL, hs, ms, B, N, D);
+      gpu_upload(&cx, ddx, x, (size_t)n * sizeof(float));
+      gpu_gate_residual_forward(&cx, ddx, dy_, has_gate ? dgate_in : NULL, dsel, ms, B, N, D);
+      snprintf(name, sizeof name, "gate_residual%s%s", has_gate ? "" : " nogate", use_sel ? " sel" : "");
+      check_dev(name, "x", ddx, xr, NULL, n, TOL_F32);
+      float *ry = hcopy(Rx, n);
+      rmod = hcopy(Rmod, nmod);
+      gate_residual_backward_ref(ry, rmod + 2 * D, g, y, has_gate ? gate : NULL, hs, ms, B, N, D);
+      gpu_upload(&cx, ddx, Rx, (size_t)n * sizeof(float));
+      gpu_upload(&cx, ddmod, Rmod, (size_t)nmod * sizeof(float));
+      gpu_gate_residual_backward(&cx, ddx, ddmod + 2 * D, dg, dy_, has_gate ? dgate_in : NULL, dsel, ms, B, N, D);
+      check_dev(name, "dy", ddx, ry, Rx, n, TOL_F32);
+      check_dev(name, "dgate", ddmod, rmod, Rmod, nmod, TOL_F32);
+      free(xr), free(ry), free(rmod);
+    }
+    gpu_free(dx_), gpu_free(dmod), gpu_free(dy_), gpu_free(dout), gpu_free(dg), gpu_free(ddx), gpu_free(ddmod);
+    gpu_free(dsel);
+    free(x), free(mod), free(y), free(ref), free(g), free(Rx), free(Rmod);
+  }
+}
+
+// ---------------------------------------------------------------- per-head RMSNorm
+static void test_rmsnorm(void) {
+  const int M = 37, H = 3, C = 24, ld_in = 3 * H * C, ld_out = H * C + 8, ld_dout = H * C + 3, ld_din = H * C + 18;
+  float *in = hrand((int64_t)M * ld_in, -2, 2), *w = hrand(C, 0.5f, 1.5f);
+  float *out = hnan((int64_t)M * ld_out), *rstd = hnan((int64_t)M * H);
+  rmsnorm_forward_ref(out, ld_out, rstd, in, ld_in, w, M, H, C);
+  float *din_ = dputf(in, (int64_t)M * ld_in), *dw = dputf(w, C), *dout = dnanf((int64_t)M * ld_out),
+        *drstd = dnanf((int64_t)M * H);
+  gpu_rmsnorm_forward(&cx, dout, ld_out, drstd, din_, ld_in, dw, M, H, C);
+  check_dev("rmsnorm (strided heads)", "out", dout, out, NULL, (int64_t)M * ld_out, TOL_F32);
+  check_dev("rmsnorm (strided heads)", "rstd", drstd, rstd, NULL, (int64_t)M * H, TOL_F32);
+  float *g = hrand((int64_t)M * ld_dout, -1, 1), *Rx = hrand((int64_t)M * ld_din, -1, 1), *Rw = hrand(C, -1, 1);
+  for (int m = 0; m < M; m++)  // gaps of din are NaN: they must stay NaN (never written)
+    for (int c = H * C; c < ld_din; c++) Rx[(int64_t)m * ld_din + c] = NAN;
+  float *rx = hcopy(Rx, (int64_t)M * ld_din), *rw = hcopy(Rw, C);
+  rmsnorm_backward_ref(rx, ld_din, rw, g, ld_dout, in, ld_in, w, rstd, M, H, C);
+  float *dg = dputf(g, (int64_t)M * ld_dout), *ddx = dputf(Rx, (int64_t)M * ld_din), *ddw = dputf(Rw, C);
+  gpu_rmsnorm_backward(&cx, ddx, ld_din, ddw, dg, ld_dout, din_, ld_in, dw, drstd, M, H, C);
+  check_dev("rmsnorm (strided heads)", "din", ddx, rx, Rx, (int64_t)M * ld_din, TOL_F32);
+  check_dev("rmsnorm (strided heads)", "dw", ddw, rw, Rw, C, TOL_F32);
+  gpu_free(din_), gpu_free(dw), gpu_free(dout), gpu_free(drstd), gpu_free(dg), gpu_free(ddx), gpu_free(ddw);
+  free(in), free(w), free(out), free(rstd), free(g), free(Rx), free(Rw), free(rx), free(rw);
+}
+
+// ---------------------------------------------------------------- activations
+static void test_activations(void) {
+  const int64_t n = 100003;
+  float *x = hrand(n, -6, 6), *g = hrand(n, -1, 1), *R = hrand(n, -1, 1);
+  float *dx = dputf(x, n), *dg = dputf(g, n), *dout = dnanf(n), *dd = dputf(R, n);
+  for (int which = 0; which < 2; which++) {
+    const char *name = which ? "silu" : "gelu_tanh";
+    float *ref = hnan(n), *rd = hcopy(R, n);
+    if (which) silu_forward_ref(ref, x, n), silu_backward_ref(rd, g, x, n);
+    else gelu_forward_ref(ref, x, n), gelu_backward_ref(rd, g, x, n);
+    gpu_fill_f32(&cx, dout, NAN, n);
+    gpu_upload(&cx, dd, R, (size_t)n * sizeof(float));
+    if (which) gpu_silu_forward(&cx, dout, dx, n), gpu_silu_backward(&cx, dd, dg, dx, n);
+    else gpu_gelu_forward(&cx, dout, dx, n), gpu_gelu_backward(&cx, dd, dg, dx, n);
+    check_dev(name, "out", dout, ref, NULL, n, TOL_F32);
+    check_dev(name, "din", dd, rd, R, n, TOL_F32);
+    free(ref), free(rd);
+  }
+  gpu_free(dx), gpu_free(dg), gpu_free(dout), gpu_free(dd);
+  free(x), free(g), free(R);
+}
+
+// ---------------------------------------------------------------- RoPE
+static void test_rope(void) {
+  const int B = 2, gh = 6, gw = 5, n0 = 7, N = 113, H = 3, C = 24, ld = H * C + 8;
+  const int rope[3] = {8, 6, 10};
+  const int half = C / 2;
+  float *ct = hnan((int64_t)N * half), *st = hnan((int64_t)N * half);
+  rope3d_table(ct, st, n0, N, gh, gw, rope);
+  float *dct = dnanf((int64_t)N * half), *dst = dnanf((int64_t)N * half);
+  gpu_rope3d_table(&cx, dct, dst, n0, N, gh, gw, rope);
+  check_dev("rope3d_table", "cos", dct, ct, NULL, (int64_t)N * half, 1e-6);
+  check_dev("rope3d_table", "sin", dst, st, NULL, (int64_t)N * half, 1e-6);
+  const int64_t n = (int64_t)B * N * ld;
+  float *x = hrand(n, -1, 1);
+  for (int64_t r = 0; r < (int64_t)B * N; r++)
+    for (int c = H * C; c < ld; c++) x[r * ld + c] = NAN;  // gaps: never touched
+  float *ref = hcopy(x, n), *refb = hcopy(x, n);
+  rope3d_forward_ref(ref, ld, n0, gh, gw, rope, B, N, H, C);
+  rope3d_backward_ref(refb, ld, n0, gh, gw, rope, B, N, H, C);
+  float *dx = dputf(x, n);
+  gpu_rope3d_forward(&cx, dx, ld, dct, dst, B, N, H, C);
+  check_dev("rope3d", "forward", dx, ref, NULL, n, TOL_F32);
+  gpu_upload(&cx, dx, x, (size_t)n * sizeof(float));
+  gpu_rope3d_backward(&cx, dx, ld, dct, dst, B, N, H, C);
+  check_dev("rope3d", "backward", dx, refb, NULL, n, TOL_F32);
+  gpu_free(dct), gpu_free(dst), gpu_free(dx);
+  free(ct), free(st), free(x), free(ref), free(refb);
+}
+
+// ---------------------------------------------------------------- attention
+typedef struct {
+  const char *name;
+  int B, Nq, Nk, H, C, ldq, ldk, ldv, ldo;
+  int kvalid[2];  // 0 = no mask (NULL)
+} AttnCase;
+
+static void test_attention_case(const AttnCase *t) {
+  const int B = t->B, Nq = t->Nq, Nk = t->Nk, H = t->H, C = t->C;
+  const int64_t nq = (int64_t)B * Nq * t->ldq, nk = (int64_t)B * Nk * t->ldk, nv = (int64_t)B * Nk * t->ldv,
+                no = (int64_t)B * Nq * t->ldo, nl = (int64_t)B * H * Nq;
+  const int *kv = t->kvalid[0] ? t->kvalid : NULL;
+  float *q = hrand(nq, -1.5f, 1.5f), *k = hrand(nk, -1.5f, 1.5f), *v = hrand(nv, -1, 1);
+  float *out = hnan(no), *lse = hnan(nl);
+  attention_forward_ref(out, t->ldo, lse, q, t->ldq, k, t->ldk, v, t->ldv, kv, B, Nq, Nk, H, C);
+  float *dq_ = dputf(q, nq), *dk_ = dputf(k, nk), *dv_ = dputf(v, nv), *dout = dnanf(no), *dlse = dnanf(nl);
+  int *dkv = kv ? dput(kv, sizeof(int) * B) : NULL;
+  gpu_attention_forward(&cx, dout, t->ldo, dlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
+  check_dev(t->name, "out", dout, out, NULL, no, TOL_F32);
+  check_dev(t->name, "lse", dlse, lse, NULL, nl, TOL_F32);
+  // backward: dout with NaN in the gaps between heads (only head slices are read)
+  float *g = hrand(no, -1, 1);
+  for (int64_t i = 0; i < no; i++)
+    if (isnan(out[i])) g[i] = NAN;
+  float *Rq = hrand(nq, -1, 1), *Rk = hrand(nk, -1, 1), *Rv = hrand(nv, -1, 1);
+  float *rq = hcopy(Rq, nq), *rk = hcopy(Rk, nk), *rv = hcopy(Rv, nv);
+  attention_backward_ref(rq, rk, rv, g, out, t->ldo, lse, q, t->ldq, k, t->ldk, v, t->ldv, kv, B, Nq, Nk, H, C);
+  float *dg = dputf(g, no), *ddq = dputf(Rq, nq), *ddk = dputf(Rk, nk), *ddv = dputf(Rv, nv);
+  gpu_attention_backward(&cx, ddq, ddk, ddv, dg, dout, t->ldo, dlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B,
+                         Nq, Nk, H, C);
+  check_dev(t->name, "dq", ddq, rq, Rq, nq, TOL_F32);
+  check_dev(t->name, "dk", ddk, rk, Rk, nk, TOL_F32);
+  check_dev(t->name, "dv", ddv, rv, Rv, nv, TOL_F32);
+  if (kv) {  // masked keys: dk, dv exactly as they were
+    float *gk = dgetf(ddk, nk), *gv = dgetf(ddv, nv);
+    int64_t touched = 0;
+    for (int b = 0; b < B; b++)
+      for (int j = kv[b]; j < Nk; j++)
+        for (int c = 0; c < H * C; c++) {
+          const int64_t ik = ((int64_t)b * Nk + j) * t->ldk + c, iv = ((int64_t)b * Nk + j) * t->ldv + c;
+          touched += gk[ik] != Rk[ik];
+          touched += gv[iv] != Rv[iv];
+        }
+    char what[96];
+    snprintf(what, sizeof what, "masked keys' dk, dv untouched (%lld values changed)", (long long)touched);
+    check_true(t->name, what, touched == 0);
+    free(gk), free(gv);
+  }
+  gpu_free(dq_), gpu_free(dk_), gpu_free(dv_), gpu_free(dout), gpu_free(dlse), gpu_free(dkv), gpu_free(dg),
+      gpu_free(ddq), gpu_free(ddk), gpu_free(ddv);
+  free(q), free(k), free(v), free(out), free(lse), free(g), free(Rq), free(Rk), free(Rv), free(rq), free(rk), free(rv);
+}
+
+static void test_attention(void) {
+  const AttnCase cases[] = {
+      {"attn self 77 C24 strided", 2, 77, 77, 3, 24, 80, 90, 75, 73, {0, 0}},
+      {"attn cross 77x53 kv{53,1}", 2, 77, 53, 3, 24, 72, 72, 72, 72, {53, 1}},
+      {"attn 200x300 C64 kv{300,129}", 2, 200, 300, 2, 64, 3 * 128, 3 * 128, 3 * 128, 130, {300, 129}},
+      {"attn cross 100x32 C72 kv{17,32}", 2, 100, 32, 2, 72, 144, 288, 288, 150, {17, 32}},
+      {"attn self 65 C128", 1, 65, 65, 2, 128, 256, 256, 256, 256, {0, 0}},
+      {"attn self 1x1 C20", 2, 1, 1, 1, 20, 20, 20, 20, 20, {0, 0}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_attention_case(&cases[i]);
+}
+
+// ---------------------------------------------------------------- patches
+static void test_patches(void) {
+  const int B = 2, T = 4, H = 6, W = 10, C = 3, pt = 2, ph = 3, pw = 5;
+  const int64_t n = (int64_t)B * T * H * W * C;
+  float *video = hrand(n, -1, 1), *ref = hnan(n), *back = hnan(n);
+  patchify(ref, video, B, T, H, W, C, pt, ph, pw);
+  unpatchify(back, ref, B, T, H, W, C, pt, ph, pw);
+  float *dvideo = dputf(video, n), *dp = dnanf(n), *dback = dnanf(n);
+  gpu_patchify(&cx, dp, dvideo, B, T, H, W, C, pt, ph, pw);
+  check_dev("patchify", "patches", dp, ref, NULL, n, 0.0);
+  gpu_unpatchify(&cx, dback, dp, B, T, H, W, C, pt, ph, pw);
+  check_dev("unpatchify", "video", dback, back, NULL, n, 0.0);
+  gpu_free(dvideo), gpu_free(dp), gpu_free(dback);
+  free(video), free(ref), free(back);
+}
+
+// ---------------------------------------------------------------- loss
+static void test_loss(void) {
+  const int M = 301, P = 96;
+  const int64_t n = (int64_t)M * P;
+  float *pred = hrand(n, -2, 2), *target = hrand(n, -2, 2), *u = hrand(M, 0, 1);
+  float *dpred_ = dputf(pred, n), *dtarget = dputf(target, n), *dgrad = dnanf(n), *dloss = dnanf(1);
+  for (int mode = 0; mode < 3; mode++) {  // 0: w NULL, 1: 0/1 mask, 2: everything masked
+    float *w = hmalloc(M);
+    for (int m = 0; m < M; m++) w[m] = mode == 2 ? 0.0f : (u[m] < 0.3f ? 0.0f : 1.0f);
+    float *ref = hnan(n);
+    float want = mse_loss(ref, pred, target, mode ? w : NULL, M, P);
+    float *dw = dputf(w, M);
+    gpu_fill_f32(&cx, dgrad, NAN, n);
+    gpu_mse_loss(&cx, dloss, dgrad, dpred_, dtarget, mode ? dw : NULL, M, P);
+    const char *name = mode == 0 ? "mse_loss w=NULL" : (mode == 1 ? "mse_loss 0/1 mask" : "mse_loss all masked");
+    float got;
+    gpu_download(&cx, &got, dloss, sizeof got);
+    if (mode == 2) {
+      check_true(name, "loss = 0", got == 0.0f && want == 0.0f);
+      float *g = dgetf(dgrad, n);
+      int64_t nz = 0;
+      for (int64_t i = 0; i < n; i++) nz += g[i] != 0.0f;
+      check_true(name, "dpred all exact zeros", nz == 0);
+      free(g);
+    } else {
+      check(name, "loss", &got, &want, NULL, 1, TOL_F32);
+      check_dev(name, "dpred", dgrad, ref, NULL, n, TOL_F32);
+    }
+    gpu_free(dw);
+    free(w), free(ref);
+  }
+  gpu_free(dpred_), gpu_free(dtarget), gpu_free(dgrad), gpu_free(dloss);
+  free(pred), free(target), free(u);
+}
+
+// ---------------------------------------------------------------- AdamW
+static void test_adamw(void) {
+  const int64_t n = 100003;
+  float *p = hrand(n, -1, 1), *m = hrand(n, -0.1f, 0.1f), *v = hrand(n, 0, 0.01f);
+  float *rp = hcopy(p, n), *rm = hcopy(m, n), *rv = hcopy(v, n);
+  float *dp = dputf(p, n), *dm = dputf(m, n), *dv = dputf(v, n);
+  bf16_t *dp16 = gpu_alloc((size_t)n * sizeof(bf16_t));
+  for (int step = 1; step <= 3; step++) {
+    float *g = hrand(n, -1, 1);
+    adamw_update_ref(rp, g, rm, rv, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
+    float *dg = dputf(g, n);
+    if (step < 3) gpu_adamw_update(&cx, dp, dg, dm, dv, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
+    else gpu_adamw_update_bf16(&cx, dp, dp16, dg, dm, dv, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
+    gpu_free(dg);
+    free(g);
+  }
+  check_dev("adamw (3 steps)", "p", dp, rp, p, n, TOL_F32);
+  check_dev("adamw (3 steps)", "m", dm, rm, NULL, n, TOL_F32);
+  check_dev("adamw (3 steps)", "v", dv, rv, NULL, n, TOL_F32);
+  float *gp = dgetf(dp, n), *want = hround_bf16(gp, n), *got16 = dget_bf16(dp16, n);
+  check("adamw bf16 copy", "p_bf16", got16, want, NULL, n, 0.0);
+  gpu_free(dp), gpu_free(dm), gpu_free(dv), gpu_free(dp16);
+  free(p), free(m), free(v), free(rp), free(rm), free(rv), free(gp), free(want), free(got16);
+}
+
+// ---------------------------------------------------------------- timings (no assertions)
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+// Best of 5 after one warm-up; fn queues the work, we sync around it.
+#define TIME_BEST(ms_out, ...)                       \
+  do {                                               \
+    __VA_ARGS__;                                     \
+    gpu_sync(&cx);                                   \
+    double best_ = 1e30;                             \
+    for (int r_ = 0; r_ < 5; r_++) {                 \
+      double t0_ = now_s();                          \
+      __VA_ARGS__;                                   \
+      gpu_sync(&cx);                                 \
+      double dt_ = now_s() - t0_;                    \
+      if (dt_ < best_) best_ = dt_;                  \
+    }                                                \
+    (ms_out) = best_ * 1e3;                          \
+  } while (0)
+
+static void bench(void) {
+  printf("-- timings on %s (best of 5; informational)\n", cx.name);
+  {  // the xl MLP fc1 shape: M = 8192 tokens, 1152 -> 4608
+    const int M = 8192, I = 1152, O = 4608;
+    bf16_t *a = gpu_alloc((size_t)M * I * 2), *w = gpu_alloc((size_t)O * I * 2), *o = gpu_alloc((size_t)M * O * 2);
+    bf16_t *pre = gpu_alloc((size_t)M * O * 2), *bb = gpu_alloc((size_t)O * 2);
+    float *tmp = gpu_alloc((size_t)M * O * 4);
+    gpu_fill_f32(&cx, tmp, 0.01f, (int64_t)M * O);
+    gpu_f32_to_bf16(&cx, a, tmp, (int64_t)M * I);
+    gpu_f32_to_bf16(&cx, w, tmp, (int64_t)O * I);
+    gpu_f32_to_bf16(&cx, bb, tmp, O);
+    double ms;
+    const double fl = 2.0 * M * I * O;
+    TIME_BEST(ms, gpu_gemm_bf16(&cx, 0, 1, M, O, I, 1.0f, a, I, w, I, 0.0f, o, 1, O));
+    printf("time gemm_bf16 %dx%dx%d: %.3f ms, %.1f TFLOP/s\n", M, O, I, ms, fl / ms / 1e9);
+    TIME_BEST(ms, gpu_linear_forward_bf16(&cx, o, pre, a, w, bb, 1, M, I, O));
+    printf("time linear_bf16+bias+gelu(aux) %dx%dx%d: %.3f ms, %.1f TFLOP/s\n", M, O, I, ms, fl / ms / 1e9);
+    float *fa = gpu_alloc((size_t)M * I * 4), *fw = gpu_alloc((size_t)O * I * 4);
+    gpu_fill_f32(&cx, fa, 0.01f, (int64_t)M * I);
+    gpu_fill_f32(&cx, fw, 0.01f, (int64_t)O * I);
+    TIME_BEST(ms, gpu_gemm(&cx, 0, 1, M, O, I, 1.0f, fa, I, fw, I, 0.0f, tmp, O));
+    printf("time gemm f32 data, bf16 compute %dx%dx%d: %.3f ms, %.1f TFLOP/s\n", M, O, I, ms, fl / ms / 1e9);
+    gpu_free(a), gpu_free(w), gpu_free(o), gpu_free(pre), gpu_free(bb), gpu_free(tmp), gpu_free(fa), gpu_free(fw);
+  }
+  {  // self-attention at xl width: B 2, N 4096, 16 heads of 72
+    const int B = 2, N = 4096, H = 16, C = 72, ld = 3 * H * C;
+    float *qkv = gpu_alloc((size_t)B * N * ld * 4), *o = gpu_alloc((size_t)B * N * H * C * 4),
+          *l = gpu_alloc((size_t)B * H * N * 4), *dqkv = gpu_alloc((size_t)B * N * ld * 4);
+    gpu_fill_f32(&cx, qkv, 0.01f, (int64_t)B * N * ld);
+    gpu_fill_f32(&cx, dqkv, 0.0f, (int64_t)B * N * ld);
+    double ms;
+    const double fl = 4.0 * B * H * (double)N * N * C;
+    TIME_BEST(ms, gpu_attention_forward(&cx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N,
+                                        N, H, C));
+    printf("time attention fwd B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms, fl / ms / 1e9);
+    TIME_BEST(ms, gpu_attention_backward(&cx, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
+                                         qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N, N, H, C));
+    printf("time attention bwd B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C, ms,
+           2.5 * fl / ms / 1e9);
+    gpu_free(qkv), gpu_free(o), gpu_free(l), gpu_free(dqkv);
+  }
+  {  // LayerNorm+modulate at xl width
+    const int B = 2, N = 4096, D = 1152;
+    const int64_t n = (int64_t)B * N * D;
+    float *x = gpu_alloc(n * 4), *y = gpu_alloc(n * 4), *dx = gpu_alloc(n * 4), *mod = gpu_alloc((size_t)B * 2 * 6 * D * 4),
+          *mu = gpu_alloc((size_t)B * N * 4), *rs = gpu_alloc((size_t)B * N * 4);
+    gpu_fill_f32(&cx, x, 0.5f, n);
+    gpu_fill_f32(&cx, mod, 0.1f, (int64_t)B * 2 * 6 * D);
+    double ms;
+    TIME_BEST(ms, gpu_ln_modulate_forward(&cx, y, mu, rs, x, mod, mod + D, NULL, 6 * D, B, N, D));
+    printf("time ln_modulate fwd %dx%d: %.3f ms, %.0f GB/s\n", B * N, D, ms, 2.0 * n * 4 / ms / 1e6);
+    TIME_BEST(ms, gpu_ln_modulate_backward(&cx, dx, mod, mod + D, y, x, mod + D, mu, rs, NULL, 6 * D, B, N, D));
+    printf("time ln_modulate bwd %dx%d: %.3f ms, %.0f GB/s (3 reads + 1 rmw)\n", B * N, D, ms, 5.0 * n * 4 / ms / 1e6);
+    gpu_free(x), gpu_free(y), gpu_free(dx), gpu_free(mod), gpu_free(mu), gpu_free(rs);
+  }
+}
+
+int main(int argc, char **argv) {
+  int probe = 0, require = 0, timings = 1;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--probe")) probe = 1;
+    else if (!strcmp(argv[i], "--require-gpu")) require = 1;
+    else if (!strcmp(argv[i], "--no-timings")) timings = 0;
+    else {
+      fprintf(stderr, "usage: %s [--probe | --require-gpu] [--no-timings]\n", argv[0]);
+      return 2;
+    }
+  }
+  char why[256];
+  if (!device_available(why, sizeof why)) {
+    printf("SKIPPED: %s\n", why);
+    return probe ? 3 : (require ? 1 : 0);
+  }
+  if (probe) {
+    printf("GPU: %s\n", why);
+    return 0;
+  }
+  gpu_init(&cx, 0);
+  char desc[512];
+  gpu_describe(&cx, desc, sizeof desc);
+  printf("test_cuda_ops on %s\n", desc);
+  test_convert();
+  test_gemm();
+  test_linear();
+  test_linear_bf16();
+  test_layernorm();
+  test_modulate();
+  test_rmsnorm();
+  test_activations();
+  test_rope();
+  test_attention();
+  test_patches();
+  test_loss();
+  test_adamw();
+  if (timings) bench();
+  gpu_shutdown(&cx);
+  printf("test_cuda_ops: %d checks, %d failed (device: %s)\n", n_checks, n_failed, desc);
+  return n_failed ? 1 : 0;
+}
