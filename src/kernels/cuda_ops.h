@@ -163,6 +163,19 @@ void gpu_attention_backward(const GpuCtx *cx, float *dq, float *dk, float *dv, c
                             int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,
                             int C);
 
+// ---------------------------------------------------------------- embeddings (ops.h)
+// t[B] device; out[B,F] (angles in double, as the CPU op).
+void gpu_timestep_embedding(const GpuCtx *cx, float *out, const float *t, int B, int F);
+// tokens[B,L] (device int32, >= 0: not checked here); pos may be NULL.
+void gpu_embedding_forward(const GpuCtx *cx, float *out, const int32_t *tokens, const float *table,
+                           const float *pos, int B, int L, int D);
+void gpu_embedding_backward(const GpuCtx *cx, float *dtable, float *dpos, const float *dout, const int32_t *tokens,
+                            int B, int L, int D);
+// nvalid[B] device (may be NULL = L; 1 <= nvalid <= L not checked here).
+void gpu_masked_mean_forward(const GpuCtx *cx, float *out, const float *in, const int *nvalid, int B, int L, int D);
+void gpu_masked_mean_backward(const GpuCtx *cx, float *din, const float *dout, const int *nvalid, int B, int L,
+                              int D);
+
 // ---------------------------------------------------------------- patches (ops.h)
 void gpu_patchify(const GpuCtx *cx, float *patches, const float *video, int B, int T, int H, int W, int C, int pt,
                   int ph, int pw);

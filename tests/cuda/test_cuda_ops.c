@@ -528,6 +528,73 @@ static void test_attention(void) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_attention_case(&cases[i]);
 }
 
+// ---------------------------------------------------------------- embeddings
+static void test_embeddings(void) {
+  {  // timestep embedding, F even and odd
+    const int B = 7;
+    float t[7] = {0.0f, 1.0f, 0.5f, 0.123f, 0.999f, 0.001f, 0.77f};
+    float *dt = dputf(t, B);
+    for (int F = 256; F <= 257; F++) {
+      float *ref = hnan((int64_t)B * F);
+      timestep_embedding(ref, t, B, F);
+      float *dout = dnanf((int64_t)B * F);
+      gpu_timestep_embedding(&cx, dout, dt, B, F);
+      check_dev(F % 2 ? "timestep_embedding F257" : "timestep_embedding F256", "out", dout, ref, NULL,
+                (int64_t)B * F, 1e-6);
+      gpu_free(dout);
+      free(ref);
+    }
+    gpu_free(dt);
+  }
+  {  // token + position embedding with repeated tokens; backward in the CPU's order
+    const int B = 3, L = 19, D = 70, V = 11;
+    int32_t tokens[3 * 19];
+    for (int i = 0; i < B * L; i++) tokens[i] = (int32_t)((i * 7 + i / 5) % V);
+    float *table = hrand((int64_t)V * D, -1, 1), *pos = hrand((int64_t)L * D, -1, 1);
+    float *ref = hnan((int64_t)B * L * D);
+    embedding_forward(ref, tokens, table, pos, B, L, D);
+    int32_t *dtok = dput(tokens, sizeof tokens);
+    float *dtab = dputf(table, (int64_t)V * D), *dpos = dputf(pos, (int64_t)L * D), *dout = dnanf((int64_t)B * L * D);
+    gpu_embedding_forward(&cx, dout, dtok, dtab, dpos, B, L, D);
+    check_dev("embedding", "out", dout, ref, NULL, (int64_t)B * L * D, 0.0);
+    float *g = hrand((int64_t)B * L * D, -1, 1), *Rt = hrand((int64_t)V * D, -1, 1), *Rp = hrand((int64_t)L * D, -1, 1);
+    float *rt = hcopy(Rt, (int64_t)V * D), *rp = hcopy(Rp, (int64_t)L * D);
+    embedding_backward(rt, rp, g, tokens, B, L, D);
+    float *dg = dputf(g, (int64_t)B * L * D);
+    gpu_upload(&cx, dtab, Rt, (size_t)V * D * sizeof(float));
+    gpu_upload(&cx, dpos, Rp, (size_t)L * D * sizeof(float));
+    gpu_embedding_backward(&cx, dtab, dpos, dg, dtok, B, L, D);
+    check_dev("embedding", "dtable", dtab, rt, Rt, (int64_t)V * D, 0.0);
+    check_dev("embedding", "dpos", dpos, rp, Rp, (int64_t)L * D, 0.0);
+    gpu_free(dtok), gpu_free(dtab), gpu_free(dpos), gpu_free(dout), gpu_free(dg);
+    free(table), free(pos), free(ref), free(g), free(Rt), free(Rp), free(rt), free(rp);
+  }
+  {  // masked mean over the valid rows
+    const int B = 3, L = 19, D = 70;
+    int nvalid[3] = {19, 1, 7};
+    float *in = hrand((int64_t)B * L * D, -1, 1), *ref = hnan((int64_t)B * D);
+    masked_mean_forward(ref, in, nvalid, B, L, D);
+    int *dnv = dput(nvalid, sizeof nvalid);
+    float *din = dputf(in, (int64_t)B * L * D), *dout = dnanf((int64_t)B * D);
+    gpu_masked_mean_forward(&cx, dout, din, dnv, B, L, D);
+    check_dev("masked_mean", "out", dout, ref, NULL, (int64_t)B * D, 1e-6);
+    float *g = hrand((int64_t)B * D, -1, 1), *R = hrand((int64_t)B * L * D, -1, 1), *r = hcopy(R, (int64_t)B * L * D);
+    masked_mean_backward(r, g, nvalid, B, L, D);
+    float *dg = dputf(g, (int64_t)B * D);
+    gpu_upload(&cx, din, R, (size_t)B * L * D * sizeof(float));
+    gpu_masked_mean_backward(&cx, din, dg, dnv, B, L, D);
+    check_dev("masked_mean", "din", din, r, R, (int64_t)B * L * D, 1e-6);
+    float *got = dgetf(din, (int64_t)B * L * D);
+    int64_t touched = 0;  // padded rows exactly as they were
+    for (int b = 0; b < B; b++)
+      for (int l = nvalid[b]; l < L; l++)
+        for (int d = 0; d < D; d++) touched += got[((int64_t)b * L + l) * D + d] != R[((int64_t)b * L + l) * D + d];
+    check_true("masked_mean", touched ? "padded rows changed" : "padded rows untouched", touched == 0);
+    gpu_free(dnv), gpu_free(din), gpu_free(dout), gpu_free(dg);
+    free(in), free(ref), free(g), free(R), free(r), free(got);
+  }
+}
+
 // ---------------------------------------------------------------- patches
 static void test_patches(void) {
   const int B = 2, T = 4, H = 6, W = 10, C = 3, pt = 2, ph = 3, pw = 5;
@@ -716,6 +783,7 @@ int main(int argc, char **argv) {
   test_rmsnorm();
   test_activations();
   test_rope();
+  test_embeddings();
   test_attention();
   test_patches();
   test_loss();
