@@ -42,6 +42,8 @@ typedef struct GpuCtx {
   char name[256];        // "NVIDIA H100 80GB HBM3" (cudaDeviceProp.name)
   int cc_major, cc_minor, num_sms;
   size_t mem_total;      // bytes of device memory
+  int debug_sync;        // 1: synchronise and check after every kernel, so a fault names
+                         // the kernel that made it (slow). gpu_init: env TSR_CUDA_SYNC=1
 } GpuCtx;
 
 // Selects `device`, creates the stream and handles, allocates the
@@ -92,6 +94,11 @@ void gpu_linear_backward(const GpuCtx *cx, float *din, float *dw, float *db, con
 // Falls back to cuBLAS + an epilogue kernel where cuBLASLt offers no algorithm.
 void gpu_linear_forward_bf16(const GpuCtx *cx, bf16_t *out, bf16_t *pre, const bf16_t *in, const bf16_t *w,
                              const bf16_t *b, int gelu, int M, int I, int O);
+
+// bf16 operands, fp32 gradients (accumulated, fp32 accumulation in the GEMMs):
+// din[M,I] += dout w;  dw[O,I] += dout^T in;  db[O] += sum_m dout.
+void gpu_linear_backward_bf16(const GpuCtx *cx, float *din, float *dw, float *db, const bf16_t *dout,
+                              const bf16_t *in, const bf16_t *w, int M, int I, int O);
 
 // ---------------------------------------------------------------- LayerNorm
 // As ops.h: over the last dim C of in[M,C], w,b [C] optional, eps TSR_NORM_EPS,

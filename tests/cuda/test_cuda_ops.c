@@ -277,6 +277,25 @@ static void test_linear_bf16(void) {
       }
 }
 
+// bf16 linear backward: fp32 gradients from bf16 operands; the reference sees
+// the same bf16-rounded values, so only the accumulation order differs
+static void test_linear_backward_bf16(void) {
+  const int M = 77, I = 70, O = 53;
+  float *in = hrand((int64_t)M * I, -1, 1), *w = hrand((int64_t)O * I, -0.5f, 0.5f), *g = hrand((int64_t)M * O, -1, 1);
+  float *inr = hround_bf16(in, (int64_t)M * I), *wr = hround_bf16(w, (int64_t)O * I), *gr = hround_bf16(g, (int64_t)M * O);
+  float *Rin = hrand((int64_t)M * I, -1, 1), *Rw = hrand((int64_t)O * I, -1, 1), *Rb = hrand(O, -1, 1);
+  float *rin = hcopy(Rin, (int64_t)M * I), *rw = hcopy(Rw, (int64_t)O * I), *rb = hcopy(Rb, O);
+  linear_backward_ref(rin, rw, rb, gr, inr, wr, M, I, O);
+  bf16_t *din16 = dput_bf16(in, (int64_t)M * I), *dw16 = dput_bf16(w, (int64_t)O * I), *dg16 = dput_bf16(g, (int64_t)M * O);
+  float *ddin = dputf(Rin, (int64_t)M * I), *ddw = dputf(Rw, (int64_t)O * I), *ddb = dputf(Rb, O);
+  gpu_linear_backward_bf16(&cx, ddin, ddw, ddb, dg16, din16, dw16, M, I, O);
+  check_dev("linear_backward_bf16", "din", ddin, rin, Rin, (int64_t)M * I, 1e-5);
+  check_dev("linear_backward_bf16", "dw", ddw, rw, Rw, (int64_t)O * I, 1e-5);
+  check_dev("linear_backward_bf16", "db", ddb, rb, Rb, O, 1e-5);
+  gpu_free(din16), gpu_free(dw16), gpu_free(dg16), gpu_free(ddin), gpu_free(ddw), gpu_free(ddb);
+  free(in), free(w), free(g), free(inr), free(wr), free(gr), free(Rin), free(Rw), free(Rb), free(rin), free(rw), free(rb);
+}
+
 // ---------------------------------------------------------------- LayerNorm
 static void test_layernorm(void) {
   const int Ms[2] = {37, 301}, Cs[2] = {70, 1152};
@@ -417,6 +436,8 @@ static void test_rmsnorm(void) {
 static void test_activations(void) {
   const int64_t n = 100003;
   float *x = hrand(n, -6, 6), *g = hrand(n, -1, 1), *R = hrand(n, -1, 1);
+  const float extremes[8] = {-1e4f, -100.0f, -20.0f, -10.0f, 10.0f, 20.0f, 100.0f, 1e4f};  // the clamps
+  memcpy(x, extremes, sizeof extremes);
   float *dx = dputf(x, n), *dg = dputf(g, n), *dout = dnanf(n), *dd = dputf(R, n);
   for (int which = 0; which < 2; which++) {
     const char *name = which ? "silu" : "gelu_tanh";
@@ -751,6 +772,7 @@ static void bench(void) {
 }
 
 int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);  // each line out before a possible abort (piped through tee)
   int probe = 0, require = 0, timings = 1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--probe")) probe = 1;
@@ -771,13 +793,13 @@ int main(int argc, char **argv) {
     return 0;
   }
   gpu_init(&cx, 0);
+  cx.debug_sync = 1;  // checks: a faulting kernel is named where it ran
   char desc[512];
   gpu_describe(&cx, desc, sizeof desc);
   printf("test_cuda_ops on %s\n", desc);
+  // Our own kernels first, cuBLAS / cuBLASLt last: a library refusal aborts
+  // (CUBLAS_CHECK), and everything checked before it is already printed.
   test_convert();
-  test_gemm();
-  test_linear();
-  test_linear_bf16();
   test_layernorm();
   test_modulate();
   test_rmsnorm();
@@ -788,6 +810,11 @@ int main(int argc, char **argv) {
   test_patches();
   test_loss();
   test_adamw();
+  test_gemm();
+  test_linear();
+  test_linear_bf16();
+  test_linear_backward_bf16();
+  cx.debug_sync = 0;  // timings run asynchronously, as the model will
   if (timings) bench();
   gpu_shutdown(&cx);
   printf("test_cuda_ops: %d checks, %d failed (device: %s)\n", n_checks, n_failed, desc);

@@ -29,8 +29,10 @@ extern "C" [[noreturn]] void tsr_fatal(const char *file, int line, const char *l
       tsr_fatal(__FILE__, __LINE__, "cuBLAS", "%s: %s (status %d)", #call, cublasGetStatusString(s_), (int)s_); \
   } while (0)
 
-// After every launch: a bad configuration is reported where it happened.
-#define KERNEL_CHECK() CUDA_CHECK(cudaGetLastError())
+// After every launch (needs `cx` in scope): a bad launch configuration is
+// reported where it happened; with cx->debug_sync also a fault in the kernel.
+void kernel_check(const GpuCtx *cx, const char *file, int line);
+#define KERNEL_CHECK() kernel_check(cx, __FILE__, __LINE__)
 
 #define TSR_CUDA_ASSERT(cond, ...) \
   do { if (!(cond)) tsr_fatal(__FILE__, __LINE__, "assert", __VA_ARGS__); } while (0)

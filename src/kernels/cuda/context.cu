@@ -2,6 +2,7 @@
 // workspace, reduction scratch; plus the memory helpers of cuda_ops.h.
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cuda/common.cuh"
@@ -37,6 +38,20 @@ extern "C" void gpu_init(GpuCtx *cx, int device) {
   cublasLtHandle_t lt;
   CUBLAS_CHECK(cublasLtCreate(&lt));
   cx->blaslt = lt;
+  const char *sync = getenv("TSR_CUDA_SYNC");
+  cx->debug_sync = sync && *sync && strcmp(sync, "0") != 0;
+}
+
+void kernel_check(const GpuCtx *cx, const char *file, int line) {
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess)
+    tsr_fatal(file, line, "CUDA", "kernel launch: %s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+  if (cx->debug_sync) {
+    e = cudaStreamSynchronize(stream_of(cx));
+    if (e != cudaSuccess)
+      tsr_fatal(file, line, "CUDA", "kernel (checked right after it ran: debug_sync): %s (%s)", cudaGetErrorString(e),
+                cudaGetErrorName(e));
+  }
 }
 
 extern "C" void gpu_shutdown(GpuCtx *cx) {

@@ -67,6 +67,23 @@ extern "C" void gpu_linear_backward(const GpuCtx *cx, float *din, float *dw, flo
   if (db) colreduce<BiasGrad, 1>(cx, BiasGrad{dout, db, O}, NULL, 1, M, O);
 }
 
+// ---------------------------------------------------------------- linear backward, bf16 operands
+// db[o] += sum_m dout[m,o], dout bf16
+struct BiasGradBf16 {
+  const __nv_bfloat16 *dout;
+  float *db;
+  int O;
+  __device__ void load(int64_t r, int c, double q[1]) const { q[0] = __bfloat162float(dout[r * O + c]); }
+  __device__ void store(int, int, int c, const double q[1]) const { db[c] += (float)q[0]; }
+};
+
+extern "C" void gpu_linear_backward_bf16(const GpuCtx *cx, float *din, float *dw, float *db, const bf16_t *dout,
+                                         const bf16_t *in, const bf16_t *w, int M, int I, int O) {
+  if (din) gpu_gemm_bf16(cx, 0, 0, M, I, O, 1.0f, dout, O, w, I, 1.0f, din, 0, I);  // din[M,I] += dout w
+  if (dw) gpu_gemm_bf16(cx, 1, 0, O, I, M, 1.0f, dout, O, in, I, 1.0f, dw, 0, I);   // dw[O,I] += dout^T in
+  if (db) colreduce<BiasGradBf16, 1>(cx, BiasGradBf16{(const __nv_bfloat16 *)dout, db, O}, NULL, 1, M, O);
+}
+
 // ---------------------------------------------------------------- linear, bf16, cuBLASLt epilogues
 __device__ __forceinline__ float gelu_tanh(float x) {
   const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
