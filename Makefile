@@ -72,6 +72,7 @@ else
 endif
 
 CUDA_HOME ?= /usr/local/cuda
+CUDA_WERROR ?= 1
 comma := ,
 NVCC := $(shell command -v nvcc 2>/dev/null || (test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc))
 CU_SRC := $(wildcard src/kernels/cuda/*.cu)
@@ -80,7 +81,6 @@ ifneq ($(NVCC),)
   $(info ✓ CUDA: $(shell $(NVCC) --version | tail -1)$(if $(NCCL_H), + NCCL,, no NCCL))
   # Host code under the project's warnings, device warnings too; warnings are
   # errors unless CUDA_WERROR=0 (e.g. a newer host gcc on a GPU machine).
-  CUDA_WERROR ?= 1
   NVCC_FLAGS := -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 -Isrc \
     -Xcompiler -Wall,-Wextra$(if $(filter 1,$(CUDA_WERROR)),$(comma)-Werror -Werror all-warnings)
   CU_OBJ := $(CU_SRC:src/%.cu=build/%.cu.o)
@@ -171,20 +171,29 @@ all: build/cuda_objects.stamp
 # objects, cuBLAS(Lt) and the runtime. So it builds and runs on a GPU machine
 # that has only nvcc and a C compiler. Only when nvcc exists; bin/tessera does
 # not link any of it. `make test-cuda` needs a GPU (fails without one);
-# tests/test_cuda.sh (in `make test`) skips with the reason.
+# tests/test_cuda.sh (in `make test`) runs the mock below and skips the GPU
+# part with the reason.
 CUDA_TEST := build/cuda/test_cuda_ops
 CUDA_TEST_HOST_SRC := src/core/error.c src/core/log.c src/core/rng.c src/core/device.c $(wildcard src/kernels/cpu/*.c)
 CUDA_TEST_HOST_OBJ := $(CUDA_TEST_HOST_SRC:src/%.c=build/cuda/host/%.o)
 CUDA_HOST_CC := $(shell command -v gcc 2>/dev/null || echo cc)
 CUDA_HOST_CFLAGS := -std=gnu17 -O2 -g -fopenmp -Wall -Wextra $(if $(filter 1,$(CUDA_WERROR)),-Werror) -Wno-unused-parameter -Isrc
 .PHONY: test-cuda
-ifneq ($(and $(NVCC),$(wildcard tests/cuda/test_cuda_ops.c)),)
-CUBLAS_LIBDIR := $(call find_libdir,libcublasLt.so)
 build/cuda/host/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) -MMD -MP -c $< -o $@
-$(CUDA_TEST): tests/cuda/test_cuda_ops.c $(CU_OBJ) $(CUDA_TEST_HOST_OBJ) src/kernels/cuda_ops.h src/kernels/ops.h \
+CUDA_TEST_DEPS := tests/cuda/test_cuda_ops.c $(CUDA_TEST_HOST_OBJ) src/kernels/cuda_ops.h src/kernels/ops.h \
   src/core/device.h src/core/rng.h
+# The same test against a CPU stand-in of the CUDA ops (tests/cuda/mock_gpu.c):
+# checks the checker on machines without a GPU, with or without nvcc.
+CUDA_MOCK_TEST := build/cuda/test_cuda_ops_mock
+$(CUDA_MOCK_TEST): $(CUDA_TEST_DEPS) tests/cuda/mock_gpu.c
+	@mkdir -p $(dir $@)
+	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) -DTSR_GPU_MOCK $< tests/cuda/mock_gpu.c $(CUDA_TEST_HOST_OBJ) -o $@ -lm
+all: $(CUDA_MOCK_TEST)
+ifneq ($(NVCC),)
+CUBLAS_LIBDIR := $(call find_libdir,libcublasLt.so)
+$(CUDA_TEST): $(CUDA_TEST_DEPS) $(CU_OBJ)
 	@mkdir -p $(dir $@)
 	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) $< $(CU_OBJ) $(CUDA_TEST_HOST_OBJ) -o $@ \
 	  -L$(CUBLAS_LIBDIR) -L$(CUDART_LIBDIR) -Wl,-rpath,$(CUBLAS_LIBDIR) -Wl,-rpath,$(CUDART_LIBDIR) \

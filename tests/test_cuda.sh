@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The CUDA backend (src/kernels/cuda, docs/cuda.md), in three layers:
+# The CUDA backend (src/kernels/cuda, docs/cuda.md), in four layers:
+#  0. everywhere: the kernel test itself against a CPU stand-in of the CUDA
+#     ops (build/cuda/test_cuda_ops_mock, tests/cuda/mock_gpu.c) must pass
+#     every check: the checker is right before a GPU is spent on it.
 #  1. without nvcc: nothing CUDA is built; SKIPPED with the reason, exit 0.
 #  2. with nvcc (this part can fail on any machine): every CUDA object carries
 #     machine code for sm_90 and sm_80; the kernel test program is built and
@@ -10,6 +13,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "FAIL: $*"; exit 1; }
+# 0. the checker against the CPU stand-in
+M=build/cuda/test_cuda_ops_mock
+[ -x "$M" ] || fail "$M not built (run make)"
+mock_log=build/cuda/test_cuda_ops_mock.log
+timeout 300 "$M" --no-timings >"$mock_log" 2>&1 || { grep -v '^ok' "$mock_log" | tail -20; fail "$M failed (log: $mock_log)"; }
+echo "ok: kernel test vs the CPU stand-in: $(tail -1 "$mock_log" | sed 's/^test_cuda_ops: //')"
+
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 NVCC=$(command -v nvcc 2>/dev/null || { [ -x "$CUDA_HOME/bin/nvcc" ] && echo "$CUDA_HOME/bin/nvcc"; })
 if [ -z "$NVCC" ]; then
