@@ -234,6 +234,16 @@ void gpu_attention_backward(const GpuCtx *cx, float *dq, float *dk, float *dv, c
   (void)cx, attention_backward(dq, dk, dv, dout, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
 }
 
+void gpu_attention_forward_tc(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
+                              const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
+                              int Nk, int H, int C) {
+  (void)cx;
+  float *qr = rounded(q, (int64_t)B * Nq * ldq), *kr = rounded(k, (int64_t)B * Nk * ldk),
+        *vr = rounded(v, (int64_t)B * Nk * ldv);
+  attention_forward(out, ldo, lse, qr, ldq, kr, ldk, vr, ldv, kvalid, B, Nq, Nk, H, C);
+  free(qr), free(kr), free(vr);
+}
+
 // ---------------------------------------------------------------- embeddings, patches, loss, AdamW
 void gpu_timestep_embedding(const GpuCtx *cx, float *out, const float *t, int B, int F) {
   (void)cx, timestep_embedding(out, t, B, F);
