@@ -9,7 +9,10 @@
 #     with the uninterrupted single-rank losses of steps 5-8; the dp2 checkpoint
 #     resumes at tp2 x sp2;
 #  3. from a corpus at sp2 x dp2 (the loader's token slices) the losses equal
-#     the single-rank run's.
+#     the single-rank run's;
+#  4. a frozen text encoder (train.text_encoder=frozen) at dp2 x tp2 gives the
+#     single-rank frozen run's losses, and text.* stay at their initial values
+#     (the step-4 weights of a run with lr 1e-30) while the rest moves.
 # Data parallel alone, signals and bad input: tests/test_parallel_train.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +45,29 @@ train csp2dp2 4 data.path=$tmp/corpus.h5 parallel.sp=2 parallel.dp=2
 r=$(close "$(losses $tmp/cref/metrics.jsonl)" "$(losses $tmp/csp2dp2/metrics.jsonl)") ||
   fail "sp2 x dp2 corpus losses differ from one rank's (max rel $r)"
 echo "ok  corpus: sp2 x dp2 (token slices from the loader) losses equal one rank's (max rel $r)"
+
+# 4. frozen text encoder: one rank vs dp2 x tp2 (tp skips the context gradient's all-reduce)
+train fref 0 train.text_encoder=frozen; [ $rc = 0 ] || fail "single-rank frozen run: $(tail -3 $tmp/fref.log)"
+train fdp2tp2 4 train.text_encoder=frozen parallel.dp=2 parallel.tp=2
+[ $rc = 0 ] || fail "dp2 x tp2 frozen run: $(grep -v '^ ' $tmp/fdp2tp2.log | tail -3)"
+r=$(close "$(losses $tmp/fref/metrics.jsonl)" "$(losses $tmp/fdp2tp2/metrics.jsonl)") ||
+  fail "dp2 x tp2 frozen-text losses differ from one rank's (max rel $r)"
+[ "$(losses $tmp/fref/metrics.jsonl)" != "$ref" ] || fail "frozen-text losses equal the trained-text run's"
+train finit 0 train.text_encoder=frozen train.lr=1e-30 train.min_lr=0; [ $rc = 0 ] || fail "lr 1e-30 run: $(tail -3 $tmp/finit.log)"
+$PY - $tmp/finit/ckpt_4.h5 $tmp/fref/ckpt_8.h5 $tmp/fdp2tp2/ckpt_8.h5 <<'PY' || fail "frozen text encoder moved"
+import sys, h5py, numpy as np
+init, *runs = [h5py.File(f, "r") for f in sys.argv[1:]]
+names = []
+init["params"].visit(lambda n: names.append(n) if isinstance(init["params"][n], h5py.Dataset) else None)
+text = [n for n in names if n.startswith("text.")]
+assert text, "no text.* parameters"
+for f in runs:
+    for n in names:
+        same = np.array_equal(np.array(init["params"][n]), np.array(f["params"][n]))
+        assert same == n.startswith("text."), f"{f.filename}: {n} {'moved' if not same else 'did not move'}"
+print(f"{len(text)} text tensors unchanged, {len(names) - len(text)} others moved")
+PY
+echo "ok  frozen text encoder: dp2 x tp2 losses equal one rank's (max rel $r); text.* at their initial values"
 
 # 2. resharding checkpoints: tp2 x sp2 -> 1 rank, dp4; dp2 x tp2 -> tp2 x sp2
 tail4=$(echo $ref | cut -d' ' -f5-8)

@@ -365,7 +365,7 @@ void config_defaults(Config *c) {
                            .out = "runs/default", .resume = "", .seed = 0, .t_logit_mean = 0.0f,
                            .t_logit_std = 1.0f, .p_cond_none = 0.6f, .p_cond_first = 0.15f,
                            .p_cond_prefix = 0.1f, .p_cond_ends = 0.1f, .p_cond_random = 0.05f,
-                           .max_bad_steps = 5};
+                           .max_bad_steps = 5, .text_encoder = "trained"};
   c->data = (DataConfig){.path = "", .p_recaption = 0.9f, .p_drop = 0.1f, .prefetch = 2};
   c->parallel = (ParallelConfig){1, 1, 1};
   c->sample = (SampleConfig){.steps = 30, .cfg = 4.0f, .shift = 1.0f, .sampler = "euler", .seed = 0};

@@ -52,6 +52,7 @@ typedef struct {
   float p_cond_none, p_cond_first, p_cond_prefix, p_cond_ends, p_cond_random;
   int max_bad_steps;
   float time_limit;  // minutes of training after which the run checkpoints and stops (0: none)
+  char text_encoder[8];  // "trained" (default) | "frozen": text.* keep their initial values (docs/model.md)
 } TrainConfig;
 
 typedef struct {

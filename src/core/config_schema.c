@@ -70,6 +70,7 @@ const Field cfg_fields[] = {
     PROB("train.p_cond_random", train.p_cond_random),
     INT("train.max_bad_steps", train.max_bad_steps, 0, NOMAX),
     FLT("train.time_limit", train.time_limit, 0, INF, 0),  // minutes; 0 = none
+    ENUM("train.text_encoder", train.text_encoder, "trained|frozen"),
 
     STR("data.path", data.path, 0, 0),
     PROB("data.p_recaption", data.p_recaption),

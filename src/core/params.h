@@ -33,6 +33,7 @@ typedef struct {
   // same logical tensor.
   int64_t full[PARAM_MAX_DIM];
   int split_dim, split_parts, split_ways, split_index;
+  int frozen;  // no gradient is computed for it and the optimizer leaves it (and its state) alone
 } ParamInfo;
 
 typedef struct {

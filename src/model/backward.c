@@ -88,7 +88,8 @@ static void block_backward(Model *m, int i) {
   rmsnorm_backward(g->dckv, 2 * Dt, norm_grad(m, i, NORM_CK, w->ck_norm), g->dckn, Dt, k->ckv, 2 * Dt,
                    PW(m, w->ck_norm), k->ck_rstd, BL, d.Ht, d.hd);
   // dctx: this rank's heads only; summed over tp once for all blocks (model_backward)
-  linear_backward(g->dctx, PG(m, w->ckv.w), PG(m, w->ckv.b), g->dckv, a->ctx, PW(m, w->ckv.w), BL, D, 2 * Dt);
+  linear_backward(m->text_frozen ? NULL : g->dctx, PG(m, w->ckv.w), PG(m, w->ckv.b), g->dckv, a->ctx,
+                  PW(m, w->ckv.w), BL, D, 2 * Dt);
   zero(g->dh, M * Dt);
   rmsnorm_backward(g->dh, Dt, norm_grad(m, i, NORM_CQ, w->cq_norm), g->dq, Dt, k->cq, Dt, PW(m, w->cq_norm),
                    k->cq_rstd, M, d.Ht, d.hd);
@@ -144,7 +145,7 @@ static void final_backward(Model *m) {
                   PW(m, o->final_adaln.w), 2 * d.B, D, 2 * D);
 }
 
-// c = t_embed(t_v) + y_embed(ybar); csilu = SiLU(c). Adds into dctx through ybar.
+// c = t_embed(t_v) + y_embed(ybar); csilu = SiLU(c). Adds into dctx through ybar (unless frozen).
 static void conditioning_backward(Model *m) {
   ModelActs *a = m->acts;
   const ModelOffsets *o = m->off;
@@ -160,10 +161,12 @@ static void conditioning_backward(Model *m) {
   linear_backward(NULL, PG(m, o->t_fc1.w), PG(m, o->t_fc1.b), g->dtemb_h2, a->tsin, PW(m, o->t_fc1.w), B2, d.F, D);
   for (int s = 0; s < d.B; s++)
     for (int i = 0; i < D; i++) g->dyemb[s * D + i] = g->dc[(2 * s) * D + i] + g->dc[(2 * s + 1) * D + i];
-  zero(g->dybar, (size_t)d.B * D);
-  linear_backward(g->dybar, PG(m, o->y_embed.w), PG(m, o->y_embed.b), g->dyemb, a->ybar, PW(m, o->y_embed.w), d.B,
-                  D, D);
-  masked_mean_backward(g->dctx, g->dybar, a->ntok, d.B, d.L, D);
+  // y_embed learns either way; with a frozen text encoder nothing flows on into ctx
+  const int to_ctx = !m->text_frozen;
+  if (to_ctx) zero(g->dybar, (size_t)d.B * D);
+  linear_backward(to_ctx ? g->dybar : NULL, PG(m, o->y_embed.w), PG(m, o->y_embed.b), g->dyemb, a->ybar,
+                  PW(m, o->y_embed.w), d.B, D, D);
+  if (to_ctx) masked_mean_backward(g->dctx, g->dybar, a->ntok, d.B, d.L, D);
 }
 
 static void text_encoder_backward(Model *m, const Batch *b) {
@@ -218,7 +221,7 @@ void model_backward(Model *m, const Batch *b) {
   if (d.tp > 1) {
     // the sharded cross.kv gave each tp rank its heads' part of dctx, and the
     // per-head norm weights their heads' part of the gradient: sum over tp
-    tp_allreduce(m, g->dctx, (size_t)d.B * d.L * d.D);
+    if (!m->text_frozen) tp_allreduce(m, g->dctx, (size_t)d.B * d.L * d.D);
     tp_allreduce(m, g->dnorm, (size_t)m->cfg.depth * 4 * d.hd);
     for (int i = 0; i < m->cfg.depth; i++) {
       const BlockOff *w = &m->off->blocks[i];
@@ -231,5 +234,5 @@ void model_backward(Model *m, const Batch *b) {
     }
   }
   conditioning_backward(m);
-  text_encoder_backward(m, b);
+  if (!m->text_frozen) text_encoder_backward(m, b);
 }

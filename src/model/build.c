@@ -157,6 +157,12 @@ Dims model_dims(const Model *m, int B) {
   return d;
 }
 
+void model_freeze_text(Model *m) {
+  for (int i = 0; i < m->params.count; i++)
+    if (!strncmp(m->params.items[i].name, "text.", 5)) m->params.items[i].frozen = 1;
+  m->text_frozen = 1;
+}
+
 void model_free(Model *m) {
   if (m->off) {
     tsr_free(m->off->text);

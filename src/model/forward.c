@@ -212,10 +212,23 @@ float model_forward(Model *m, const Batch *b) {
   return m->loss;
 }
 
+static double text_encoder_flops(const ModelConfig *c, int B) {
+  const double D = c->dim, Dm = (double)c->mlp_ratio * c->dim, L = c->text_length, BL = B * L;
+  return c->text_layers * (2 * BL * D * (3 * D + D + 2 * Dm) + 4 * B * L * L * D);
+}
+
+double model_train_flops(const ModelConfig *c, int B, int text_frozen) {
+  const double f = model_forward_flops(c, B);
+  if (!text_frozen) return 3 * f;
+  // no backward through the text encoder, nor the cross-attention kv GEMM's input gradient
+  const double BL = (double)B * c->text_length, D = c->dim;
+  return 3 * f - 2 * text_encoder_flops(c, B) - c->depth * 2 * BL * D * 2 * D;
+}
+
 double model_forward_flops(const ModelConfig *c, int B) {
   const double N = c->tokens, D = c->dim, Dm = (double)c->mlp_ratio * c->dim, L = c->text_length;
   const double P = c->patch_dim, M = B * N, BL = B * L;
-  double text = c->text_layers * (2 * BL * D * (3 * D + D + 2 * Dm) + 4 * B * L * L * D);
+  double text = text_encoder_flops(c, B);
   double block = 2 * M * D * (3 * D + D + D + D + 2 * Dm) + 2 * BL * D * 2 * D + 4 * B * N * N * D + 4 * B * N * L * D;
   return text + c->depth * block + 2 * M * P * D + 2 * M * D * P;
 }

@@ -49,6 +49,7 @@ typedef struct {
   ModelActs *acts;
   float *out;        // [B,N,P] last forward's prediction (in the arena)
   float loss;        // last forward's loss (when a target was given)
+  int text_frozen;   // model_freeze_text: backward stops at the text encoder's output
 } Model;
 
 // Declare the parameter table for this config and layout and allocate it.
@@ -59,6 +60,10 @@ void model_alloc_acts(Model *m, int max_batch);
 // about depth times less memory; model_backward is refused.
 void model_alloc_acts_forward(Model *m, int max_batch);
 void model_free(Model *m);
+// Freeze the text encoder (train.text_encoder: frozen): its parameters (text.*)
+// are marked frozen and keep their values; model_backward computes no gradient
+// for them and skips the text encoder's backward (docs/model.md "Frozen text encoder").
+void model_freeze_text(Model *m);
 // Forward; when b->target is set, also the loss over non-conditioned tokens.
 // Returns the loss (0 without target). Output in m->out ([B, N/sp, P]).
 // Under sp (or with b->loss_tokens) the loss is this rank's share: the sum of
@@ -72,3 +77,5 @@ float model_forward(Model *m, const Batch *b);
 void model_backward(Model *m, const Batch *b);
 // FLOPs of one forward for batch B (matmuls and attention; backward ~= 2x).
 double model_forward_flops(const ModelConfig *c, int B);
+// FLOPs of one training step (forward + backward) for batch B.
+double model_train_flops(const ModelConfig *c, int B, int text_frozen);

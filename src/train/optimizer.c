@@ -42,6 +42,7 @@ void adamw_step(AdamW *o, ParamTable *t, const TrainConfig *tc, float lr, double
   }
   for (int i = 0; i < t->count; i++) {
     const ParamInfo *p = &t->items[i];
+    if (p->frozen) continue;
     float wd = p->ndim >= 2 ? tc->weight_decay : 0.0f;
     adamw_update(t->data + p->offset, t->grad + p->offset, o->m + p->offset, o->v + p->offset, (int64_t)p->numel,
                  lr, tc->beta1, tc->beta2, tc->eps, wd, o->step);

@@ -244,7 +244,7 @@ static void log_step(Trainer *tr, int64_t step, double loss, double norm, float 
   const ModelConfig *mc = &cfg->model;
   double tok_s = (double)cfg->train.batch * mc->tokens / dt;
   // MFU of the job: every rank measured about the same per-process peak.
-  double mfu = 3.0 * model_forward_flops(mc, cfg->train.batch) / dt * 1e-9 / (tr->peak_gflops * tr->cc.world_size);
+  double mfu = model_train_flops(mc, cfg->train.batch, tr->model.text_frozen) / dt * 1e-9 / (tr->peak_gflops * tr->cc.world_size);
   double eta = (double)(cfg->train.steps - step) * dt;
   if (cfg->train.time_limit > 0) eta = fmin(eta, fmax(0.0, 60.0 * cfg->train.time_limit - (timer_now() - tr->t_begin)));
   log_info("step %lld | loss %.6f | grad %.4f | lr %.3e | %.0f tok/s | %.0f ms/step | mfu %.1f%% | eta %.0fs",
@@ -276,6 +276,7 @@ static void setup(Trainer *tr) {
                             .tp_group = cc->tp > 1 ? &cc->tp_group : NULL,
                             .sp_group = cc->sp > 1 ? &cc->sp_group : NULL});
   params_init(&tr->model.params, tc->seed);
+  if (!strcmp(tc->text_encoder, "frozen")) model_freeze_text(&tr->model);  // before zero_init: no update pieces
   model_alloc_acts(&tr->model, tr->mb);
   zero_init(&tr->zero, &tr->model.params, &cc->dpsp_group, &cc->world, cc->tp_rank);
   const int nloc = mc->tokens / cc->sp;

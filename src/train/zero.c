@@ -44,7 +44,7 @@ void zero_init(Zero *z, ParamTable *params, CommGroup *dpsp, CommGroup *world, i
   for (int i = 0; i < params->count; i++) {
     const ParamInfo *p = &params->items[i];
     size_t a = p->offset > z->lo ? p->offset : z->lo, b = p->offset + p->numel < z->hi ? p->offset + p->numel : z->hi;
-    if (a >= b) continue;
+    if (a >= b || p->frozen) continue;  // a frozen parameter is never updated (its gradient stays 0)
     z->pieces[z->npieces++] = (ZeroPiece){.at = a, .n = b - a, .wd = p->ndim >= 2 ? 1.0f : 0.0f,
                                           .sharded = p->split_dim >= 0};
   }

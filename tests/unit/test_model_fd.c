@@ -2,7 +2,10 @@
 //  - gradients of sampled parameters against central finite differences;
 //  - adaLN-Zero: at the standard init the output is exactly zero;
 //  - a fully conditioned frame does not change the loss when its target changes;
-//  - no allocation depends on the batch: a smaller batch runs in the same arena.
+//  - no allocation depends on the batch: a smaller batch runs in the same arena;
+//  - a frozen text encoder: text.* get no gradient, every other gradient is
+//    exactly the full backward's.
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -95,6 +98,34 @@ int main(void) {
   in.target[0] += 3.0f;  // sample 0 is unconditioned: its target counts
   float moved = model_forward(&m, &b);
   EXPECT(moved != after, "loss ignores an unconditioned token's target");
+
+  // Frozen text encoder: the backward stops at ctx. The full backward is the
+  // independent answer for every other parameter (nothing flows back from ctx).
+  float *full = malloc(m.params.total * sizeof(float));
+  params_zero_grad(&m.params);
+  model_forward(&m, &b);
+  model_backward(&m, &b);
+  memcpy(full, m.params.grad, m.params.total * sizeof(float));
+  model_freeze_text(&m);
+  params_zero_grad(&m.params);
+  model_forward(&m, &b);
+  model_backward(&m, &b);
+  int frozen = 0, text_nonzero = 0, differ = 0;
+  for (int i = 0; i < m.params.count; i++) {
+    const ParamInfo *p = &m.params.items[i];
+    const int is_text = !strncmp(p->name, "text.", 5);
+    EXPECT(p->frozen == is_text, "%s: frozen %d, expected %d", p->name, p->frozen, is_text);
+    frozen += p->frozen;
+    for (size_t e = p->offset; e < p->offset + p->numel; e++) {
+      if (is_text) text_nonzero += m.params.grad[e] != 0.0f;
+      else differ += m.params.grad[e] != full[e];
+    }
+  }
+  EXPECT(frozen > 0 && text_nonzero == 0, "frozen text: %d frozen tensors, %d non-zero text gradients", frozen,
+         text_nonzero);
+  EXPECT(differ == 0, "frozen text: %d non-text gradients differ from the full backward's", differ);
+  printf("  ok  frozen text encoder: %d tensors without gradient, the other gradients bit-identical\n", frozen);
+  free(full);
 
   // A batch of 1 runs in the arena sized for 2, and gives sample 0's output.
   float out2[8 * 64];

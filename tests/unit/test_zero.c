@@ -119,10 +119,53 @@ static void test_tp_norm(void) {
   comm_free(&cc);
 }
 
+static void test_frozen(void) {
+  CommContext cc;
+  comm_layout(&cc, comm_world_size(), 1, 1, "test_zero");
+  TrainConfig tc = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 0};
+  ParamTable t = {0}, ref = {0};
+  declare(&t, 1, 0);
+  declare(&ref, 1, 0);
+  const ParamInfo *c = &t.items[2];
+  t.items[2].frozen = ref.items[2].frozen = 1;  // "c", a decayed 3-d tensor
+  params_init(&t, 3);
+  params_init(&ref, 3);
+  float *init = tsr_calloc(t.total, sizeof(float));
+  memcpy(init, t.data, t.total * sizeof(float));
+  Zero z;
+  zero_init(&z, &t, &cc.dpsp_group, &cc.world, 0);
+  AdamW opt;
+  adamw_init(&opt, &ref);
+  for (int s = 0; s < 2; s++) {
+    for (size_t i = 0; i < t.total; i++) t.grad[i] = ref.grad[i] = grad_of(i, 0, s);
+    zero_reduce_grads(&z, &t);
+    zero_step(&z, &t, &tc, tc.lr, zero_grad_norm(&z));
+    adamw_step(&opt, &ref, &tc, tc.lr, grad_norm(&ref));
+  }
+  int moved_frozen = 0, moved_other = 0, moved_ref = 0;
+  for (size_t i = 0; i < t.total; i++) {
+    const int in_c = i >= c->offset && i < c->offset + c->numel;
+    if (in_c) moved_frozen += t.data[i] != init[i], moved_ref += ref.data[i] != init[i];
+    else moved_other += t.data[i] != init[i];
+  }
+  EXPECT(moved_frozen == 0 && moved_ref == 0, "frozen tensor moved: %d elements (ZeRO), %d (AdamW)", moved_frozen,
+         moved_ref);
+  EXPECT(moved_other > (int)(t.total - c->numel) / 2, "only %d of the other elements moved", moved_other);
+  printf("  ok  frozen: %zu floats unchanged after 2 steps with weight decay, %d others moved\n", c->numel,
+         moved_other);
+  tsr_free(init);
+  zero_free(&z);
+  adamw_free(&opt);
+  params_free(&t);
+  params_free(&ref);
+  comm_free(&cc);
+}
+
 int main(int argc, char **argv) {
   comm_init(&argc, &argv);
   test_dp();
   test_tp_norm();
+  test_frozen();
   int rc = tl_finish("test_zero");
   comm_finalize();
   return rc;
