@@ -52,9 +52,15 @@ G --prompt "a red square moves right" --extend $tmp/i2v.mp4 --out $tmp/ext.mp4 -
 G --prompt "a red square moves right" --remix $tmp/i2v.mp4 --strength 0.5 --out $tmp/remix.mp4 --upscale 1 >/dev/null 2>&1 || fail "remix"
 G --prompt "a red square moves right" --frames 16 --out $tmp/long.mp4 --upscale 1 >/dev/null 2>&1 || fail "long video"
 /usr/bin/python3 - $tmp <<'PY' || fail "conditioning frames not kept"
-import sys, numpy as np, imageio as iio
+import sys, subprocess, numpy as np, imageio as iio
 d = sys.argv[1]
-def frames(p): return np.stack([f[..., :3] for f in iio.mimread(p, memtest=False)]).astype(float)
+# MP4 frames through the ffmpeg CLI (imageio's ffmpeg reader crashes on Python 3.11 when
+# ffmpeg is slow to start: StreamCatcher.isAlive), as RGB24 of the probed size
+def frames(p):
+    w, h = map(int, subprocess.check_output(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                                             "stream=width,height", "-of", "csv=p=0", p], text=True).split(","))
+    raw = subprocess.check_output(["ffmpeg", "-v", "error", "-i", p, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3).astype(float)
 def err(a, b): return np.abs(a - b).mean()
 first, last = iio.imread(d + "/first.png")[..., :3].astype(float), iio.imread(d + "/last.png")[..., :3].astype(float)
 i2v, interp, ext, long = frames(d + "/i2v.mp4"), frames(d + "/interp.mp4"), frames(d + "/ext.mp4"), frames(d + "/long.mp4")
