@@ -61,12 +61,8 @@ __global__ void __launch_bounds__(AT_WARPS * 32)
     __syncthreads();  // the previous tile is consumed
     for (int e = threadIdx.x; e < AT_BK * CMAX; e += blockDim.x) {
       const int j = e / CMAX, c = e % CMAX;
-      float kv = 0.0f, vv = 0.0f;
-      if (k0 + j < nv && c < C) {
-        const int64_t row = (int64_t)b * Nk + k0 + j;
-        kv = k[row * ldk + (int64_t)h * C + c];
-        vv = v[row * ldv + (int64_t)h * C + c];
-      }
+      float kv, vv;
+      kv_tile_elem(k, ldk, v, ldv, b, Nk, h, C, nv, k0 + j, c, &kv, &vv);
       Kt[c * KT + j] = kv;
       Vs[j * CMAX + c] = vv;
     }
@@ -178,12 +174,8 @@ __global__ void __launch_bounds__(AT_WARPS * 32)
     __syncthreads();
     for (int e = threadIdx.x; e < AT_BK * CMAX; e += blockDim.x) {
       const int j = e / CMAX, c = e % CMAX;
-      float kv = 0.0f, vv = 0.0f;
-      if (k0 + j < nv && c < C) {
-        const int64_t row = (int64_t)b * Nk + k0 + j;
-        kv = k[row * ldk + (int64_t)h * C + c];
-        vv = v[row * ldv + (int64_t)h * C + c];
-      }
+      float kv, vv;
+      kv_tile_elem(k, ldk, v, ldv, b, Nk, h, C, nv, k0 + j, c, &kv, &vv);
       Kt[c * KT + j] = kv;
       Vt[c * KT + j] = vv;
     }

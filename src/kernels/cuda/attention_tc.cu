@@ -67,12 +67,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32)
     __syncthreads();  // the previous K, V tiles are consumed (and Q is stored)
     for (int e = threadIdx.x; e < TC_BK * CMAX; e += blockDim.x) {
       const int j = e / CMAX, c = e % CMAX;
-      float kv = 0.0f, vv = 0.0f;
-      if (k0 + j < nv && c < C) {
-        const int64_t row = (int64_t)b * Nk + k0 + j;
-        kv = k[row * ldk + (int64_t)h * C + c];
-        vv = v[row * ldv + (int64_t)h * C + c];
-      }
+      float kv, vv;
+      kv_tile_elem(k, ldk, v, ldv, b, Nk, h, C, nv, k0 + j, c, &kv, &vv);
       Ks[e] = __float2bfloat16_rn(kv);
       Vs[e] = __float2bfloat16_rn(vv);
     }

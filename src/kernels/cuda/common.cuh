@@ -63,6 +63,18 @@ __device__ __forceinline__ int variant_of(const uint8_t *sel, int64_t token) {
   return sel ? (sel[token] != 0) : 0;
 }
 
+// Attention tiles: element c of key `key` of head h in sample b, from K and V
+// rows of stride ldk / ldv; zero past the valid keys (nv) or the head dim C.
+__device__ __forceinline__ void kv_tile_elem(const float *k, int ldk, const float *v, int ldv, int64_t b, int Nk,
+                                             int64_t h, int C, int nv, int key, int c, float *kv, float *vv) {
+  *kv = *vv = 0.0f;
+  if (key < nv && c < C) {
+    const int64_t row = b * Nk + key;
+    *kv = k[row * ldk + h * C + c];
+    *vv = v[row * ldv + h * C + c];
+  }
+}
+
 // ---------------------------------------------------------------- column reduction
 // Sums Q quantities per (segment, variant, column) over the rows of each
 // segment: rows r = seg*rows_per_seg + i, i < rows_per_seg; a row's variant is
