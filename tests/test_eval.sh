@@ -27,7 +27,7 @@ items:
   - {prompt: "a cyan circle moves right", colour: cyan, shape: circle, motion: right, mode: i2v, background: navy}
   - {prompt: "a green circle moves up", colour: green, shape: circle, motion: up, mode: extend, background: gray}
 EOF
-$T eval --ckpt $ckpt --suite $tmp/suite.yaml --out $tmp/out --steps 2 --cfg 2 --seeds 2 >$tmp/eval.log 2>&1 \
+$T eval --ckpt $ckpt --suite $tmp/suite.yaml --out $tmp/out --steps 2 --cfg 2 --shift 3 --sampler heun --seeds 2 >$tmp/eval.log 2>&1 \
   || fail "eval: $(tail -3 $tmp/eval.log)"
 grep -q "single-object text-to-video" $tmp/eval.log || fail "no totals row: $(tail -5 $tmp/eval.log)"
 grep -q "targets (single-object t2v): colour" $tmp/eval.log || fail "no targets line"
@@ -35,6 +35,7 @@ grep -q "targets (single-object t2v): colour" $tmp/eval.log || fail "no targets 
 /usr/bin/python3 - "$tmp/out/eval.json" <<'EOF' || fail "eval.json"
 import json, os, sys
 d = json.load(open(sys.argv[1]))
+assert d["shift"] == 3 and d["sampler"] == "heun", d
 assert d["seeds"] == 2 and d["steps"] == 2 and d["cfg"] == 2 and d["frames"] == 8 and d["size"] == [16, 16], d
 items = d["items"]
 assert len(items) == 5, len(items)
@@ -77,5 +78,7 @@ expect2 "missing suite" "no_such.yaml: cannot open" -- $T eval --ckpt $ckpt --su
 expect2 "missing checkpoint" "no_such.h5" -- $T eval --ckpt $tmp/no_such.h5 --suite $tmp/suite.yaml
 expect2 "unknown option" "unknown option '--bogus'" -- $T eval --ckpt $ckpt --bogus 1
 expect2 "bad --seeds" "--seeds: expected an integer" -- $T eval --ckpt $ckpt --seeds 0
+expect2 "bad --sampler" "--sampler: expected euler or heun, got 'rk4'" -- $T eval --ckpt $ckpt --sampler rk4
+expect2 "bad --shift" "--shift" -- $T eval --ckpt $ckpt --shift 0
 [ ! -e $tmp/bad ] || fail "a refused suite created its output directory"
 echo "ok  bad suites, a missing checkpoint and bad options: one line, exit 2"

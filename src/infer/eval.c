@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "core/config.h"
+#include "core/parse.h"
+#include "core//config.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -232,9 +233,9 @@ void eval_suite_free(EvalSuite *s) {
 // ------------------------------------------------------------------ command
 
 typedef struct {
-  const char *ckpt, *suite, *out;
+  const char *ckpt, *suite, *out, *sampler;
   int steps, seeds, seed, use_ema, upscale;
-  float cfg;
+  float cfg, shift;
 } EvalArgs;
 
 static void usage(void) {
@@ -245,7 +246,8 @@ static void usage(void) {
       "writes DIR/eval.json and one MP4 per video (docs/eval.md).\n"
       "  --suite F     suite YAML (default configs/eval/shapes.yaml)\n"
       "  --out DIR     output directory (default runs/eval)\n"
-      "  --steps N --cfg G   sampler steps and guidance (default: the checkpoint's sample config)\n"
+      "  --steps N --cfg G --shift S --sampler euler|heun\n"
+      "                sampler settings (default: the checkpoint's sample config)\n"
       "  --seeds K     videos per prompt, seeds S..S+K-1 (default 1)\n"
       "  --seed S      first seed (default: the checkpoint's sample seed)\n"
       "  --upscale K   nearest-neighbour upscale of the MP4 frames (default 4)\n"
@@ -287,6 +289,10 @@ static void parse(EvalArgs *a, int argc, char **argv) {
       a->seed = parse_int(k, v, 0, 2147483647);
     else if (!strcmp(k, "--upscale"))
       a->upscale = parse_int(k, v, 1, 64);
+    else if (!strcmp(k, "--sampler"))
+      a->sampler = v;
+    else if (!strcmp(k, "--shift"))
+      a->shift = parse_flag_float("eval", k, v, 0.01f, 100.0f);
     else if (!strcmp(k, "--cfg")) {
       char *end;
       float x = strtof(v, &end);
@@ -387,6 +393,7 @@ int cmd_eval(int argc, char **argv) {
                 .seed = -1,
                 .use_ema = 1,
                 .cfg = -1.0f,
+                .shift = -1.0f,
                 .upscale = 4};
   if (argc < 2) {
     usage();
@@ -412,10 +419,13 @@ int cmd_eval(int argc, char **argv) {
           "%s:%d: items[%d]: mode extend: a window of %d frames leaves no room for a lead-in of whole "
           "temporal patches (%d)",
           a.suite, suite.items[i].line, i, T, mc->pt);
+  const char *sampler = a.sampler ? a.sampler : cfg.sample.sampler;
+  if (strcmp(sampler, "euler") && strcmp(sampler, "heun"))
+    tsr_user_error("eval: --sampler: expected euler or heun, got '%s'", sampler);
   SamplerOptions so = {.steps = a.steps ? a.steps : cfg.sample.steps,
                        .cfg = a.cfg >= 0 ? a.cfg : cfg.sample.cfg,
-                       .shift = cfg.sample.shift,
-                       .heun = !strcmp(cfg.sample.sampler, "heun"),
+                       .shift = a.shift > 0 ? a.shift : cfg.sample.shift,
+                       .heun = !strcmp(sampler, "heun"),
                        .t0 = 1.0f};
   const uint64_t base_seed = a.seed >= 0 ? (uint64_t)a.seed : cfg.sample.seed;
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,9 @@ static void setup(Trainer *tr) {
   const ModelConfig *mc = &cfg->model;
   const TrainConfig *tc = &cfg->train;
   const ParallelConfig *par = &cfg->parallel;
+  // 0 keeps OpenMP's default: OMP_NUM_THREADS, else the cores this process
+  // may run on (one per rank under mpirun's default binding)
+  if (cfg->run.threads > 0) omp_set_num_threads(cfg->run.threads);
   comm_layout(&tr->cc, par->dp, par->sp, par->tp, cfg->path);
   CommContext *cc = &tr->cc;
   tr->rank0 = cc->world_rank == 0;
