@@ -5,7 +5,8 @@
 #     the upscaled size, a contact sheet PNG, a provenance JSON;
 #  2. each conditioning mode keeps its conditioning frames exact: image-to-video
 #     (frame 0..pt-1 = the image), extension (the lead-in frames = the source's
-#     last frames), first/last interpolation, checked on the decoded MP4 with
+#     last frames), first/last interpolation, keyframe text-to-video (frames
+#     0..pt-1 = frame 0 of the plain clip of the same seed), checked on the decoded MP4 with
 #     --upscale 1 against the inputs (H.264 is lossy: mean error below 12/255 and
 #     below half that of a generated frame); a long video (window after window);
 #  3. bad input: missing/corrupt checkpoint, undecodable image, frames that do
@@ -51,6 +52,9 @@ G --prompt "a red square moves right" --first $tmp/first.png --last $tmp/last.pn
 G --prompt "a red square moves right" --extend $tmp/i2v.mp4 --out $tmp/ext.mp4 --upscale 1 >/dev/null 2>&1 || fail "extend"
 G --prompt "a red square moves right" --remix $tmp/i2v.mp4 --strength 0.5 --out $tmp/remix.mp4 --upscale 1 >/dev/null 2>&1 || fail "remix"
 G --prompt "a red square moves right" --frames 16 --out $tmp/long.mp4 --upscale 1 >/dev/null 2>&1 || fail "long video"
+G --prompt "a red square moves right" --out $tmp/plain.mp4 --upscale 1 --seed 5 >/dev/null 2>&1 || fail "t2v seed 5"
+G --prompt "a red square moves right" --keyframe --out $tmp/kf.mp4 --upscale 1 --seed 5 >/dev/null 2>&1 || fail "keyframe t2v"
+grep -q '"keyframe":true' $tmp/kf.json || fail "keyframe not in the provenance JSON"
 /usr/bin/python3 - $tmp <<'PY' || fail "conditioning frames not kept"
 import sys, subprocess, numpy as np, imageio as iio
 d = sys.argv[1]
@@ -64,16 +68,20 @@ def frames(p):
 def err(a, b): return np.abs(a - b).mean()
 first, last = iio.imread(d + "/first.png")[..., :3].astype(float), iio.imread(d + "/last.png")[..., :3].astype(float)
 i2v, interp, ext, long = frames(d + "/i2v.mp4"), frames(d + "/interp.mp4"), frames(d + "/ext.mp4"), frames(d + "/long.mp4")
+plain, kf = frames(d + "/plain.mp4"), frames(d + "/kf.mp4")
 assert i2v.shape == (8, 16, 16, 3) and long.shape[0] == 16, (i2v.shape, long.shape)
 free = err(i2v[4], first)                       # a generated frame: far from the image
 checks = {"i2v frames 0-1 = image": max(err(i2v[0], first), err(i2v[1], first)),
           "interp first = image": err(interp[0], first), "interp last = image": err(interp[7], last),
-          "extend lead-in = source tail": err(ext[:4], i2v[4:])}
+          "extend lead-in = source tail": err(ext[:4], i2v[4:]),
+          # the keyframe pass's clip is the plain clip of the same seed; its first frame leads in
+          "keyframe frames 0-1 = t2v frame 0": max(err(kf[0], plain[0]), err(kf[1], plain[0]))}
 for k, v in checks.items():
     print("  %-30s mean abs err %.2f (a free frame: %.1f)" % (k, v, free))
     assert v < min(12.0, 0.5 * free), (k, v, free)
+assert err(kf[4:], plain[4:]) > 2 * checks["keyframe frames 0-1 = t2v frame 0"], "the keyframe video is the plain one"
 PY
-echo "ok  i2v, interpolation, extension keep their conditioning frames; remix and a 16-frame long video run"
+echo "ok  i2v, interpolation, extension, keyframe t2v keep their conditioning frames; remix and a 16-frame long video run"
 
 # 3. bad input
 bad() {  # expect exit 2 and one stderr line containing $1
@@ -85,6 +93,7 @@ head -c 3000 $ckpt > $tmp/trunc.h5; head -c 2000 /dev/urandom > $tmp/bad.png
 bad "$tmp/missing.h5" $T generate --ckpt $tmp/missing.h5 --prompt x --out $tmp/x.mp4
 bad "$tmp/trunc.h5" $T generate --ckpt $tmp/trunc.h5 --prompt x --out $tmp/x.mp4
 bad "$tmp/bad.png" G --prompt x --image $tmp/bad.png --out $tmp/x.mp4
+bad "--keyframe is for text-to-video" G --prompt x --keyframe --image $tmp/first.png --out $tmp/x.mp4
 bad "frames 10" G --prompt x --frames 10 --out $tmp/x.mp4
 bad "frames 5" G --prompt x --frames 5 --out $tmp/x.mp4
 [ ! -e $tmp/x.mp4 ] || fail "a failed generate left $tmp/x.mp4"

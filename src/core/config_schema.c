@@ -89,7 +89,7 @@ const Field cfg_fields[] = {
 
     ENUM("run.device", run.device, "cpu|cuda"),
     ENUM("run.precision", run.precision, "fp32|bf16"),
-    INT("run.threads", run.threads, 0, 4096),  // 0 = all cores
+    INT("run.threads", run.threads, 0, 4096),  // train; 0 = OpenMP default
 };
 const int cfg_nfields = (int)(sizeof cfg_fields / sizeof cfg_fields[0]);
 

@@ -26,7 +26,7 @@
 
 typedef struct {
   const char *ckpt, *prompt, *prompts, *out, *image, *extend, *first, *last, *remix, *sampler;
-  int frames, steps, seed, upscale, extend_frames, use_ema;
+  int frames, steps, seed, upscale, extend_frames, use_ema, keyframe;
   int sp, tp, cfg_parallel;
   float cfg, shift, strength;
   char size[32];
@@ -43,6 +43,8 @@ static void usage(void) {
          "  --remix VIDEO --strength s   redo VIDEO under the prompt, noising it to t=s (0..1)\n"
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
          "  --raw             sample with the raw weights instead of the EMA\n"
+         "  --keyframe        text-to-video through a keyframe: make a clip, keep its first frame,\n"
+         "                    make the video again from that image (twice the sampling)\n"
          "Under mpirun (world = dp x cfg x sp x tp ranks):\n"
          "  --sp S            split each clip's tokens over S ranks (sequence parallel)\n"
          "  --tp T            split the model's heads and MLP over T ranks (tensor parallel)\n"
@@ -61,6 +63,7 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     }
     if (!strcmp(k, "--raw")) { a->use_ema = 0; continue; }
     if (!strcmp(k, "--cfg-parallel")) { a->cfg_parallel = 1; continue; }
+    if (!strcmp(k, "--keyframe")) { a->keyframe = 1; continue; }
     if (i + 1 >= argc) tsr_user_error("generate: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
@@ -195,7 +198,7 @@ static void write_outputs(const Provenance *pv, const char *out, const char *pro
   json_string(f, prompt);
   fprintf(f, ",\"seed\":%llu,\"sampler\":\"%s\",\"steps\":%d,\"cfg\":%g,\"shift\":%g,\"frames\":%d,\"size\":[%d,%d],",
           (unsigned long long)seed, pv->sampler, so->steps, so->cfg, so->shift, frames, H, W);
-  fprintf(f, "\"conditioning\":{\"image\":");
+  fprintf(f, "\"keyframe\":%s,\"conditioning\":{\"image\":", a->keyframe ? "true" : "false");
   json_string(f, a->image ? a->image : "");
   fprintf(f, ",\"extend\":");
   json_string(f, a->extend ? a->extend : "");
@@ -258,9 +261,12 @@ int cmd_generate(int argc, char **argv) {
   const CkptState st = ses.state;
 
   const int T = mc->frames, H = mc->height, W = mc->width;
-  GenerateRequest r = {.frames = a.frames ? a.frames : T, .sampler = so, .remix_strength = a.strength};
+  GenerateRequest r = {.frames = a.frames ? a.frames : T, .sampler = so, .remix_strength = a.strength,
+                       .keyframe = a.keyframe};
   VideoFrames first = {0}, last = {0}, remix = {0};
   if (!!a.image + !!a.extend + !!a.first > 1) tsr_user_error("generate: use one of --image, --extend, --first");
+  if (a.keyframe && (a.image || a.extend || a.first || a.last || a.remix))
+    tsr_user_error("generate: --keyframe is for text-to-video; --image, --extend, --first, --last and --remix give the frames");
   if (a.image || a.first) {
     first = load_frames(a.image ? "--image" : "--first", a.image ? a.image : a.first, H, W, 1);
     r.first = first.pixels, r.nfirst = 1;

@@ -234,7 +234,7 @@ void eval_suite_free(EvalSuite *s) {
 
 typedef struct {
   const char *ckpt, *suite, *out, *sampler;
-  int steps, seeds, seed, use_ema, upscale;
+  int steps, seeds, seed, use_ema, upscale, keyframe;
   float cfg, shift;
 } EvalArgs;
 
@@ -251,7 +251,9 @@ static void usage(void) {
       "  --seeds K     videos per prompt, seeds S..S+K-1 (default 1)\n"
       "  --seed S      first seed (default: the checkpoint's sample seed)\n"
       "  --upscale K   nearest-neighbour upscale of the MP4 frames (default 4)\n"
-      "  --raw         sample with the raw weights instead of the EMA\n");
+      "  --raw         sample with the raw weights instead of the EMA\n"
+      "  --keyframe    text-to-video items through a keyframe: make a clip, keep its first frame,\n"
+      "                make the video again from it (docs/eval.md)\n");
 }
 
 static int parse_int(const char *flag, const char *v, int lo, int hi) {
@@ -271,6 +273,10 @@ static void parse(EvalArgs *a, int argc, char **argv) {
     }
     if (!strcmp(k, "--raw")) {
       a->use_ema = 0;
+      continue;
+    }
+    if (!strcmp(k, "--keyframe")) {
+      a->keyframe = 1;
       continue;
     }
     if (i + 1 >= argc) tsr_user_error("eval: %s: expected a value after it", k);
@@ -473,7 +479,7 @@ int cmd_eval(int argc, char **argv) {
     slug[sl] = 0;
     for (int k = 0; k < a.seeds; k++) {
       const int v = i * a.seeds + k;
-      GenerateRequest r = {.frames = T, .sampler = so, .first = cond, .nfirst = ncond};
+      GenerateRequest r = {.frames = T, .sampler = so, .first = cond, .nfirst = ncond, .keyframe = a.keyframe};
       r.sampler.seed = base_seed + (uint64_t)k;
       double t0 = timer_now();
       if (generate_video(&ses.model, tokens, ntokens, &r, video, err, sizeof err) != 0)
@@ -553,9 +559,9 @@ int cmd_eval(int argc, char **argv) {
   json_string(f, a.ckpt);
   fprintf(f,
           ",\"checkpoint_step\":%lld,\"weights\":\"%s\",\"steps\":%d,\"cfg\":%g,\"shift\":%g,\"sampler\":\"%s\","
-          "\"seed\":%llu,\"seeds\":%d,\"frames\":%d,\"size\":[%d,%d],\"seconds\":%.2f,",
+          "\"keyframe\":%s,\"seed\":%llu,\"seeds\":%d,\"frames\":%d,\"size\":[%d,%d],\"seconds\":%.2f,",
           (long long)st.step, a.use_ema ? "ema" : "raw", so.steps, so.cfg, so.shift, so.heun ? "heun" : "euler",
-          (unsigned long long)base_seed, a.seeds, T, H, W, total_secs);
+          a.keyframe ? "true" : "false", (unsigned long long)base_seed, a.seeds, T, H, W, total_secs);
   fprintf(f,
           "\"thresholds\":{\"mask_dist\":%g,\"colour_dist\":%g,\"max_mask_frac\":%g,\"still_frac\":%g,"
           "\"reversal_frac\":%g,\"diag_min\":%g,\"diag_ratio\":%g,\"first_frame_mae\":%g,\"seam_factor\":%g,"

@@ -33,6 +33,10 @@ static int place(const ModelConfig *c, uint8_t *window, uint8_t *cond, const uin
   return n;
 }
 
+// the keyframe pass's second sampling draws noise apart from the first's and
+// from the windows of a long video (seed + w)
+enum { KEYFRAME_SEED_OFFSET = 1000003 };
+
 int generate_video(Model *m, const int32_t *tokens, int ntokens, const GenerateRequest *r, uint8_t *out, char *err,
                    int errlen) {
   const ModelConfig *c = &m->cfg;
@@ -57,6 +61,19 @@ int generate_video(Model *m, const int32_t *tokens, int ntokens, const GenerateR
   if (r->nlast && r->frames != T) {
     snprintf(err, (size_t)errlen, "--last (interpolation) works within one window of %d frames", T);
     return -1;
+  }
+  if (r->keyframe && !r->nfirst && !r->nlast && !r->remix) {
+    GenerateRequest pass1 = *r, pass2 = *r;
+    pass1.frames = T;
+    pass1.keyframe = pass2.keyframe = 0;
+    uint8_t *clip = tsr_calloc((size_t)T * frame, 1);
+    int rc = generate_video(m, tokens, ntokens, &pass1, clip, err, errlen);
+    pass2.first = clip;  // its first frame, as an image
+    pass2.nfirst = 1;
+    pass2.sampler.seed = r->sampler.seed + KEYFRAME_SEED_OFFSET;
+    if (rc == 0) rc = generate_video(m, tokens, ntokens, &pass2, out, err, errlen);
+    tsr_free(clip);
+    return rc;
   }
   uint8_t *window = tsr_calloc((size_t)T * frame, 1), cond[256];
   TSR_ASSERT(c->grid_t <= 256, "grid_t %d > 256", c->grid_t);

@@ -19,6 +19,10 @@ typedef struct {
   const uint8_t *remix;    // [T,H,W,3] a video to redo under the prompt (SDEdit)
   float remix_strength;    // t0 in (0,1]: how much of the source is noised away
   int overlap;             // frames shared by consecutive windows of a long video (0: T/2)
+  // Text-to-video through a keyframe (factorised, as Emu Video does): a first
+  // pass makes a clip, its first frame is kept, and the video is made again from
+  // that image (image-to-video). Only without other conditioning; twice the cost.
+  int keyframe;
 } GenerateRequest;
 
 // out: [frames,H,W,3]. The model must hold activations for 2 samples (CFG).
