@@ -23,19 +23,6 @@ if [ ! -f demo/shapes.h5 ] || [ "$(cat demo/shapes.args 2>/dev/null)" != "$synth
 fi
 $T data inspect demo/shapes.h5 --sheet demo/corpus_sheet.png > demo/corpus.txt && head -12 demo/corpus.txt
 
-# One data-parallel MPI rank per core, one thread each: on small matrices two
-# single-threaded ranks outrun one two-threaded process (docs/choices.md). The
-# global batch (32) is split evenly: a power of two of ranks, at most 8.
-ranks=1
-while [ $((ranks * 2)) -le "${DEMO_RANKS:-$(nproc)}" ] && [ $ranks -lt 8 ]; do ranks=$((ranks * 2)); done
-launch=()
-if [ $ranks -gt 1 ] && command -v mpirun >/dev/null; then
-  launch=(mpirun -np $ranks --bind-to core)
-  [ "$(id -u)" = 0 ] && launch+=(--allow-run-as-root)
-else
-  ranks=1
-fi
-train_args="configs/train/demo.yaml parallel.dp=$ranks run.threads=$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))"
 # a run left by another configuration is moved aside, not continued
 fingerprint="$(cat configs/train/demo.yaml configs/model/demo.yaml | cksum)"
 if [ -d demo/run ] && [ "$(cat demo/run.config 2>/dev/null)" != "$fingerprint" ]; then
@@ -44,8 +31,8 @@ if [ -d demo/run ] && [ "$(cat demo/run.config 2>/dev/null)" != "$fingerprint" ]
 fi
 mkdir -p demo/run && echo "$fingerprint" > demo/run.config
 
-echo "== 2/4 training the demo model for $minutes minutes on $ranks rank(s) =="
-"${launch[@]}" $T train $train_args train.time_limit="$minutes" train.resume=auto | grep -E "^(step|model|checkpoint|time limit|resumed)"
+echo "== 2/4 training the demo model for $minutes minutes =="
+$T train configs/train/demo.yaml train.time_limit="$minutes" train.resume=auto | grep -E "^(step|model|checkpoint|time limit|resumed)"
 ckpt=$(ls demo/run/ckpt_*.h5 | sort -t_ -k2 -n | tail -1)
 
 echo "== 3/4 videos from $ckpt =="
