@@ -339,7 +339,7 @@ static int write_provenance(const char *path, const RenderItem *it, const Render
   sb_json_string(&b, it->prompt);
   sb_printf(&b, ",\"seed\":%llu,\"sampler\":\"%s\",\"steps\":%d,\"cfg\":%g,\"shift\":%g,\"frames\":%d,\"size\":[%d,%d],",
             (unsigned long long)so->seed, sampler, so->steps, so->cfg, so->shift, frames, H, W);
-  sb_printf(&b, "\"conditioning\":{");
+  sb_printf(&b, "\"keyframe\":false,\"conditioning\":{");  // the same record as generate's (no keyframe pass here)
   json_path_field(&b, "image", it->image);
   sb_printf(&b, ",");
   json_path_field(&b, "extend", it->extend);
