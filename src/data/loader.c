@@ -17,6 +17,7 @@
 #include "data/loader.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -165,7 +166,16 @@ static void worker_start(Loader *l) {
   if (l->nslots == 0) return;
   l->head = l->count = l->stop = 0;
   l->wcur = l->cur;
+  // The worker starts with the stop signals blocked, so that they reach the
+  // trainer's threads and never interrupt the worker's reads.
+  sigset_t stop_signals, old;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGUSR1);
+  PT_CHECK(pthread_sigmask(SIG_BLOCK, &stop_signals, &old));
   PT_CHECK(pthread_create(&l->worker, NULL, worker_main, l));
+  PT_CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL));
   l->running = 1;
 }
 
