@@ -37,11 +37,13 @@ void flow_batch_free(FlowBatch *fb) {
   memset(fb, 0, sizeof *fb);
 }
 
+enum { COND_NONE, COND_FIRST, COND_PREFIX, COND_ENDS, COND_RANDOM };
+
 // Conditioning mask over gt latent frames; frame 0 of a clip with gt == 1 is
-// never conditioned (nothing would be left to learn).
-static void draw_cond(uint8_t *cond, int gt, const TrainConfig *tc, uint64_t seed, uint32_t sample) {
+// never conditioned (nothing would be left to learn). Returns the mode.
+static int draw_cond(uint8_t *cond, int gt, const TrainConfig *tc, uint64_t seed, uint32_t sample) {
   memset(cond, 0, (size_t)gt);
-  if (gt < 2) return;
+  if (gt < 2) return COND_NONE;
   float p[5] = {tc->p_cond_none, tc->p_cond_first, tc->p_cond_prefix, tc->p_cond_ends, tc->p_cond_random};
   float total = p[0] + p[1] + p[2] + p[3] + p[4];
   float u = rng_uniform(seed, RNG_COND, sample, 0, 0) * total;
@@ -61,6 +63,19 @@ static void draw_cond(uint8_t *cond, int gt, const TrainConfig *tc, uint64_t see
       break;
     default: break;
   }
+  return kind;
+}
+
+// The image modes (first: image-to-video; ends: interpolation between two
+// images) condition on a still latent frame, as generate does with an image:
+// its one video frame repeated over the pt frames of the patch. Conditioning on
+// the clip's own pt frames instead shows the motion between them, and the model
+// learns to continue that motion rather than to read the motion word
+// (docs/choices.md "Image conditioning is a still frame").
+static void make_still(float *patch, int P, int pt, int keep) {
+  const int slice = P / pt;
+  for (int f = 0; f < pt; f++)
+    if (f != keep) memcpy(patch + (size_t)f * slice, patch + (size_t)keep * slice, (size_t)slice * sizeof(float));
 }
 
 void flow_prepare(FlowBatch *fb, const ModelConfig *mc, const TrainConfig *tc, float p_drop, uint64_t seed,
@@ -73,7 +88,7 @@ void flow_prepare(FlowBatch *fb, const ModelConfig *mc, const TrainConfig *tc, f
     float t = 1.0f / (1.0f + expf(-z));
     b->t[s] = t;
     uint8_t *cond = b->cond + (size_t)s * gt;
-    draw_cond(cond, gt, tc, seed, gs);
+    int mode = draw_cond(cond, gt, tc, seed, gs);
     if (rng_uniform(seed, RNG_DROPOUT, gs, 0, 0) < p_drop) {  // null caption: BOS only
       memset(b->tokens + (size_t)s * mc->text_length, 0, (size_t)mc->text_length * sizeof(int32_t));
       b->tokens[(size_t)s * mc->text_length] = 1;
@@ -82,7 +97,9 @@ void flow_prepare(FlowBatch *fb, const ModelConfig *mc, const TrainConfig *tc, f
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
       size_t base = ((size_t)s * N + n) * P;
-      int clean = cond[(n0 + n) / frame_tokens];
+      int frame = (n0 + n) / frame_tokens, clean = cond[frame];
+      if (clean && mc->pt > 1 && (mode == COND_FIRST || mode == COND_ENDS))
+        make_still(fb->x0 + base, P, mc->pt, frame == 0 ? 0 : mc->pt - 1);  // first image / last image
       for (int p = 0; p < P; p++) {
         float x0 = fb->x0[base + p];
         float eps = rng_normal(seed, RNG_NOISE, gs, (uint32_t)(n0 + n), (uint32_t)p);
