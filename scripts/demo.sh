@@ -49,5 +49,6 @@ $T generate --ckpt "$ckpt" --prompt "a blue square moves right" --image demo/see
 $T generate --ckpt "$ckpt" --prompt "a blue square moves right" --extend demo/seed_clip.mp4 --frames 12 --out demo/extend.mp4 --seed 4
 
 echo "== 4/4 eval =="
-$T eval --ckpt "$ckpt" --suite configs/eval/shapes.yaml --out demo/eval --steps 30 --keyframe
+# 3 seeds per prompt: 60 direction videos, about +-6 points (1 seed: +-9)
+$T eval --ckpt "$ckpt" --suite configs/eval/shapes.yaml --out demo/eval --steps 30 --keyframe --seeds 3
 echo "videos, contact sheets (.png) and provenance (.json) are in demo/"
