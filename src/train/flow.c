@@ -68,10 +68,9 @@ static int draw_cond(uint8_t *cond, int gt, const TrainConfig *tc, uint64_t seed
 
 // The image modes (first: image-to-video; ends: interpolation between two
 // images) condition on a still latent frame, as generate does with an image:
-// its one video frame repeated over the pt frames of the patch. Conditioning on
-// the clip's own pt frames instead shows the motion between them, and the model
-// learns to continue that motion rather than to read the motion word
-// (docs/choices.md "Image conditioning is a still frame").
+// its one video frame `keep` repeated over the pt frames of the patch (in place).
+// The clip's own pt frames would show the motion that an image never shows
+// (docs/model.md "Conditioning modes"; measured in docs/choices.md).
 static void make_still(float *patch, int P, int pt, int keep) {
   const int slice = P / pt;
   for (int f = 0; f < pt; f++)

@@ -24,10 +24,11 @@ void flow_batch_free(FlowBatch *fb);
 // (global token, channel), a conditioning mask (none / first / prefix / ends /
 // random, by the train config's probabilities), caption dropout to the null
 // caption with p_drop; then x_t = (1-t) x0 + t eps (conditioned frames keep
-// x0; in the image modes, first and ends, a conditioned latent frame is a
-// still: its first or last video frame repeated, as generate places an image)
-// and target = eps - x0 (x0 when the model predicts x). Every draw is keyed by the global sample and token
-// index, so any dp/sp sharding of a batch sees the numbers one rank would.
+// x0) and target = eps - x0 (x0 when the model predicts x). In the image modes,
+// first and ends, a conditioned latent frame is made a still in fb->x0 itself:
+// its first or last video frame repeated, as generate places an image. Every
+// draw is keyed by the global sample and token index, so any dp/sp sharding of
+// a batch sees the numbers one rank would.
 void flow_prepare(FlowBatch *fb, const ModelConfig *mc, const TrainConfig *tc, float p_drop, uint64_t seed,
                   uint64_t first_sample, uint64_t stride);
 // Generated (non-conditioned) tokens of `count` whole clips with global
