@@ -6,6 +6,7 @@
 #include "comm/comm.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/fpenv.h"
 #include "data/commands.h"
 
 int cmd_train(int argc, char **argv);  // src/train/cmd_train.c
@@ -56,6 +57,7 @@ static int dispatch(int argc, char **argv) {
 // Every command runs as an MPI process (a singleton without mpirun): the
 // layers that shard work split the world with comm_layout.
 int main(int argc, char **argv) {
+  fpenv_flush_denormals_all_threads();  // before MPI, HDF5 or oneDNN start threads: they inherit it
   comm_init(&argc, &argv);
   int rc = dispatch(argc, argv);
   comm_finalize();

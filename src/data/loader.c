@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/fpenv.h"
 #include "core/h5io.h"
 #include "core/rng.h"
 #include "data/corpus.h"
@@ -68,6 +69,7 @@ struct Loader {
   pthread_cond_t can_fill, can_take;
   int head, count, stop;  // under mu
   LoaderCursor wcur;      // worker's next batch (worker only while running)
+  int worker_flushes;     // the worker's fpenv_denormals_flushed(), set before its first batch
 };
 
 // ------------------------------------------------------------------ order
@@ -140,6 +142,8 @@ static void read_batch(Loader *l, LoaderCursor *c, float *x0, int32_t *tokens, i
 
 static void *worker_main(void *arg) {
   Loader *l = arg;
+  fpenv_flush_denormals();  // inherited from the creating thread too; stated where the thread begins
+  l->worker_flushes = fpenv_denormals_flushed();  // published by the mutex hand-off of the first batch
   for (;;) {
     PT_CHECK(pthread_mutex_lock(&l->mu));
     while (l->count == l->nslots && !l->stop) PT_CHECK(pthread_cond_wait(&l->can_fill, &l->mu));
@@ -191,6 +195,8 @@ static void worker_stop(Loader *l) {
 }
 
 // ------------------------------------------------------------------ API
+
+int loader_worker_flushes_denormals(const Loader *l) { return l->running ? l->worker_flushes : -1; }
 
 Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, int pw, int channels) {
   if (o->dp_size < 1 || o->dp_rank < 0 || o->dp_rank >= o->dp_size)

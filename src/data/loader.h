@@ -41,6 +41,9 @@ LoaderCursor loader_cursor(const Loader *l);  // position of the next batch
 void loader_seek(Loader *l, LoaderCursor c);  // the next batch is the one at c
 int loader_bucket_size(const Loader *l);      // clips in the bucket
 void loader_close(Loader *l);
+// 1 if the prefetch thread flushes denormals (core/fpenv.h), 0 if not, -1
+// without a prefetch thread. Valid once loader_next has returned a batch.
+int loader_worker_flushes_denormals(const Loader *l);
 
 // Threads: with prefetch > 0 a background thread reads the corpus. HDF5 here
 // is not thread-safe; every HDF5 call of the loader holds h5_lock()

@@ -17,6 +17,7 @@
 
 #include "comm/comm.h"
 #include "core/error.h"
+#include "core/fpenv.h"
 #include "core/fs.h"
 #include "core/h5io.h"
 #include "core/log.h"
@@ -257,6 +258,16 @@ static void log_step(Trainer *tr, int64_t step, double loss, double norm, float 
   }
 }
 
+// Denormals flushed in every thread that computes (core/fpenv.h), observed
+// in the threads themselves after the first step; tests read this line.
+static void log_fpenv(const Trainer *tr) {
+  int nthreads = 0;
+  const int flushing = fpenv_flushing_omp_threads(&nthreads);
+  const int loader = tr->loader ? loader_worker_flushes_denormals(tr->loader) : -1;
+  log_info("fp: denormals flushed (FTZ+DAZ) in %d/%d compute threads; loader thread: %s", flushing, nthreads,
+           loader < 0 ? "none" : loader ? "flushed" : "NOT flushed");
+}
+
 // Layout, batch split, model shard, ZeRO state, data. Every check here is
 // made alike on every rank: one message from rank 0, all ranks exit 2.
 static void setup(Trainer *tr) {
@@ -267,6 +278,7 @@ static void setup(Trainer *tr) {
   // 0 keeps OpenMP's default: OMP_NUM_THREADS, else the cores this process
   // may run on (one per rank under mpirun's default binding)
   if (cfg->run.threads > 0) omp_set_num_threads(cfg->run.threads);
+  fpenv_flush_denormals_all_threads();  // main() did; a resized pool is covered again here
   comm_layout(&tr->cc, par->dp, par->sp, par->tp, cfg->path);
   CommContext *cc = &tr->cc;
   tr->rank0 = cc->world_rank == 0;
@@ -356,6 +368,7 @@ float train_run(const Config *cfg) {
     }
     tr.state.step = step + 1;
     window_steps++;
+    if (window_steps == 1 && tr.counted_steps == 0) log_fpenv(&tr);
     // Signals and the time limit reach ranks at different moments: agree on
     // them so that every rank stops after the same step and saves together.
     int stop[2] = {train_signal_pending(), tc->time_limit > 0 && timer_now() - tr.t_begin >= 60.0 * tc->time_limit};

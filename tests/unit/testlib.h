@@ -6,9 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/fpenv.h"
 #include "core/rng.h"
 
 static int tl_failures = 0, tl_checks = 0;
+
+// The kernels are tested in the floating-point environment bin/tessera runs
+// them in: denormals flushed in every thread (core/fpenv.h, main.c).
+__attribute__((constructor)) static void tl_fpenv(void) { fpenv_flush_denormals_all_threads(); }
 
 #define EXPECT(cond, ...)                                       \
   do {                                                          \
