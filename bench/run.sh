@@ -17,7 +17,8 @@ for model in ${BENCH_MODELS:-tiny}; do
   /usr/bin/python3 - "$ours" "$peer" <<'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"{a['model']} batch {a['batch']} on {a['gemm']}, {a['gemm_peak_gflops']:.0f} GFLOP/s GEMM peak, MFU {100*a['mfu']:.1f}%")
+print(f"{a['model']} batch {a['batch']} on {a['gemm']} ({a['gemm_gflops']:.0f} GFLOP/s at 1024^3), "
+      f"MFU {100*a['mfu']:.1f}% of {a['peak_gflops']:.0f} GFLOP/s ({a['peak']})")
 print(f"  train step   tessera {a['train_step_ms']:8.1f} ms   pytorch {b['train_step_ms']:8.1f} ms   speed-up x{b['train_step_ms']/a['train_step_ms']:.2f}")
 print(f"  denoise step tessera {a['denoise_step_ms']:8.1f} ms   pytorch {b['denoise_step_ms']:8.1f} ms   speed-up x{b['denoise_step_ms']/a['denoise_step_ms']:.2f}")
 print(f"  peak RSS     tessera {a['peak_rss_mb']:8.0f} MB   pytorch {b['peak_rss_mb']:8.0f} MB   ratio {a['peak_rss_mb']/b['peak_rss_mb']:.2f}")

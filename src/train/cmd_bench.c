@@ -1,6 +1,7 @@
 // `tessera bench step --config F [--batch B] [--iters K]`: one JSON line with
 // the time of a training step (forward, backward, AdamW) and of a denoising
 // step (forward only), tokens/s, GFLOP per step, MFU and peak RSS.
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,14 +109,17 @@ int cmd_bench(int argc, char **argv) {
       denoise_t[i] = t2 - t1;
     }
   }
-  double peak = measure_gemm_peak_gflops();
+  const Peak peak = peak_fp32(omp_get_max_threads());
+  const double gemm_gflops = measure_gemm_gflops();
   double train_s = median(train_t, iters), denoise_s = median(denoise_t, iters);
   double gflop = 3.0 * model_forward_flops(mc, batch) * 1e-9;
   printf("{\"impl\":\"tessera\",\"model\":\"%s\",\"batch\":%d,\"tokens\":%d,\"train_step_ms\":%.2f,"
-         "\"denoise_step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflop_per_step\":%.3f,\"gemm_peak_gflops\":%.1f,"
+         "\"denoise_step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflop_per_step\":%.3f,\"peak_gflops\":%.1f,"
+         "\"peak\":\"fp32 FMA, %d x %.1f GFLOP/s, %s, measured\",\"gemm_gflops\":%.1f,"
          "\"mfu\":%.4f,\"peak_rss_mb\":%.1f,\"gemm\":\"%s\"}\n",
-         mc->name, batch, mc->tokens, train_s * 1e3, denoise_s * 1e3, batch * mc->tokens / train_s, gflop, peak,
-         gflop / train_s / peak, peak_rss_mb(), gemm_library());
+         mc->name, batch, mc->tokens, train_s * 1e3, denoise_s * 1e3, batch * mc->tokens / train_s, gflop, peak.gflops,
+         peak.threads, peak.per_thread_gflops, peak.isa, gemm_gflops, gflop / train_s / peak.gflops, peak_rss_mb(),
+         gemm_library());
   tsr_free(train_t);
   tsr_free(denoise_t);
   flow_batch_free(&fb);

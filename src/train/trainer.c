@@ -54,7 +54,7 @@ typedef struct {
   uint64_t step_bytes[NGROUPS];  // bytes this rank sent inside training steps, per group (not checkpoints)
   int64_t counted_steps;
   FILE *metrics;
-  double peak_gflops;
+  double peak_gflops;  // sum over ranks of each rank's fp32 peak
   double t_begin;  // wall clock at the first step of this process
 } Trainer;
 
@@ -245,15 +245,17 @@ static void log_step(Trainer *tr, int64_t step, double loss, double norm, float 
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
   double tok_s = (double)cfg->train.batch * mc->tokens / dt;
-  // MFU of the job: every rank measured about the same per-process peak.
-  double mfu = model_train_flops(mc, cfg->train.batch, tr->model.text_frozen) / dt * 1e-9 / (tr->peak_gflops * tr->cc.world_size);
+  // MFU of the job against the sum of the ranks' fp32 peaks (train/peak.h)
+  double mfu = model_train_flops(mc, cfg->train.batch, tr->model.text_frozen) / dt * 1e-9 / tr->peak_gflops;
   double eta = (double)(cfg->train.steps - step) * dt;
   if (cfg->train.time_limit > 0) eta = fmin(eta, fmax(0.0, 60.0 * cfg->train.time_limit - (timer_now() - tr->t_begin)));
   log_info("step %lld | loss %.6f | grad %.4f | lr %.3e | %.0f tok/s | %.0f ms/step | mfu %.1f%% | eta %.0fs",
            (long long)step, loss, norm, lr, tok_s, dt * 1e3, 100.0 * mfu, eta);
   if (tr->metrics) {
-    fprintf(tr->metrics, "{\"step\":%lld,\"loss\":%.9g,\"grad_norm\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.1f,\"mfu\":%.4f}\n",
-            (long long)step, loss, norm, lr, tok_s, mfu);
+    fprintf(tr->metrics,
+            "{\"step\":%lld,\"loss\":%.9g,\"grad_norm\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.1f,\"step_ms\":%.2f,"
+            "\"mfu\":%.4f}\n",
+            (long long)step, loss, norm, lr, tok_s, dt * 1e3, mfu);
     fflush(tr->metrics);
   }
 }
@@ -326,10 +328,15 @@ float train_run(const Config *cfg) {
   }
   train_signals_install();
 
-  tr.peak_gflops = tr.rank0 ? measure_gemm_peak_gflops() : 1.0;
-  log_info("model %s: %.2fM parameters, %d tokens/clip, batch %d, activations %.0f MiB, GEMM peak %.0f GFLOP/s, data %s",
+  const Peak peak = peak_fp32(omp_get_max_threads());
+  tr.peak_gflops = peak.gflops;
+  comm_allreduce(&tr.cc.world, &tr.peak_gflops, 1, COMM_F64, COMM_SUM);
+  char peak_text[128];
+  peak_describe(&peak, peak_text, sizeof peak_text);
+  log_info("model %s: %.2fM parameters, %d tokens/clip, batch %d, activations %.0f MiB, data %s",
            mc->name, (double)tr.model.params.total / 1e6, mc->tokens, tc->batch,
-           (double)tr.model.arena.size / 1048576.0, tr.peak_gflops, cfg->data.path[0] ? cfg->data.path : "random clips");
+           (double)tr.model.arena.size / 1048576.0, cfg->data.path[0] ? cfg->data.path : "random clips");
+  log_info("mfu against %.0f GFLOP/s: %d rank(s), rank 0's %s", tr.peak_gflops, tr.cc.world_size, peak_text);
 
   double loss = 0.0;
   double t_window = timer_now();
