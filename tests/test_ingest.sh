@@ -49,6 +49,14 @@ run() {
   return 0
 }
 
+# A corpus string column (datasets/README.md): NAME/bytes uint8 + NAME/offsets uint64 [n+1].
+cat >"$tmp/corpus_text.py" <<'EOF'
+def strings(g):
+    b, o = bytes(g["bytes"][()]), g["offsets"][()]
+    return [b[o[i]:o[i + 1]].decode() for i in range(len(o) - 1)]
+EOF
+export PYTHONPATH=$tmp
+
 # ---------------------------------------------------------------- good input
 out=$tmp/corpus.h5
 if run ingest 0 data ingest --videos "$vids" --captions "$tmp/caps.jsonl" --out "$out" --frames 8 --size 32x32 --fps 12; then
@@ -70,10 +78,8 @@ g = b["8x32x32"]
 n = g["patches"].shape[0]
 check(g["patches"].shape == (6, 4 * 8 * 8, 2 * 4 * 4 * 3), "patches shape %s" % (g["patches"].shape,))
 check(int(g.attrs["count"]) == 6, "count attribute")
-dec = lambda x: x.decode() if isinstance(x, bytes) else x
-src = [dec(s) for s in g["meta/source"][:]]
-cap = [dec(s) for s in g["caption"][:]]
-rec = [dec(s) for s in g["recaption"][:]]
+from corpus_text import strings
+src, cap, rec = strings(g["meta/source"]), strings(g["caption"]), strings(g["recaption"])
 check(src == ["cockatoo.mp4"] * 4 + ["newtonscradle.gif", "realshort.mp4"], "sources %s" % src)
 check(all(abs(x - 12) < 1e-6 for x in g["meta/fps"][:]), "fps %s" % g["meta/fps"][:])
 check(cap[:4] == ["a white cockatoo on a perch turns its head"] * 4, "cockatoo captions %s" % cap[:4])
@@ -84,7 +90,7 @@ for c, r in zip(cap, rec):
 check(any("camera" in r for r in rec), "no camera sentence")
 check(g["tokens"].shape == (6, 32) and g["caption_tokens"].shape == (6, 32), "tokens shape")
 check(all(t[0] == 1 for t in g["tokens"][:]), "tokens start with BOS")
-v = [dec(s) for s in f["tokenizer/vocab"][:]]
+v = strings(f["tokenizer/vocab"])
 check(v[:4] == ["<pad>", "<bos>", "<unk>", "<eos>"] and "cockatoo" in v, "vocab %s" % v[:8])
 p = g["patches"][:]
 check(p.std() > 10, "patches look empty (std %.2f)" % p.std())
@@ -104,7 +110,8 @@ a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
 ok = list(a["buckets"]) == list(b["buckets"])
 for k in a["buckets"]:
     x, y = a["buckets"][k], b["buckets"][k]
-    for d in ("patches", "caption", "recaption", "meta/source", "meta/fps"):
+    for d in ("patches", "caption/bytes", "caption/offsets", "recaption/bytes", "recaption/offsets",
+              "meta/source/bytes", "meta/source/offsets", "meta/fps"):
         same = np.array_equal(x[d][:], y[d][:])
         if not same: print("    differs:", k, d)
         ok &= same
@@ -113,8 +120,8 @@ EOF
 fi
 cp "$out" "$tmp/inplace.h5"
 if run recaption-inplace 0 data recaption "$tmp/inplace.h5"; then
-  if [ -e "$tmp/inplace.h5.tmp" ] || ! cmp -s <($PY -c "import h5py,sys; print(h5py.File(sys.argv[1])['buckets/8x32x32/recaption'][:])" "$tmp/inplace.h5") \
-       <($PY -c "import h5py,sys; print(h5py.File(sys.argv[1])['buckets/8x32x32/recaption'][:])" "$out"); then
+  if [ -e "$tmp/inplace.h5.tmp" ] || ! cmp -s <($PY -c "import h5py,sys; print(h5py.File(sys.argv[1])['buckets/8x32x32/recaption/bytes'][:].tobytes())" "$tmp/inplace.h5") \
+       <($PY -c "import h5py,sys; print(h5py.File(sys.argv[1])['buckets/8x32x32/recaption/bytes'][:].tobytes())" "$out"); then
     bad "recaption in place: temp file left or recaptions changed"
   else ok "recaption in place (temp + rename)"; fi
 fi
@@ -127,7 +134,8 @@ import sys, h5py
 f = h5py.File(sys.argv[1], "r")
 b = f["buckets"]
 ok = sorted(b.keys()) == ["8x32x32", "8x32x64"] and b["8x32x64"]["patches"].shape[0] == 2 and b["8x32x32"]["patches"].shape[0] == 2
-src = [s.decode() if isinstance(s, bytes) else s for s in b["8x32x64"]["meta/source"][:]]
+from corpus_text import strings
+src = strings(b["8x32x64"]["meta/source"])
 ok &= src == ["cockatoo.mp4", "cockatoo.mp4"]
 if not ok: print("    buckets:", {k: b[k]["patches"].shape for k in b}, src)
 sys.exit(0 if ok else 1)

@@ -1,20 +1,30 @@
 // corpus.h5: a recaptioned patch dataset (DESIGN.md "Formats"), one group per
-// shape bucket. This is the only code that knows the file layout.
+// shape bucket. This is the only code that knows the file layout (user
+// documentation: datasets/README.md).
 //
-//   attrs /: format = "tessera-corpus", version = 1
+//   attrs /: format = "tessera-corpus" (fixed-length string), version = 2
 //   /buckets/<T>x<H>x<W>/                attrs: frames T, height H, width W, count n
-//       patches          uint8 [n, N, P]   chunked one clip per chunk; value v -> v/127.5 - 1
-//       caption          utf-8 vlen [n]    the original short caption
-//       recaption        utf-8 vlen [n]    the descriptive caption
+//       patches          uint8 [n, N, P]   one clip per chunk; value v -> v/127.5 - 1
+//       caption/         strings [n]       the original short caption
+//       recaption/       strings [n]       the descriptive caption
 //       tokens           int32 [n, L]      recaption tokens (BOS first, 0-padded)
 //       ntokens          int32 [n]
 //       caption_tokens   int32 [n, L]      short-caption tokens
 //       caption_ntokens  int32 [n]
-//       meta/source      utf-8 vlen [n]    source file or "synth"
+//       meta/source/     strings [n]       source file or "synth"
 //       meta/fps         float32 [n]
-//       meta/...         further per-clip facts (synthetic ground truth), [n, ...]
-//   /tokenizer/vocab     utf-8 vlen [V]    ids 0 <pad>, 1 <bos>, 2 <unk>, 3 <eos>, then words
+//       meta/...         further per-clip facts (synthetic ground truth), float32 [n, ...]
+//   /tokenizer/vocab/    strings [V]       ids 0 <pad>, 1 <bos>, 2 <unk>, 3 <eos>, then words
 //   /tokenizer attrs: patch [3] (pt,ph,pw), channels, text_length L, value_range [2] (-1, 1)
+//
+// A string column ("strings [n]") is a group of two datasets: `bytes` uint8 [B]
+// (the UTF-8 texts one after another, no terminators) and `offsets` uint64
+// [n+1] (entry i is bytes [offsets[i], offsets[i+1])). Version 1 stored
+// variable-length strings, whose reads follow pointers into HDF5's global heap:
+// libhdf5 crashes on corrupt ones, so version 2 has no variable-length data.
+// Every dataset is chunked with HDF5's fletcher32 checksum (patches: one
+// chunk per clip), verified by HDF5 on every read; the file uses the HDF5
+// 1.10 format, whose metadata (object headers, chunk indexes) is checksummed too.
 //
 // Token order (t,h,w) and patch vector (pt,ph,pw,C) as in DESIGN.md, so a
 // token slice [n0, n0+n) of a clip is a contiguous hyperslab of `patches`.
@@ -23,7 +33,15 @@
 #include <stdint.h>
 
 #define CORPUS_FORMAT "tessera-corpus"
-#define CORPUS_VERSION 1
+#define CORPUS_VERSION 2
+
+// Limits on what a corpus may declare (checked at open, before any allocation).
+#define CORPUS_MAX_DIM 65536                     // T, H, W of a bucket
+#define CORPUS_MAX_CLIP_BYTES ((int64_t)1 << 30)  // N * P of one clip
+#define CORPUS_MAX_BUCKETS 65536
+#define CORPUS_MAX_STRING ((int64_t)1 << 20)      // bytes of one caption / vocabulary entry
+#define CORPUS_MAX_VOCAB (1 << 24)
+#define CORPUS_MAX_META_WIDTH 65536
 
 // One clip to write: pixels uint8 [T,H,W,C] (patchified by the writer).
 typedef struct {
@@ -37,7 +55,12 @@ typedef struct {
 // Writer: clips are added bucket by bucket (any order); captions are kept in
 // memory and the tokenizer is built from all of them at close, then tokens
 // are written. The file is written as PATH.tmp and renamed at close.
+// Any write failure (a full disk) is one line, the .tmp removed, exit 2.
 typedef struct CorpusWriter CorpusWriter;
+// Checks that a corpus can be written at path (not a directory or other
+// non-file, its directory exists and is writable): commands call it before
+// their work; corpus_writer_open calls it too.
+void corpus_writer_check_path(const char *path);
 CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int channels, int text_length);
 // Optional, before the first add: vocabulary size cap, specials included
 // (default 4096), and the deflate level of `patches` (0 off .. 9; default 1).
@@ -49,8 +72,10 @@ void corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *c
 void corpus_writer_meta(CorpusWriter *w, int T, int H, int W, const char *name, const float *values, int width);
 void corpus_writer_close(CorpusWriter *w);  // builds the tokenizer, writes tokens, renames
 
-// Reader (read-only; validated at open: format, version, shapes, dtypes —
-// any problem is a one-line user error naming the file and the item).
+// Reader (read-only; validated at open: format, version, shapes, dtypes,
+// checksum filters, sizes against the limits above and the stored extents;
+// any problem is a one-line user error naming the file and the item; a
+// checksum mismatch when a clip is read names the file, bucket and clip).
 // Not thread-safe: this HDF5 build has no thread-safety, so while one thread
 // uses a Corpus no other thread may call HDF5 at all (any file).
 typedef struct {
@@ -67,7 +92,7 @@ typedef struct {
   CorpusBucket *buckets;
   int vocab_size;
   char **vocab;           // [vocab_size]
-  struct CorpusHandles *priv;  // open dataset handles and scratch (corpus.c)
+  struct CorpusHandles *priv;  // open dataset handles and scratch (corpus_read.c)
 } Corpus;
 
 void corpus_open(Corpus *c, const char *path);
@@ -77,5 +102,13 @@ const CorpusBucket *corpus_bucket(const Corpus *c, int T, int H, int W);  // NUL
 void corpus_read_patches(const Corpus *c, const CorpusBucket *b, int clip, int n0, int n, float *out);
 // Tokens of clip i: which = 0 short caption, 1 recaption. tokens [L].
 void corpus_read_tokens(const Corpus *c, const CorpusBucket *b, int clip, int which, int32_t *tokens, int32_t *ntokens);
-// A caption string (which = 0 short, 1 recaption); caller frees with free().
+// A string of clip i: which = 0 short caption, 1 recaption, 2 meta/source ("" when
+// the corpus has none); caller frees with free().
+enum { CORPUS_CAPTION = 0, CORPUS_RECAPTION = 1, CORPUS_SOURCE = 2 };
 char *corpus_read_caption(const Corpus *c, const CorpusBucket *b, int clip, int which);
+// The numeric meta/ columns of a bucket (meta/fps included): how many, the
+// name and width (values per clip) of column k, and all its rows as floats
+// (out [count * width]).
+int corpus_meta_count(const Corpus *c, const CorpusBucket *b);
+const char *corpus_meta_name(const Corpus *c, const CorpusBucket *b, int k, int *width);
+void corpus_read_meta(const Corpus *c, const CorpusBucket *b, int k, float *out);

@@ -5,17 +5,25 @@
 // per-call overhead small. Captions, sources, fps and meta rows stay in memory
 // until close, where the tokenizer is built from every caption and recaption
 // and the remaining datasets are written. Everything goes to PATH.tmp, which
-// is renamed to PATH only after a successful close.
+// is renamed to PATH only after a successful close; any HDF5 failure on the
+// way (a full disk) is one line, the .tmp removed, exit 2.
+//
+// Version 2 (corpus.h): strings as bytes + offsets, every dataset chunked with
+// the fletcher32 checksum, the HDF5 1.10 file format (checksummed metadata).
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "core/h5io.h"
 #include "core/log.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 
-enum { DEFAULT_MAX_VOCAB = 4096, DEFAULT_DEFLATE = 1, BATCH_BYTES = 4 << 20 };
+enum { DEFAULT_MAX_VOCAB = 4096, DEFAULT_DEFLATE = 1, BATCH_BYTES = 4 << 20, CHUNK_BYTES = 64 << 10 };
 
 typedef struct {
   char *name;
@@ -42,12 +50,29 @@ typedef struct {
 struct CorpusWriter {
   char *path, *tmp;
   hid_t file, buckets_group;
+  H5Quiet quiet;  // HDF5's error printing is off while the writer is open
   int pt, ph, pw, C, L;
   int max_vocab, deflate;
   int warned_utf8;
   WBucket *b;
   int nb, capb;
 };
+
+// An HDF5 call of the writer failed (a full disk, a write error): one line,
+// the temporary removed, exit 2. errno is what the file driver left.
+_Noreturn static void write_failed(CorpusWriter *w, const char *call) {
+  int e = errno;
+  H5Fclose(w->file);  // may fail again; the file goes anyway
+  unlink(w->tmp);
+  tsr_user_error("%s: cannot write %s: %s (%s removed)", w->path, w->tmp,
+                 e == ENOSPC ? "no space left on device" : e ? strerror(e) : "HDF5 write failed", w->tmp);
+  (void)call;
+}
+#define WCHECK(w, call)                                       \
+  do {                                                        \
+    errno = 0;                                                \
+    if ((long long)(call) < 0) write_failed((w), #call);      \
+  } while (0)
 
 static char *xstrdup(const char *s) {
   if (!s) s = "";
@@ -106,8 +131,27 @@ static char *utf8_clean(const char *s, const char *what, const char *path, int *
   return out;
 }
 
+void corpus_writer_check_path(const char *path) {
+  struct stat st;
+  if (!path || !*path) tsr_user_error("corpus: expected an output file name, found an empty one");
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    tsr_user_error("%s: cannot write the corpus: is a directory (expected a file name)", path);
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    tsr_user_error("%s: cannot write the corpus: not a regular file (expected a file name)", path);
+  size_t n = strlen(path);
+  char *dir = xstrdup(path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) snprintf(dir, n + 1, ".");
+  else if (slash == dir) slash[1] = 0;
+  else *slash = 0;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) tsr_user_error("%s: cannot write the corpus: directory '%s' does not exist", path, dir);
+  if (access(dir, W_OK) != 0) tsr_user_error("%s: cannot write the corpus: directory '%s' is not writable", path, dir);
+  free(dir);
+}
+
 CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int channels, int text_length) {
   TSR_ASSERT(pt > 0 && ph > 0 && pw > 0 && channels > 0 && text_length > 0, "corpus_writer_open: bad sizes");
+  corpus_writer_check_path(path);
   CorpusWriter *w = calloc(1, sizeof *w);
   TSR_ASSERT(w, "out of memory");
   w->path = xstrdup(path);
@@ -116,12 +160,17 @@ CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int c
   w->pt = pt, w->ph = ph, w->pw = pw, w->C = channels, w->L = text_length;
   w->max_vocab = DEFAULT_MAX_VOCAB;
   w->deflate = DEFAULT_DEFLATE;
-  // Default (earliest) file format, readable by any HDF5 1.8+: the 1.10
-  // format's chunk index measured no faster here.
-  H5E_BEGIN_TRY { w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT); } H5E_END_TRY;
+  w->quiet = h5_quiet_begin();
+  // The HDF5 1.10 file format: its object headers and chunk indexes carry
+  // checksums (the 1.8 format's chunk B-trees do not). Readable by HDF5 1.10+.
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) < 0)
+    tsr_fatal(__FILE__, __LINE__, "HDF5", "cannot set the file format bounds");
+  w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
   if (w->file < 0) tsr_user_error("%s: cannot create (does the directory exist and is it writable?)", w->tmp);
   w->buckets_group = H5Gcreate2(w->file, "buckets", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5_CHECK(w->buckets_group);
+  WCHECK(w, w->buckets_group);
   return w;
 }
 
@@ -154,19 +203,20 @@ static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W) {
   b->P = w->pt * w->ph * w->pw * w->C;
   snprintf(b->name, sizeof b->name, "%dx%dx%d", T, H, W);
   b->group = H5Gcreate2(w->buckets_group, b->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5_CHECK(b->group);
+  WCHECK(w, b->group);
   hsize_t dims[3] = {0, (hsize_t)b->N, (hsize_t)b->P}, maxd[3] = {H5S_UNLIMITED, (hsize_t)b->N, (hsize_t)b->P};
   hsize_t chunk[3] = {1, (hsize_t)b->N, (hsize_t)b->P};
   hid_t space = H5Screate_simple(3, dims, maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  H5_CHECK(space);
-  H5_CHECK(dcpl);
-  H5_CHECK(H5Pset_chunk(dcpl, 3, chunk));
-  H5_CHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
-  if (w->deflate > 0) H5_CHECK(H5Pset_deflate(dcpl, (unsigned)w->deflate));
+  WCHECK(w, space);
+  WCHECK(w, dcpl);
+  WCHECK(w, H5Pset_chunk(dcpl, 3, chunk));
+  WCHECK(w, H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+  if (w->deflate > 0) WCHECK(w, H5Pset_deflate(dcpl, (unsigned)w->deflate));
+  WCHECK(w, H5Pset_fletcher32(dcpl));  // after deflate: the checksum covers the stored bytes, one per clip
   b->patches = H5Dcreate2(b->group, "patches", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  H5_CHECK(b->patches);
-  H5_CHECK(H5Pclose(dcpl));
-  H5_CHECK(H5Sclose(space));
+  WCHECK(w, b->patches);
+  WCHECK(w, H5Pclose(dcpl));
+  WCHECK(w, H5Sclose(space));
   int64_t clip_bytes = (int64_t)b->N * b->P;
   b->batch_cap = (int)(BATCH_BYTES / clip_bytes);
   if (b->batch_cap < 1) b->batch_cap = 1;
@@ -175,19 +225,19 @@ static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W) {
   return b;
 }
 
-static void flush_batch(WBucket *b) {
+static void flush_batch(CorpusWriter *w, WBucket *b) {
   if (!b->nbatch) return;
   hsize_t dims[3] = {(hsize_t)(b->written + b->nbatch), (hsize_t)b->N, (hsize_t)b->P};
-  H5_CHECK(H5Dset_extent(b->patches, dims));
+  WCHECK(w, H5Dset_extent(b->patches, dims));
   hid_t fspace = H5Dget_space(b->patches);
-  H5_CHECK(fspace);
+  WCHECK(w, fspace);
   hsize_t start[3] = {(hsize_t)b->written, 0, 0}, count[3] = {(hsize_t)b->nbatch, (hsize_t)b->N, (hsize_t)b->P};
-  H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
+  WCHECK(w, H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
   hid_t mspace = H5Screate_simple(3, count, NULL);
-  H5_CHECK(mspace);
-  H5_CHECK(H5Dwrite(b->patches, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, b->batch));
-  H5_CHECK(H5Sclose(mspace));
-  H5_CHECK(H5Sclose(fspace));
+  WCHECK(w, mspace);
+  WCHECK(w, H5Dwrite(b->patches, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, b->batch));
+  WCHECK(w, H5Sclose(mspace));
+  WCHECK(w, H5Sclose(fspace));
   b->written += b->nbatch;
   b->nbatch = 0;
 }
@@ -223,7 +273,7 @@ void corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *c
   b->fps[b->count] = clip->fps;
   b->count++;
   patchify_u8(b->batch + (size_t)b->nbatch * b->N * b->P, clip->pixels, T, H, W, w->C, w->pt, w->ph, w->pw);
-  if (++b->nbatch == b->batch_cap) flush_batch(b);
+  if (++b->nbatch == b->batch_cap) flush_batch(w, b);
 }
 
 void corpus_writer_meta(CorpusWriter *w, int T, int H, int W, const char *name, const float *values, int width) {
@@ -252,53 +302,75 @@ void corpus_writer_meta(CorpusWriter *w, int T, int H, int W, const char *name, 
 
 // ---------------------------------------------------------------- close
 
-static hid_t str_type(void) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5_CHECK(t);
-  H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
-  H5_CHECK(H5Tset_cset(t, H5T_CSET_UTF8));
-  return t;
-}
-
-static void write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
+// A chunked dataset with the fletcher32 checksum, extendible in dimension 0
+// (a chunked dataset of 0 rows needs it), chunks of about CHUNK_BYTES.
+static void write_ds(CorpusWriter *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
                      const void *data) {
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
-  hid_t space = H5Screate_simple(ndim, dims, NULL);
-  H5_CHECK(space);
-  hid_t ds = H5Dcreate2(loc, name, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  H5_CHECK(ds);
-  int64_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (int64_t)dims[i];
-  if (n > 0) H5_CHECK(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-  H5_CHECK(H5Dclose(ds));
-  H5_CHECK(H5Sclose(space));
-  H5_CHECK(H5Pclose(lcpl));
+  hsize_t maxd[3], chunk[3], row = H5Tget_size(ftype);
+  TSR_ASSERT(ndim >= 1 && ndim <= 3, "write_ds: rank %d", ndim);
+  for (int i = 1; i < ndim; i++) row *= dims[i];
+  for (int i = 0; i < ndim; i++) maxd[i] = i ? dims[i] : H5S_UNLIMITED, chunk[i] = dims[i] ? dims[i] : 1;
+  chunk[0] = CHUNK_BYTES / (row ? row : 1);
+  if (chunk[0] > dims[0]) chunk[0] = dims[0];
+  if (chunk[0] < 1) chunk[0] = 1;
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  WCHECK(w, lcpl);
+  WCHECK(w, dcpl);
+  WCHECK(w, H5Pset_create_intermediate_group(lcpl, 1));
+  WCHECK(w, H5Pset_chunk(dcpl, ndim, chunk));
+  WCHECK(w, H5Pset_fletcher32(dcpl));
+  hid_t space = H5Screate_simple(ndim, dims, maxd);
+  WCHECK(w, space);
+  hid_t ds = H5Dcreate2(loc, name, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+  WCHECK(w, ds);
+  hsize_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= dims[i];
+  if (n > 0) WCHECK(w, H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  WCHECK(w, H5Dclose(ds));
+  WCHECK(w, H5Sclose(space));
+  WCHECK(w, H5Pclose(dcpl));
+  WCHECK(w, H5Pclose(lcpl));
 }
 
-static void write_strings(hid_t loc, const char *name, char **s, int64_t n) {
-  hid_t t = str_type();
-  hsize_t d = (hsize_t)n;
-  write_ds(loc, name, t, t, 1, &d, s);
-  H5_CHECK(H5Tclose(t));
+// A string column (corpus.h): NAME/bytes uint8 [B], NAME/offsets uint64 [n+1].
+static void write_strings(CorpusWriter *w, hid_t loc, const char *name, char **s, int64_t n) {
+  uint64_t *off = xrealloc(NULL, (size_t)(n + 1) * sizeof *off);
+  off[0] = 0;
+  for (int64_t i = 0; i < n; i++) off[i + 1] = off[i] + strlen(s[i]);
+  char *bytes = xrealloc(NULL, off[n]);
+  for (int64_t i = 0; i < n; i++) memcpy(bytes + off[i], s[i], off[i + 1] - off[i]);
+  char path[600];
+  hsize_t nb = off[n], no = (hsize_t)n + 1;
+  snprintf(path, sizeof path, "%s/bytes", name);
+  write_ds(w, loc, path, H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, &nb, bytes);
+  snprintf(path, sizeof path, "%s/offsets", name);
+  write_ds(w, loc, path, H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, &no, off);
+  free(bytes);
+  free(off);
 }
 
-static void attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v) {
+static void attr(CorpusWriter *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v) {
   hsize_t d = (hsize_t)n;
   hid_t space = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &d, NULL);
-  H5_CHECK(space);
+  WCHECK(w, space);
   hid_t a = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
-  H5_CHECK(a);
-  H5_CHECK(H5Awrite(a, mtype, v));
-  H5_CHECK(H5Aclose(a));
-  H5_CHECK(H5Sclose(space));
+  WCHECK(w, a);
+  WCHECK(w, H5Awrite(a, mtype, v));
+  WCHECK(w, H5Aclose(a));
+  WCHECK(w, H5Sclose(space));
 }
-static void attr_i64(hid_t loc, const char *name, int64_t v) { attr(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v); }
+static void attr_i64(CorpusWriter *w, hid_t loc, const char *name, int64_t v) {
+  attr(w, loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v);
+}
 
-static void attr_str(hid_t loc, const char *name, const char *v) {
-  hid_t t = str_type();
-  attr(loc, name, t, t, 0, &v);
-  H5_CHECK(H5Tclose(t));
+// A fixed-length ASCII string attribute: stored in the object header, read without the heap.
+static void attr_str(CorpusWriter *w, hid_t loc, const char *name, const char *v) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  WCHECK(w, t);
+  WCHECK(w, H5Tset_size(t, strlen(v)));
+  WCHECK(w, H5Tset_strpad(t, H5T_STR_NULLPAD));
+  attr(w, loc, name, t, t, 0, v);
+  WCHECK(w, H5Tclose(t));
 }
 
 // Encode n texts into tokens [n, L] and lengths [n]; returns how many were truncated.
@@ -314,24 +386,24 @@ static int64_t encode_all(const Tokenizer *tok, char **texts, int64_t n, int L, 
 }
 
 static void close_bucket(CorpusWriter *w, WBucket *b, const Tokenizer *tok, int64_t *trunc_short, int64_t *trunc_long) {
-  flush_batch(b);
+  flush_batch(w, b);
   const int L = w->L;
   const int64_t n = b->count;
   int32_t *tokens = xrealloc(NULL, (size_t)(n * L) * sizeof(int32_t));
   int32_t *ntokens = xrealloc(NULL, (size_t)n * sizeof(int32_t));
   hsize_t d2[2] = {(hsize_t)n, (hsize_t)L}, d1 = (hsize_t)n;
   *trunc_long += encode_all(tok, b->recaption, n, L, tokens, ntokens);
-  write_ds(b->group, "tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d2, tokens);
-  write_ds(b->group, "ntokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, ntokens);
+  write_ds(w, b->group, "tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d2, tokens);
+  write_ds(w, b->group, "ntokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, ntokens);
   *trunc_short += encode_all(tok, b->caption, n, L, tokens, ntokens);
-  write_ds(b->group, "caption_tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d2, tokens);
-  write_ds(b->group, "caption_ntokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, ntokens);
+  write_ds(w, b->group, "caption_tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d2, tokens);
+  write_ds(w, b->group, "caption_ntokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, ntokens);
   free(tokens);
   free(ntokens);
-  write_strings(b->group, "caption", b->caption, n);
-  write_strings(b->group, "recaption", b->recaption, n);
-  write_strings(b->group, "meta/source", b->source, n);
-  write_ds(b->group, "meta/fps", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d1, b->fps);
+  write_strings(w, b->group, "caption", b->caption, n);
+  write_strings(w, b->group, "recaption", b->recaption, n);
+  write_strings(w, b->group, "meta/source", b->source, n);
+  write_ds(w, b->group, "meta/fps", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d1, b->fps);
   for (int i = 0; i < b->nmeta; i++) {
     MetaCol *m = &b->meta[i];
     TSR_ASSERT(m->nrows == n, "%s: bucket %s: meta/%s has %lld rows for %lld clips", w->path, b->name, m->name,
@@ -339,14 +411,14 @@ static void close_bucket(CorpusWriter *w, WBucket *b, const Tokenizer *tok, int6
     char name[512];
     snprintf(name, sizeof name, "meta/%s", m->name);
     hsize_t dm[2] = {(hsize_t)n, (hsize_t)m->width};
-    write_ds(b->group, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dm, m->rows);
+    write_ds(w, b->group, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dm, m->rows);
   }
-  attr_i64(b->group, "frames", b->T);
-  attr_i64(b->group, "height", b->H);
-  attr_i64(b->group, "width", b->W);
-  attr_i64(b->group, "count", n);
-  H5_CHECK(H5Dclose(b->patches));
-  H5_CHECK(H5Gclose(b->group));
+  attr_i64(w, b->group, "frames", b->T);
+  attr_i64(w, b->group, "height", b->H);
+  attr_i64(w, b->group, "width", b->W);
+  attr_i64(w, b->group, "count", n);
+  WCHECK(w, H5Dclose(b->patches));
+  WCHECK(w, H5Gclose(b->group));
 }
 
 static void free_bucket(WBucket *b) {
@@ -385,24 +457,29 @@ void corpus_writer_close(CorpusWriter *w) {
 
   int64_t trunc_short = 0, trunc_long = 0;
   for (int i = 0; i < w->nb; i++) close_bucket(w, &w->b[i], &tok, &trunc_short, &trunc_long);
-  H5_CHECK(H5Gclose(w->buckets_group));
+  WCHECK(w, H5Gclose(w->buckets_group));
 
   hid_t g = H5Gcreate2(w->file, "tokenizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  H5_CHECK(g);
-  write_strings(g, "vocab", tok.words, tok.size);
+  WCHECK(w, g);
+  write_strings(w, g, "vocab", tok.words, tok.size);
   int64_t patch[3] = {w->pt, w->ph, w->pw};
-  attr(g, "patch", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, patch);
-  attr_i64(g, "channels", w->C);
-  attr_i64(g, "text_length", w->L);
+  attr(w, g, "patch", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, patch);
+  attr_i64(w, g, "channels", w->C);
+  attr_i64(w, g, "text_length", w->L);
   float range[2] = {-1.0f, 1.0f};
-  attr(g, "value_range", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, range);
-  H5_CHECK(H5Gclose(g));
-  attr_str(w->file, "format", CORPUS_FORMAT);
-  attr_i64(w->file, "version", CORPUS_VERSION);
+  attr(w, g, "value_range", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, range);
+  WCHECK(w, H5Gclose(g));
+  attr_str(w, w->file, "format", CORPUS_FORMAT);
+  attr_i64(w, w->file, "version", CORPUS_VERSION);
 
-  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL));
-  H5_CHECK(H5Fclose(w->file));
-  if (rename(w->tmp, w->path) != 0) tsr_user_error("%s: cannot rename %s into place", w->path, w->tmp);
+  WCHECK(w, H5Fflush(w->file, H5F_SCOPE_GLOBAL));
+  WCHECK(w, H5Fclose(w->file));
+  h5_quiet_end(w->quiet);
+  if (rename(w->tmp, w->path) != 0) {
+    int e = errno;
+    unlink(w->tmp);
+    tsr_user_error("%s: cannot rename %s into place: %s (%s removed)", w->path, w->tmp, strerror(e), w->tmp);
+  }
   if (trunc_long || trunc_short)
     log_warn("%s: %lld recaptions and %lld short captions are longer than text_length %d and were truncated", w->path,
              (long long)trunc_long, (long long)trunc_short, w->L);

@@ -552,19 +552,7 @@ int data_cmd_ingest(int argc, char **argv) {
   parse_options(&o, argc, argv);
   const double t0 = timer_now();
 
-  // Check the output location first, so a long run does not end in "cannot create".
-  {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", o.out);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = 0;
-    else snprintf(dir, sizeof dir, ".");
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-      tsr_user_error("%s: cannot write the corpus: directory '%s' does not exist", o.out, dir);
-    if (access(dir, W_OK) != 0) tsr_user_error("%s: cannot write the corpus: directory '%s' is not writable", o.out, dir);
-    if (stat(o.out, &st) == 0 && S_ISDIR(st.st_mode)) tsr_user_error("%s: cannot write the corpus: is a directory", o.out);
-  }
+  corpus_writer_check_path(o.out);  // first, so a long run does not end in "cannot create"
 
   Captions caps = {0};
   if (o.captions) load_captions(o.captions, &caps);

@@ -12,7 +12,7 @@
 #include "data/image_io.h"
 #include "data/tokenizer.h"
 
-enum { STATS_MAX_CLIPS = 20000, WORDS_MAX = 1 << 16 };
+enum { STATS_MAX_CLIPS = 20000, WORDS_MAX = 1 << 16, SHEET_MAX_SIDE = 16384 };
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -35,16 +35,21 @@ typedef struct {
   int64_t n, words, min, max, truncated, unknown, stored;
 } LenStats;
 
+// Every stride-th clip of a bucket goes into the caption statistics (int64: count may be near 2^31).
+static int64_t stats_stride(const CorpusBucket *b) {
+  return b->count > STATS_MAX_CLIPS ? ((int64_t)b->count + STATS_MAX_CLIPS - 1) / STATS_MAX_CLIPS : 1;
+}
+
 // Words per caption (tokenizer rules, independent of text_length), captions
 // longer than text_length, and words outside the vocabulary.
 static void caption_stats(const Corpus *c, const CorpusBucket *b, const Tokenizer *tok, int which, int32_t *buf, LenStats *s) {
   memset(s, 0, sizeof *s);
   s->min = INT64_MAX;
-  int stride = b->count > STATS_MAX_CLIPS ? (b->count + STATS_MAX_CLIPS - 1) / STATS_MAX_CLIPS : 1;
-  for (int i = 0; i < b->count; i += stride) {
-    char *text = corpus_read_caption(c, b, i, which);
+  const int64_t stride = stats_stride(b);
+  for (int64_t i = 0; i < b->count; i += stride) {
+    char *text = corpus_read_caption(c, b, (int)i, which);
     int32_t nstored;
-    corpus_read_tokens(c, b, i, which, buf, &nstored);  // also checks the stored ids
+    corpus_read_tokens(c, b, (int)i, which, buf, &nstored);  // also checks the stored ids
     s->stored += nstored;
     int n = tokenizer_encode(tok, text, buf, WORDS_MAX, NULL) - 1;
     free(text);
@@ -117,18 +122,21 @@ static void write_sheet(const Corpus *c, const char *out, int K, int Fmax) {
   if (s < 1) s = 1;
   if (s > 8) s = 8;
   const int margin = 6, gap = 3;
-  int SW = 0;
+  int64_t SW = 0;  // sizes in int64: T, H, W up to 65536 and F up to 10000 overflow int
   for (int k = 0; k < K; k++) {
     const CorpusBucket *b = pick[k].b;
-    int F = b->T < Fmax ? b->T : Fmax;
-    int w = F * b->W * s + (F - 1) * gap;
+    int64_t F = b->T < Fmax ? b->T : Fmax;
+    int64_t w = F * b->W * s + (F - 1) * gap;
     if (w > SW) SW = w;
   }
   const int fs = SW >= 60 * 12 ? 2 : 1, text_h = 8 * fs + 6;  // caption font scale: 2 where 60 characters fit
   if (SW < 40 * 6 * fs) SW = 40 * 6 * fs;  // room for a readable caption
   SW += 2 * margin;
-  int SH = margin;
-  for (int k = 0; k < K; k++) SH += pick[k].b->H * s + text_h + margin;
+  int64_t SH = margin;
+  for (int k = 0; k < K; k++) SH += (int64_t)pick[k].b->H * s + text_h + margin;
+  if (SW > SHEET_MAX_SIDE || SH > SHEET_MAX_SIDE)
+    tsr_user_error("data inspect: the contact sheet would be %lldx%lld pixels, more than %d a side: ask for fewer --clips "
+                   "or --frames, or --no-sheet", (long long)SW, (long long)SH, SHEET_MAX_SIDE);
   uint8_t *img = malloc((size_t)SW * SH * 3);
   TSR_ASSERT(img, "out of memory");
   for (size_t i = 0; i < (size_t)SW * SH; i++) img[3 * i] = 28, img[3 * i + 1] = 28, img[3 * i + 2] = 32;
@@ -139,18 +147,19 @@ static void write_sheet(const Corpus *c, const char *out, int K, int Fmax) {
   for (int k = 0; k < K; k++) {
     const CorpusBucket *b = pick[k].b;
     const int C = c->channels;
-    float *x = malloc((size_t)b->N * b->P * sizeof(float));
+    const int nh = b->H / c->ph, nw = b->W / c->pw, per_t = nh * nw;  // tokens of one temporal slice
+    // Only the temporal token slices of the frames shown are read: pt*H*W*C values each.
+    float *x = malloc((size_t)per_t * b->P * sizeof(float));
     TSR_ASSERT(x, "out of memory");
-    corpus_read_patches(c, b, pick[k].clip, 0, b->N, x);
-    int F = b->T < Fmax ? b->T : Fmax;
-    const int nh = b->H / c->ph, nw = b->W / c->pw;
+    int F = b->T < Fmax ? b->T : Fmax, have = -1;
     for (int j = 0; j < F; j++) {
       int t = F > 1 ? (int)((int64_t)j * (b->T - 1) * 2 / (F - 1) + 1) / 2 : 0;  // evenly spaced, first and last
+      if (t / c->pt != have) corpus_read_patches(c, b, pick[k].clip, (t / c->pt) * per_t, per_t, x), have = t / c->pt;
       int x0 = margin + j * (b->W * s + gap);
       for (int h = 0; h < b->H; h++)
         for (int w = 0; w < b->W; w++) {
-          // unpatchify one pixel: token (t/pt, h/ph, w/pw), vector (t%pt, h%ph, w%pw, ch)
-          size_t n = ((size_t)(t / c->pt) * nh + h / c->ph) * nw + w / c->pw;
+          // unpatchify one pixel: token (h/ph, w/pw) of the slice, vector (t%pt, h%ph, w%pw, ch)
+          size_t n = (size_t)(h / c->ph) * nw + w / c->pw;
           size_t p = (((size_t)(t % c->pt) * c->ph + h % c->ph) * c->pw + w % c->pw) * C;
           uint8_t rgb[3];
           for (int ch = 0; ch < 3; ch++) {
@@ -168,12 +177,12 @@ static void write_sheet(const Corpus *c, const char *out, int K, int Fmax) {
     char *cap = corpus_read_caption(c, b, pick[k].clip, 0);
     snprintf(label, 4096, "%s #%d: %s", b->name, pick[k].clip, cap);
     free(cap);
-    ascii_fit(label, line, (SW - 2 * margin) / (6 * fs));
-    draw_text(img, SH, SW, margin, y0 + b->H * s + 4, fs, ink, line);
+    ascii_fit(label, line, (int)((SW - 2 * margin) / (6 * fs)));
+    draw_text(img, (int)SH, (int)SW, margin, y0 + b->H * s + 4, fs, ink, line);
     y0 += b->H * s + text_h + margin;
   }
   char err[512];
-  if (png_write_rgb(out, img, SH, SW, err, sizeof err) != 0) tsr_user_error("data inspect: --sheet: %s", err);
+  if (png_write_rgb(out, img, (int)SH, (int)SW, err, sizeof err) != 0) tsr_user_error("data inspect: --sheet: %s", err);
   printf("sheet: %s (%d clips, up to %d frames each, x%d)\n", out, K, Fmax, s);
   free(line);
   free(label);
@@ -228,7 +237,7 @@ int data_cmd_inspect(int argc, char **argv) {
     const CorpusBucket *b = &c.buckets[i];
     printf("bucket %s: %d clips, N %d tokens x P %d values (patches [%d, %d, %d] uint8)\n", b->name, b->count, b->N,
            b->P, b->count, b->N, b->P);
-    if (b->count > STATS_MAX_CLIPS) printf("  (caption statistics over every %d-th clip)\n", (b->count + STATS_MAX_CLIPS - 1) / STATS_MAX_CLIPS);
+    if (b->count > STATS_MAX_CLIPS) printf("  (caption statistics over every %lld-th clip)\n", (long long)stats_stride(b));
     LenStats s;
     caption_stats(&c, b, &tok, 0, buf, &s);
     print_stats("caption", &s, c.text_length);

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/h5io.h"
 #include "core/log.h"
 #include "core/timer.h"
 #include "data/commands.h"
@@ -32,118 +31,6 @@ static void usage(FILE *f) {
           "  --out OUT   write the new corpus to OUT (default: replace FILE, via FILE.tmp + rename)\n");
 }
 
-
-// A whole 1-d string dataset of n entries (variable or fixed length) -> malloc'ed copies.
-static char **read_all_strings(const Corpus *c, const char *item, int n) {
-  char **out = calloc((size_t)(n ? n : 1), sizeof *out);
-  TSR_ASSERT(out, "out of memory");
-  if (n == 0) return out;
-  H5Quiet q = h5_quiet_begin();
-  hid_t ds = H5Dopen2(c->file, item, H5P_DEFAULT);
-  if (ds < 0) tsr_user_error("%s: %s: cannot open (corrupt file?)", c->path, item);
-  hid_t ft = H5Dget_type(ds), sp = H5Dget_space(ds);
-  hssize_t np = H5Sget_simple_extent_npoints(sp);
-  if (H5Tget_class(ft) != H5T_STRING || np != n)
-    tsr_user_error("%s: %s: expected %d strings (one per clip)", c->path, item, n);
-  hid_t mt = H5Tcopy(H5T_C_S1);
-  H5Tset_cset(mt, H5Tget_cset(ft));
-  if (H5Tis_variable_str(ft) > 0) {
-    H5Tset_size(mt, H5T_VARIABLE);
-    char **tmp = calloc((size_t)n, sizeof *tmp);
-    TSR_ASSERT(tmp, "out of memory");
-    if (H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0)
-      tsr_user_error("%s: %s: unreadable (corrupt file?)", c->path, item);
-    for (int i = 0; i < n; i++) out[i] = strdup(tmp[i] ? tmp[i] : "");
-#if H5_VERSION_GE(1, 12, 0)
-    H5Treclaim(mt, sp, H5P_DEFAULT, tmp);
-#else
-    H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, tmp);
-#endif
-    free(tmp);
-  } else {
-    size_t size = H5Tget_size(ft);
-    H5Tset_size(mt, size);
-    H5Tset_strpad(mt, H5T_STR_NULLPAD);
-    char *buf = calloc((size_t)n, size);
-    TSR_ASSERT(buf, "out of memory");
-    if (H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-      tsr_user_error("%s: %s: unreadable (corrupt file?)", c->path, item);
-    for (int i = 0; i < n; i++) {
-      out[i] = calloc(1, size + 1);
-      TSR_ASSERT(out[i], "out of memory");
-      memcpy(out[i], buf + (size_t)i * size, size);
-    }
-    free(buf);
-  }
-  for (int i = 0; i < n; i++) TSR_ASSERT(out[i], "out of memory");
-  H5Tclose(mt);
-  H5Tclose(ft);
-  H5Sclose(sp);
-  H5Dclose(ds);
-  h5_quiet_end(q);
-  return out;
-}
-
-typedef struct {
-  char name[256];
-  int width;
-  float *rows;  // [n, width]
-} Meta;
-
-// Numeric meta/ datasets of a bucket other than source and fps; others are dropped (with a note).
-static Meta *read_meta(const Corpus *c, const CorpusBucket *b, int *count) {
-  *count = 0;
-  char group[300];
-  snprintf(group, sizeof group, "/buckets/%s/meta", b->name);
-  H5Quiet q = h5_quiet_begin();
-  Meta *m = NULL;
-  if (H5Lexists(c->file, "/buckets", H5P_DEFAULT) <= 0 || H5Lexists(c->file, group, H5P_DEFAULT) <= 0) {
-    h5_quiet_end(q);
-    return NULL;
-  }
-  hid_t g = H5Gopen2(c->file, group, H5P_DEFAULT);
-  H5G_info_t info;
-  if (g < 0 || H5Gget_info(g, &info) < 0) tsr_user_error("%s: %s: unreadable (corrupt file?)", c->path, group);
-  m = calloc(info.nlinks ? info.nlinks : 1, sizeof *m);
-  TSR_ASSERT(m, "out of memory");
-  for (hsize_t i = 0; i < info.nlinks; i++) {
-    char name[256];
-    if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0)
-      tsr_user_error("%s: %s: unreadable (corrupt file?)", c->path, group);
-    if (!strcmp(name, "source") || !strcmp(name, "fps")) continue;
-    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
-    if (ds < 0) {
-      log_info("  note: %s/%s is not a dataset; not copied", group, name);
-      continue;
-    }
-    hid_t t = H5Dget_type(ds), sp = H5Dget_space(ds);
-    H5T_class_t cls = H5Tget_class(t);
-    int nd = H5Sget_simple_extent_ndims(sp);
-    hsize_t d[H5S_MAX_RANK];
-    if (nd > 0) H5Sget_simple_extent_dims(sp, d, NULL);
-    if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || nd < 1 || d[0] != (hsize_t)b->count) {
-      log_info("  note: %s/%s is not numeric with one row per clip; not copied", group, name);
-    } else {
-      hsize_t width = 1;
-      for (int k = 1; k < nd; k++) width *= d[k];
-      Meta *e = &m[*count];
-      snprintf(e->name, sizeof e->name, "%s", name);
-      e->width = (int)(width ? width : 1);
-      e->rows = malloc(sizeof(float) * (size_t)b->count * e->width + 1);
-      TSR_ASSERT(e->rows, "out of memory");
-      if (width && b->count && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, e->rows) < 0)
-        tsr_user_error("%s: %s/%s: unreadable (corrupt file?)", c->path, group, name);
-      if (width) (*count)++;
-      else free(e->rows);
-    }
-    H5Tclose(t);
-    H5Sclose(sp);
-    H5Dclose(ds);
-  }
-  H5Gclose(g);
-  h5_quiet_end(q);
-  return m;
-}
 
 // Pixels of clip i: patches [N, P] in [-1,1] -> uint8 [T,H,W,C] (v = round((x+1)*127.5)).
 static void clip_pixels(const Corpus *c, const CorpusBucket *b, int i, float *patches, uint8_t *px) {
@@ -192,6 +79,7 @@ int data_cmd_recaption(int argc, char **argv) {
     return 2;
   }
   if (!out) out = in;
+  corpus_writer_check_path(out);
   const double t0 = timer_now();
   Corpus c;
   corpus_open(&c, in);
@@ -249,47 +137,35 @@ int data_cmd_recaption(int argc, char **argv) {
       dropped_empty++;
       continue;
     }
-    char item[300];
-    snprintf(item, sizeof item, "/buckets/%s/meta/source", b->name);
-    char **source = NULL;
-    H5Quiet q = h5_quiet_begin();
-    int has_source = H5Lexists(c.file, "/buckets", H5P_DEFAULT) > 0 && H5Lexists(c.file, item, H5P_DEFAULT) > 0;
-    h5_quiet_end(q);
-    if (has_source) source = read_all_strings(&c, item, b->count);
-    float *fps = calloc((size_t)b->count, sizeof *fps);
-    TSR_ASSERT(fps, "out of memory");
-    snprintf(item, sizeof item, "/buckets/%s/meta/fps", b->name);
-    q = h5_quiet_begin();
-    int has_fps = H5Lexists(c.file, item, H5P_DEFAULT) > 0;
-    if (has_fps) {
-      hid_t ds = H5Dopen2(c.file, item, H5P_DEFAULT);
-      hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
-      if (ds < 0 || sp < 0 || H5Sget_simple_extent_npoints(sp) != b->count ||
-          H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, fps) < 0)
-        tsr_user_error("%s: %s: expected %d numbers (one per clip)", in, item, b->count);
-      H5Sclose(sp);
-      H5Dclose(ds);
+    // meta/fps goes into each clip's fps; the other numeric meta/ columns are copied as they are.
+    const int nmeta = corpus_meta_count(&c, b);
+    float **meta = calloc((size_t)(nmeta ? nmeta : 1), sizeof *meta), *fps = NULL;
+    TSR_ASSERT(meta, "out of memory");
+    for (int k = 0; k < nmeta; k++) {
+      int width;
+      const char *name = corpus_meta_name(&c, b, k, &width);
+      meta[k] = malloc(sizeof(float) * (size_t)b->count * (size_t)width);
+      TSR_ASSERT(meta[k], "out of memory");
+      corpus_read_meta(&c, b, k, meta[k]);
+      if (!strcmp(name, "fps") && width == 1) fps = meta[k];
     }
-    h5_quiet_end(q);
-    int nmeta = 0;
-    Meta *meta = read_meta(&c, b, &nmeta);
     for (int i = 0; i < b->count; i++) {
       clip_pixels(&c, b, i, patches, pixels);
-      char *caption = corpus_read_caption(&c, b, i, 0);
+      char *caption = corpus_read_caption(&c, b, i, CORPUS_CAPTION), *source = corpus_read_caption(&c, b, i, CORPUS_SOURCE);
       CorpusClip cc = {.pixels = pixels, .caption = caption, .recaption = recaps[bi][i],
-                       .source = source ? source[i] : "", .fps = fps[i]};
+                       .source = source, .fps = fps ? fps[i] : 0.0f};
       corpus_writer_add(w, b->T, b->H, b->W, &cc);
-      for (int k = 0; k < nmeta; k++)
-        corpus_writer_meta(w, b->T, b->H, b->W, meta[k].name, meta[k].rows + (size_t)i * meta[k].width, meta[k].width);
+      for (int k = 0; k < nmeta; k++) {
+        int width;
+        const char *name = corpus_meta_name(&c, b, k, &width);
+        if (meta[k] != fps) corpus_writer_meta(w, b->T, b->H, b->W, name, meta[k] + (size_t)i * width, width);
+      }
       free(caption);
+      free(source);
       free(recaps[bi][i]);
     }
-    for (int k = 0; k < nmeta; k++) free(meta[k].rows);
+    for (int k = 0; k < nmeta; k++) free(meta[k]);
     free(meta);
-    if (source)
-      for (int i = 0; i < b->count; i++) free(source[i]);
-    free(source);
-    free(fps);
     free(recaps[bi]);
   }
   free(recaps);

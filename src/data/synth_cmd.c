@@ -266,20 +266,6 @@ static void load_recipe(SynthOptions *o, const char *path) {
 
 // ------------------------------------------------------------------ command
 
-static void check_out_dir(const char *out) {
-  char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s", out);
-  char *slash = strrchr(dir, '/');
-  if (!slash) return;
-  if (slash == dir)
-    slash[1] = 0;
-  else
-    *slash = 0;
-  struct stat st;
-  if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-    tsr_user_error("data synth: --out %s: directory '%s' does not exist", out, dir);
-}
-
 // Ground truth of one clip as the meta rows of corpus.h5 (datasets/shapes.md).
 static void meta_rows(const SynthScene *s, int T, int H, int W, float *objects, float *positions, float *background,
                       float *occlusion) {
@@ -376,7 +362,7 @@ int data_cmd_synth(int argc, char **argv) {
   if (o.H % o.ph || o.W % o.pw)
     tsr_user_error("data synth: %s %dx%d: expected multiples of the patch's h and w sizes %dx%d (%s %dx%dx%d)",
                    o.from_size, o.H, o.W, o.ph, o.pw, o.from_patch, o.pt, o.ph, o.pw);
-  check_out_dir(o.out);
+  corpus_writer_check_path(o.out);  // before the work: a directory or a missing one fails now
 
   const int T = o.T, H = o.H, W = o.W;
   const size_t clip_bytes = (size_t)T * H * W * 3, pos_width = (size_t)T * SYNTH_MAX_OBJECTS * 2;

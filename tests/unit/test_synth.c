@@ -591,20 +591,32 @@ static void read_floats(hid_t f, const char *name, float *out, int64_t n) {
   H5Dclose(d);
 }
 
+// A string column of the corpus (corpus.h): NAME/bytes uint8, NAME/offsets uint64 [n+1].
 static char **read_strings(hid_t f, const char *name, int n) {
-  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-  EXPECT(d >= 0, "corpus lacks %s", name);
-  if (d < 0) return NULL;
-  char **s = calloc((size_t)n, sizeof *s);
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);
-  hid_t sp = H5Dget_space(d);
-  EXPECT(H5Sget_simple_extent_npoints(sp) == n, "%s: wrong count", name);
-  if (H5Sget_simple_extent_npoints(sp) == n) H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s);
-  H5Sclose(sp);
-  H5Tclose(t);
-  H5Dclose(d);
+  char path[512];
+  snprintf(path, sizeof path, "%s/offsets", name);
+  hid_t od = H5Dopen2(f, path, H5P_DEFAULT);
+  snprintf(path, sizeof path, "%s/bytes", name);
+  hid_t bd = H5Dopen2(f, path, H5P_DEFAULT);
+  EXPECT(od >= 0 && bd >= 0, "corpus lacks %s/bytes or %s/offsets", name, name);
+  if (od < 0 || bd < 0) return NULL;
+  hid_t osp = H5Dget_space(od), bsp = H5Dget_space(bd);
+  EXPECT(H5Sget_simple_extent_npoints(osp) == n + 1, "%s: wrong count", name);
+  char **s = NULL;
+  if (H5Sget_simple_extent_npoints(osp) == n + 1) {
+    uint64_t *off = calloc((size_t)n + 1, sizeof *off);
+    char *bytes = calloc((size_t)H5Sget_simple_extent_npoints(bsp) + 1, 1);
+    H5Dread(od, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, off);
+    H5Dread(bd, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes);
+    s = calloc((size_t)n, sizeof *s);
+    for (int i = 0; i < n; i++) s[i] = strndup(bytes + off[i], off[i + 1] - off[i]);
+    free(off);
+    free(bytes);
+  }
+  H5Sclose(osp);
+  H5Sclose(bsp);
+  H5Dclose(od);
+  H5Dclose(bd);
   return s;
 }
 

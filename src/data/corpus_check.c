@@ -1,0 +1,199 @@
+// Type, shape, checksum and attribute checks of the corpus reader (corpus_check.h).
+#include "data/corpus_check.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+
+static void type_name(hid_t t, char *out, size_t n) {
+  H5T_class_t cls = H5Tget_class(t);
+  size_t size = H5Tget_size(t);
+  switch (cls) {
+    case H5T_INTEGER:
+      snprintf(out, n, "%s%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "uint" : "int", 8 * size);
+      break;
+    case H5T_FLOAT: snprintf(out, n, "float%zu", 8 * size); break;
+    case H5T_STRING:
+      snprintf(out, n, "%s", H5Tis_variable_str(t) > 0 ? "a variable-length string" : "a fixed-length string");
+      break;
+    case H5T_COMPOUND: snprintf(out, n, "compound"); break;
+    case H5T_ENUM: snprintf(out, n, "enum"); break;
+    case H5T_ARRAY: snprintf(out, n, "array"); break;
+    case H5T_VLEN: snprintf(out, n, "vlen sequence"); break;
+    case H5T_OPAQUE: snprintf(out, n, "opaque"); break;
+    case H5T_BITFIELD: snprintf(out, n, "bitfield"); break;
+    case H5T_REFERENCE: snprintf(out, n, "reference"); break;
+    default: snprintf(out, n, "an unknown type"); break;
+  }
+}
+
+static void dims_name(int ndim, const hsize_t *d, char *out, size_t n) {
+  size_t o = (size_t)snprintf(out, n, "[");
+  for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(out + o, n - o, "%s%llu", i ? ", " : "", (unsigned long long)d[i]);
+  if (o < n) snprintf(out + o, n - o, "]");
+}
+
+hid_t cc_open(const char *file, hid_t loc, const char *item, const char *name, H5I_type_t want) {
+  const char *what = want == H5I_GROUP ? "group" : "dataset";
+  htri_t e = H5Lexists(loc, name, H5P_DEFAULT);
+  if (e <= 0) tsr_user_error("%s: %s: missing (expected a %s)", file, item, what);
+  hid_t o = H5Oopen(loc, name, H5P_DEFAULT);
+  if (o < 0) tsr_user_error("%s: %s: cannot open (corrupt file?)", file, item);
+  if (H5Iget_type(o) != want)
+    tsr_user_error("%s: %s: expected a %s, found a %s", file, item, what, want == H5I_GROUP ? "dataset" : "group");
+  return o;
+}
+
+void cc_shape(const char *file, const char *item, hid_t ds, int ndim, const int64_t *want, const char *legend,
+              hsize_t *got) {
+  hid_t sp = H5Dget_space(ds);
+  if (sp < 0) tsr_user_error("%s: %s: cannot read its shape (corrupt file?)", file, item);
+  int nd = H5Sget_simple_extent_ndims(sp);
+  hsize_t d[H5S_MAX_RANK];
+  if (nd < 0 || nd > H5S_MAX_RANK || H5Sget_simple_extent_dims(sp, d, NULL) < 0)
+    tsr_user_error("%s: %s: cannot read its shape (corrupt file?)", file, item);
+  H5Sclose(sp);
+  int ok = nd == ndim;
+  for (int i = 0; ok && i < nd; i++) ok = want[i] < 0 || (hsize_t)want[i] == d[i];
+  if (!ok) {
+    char exp[128], found[128];
+    size_t o = (size_t)snprintf(exp, sizeof exp, "[");
+    for (int i = 0; i < ndim; i++) {
+      if (want[i] < 0) o += (size_t)snprintf(exp + o, sizeof exp - o, "%s*", i ? ", " : "");
+      else o += (size_t)snprintf(exp + o, sizeof exp - o, "%s%lld", i ? ", " : "", (long long)want[i]);
+    }
+    snprintf(exp + o, sizeof exp - o, "]");
+    dims_name(nd, d, found, sizeof found);
+    tsr_user_error("%s: %s: expected shape %s %s, found %s", file, item, exp, legend, found);
+  }
+  if (got)
+    for (int i = 0; i < nd; i++) got[i] = d[i];
+}
+
+void cc_dtype(const char *file, const char *item, hid_t ds, CorpusDtype want) {
+  hid_t t = H5Dget_type(ds);
+  if (t < 0) tsr_user_error("%s: %s: cannot read its type (corrupt file?)", file, item);
+  H5T_class_t cls = H5Tget_class(t);
+  size_t size = H5Tget_size(t);
+  int ok = 0;
+  const char *exp = "";
+  switch (want) {
+    case DT_UINT8: ok = cls == H5T_INTEGER && size == 1 && H5Tget_sign(t) == H5T_SGN_NONE; exp = "uint8"; break;
+    case DT_INT32: ok = cls == H5T_INTEGER && size == 4 && H5Tget_sign(t) == H5T_SGN_2; exp = "int32"; break;
+    case DT_UINT64: ok = cls == H5T_INTEGER && size == 8 && H5Tget_sign(t) == H5T_SGN_NONE; exp = "uint64"; break;
+    case DT_NUMBER:
+      ok = (cls == H5T_FLOAT && (size == 4 || size == 8)) || (cls == H5T_INTEGER && size <= 8);
+      exp = "numbers (float32)";
+      break;
+  }
+  if (!ok) {
+    char found[64];
+    type_name(t, found, sizeof found);
+    tsr_user_error("%s: %s: expected %s, found %s", file, item, exp, found);
+  }
+  H5Tclose(t);
+}
+
+void cc_checksummed(const char *file, const char *item, hid_t ds, hsize_t chunk0) {
+  hid_t dcpl = H5Dget_create_plist(ds), sp = H5Dget_space(ds);
+  if (dcpl < 0 || sp < 0) tsr_user_error("%s: %s: cannot read its layout (corrupt file?)", file, item);
+  unsigned flags = 0, cd[8];
+  size_t ncd = 8;
+  unsigned cfg = 0;
+  H5E_BEGIN_TRY {
+    if (H5Pget_layout(dcpl) != H5D_CHUNKED ||
+        H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &ncd, cd, 0, NULL, &cfg) < 0)
+      tsr_user_error("%s: %s: expected a checksum (chunked, HDF5 fletcher32 filter), found none", file, item);
+  } H5E_END_TRY;
+  if (H5Pall_filters_avail(dcpl) <= 0) tsr_user_error("%s: %s: compressed with a filter this HDF5 lacks", file, item);
+  hsize_t d[H5S_MAX_RANK], ch[H5S_MAX_RANK];
+  int nd = H5Sget_simple_extent_ndims(sp);
+  if (nd < 1 || nd > H5S_MAX_RANK || H5Sget_simple_extent_dims(sp, d, NULL) < 0 || H5Pget_chunk(dcpl, nd, ch) != nd)
+    tsr_user_error("%s: %s: cannot read its layout (corrupt file?)", file, item);
+  if (chunk0 && ch[0] != chunk0)
+    tsr_user_error("%s: %s: expected %llu row%s per chunk, found %llu", file, item, (unsigned long long)chunk0,
+                   chunk0 == 1 ? "" : "s", (unsigned long long)ch[0]);
+  // The declared extent must be stored: chunks expected = prod ceil(d / ch).
+  hsize_t want = 1;
+  for (int i = 0; i < nd; i++) {
+    if (ch[i] == 0) tsr_user_error("%s: %s: cannot read its layout (corrupt file?)", file, item);
+    hsize_t k = d[i] / ch[i] + (d[i] % ch[i] != 0);
+    want = k && want > UINT64_MAX / k ? UINT64_MAX : want * k;
+  }
+  hsize_t have = 0;
+  if (H5Dget_num_chunks(ds, sp, &have) < 0) tsr_user_error("%s: %s: cannot read its chunk index (corrupt file?)", file, item);
+  if (have != want) {
+    char shape[128];
+    dims_name(nd, d, shape, sizeof shape);
+    tsr_user_error("%s: %s: declares shape %s (%llu chunks) but stores %llu chunks (truncated or corrupt file?)", file,
+                   item, shape, (unsigned long long)want, (unsigned long long)have);
+  }
+  H5Sclose(sp);
+  H5Pclose(dcpl);
+}
+
+void cc_attr_ints(const char *file, hid_t loc, const char *item, const char *name, int n, int64_t *out) {
+  if (H5Aexists(loc, name) <= 0) tsr_user_error("%s: %s: attribute '%s' missing", file, item, name);
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  if (a < 0) tsr_user_error("%s: %s: attribute '%s' unreadable (corrupt file?)", file, item, name);
+  hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+  hssize_t np = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+  int want = n ? n : 1;
+  if (t < 0 || H5Tget_class(t) != H5T_INTEGER || H5Tget_size(t) > 8 || np != want) {
+    char found[64] = "an unreadable type";
+    if (t >= 0) type_name(t, found, sizeof found);
+    tsr_user_error("%s: %s: attribute '%s': expected %d integer%s, found %lld value%s of %s", file, item, name, want,
+                   want > 1 ? "s" : "", (long long)np, np == 1 ? "" : "s", found);
+  }
+  if (H5Aread(a, H5T_NATIVE_INT64, out) < 0) tsr_user_error("%s: %s: attribute '%s' unreadable", file, item, name);
+  H5Tclose(t);
+  H5Sclose(sp);
+  H5Aclose(a);
+}
+
+int64_t cc_attr_int(const char *file, hid_t loc, const char *item, const char *name) {
+  int64_t v;
+  cc_attr_ints(file, loc, item, name, 0, &v);
+  return v;
+}
+
+int cc_attr_fixed_string(const char *file, hid_t loc, const char *item, const char *name, char out[256]) {
+  if (H5Aexists(loc, name) <= 0) tsr_user_error("%s: %s: attribute '%s' missing", file, item, name);
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  if (a < 0) tsr_user_error("%s: %s: attribute '%s' unreadable (corrupt file?)", file, item, name);
+  hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+  if (t < 0 || sp < 0 || H5Tget_class(t) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) {
+    char found[64] = "an unreadable type";
+    if (t >= 0) type_name(t, found, sizeof found);
+    tsr_user_error("%s: %s: attribute '%s': expected a string, found %s", file, item, name, found);
+  }
+  int fixed = H5Tis_variable_str(t) == 0;
+  size_t sz = H5Tget_size(t);
+  if (fixed) {
+    if (sz == 0 || sz > 255) tsr_user_error("%s: %s: attribute '%s': expected a string of at most 255 bytes", file, item, name);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, sz);
+    H5Tset_strpad(mt, H5T_STR_NULLPAD);
+    H5Tset_cset(mt, H5Tget_cset(t));
+    memset(out, 0, 256);
+    if (mt < 0 || H5Aread(a, mt, out) < 0) tsr_user_error("%s: %s: attribute '%s' unreadable", file, item, name);
+    H5Tclose(mt);
+  }
+  H5Tclose(t);
+  H5Sclose(sp);
+  H5Aclose(a);
+  return fixed;
+}
+
+static herr_t find_checksum(unsigned n, const H5E_error2_t *e, void *found) {
+  (void)n;
+  if (e->desc && (strstr(e->desc, "checksum") || strstr(e->desc, "Checksum"))) *(int *)found = 1;
+  return 0;
+}
+
+int cc_checksum_failed(void) {
+  int found = 0;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_checksum, &found);
+  return found;
+}
