@@ -92,12 +92,10 @@ void tsr_shutdown(void) {
   }
 }
 
-void tsr_user_error(const char *fmt, ...) {
+// abandon: leave with _exit (no exit handlers) even on one rank.
+_Noreturn static void user_error(int abandon, const char *fmt, va_list ap) {
   char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   if (t_catch) {  // a helper thread: hand the message over, do not exit
     TsrCatch *c = t_catch;
     t_catch = NULL;
@@ -115,9 +113,21 @@ void tsr_user_error(const char *fmt, ...) {
   if (rank != 0) fprintf(stderr, "tessera: error: %s (on rank %d of %d)\n", msg, rank, size);
   else fprintf(stderr, "tessera: error: %s\n", msg);
   fflush(NULL);
-  if (size > 1) _exit(2);
   tsr_shutdown();  // before exit's handlers tear down HDF5 and MPI
+  if (size > 1 || abandon) _exit(2);
   exit(2);
+}
+
+void tsr_user_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  user_error(0, fmt, ap);
+}
+
+void tsr_user_error_abandon(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  user_error(1, fmt, ap);
 }
 
 void *tsr_calloc(size_t count, size_t size) {

@@ -14,6 +14,10 @@ _Noreturn void tsr_fatal(const char *file, int line, const char *lib, const char
 // "tessera: error: <message>", exit code 2. The message names the file, the
 // item and what was expected.
 _Noreturn void tsr_user_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// The same for a process whose library state is broken (HDF5 crashes in its
+// exit handler on a file whose close failed on a full disk): leaves with
+// _exit(2), skipping the exit handlers, after the shutdown hooks.
+_Noreturn void tsr_user_error_abandon(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // A helper thread (the loader's prefetch thread) must never end the process:
 // only the main thread exits, after it has stopped its helpers. Such a thread

@@ -39,15 +39,16 @@ struct CkptFile {
 // error): the temporary file goes, earlier checkpoints stay as they are, and
 // the user gets one line with the system's reason; exit 2. With several
 // writers the file is not closed (that is collective): the rank leaves and
-// mpirun ends the job.
+// mpirun ends the job. The process leaves without HDF5's exit handler, which
+// crashes on a file whose close failed.
 _Noreturn static void write_failed(CkptFile *k, const char *what, int err) {
   if (!err) err = h5_stack_errno();
   if (k->f >= 0 && k->writers->size == 1) H5E_BEGIN_TRY { H5Fclose(k->f); } H5E_END_TRY;
   k->f = -1;
   unlink(k->tmp);
   h5_unlock_if_held();
-  tsr_user_error("%s: cannot write the checkpoint (%s): %s; earlier checkpoints are untouched", k->path, what,
-                 err ? strerror(err) : "I/O error");
+  tsr_user_error_abandon("%s: cannot write the checkpoint (%s): %s; earlier checkpoints are untouched", k->path,
+                         what, err ? strerror(err) : "I/O error");
 }
 
 // An HDF5 call on the write path: a failure is write_failed with the errno of

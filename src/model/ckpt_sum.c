@@ -24,8 +24,8 @@ typedef struct {
 static Rows rows_of(const ParamInfo *p) {
   Rows r = {.outer = 1, .rows = 1, .inner = 1, .full_rows = 1};
   const int d = p->split_dim;
-  if (d < 0) {  // replicated: every element a row of its own, in place
-    r.rows = r.full_rows = r.part = r.slice = p->numel;
+  if (d < 0) {  // replicated: one row, in place
+    r.inner = p->numel, r.part = r.slice = 1;
     return r;
   }
   for (int i = 0; i < d; i++) r.outer *= (size_t)p->full[i];
@@ -41,13 +41,18 @@ static inline size_t row_of(const Rows *r, size_t i) { return i / r->slice * r->
 void ckpt_sum_local(const ParamInfo *p, const float *local, int64_t sum[2]) {
   TSR_ASSERT(p->numel < (size_t)1 << 31, "%s: %zu elements, the checksum takes at most 2^31", p->name, p->numel);
   const Rows r = rows_of(p);
+  const size_t nrows = r.outer * r.rows, block = 4096;
+  // Work items: (row, block of its inner elements), so that one long row (a
+  // replicated tensor) spreads over the threads as well as many short ones.
+  const size_t per_row = (r.inner + block - 1) / block, items = nrows * per_row;
   int64_t s0 = 0, s1 = 0;
 #pragma omp parallel for reduction(+ : s0, s1) schedule(static) if (p->numel > 65536)
-  for (size_t k = 0; k < r.outer * r.rows; k++) {
+  for (size_t it = 0; it < items; it++) {
+    const size_t k = it / per_row, j0 = it % per_row * block, j1 = j0 + block < r.inner ? j0 + block : r.inner;
     const size_t o = k / r.rows, row = row_of(&r, k % r.rows);
     const float *x = local + k * r.inner;
     const uint64_t base = (o * r.full_rows + row) * r.inner;
-    for (size_t j = 0; j < r.inner; j++) {
+    for (size_t j = j0; j < j1; j++) {
       uint64_t z = term(base + j, x[j]);
       s0 += (int64_t)(z & 0xffffffffu), s1 += (int64_t)(z >> 32);
     }
