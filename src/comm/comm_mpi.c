@@ -70,6 +70,7 @@ void comm_init(int *argc, char ***argv) {
 }
 
 void comm_finalize(void) {
+  tsr_shutdown();  // helper threads end before MPI_Finalize (which also terminates parallel HDF5)
   int up = 0, down = 0;
   MPI_Initialized(&up);
   MPI_Finalized(&down);
@@ -223,7 +224,7 @@ int comm_mpi_local_rank(void) {
 #else  // a build without MPI: one process, every group is {0 of 1}
 
 void comm_init(int *argc, char ***argv) {}
-void comm_finalize(void) {}
+void comm_finalize(void) { tsr_shutdown(); }
 
 static void group_single(CommGroup *g, const char *name) {
   snprintf(g->name, sizeof g->name, "%s", name);

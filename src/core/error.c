@@ -1,5 +1,6 @@
 #include "core/error.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,12 +47,61 @@ void tsr_mpi_fail(const char *file, int line, int code, const char *call) {
 // the message appears once, and when only they saw it, it still appears. The
 // rank leaves with _exit(2), not exit: MPI_Finalize (atexit) would wait for
 // ranks that are busy elsewhere; mpirun ends the job with status 2 instead.
-void tsr_user_error(const char *fmt, ...) {
+// The catch of this thread (NULL: user errors end the process).
+static _Thread_local TsrCatch *t_catch;
+
+void tsr_catch_push(TsrCatch *c) { t_catch = c; }
+void tsr_catch_pop(void) { t_catch = NULL; }
+
+// Shutdown hooks: few (one per open loader), so a small table under a lock.
+enum { MAX_HOOKS = 16 };
+static struct { void (*fn)(void *); void *arg; } g_hooks[MAX_HOOKS];
+static int g_nhooks;
+static pthread_mutex_t g_hooks_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void tsr_on_shutdown(void (*fn)(void *), void *arg) {
+  pthread_mutex_lock(&g_hooks_mu);
+  if (g_nhooks == MAX_HOOKS) tsr_fatal(__FILE__, __LINE__, "shutdown", "more than %d shutdown hooks", MAX_HOOKS);
+  g_hooks[g_nhooks].fn = fn, g_hooks[g_nhooks].arg = arg, g_nhooks++;
+  pthread_mutex_unlock(&g_hooks_mu);
+}
+
+void tsr_on_shutdown_remove(void (*fn)(void *), void *arg) {
+  pthread_mutex_lock(&g_hooks_mu);
+  for (int i = 0; i < g_nhooks; i++)
+    if (g_hooks[i].fn == fn && g_hooks[i].arg == arg) {
+      memmove(&g_hooks[i], &g_hooks[i + 1], (size_t)(g_nhooks - i - 1) * sizeof g_hooks[0]);
+      g_nhooks--;
+      break;
+    }
+  pthread_mutex_unlock(&g_hooks_mu);
+}
+
+void tsr_shutdown(void) {
+  for (;;) {  // a hook is taken off the table before it runs: each runs once, even if it errors
+    pthread_mutex_lock(&g_hooks_mu);
+    if (g_nhooks == 0) {
+      pthread_mutex_unlock(&g_hooks_mu);
+      return;
+    }
+    g_nhooks--;
+    void (*fn)(void *) = g_hooks[g_nhooks].fn;
+    void *arg = g_hooks[g_nhooks].arg;
+    pthread_mutex_unlock(&g_hooks_mu);
+    fn(arg);
+  }
+}
+
+// abandon: leave with _exit (no exit handlers) even on one rank.
+_Noreturn static void user_error(int abandon, const char *fmt, va_list ap) {
   char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
+  if (t_catch) {  // a helper thread: hand the message over, do not exit
+    TsrCatch *c = t_catch;
+    t_catch = NULL;
+    memcpy(c->msg, msg, sizeof msg);
+    longjmp(c->jb, 1);
+  }
   int rank = 0, size = 1;
 #ifdef TSR_HAVE_MPI
   int up = 0, down = 0;
@@ -63,8 +113,21 @@ void tsr_user_error(const char *fmt, ...) {
   if (rank != 0) fprintf(stderr, "tessera: error: %s (on rank %d of %d)\n", msg, rank, size);
   else fprintf(stderr, "tessera: error: %s\n", msg);
   fflush(NULL);
-  if (size > 1) _exit(2);
+  tsr_shutdown();  // before exit's handlers tear down HDF5 and MPI
+  if (size > 1 || abandon) _exit(2);
   exit(2);
+}
+
+void tsr_user_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  user_error(0, fmt, ap);
+}
+
+void tsr_user_error_abandon(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  user_error(1, fmt, ap);
 }
 
 void *tsr_calloc(size_t count, size_t size) {

@@ -1,6 +1,7 @@
 // Error handling: library-call checks that abort every rank, and user-mistake
 // errors that print one line and exit with code 2.
 #pragma once
+#include <setjmp.h>
 #include <stddef.h>
 
 // Internal failure (a library call failed, an invariant broke): prints
@@ -13,6 +14,31 @@ _Noreturn void tsr_fatal(const char *file, int line, const char *lib, const char
 // "tessera: error: <message>", exit code 2. The message names the file, the
 // item and what was expected.
 _Noreturn void tsr_user_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// The same for a process whose library state is broken (HDF5 crashes in its
+// exit handler on a file whose close failed on a full disk): leaves with
+// _exit(2), skipping the exit handlers, after the shutdown hooks.
+_Noreturn void tsr_user_error_abandon(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// A helper thread (the loader's prefetch thread) must never end the process:
+// only the main thread exits, after it has stopped its helpers. Such a thread
+// catches user errors: between tsr_catch_push(&c) (after setjmp(c.jb) returned
+// 0) and tsr_catch_pop(), tsr_user_error on that thread copies the message
+// into c.msg and longjmps to c.jb instead of exiting; the thread hands the
+// message to the main thread, which reports it once.
+typedef struct {
+  jmp_buf jb;
+  char msg[1024];
+} TsrCatch;
+void tsr_catch_push(TsrCatch *c);
+void tsr_catch_pop(void);
+
+// Work that must end before the libraries shut down (a prefetch thread inside
+// HDF5 while MPI_Finalize terminates HDF5): tsr_shutdown() runs the registered
+// hooks, newest first, once each. tsr_user_error and comm_finalize call it
+// before anything is torn down.
+void tsr_on_shutdown(void (*fn)(void *), void *arg);
+void tsr_on_shutdown_remove(void (*fn)(void *), void *arg);
+void tsr_shutdown(void);
 
 // Invariant check inside tessera itself.
 #define TSR_ASSERT(cond, ...) \

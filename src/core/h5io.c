@@ -1,5 +1,6 @@
 #include "core/h5io.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -67,46 +68,78 @@ void h5_read(hid_t f, const char *file_label, const char *name, hid_t type, void
   H5_CHECK(H5Dclose(ds));
 }
 
-static void attr_write(hid_t f, const char *name, hid_t type, hid_t space, const void *value) {
+// The attribute writers return a negative value on failure (a full disk):
+// callers that clean up after themselves use the _try forms.
+static herr_t attr_write(hid_t f, const char *name, hid_t type, hid_t space, const void *value) {
   hid_t a = H5Acreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-  H5_CHECK(a);
-  H5_CHECK(H5Awrite(a, type, value));
-  H5_CHECK(H5Aclose(a));
+  if (a < 0) return -1;
+  herr_t rc = H5Awrite(a, type, value);
+  return H5Aclose(a) < 0 ? -1 : rc;
 }
 
-void h5_attr_str(hid_t f, const char *name, const char *value) {
+herr_t h5_attr_str_try(hid_t f, const char *name, const char *value) {
   hid_t type = H5Tcopy(H5T_C_S1);
   H5_CHECK(type);
   H5_CHECK(H5Tset_size(type, strlen(value) + 1));
   H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8));
   hid_t space = H5Screate(H5S_SCALAR);
-  attr_write(f, name, type, space, value);
+  herr_t rc = attr_write(f, name, type, space, value);
   H5_CHECK(H5Sclose(space));
   H5_CHECK(H5Tclose(type));
+  return rc;
 }
+
+herr_t h5_attr_ints_try(hid_t f, const char *name, const int64_t *values, int n) {
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
+  H5_CHECK(space);
+  herr_t rc = attr_write(f, name, H5T_NATIVE_INT64, space, values);
+  H5_CHECK(H5Sclose(space));
+  return rc;
+}
+
+void h5_attr_str(hid_t f, const char *name, const char *value) { H5_CHECK(h5_attr_str_try(f, name, value)); }
 
 void h5_attr_double(hid_t f, const char *name, double value) {
   hid_t space = H5Screate(H5S_SCALAR);
-  attr_write(f, name, H5T_NATIVE_DOUBLE, space, &value);
+  H5_CHECK(attr_write(f, name, H5T_NATIVE_DOUBLE, space, &value));
   H5_CHECK(H5Sclose(space));
 }
 
-void h5_attr_int(hid_t f, const char *name, int64_t value) {
-  hid_t space = H5Screate(H5S_SCALAR);
-  attr_write(f, name, H5T_NATIVE_INT64, space, &value);
-  H5_CHECK(H5Sclose(space));
-}
+void h5_attr_int(hid_t f, const char *name, int64_t value) { H5_CHECK(h5_attr_ints_try(f, name, &value, 1)); }
 
 #include <pthread.h>
 static pthread_mutex_t g_h5_mutex = PTHREAD_MUTEX_INITIALIZER;
-void h5_lock(void) { pthread_mutex_lock(&g_h5_mutex); }
-void h5_unlock(void) { pthread_mutex_unlock(&g_h5_mutex); }
+static _Thread_local int t_h5_held;  // this thread holds g_h5_mutex
+void h5_lock(void) {
+  pthread_mutex_lock(&g_h5_mutex);
+  t_h5_held = 1;
+}
+void h5_unlock(void) {
+  t_h5_held = 0;
+  pthread_mutex_unlock(&g_h5_mutex);
+}
+void h5_unlock_if_held(void) {
+  if (t_h5_held) h5_unlock();
+}
 
 H5Quiet h5_quiet_begin(void) {
   H5Quiet q;
   H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   return q;
+}
+
+static herr_t find_errno(unsigned n, const H5E_error2_t *e, void *out) {
+  const char *at = e->desc ? strstr(e->desc, "errno = ") : NULL;
+  if (at && *(int *)out == 0) *(int *)out = atoi(at + 8);
+  return 0;
+}
+
+int h5_stack_errno(void) {
+  int e = 0;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, find_errno, &e);
+  return e;
 }
 
 void h5_quiet_end(H5Quiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }

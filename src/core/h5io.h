@@ -19,12 +19,19 @@ int h5_exists(hid_t f, const char *name);
 void h5_attr_str(hid_t f, const char *name, const char *value);
 void h5_attr_double(hid_t f, const char *name, double value);
 void h5_attr_int(hid_t f, const char *name, int64_t value);
+// The same returning a negative value on failure instead of aborting (n
+// integers: a scalar when n = 1, else a 1-D array).
+herr_t h5_attr_str_try(hid_t f, const char *name, const char *value);
+herr_t h5_attr_ints_try(hid_t f, const char *name, const int64_t *values, int n);
 
 // Debian's parallel HDF5 is not built thread-safe: every HDF5 call made while
 // another thread may be in HDF5 (the loader's prefetch thread) is wrapped in
 // this process-wide lock.
 void h5_lock(void);
 void h5_unlock(void);
+// Release the lock if this thread holds it (an error path leaving HDF5 work
+// half done: a thread that must finish its own HDF5 calls can then go on).
+void h5_unlock_if_held(void);
 
 // Switch HDF5's automatic error-stack printing off (we print one line of our
 // own) and back to what it was.
@@ -34,3 +41,6 @@ typedef struct {
 } H5Quiet;
 H5Quiet h5_quiet_begin(void);
 void h5_quiet_end(H5Quiet q);
+// The system errno HDF5 recorded on its current error stack (its file
+// drivers note "errno = N" when a read or write fails), or 0.
+int h5_stack_errno(void);

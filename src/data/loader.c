@@ -9,6 +9,15 @@
 // so two loaders, or a loader and a checkpoint save (which takes the lock),
 // never enter HDF5 at the same time.
 //
+// Errors. The worker never ends the process: a corpus error on it (the
+// reader's tsr_user_error) is caught (TsrCatch, core/error.h), the worker
+// stops, and the main thread reports the message once when loader_next
+// reaches the batch that failed, exactly where prefetch = 0 would have
+// failed. Conversely, when the main thread exits for any reason while the
+// worker runs, a shutdown hook (tsr_on_shutdown) stops and joins the worker
+// before HDF5 and MPI are torn down, releasing the HDF5 lock first if the
+// exiting thread holds it.
+//
 // Ring. `nslots` = prefetch batch buffers; the worker fills slot
 // (head+count) % nslots while count < nslots, the consumer takes slot head.
 // A slot is owned by the worker from the moment it sees it free until it
@@ -17,6 +26,7 @@
 #include "data/loader.h"
 
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +78,8 @@ struct Loader {
   pthread_mutex_t mu;
   pthread_cond_t can_fill, can_take;
   int head, count, stop;  // under mu
+  int failed;             // under mu: the worker stopped on an error (message in errmsg)
+  char errmsg[1024];      // written by the worker before it sets failed
   LoaderCursor wcur;      // worker's next batch (worker only while running)
   int worker_flushes;     // the worker's fpenv_denormals_flushed(), set before its first batch
 };
@@ -144,6 +156,17 @@ static void *worker_main(void *arg) {
   Loader *l = arg;
   fpenv_flush_denormals();  // inherited from the creating thread too; stated where the thread begins
   l->worker_flushes = fpenv_denormals_flushed();  // published by the mutex hand-off of the first batch
+  TsrCatch c;
+  if (setjmp(c.jb)) {  // a user error on this thread: hand it to the consumer
+    h5_unlock_if_held();
+    PT_CHECK(pthread_mutex_lock(&l->mu));
+    memcpy(l->errmsg, c.msg, sizeof l->errmsg);
+    l->failed = 1;
+    PT_CHECK(pthread_cond_signal(&l->can_take));
+    PT_CHECK(pthread_mutex_unlock(&l->mu));
+    return NULL;
+  }
+  tsr_catch_push(&c);
   for (;;) {
     PT_CHECK(pthread_mutex_lock(&l->mu));
     while (l->count == l->nslots && !l->stop) PT_CHECK(pthread_cond_wait(&l->can_fill, &l->mu));
@@ -163,12 +186,13 @@ static void *worker_main(void *arg) {
     PT_CHECK(pthread_cond_signal(&l->can_take));
     PT_CHECK(pthread_mutex_unlock(&l->mu));
   }
+  tsr_catch_pop();
   return NULL;
 }
 
 static void worker_start(Loader *l) {
   if (l->nslots == 0) return;
-  l->head = l->count = l->stop = 0;
+  l->head = l->count = l->stop = l->failed = 0;
   l->wcur = l->cur;
   // The worker starts with the stop signals blocked, so that they reach the
   // trainer's threads and never interrupt the worker's reads.
@@ -192,6 +216,14 @@ static void worker_stop(Loader *l) {
   PT_CHECK(pthread_join(l->worker, NULL));
   l->running = 0;
   l->head = l->count = 0;
+}
+
+// Shutdown hook: the process is exiting on the main thread; the worker must be
+// out of HDF5 first. If this thread holds the HDF5 lock (an error inside a
+// checkpoint write), the worker may be waiting for it to finish its batch.
+static void worker_shutdown(void *arg) {
+  h5_unlock_if_held();
+  worker_stop(arg);
 }
 
 // ------------------------------------------------------------------ API
@@ -267,6 +299,7 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
     PT_CHECK(pthread_mutex_init(&l->mu, NULL));
     PT_CHECK(pthread_cond_init(&l->can_fill, NULL));
     PT_CHECK(pthread_cond_init(&l->can_take, NULL));
+    tsr_on_shutdown(worker_shutdown, l);
   }
   worker_start(l);
   return l;
@@ -278,7 +311,11 @@ void loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_
     return;
   }
   PT_CHECK(pthread_mutex_lock(&l->mu));
-  while (l->count == 0) PT_CHECK(pthread_cond_wait(&l->can_take, &l->mu));
+  while (l->count == 0 && !l->failed) PT_CHECK(pthread_cond_wait(&l->can_take, &l->mu));
+  if (l->count == 0) {  // the worker failed on this batch: report it here, once, on this thread
+    PT_CHECK(pthread_mutex_unlock(&l->mu));
+    tsr_user_error("%s", l->errmsg);
+  }
   Slot *s = &l->slots[l->head];
   PT_CHECK(pthread_mutex_unlock(&l->mu));
 
@@ -313,6 +350,7 @@ void loader_close(Loader *l) {
   if (!l) return;
   worker_stop(l);
   if (l->nslots) {
+    tsr_on_shutdown_remove(worker_shutdown, l);
     for (int i = 0; i < l->nslots; i++) {
       tsr_free(l->slots[i].x0);
       tsr_free(l->slots[i].tokens);

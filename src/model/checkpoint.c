@@ -1,7 +1,10 @@
 #include "model/checkpoint.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,8 @@
 #include "comm/comm.h"
 #include "core/error.h"
 #include "core/h5io.h"
+#include "core/timer.h"
+#include "model/ckpt_sum.h"
 #ifdef H5_HAVE_PARALLEL
 #include <mpi.h>
 #endif
@@ -22,9 +27,34 @@ struct CkptFile {
   CommGroup *writers;   // this rank writes (with the group's other ranks when its size > 1), or NULL
   int world_rank, world_size;
   hid_t dxpl;      // collective transfers (parallel writes), or H5P_DEFAULT
-  H5Quiet quiet;   // reading: our own one-line errors instead of HDF5's stack
+  H5Quiet quiet;   // our own one-line errors instead of HDF5's stack (reading and writing)
   int reading;
+  int version;     // reading: the file's format version
+  float *scratch;  // reading: one whole logical tensor
+  size_t scratch_n;
+  double sum_seconds;  // writing: time spent in checksums
 };
+
+// A write that failed (a full disk, a read-only or vanished directory, an I/O
+// error): the temporary file goes, earlier checkpoints stay as they are, and
+// the user gets one line with the system's reason; exit 2. With several
+// writers the file is not closed (that is collective): the rank leaves and
+// mpirun ends the job. The process leaves without HDF5's exit handler, which
+// crashes on a file whose close failed.
+_Noreturn static void write_failed(CkptFile *k, const char *what, int err) {
+  if (!err) err = h5_stack_errno();
+  if (k->f >= 0 && k->writers->size == 1) H5E_BEGIN_TRY { H5Fclose(k->f); } H5E_END_TRY;
+  k->f = -1;
+  unlink(k->tmp);
+  h5_unlock_if_held();
+  tsr_user_error_abandon("%s: cannot write the checkpoint (%s): %s; earlier checkpoints are untouched", k->path,
+                         what, err ? strerror(err) : "I/O error");
+}
+
+// An HDF5 call on the write path: a failure is write_failed with the errno of
+// the failing system call (HDF5 records it on its error stack).
+#define WCHECK(k, call, what) \
+  do { if ((long long)(call) < 0) write_failed((k), (what), h5_stack_errno()); } while (0)
 
 // A mistake every rank sees alike (a missing tensor, a wrong shape): one line
 // from rank 0, every rank exits 2.
@@ -85,7 +115,7 @@ static hid_t local_space(const ParamInfo *p) {
 
 // ---------------------------------------------------------------- writing
 
-static void write_vocab(hid_t f, char *const *words, int n) {
+static herr_t write_vocab(hid_t f, char *const *words, int n) {
   hid_t type = H5Tcopy(H5T_C_S1);
   H5_CHECK(H5Tset_size(type, H5T_VARIABLE));
   H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8));
@@ -93,22 +123,25 @@ static void write_vocab(hid_t f, char *const *words, int n) {
   hid_t space = H5Screate_simple(1, dims, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
   hid_t ds = H5Dcreate2(f, "/tokenizer/vocab", type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  H5_CHECK(ds);
-  H5_CHECK(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, words));
-  H5Dclose(ds);
+  herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, words);
+  if (ds >= 0 && H5Dclose(ds) < 0) rc = -1;
   H5Pclose(lcpl);
   H5Sclose(space);
   H5Tclose(type);
+  return rc;
 }
 
 CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, const CkptComm *c) {
   CkptFile *k = file_new(path, c);
   if (!k->writers) return k;  // another replica of this rank's shard writes it
   h5_lock();
+  k->quiet = h5_quiet_begin();
   hid_t fapl = file_access(k);
-  H5E_BEGIN_TRY { k->f = H5Fcreate(k->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl); } H5E_END_TRY;
+  errno = 0;
+  k->f = H5Fcreate(k->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  const int create_errno = errno;
   if (fapl != H5P_DEFAULT) H5Pclose(fapl);
-  if (k->f < 0) tsr_user_error("%s: cannot create checkpoint (is the directory writable?)", k->tmp);
+  if (k->f < 0) write_failed(k, "create", create_errno ? create_errno : h5_stack_errno());
 #ifdef H5_HAVE_PARALLEL
   if (k->writers->size > 1) {  // each writer its own hyperslabs: independent transfers, no rounds
     k->dxpl = H5Pcreate(H5P_DATASET_XFER);
@@ -117,24 +150,20 @@ CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, c
   }
 #endif
   // Attributes are metadata: every writer writes the same values.
-  hid_t f = k->f;
-  h5_attr_str(f, "format", CKPT_FORMAT);
-  h5_attr_int(f, "version", CKPT_VERSION);
-  h5_attr_int(f, "step", s->step);
-  h5_attr_int(f, "adam_step", s->adam_step);
-  h5_attr_int(f, "bad_steps", s->bad_steps);
-  h5_attr_int(f, "seed", (int64_t)s->seed);
-  h5_attr_int(f, "cursor_epoch", (int64_t)s->cursor_epoch);
-  h5_attr_int(f, "cursor_position", (int64_t)s->cursor_position);
-  h5_attr_int(f, "cursor_batches", (int64_t)s->cursor_batches);
-  h5_attr_int(f, "saved_ranks", k->world_size);
-  h5_attr_int(f, "saved_writers", k->writers->size);
+  const struct { const char *name; int64_t v; } ints[] = {
+      {"version", CKPT_VERSION}, {"step", s->step}, {"adam_step", s->adam_step}, {"bad_steps", s->bad_steps},
+      {"seed", (int64_t)s->seed}, {"cursor_epoch", (int64_t)s->cursor_epoch},
+      {"cursor_position", (int64_t)s->cursor_position}, {"cursor_batches", (int64_t)s->cursor_batches},
+      {"saved_ranks", k->world_size}, {"saved_writers", k->writers->size}};
+  WCHECK(k, h5_attr_str_try(k->f, "format", CKPT_FORMAT), "attributes");
+  for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) WCHECK(k, h5_attr_ints_try(k->f, ints[i].name, &ints[i].v, 1), "attributes");
+  WCHECK(k, h5_attr_str_try(k->f, "run_id", s->run_id), "attributes");
   char *yaml = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&yaml, &len);
   config_write(cfg, mem);
   fclose(mem);
-  h5_attr_str(f, "config", yaml);
+  WCHECK(k, h5_attr_str_try(k->f, "config", yaml), "attributes");
   free(yaml);
   h5_unlock();
   return k;
@@ -147,8 +176,21 @@ static int writes_tensor(const CkptFile *k, int i, const ParamInfo *p) {
   return i % k->writers->size == k->writers->rank;
 }
 
+// The checksums of every tensor of t (two int64 each): each writer sums the
+// elements it writes, the writers add their sums up.
+static int64_t *group_sums(CkptFile *k, const ParamTable *t, const float *buf) {
+  const double t0 = timer_now();
+  int64_t *sums = tsr_calloc(2 * (size_t)t->count, sizeof *sums);
+  for (int i = 0; i < t->count; i++)
+    if (writes_tensor(k, i, &t->items[i])) ckpt_sum_local(&t->items[i], buf + t->items[i].offset, sums + 2 * i);
+  if (k->writers->size > 1) comm_allreduce(k->writers, sums, 2 * (size_t)t->count, COMM_I64, COMM_SUM);
+  k->sum_seconds += timer_now() - t0;
+  return sums;
+}
+
 void ckpt_write_group(CkptFile *k, const char *group, const ParamTable *t, const float *buf) {
   if (!k->writers) return;
+  int64_t *sums = group_sums(k, t, buf);
   h5_lock();
   for (int i = 0; i < t->count; i++) {
     const ParamInfo *p = &t->items[i];
@@ -160,30 +202,33 @@ void ckpt_write_group(CkptFile *k, const char *group, const ParamTable *t, const
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5_CHECK(fspace);
     H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
-    // One chunk, the whole tensor, with a fletcher32 checksum: a corrupt file
-    // fails on read instead of returning wrong numbers. Written through
-    // MPI-IO the tensors stay contiguous and unfiltered: parallel HDF5 1.10
-    // filters only in collective writes, which cost several rounds per tensor
-    // (measured 60-200 s against 6 s per checkpoint for tp2 on a busy node,
-    // docs/parallel_train.md), while plain hyperslabs are independent writes.
+    // One chunk, the whole tensor, with a fletcher32 checksum when one rank
+    // writes. Written through MPI-IO the tensors stay contiguous and
+    // unfiltered: parallel HDF5 1.10 filters only in collective writes, which
+    // cost several rounds per tensor (measured 60-200 s against 6 s per
+    // checkpoint for tp2 on a busy node, docs/parallel_train.md), while plain
+    // hyperslabs are independent writes. The `checksum` attribute (ckpt_sum.h)
+    // covers every layout.
     if (k->writers->size == 1) {
       H5_CHECK(H5Pset_chunk(dcpl, p->ndim, full));
       H5_CHECK(H5Pset_fletcher32(dcpl));
     }
     H5_CHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
     hid_t ds = H5Dcreate2(k->f, name, H5T_NATIVE_FLOAT, fspace, lcpl, dcpl, H5P_DEFAULT);
-    H5_CHECK(ds);
+    WCHECK(k, ds, name);
     if (writes_tensor(k, i, p)) {
       select_local(fspace, p);
-      H5_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, mspace, fspace, k->dxpl, buf + p->offset));
+      WCHECK(k, H5Dwrite(ds, H5T_NATIVE_FLOAT, mspace, fspace, k->dxpl, buf + p->offset), name);
     }
-    H5_CHECK(H5Dclose(ds));
+    WCHECK(k, h5_attr_ints_try(ds, "checksum", sums + 2 * i, 2), name);
+    WCHECK(k, H5Dclose(ds), name);
     H5_CHECK(H5Pclose(dcpl));
     H5_CHECK(H5Pclose(lcpl));
     H5_CHECK(H5Sclose(mspace));
     H5_CHECK(H5Sclose(fspace));
   }
   h5_unlock();
+  tsr_free(sums);
 }
 
 // A barrier that sleeps while it waits: the ranks that do not write wait here
@@ -203,12 +248,26 @@ static void idle_barrier(CommGroup *world) {
 #endif
 }
 
-void ckpt_commit(CkptFile *k, char *const *vocab, int vocab_size) {
+// The file's bytes on the disk before it gets its name (a crash of the
+// machine then finds the old checkpoint or the whole new one).
+static int sync_file(const char *path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}
+
+double ckpt_commit(CkptFile *k, char *const *vocab, int vocab_size) {
+  const double sum_seconds = k->sum_seconds;
   if (k->writers) {
     h5_lock();
     if (k->dxpl != H5P_DEFAULT) H5_CHECK(H5Pclose(k->dxpl));
-    H5_CHECK(H5Fflush(k->f, H5F_SCOPE_GLOBAL));
-    H5_CHECK(H5Fclose(k->f));  // collective: every writer's data is in the file after it
+    WCHECK(k, H5Fflush(k->f, H5F_SCOPE_GLOBAL), "flush");
+    WCHECK(k, H5Fclose(k->f), "close");  // collective: every writer's data is in the file after it
+    k->f = -1;
     h5_unlock();
   }
   if (k->writers && k->writers->rank == 0) {
@@ -216,17 +275,26 @@ void ckpt_commit(CkptFile *k, char *const *vocab, int vocab_size) {
     // Variable-length strings cannot be written through MPI-IO: one rank adds
     // them serially once the collective file is closed.
     if (vocab && vocab_size > 0) {
-      hid_t f = H5Fopen(k->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
-      H5_CHECK(f);
-      write_vocab(f, vocab, vocab_size);
-      H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL));
-      H5_CHECK(H5Fclose(f));
+      k->f = H5Fopen(k->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+      WCHECK(k, k->f, "vocabulary");
+      WCHECK(k, write_vocab(k->f, vocab, vocab_size), "vocabulary");
+      WCHECK(k, H5Fflush(k->f, H5F_SCOPE_GLOBAL), "vocabulary");
+      hid_t f = k->f;
+      k->f = -1;
+      WCHECK(k, H5Fclose(f), "vocabulary");
     }
+    if (sync_file(k->tmp) != 0) write_failed(k, "sync", errno);
+    if (rename(k->tmp, k->path) != 0) write_failed(k, "rename", errno);
     h5_unlock();
-    if (rename(k->tmp, k->path) != 0) tsr_user_error("%s: cannot rename %s into place", k->path, k->tmp);
+  }
+  if (k->writers) {
+    h5_lock();
+    h5_quiet_end(k->quiet);
+    h5_unlock();
   }
   if (k->world_size > 1) idle_barrier(k->world);  // nobody goes on before the file has its name
   tsr_free(k);
+  return sum_seconds;
 }
 
 void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const Config *cfg) {
@@ -251,15 +319,19 @@ static int64_t read_int_attr(CkptFile *k, const char *name) {
   return v;
 }
 
-static void read_format(hid_t f, char *fmt, size_t size) {
-  fmt[0] = 0;
-  if (H5Aexists(f, "format") <= 0) return;
-  hid_t a = H5Aopen(f, "format", H5P_DEFAULT), type = H5Aget_type(a);
-  size_t n = H5Tget_size(type);
-  if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type) && n < size) H5Aread(a, type, fmt);
+// A fixed-length string attribute into out (size n), or "" when absent or of another kind.
+static void read_str_attr(hid_t f, const char *name, char *out, size_t n) {
+  out[0] = 0;
+  if (H5Aexists(f, name) <= 0) return;
+  hid_t a = H5Aopen(f, name, H5P_DEFAULT), type = H5Aget_type(a);
+  size_t len = H5Tget_size(type);
+  if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type) && len < n && H5Aread(a, type, out) < 0) out[0] = 0;
+  out[n - 1] = 0;
   H5Tclose(type);
   H5Aclose(a);
 }
+
+static void read_format(hid_t f, char *fmt, size_t size) { read_str_attr(f, "format", fmt, size); }
 
 // Serial readers (config, vocabulary): format and version.
 static void check_format(hid_t f, const char *path) {
@@ -272,7 +344,8 @@ static void check_format(hid_t f, const char *path) {
     H5_CHECK(H5Aread(a, H5T_NATIVE_INT64, &version));
     H5Aclose(a);
   }
-  if (version != CKPT_VERSION) tsr_user_error("%s: version %lld, this tessera reads version %d", path, (long long)version, CKPT_VERSION);
+  if (version < 1 || version > CKPT_VERSION)
+    tsr_user_error("%s: version %lld, this tessera reads versions 1 to %d", path, (long long)version, CKPT_VERSION);
 }
 
 CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s) {
@@ -293,15 +366,29 @@ CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s) {
   if (strcmp(fmt, CKPT_FORMAT) != 0)
     ckpt_error(k, "%s: attribute format: expected '%s', found '%s'", path, CKPT_FORMAT, fmt);
   int64_t version = read_int_attr(k, "version");
-  if (version != CKPT_VERSION)
-    ckpt_error(k, "%s: version %lld, this tessera reads version %d", path, (long long)version, CKPT_VERSION);
+  if (version < 1 || version > CKPT_VERSION)
+    ckpt_error(k, "%s: version %lld, this tessera reads versions 1 to %d", path, (long long)version, CKPT_VERSION);
+  k->version = (int)version;
+  // Counters a run could have reached: the trainer counts steps in int.
+  const int64_t max_step = 0x7fffffff;
   s->step = read_int_attr(k, "step");
+  if (s->step < 0 || s->step > max_step)
+    ckpt_error(k, "%s: attribute step: expected a step count in [0, %lld], found %lld (corrupt file?)", path,
+               (long long)max_step, (long long)s->step);
   s->adam_step = read_int_attr(k, "adam_step");
   s->bad_steps = read_int_attr(k, "bad_steps");
+  if (s->adam_step < 0 || s->adam_step > s->step || s->bad_steps < 0 || s->bad_steps > s->step)
+    ckpt_error(k, "%s: attributes adam_step %lld and bad_steps %lld: expected counts in [0, step = %lld] (corrupt file?)",
+               path, (long long)s->adam_step, (long long)s->bad_steps, (long long)s->step);
   s->seed = (uint64_t)read_int_attr(k, "seed");
-  s->cursor_epoch = (uint64_t)read_int_attr(k, "cursor_epoch");
-  s->cursor_position = (uint64_t)read_int_attr(k, "cursor_position");
-  s->cursor_batches = (uint64_t)read_int_attr(k, "cursor_batches");
+  const char *cursor[3] = {"cursor_epoch", "cursor_position", "cursor_batches"};
+  uint64_t *cur[3] = {&s->cursor_epoch, &s->cursor_position, &s->cursor_batches};
+  for (int i = 0; i < 3; i++) {
+    int64_t v = read_int_attr(k, cursor[i]);
+    if (v < 0) ckpt_error(k, "%s: attribute %s: expected a count >= 0, found %lld (corrupt file?)", path, cursor[i], (long long)v);
+    *cur[i] = (uint64_t)v;
+  }
+  read_str_attr(k->f, "run_id", s->run_id, sizeof s->run_id);  // "" in version 1
   h5_unlock();
   return k;
 }
@@ -344,19 +431,40 @@ void ckpt_read_group(CkptFile *k, const char *group, const ParamTable *t, float 
                  k->path, name, have, want);
     }
   }
+  // Then each whole logical tensor, whatever part of it this rank keeps: its
+  // checksum and its values are checked before any of it is used.
   for (int i = 0; i < t->count; i++) {
     const ParamInfo *p = &t->items[i];
     char name[PARAM_NAME_MAX + 32];
     snprintf(name, sizeof name, "/%s/%s", group, p->name);
+    size_t n = 1;
+    for (int d = 0; d < p->ndim; d++) n *= (size_t)p->full[d];
+    if (n > k->scratch_n) {
+      tsr_free(k->scratch);
+      k->scratch = tsr_calloc(n, sizeof *k->scratch);
+      k->scratch_n = n;
+    }
     hid_t ds = H5Dopen2(k->f, name, H5P_DEFAULT);
     H5_CHECK(ds);
-    hid_t fspace = H5Dget_space(ds), mspace = local_space(p);
-    select_local(fspace, p);
-    herr_t rc;
-    H5E_BEGIN_TRY { rc = H5Dread(ds, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, buf + p->offset); } H5E_END_TRY;
-    if (rc < 0) tsr_user_error("%s: %s: read failed (checksum mismatch: the file is corrupt)", k->path, name);
-    H5Sclose(mspace);
-    H5Sclose(fspace);
+    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, k->scratch) < 0)
+      ckpt_error(k, "%s: %s: read failed (checksum mismatch: the file is corrupt)", k->path, name);
+    if (k->version >= 2) {
+      int64_t want[2] = {0, 0}, have[2];
+      hid_t a = H5Aexists(ds, "checksum") > 0 ? H5Aopen(ds, "checksum", H5P_DEFAULT) : -1;
+      hid_t as = a >= 0 ? H5Aget_space(a) : -1;
+      int ok = as >= 0 && H5Sget_simple_extent_npoints(as) == 2 && H5Aread(a, H5T_NATIVE_INT64, want) >= 0;
+      if (as >= 0) H5Sclose(as);
+      if (a >= 0) H5Aclose(a);
+      if (!ok) ckpt_error(k, "%s: %s: attribute 'checksum' missing or unreadable (corrupt file?)", k->path, name);
+      ckpt_sum_full(k->scratch, n, have);
+      if (have[0] != want[0] || have[1] != want[1])
+        ckpt_error(k, "%s: %s: checksum mismatch: the tensor is corrupt (a changed bit or a partial write)", k->path, name);
+    }
+    for (size_t e = 0; e < n; e++)
+      if (!isfinite(k->scratch[e]))
+        ckpt_error(k, "%s: %s: element %zu is %s: a checkpoint holds finite numbers only (corrupt file or diverged run)",
+                   k->path, name, e, isnan(k->scratch[e]) ? "NaN" : "infinite");
+    ckpt_take_local(p, k->scratch, buf + p->offset);
     H5Dclose(ds);
   }
   h5_unlock();
@@ -367,6 +475,7 @@ void ckpt_close(CkptFile *k) {
   H5_CHECK(H5Fclose(k->f));
   if (k->reading) h5_quiet_end(k->quiet);
   h5_unlock();
+  tsr_free(k->scratch);
   tsr_free(k);
 }
 
@@ -408,7 +517,7 @@ static int cmp_ll(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-void ckpt_prune(const char *dir, int keep) {
+void ckpt_prune(const char *dir, int keep, const char *run_id) {
   if (keep <= 0) return;
   DIR *d = opendir(dir);
   if (!d) return;
@@ -416,7 +525,10 @@ void ckpt_prune(const char *dir, int keep) {
   int n = 0;
   for (struct dirent *e; (e = readdir(d)) && n < 4096;) {
     long long step = ckpt_step_of(e->d_name);
-    if (step >= 0) steps[n++] = step;
+    if (step < 0) continue;
+    char path[1024], id[CKPT_RUN_ID_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (ckpt_run_id(path, id, sizeof id) == 0 && strcmp(id, run_id) == 0) steps[n++] = step;  // this run's only
   }
   closedir(d);
   qsort(steps, (size_t)n, sizeof *steps, cmp_ll);
@@ -427,6 +539,21 @@ void ckpt_prune(const char *dir, int keep) {
   }
 }
 
+int ckpt_run_id(const char *path, char *out, size_t n) {
+  out[0] = 0;
+  h5_lock();
+  H5Quiet q = h5_quiet_begin();
+  hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+  char fmt[64] = "";
+  if (f >= 0) read_format(f, fmt, sizeof fmt);
+  int rc = f >= 0 && strcmp(fmt, CKPT_FORMAT) == 0 ? 0 : -1;
+  if (rc == 0) read_str_attr(f, "run_id", out, n);
+  if (f >= 0) H5Fclose(f);
+  h5_quiet_end(q);
+  h5_unlock();
+  return rc;
+}
+
 static hid_t open_checked(const char *path) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t f = h5_open_read(path);
@@ -434,7 +561,10 @@ static hid_t open_checked(const char *path) {
   return f;
 }
 
+// The serial readers hold the HDF5 lock: a loader's prefetch thread may be in
+// HDF5 (an unlocked call here corrupted HDF5's free lists while it read).
 void ckpt_read_config(const char *path, Config *cfg) {
+  h5_lock();
   hid_t f = open_checked(path);
   if (H5Aexists(f, "config") <= 0) tsr_user_error("%s: attribute 'config' missing", path);
   hid_t a = H5Aopen(f, "config", H5P_DEFAULT), type = H5Aget_type(a);
@@ -444,6 +574,7 @@ void ckpt_read_config(const char *path, Config *cfg) {
   H5Tclose(type);
   H5Aclose(a);
   h5_close(f);
+  h5_unlock();
   // The config loader reads files (and names them in errors): give it one.
   char tmp[] = "/tmp/tessera-ckpt-config-XXXXXX.yaml";
   int fd = mkstemps(tmp, 5);
@@ -458,11 +589,13 @@ void ckpt_read_config(const char *path, Config *cfg) {
 }
 
 void ckpt_read_vocab(const char *path, char ***words, int *n) {
+  h5_lock();
   hid_t f = open_checked(path);
   *words = NULL;
   *n = 0;
   if (!h5_exists(f, "/tokenizer/vocab")) {
     h5_close(f);
+    h5_unlock();
     return;
   }
   hid_t ds = H5Dopen2(f, "/tokenizer/vocab", H5P_DEFAULT), space = H5Dget_space(ds);
@@ -481,4 +614,5 @@ void ckpt_read_vocab(const char *path, char ***words, int *n) {
   H5Sclose(space);
   H5Dclose(ds);
   h5_close(f);
+  h5_unlock();
 }

@@ -1,8 +1,9 @@
 // ckpt.h5 (model layer: read by train/ and infer/ alike) (DESIGN.md "Formats"): parameters, AdamW moments and EMA weights at
-// full logical shape under /params, /optim/m, /optim/v, /ema (fletcher32
-// checksummed), plus attributes: format, version, step, adam_step,
-// bad_steps, seed, the config as YAML, the data cursor. Written to
-// PATH.tmp, flushed, renamed: a crash never leaves a half file under PATH.
+// full logical shape under /params, /optim/m, /optim/v, /ema, each with a
+// layout-independent `checksum` attribute (ckpt_sum.h), plus attributes:
+// format, version, step, adam_step, bad_steps, seed, run_id, the config as
+// YAML, the data cursor. Written to PATH.tmp, flushed, synced, renamed: a
+// crash never leaves a half file under PATH (docs/checkpoint.md).
 //
 // Layout-independent: a tensor-parallel shard (ParamInfo split fields) is a
 // hyperslab of the logical dataset (strided for fused tensors such as qkv).
@@ -21,7 +22,10 @@
 #include "core/params.h"
 
 #define CKPT_FORMAT "tessera-ckpt"
-#define CKPT_VERSION 1
+// Version 2 adds the run id and a per-tensor `checksum` attribute (ckpt_sum.h);
+// version 1 files still load, checked for finite values only.
+#define CKPT_VERSION 2
+#define CKPT_RUN_ID_MAX 40
 
 typedef struct {
   int64_t step;          // training steps completed
@@ -29,6 +33,7 @@ typedef struct {
   int64_t bad_steps;     // consecutive non-finite steps at save time
   uint64_t seed;
   uint64_t cursor_epoch, cursor_position, cursor_batches;  // data loader cursor (global positions)
+  char run_id[CKPT_RUN_ID_MAX];  // the run the checkpoint belongs to ("" in version 1 files)
 } CkptState;
 
 // Buffers over the parameter table (m, v, ema may be NULL: not saved / not loaded).
@@ -63,9 +68,12 @@ typedef struct CkptFile CkptFile;
 CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, const CkptComm *c);
 // /group/<name> for every parameter of t, from buf (t's offsets); collective over the writers.
 void ckpt_write_group(CkptFile *f, const char *group, const ParamTable *t, const float *buf);
-// Collective over the world: close, the first writer adds the vocabulary and
-// renames PATH.tmp to PATH, and no rank returns before that is done.
-void ckpt_commit(CkptFile *f, char *const *vocab, int vocab_size);
+// Collective over the world: close, the first writer adds the vocabulary,
+// syncs and renames PATH.tmp to PATH, and no rank returns before that is done.
+// Returns the seconds this rank spent computing checksums.
+// A write that fails (full disk, I/O error) removes PATH.tmp and is a one-line
+// user error naming PATH and the system's reason (exit 2).
+double ckpt_commit(CkptFile *f, char *const *vocab, int vocab_size);
 
 // Open PATH (every rank its own read-only handle) and read its attributes into
 // s. A missing, truncated or foreign file is a user error (exit 2; one message
@@ -73,7 +81,9 @@ void ckpt_commit(CkptFile *f, char *const *vocab, int vocab_size);
 CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s);
 int ckpt_has_group(CkptFile *f, const char *group);
 // Check that every parameter of t is in /group at its logical shape (a user
-// error naming the parameter otherwise), then read this rank's hyperslab of each into buf.
+// error naming the parameter otherwise), then read each whole tensor, check its
+// checksum and that every value is finite (a user error naming the tensor
+// otherwise), and keep this rank's part of it in buf.
 void ckpt_read_group(CkptFile *f, const char *group, const ParamTable *t, float *buf);
 void ckpt_close(CkptFile *f);
 
@@ -84,5 +94,9 @@ void ckpt_read_config(const char *path, Config *cfg);
 void ckpt_read_vocab(const char *path, char ***words, int *n);
 // The latest ckpt_<step>.h5 in dir (by step), or "" if none. out has size n.
 void ckpt_latest(const char *dir, char *out, int n);
-// Remove all but the newest `keep` ckpt_<step>.h5 in dir (keep <= 0: keep all).
-void ckpt_prune(const char *dir, int keep);
+// Remove all but the newest `keep` ckpt_<step>.h5 of run `run_id` in dir
+// (keep <= 0: keep all); checkpoints of other runs are never touched.
+void ckpt_prune(const char *dir, int keep, const char *run_id);
+// The run id of the checkpoint at path into out (size n; "" for a version 1
+// file): 0, or -1 when path is not a readable checkpoint.
+int ckpt_run_id(const char *path, char *out, size_t n);

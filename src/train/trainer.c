@@ -32,6 +32,7 @@
 #include "train/loss_plot.h"
 #include "train/optimizer.h"
 #include "train/peak.h"
+#include "train/run_dir.h"
 #include "train/signals.h"
 #include "train/zero.h"
 
@@ -40,6 +41,7 @@ enum { NGROUPS = 6 };
 
 typedef struct {
   const Config *cfg;
+  const TrainOptions *opt;
   CommContext cc;
   int rank0;       // world rank 0: logs, metrics, loss plot, checkpoint rename
   int mb, accum;   // samples per micro-batch on this rank, micro-batches per step
@@ -120,10 +122,10 @@ static void save(Trainer *tr) {
   zero_gather(&tr->zero, tr->zero.ema, t->grad);
   ckpt_write_group(f, "ema", t, t->grad);
   memset(t->grad, 0, tr->zero.padded * sizeof(float));
-  ckpt_commit(f, tr->vocab, tr->vocab_size);
+  const double sums = ckpt_commit(f, tr->vocab, tr->vocab_size);
   if (!tr->rank0) return;
-  ckpt_prune(tc->out, tc->keep_ckpts);
-  log_info("checkpoint %s (%.2f s)", path, timer_now() - t0);
+  ckpt_prune(tc->out, tc->keep_ckpts, tr->state.run_id);
+  log_info("checkpoint %s (%.2f s, checksums %.3f s)", path, timer_now() - t0, sums);
   if (tr->metrics) {  // refresh the loss curve next to the checkpoints
     char metrics[CFG_STR_MAX + 32], png[CFG_STR_MAX + 32], err[256];
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", tc->out);
@@ -133,10 +135,26 @@ static void save(Trainer *tr) {
   }
 }
 
+// Keys that change the model without changing a tensor's shape (shapes are
+// checked tensor by tensor): a checkpoint trained with other values is refused.
+static void check_model_keys(Trainer *tr, const char *path) {
+  Config saved;
+  ckpt_read_config(path, &saved);
+  const ModelConfig *a = &saved.model, *b = &tr->cfg->model;
+  if (a->heads != b->heads || memcmp(a->rope, b->rope, sizeof a->rope) != 0)
+    comm_user_error_all("%s: trained with model.heads %d and rope %d/%d/%d, but %s has heads %d and rope %d/%d/%d "
+                        "(the checkpoint was made for a different model config)", path, a->heads, a->rope[0],
+                        a->rope[1], a->rope[2], tr->cfg->path, b->heads, b->rope[0], b->rope[1], b->rope[2]);
+  if (strcmp(a->predict, b->predict) != 0)
+    comm_user_error_all("%s: trained with model.predict %s, but %s has model.predict %s (the network's output "
+                        "means something else; the checkpoint was made for a different model config)",
+                        path, a->predict, tr->cfg->path, b->predict);
+}
+
 // train.resume: "" = fresh, "auto" = latest checkpoint in train.out if any, else a path.
 // The checkpoint may come from any layout: each rank reads its own hyperslabs
-// and takes its ZeRO shard of m, v and the EMA.
-static void resume(Trainer *tr) {
+// and takes its ZeRO shard of m, v and the EMA. Returns 1 when it resumed.
+static int resume(Trainer *tr) {
   const TrainConfig *tc = &tr->cfg->train;
   ParamTable *t = &tr->model.params;
   char path[CFG_STR_MAX + 64] = "";
@@ -146,9 +164,10 @@ static void resume(Trainer *tr) {
   } else if (tc->resume[0]) {
     snprintf(path, sizeof path, "%s", tc->resume);
   }
-  if (!path[0]) return;
+  if (!path[0]) return 0;
   CkptComm cc = ckpt_comm(tr);
   CkptFile *f = ckpt_open(path, &cc, &tr->state);
+  check_model_keys(tr, path);  // before the tensors: a different model is named as such
   ckpt_read_group(f, "params", t, t->data);
   ckpt_read_group(f, "optim/m", t, t->grad);
   zero_take(&tr->zero, t->grad, tr->zero.m);
@@ -158,14 +177,6 @@ static void resume(Trainer *tr) {
   zero_take(&tr->zero, t->grad, tr->zero.ema);
   ckpt_close(f);
   memset(t->grad, 0, tr->zero.padded * sizeof(float));
-  // Shapes matched; the heads and the RoPE split change the model without changing a shape.
-  Config saved;
-  ckpt_read_config(path, &saved);
-  const ModelConfig *a = &saved.model, *b = &tr->cfg->model;
-  if (a->heads != b->heads || memcmp(a->rope, b->rope, sizeof a->rope) != 0)
-    comm_user_error_all("%s: trained with model.heads %d and rope %d/%d/%d, but %s has heads %d and rope %d/%d/%d "
-                        "(the checkpoint was made for a different model config)", path, a->heads, a->rope[0],
-                        a->rope[1], a->rope[2], tr->cfg->path, b->heads, b->rope[0], b->rope[1], b->rope[2]);
   tr->zero.step = (int)tr->state.adam_step;
   if (tr->loader) {
     const uint64_t dp = (uint64_t)tr->cc.dp, pos = tr->state.cursor_position;
@@ -175,6 +186,7 @@ static void resume(Trainer *tr) {
     loader_seek(tr->loader, (LoaderCursor){tr->state.cursor_epoch, pos / dp, tr->state.cursor_batches});
   }
   log_info("resumed from %s at step %lld", path, (long long)tr->state.step);
+  return 1;
 }
 
 // Global index of this rank's first sample of micro-batch k of `step`; its
@@ -254,8 +266,9 @@ static void log_step(Trainer *tr, int64_t step, double loss, double norm, float 
   if (tr->metrics) {
     fprintf(tr->metrics,
             "{\"step\":%lld,\"loss\":%.9g,\"grad_norm\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.1f,\"step_ms\":%.2f,"
-            "\"mfu\":%.4f}\n",
-            (long long)step, loss, norm, lr, tok_s, dt * 1e3, mfu);
+            "\"mfu\":%.4f,\"run\":\"%s\"}
+",
+            (long long)step, loss, norm, lr, tok_s, dt * 1e3, mfu, tr->state.run_id);
     fflush(tr->metrics);
   }
 }
@@ -311,20 +324,26 @@ static void setup(Trainer *tr) {
            full_state * mib, cc->dpsp_group.size, zero_state_bytes(&tr->zero) * 0.5 * mib);
 }
 
-float train_run(const Config *cfg) {
+float train_run(const Config *cfg, const TrainOptions *opt) {
   const ModelConfig *mc = &cfg->model;
   const TrainConfig *tc = &cfg->train;
-  Trainer tr = {.cfg = cfg};
+  Trainer tr = {.cfg = cfg, .opt = opt};
   setup(&tr);
   tr.state.seed = tc->seed;
-  if (tr.rank0 && fs_mkdirs(tc->out) != 0)
-    tsr_user_error("train.out: cannot create directory '%s': %s", tc->out, strerror(errno));
+  if (tr.rank0) run_dir_prepare(tc->out);
   comm_barrier(&tr.cc.world);  // the run directory exists for every rank
-  resume(&tr);
+  const int resumed = resume(&tr);
+  if (!resumed) {  // a new run: a new id, the same on every rank
+    if (tr.rank0) run_id_new(tr.state.run_id, sizeof tr.state.run_id);
+    comm_bcast(&tr.cc.world, tr.state.run_id, sizeof tr.state.run_id, COMM_U8, 0);
+  }
   if (tr.rank0) {
+    run_dir_claim(tc->out, tr.state.run_id, resumed, !strcmp(tc->resume, "auto"), opt->overwrite);
     char mpath[CFG_STR_MAX + 32];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", tc->out);
-    tr.metrics = fopen(mpath, tr.state.step ? "a" : "w");
+    tr.metrics = fopen(mpath, resumed ? "a" : "w");
+    if (!tr.metrics) tsr_user_error("train.out: cannot write %s: %s", mpath, strerror(errno));
+    log_info("run %s in %s", tr.state.run_id[0] ? tr.state.run_id : "(no id: a version 1 checkpoint's)", tc->out);
   }
   train_signals_install();
 
