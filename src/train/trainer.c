@@ -266,8 +266,7 @@ static void log_step(Trainer *tr, int64_t step, double loss, double norm, float 
   if (tr->metrics) {
     fprintf(tr->metrics,
             "{\"step\":%lld,\"loss\":%.9g,\"grad_norm\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.1f,\"step_ms\":%.2f,"
-            "\"mfu\":%.4f,\"run\":\"%s\"}
-",
+            "\"mfu\":%.4f,\"run\":\"%s\"}\n",
             (long long)step, loss, norm, lr, tok_s, dt * 1e3, mfu, tr->state.run_id);
     fflush(tr->metrics);
   }
