@@ -17,6 +17,9 @@ PYTHON_REF := /usr/bin/python3
 # ---------------------------------------------------------------- toolchain
 CC := $(shell command -v mpicc 2>/dev/null || echo cc)
 OPT ?= -O3 -march=native
+# OPT reaches the link line too (LDFLAGS), so OPT="-O1 -fsanitize=..." links
+# the sanitizer runtimes.
+LDFLAGS := $(OPT)
 CFLAGS := -std=gnu17 $(OPT) -g -fopenmp -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -MMD -MP
 LDLIBS := -lm -fopenmp
 
@@ -118,6 +121,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=build/tests/%)
 
 .PHONY: all deps test bench clean help demo
+FUZZ_DIR := build-fuzz
 all: bin/tessera $(TEST_BIN)
 
 help:
@@ -126,6 +130,8 @@ help:
 	@echo "make demo   the main job (README)"
 	@echo "make test   every test (runs make deps first)"
 	@echo "make bench  speed and memory against the PyTorch reference"
+	@echo "make sanitize  build with ASan+UBSan in build-san/ and run the tests there (SAN_TESTS=unit: unit tests only)"
+	@echo "make fuzz   libFuzzer harnesses (tests/fuzz), each for FUZZ_SECONDS (default 60)"
 	@echo "make test-cuda  CUDA kernels against the CPU references (needs a GPU; docs/cuda.md)"
 
 deps:
@@ -151,7 +157,7 @@ $(LIB): $(filter-out build/main.o,$(OBJ))
 
 bin/tessera: build/main.o $(LIB)
 	@mkdir -p bin
-	$(CC) $^ -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 build/main.o: src/main.c
 	@mkdir -p build
@@ -224,7 +230,42 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
+# ---------------------------------------------------------------- sanitizers
+# `make sanitize`: everything built with ASan + UBSan in build-san/, a mirror
+# of the worktree whose sources, configs and tests are symlinks and whose
+# build/ and bin/ are its own; the tests then run from there, so tests/run.sh
+# and the scripts (which use bin/tessera and build/tests/) run the sanitized
+# binaries unchanged, and the normal build is untouched.
+# SAN_TESTS=unit runs only the unit binaries (the part `make test` runs, see
+# docs/choices.md); SAN_SKIP lists scripts left out (test_slurm.sh talks to the
+# machine's one Slurm daemon and runs the same binaries as the MPI tests).
+SAN_DIR := build-san
+SAN_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# detect_leaks=0: Open MPI, HDF5 and libgomp keep allocations until exit.
+SAN_ENV := ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SAN_SKIP ?= test_slurm.sh
+SAN_TESTS ?= all
+.PHONY: sanitize sanitize-build
+sanitize-build:
+	@mkdir -p $(SAN_DIR)
+	@for e in $(filter-out build bin runs demo $(SAN_DIR) $(FUZZ_DIR) tests,$(wildcard *)); do \
+	  ln -sfn ../$$e $(SAN_DIR)/$$e; done
+	@rm -rf $(SAN_DIR)/tests; mkdir -p $(SAN_DIR)/tests
+	@for e in tests/*; do case " $(SAN_SKIP) " in *" $${e#tests/} "*) continue;; esac; \
+	  ln -sfn ../../$$e $(SAN_DIR)/$$e; done
+	@$(MAKE) --no-print-directory -C $(SAN_DIR) OPT="$(SAN_OPT)" NVCC= all  # CUDA code: not host code to sanitize
+sanitize: sanitize-build
+ifeq ($(SAN_TESTS),unit)
+	@cd $(SAN_DIR) && export $(SAN_ENV) OMP_NUM_THREADS=2 && fail=0 && \
+	  for t in build/tests/test_*; do printf '%s: ' $$t; $$t >build/$${t##*/}.log 2>&1 && echo ok || \
+	  { fail=1; echo "FAIL (log: $(SAN_DIR)/build/$${t##*/}.log)"; tail -n 30 build/$${t##*/}.log; }; done; \
+	  exit $$fail
+else
+	@cd $(SAN_DIR) && $(SAN_ENV) tests/run.sh
+endif
+
 clean:
-	rm -rf build bin
+	rm -rf build bin $(SAN_DIR) $(FUZZ_DIR)
 
 -include $(OBJ:.o=.d) build/main.d
