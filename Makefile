@@ -11,7 +11,9 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libopenmpi-dev openmpi-bi
   libhdf5-openmpi-dev hdf5-tools libdnnl-dev libpng-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg \
   python3-torch python3-h5py python3-numpy python3-yaml python3-imageio \
-  slurm-wlm munge
+  slurm-wlm munge \
+  clang libclang-rt-14-dev libomp-14-dev
+# (clang, its libFuzzer runtime and OpenMP runtime: `make fuzz` only)
 PYTHON_REF := /usr/bin/python3
 
 # ---------------------------------------------------------------- toolchain
@@ -230,6 +232,19 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
+# ---------------------------------------------------------------- mirrors
+# $(call mirror,DIR,SKIP): DIR mirrors the worktree (its sources, configs and
+# tests are symlinks; its build/ and bin/ its own), for a second build with
+# other flags that leaves the normal one alone; tests/ names in SKIP are left out.
+define mirror
+	@mkdir -p $(1)
+	@for e in $(filter-out build bin runs demo $(SAN_DIR) $(FUZZ_DIR) tests,$(wildcard *)); do \
+	  ln -sfn ../$$e $(1)/$$e; done
+	@rm -rf $(1)/tests; mkdir -p $(1)/tests
+	@for e in tests/*; do case " $(2) " in *" $${e#tests/} "*) continue;; esac; \
+	  ln -sfn ../../$$e $(1)/$$e; done
+endef
+
 # ---------------------------------------------------------------- sanitizers
 # `make sanitize`: everything built with ASan + UBSan in build-san/, a mirror
 # of the worktree whose sources, configs and tests are symlinks and whose
@@ -248,22 +263,48 @@ SAN_SKIP ?= test_slurm.sh
 SAN_TESTS ?= all
 .PHONY: sanitize sanitize-build
 sanitize-build:
-	@mkdir -p $(SAN_DIR)
-	@for e in $(filter-out build bin runs demo $(SAN_DIR) $(FUZZ_DIR) tests,$(wildcard *)); do \
-	  ln -sfn ../$$e $(SAN_DIR)/$$e; done
-	@rm -rf $(SAN_DIR)/tests; mkdir -p $(SAN_DIR)/tests
-	@for e in tests/*; do case " $(SAN_SKIP) " in *" $${e#tests/} "*) continue;; esac; \
-	  ln -sfn ../../$$e $(SAN_DIR)/$$e; done
+	$(call mirror,$(SAN_DIR),$(SAN_SKIP))
 	@$(MAKE) --no-print-directory -C $(SAN_DIR) OPT="$(SAN_OPT)" NVCC= all  # CUDA code: not host code to sanitize
 sanitize: sanitize-build
 ifeq ($(SAN_TESTS),unit)
 	@cd $(SAN_DIR) && export $(SAN_ENV) OMP_NUM_THREADS=2 && fail=0 && \
-	  for t in build/tests/test_*; do printf '%s: ' $$t; $$t >build/$${t##*/}.log 2>&1 && echo ok || \
+	  for t in build/tests/test_*; do [ -x $$t ] || continue; printf '%s: ' $$t; $$t >build/$${t##*/}.log 2>&1 && echo ok || \
 	  { fail=1; echo "FAIL (log: $(SAN_DIR)/build/$${t##*/}.log)"; tail -n 30 build/$${t##*/}.log; }; done; \
 	  exit $$fail
 else
 	@cd $(SAN_DIR) && $(SAN_ENV) tests/run.sh
 endif
+
+# ---------------------------------------------------------------- fuzzing
+# `make fuzz`: libFuzzer harnesses tests/fuzz/fuzz_<target>.c (docs/fuzz.md),
+# built with clang (through mpicc: OMPI_CC) + ASan + UBSan in build-fuzz/, a
+# mirror as above. Each runs FUZZ_SECONDS from its seeds tests/fuzz/seeds/<target>/
+# (*.gz seeds unpacked first; fork mode: it goes on after a finding); what it finds is saved under
+# build-fuzz/findings/<target>/, its log in build-fuzz/findings/<target>.log.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+  -Wno-pass-failed
+FUZZ_FLAGS := -timeout=10 -rss_limit_mb=2048 -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1
+.PHONY: fuzz fuzz-build
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(LIB) -o $@ $(LDLIBS) \
+	  -Wl,--wrap=tsr_user_error -Wl,--wrap=mkstemps -Wl,--wrap=h5_lock -Wl,--wrap=h5_unlock
+fuzz-build:
+	$(call mirror,$(FUZZ_DIR),)
+	@OMPI_CC=clang $(MAKE) --no-print-directory -C $(FUZZ_DIR) OPT="$(FUZZ_OPT)" NVCC= \
+	  $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+fuzz: fuzz-build
+	@cd $(FUZZ_DIR) && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p findings/$$t corpus/$$t && rm -rf seeds/$$t && mkdir -p seeds/$$t && \
+	  cp tests/fuzz/seeds/$$t/* seeds/$$t/ && { gunzip -fq seeds/$$t/*.gz 2>/dev/null; true; }; \
+	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 build/fuzz/fuzz_$$t $(FUZZ_FLAGS) \
+	    -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=findings/$$t/ corpus/$$t seeds/$$t \
+	    >findings/$$t.log 2>&1; \
+	  echo "fuzz $$t: $$(grep -E '^#[0-9]+:' findings/$$t.log | tail -1 | cut -d' ' -f1,8-11)" \
+	    "(executions; rate; findings by kind);" "$$(ls findings/$$t | wc -l) saved in $(FUZZ_DIR)/findings/$$t/"; \
+	done
 
 clean:
 	rm -rf build bin $(SAN_DIR) $(FUZZ_DIR)

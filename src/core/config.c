@@ -51,6 +51,30 @@ typedef struct {
   bool cmdline;     // an override value: every location is "command line"
 } Source;
 
+// What a load holds (libyaml parsers and documents, buffers), released before
+// a user error leaves: a caller that does not exit on it (the fuzz harness,
+// tests/fuzz) loses nothing. A stack: each is released where it was taken.
+typedef enum { HELD_PARSER, HELD_DOC, HELD_MEM } HeldKind;
+static struct {
+  HeldKind kind;
+  void *p;
+} held[16];
+static int nheld;
+
+static void *hold(HeldKind kind, void *p) {
+  TSR_ASSERT(nheld < (int)(sizeof held / sizeof held[0]), "config: too many nested loads");
+  held[nheld].kind = kind, held[nheld++].p = p;
+  return p;
+}
+
+static void release(void) {
+  TSR_ASSERT(nheld > 0, "config: release without hold");
+  void *p = held[--nheld].p;
+  if (held[nheld].kind == HELD_PARSER) yaml_parser_delete(p);
+  else if (held[nheld].kind == HELD_DOC) yaml_document_delete(p);
+  else tsr_free(p);
+}
+
 // tsr_user_error with control characters escaped ("\n", "\x01"): messages
 // quote keys, values and names from the input, and stay one line.
 __attribute__((format(printf, 1, 2))) _Noreturn static void user_error(const char *fmt, ...) {
@@ -66,6 +90,7 @@ __attribute__((format(printf, 1, 2))) _Noreturn static void user_error(const cha
     else out[o++] = (char)*p;
   }
   out[o] = 0;
+  while (nheld > 0) release();
   tsr_user_error("%s", out);
 }
 
@@ -264,7 +289,7 @@ static void check_events(Text *t) {
   yaml_parser_t p;
   yaml_event_t ev;
   int depth = 0, docs = 0;
-  yaml_parser_initialize(&p);
+  yaml_parser_initialize(hold(HELD_PARSER, &p));
   yaml_parser_set_input_string(&p, t->data, t->len);
   for (bool end = false; !end;) {
     if (!yaml_parser_parse(&p, &ev)) syntax_error(t, &p);
@@ -293,20 +318,22 @@ static void check_events(Text *t) {
     }
     yaml_event_delete(&ev);
   }
-  yaml_parser_delete(&p);
+  release();  // p
 }
 
-// Parse t (exactly one document, checked by check_events first) into doc.
+// Parse t (exactly one document, checked by check_events first) into doc,
+// held: the caller releases it.
 static void parse_text(Text *t, yaml_document_t *doc) {
   if (t->len > CFG_MAX_BYTES)
     text_error(t, (yaml_mark_t){0}, "expected at most %d bytes of YAML (a config is a few KB), got %zu",
                CFG_MAX_BYTES, t->len);
   check_events(t);
   yaml_parser_t parser;
-  yaml_parser_initialize(&parser);
+  yaml_parser_initialize(hold(HELD_PARSER, &parser));
   yaml_parser_set_input_string(&parser, t->data, t->len);
   if (!yaml_parser_load(&parser, doc)) syntax_error(t, &parser);
-  yaml_parser_delete(&parser);
+  release();  // parser
+  hold(HELD_DOC, doc);  // the caller releases it
 }
 
 // The whole file, at most CFG_MAX_BYTES + 1 bytes of it (a pipe works too).
@@ -317,7 +344,7 @@ static unsigned char *read_all(const char *path, const char *ref_loc, size_t *le
   else fp = fopen(path, "rb");
   if (!fp && ref_loc) fail(ref_loc, "model", "cannot open model file '%s': %s", path, strerror(errno));
   if (!fp) user_error("%s: cannot open config file: %s", path, strerror(errno));
-  unsigned char *buf = tsr_calloc(CFG_MAX_BYTES + 2, 1);
+  unsigned char *buf = hold(HELD_MEM, tsr_calloc(CFG_MAX_BYTES + 2, 1));  // the caller releases it
   *len = fread(buf, 1, CFG_MAX_BYTES + 1, fp);
   if (ferror(fp)) user_error("%s: cannot read: %s", path, strerror(errno));
   fclose(fp);
@@ -343,7 +370,7 @@ static void load_text(Loader *L, Text *t, bool model_file) {
   walk_mapping(L, &s, "", root);
   if (model_file && !L->have_model)
     user_error("%s:1:1: model: missing (a model file holds a 'model:' mapping)", path);
-  yaml_document_delete(&doc);
+  release();  // doc
 }
 
 // Parse one YAML file (exactly one document) and apply it.
@@ -352,7 +379,7 @@ static void load_file(Loader *L, const char *path, const char *ref_loc, bool mod
   unsigned char *data = read_all(path, ref_loc, &t.len);
   t.data = data;
   load_text(L, &t, model_file);
-  tsr_free(data);
+  release();  // data
 }
 
 // Hint for an unknown override key, relative to its longest valid group.
@@ -394,7 +421,7 @@ static void apply_override(Loader *L, const char *arg) {
   if (!root) fail(CMDLINE, key, "expected a value after '=', got nothing");
   Source s = {.file = CMDLINE, .doc = &doc, .text = &t, .cmdline = true};  // model paths: relative to cwd
   walk(L, &s, key, root);
-  yaml_document_delete(&doc);
+  release();  // doc
 }
 
 // ---------------------------------------------------------------- validation
@@ -511,7 +538,7 @@ static void load(Config *c, const char *path, const char *text, size_t len, int 
   if (strlen(path) >= sizeof c->path)
     user_error("%.80s...: config path longer than %d characters", path, CFG_STR_MAX - 1);
   snprintf(c->path, sizeof c->path, "%s", path);
-  Loader L = {.c = c, .loc = tsr_calloc((size_t)cfg_nfields, LOC_MAX)};
+  Loader L = {.c = c, .loc = hold(HELD_MEM, tsr_calloc((size_t)cfg_nfields, LOC_MAX))};
   if (text) {
     Text t = {.name = path, .data = (const unsigned char *)text, .len = len};
     load_text(&L, &t, false);
@@ -531,7 +558,7 @@ static void load(Config *c, const char *path, const char *text, size_t len, int 
   Where w = {.L = &L};
   finalize_at(&c->model, &w);
   check_cross(&L, top);
-  tsr_free(L.loc);
+  release();  // L.loc
 }
 
 void config_load(Config *c, const char *path, int noverrides, char **overrides) {
