@@ -257,16 +257,18 @@ endef
 # and the scripts (which use bin/tessera and build/tests/) run the sanitized
 # binaries unchanged, and the normal build is untouched.
 # SAN_TESTS=unit runs only the unit binaries (the part `make test` runs, see
-# docs/choices.md); SAN_SKIP lists scripts left out (test_slurm.sh talks to the
-# machine's one Slurm daemon and runs the same binaries as the MPI tests).
+# docs/fuzz.md); SAN_SKIP lists scripts left out (test_slurm.sh talks to the
+# machine's one Slurm daemon and runs the same binaries as the MPI tests;
+# test_cuda.sh checks CUDA objects, which this build leaves out, and its host
+# code is built without OPT).
 SAN_DIR := build-san
 SAN_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 # detect_leaks=0: Open MPI, HDF5 and libgomp keep allocations until exit.
 SAN_ENV := ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-SAN_SKIP ?= test_slurm.sh
+SAN_SKIP ?= test_slurm.sh test_cuda.sh
 SAN_UNIT_SKIP ?=
-# The part `make test` runs (about a minute on 2 cores: the build, then the unit
+# The part `make test` runs (1.5-2 minutes on 2 cores: the build, then the unit
 # binaries but the two whose time is PyTorch's and the eval loop's, not tessera's).
 SAN_CI := SAN_TESTS=unit SAN_UNIT_SKIP="test_model_vs_torch test_eval"
 SAN_TESTS ?= all
