@@ -11,12 +11,17 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libopenmpi-dev openmpi-bi
   libhdf5-openmpi-dev hdf5-tools libdnnl-dev libpng-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg \
   python3-torch python3-h5py python3-numpy python3-yaml python3-imageio \
-  slurm-wlm munge
+  slurm-wlm munge \
+  clang libclang-rt-14-dev libomp-14-dev
+# (clang, its libFuzzer runtime and OpenMP runtime: `make fuzz` only)
 PYTHON_REF := /usr/bin/python3
 
 # ---------------------------------------------------------------- toolchain
 CC := $(shell command -v mpicc 2>/dev/null || echo cc)
 OPT ?= -O3 -march=native
+# OPT reaches the link line too (LDFLAGS), so OPT="-O1 -fsanitize=..." links
+# the sanitizer runtimes.
+LDFLAGS := $(OPT)
 CFLAGS := -std=gnu17 $(OPT) -g -fopenmp -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -MMD -MP
 LDLIBS := -lm -fopenmp
 
@@ -118,6 +123,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=build/tests/%)
 
 .PHONY: all deps test bench clean help demo
+FUZZ_DIR := build-fuzz
 all: bin/tessera $(TEST_BIN)
 
 help:
@@ -126,6 +132,8 @@ help:
 	@echo "make demo   the main job (README)"
 	@echo "make test   every test (runs make deps first)"
 	@echo "make bench  speed and memory against the PyTorch reference"
+	@echo "make sanitize  build with ASan+UBSan in build-san/ and run the tests there (SAN_TESTS=unit: unit tests only)"
+	@echo "make fuzz   libFuzzer harnesses (tests/fuzz), each for FUZZ_SECONDS (default 60)"
 	@echo "make test-cuda  CUDA kernels against the CPU references (needs a GPU; docs/cuda.md)"
 
 deps:
@@ -151,7 +159,7 @@ $(LIB): $(filter-out build/main.o,$(OBJ))
 
 bin/tessera: build/main.o $(LIB)
 	@mkdir -p bin
-	$(CC) $^ -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 build/main.o: src/main.c
 	@mkdir -p build
@@ -207,11 +215,16 @@ test-cuda:
 endif
 -include $(CU_OBJ:.o=.d) $(CUDA_TEST_HOST_OBJ:.o=.d)
 
-# `make test` installs what is missing, builds, and runs every test.
+# `make test` installs what is missing, builds, and runs every test, then the
+# unit tests again under ASan + UBSan (the part of `make sanitize` in SAN_CI).
 test:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
-	@tests/run.sh
+	@rc=0; tests/run.sh || rc=1; \
+	  echo "sanitizers (ASan + UBSan, unit tests; make sanitize for all):"; \
+	  $(MAKE) --no-print-directory sanitize $(SAN_CI) >build/sanitize.log 2>&1 || \
+	    { rc=1; tail -n 40 build/sanitize.log | sed 's/^/  /'; }; \
+	  grep -E '^build/tests/' build/sanitize.log | sed 's/^/  /'; exit $$rc
 
 bench:
 	@$(MAKE) --no-print-directory deps
@@ -224,7 +237,88 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
+# ---------------------------------------------------------------- mirrors
+# $(call mirror,DIR,SKIP): DIR mirrors the worktree (its sources, configs and
+# tests are symlinks; its build/ and bin/ its own), for a second build with
+# other flags that leaves the normal one alone; tests/ names in SKIP are left out.
+define mirror
+	@mkdir -p $(1)
+	@for e in $(filter-out build bin runs demo $(SAN_DIR) $(FUZZ_DIR) tests,$(wildcard *)); do \
+	  ln -sfn ../$$e $(1)/$$e; done
+	@rm -rf $(1)/tests; mkdir -p $(1)/tests
+	@for e in tests/*; do case " $(2) " in *" $${e#tests/} "*) continue;; esac; \
+	  ln -sfn ../../$$e $(1)/$$e; done
+endef
+
+# ---------------------------------------------------------------- sanitizers
+# `make sanitize`: everything built with ASan + UBSan in build-san/, a mirror
+# of the worktree whose sources, configs and tests are symlinks and whose
+# build/ and bin/ are its own; the tests then run from there, so tests/run.sh
+# and the scripts (which use bin/tessera and build/tests/) run the sanitized
+# binaries unchanged, and the normal build is untouched.
+# SAN_TESTS=unit runs only the unit binaries (the part `make test` runs, see
+# docs/fuzz.md); SAN_SKIP lists scripts left out (test_slurm.sh talks to the
+# machine's one Slurm daemon and runs the same binaries as the MPI tests;
+# test_cuda.sh checks CUDA objects, which this build leaves out, and its host
+# code is built without OPT).
+SAN_DIR := build-san
+SAN_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# detect_leaks=0: Open MPI, HDF5 and libgomp keep allocations until exit.
+SAN_ENV := ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SAN_SKIP ?= test_slurm.sh test_cuda.sh
+SAN_UNIT_SKIP ?=
+# The part `make test` runs (1.5-2 minutes on 2 cores: the build, then the unit
+# binaries but the two whose time is PyTorch's and the eval loop's, not tessera's).
+SAN_CI := SAN_TESTS=unit SAN_UNIT_SKIP="test_model_vs_torch test_eval"
+SAN_TESTS ?= all
+.PHONY: sanitize sanitize-build
+sanitize-build:
+	$(call mirror,$(SAN_DIR),$(SAN_SKIP))
+	@$(MAKE) --no-print-directory -C $(SAN_DIR) OPT="$(SAN_OPT)" NVCC= all  # CUDA code: not host code to sanitize
+sanitize: sanitize-build
+ifeq ($(SAN_TESTS),unit)
+	@cd $(SAN_DIR) && export $(SAN_ENV) OMP_NUM_THREADS=2 && fail=0 && \
+	  for t in build/tests/test_*; do [ -x $$t ] || continue; \
+	  case " $(SAN_UNIT_SKIP) " in *" $${t##*/} "*) continue;; esac; printf '%s: ' $$t; $$t >build/$${t##*/}.log 2>&1 && echo ok || \
+	  { fail=1; echo "FAIL (log: $(SAN_DIR)/build/$${t##*/}.log)"; tail -n 30 build/$${t##*/}.log; }; done; \
+	  exit $$fail
+else
+	@cd $(SAN_DIR) && $(SAN_ENV) tests/run.sh
+endif
+
+# ---------------------------------------------------------------- fuzzing
+# `make fuzz`: libFuzzer harnesses tests/fuzz/fuzz_<target>.c (docs/fuzz.md),
+# built with clang (through mpicc: OMPI_CC) + ASan + UBSan in build-fuzz/, a
+# mirror as above. Each runs FUZZ_SECONDS from its seeds tests/fuzz/seeds/<target>/
+# (*.gz seeds unpacked first; fork mode: it goes on after a finding); what it finds is saved under
+# build-fuzz/findings/<target>/, its log in build-fuzz/findings/<target>.log.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+  -Wno-pass-failed
+FUZZ_FLAGS := -timeout=10 -rss_limit_mb=2048 -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1
+.PHONY: fuzz fuzz-build
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(LIB) -o $@ $(LDLIBS) \
+	  -Wl,--wrap=tsr_user_error -Wl,--wrap=mkstemps -Wl,--wrap=h5_lock -Wl,--wrap=h5_unlock
+fuzz-build:
+	$(call mirror,$(FUZZ_DIR),)
+	@OMPI_CC=clang $(MAKE) --no-print-directory -C $(FUZZ_DIR) OPT="$(FUZZ_OPT)" NVCC= \
+	  $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+fuzz: fuzz-build
+	@cd $(FUZZ_DIR) && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p findings/$$t corpus/$$t && rm -rf seeds/$$t && mkdir -p seeds/$$t && \
+	  cp tests/fuzz/seeds/$$t/* seeds/$$t/ && { gunzip -fq seeds/$$t/*.gz 2>/dev/null; true; }; \
+	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 build/fuzz/fuzz_$$t $(FUZZ_FLAGS) \
+	    -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=findings/$$t/ corpus/$$t seeds/$$t \
+	    >findings/$$t.log 2>&1; \
+	  echo "fuzz $$t: $$(grep -E '^#[0-9]+:' findings/$$t.log | tail -1 | cut -d' ' -f1,8-11)" \
+	    "(executions; rate; findings by kind);" "$$(ls findings/$$t | wc -l) saved in $(FUZZ_DIR)/findings/$$t/"; \
+	done
+
 clean:
-	rm -rf build bin
+	rm -rf build bin $(SAN_DIR) $(FUZZ_DIR)
 
 -include $(OBJ:.o=.d) build/main.d

@@ -64,6 +64,20 @@ expect_error override-shape "command line: " "model.video.frames: expected a mul
 expect_error override-yaml "command line: " "train.lr: invalid YAML value '[1'" $good 'train.lr=[1'
 expect_error override-model-file "command line: " "model: cannot open model file 'configs/model/nope.yaml'" $good model=configs/model/nope.yaml
 expect_error missing-file "tests/config_bad/no_such_file.yaml: " "cannot open config file" tests/config_bad/no_such_file.yaml
+# Explicit tags are respected ("!!str 5" is a string); one value per override;
+# control characters in quoted input are escaped, so the message stays one line.
+expect_error override-tag-str "command line: " "train.steps: expected an integer >= 1, got '5' tagged !!str" $good 'train.steps=!!str 5'
+expect_error override-two-documents "command line: " "train.steps: expected one YAML value, found a second document" $good $'train.steps=5\n--- 6'
+expect_error override-newline "command line: " "train.lr: invalid YAML value '[1\\n'" $good $'train.lr=[1\n'
+expect_error override-newline-key "command line: " "train.l\\nr: unknown key" $good $'train.l\nr=1'
+expect_error override-deep "command line: " "model.patch: expected at most 32 nested levels" $good "model.patch=$(head -c 20000 /dev/zero | tr '\0' '[')"
+expect_error override-model-dot "command line: " "model: expected a mapping or a path to a model file, got '.', a directory" $good model=.
+# Size and depth are capped before libyaml builds the document (200 KB of '['
+# took minutes of CPU); a config from a pipe still loads.
+{ printf 'model: '; head -c 200000 /dev/zero | tr '\0' '['; echo; } >"$tmp/deep.yaml"
+expect_error deep-200k "$tmp/deep.yaml:1:39: " "expected at most 32 nested levels" "$tmp/deep.yaml"
+{ cat configs/model/tiny.yaml; head -c 1100000 /dev/zero | tr '\0' '#'; echo; } >"$tmp/big.yaml"
+expect_error big-file "$tmp/big.yaml:1:1: " "expected at most 1048576 bytes of YAML" "$tmp/big.yaml"
 
 # ---- good configs
 expect_ok() {  # expect_ok NAME GREP_PATTERN ARGS...: exit 0, silent stderr, stdout matches
@@ -83,6 +97,8 @@ expect_ok override-patch "^  patch: \[2, 2, 2\]  # grid 8x16x16 -> tokens N = 20
 expect_ok override-string "^  out: \"runs/a b#c\"$" $good 'train.out=runs/a b#c'
 expect_ok override-model-file "^  name: \"xl\"$" $good model=configs/model/xl.yaml
 expect_ok override-mapping "^    frames: 8$" $good 'model.video={frames: 8}'
+expect_ok override-tag-int "^  steps: 7$" $good 'train.steps=!!int 7'
+expect_ok from-pipe "^  rope: \[16, 24, 24\]" <(cat configs/model/tiny.yaml)
 expect_ok tiny-rope "^  rope: \[16, 24, 24\]" configs/model/tiny.yaml
 expect_ok s-tokens "tokens N = 4096, patch_dim P = 16" configs/model/s.yaml
 expect_ok b-heads "^  heads: 12  # head_dim 64$" configs/model/b.yaml

@@ -2,6 +2,10 @@
 // it against the schema (config_schema.c), remembering where each key was set
 // so that every later check can name FILE:LINE:COL. Overrides "a.b=v" parse v
 // as a YAML value and go through the same walk, located at "command line".
+// Every text is read whole (at most CFG_MAX_BYTES) and checked first by a pass
+// over libyaml's event stream (nesting depth, one document, explicit tags):
+// libyaml's scanner slows down quadratically with flow nesting, so a file of
+// 200 KB of '[' took minutes before its error.
 #include "core/config.h"
 
 #include <errno.h>
@@ -17,6 +21,19 @@
 
 #define LOC_MAX (CFG_STR_MAX + 32)
 #define CMDLINE "command line"
+#define CFG_MAX_BYTES (1 << 20)  // a config is a few KB
+#define CFG_MAX_DEPTH 32         // the schema nests 4 levels
+#define MAX_TAGGED 64
+
+// The text of one source and what the event pass found in it.
+typedef struct {
+  const char *name;  // file name, or the display name given to config_load_text
+  const char *key;   // an override's key (NULL for files): errors are "command line: KEY: ..."
+  const unsigned char *data;
+  size_t len;
+  size_t tagged[MAX_TAGGED];  // byte offsets of scalars with an explicit tag ("!!str 5")
+  int ntagged;
+} Text;
 
 typedef struct {
   Config *c;
@@ -29,9 +46,53 @@ typedef struct {
   const char *file;  // name in messages; CMDLINE for overrides
   char dir[CFG_STR_MAX];  // directory that relative model paths start from
   yaml_document_t *doc;
+  const Text *text;
   bool model_file;  // a file named by `model: PATH`
   bool cmdline;     // an override value: every location is "command line"
 } Source;
+
+// What a load holds (libyaml parsers and documents, buffers), released before
+// a user error leaves: a caller that does not exit on it (the fuzz harness,
+// tests/fuzz) loses nothing. A stack: each is released where it was taken.
+typedef enum { HELD_PARSER, HELD_DOC, HELD_MEM } HeldKind;
+static struct {
+  HeldKind kind;
+  void *p;
+} held[16];
+static int nheld;
+
+static void *hold(HeldKind kind, void *p) {
+  TSR_ASSERT(nheld < (int)(sizeof held / sizeof held[0]), "config: too many nested loads");
+  held[nheld].kind = kind, held[nheld++].p = p;
+  return p;
+}
+
+static void release(void) {
+  TSR_ASSERT(nheld > 0, "config: release without hold");
+  void *p = held[--nheld].p;
+  if (held[nheld].kind == HELD_PARSER) yaml_parser_delete(p);
+  else if (held[nheld].kind == HELD_DOC) yaml_document_delete(p);
+  else tsr_free(p);
+}
+
+// tsr_user_error with control characters escaped ("\n", "\x01"): messages
+// quote keys, values and names from the input, and stay one line.
+__attribute__((format(printf, 1, 2))) _Noreturn static void user_error(const char *fmt, ...) {
+  char msg[1024], out[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < sizeof out; p++) {
+    if (*p == '\n') o += (size_t)snprintf(out + o, sizeof out - o, "\\n");
+    else if (*p < 0x20 || *p == 0x7f) o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", *p);
+    else out[o++] = (char)*p;
+  }
+  out[o] = 0;
+  while (nheld > 0) release();
+  tsr_user_error("%s", out);
+}
 
 // One line "tessera: error: LOC: KEY: message", exit code 2.
 __attribute__((format(printf, 3, 4))) _Noreturn static void fail(const char *loc, const char *key, const char *fmt,
@@ -41,8 +102,8 @@ __attribute__((format(printf, 3, 4))) _Noreturn static void fail(const char *loc
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (key) tsr_user_error("%s: %s: %s", loc, key, msg);
-  tsr_user_error("%s: %s", loc, msg);
+  if (key) user_error("%s: %s: %s", loc, key, msg);
+  user_error("%s: %s", loc, msg);
 }
 
 static const char *where(const Source *s, const yaml_node_t *n, char *buf) {
@@ -86,6 +147,22 @@ static bool join_path(char *out, size_t n, const char *dir, const char *rel) {
 static void walk_mapping(Loader *L, const Source *s, const char *group, yaml_node_t *n);
 static void load_file(Loader *L, const char *path, const char *ref_loc, bool model_file);
 
+// A scalar's explicit tag ("!!str 5": "tag:yaml.org,2002:str"), NULL without one.
+static const char *explicit_tag(const Source *s, const yaml_node_t *n) {
+  for (int i = 0; i < s->text->ntagged; i++)
+    if (s->text->tagged[i] == n->start_mark.index) return (const char *)n->tag;
+  return NULL;
+}
+
+// An explicit tag is respected: !!str makes a string (as quotes do), !!int and
+// !!float a number of that kind; any other tag is refused.
+static bool tag_fits(const Field *f, const char *tag) {
+  bool str = f->type == FT_STR || f->type == FT_ENUM;
+  if (!strcmp(tag, YAML_STR_TAG) || !strcmp(tag, "!")) return str;
+  if (!strcmp(tag, YAML_INT_TAG)) return !str;
+  return !strcmp(tag, YAML_FLOAT_TAG) && f->type == FT_FLOAT;
+}
+
 static void set_field(Loader *L, const Source *s, const Field *f, yaml_node_t *n) {
   char buf[LOC_MAX], err[512], got[96];
   const char *loc = where(s, n, buf);
@@ -101,7 +178,16 @@ static void set_field(Loader *L, const Source *s, const Field *f, yaml_node_t *n
       fail(where(s, it, buf), f->key, "expected an integer, got %s", describe(it, got, sizeof got));
     if (strlen(text(it)) != it->data.scalar.length)
       fail(where(s, it, buf), f->key, "expected text without NUL bytes");
-    if (!cfg_parse(f, L->c, i, text(it), quoted(it), err, sizeof err)) fail(where(s, it, buf), f->key, "%s", err);
+    const char *tag = explicit_tag(s, it);
+    if (tag && !tag_fits(f, tag)) {
+      cfg_expected(f, err, sizeof err);
+      bool core = !strncmp(tag, "tag:yaml.org,2002:", 18);
+      fail(where(s, it, buf), f->key, "expected %s, got '%.60s' tagged %s%s", err, text(it), core ? "!!" : "",
+           core ? tag + 18 : tag);
+    }
+    bool str = quoted(it) || (tag && (f->type == FT_STR || f->type == FT_ENUM));  // tag_fits: a !!str tag
+    if (!cfg_parse(f, L->c, i, text(it), str, err, sizeof err))
+      fail(where(s, it, buf), f->key, "%s", err);
   }
   snprintf(L->loc[f - cfg_fields], LOC_MAX, "%s", loc);
 }
@@ -116,6 +202,10 @@ static void set_model(Loader *L, const Source *s, yaml_node_t *n) {
   if (is_path) {
     if (!join_path(path, sizeof path, s->dir, text(n)))
       fail(loc, "model", "expected a path of at most %d characters", CFG_STR_MAX - 1);
+    struct stat st;
+    if (!path[0] || (!stat(path, &st) && S_ISDIR(st.st_mode)))
+      fail(loc, "model", "expected a mapping or a path to a model file, got '%.60s', a directory ('%s')", text(n),
+           path[0] ? path : ".");
     L->c->model = (ModelConfig){0};  // a model file replaces the whole section
     L->have_model = false;
     for (int i = 0; i < cfg_nfields; i++)
@@ -174,48 +264,122 @@ static void walk_mapping(Loader *L, const Source *s, const char *group, yaml_nod
   }
 }
 
-_Noreturn static void syntax_error(const char *file, const yaml_parser_t *p) {
-  tsr_user_error("%s:%zu:%zu: invalid YAML: %s%s%s", file, p->problem_mark.line + 1, p->problem_mark.column + 1,
-                 p->problem ? p->problem : "unknown problem", p->context ? " " : "", p->context ? p->context : "");
+// Where a problem found while parsing `t` is: "FILE:L:C: " or "command line: KEY: ".
+__attribute__((format(printf, 3, 4))) _Noreturn static void text_error(const Text *t, yaml_mark_t m,
+                                                                       const char *fmt, ...) {
+  char msg[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (t->key) fail(CMDLINE, t->key, "%s", msg);
+  user_error("%s:%zu:%zu: %s", t->name, m.line + 1, m.column + 1, msg);
 }
 
-// Parse one YAML file (exactly one document) and apply it.
-static void load_file(Loader *L, const char *path, const char *ref_loc, bool model_file) {
+_Noreturn static void syntax_error(const Text *t, const yaml_parser_t *p) {
+  const char *problem = p->problem ? p->problem : "unknown problem";
+  if (t->key) fail(CMDLINE, t->key, "invalid YAML value '%.*s': %s", (int)t->len, (const char *)t->data, problem);
+  text_error(t, p->problem_mark, "invalid YAML: %s%s%s", problem, p->context ? " " : "", p->context ? p->context : "");
+}
+
+// The event pass, before libyaml builds the document: refuses nesting deeper
+// than CFG_MAX_DEPTH and a second document, and notes explicitly tagged
+// scalars (the document API gives "!!str 5" and a plain 5 the same tag).
+static void check_events(Text *t) {
+  yaml_parser_t p;
+  yaml_event_t ev;
+  int depth = 0, docs = 0;
+  yaml_parser_initialize(hold(HELD_PARSER, &p));
+  yaml_parser_set_input_string(&p, t->data, t->len);
+  for (bool end = false; !end;) {
+    if (!yaml_parser_parse(&p, &ev)) syntax_error(t, &p);
+    switch (ev.type) {
+      case YAML_DOCUMENT_START_EVENT:
+        if (++docs > 1)
+          text_error(t, ev.start_mark, "expected one YAML %s, found a second %s", t->key ? "value" : "document",
+                     t->key ? "document" : "one");
+        break;
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT:
+        if (++depth > CFG_MAX_DEPTH)
+          text_error(t, ev.start_mark, "expected at most %d nested levels of sequences and mappings, got more",
+                     CFG_MAX_DEPTH);
+        break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: depth--; break;
+      case YAML_SCALAR_EVENT:
+        if (!ev.data.scalar.tag) break;
+        if (t->ntagged == MAX_TAGGED)
+          text_error(t, ev.start_mark, "expected at most %d values with an explicit tag, got more", MAX_TAGGED);
+        t->tagged[t->ntagged++] = ev.start_mark.index;
+        break;
+      case YAML_STREAM_END_EVENT: end = true; break;
+      default: break;
+    }
+    yaml_event_delete(&ev);
+  }
+  release();  // p
+}
+
+// Parse t (exactly one document, checked by check_events first) into doc,
+// held: the caller releases it.
+static void parse_text(Text *t, yaml_document_t *doc) {
+  if (t->len > CFG_MAX_BYTES)
+    text_error(t, (yaml_mark_t){0}, "expected at most %d bytes of YAML (a config is a few KB), got %zu",
+               CFG_MAX_BYTES, t->len);
+  check_events(t);
+  yaml_parser_t parser;
+  yaml_parser_initialize(hold(HELD_PARSER, &parser));
+  yaml_parser_set_input_string(&parser, t->data, t->len);
+  if (!yaml_parser_load(&parser, doc)) syntax_error(t, &parser);
+  release();  // parser
+  hold(HELD_DOC, doc);  // the caller releases it
+}
+
+// The whole file, at most CFG_MAX_BYTES + 1 bytes of it (a pipe works too).
+static unsigned char *read_all(const char *path, const char *ref_loc, size_t *len) {
   struct stat st;
   FILE *fp = NULL;
   if (!stat(path, &st) && S_ISDIR(st.st_mode)) errno = EISDIR;  // fopen would open it
   else fp = fopen(path, "rb");
   if (!fp && ref_loc) fail(ref_loc, "model", "cannot open model file '%s': %s", path, strerror(errno));
-  if (!fp) tsr_user_error("%s: cannot open config file: %s", path, strerror(errno));
-  yaml_parser_t parser;
-  yaml_document_t doc, extra;
-  yaml_parser_initialize(&parser);
-  yaml_parser_set_input_file(&parser, fp);
-  if (!yaml_parser_load(&parser, &doc)) syntax_error(path, &parser);
+  if (!fp) user_error("%s: cannot open config file: %s", path, strerror(errno));
+  unsigned char *buf = hold(HELD_MEM, tsr_calloc(CFG_MAX_BYTES + 2, 1));  // the caller releases it
+  *len = fread(buf, 1, CFG_MAX_BYTES + 1, fp);
+  if (ferror(fp)) user_error("%s: cannot read: %s", path, strerror(errno));
+  fclose(fp);
+  return buf;
+}
+
+// Apply one parsed config text (a file, or a stored config given by name).
+static void load_text(Loader *L, Text *t, bool model_file) {
+  yaml_document_t doc;
+  parse_text(t, &doc);
   yaml_node_t *root = yaml_document_get_root_node(&doc);
-  if (root) {  // a second document would be silently ignored: refuse it
-    if (!yaml_parser_load(&parser, &extra)) syntax_error(path, &parser);
-    if (yaml_document_get_root_node(&extra))
-      tsr_user_error("%s:%zu:%zu: expected one YAML document, found a second one", path, extra.start_mark.line + 1,
-                     extra.start_mark.column + 1);
-    yaml_document_delete(&extra);
-  }
-  Source s = {.file = path, .doc = &doc, .model_file = model_file};
-  const char *slash = strrchr(path, '/');  // s.dir = the directory part ("" for the cwd)
-  size_t dlen = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);  // path is < CFG_STR_MAX
+  Source s = {.file = t->name, .doc = &doc, .text = t, .model_file = model_file};
+  const char *path = t->name, *slash = strrchr(path, '/');  // s.dir = the directory part ("" for the cwd)
+  size_t dlen = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+  if (dlen >= sizeof s.dir) dlen = 0;
   memcpy(s.dir, path, dlen);
   s.dir[dlen] = 0;
   if (!root || root->type != YAML_MAPPING_NODE)
-    tsr_user_error("%s:%zu:%zu: expected a mapping of sections (%s), got %s", path,
-                   root ? root->start_mark.line + 1 : 1, root ? root->start_mark.column + 1 : 1,
-                   model_file ? "model" : "model, train, data, parallel, sample, run",
-                   !root ? "an empty file" : root->type == YAML_SEQUENCE_NODE ? "a sequence" : "a scalar");
+    user_error("%s:%zu:%zu: expected a mapping of sections (%s), got %s", path,
+               root ? root->start_mark.line + 1 : 1, root ? root->start_mark.column + 1 : 1,
+               model_file ? "model" : "model, train, data, parallel, sample, run",
+               !root ? "an empty file" : root->type == YAML_SEQUENCE_NODE ? "a sequence" : "a scalar");
   walk_mapping(L, &s, "", root);
   if (model_file && !L->have_model)
-    tsr_user_error("%s:1:1: model: missing (a model file holds a 'model:' mapping)", path);
-  yaml_document_delete(&doc);
-  yaml_parser_delete(&parser);
-  fclose(fp);
+    user_error("%s:1:1: model: missing (a model file holds a 'model:' mapping)", path);
+  release();  // doc
+}
+
+// Parse one YAML file (exactly one document) and apply it.
+static void load_file(Loader *L, const char *path, const char *ref_loc, bool model_file) {
+  Text t = {.name = path};
+  unsigned char *data = read_all(path, ref_loc, &t.len);
+  t.data = data;
+  load_text(L, &t, model_file);
+  release();  // data
 }
 
 // Hint for an unknown override key, relative to its longest valid group.
@@ -250,18 +414,14 @@ static void apply_override(Loader *L, const char *arg) {
     snprintf(L->loc[f - cfg_fields], LOC_MAX, CMDLINE);
     return;
   }
-  yaml_parser_t parser;
+  Text t = {.name = CMDLINE, .key = key, .data = (const unsigned char *)value, .len = strlen(value)};
   yaml_document_t doc;
-  yaml_parser_initialize(&parser);
-  yaml_parser_set_input_string(&parser, (const unsigned char *)value, strlen(value));
-  if (!yaml_parser_load(&parser, &doc))
-    fail(CMDLINE, key, "invalid YAML value '%s': %s", value, parser.problem ? parser.problem : "unknown problem");
+  parse_text(&t, &doc);
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   if (!root) fail(CMDLINE, key, "expected a value after '=', got nothing");
-  Source s = {.file = CMDLINE, .doc = &doc, .cmdline = true};  // model paths: relative to cwd
+  Source s = {.file = CMDLINE, .doc = &doc, .text = &t, .cmdline = true};  // model paths: relative to cwd
   walk(L, &s, key, root);
-  yaml_document_delete(&doc);
-  yaml_parser_delete(&parser);
+  release();  // doc
 }
 
 // ---------------------------------------------------------------- validation
@@ -372,13 +532,19 @@ void config_defaults(Config *c) {
   c->run = (RunConfig){.device = "cpu", .precision = "fp32", .threads = 0};
 }
 
-void config_load(Config *c, const char *path, int noverrides, char **overrides) {
+// config_load and config_load_text: `text` NULL reads the file `path`.
+static void load(Config *c, const char *path, const char *text, size_t len, int noverrides, char **overrides) {
   config_defaults(c);
   if (strlen(path) >= sizeof c->path)
-    tsr_user_error("%.80s...: config path longer than %d characters", path, CFG_STR_MAX - 1);
+    user_error("%.80s...: config path longer than %d characters", path, CFG_STR_MAX - 1);
   snprintf(c->path, sizeof c->path, "%s", path);
-  Loader L = {.c = c, .loc = tsr_calloc((size_t)cfg_nfields, LOC_MAX)};
-  load_file(&L, path, NULL, false);
+  Loader L = {.c = c, .loc = hold(HELD_MEM, tsr_calloc((size_t)cfg_nfields, LOC_MAX))};
+  if (text) {
+    Text t = {.name = path, .data = (const unsigned char *)text, .len = len};
+    load_text(&L, &t, false);
+  } else {
+    load_file(&L, path, NULL, false);
+  }
   for (int i = 0; i < noverrides; i++) apply_override(&L, overrides[i]);
   char top[LOC_MAX], want[128];
   snprintf(top, sizeof top, "%s:1:1", path);
@@ -392,7 +558,15 @@ void config_load(Config *c, const char *path, int noverrides, char **overrides) 
   Where w = {.L = &L};
   finalize_at(&c->model, &w);
   check_cross(&L, top);
-  tsr_free(L.loc);
+  release();  // L.loc
+}
+
+void config_load(Config *c, const char *path, int noverrides, char **overrides) {
+  load(c, path, NULL, 0, noverrides, overrides);
+}
+
+void config_load_text(Config *c, const char *name, const char *text, size_t len) {
+  load(c, name, text, len, 0, NULL);
 }
 
 // ---------------------------------------------------------------- printing

@@ -94,6 +94,10 @@ void config_defaults(Config *c);
 // Load `path`, apply `noverrides` strings "a.b=value", validate, derive.
 // On any problem: tsr_user_error (exit 2).
 void config_load(Config *c, const char *path, int noverrides, char **overrides);
+// The same for a config held in memory (e.g. the one stored in a checkpoint):
+// `name` stands for the file in messages ("NAME:LINE:COL: ...") and is
+// c->path; relative model paths start from its directory. At most 1 MiB.
+void config_load_text(Config *c, const char *name, const char *text, size_t len);
 // Validate and fill derived fields of a model config (used by config_load and by
 // code that builds a ModelConfig by hand, e.g. tests). `where` names the source.
 void model_config_finalize(ModelConfig *m, const char *where);

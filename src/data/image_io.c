@@ -23,7 +23,9 @@ static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (v
 
 int png_write_rgb(const char *path, const uint8_t *rgb, int H, int W, char *err, int errlen) {
   size_t n = strlen(path);
-  char *tmp = malloc(n + 5);
+  // volatile: GCC's -Wclobbered (at -O1 with sanitizers) cannot see that tmp is
+  // never changed after setjmp below.
+  char *volatile tmp = malloc(n + 5);
   if (!tmp) { snprintf(err, (size_t)errlen, "out of memory"); return -1; }
   memcpy(tmp, path, n);
   memcpy(tmp + n, ".tmp", 5);

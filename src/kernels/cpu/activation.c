@@ -21,11 +21,14 @@
 
 // exp(x) for x in float range; clamps so that the result stays normal.
 // (Ternaries and rintf rather than fminf/floorf: GCC vectorises these
-// without -ffast-math. A NaN passes both comparisons and propagates.)
+// without -ffast-math. A NaN passes both comparisons and propagates through
+// r and p; n is set to 0 for it, so the exponent is never built from an
+// out-of-range conversion and a shifted negative value.)
 static inline float exp_simd(float x) {
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
-  const float n = rintf(x * 1.44269504088896341f);
+  float n = rintf(x * 1.44269504088896341f);
+  n = n == n ? n : 0.0f;  // NaN: keep the exponent bits defined (r and p carry the NaN)
   float r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;

@@ -1,0 +1,50 @@
+// The checkpoint reader: the input is a ckpt.h5; its stored config is read,
+// the model it describes is built (when small: the harness's bound), and its
+// weights and vocabulary are loaded, as `generate` does (infer/session.c).
+#include "fuzz.h"
+#include "model/checkpoint.h"
+#include "model/model.h"
+
+// ckpt_read_config (before it parses from memory) writes the stored config to
+// a temporary file that a user error leaves behind: remember it, remove it.
+static char leaked[256];
+int __real_mkstemps(char *template, int suffixlen);
+int __wrap_mkstemps(char *template, int suffixlen);
+int __wrap_mkstemps(char *template, int suffixlen) {
+  int fd = __real_mkstemps(template, suffixlen);
+  if (fd >= 0) snprintf(leaked, sizeof leaked, "%s", template);
+  return fd;
+}
+
+static Model model;
+static int built;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static int init;
+  if (!init) fuzz_h5_quiet(), init = 1;
+  const char *path = fuzz_file("ckpt", data, size);
+  static Config cfg;
+  built = 0;
+  if (!setjmp(fuzz_jmp)) {
+    ckpt_read_config(path, &cfg);
+    const ModelConfig *mc = &cfg.model;
+    double layers = (double)mc->depth + mc->text_layers + 2, d = mc->dim;
+    double floats = layers * (4 + 2 * mc->mlp_ratio + 6) * d * d + ((double)mc->vocab + mc->patch_dim + mc->freq_dim) * d;
+    if (floats <= (1 << 22)) {
+      model_build(&model, mc, (ModelLayout){.tp = 1, .sp = 1});
+      built = 1;
+      CkptBuffers b = {.params = &model.params};
+      CkptState s;
+      ckpt_load(path, &b, &s, "params");
+      char **words;
+      int n;
+      ckpt_read_vocab(path, &words, &n);
+      for (int i = 0; i < n; i++) free(words[i]);
+      free(words);
+    }
+  }
+  if (built) model_free(&model);
+  if (leaked[0]) unlink(leaked), leaked[0] = 0;
+  fuzz_h5_close_all();
+  return 0;
+}

@@ -1,0 +1,10 @@
+// The YAML config loader, from memory (config_load_text: the path a
+// checkpoint's stored config takes; files go through the same parser).
+#include "core/config.h"
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  Config c;
+  if (!setjmp(fuzz_jmp)) config_load_text(&c, "fuzz.yaml", (const char *)data, size);
+  return 0;
+}
