@@ -48,3 +48,29 @@ int parse_flag_int(const char *cmd, const char *flag, const char *v, long lo, lo
   if (parse_long(v, lo, hi, &x)) tsr_user_error("%s: %s: expected an integer in [%ld, %ld], got '%s'", cmd, flag, lo, hi, v);
   return (int)x;
 }
+
+int utf8_seq_len(const unsigned char *s, size_t n) {
+  if (n == 0) return 0;
+  const unsigned c = s[0];
+  if (c < 0x80) return 1;
+  int len;
+  unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+  else return 0;  // a continuation byte, an overlong lead (C0, C1) or F5..FF
+  if ((size_t)len > n || s[1] < lo || s[1] > hi) return 0;
+  for (int k = 2; k < len; k++)
+    if (s[k] < 0x80 || s[k] > 0xBF) return 0;
+  return len;
+}
+
+long utf8_invalid_at(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    int k = utf8_seq_len(p + i, n - i);
+    if (!k) return (long)i;
+    i += (size_t)k;
+  }
+  return -1;
+}

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/parse.h"
 
 // ================================================================== JSON reader
 typedef struct {
@@ -248,15 +249,23 @@ void sb_printf(StrBuf *b, const char *fmt, ...) {
   }
 }
 
+// Always valid JSON whatever the bytes: quotes, backslashes and control
+// characters escaped, and each byte that does not start a valid UTF-8
+// sequence (a file name is any bytes) written as U+FFFD.
 void sb_json_string(StrBuf *b, const char *s) {
   sb_printf(b, "\"");
-  for (; s && *s; s++) {
-    unsigned char c = (unsigned char)*s;
+  const unsigned char *p = (const unsigned char *)(s ? s : "");
+  for (size_t n = strlen((const char *)p); *p; ) {
+    const unsigned char c = *p;
+    int k = utf8_seq_len(p, n);
     if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
     else if (c == '\n') sb_printf(b, "\\n");
     else if (c == '\t') sb_printf(b, "\\t");
-    else if (c < 0x20) sb_printf(b, "\\u%04x", c);
-    else sb_printf(b, "%c", c);
+    else if (c < 0x20 || c == 0x7F) sb_printf(b, "\\u%04x", c);
+    else if (!k) sb_printf(b, "\\ufffd");
+    else sb_printf(b, "%.*s", k, (const char *)p);
+    k = k ? k : 1;
+    p += k, n -= (size_t)k;
   }
   sb_printf(b, "\"");
 }
