@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -73,4 +74,21 @@ long utf8_invalid_at(const char *s, size_t n) {
     i += (size_t)k;
   }
   return -1;
+}
+
+int text_check(const char *s, size_t n, int *line, char *why, int whylen) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t bol = 0;  // where the current line begins
+  *line = 1;
+  for (size_t i = 0; i < n;) {
+    int k = p[i] ? utf8_seq_len(p + i, n - i) : 0;
+    if (!k) {
+      if (p[i]) snprintf(why, (size_t)whylen, "invalid UTF-8 (byte 0x%02x) at column %zu", p[i], i - bol + 1);
+      else snprintf(why, (size_t)whylen, "a NUL byte at column %zu", i - bol + 1);
+      return -1;
+    }
+    if (p[i] == '\n') ++*line, bol = i + 1;
+    i += (size_t)k;
+  }
+  return 0;
 }

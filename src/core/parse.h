@@ -15,3 +15,7 @@ long utf8_invalid_at(const char *s, size_t n);
 // The length of the valid UTF-8 sequence at s[0..n), or 0 when s starts an
 // invalid one (a writer that must emit valid text replaces that byte).
 int utf8_seq_len(const unsigned char *s, size_t n);
+// Text that must be UTF-8 without NUL bytes (a prompt, a prompt list): 0, or
+// -1 with the 1-based line of the first problem in *line and "a NUL byte at
+// column C" or "invalid UTF-8 (byte 0xNN) at column C" in why.
+int text_check(const char *s, size_t n, int *line, char *why, int whylen);
