@@ -358,7 +358,7 @@ static int start_record(const JsonObject *o, const char *file, ShardStart *s, ch
 static int item_record(const JsonObject *o, ItemRecord *r, char *why, int whylen) {
   static const char *const names[] = {"running", "done", "failed"};
   memset(r, 0, sizeof *r);
-  if (time_field(o, &r->time, why, whylen) || int_field(o, "index", 0, MANIFEST_MAX_ITEMS - 1, &r->index, why, whylen) ||
+  if (time_field(o, &r->time, why, whylen) || int_field(o, "index", 0, 2147483647.0, &r->index, why, whylen) ||
       int_field(o, "line", 1, 2147483647.0, &r->line, why, whylen) || hex_field(o, "key", r->key, why, whylen))
     return -1;
   const char *status = str_or(o, "status", "");
