@@ -85,12 +85,6 @@ printf 'a red circle\n\0\n' >$tmp/nul.txt
 one_line_error "generate: --prompts $tmp/nul.txt:2: a NUL byte at column 1" "${G[@]}" --prompts $tmp/nul.txt --out $tmp/x
 echo "ok  a NUL byte or invalid UTF-8 in a prompt list (JSONL, YAML, generate --prompts): one line naming file and line"
 
-printf '%s\n' '{"prompt": "x", "last": "a.png"}' '{"prompt": "x", "frames": 100000}' >$tmp/items.jsonl
-set +e; "${R[@]}" $tmp/items.jsonl --out $tmp/it >/dev/null 2>$tmp/it.err; rc=$?; set -e
-[ $rc = 1 ] && grep -qF "$tmp/items.jsonl:1: last needs first" $tmp/it.err &&
-  grep -qF "$tmp/items.jsonl:2: item 1: frames 100000: at most 4100 frames" $tmp/it.err || fail "render items: rc $rc: $(cat $tmp/it.err)"
-echo "ok  render items: last without first, frames 100000: the item fails with the reason"
-
 # 3. output validity (before the disk-full part, which reuses these files' sizes)
 weird=$(printf 'a "quoted" back\\slash tab\there bell\a del\x7f and 🎉 é')
 "${G[@]}" --prompt "$weird" --out $tmp/w.mp4 >$tmp/w.log 2>&1 || fail "generate with quotes, control chars, emoji: $(tail -1 $tmp/w.log)"
@@ -111,6 +105,13 @@ for line in open(sys.argv[3], encoding="utf-8"): json.loads(line)
 one_line_error "generate: --prompt: invalid UTF-8 (byte 0xff) at column 7" "${G[@]}" --prompt "$(printf 'a red \xff circle')" --out $tmp/u.mp4
 [ ! -e $tmp/u.json ] || fail "an invalid prompt left $tmp/u.json"
 echo "ok  quotes, backslashes, control characters, emoji: valid JSON, same text back (generate, render, manifest); invalid UTF-8 refused"
+
+printf '%s\n' '{"prompt": "x", "last": "w.png"}' '{"prompt": "x", "frames": 100000}' >$tmp/items.jsonl
+set +e; "${R[@]}" $tmp/items.jsonl --out $tmp/it >/dev/null 2>$tmp/it.err; rc=$?; set -e
+[ $rc = 1 ] && grep -qF "$tmp/items.jsonl:1: last needs first" $tmp/it.err &&
+  grep -qF "$tmp/items.jsonl:2: item 1: frames 100000: at most 4100 frames" $tmp/it.err || fail "render items: rc $rc: $(cat $tmp/it.err)"
+echo "ok  render items: last without first, frames 100000: the item fails with the reason"
+
 
 # 4. generate's flags
 one_line_error "generate: --size: expected HxW (e.g. 32x48), got '16x16garbage'" "${G[@]}" --prompt x --size 16x16garbage --out $tmp/x.mp4
