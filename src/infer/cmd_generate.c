@@ -39,7 +39,8 @@ enum { MAX_PROMPT = 4094 };  // characters on a line of --prompts
 
 static void usage(void) {
   printf("usage: tessera generate --ckpt F --prompt P --out F.mp4 [options]\n"
-         "  --frames T        output frames (default: the model window; longer = window after window)\n"
+         "  --frames T        output frames (default: the model window; longer = window after window,\n"
+         "                    at most 1024 windows and what memory holds)\n"
          "  --size HxW        must equal the model's frame size (default)\n"
          "  --steps N --cfg G --shift S --sampler euler|heun --seed N   (defaults from the checkpoint's sample config)\n"
          "  --image FILE      image-to-video: the video starts from this image (PNG, JPEG, or a video's first frame)\n"
