@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -47,4 +48,47 @@ int parse_flag_int(const char *cmd, const char *flag, const char *v, long lo, lo
   long x;
   if (parse_long(v, lo, hi, &x)) tsr_user_error("%s: %s: expected an integer in [%ld, %ld], got '%s'", cmd, flag, lo, hi, v);
   return (int)x;
+}
+
+int utf8_seq_len(const unsigned char *s, size_t n) {
+  if (n == 0) return 0;
+  const unsigned c = s[0];
+  if (c < 0x80) return 1;
+  int len;
+  unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+  else return 0;  // a continuation byte, an overlong lead (C0, C1) or F5..FF
+  if ((size_t)len > n || s[1] < lo || s[1] > hi) return 0;
+  for (int k = 2; k < len; k++)
+    if (s[k] < 0x80 || s[k] > 0xBF) return 0;
+  return len;
+}
+
+long utf8_invalid_at(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    int k = utf8_seq_len(p + i, n - i);
+    if (!k) return (long)i;
+    i += (size_t)k;
+  }
+  return -1;
+}
+
+int text_check(const char *s, size_t n, int *line, char *why, int whylen) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t bol = 0;  // where the current line begins
+  *line = 1;
+  for (size_t i = 0; i < n;) {
+    int k = p[i] ? utf8_seq_len(p + i, n - i) : 0;
+    if (!k) {
+      if (p[i]) snprintf(why, (size_t)whylen, "invalid UTF-8 (byte 0x%02x) at column %zu", p[i], i - bol + 1);
+      else snprintf(why, (size_t)whylen, "a NUL byte at column %zu", i - bol + 1);
+      return -1;
+    }
+    if (p[i] == '\n') ++*line, bol = i + 1;
+    i += (size_t)k;
+  }
+  return 0;
 }

@@ -3,6 +3,7 @@
 // the work (src/infer/dist.h): --sp / --tp shard one clip's model, --cfg-parallel
 // puts the two guidance branches on two ranks, and the replicas left over
 // split a --prompts list.
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,23 +19,28 @@
 #include "data/image_io.h"
 #include "data/video_io.h"
 #include "infer/dist.h"
+#include "infer/budget.h"
 #include "infer/generate.h"
+#include "infer/outputs.h"
+#include "infer/provenance.h"
 #include "infer/session.h"
 #include "infer/watch.h"
-
-#define TESSERA_VERSION "0.1.0"
 
 typedef struct {
   const char *ckpt, *prompt, *prompts, *out, *image, *extend, *first, *last, *remix, *sampler;
   int frames, steps, seed, upscale, extend_frames, use_ema, keyframe;
   int sp, tp, cfg_parallel;
   float cfg, shift, strength;
-  char size[32];
+  const char *size;  // --size as given
+  int height, width;  // its value
 } GenArgs;
+
+enum { MAX_PROMPT = 4094 };  // characters on a line of --prompts
 
 static void usage(void) {
   printf("usage: tessera generate --ckpt F --prompt P --out F.mp4 [options]\n"
-         "  --frames T        output frames (default: the model window; longer = window after window)\n"
+         "  --frames T        output frames (default: the model window; longer = window after window,\n"
+         "                    at most 1024 windows and what memory holds)\n"
          "  --size HxW        must equal the model's frame size (default)\n"
          "  --steps N --cfg G --shift S --sampler euler|heun --seed N   (defaults from the checkpoint's sample config)\n"
          "  --image FILE      image-to-video: the video starts from this image (PNG, JPEG, or a video's first frame)\n"
@@ -78,7 +84,11 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     else if (!strcmp(k, "--last")) a->last = v;
     else if (!strcmp(k, "--remix")) a->remix = v;
     else if (!strcmp(k, "--sampler")) a->sampler = v;
-    else if (!strcmp(k, "--size")) snprintf(a->size, sizeof a->size, "%s", v);
+    else if (!strcmp(k, "--size")) {
+      int hw[2];
+      if (parse_dims(v, 2, hw)) tsr_user_error("generate: --size: expected HxW (e.g. 32x48), got '%s'", v);
+      a->size = v, a->height = hw[0], a->width = hw[1];
+    }
     else if (!strcmp(k, "--frames")) a->frames = parse_flag_int("generate", k, v, 1, 100000);
     else if (!strcmp(k, "--steps")) a->steps = parse_flag_int("generate", k, v, 1, 10000);
     else if (!strcmp(k, "--seed")) a->seed = parse_flag_int("generate", k, v, 0, 2147483647);
@@ -90,6 +100,8 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     else tsr_user_error("generate: unknown option '%s' (see tessera generate --help)", k);
   }
   (void)defaults;
+  if (a->last && !a->first)
+    tsr_user_error("generate: --last needs --first (interpolation fills the frames between two images)");
 }
 
 // Read an image or video file as frames at H x W (scaled and centre-cropped).
@@ -103,49 +115,34 @@ static VideoFrames load_frames(const char *what, const char *path, int H, int W,
   return fit;
 }
 
-// FNV-1a 64 of the checkpoint file: identifies the weights in the provenance record.
-static unsigned long long file_hash(const char *path) {
-  FILE *f = fopen(path, "rb");
-  unsigned long long h = 1469598103934665603ULL;
-  if (!f) return 0;
-  unsigned char buf[1 << 16];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-    for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ULL;
-  fclose(f);
-  return h;
-}
-
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; s && *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-    else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-    else fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
 static void progress(int i, int n, void *ctx) {
   progress_bar(stderr, "denoising", i, n, timer_now() - *(double *)ctx);
 }
 
-// The prompts to make: --prompt, or the lines of --prompts.
+// The prompts to make: --prompt, or the lines of --prompts. Each is UTF-8
+// text without NUL bytes (the provenance record holds it as JSON).
 static int read_prompts(const GenArgs *a, char ***out) {
+  char why[128];
+  int at;
   if (!a->prompts) {
+    if (text_check(a->prompt, strlen(a->prompt), &at, why, sizeof why))
+      tsr_user_error("generate: --prompt: %s (a prompt is UTF-8 text)", why);
     *out = tsr_calloc(1, sizeof(char *));
     (*out)[0] = strdup(a->prompt);
     return 1;
   }
   FILE *f = fopen(a->prompts, "r");
-  if (!f) tsr_user_error("generate: --prompts %s: cannot open", a->prompts);
+  if (!f) tsr_user_error("generate: --prompts %s: cannot open: %s", a->prompts, strerror(errno));
   int n = 0, cap = 16;
-  char **v = tsr_calloc((size_t)cap, sizeof(char *)), line[4096];
-  for (int lineno = 1; fgets(line, sizeof line, f); lineno++) {
+  char **v = tsr_calloc((size_t)cap, sizeof(char *)), *line = NULL;
+  size_t linecap = 0;
+  ssize_t got;
+  for (int lineno = 1; (got = getline(&line, &linecap, f)) > 0; lineno++) {
+    if (text_check(line, (size_t)got, &at, why, sizeof why))
+      tsr_user_error("generate: --prompts %s:%d: %s (a prompt list is UTF-8 text)", a->prompts, lineno, why);
     size_t len = strcspn(line, "\r\n");
-    if (!line[len] && !feof(f))
-      tsr_user_error("generate: --prompts %s:%d: longer than %zu characters", a->prompts, lineno, sizeof line - 2);
+    if (len > MAX_PROMPT)
+      tsr_user_error("generate: --prompts %s:%d: longer than %d characters", a->prompts, lineno, MAX_PROMPT);
     line[len] = 0;
     const char *p = line + strspn(line, " \t");
     if (!*p || *p == '#') continue;
@@ -157,71 +154,48 @@ static int read_prompts(const GenArgs *a, char ***out) {
     }
     v[n++] = strdup(p);
   }
+  if (ferror(f)) tsr_user_error("generate: --prompts %s: cannot read: %s", a->prompts, strerror(errno));
+  free(line);
   fclose(f);
   if (n == 0) tsr_user_error("generate: --prompts %s: no prompt in it (one per line)", a->prompts);
   *out = v;
   return n;
 }
 
+// What every output of this command shares in its provenance record.
 typedef struct {
   const GenArgs *a;
   const char *sampler;
   const SamplerOptions *so;
   const CkptState *st;
   const GenLayout *gl;
-} Provenance;
+  uint64_t ckpt_fnv1a64;
+} GenContext;
 
-// Upscale for watching, write MP4 + contact sheet + provenance next to `out`.
-static void write_outputs(const Provenance *pv, const char *out, const char *prompt, uint64_t seed,
+// Write MP4 (upscaled for watching) + contact sheet + provenance next to `out`.
+static void write_outputs(const GenContext *g, const char *out, const char *prompt, uint64_t seed,
                           const uint8_t *video, int frames, int H, int W, double secs) {
-  const GenArgs *a = pv->a;
-  const GenLayout *gl = pv->gl;
-  char err[256];
-  const int k = watch_upscale_factor(H, a->upscale), UH = H * k, UW = W * k;
-  uint8_t *big = watch_upscale(video, frames, H, W, k);
-  if (fs_mkdirs_for(out) != 0) tsr_user_error("generate: --out %s: cannot create its directory", out);
-  if (video_write_mp4(out, big, frames, UH, UW, 8.0f, err, sizeof err) != 0)
-    tsr_user_error("generate: --out %s: cannot write: %s", out, err);
-  char side[1024];
-  snprintf(side, sizeof side, "%.*s", (int)(strlen(out) - (strstr(out, ".mp4") ? 4 : 0)), out);
-  char sheet_path[1100], json_path[1100];
-  snprintf(sheet_path, sizeof sheet_path, "%s.png", side);
-  snprintf(json_path, sizeof json_path, "%s.json", side);
-  if (watch_contact_sheet(sheet_path, video, frames, H, W, err, sizeof err) != 0)
-    tsr_user_error("generate: %s: %s", sheet_path, err);
-  char tmp[1200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", json_path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) tsr_user_error("generate: %s: cannot write", json_path);
-  const SamplerOptions *so = pv->so;
-  fprintf(f, "{\"prompt\":");
-  json_string(f, prompt);
-  fprintf(f, ",\"seed\":%llu,\"sampler\":\"%s\",\"steps\":%d,\"cfg\":%g,\"shift\":%g,\"frames\":%d,\"size\":[%d,%d],",
-          (unsigned long long)seed, pv->sampler, so->steps, so->cfg, so->shift, frames, H, W);
-  fprintf(f, "\"keyframe\":%s,\"conditioning\":{\"image\":", a->keyframe ? "true" : "false");
-  json_string(f, a->image ? a->image : "");
-  fprintf(f, ",\"extend\":");
-  json_string(f, a->extend ? a->extend : "");
-  fprintf(f, ",\"first\":");
-  json_string(f, a->first ? a->first : "");
-  fprintf(f, ",\"last\":");
-  json_string(f, a->last ? a->last : "");
-  fprintf(f, ",\"remix\":");
-  json_string(f, a->remix ? a->remix : "");
-  fprintf(f, ",\"strength\":%g},\"checkpoint\":", a->remix ? a->strength : 0.0);
-  json_string(f, a->ckpt);
-  fprintf(f, ",\"checkpoint_step\":%lld,\"checkpoint_fnv1a64\":\"%016llx\",\"weights\":\"%s\",", (long long)pv->st->step,
-          file_hash(a->ckpt), a->use_ema ? "ema" : "raw");
-  fprintf(f, "\"layout\":{\"ranks\":%d,\"dp\":%d,\"cfg_parallel\":%s,\"sp\":%d,\"tp\":%d},", comm_world_size(), gl->dp,
-          gl->cfg == 2 ? "true" : "false", gl->sp, gl->tp);
-  fprintf(f, "\"generator\":\"tessera %s\",\"ai_generated\":true,\"seconds\":%.2f}\n", TESSERA_VERSION, secs);
-  fclose(f);
-  rename(tmp, json_path);
+  const GenArgs *a = g->a;
+  const GenLayout *gl = g->gl;
+  const int k = watch_upscale_factor(H, a->upscale);
+  if (fs_mkdirs_for(out) != 0) tsr_user_error("generate: --out %s: cannot create its directory: %s", out, strerror(errno));
+  const Provenance p = {.prompt = prompt, .seed = seed, .sampler = g->sampler, .so = g->so, .frames = frames,
+                        .height = H, .width = W, .keyframe = a->keyframe, .image = a->image, .extend = a->extend,
+                        .first = a->first, .last = a->last, .remix = a->remix, .strength = a->remix ? a->strength : 0.0,
+                        .ckpt = a->ckpt, .ckpt_step = g->st->step, .ckpt_fnv1a64 = g->ckpt_fnv1a64,
+                        .use_ema = a->use_ema, .ranks = comm_world_size(), .dp = gl->dp, .cfg_parallel = gl->cfg == 2,
+                        .sp = gl->sp, .tp = gl->tp, .seconds = secs};
+  StrBuf json = {0};
+  provenance_json(&json, &p);
+  OutputPaths paths;
+  output_paths(out, &paths);
+  char err[1400];
+  if (outputs_write(&paths, video, frames, H, W, k, json.s, json.n, err, sizeof err) != 0) tsr_user_error("generate: %s", err);
+  sb_free(&json);
   // every replica's writer reports its own files (log_info speaks for rank 0 only)
-  printf("wrote %s (%d frames %dx%d, upscaled x%d), %s, %s in %.1fs\n", out, frames, H, W, k, sheet_path, json_path,
-         secs);
+  printf("wrote %s (%d frames %dx%d, upscaled x%d), %s, %s in %.1fs\n", paths.mp4, frames, H, W, k, paths.sheet,
+         paths.json, secs);
   fflush(stdout);
-  tsr_free(big);
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -240,11 +214,8 @@ int cmd_generate(int argc, char **argv) {
   infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2);
   const Config cfg = ses.cfg;
   const ModelConfig *mc = &cfg.model;
-  if (a.size[0]) {
-    int h, w;
-    if (sscanf(a.size, "%dx%d", &h, &w) != 2 || h != mc->height || w != mc->width)
-      tsr_user_error("generate: --size %s: this model makes %dx%d frames", a.size, mc->height, mc->width);
-  }
+  if (a.size && (a.height != mc->height || a.width != mc->width))
+    tsr_user_error("generate: --size %s: this model makes %dx%d frames", a.size, mc->height, mc->width);
   SamplerOptions so = {.steps = a.steps ? a.steps : cfg.sample.steps, .cfg = a.cfg >= 0 ? a.cfg : cfg.sample.cfg,
                        .shift = a.shift > 0 ? a.shift : cfg.sample.shift, .seed = a.seed >= 0 ? (uint64_t)a.seed : cfg.sample.seed,
                        .progress = comm_world_rank() == 0 ? progress : NULL, .cfg_group = gen_cfg_group(&gl)};
@@ -287,6 +258,9 @@ int cmd_generate(int argc, char **argv) {
     if (remix.T < T) tsr_user_error("--remix: %s: has %d frames, the model window needs %d", a.remix, remix.T, T);
     r.remix = remix.pixels;
   }
+  char err[256];
+  if (generate_frames_fit(mc, r.frames, watch_upscale_factor(H, a.upscale), mem_available(), err, sizeof err))
+    tsr_user_error("generate: --frames %d: %s", r.frames, err);
   char **prompts;
   const int nprompts = read_prompts(&a, &prompts);
   if (gl.dp > nprompts)
@@ -294,9 +268,9 @@ int cmd_generate(int argc, char **argv) {
   if (gl.dp > 1 || gl.sp > 1 || gl.tp > 1 || gl.cfg > 1)
     log_info("generate: %d ranks = %d replicas (dp) x cfg %d x sp %d x tp %d; activations %.1f MiB per rank",
              comm_world_size(), gl.dp, gl.cfg, gl.sp, gl.tp, (double)m->arena.size / 1048576.0);
-  const Provenance pv = {.a = &a, .sampler = sampler, .so = &so, .st = &st, .gl = &gl};
+  GenContext gc = {.a = &a, .sampler = sampler, .so = &so, .st = &st, .gl = &gl};
+  if (gl.writer && fnv1a64_file(a.ckpt, &gc.ckpt_fnv1a64, NULL) != 0) gc.ckpt_fnv1a64 = 0;
   uint8_t *video = tsr_calloc((size_t)r.frames * H * W * 3, 1);
-  char err[256];
   double t0 = timer_now();
   for (int i = gl.replica; i < nprompts; i += gl.dp) {  // this replica's share of the prompts
     const int ntokens = infer_encode(&ses, prompts[i], tokens, a.prompts ? a.prompts : "--prompt");
@@ -309,7 +283,7 @@ int cmd_generate(int argc, char **argv) {
       snprintf(out, sizeof out, "%s/%03d.mp4", a.out, i);
     else
       snprintf(out, sizeof out, "%s", a.out);
-    if (gl.writer) write_outputs(&pv, out, prompts[i], r.sampler.seed, video, r.frames, H, W, timer_now() - ti);
+    if (gl.writer) write_outputs(&gc, out, prompts[i], r.sampler.seed, video, r.frames, H, W, timer_now() - ti);
   }
   double secs = timer_now() - t0;
   double *rss = tsr_calloc((size_t)comm_world_size(), sizeof(double));

@@ -21,6 +21,7 @@
 #include "comm/comm.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/parse.h"
 #include "core/timer.h"
 #include "infer/dist.h"
@@ -79,8 +80,8 @@ static void parse(RenderArgs *a, int argc, char **argv) {
     } else if (!strcmp(k, "--shard")) {
       char tail;
       if (sscanf(v, "%d/%d%c", &a->shard, &a->shards, &tail) != 2 || a->shards < 1 || a->shard < 0 ||
-          a->shard >= a->shards)
-        tsr_user_error("render: --shard: expected K/N with 0 <= K < N, got '%s'", v);
+          a->shard >= a->shards || a->shards > MANIFEST_MAX_SHARDS)
+        tsr_user_error("render: --shard: expected K/N with 0 <= K < N <= %d, got '%s'", MANIFEST_MAX_SHARDS, v);
     } else if (!strcmp(k, "--steps")) a->steps = parse_flag_int("render", k, v, 1, 10000);
     else if (!strcmp(k, "--seed")) a->seed = parse_flag_int("render", k, v, 0, 2147483647L);
     else if (!strcmp(k, "--upscale")) a->upscale = parse_flag_int("render", k, v, 1, 64);
@@ -95,19 +96,23 @@ static void parse(RenderArgs *a, int argc, char **argv) {
 // ------------------------------------------------------------------ --status
 static int show_status(const char *dir) {
   ManifestState st;
-  manifest_load(dir, &st);
+  manifest_load(dir, 0, &st);
   if (st.nfiles == 0) tsr_user_error("render --status: %s: no manifest-*.jsonl files (nothing rendered there yet)", dir);
+  if (st.nstarts == 0)
+    tsr_user_error("render --status: %s: no valid start record in its manifests%s%s", dir, st.bad_lines ? "; the first bad line: " : "",
+                   st.first_bad);
   // The latest start record says how the queue is cut (a restart may change N).
   const ShardStart *latest = &st.starts[0];
   for (int i = 1; i < st.nstarts; i++)
     if (st.starts[i].time > latest->time) latest = &st.starts[i];
-  const int N = latest->shards, total = latest->total;
+  const int N = latest->shards, total = st.total;
   int(*count)[5] = tsr_calloc((size_t)N + 1, sizeof *count);  // per shard: items, pending, running, done, failed
-  for (int i = 0; i < total; i++) {
-    ItemStatus s = i < st.nitems ? st.items[i].status : ITEM_PENDING;
-    count[i % N][0]++, count[i % N][1 + s]++;
-    count[N][0]++, count[N][1 + s]++;
+  for (int k = 0; k < N; k++) count[k][0] = total / N + (k < total % N), count[N][0] += count[k][0];
+  for (int i = 0; i < st.nitems; i++) {  // every record is of an item below total (manifest_load)
+    const int s = st.items[i].status, k = st.items[i].index % N;
+    count[k][1 + s]++, count[N][1 + s]++;
   }
+  for (int k = 0; k <= N; k++) count[k][1] = count[k][0] - count[k][2] - count[k][3] - count[k][4];
   printf("render queue %s: %d items in %d shard%s (%d manifest file%s)\n", dir, total, N, N > 1 ? "s" : "", st.nfiles,
          st.nfiles > 1 ? "s" : "");
   printf("%-8s %7s %7s %7s %7s %7s\n", "shard", "items", "done", "failed", "running", "pending");
@@ -117,11 +122,13 @@ static int show_status(const char *dir) {
     else snprintf(name, sizeof name, "all");
     printf("%-8s %7d %7d %7d %7d %7d\n", name, count[k][0], count[k][3], count[k][4], count[k][2], count[k][1]);
   }
-  for (int i = 0; i < total && i < st.nitems; i++)
-    if (st.items[i].status == ITEM_FAILED) printf("failed: item %d: %s\n", i, st.items[i].error);
+  for (int i = 0; i < st.nitems; i++)
+    if (st.items[i].status == ITEM_FAILED) printf("failed: item %d: %s\n", st.items[i].index, st.items[i].error);
   if (count[N][2])
     printf("(running: started and not finished; an item of a job that was killed stays running until a restart redoes it)\n");
-  if (st.bad_lines) printf("(%d torn or unreadable manifest lines skipped)\n", st.bad_lines);
+  if (st.torn) printf("(%d unfinished last line%s of killed writers skipped)\n", st.torn, st.torn > 1 ? "s" : "");
+  if (st.bad_lines)
+    printf("(%d manifest line%s ignored, the first: %s)\n", st.bad_lines, st.bad_lines > 1 ? "s" : "", st.first_bad);
   tsr_free(count);
   manifest_state_free(&st);
   return 0;
@@ -176,9 +183,8 @@ static void record_item(Manifest *m, const RenderItem *it, const char *key, cons
 
 // A finished item whose output is still there with the recorded checksum.
 static int done_earlier(const ManifestState *st, const RenderItem *it, const char *key) {
-  if (it->index >= st->nitems) return 0;
-  const ItemRecord *r = &st->items[it->index];
-  if (r->status != ITEM_DONE || strcmp(r->key, key)) return 0;
+  const ItemRecord *r = manifest_item(st, it->index);
+  if (!r || r->status != ITEM_DONE || strcmp(r->key, key)) return 0;
   uint64_t h;
   if (fnv1a64_file(r->output, &h, NULL) != 0) {
     say("item %d: recorded as done but %s is missing: rendering it again", it->index, r->output);
@@ -251,7 +257,10 @@ int cmd_render(int argc, char **argv) {
   sb_free(&b);
 
   ManifestState st;
-  manifest_load(a.out, &st);
+  manifest_load(a.out, pl.n, &st);
+  if (st.bad_lines)
+    log_warn("render: %d line%s of the manifests in %s ignored (their items are rendered again unless done elsewhere); "
+             "the first: %s", st.bad_lines, st.bad_lines > 1 ? "s" : "", a.out, st.first_bad);
   say("%s: %d items; shard %d/%d has %d, this rank renders %d into %s", a.prompts, pl.n, a.shard, a.shards,
       shard_items, nmine, a.out);
 
@@ -273,7 +282,7 @@ int cmd_render(int argc, char **argv) {
     }
     if (done_earlier(&st, it, key)) {
       say("item %d (line %d): done earlier, %s checksum verified: skipped", it->index, it->line,
-          st.items[it->index].output);
+          manifest_item(&st, it->index)->output);
       nskip++;
       continue;
     }

@@ -37,12 +37,30 @@ static int place(const ModelConfig *c, uint8_t *window, uint8_t *cond, const uin
 // from the windows of a long video (seed + w)
 enum { KEYFRAME_SEED_OFFSET = 1000003 };
 
+static int default_overlap(const ModelConfig *c) { return (c->frames / 2) / c->pt * c->pt; }
+
+int generate_frames_fit(const ModelConfig *c, int frames, int k, uint64_t mem, char *err, int errlen) {
+  const int T = c->frames, step = T - default_overlap(c);
+  const double per_frame = 3.0 * c->height * c->width * (1.0 + (double)k * k);  // frames + upscaled copy
+  long max_windows = T + (long)(GENERATE_MAX_WINDOWS - 1) * step, fits = (long)((double)mem / per_frame);
+  fits = fits < T ? 0 : T + (fits - T) / step * step;
+  if (frames <= max_windows && frames <= fits) return 0;
+  if (max_windows <= fits)
+    snprintf(err, (size_t)errlen, "at most %ld frames (a long video is at most %d windows of %d frames, each %d after the last)",
+             max_windows, GENERATE_MAX_WINDOWS, T, step);
+  else
+    snprintf(err, (size_t)errlen,
+             "at most %ld frames here: the video and its x%d upscale for the MP4 take %.0f KB a frame, and %.2f GB is available",
+             fits, k, per_frame / 1e3, (double)mem / 1e9);
+  return -1;
+}
+
 int generate_video(Model *m, const int32_t *tokens, int ntokens, const GenerateRequest *r, uint8_t *out, char *err,
                    int errlen) {
   const ModelConfig *c = &m->cfg;
   const int T = c->frames, pt = c->pt;
   const size_t frame = (size_t)c->height * c->width * c->channels, NP = (size_t)c->tokens * c->patch_dim;
-  const int overlap = r->overlap > 0 ? r->overlap : (T / 2) / pt * pt;
+  const int overlap = r->overlap > 0 ? r->overlap : default_overlap(c);
   if (r->frames < T || (r->frames > T && (overlap <= 0 || overlap >= T || overlap % pt))) {
     snprintf(err, (size_t)errlen, "frames %d: expected at least the model window %d (overlap %d, a multiple of %d below %d)",
              r->frames, T, overlap, pt, T);

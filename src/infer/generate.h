@@ -30,3 +30,12 @@ typedef struct {
 // with a reason in err (a request the model cannot serve).
 int generate_video(Model *m, const int32_t *tokens, int ntokens, const GenerateRequest *r, uint8_t *out, char *err,
                    int errlen);
+
+// A long video is at most this many windows (hours of sampling on a CPU for
+// the demo model; docs/choices.md).
+enum { GENERATE_MAX_WINDOWS = 1024 };
+// Whether a request for `frames` frames can be served before any work is
+// done: at most GENERATE_MAX_WINDOWS windows, and the whole video (its frames
+// and the k-times upscaled copy the MP4 is encoded from) within `mem` bytes.
+// Returns 0, or -1 with "at most N frames ..." in err.
+int generate_frames_fit(const ModelConfig *c, int frames, int k, uint64_t mem, char *err, int errlen);

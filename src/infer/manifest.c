@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/parse.h"
 
 // ================================================================== JSON reader
 typedef struct {
@@ -248,15 +249,23 @@ void sb_printf(StrBuf *b, const char *fmt, ...) {
   }
 }
 
+// Always valid JSON whatever the bytes: quotes, backslashes and control
+// characters escaped, and each byte that does not start a valid UTF-8
+// sequence (a file name is any bytes) written as U+FFFD.
 void sb_json_string(StrBuf *b, const char *s) {
   sb_printf(b, "\"");
-  for (; s && *s; s++) {
-    unsigned char c = (unsigned char)*s;
+  const unsigned char *p = (const unsigned char *)(s ? s : "");
+  for (size_t n = strlen((const char *)p); *p; ) {
+    const unsigned char c = *p;
+    int k = utf8_seq_len(p, n);
     if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
     else if (c == '\n') sb_printf(b, "\\n");
     else if (c == '\t') sb_printf(b, "\\t");
-    else if (c < 0x20) sb_printf(b, "\\u%04x", c);
-    else sb_printf(b, "%c", c);
+    else if (c < 0x20 || c == 0x7F) sb_printf(b, "\\u%04x", c);
+    else if (!k) sb_printf(b, "\\ufffd");
+    else sb_printf(b, "%.*s", k, (const char *)p);
+    k = k ? k : 1;
+    p += k, n -= (size_t)k;
   }
   sb_printf(b, "\"");
 }
@@ -294,96 +303,235 @@ const char *item_status_name(ItemStatus s) {
   return names[s];
 }
 
-static ItemStatus status_from(const char *s) {
-  if (!strcmp(s, "running")) return ITEM_RUNNING;
-  if (!strcmp(s, "done")) return ITEM_DONE;
-  if (!strcmp(s, "failed")) return ITEM_FAILED;
-  return ITEM_PENDING;
-}
-
 static const char *str_or(const JsonObject *o, const char *key, const char *dflt) {
   const JsonField *f = json_get(o, key);
   return f && f->kind == JSON_STRING ? f->text : dflt;
 }
 
-static double num_or(const JsonObject *o, const char *key, double dflt) {
+// An integer field in [lo, hi] -> *out; else why is set.
+static int int_field(const JsonObject *o, const char *key, double lo, double hi, int *out, char *why, int whylen) {
   const JsonField *f = json_get(o, key);
-  return f && f->kind == JSON_NUMBER ? f->num : dflt;
+  if (!f || f->kind != JSON_NUMBER || f->num != floor(f->num) || f->num < lo || f->num > hi) {
+    snprintf(why, (size_t)whylen, "\"%s\": expected an integer in [%.0f, %.0f], got %s", key, lo, hi, f ? f->text : "nothing");
+    return -1;
+  }
+  *out = (int)f->num;
+  return 0;
 }
 
-static void fold_record(ManifestState *st, const JsonObject *o, const char *file) {
-  const char *event = str_or(o, "event", "");
-  double t = num_or(o, "time", 0);
-  if (!strcmp(event, "start")) {
-    ShardStart s = {.shard = (int)num_or(o, "shard", 0), .shards = (int)num_or(o, "shards", 1),
-                    .rank = (int)num_or(o, "rank", 0), .ranks = (int)num_or(o, "ranks", 1),
-                    .items = (int)num_or(o, "items", 0), .total = (int)num_or(o, "total", 0), .time = t};
-    snprintf(s.file, sizeof s.file, "%s", file);
-    for (int i = 0; i < st->nstarts; i++)
-      if (!strcmp(st->starts[i].file, file)) {
-        if (t >= st->starts[i].time) st->starts[i] = s;
-        return;
-      }
-    st->starts = realloc(st->starts, (size_t)(st->nstarts + 1) * sizeof *st->starts);
-    TSR_ASSERT(st->starts, "out of memory");
-    st->starts[st->nstarts++] = s;
-    return;
+static int time_field(const JsonObject *o, double *t, char *why, int whylen) {
+  const JsonField *f = json_get(o, "time");
+  if (!f || f->kind != JSON_NUMBER || !isfinite(f->num) || f->num < 0) {
+    snprintf(why, (size_t)whylen, "\"time\": expected seconds since 1970");
+    return -1;
   }
-  if (strcmp(event, "item")) return;
-  double idx = num_or(o, "index", -1);
-  if (idx < 0 || idx > 1e8) return;
-  int i = (int)idx;
-  if (i >= st->nitems) {
-    st->items = realloc(st->items, (size_t)(i + 1) * sizeof *st->items);
-    TSR_ASSERT(st->items, "out of memory");
-    memset(st->items + st->nitems, 0, (size_t)(i + 1 - st->nitems) * sizeof *st->items);
-    st->nitems = i + 1;
-  }
-  ItemRecord *rec = &st->items[i];
-  ItemStatus s = status_from(str_or(o, "status", ""));
-  if (s == ITEM_RUNNING) rec->runs++;
-  if (rec->status != ITEM_PENDING && t < rec->time) return;  // an older record
-  rec->status = s;
-  rec->time = t;
-  rec->line = (int)num_or(o, "line", 0);
-  snprintf(rec->key, sizeof rec->key, "%s", str_or(o, "key", ""));
-  snprintf(rec->output, sizeof rec->output, "%s", str_or(o, "output", ""));
-  snprintf(rec->error, sizeof rec->error, "%s", str_or(o, "error", ""));
-  rec->fnv1a64 = strtoull(str_or(o, "fnv1a64", "0"), NULL, 16);
+  *t = f->num;
+  return 0;
 }
 
-static void load_file(ManifestState *st, const char *path, const char *name) {
+// A string field of 16 hex digits (an FNV-1a 64 key or checksum) -> out[17].
+static int hex_field(const JsonObject *o, const char *key, char out[17], char *why, int whylen) {
+  const char *v = str_or(o, key, "");
+  int ok = strlen(v) == 16;
+  for (int i = 0; ok && i < 16; i++) ok = (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f');
+  if (!ok) {
+    snprintf(why, (size_t)whylen, "\"%s\": expected 16 hex digits", key);
+    return -1;
+  }
+  memcpy(out, v, 17);
+  return 0;
+}
+
+static int start_record(const JsonObject *o, const char *file, ShardStart *s, char *why, int whylen) {
+  memset(s, 0, sizeof *s);
+  if (time_field(o, &s->time, why, whylen) || int_field(o, "shards", 1, MANIFEST_MAX_SHARDS, &s->shards, why, whylen) ||
+      int_field(o, "shard", 0, s->shards - 1, &s->shard, why, whylen) ||
+      int_field(o, "total", 1, MANIFEST_MAX_ITEMS, &s->total, why, whylen) ||
+      int_field(o, "items", 0, s->total, &s->items, why, whylen) ||
+      int_field(o, "ranks", 1, 1 << 24, &s->ranks, why, whylen) ||
+      int_field(o, "rank", 0, s->ranks - 1, &s->rank, why, whylen))
+    return -1;
+  snprintf(s->file, sizeof s->file, "%s", file);
+  return 0;
+}
+
+static int item_record(const JsonObject *o, ItemRecord *r, char *why, int whylen) {
+  static const char *const names[] = {"running", "done", "failed"};
+  memset(r, 0, sizeof *r);
+  if (time_field(o, &r->time, why, whylen) || int_field(o, "index", 0, 2147483647.0, &r->index, why, whylen) ||
+      int_field(o, "line", 1, 2147483647.0, &r->line, why, whylen) || hex_field(o, "key", r->key, why, whylen))
+    return -1;
+  const char *status = str_or(o, "status", "");
+  for (int k = 0; k < 3; k++)
+    if (!strcmp(status, names[k])) r->status = (ItemStatus)(ITEM_RUNNING + k);
+  if (r->status == ITEM_PENDING) {
+    snprintf(why, (size_t)whylen, "\"status\": expected running, done or failed");
+    return -1;
+  }
+  const char *output = str_or(o, "output", ""), *error = str_or(o, "error", "");
+  if (strlen(output) >= sizeof r->output) {
+    snprintf(why, (size_t)whylen, "\"output\": longer than %zu bytes", sizeof r->output - 1);
+    return -1;
+  }
+  snprintf(r->output, sizeof r->output, "%s", output);
+  snprintf(r->error, sizeof r->error, "%s", error);
+  if (r->status == ITEM_DONE) {
+    char sum[17];
+    if (!r->output[0]) {
+      snprintf(why, (size_t)whylen, "\"output\": a done record names its output");
+      return -1;
+    }
+    if (hex_field(o, "fnv1a64", sum, why, whylen)) return -1;
+    r->fnv1a64 = strtoull(sum, NULL, 16);
+  }
+  return 0;
+}
+
+__attribute__((format(printf, 4, 5))) static void ignore_line(ManifestState *st, const char *file, long line,
+                                                             const char *fmt, ...) {
+  if (!st->bad_lines++) {
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    snprintf(st->first_bad, sizeof st->first_bad, "%s:%ld: %s", file, line, why);
+  }
+}
+
+static void add_start(ManifestState *st, const ShardStart *s) {
+  for (int i = 0; i < st->nstarts; i++)
+    if (!strcmp(st->starts[i].file, s->file)) {
+      if (s->time >= st->starts[i].time) st->starts[i] = *s;
+      return;
+    }
+  st->starts = realloc(st->starts, (size_t)(st->nstarts + 1) * sizeof *st->starts);
+  TSR_ASSERT(st->starts, "out of memory");
+  st->starts[st->nstarts++] = *s;
+}
+
+// Item records of every file, in reading order (folded once all are read),
+// with where each came from.
+typedef struct {
+  ItemRecord r;
+  const char *file;  // the manifest's path (owned by Records.files)
+  long line;
+} Rec;
+
+typedef struct {
+  Rec *v;
+  long n, cap;
+  char **files;
+  int nfiles;
+} Records;
+
+static void load_file(ManifestState *st, Records *recs, const char *path, const char *name) {
   FILE *f = fopen(path, "r");
   if (!f) return;
   st->nfiles++;
-  char *line = NULL;
+  recs->files = realloc(recs->files, (size_t)(recs->nfiles + 1) * sizeof *recs->files);
+  TSR_ASSERT(recs->files && (recs->files[recs->nfiles] = strdup(path)), "out of memory");
+  const char *file = recs->files[recs->nfiles++];
+  char *line = NULL, why[400];
   size_t cap = 0;
   ssize_t len;
-  while ((len = getline(&line, &cap, f)) > 0) {
-    if (line[len - 1] != '\n') { st->bad_lines++; break; }  // torn last line of a killed writer
+  for (long lineno = 1; (len = getline(&line, &cap, f)) > 0; lineno++) {
+    if (line[len - 1] != '\n') {  // the torn last line of a killed writer
+      st->torn++;
+      break;
+    }
     JsonObject o;
-    char err[128];
-    if (json_parse_object(line, (size_t)len, &o, err, sizeof err)) { st->bad_lines++; continue; }
-    fold_record(st, &o, name);
+    if (json_parse_object(line, (size_t)len, &o, why, sizeof why)) {
+      ignore_line(st, path, lineno, "not a JSON object: %s", why);
+      continue;
+    }
+    const char *event = str_or(&o, "event", "");
+    ShardStart s;
+    if (!strcmp(event, "start")) {
+      if (start_record(&o, name, &s, why, sizeof why)) ignore_line(st, path, lineno, "start record: %s", why);
+      else add_start(st, &s);
+    } else if (!strcmp(event, "item")) {
+      if (recs->n == recs->cap) {
+        recs->cap = recs->cap ? 2 * recs->cap : 64;
+        recs->v = realloc(recs->v, (size_t)recs->cap * sizeof *recs->v);
+        TSR_ASSERT(recs->v, "out of memory");
+      }
+      Rec *r = &recs->v[recs->n];
+      if (item_record(&o, &r->r, why, sizeof why)) ignore_line(st, path, lineno, "item record: %s", why);
+      else r->r.seq = recs->n++, r->file = file, r->line = lineno;
+    } else {
+      ignore_line(st, path, lineno, "\"event\": expected start or item");
+    }
     json_object_free(&o);
   }
   free(line);
   fclose(f);
 }
 
-void manifest_load(const char *dir, ManifestState *st) {
+static int by_index_then_time(const void *a, const void *b) {
+  const ItemRecord *x = &((const Rec *)a)->r, *y = &((const Rec *)b)->r;
+  if (x->index != y->index) return x->index < y->index ? -1 : 1;
+  if (x->time != y->time) return x->time < y->time ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void manifest_load(const char *dir, int total, ManifestState *st) {
   memset(st, 0, sizeof *st);
+  Records recs = {0};
   DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    size_t n = strlen(e->d_name);
-    if (strncmp(e->d_name, "manifest-", 9) || n < 15 || strcmp(e->d_name + n - 6, ".jsonl")) continue;
-    char path[2048];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    load_file(st, path, e->d_name);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      size_t n = strlen(e->d_name);
+      if (strncmp(e->d_name, "manifest-", 9) || n < 15 || strcmp(e->d_name + n - 6, ".jsonl")) continue;
+      char path[2048];
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      load_file(st, &recs, path, e->d_name);
+    }
+    closedir(d);
   }
-  closedir(d);
+  if (total <= 0) {  // --status: the list as the latest start record describes it
+    const ShardStart *latest = NULL;
+    for (int i = 0; i < st->nstarts; i++)
+      if (!latest || st->starts[i].time > latest->time) latest = &st->starts[i];
+    total = latest ? latest->total : 0;
+  }
+  st->total = total;
+  // Fold: per index, the latest record; "running" records counted.
+  qsort(recs.v, (size_t)recs.n, sizeof *recs.v, by_index_then_time);
+  st->items = calloc((size_t)recs.n + 1, sizeof *st->items);
+  TSR_ASSERT(st->items, "out of memory");
+  for (long i = 0; i < recs.n; i++) {
+    ItemRecord *r = &recs.v[i].r;
+    if (r->index >= total) {
+      ignore_line(st, recs.v[i].file, recs.v[i].line, "item record: \"index\": %d is not an item of the list (%d items)",
+                  r->index, total);
+      continue;
+    }
+    const int started = r->status == ITEM_RUNNING;
+    if (st->nitems && st->items[st->nitems - 1].index == r->index) {
+      ItemRecord *prev = &st->items[st->nitems - 1];
+      r->runs = prev->runs + started;
+      *prev = *r;
+    } else {
+      r->runs = started;
+      st->items[st->nitems++] = *r;
+    }
+  }
+  free(recs.v);
+  for (int i = 0; i < recs.nfiles; i++) free(recs.files[i]);
+  free(recs.files);
+}
+
+const ItemRecord *manifest_item(const ManifestState *st, int index) {
+  int lo = 0, hi = st->nitems - 1;
+  while (lo <= hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (st->items[mid].index == index) return &st->items[mid];
+    if (st->items[mid].index < index) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return NULL;
 }
 
 void manifest_state_free(ManifestState *st) {
@@ -392,11 +540,34 @@ void manifest_state_free(ManifestState *st) {
   memset(st, 0, sizeof *st);
 }
 
+// Truncate fd after its last newline (records are short: the tail is enough).
+static int cut_torn_line(int fd) {
+  char tail[1 << 16];
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size <= 0) return size < 0 ? -1 : 0;
+  off_t from = size > (off_t)sizeof tail ? size - (off_t)sizeof tail : 0;
+  ssize_t n = pread(fd, tail, (size_t)(size - from), from);
+  if (n != size - from) return -1;
+  if (tail[n - 1] == '\n') return 0;
+  ssize_t k = n - 1;
+  while (k >= 0 && tail[k] != '\n') k--;
+  if (k < 0 && from > 0) return write(fd, "\n", 1) == 1 ? 0 : -1;  // a torn line longer than any record
+  return ftruncate(fd, from + k + 1);
+}
+
 int manifest_open(Manifest *m, const char *dir, int shard, int shards, int rank, char *err, int errlen) {
   snprintf(m->path, sizeof m->path, "%s/manifest-shard%dof%d-rank%d.jsonl", dir, shard, shards, rank);
-  m->fd = open(m->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  m->fd = open(m->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (m->fd < 0) {
     snprintf(err, (size_t)errlen, "%s: cannot open for appending: %s", m->path, strerror(errno));
+    return -1;
+  }
+  // A writer killed mid-record left a torn last line: cut it off, so that
+  // the next record starts a line of its own instead of being glued to it.
+  if (cut_torn_line(m->fd) != 0) {
+    snprintf(err, (size_t)errlen, "%s: cannot cut its torn last line: %s", m->path, strerror(errno));
+    close(m->fd);
+    m->fd = -1;
     return -1;
   }
   return 0;

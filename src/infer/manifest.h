@@ -65,11 +65,16 @@ uint64_t fnv1a64(uint64_t h, const void *data, size_t n);
 #define FNV1A64_INIT 1469598103934665603ULL
 
 // ------------------------------------------------------------------ manifest
+// The most items a prompt list may hold and shards a queue may be cut into
+// (bounds every manifest record is checked against).
+#define MANIFEST_MAX_ITEMS (1 << 24)
+#define MANIFEST_MAX_SHARDS (1 << 20)
 typedef enum { ITEM_PENDING = 0, ITEM_RUNNING, ITEM_DONE, ITEM_FAILED } ItemStatus;
 const char *item_status_name(ItemStatus s);
 
 // The latest record of one item, as folded from every manifest in DIR.
 typedef struct {
+  int index;
   ItemStatus status;
   double time;
   char key[17];
@@ -78,6 +83,7 @@ typedef struct {
   uint64_t fnv1a64;
   int line;
   int runs;  // "running" records seen: how many times the item was started
+  long seq;  // reading order (ties in time: the later line wins)
 } ItemRecord;
 
 // One writer's start record (what `--status` needs to count pending items).
@@ -88,16 +94,25 @@ typedef struct {
 } ShardStart;
 
 typedef struct {
-  ItemRecord *items;  // indexed by item index
-  int nitems;         // 1 + the largest index seen
+  ItemRecord *items;  // one per item with a record, by increasing index
+  int nitems;
   ShardStart *starts; // latest start record per manifest file
   int nstarts;
-  int nfiles, bad_lines;
+  int total;          // items in the list the records were checked against
+  int nfiles;
+  int torn;           // unfinished last lines (a writer killed mid-record)
+  int bad_lines;      // lines ignored: not JSON, or a field out of range
+  char first_bad[640];// "FILE:LINE: why" of the first of them
 } ManifestState;
 
-// Read every DIR/manifest-*.jsonl. A missing DIR is an empty state. Lines that
-// do not parse (a torn last line) are counted in bad_lines and skipped.
-void manifest_load(const char *dir, ManifestState *st);
+// Read every DIR/manifest-*.jsonl. A missing DIR is an empty state. `total`
+// is the number of items of the prompt list, or 0 for the latest valid start
+// record's. Every field of every record is checked (types, ranges, an index
+// below total, a known status, hex keys and checksums); a line that fails is
+// ignored and counted, never trusted: its item is then pending (rendered again).
+void manifest_load(const char *dir, int total, ManifestState *st);
+// The folded record of item `index`, or NULL when it has none.
+const ItemRecord *manifest_item(const ManifestState *st, int index);
 void manifest_state_free(ManifestState *st);
 
 // An open per-writer manifest file.

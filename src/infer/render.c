@@ -14,11 +14,12 @@
 #include "core/timer.h"
 #include "data/image_io.h"
 #include "data/video_io.h"
+#include "infer/budget.h"
 #include "infer/generate.h"
 #include "infer/manifest.h"
+#include "infer/outputs.h"
+#include "infer/provenance.h"
 #include "infer/watch.h"
-
-#define TESSERA_VERSION "0.1.0"
 
 // ================================================================== prompt lists
 // A value of an item's key, from JSON or YAML alike.
@@ -123,13 +124,15 @@ static void item_finish(ItemCtx *c, int line) {
   if (it->error[0]) return;
   if (!it->prompt) item_fail(c, line, "missing key 'prompt'");
   else if (!!it->image + !!it->extend + !!it->first > 1) item_fail(c, line, "use one of image, extend, first");
-  else if (it->last && (it->image || it->extend)) item_fail(c, line, "last goes with first (interpolation), not with image or extend");
+  else if (it->last && !it->first) item_fail(c, line, "last needs first (interpolation fills the frames between two images)");
   else if (it->remix && (it->image || it->extend || it->first || it->last))
     item_fail(c, line, "remix cannot be combined with image, extend, first or last");
   else if (it->strength > 0 && !it->remix) item_fail(c, line, "strength applies to remix only");
 }
 
 static RenderItem *push_item(PromptList *pl, int line) {
+  if (pl->n >= MANIFEST_MAX_ITEMS)
+    tsr_user_error("%s:%d: more than %d items (split the list)", pl->path, line, MANIFEST_MAX_ITEMS);
   pl->items = realloc(pl->items, (size_t)(pl->n + 1) * sizeof *pl->items);
   TSR_ASSERT(pl->items, "out of memory");
   RenderItem *it = &pl->items[pl->n];
@@ -241,6 +244,42 @@ static void read_yaml(PromptList *pl, FILE *fp, ItemCtx *c) {
   yaml_parser_delete(&parser);
 }
 
+typedef struct {
+  char name[112];  // the output's file name without .mp4
+  const RenderItem *it;
+} OutName;
+
+static int by_name(const void *a, const void *b) {
+  const OutName *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : x->it->index - y->it->index;
+}
+
+// Two items that would write the same file lose the first one's video and
+// make every restart render both again: refused before anything is rendered.
+static void check_outputs_distinct(const PromptList *pl) {
+  OutName *v = tsr_calloc((size_t)pl->n, sizeof *v);
+  int n = 0;
+  for (int i = 0; i < pl->n; i++) {
+    const RenderItem *it = &pl->items[i];
+    if (it->error[0]) continue;  // fails without writing
+    if (it->id) snprintf(v[n].name, sizeof v[n].name, "%s", it->id);
+    else snprintf(v[n].name, sizeof v[n].name, "item%05d", it->index);
+    v[n++].it = it;
+  }
+  qsort(v, (size_t)n, sizeof *v, by_name);
+  for (int i = 1; i < n; i++) {
+    if (strcmp(v[i - 1].name, v[i].name)) continue;
+    const RenderItem *a = v[i - 1].it, *b = v[i].it;
+    if (a->id && b->id)
+      tsr_user_error("%s: lines %d and %d: the id '%s' is used twice (an item writes <id>.mp4; ids must be unique)",
+                     pl->path, a->line, b->line, a->id);
+    tsr_user_error("%s: lines %d and %d both write %s.mp4 (an id equals the default name of item %d)", pl->path,
+                   a->line, b->line, v[i].name, a->id ? b->index : a->index);
+  }
+  tsr_free(v);
+}
+
 void prompt_list_read(const char *path, PromptList *pl) {
   memset(pl, 0, sizeof *pl);
   snprintf(pl->path, sizeof pl->path, "%s", path);
@@ -260,6 +299,10 @@ void prompt_list_read(const char *path, PromptList *pl) {
   }
   if (ferror(fp)) tsr_user_error("%s: cannot read the prompt list", path);
   pl->fnv1a64 = fnv1a64(FNV1A64_INIT, buf, len);
+  int at;
+  char why[128];
+  if (text_check(buf, len, &at, why, sizeof why))
+    tsr_user_error("%s:%d: %s (a prompt list is UTF-8 text)", path, at, why);
   char dir[1024];
   snprintf(dir, sizeof dir, "%s", path);
   char *slash = strrchr(dir, '/');
@@ -278,6 +321,7 @@ void prompt_list_read(const char *path, PromptList *pl) {
   fclose(fp);
   free(buf);
   if (pl->n == 0) tsr_user_error("%s: the prompt list is empty", path);
+  check_outputs_distinct(pl);
 }
 
 void prompt_list_free(PromptList *pl) {
@@ -325,49 +369,6 @@ static int load_frames(const char *what, const char *path, int H, int W, int max
   return 0;
 }
 
-static void json_path_field(StrBuf *b, const char *name, const char *v) {
-  sb_printf(b, "\"%s\":", name);
-  sb_json_string(b, v ? v : "");
-}
-
-// The provenance sidecar: the fields `generate` writes, plus where the item came from.
-static int write_provenance(const char *path, const RenderItem *it, const RenderSettings *rs, const char *prompts,
-                            const SamplerOptions *so, const char *sampler, int frames, int H, int W, long long ckpt_step,
-                            double secs) {
-  StrBuf b = {0};
-  sb_printf(&b, "{\"prompt\":");
-  sb_json_string(&b, it->prompt);
-  sb_printf(&b, ",\"seed\":%llu,\"sampler\":\"%s\",\"steps\":%d,\"cfg\":%g,\"shift\":%g,\"frames\":%d,\"size\":[%d,%d],",
-            (unsigned long long)so->seed, sampler, so->steps, so->cfg, so->shift, frames, H, W);
-  sb_printf(&b, "\"keyframe\":false,\"conditioning\":{");  // the same record as generate's (no keyframe pass here)
-  json_path_field(&b, "image", it->image);
-  sb_printf(&b, ",");
-  json_path_field(&b, "extend", it->extend);
-  sb_printf(&b, ",");
-  json_path_field(&b, "first", it->first);
-  sb_printf(&b, ",");
-  json_path_field(&b, "last", it->last);
-  sb_printf(&b, ",");
-  json_path_field(&b, "remix", it->remix);
-  sb_printf(&b, ",\"strength\":%g},\"checkpoint\":", it->remix ? (it->strength > 0 ? it->strength : 0.7) : 0.0);
-  sb_json_string(&b, rs->ckpt);
-  sb_printf(&b, ",\"checkpoint_step\":%lld,\"checkpoint_fnv1a64\":\"%016llx\",\"weights\":\"%s\",", ckpt_step,
-            (unsigned long long)rs->ckpt_fnv1a64, rs->use_ema ? "ema" : "raw");
-  sb_printf(&b, "\"layout\":{\"ranks\":%d,\"dp\":%d,\"cfg_parallel\":%s,\"sp\":%d,\"tp\":%d},", rs->layout.ranks,
-            rs->layout.dp, rs->layout.cfg == 2 ? "true" : "false", rs->layout.sp, rs->layout.tp);
-  sb_printf(&b, "\"render\":{\"prompts\":");
-  sb_json_string(&b, prompts);
-  sb_printf(&b, ",\"index\":%d,\"line\":%d},", it->index, it->line);
-  sb_printf(&b, "\"generator\":\"tessera %s\",\"ai_generated\":true,\"seconds\":%.2f}\n", TESSERA_VERSION, secs);
-  char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  int ok = f && fwrite(b.s, 1, b.n, f) == b.n;
-  if (f) ok = (fclose(f) == 0) && ok;
-  sb_free(&b);
-  return ok && rename(tmp, path) == 0 ? 0 : -1;
-}
-
 int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs, const char *dir, RenderResult *res,
                 char *err, int errlen) {
   memset(res, 0, sizeof *res);
@@ -393,7 +394,7 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
   GenerateRequest r = {.frames = it->frames ? it->frames : T, .sampler = so,
                        .remix_strength = it->strength > 0 ? it->strength : 0.7f};
   VideoFrames first = {0}, last = {0}, remix = {0};
-  uint8_t *video = NULL, *big = NULL;
+  uint8_t *video = NULL;
   int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
   int rc = -1;
   char what[64];
@@ -426,6 +427,11 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
     }
     r.remix = remix.pixels;
   }
+  char why[256];
+  if (generate_frames_fit(mc, r.frames, watch_upscale_factor(H, rs->upscale), mem_available(), why, sizeof why)) {
+    snprintf(err, (size_t)errlen, "frames %d: %s", r.frames, why);
+    goto done;
+  }
   video = tsr_calloc((size_t)r.frames * H * W * 3, 1);
   double t0 = timer_now();
   if (generate_video(&s->model, tokens, ntokens, &r, video, err, errlen) != 0) goto done;
@@ -438,25 +444,23 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
   }
 
   // MP4 (nearest-neighbour upscaled for watching), contact sheet, provenance: as `generate`.
-  const int k = watch_upscale_factor(H, rs->upscale), UH = H * k, UW = W * k;
-  big = watch_upscale(video, r.frames, H, W, k);
-  size_t stem = strlen(res->mp4) - 4;
-  snprintf(res->sheet, sizeof res->sheet, "%.*s.png", (int)stem, res->mp4);
-  snprintf(res->json, sizeof res->json, "%.*s.json", (int)stem, res->mp4);
-  char why[256];
-  if (video_write_mp4(res->mp4, big, r.frames, UH, UW, 8.0f, why, sizeof why) != 0) {
-    snprintf(err, (size_t)errlen, "%s: cannot write: %s", res->mp4, why);
-    goto done;
-  }
-  if (watch_contact_sheet(res->sheet, video, r.frames, H, W, why, sizeof why) != 0) {
-    snprintf(err, (size_t)errlen, "%s: %s", res->sheet, why);
-    goto done;
-  }
-  if (write_provenance(res->json, it, rs, rs->prompts ? rs->prompts : "", &so, sampler, r.frames, H, W,
-                       (long long)s->state.step, res->seconds) != 0) {
-    snprintf(err, (size_t)errlen, "%s: cannot write: %s", res->json, strerror(errno));
-    goto done;
-  }
+  const Provenance p = {.prompt = it->prompt, .seed = so.seed, .sampler = sampler, .so = &so, .frames = r.frames,
+                        .height = H, .width = W, .image = it->image, .extend = it->extend, .first = it->first,
+                        .last = it->last, .remix = it->remix,
+                        .strength = it->remix ? (it->strength > 0 ? it->strength : 0.7) : 0.0, .ckpt = rs->ckpt,
+                        .ckpt_step = (long long)s->state.step, .ckpt_fnv1a64 = rs->ckpt_fnv1a64, .use_ema = rs->use_ema,
+                        .ranks = rs->layout.ranks, .dp = rs->layout.dp, .cfg_parallel = rs->layout.cfg == 2,
+                        .sp = rs->layout.sp, .tp = rs->layout.tp, .render_prompts = rs->prompts ? rs->prompts : "",
+                        .render_index = it->index, .render_line = it->line, .seconds = res->seconds};
+  StrBuf json = {0};
+  provenance_json(&json, &p);
+  OutputPaths paths;
+  output_paths(res->mp4, &paths);
+  snprintf(res->sheet, sizeof res->sheet, "%s", paths.sheet);
+  snprintf(res->json, sizeof res->json, "%s", paths.json);
+  int wrote = outputs_write(&paths, video, r.frames, H, W, watch_upscale_factor(H, rs->upscale), json.s, json.n, err, errlen);
+  sb_free(&json);
+  if (wrote != 0) goto done;
   if (fnv1a64_file(res->mp4, &res->fnv1a64, &res->bytes) != 0) {
     snprintf(err, (size_t)errlen, "%s: cannot read back: %s", res->mp4, strerror(errno));
     goto done;
@@ -466,7 +470,6 @@ done:
   video_frames_free(&first);
   video_frames_free(&last);
   video_frames_free(&remix);
-  tsr_free(big);
   tsr_free(video);
   tsr_free(tokens);
   return rc;

@@ -3,7 +3,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/h5io.h"
+#include "core/error.h"
 #include "core/log.h"
+
+// A user who points --ckpt at a corpus (or any other HDF5 file) hears that it
+// is not a checkpoint, before the loader looks for what only checkpoints hold.
+// Files that are missing or not HDF5 are left to the loader's own messages.
+// Variable-length strings are never read here: a hostile file's global heap
+// is not trusted (issue 14, item 5); the corpus is recognised by /buckets.
+static void check_is_checkpoint(const char *path) {
+  htri_t is_h5;
+  H5Quiet q = h5_quiet_begin();
+  H5E_BEGIN_TRY { is_h5 = H5Fis_hdf5(path); } H5E_END_TRY;
+  hid_t f = -1;
+  if (is_h5 > 0) H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
+  if (f < 0) {
+    h5_quiet_end(q);
+    return;
+  }
+  char fmt[64] = "", what[128] = "no format attribute";
+  int ok = 0;
+  if (H5Aexists(f, "format") > 0) {
+    hid_t a = H5Aopen(f, "format", H5P_DEFAULT), t = a < 0 ? -1 : H5Aget_type(a);
+    int fixed = t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0 && H5Tget_size(t) < sizeof fmt;
+    if (fixed && H5Aread(a, t, fmt) >= 0) {
+      ok = !strcmp(fmt, CKPT_FORMAT);
+      snprintf(what, sizeof what, "format attribute '%.60s'", fmt);
+    } else {
+      snprintf(what, sizeof what, "a format attribute that is not a short fixed-length string");
+    }
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+  }
+  const int corpus = !ok && H5Lexists(f, "buckets", H5P_DEFAULT) > 0;
+  H5Fclose(f);
+  h5_quiet_end(q);
+  if (corpus) tsr_user_error("%s: not a tessera checkpoint but a corpus (it holds /buckets); a checkpoint is train.out/ckpt_<step>.h5", path);
+  if (!ok) tsr_user_error("%s: not a tessera checkpoint (%s; a checkpoint has format '%s')", path, what, CKPT_FORMAT);
+}
 
 void infer_open(InferSession *s, const char *ckpt, int use_ema) {
   infer_open_layout(s, ckpt, use_ema, (ModelLayout){.tp = 1, .sp = 1}, 2);
@@ -12,6 +50,7 @@ void infer_open(InferSession *s, const char *ckpt, int use_ema) {
 void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch) {
   memset(s, 0, sizeof *s);
   s->ckpt = ckpt;
+  check_is_checkpoint(ckpt);
   ckpt_read_config(ckpt, &s->cfg);
   model_build(&s->model, &s->cfg.model, layout);
   CkptBuffers bufs = {.params = &s->model.params};

@@ -1,0 +1,58 @@
+#include "infer/outputs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "data/video_io.h"
+#include "infer/watch.h"
+
+void output_paths(const char *mp4, OutputPaths *p) {
+  size_t n = strlen(mp4);
+  int stem = (int)(n >= 4 && !strcmp(mp4 + n - 4, ".mp4") ? n - 4 : n);
+  snprintf(p->mp4, sizeof p->mp4, "%s", mp4);
+  snprintf(p->sheet, sizeof p->sheet, "%.*s.png", stem, mp4);
+  snprintf(p->json, sizeof p->json, "%.*s.json", stem, mp4);
+}
+
+// Write n bytes to path; every step checked. On failure the file is removed
+// and why holds strerror.
+static int write_text(const char *path, const char *data, size_t n, char *why, int whylen) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    snprintf(why, (size_t)whylen, "%s", strerror(errno));
+    return -1;
+  }
+  int e = 0;
+  if (fwrite(data, 1, n, f) != n || fflush(f) != 0) e = errno ? errno : EIO;
+  if (!e && fsync(fileno(f)) != 0 && errno != EINVAL) e = errno;  // NFS and friends report late
+  if (fclose(f) != 0 && !e) e = errno;
+  if (!e) return 0;
+  unlink(path);
+  snprintf(why, (size_t)whylen, "%s", strerror(e));
+  return -1;
+}
+
+int outputs_write(const OutputPaths *p, const uint8_t *video, int frames, int H, int W, int k, const char *json,
+                  size_t json_len, char *err, int errlen) {
+  const char *final[3] = {p->mp4, p->sheet, p->json};
+  char tmp[3][1100], why[600] = "";
+  for (int i = 0; i < 3; i++) snprintf(tmp[i], sizeof tmp[i], "%s.part", final[i]);
+  int failed = -1;  // which output failed
+  uint8_t *big = watch_upscale(video, frames, H, W, k);
+  if (video_write_mp4(tmp[0], big, frames, H * k, W * k, 8.0f, why, sizeof why) != 0) failed = 0;
+  tsr_free(big);
+  if (failed < 0 && watch_contact_sheet(tmp[1], video, frames, H, W, why, sizeof why) != 0) failed = 1;
+  if (failed < 0 && write_text(tmp[2], json, json_len, why, sizeof why) != 0) failed = 2;
+  for (int i = 0; failed < 0 && i < 3; i++)
+    if (rename(tmp[i], final[i]) != 0) {
+      snprintf(why, sizeof why, "cannot rename %.200s into place: %s", tmp[i], strerror(errno));
+      failed = i;
+    }
+  if (failed < 0) return 0;
+  for (int i = 0; i < 3; i++) unlink(tmp[i]);
+  snprintf(err, (size_t)errlen, "%s: cannot write: %s", final[failed], why);
+  return -1;
+}

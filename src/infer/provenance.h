@@ -1,0 +1,29 @@
+// The provenance record written next to every generated video (<name>.json),
+// the same for `generate` and `render` (render adds where the item came from).
+// Always valid JSON: strings go through sb_json_string (infer/manifest.h).
+#pragma once
+#include <stdint.h>
+
+#include "infer/manifest.h"
+#include "infer/sampler.h"
+
+typedef struct {
+  const char *prompt;
+  uint64_t seed;
+  const char *sampler;          // "euler" or "heun"
+  const SamplerOptions *so;     // steps, cfg, shift
+  int frames, height, width, keyframe;
+  const char *image, *extend, *first, *last, *remix;  // conditioning inputs (NULL: none)
+  double strength;              // remix strength (0 without remix)
+  const char *ckpt;
+  long long ckpt_step;
+  uint64_t ckpt_fnv1a64;
+  int use_ema;
+  int ranks, dp, cfg_parallel, sp, tp;  // the layout that made it
+  const char *render_prompts;   // render only: the prompt list (NULL: generate)
+  int render_index, render_line;
+  double seconds;
+} Provenance;
+
+// The record as one line of JSON (with its newline) appended to b.
+void provenance_json(StrBuf *b, const Provenance *p);
