@@ -321,4 +321,4 @@ fuzz: fuzz-build
 clean:
 	rm -rf build bin $(SAN_DIR) $(FUZZ_DIR)
 
--include $(OBJ:.o=.d) build/main.d
+-include $(OBJ:.o=.d) build/main.d $(TEST_BIN:=.d)
