@@ -89,12 +89,16 @@ static CkptFile *file_new(const char *path, const CkptComm *c) {
   return k;
 }
 
-// Writing: MPI-IO over the writers when there are several, the default driver otherwise.
-static hid_t file_access(const CkptFile *k) {
-  if (k->writers->size == 1) return H5P_DEFAULT;
-#ifdef H5_HAVE_PARALLEL
+// Writing: the HDF5 1.10 file format, whose object headers carry checksums
+// (a corrupt header is refused before HDF5 decodes its messages: decoding a
+// corrupt attribute message crashed HDF5, docs/checkpoint.md); MPI-IO over
+// the writers when there are several (multi = 1), the default driver otherwise.
+static hid_t file_access(const CkptFile *k, int multi) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5_CHECK(fapl);
+  H5_CHECK(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));
+  if (!multi) return fapl;
+#ifdef H5_HAVE_PARALLEL
   H5_CHECK(H5Pset_fapl_mpio(fapl, *(MPI_Comm *)k->writers->mpi, MPI_INFO_NULL));
   return fapl;
 #else
@@ -131,11 +135,11 @@ CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, c
   if (!k->writers) return k;  // another replica of this rank's shard writes it
   h5_lock();
   k->quiet = h5_quiet_begin();
-  hid_t fapl = file_access(k);
+  hid_t fapl = file_access(k, k->writers->size > 1);
   errno = 0;
   k->f = H5Fcreate(k->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   const int create_errno = errno;
-  if (fapl != H5P_DEFAULT) H5Pclose(fapl);
+  H5Pclose(fapl);
   if (k->f < 0) write_failed(k, "create", create_errno ? create_errno : h5_stack_errno());
 #ifdef H5_HAVE_PARALLEL
   if (k->writers->size > 1) {  // each writer its own hyperslabs: independent transfers, no rounds
@@ -271,7 +275,9 @@ double ckpt_commit(CkptFile *k, char *const *vocab, int vocab_size) {
     // writes only collectively: one rank adds it serially once the
     // collective file is closed.
     if (vocab && vocab_size > 0) {
-      k->f = H5Fopen(k->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+      hid_t fapl = file_access(k, 0);
+      k->f = H5Fopen(k->tmp, H5F_ACC_RDWR, fapl);
+      H5Pclose(fapl);
       WCHECK(k, k->f, "vocabulary");
       WCHECK(k, h5_strings_write(k->f, "/tokenizer/vocab", vocab, vocab_size), "vocabulary");
       WCHECK(k, H5Fflush(k->f, H5F_SCOPE_GLOBAL), "vocabulary");
