@@ -330,7 +330,7 @@ static hid_t strcol_part(hid_t g, const char *col, const char *sub, hid_t type, 
 static int strcol_load(hid_t ds, hid_t type, void *buf, const char *col, const char *sub, char *err) {
   herr_t rc;
   H5E_BEGIN_TRY { rc = H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf); } H5E_END_TRY;
-  return rc < 0 ? fail(err, "%s/%s: read failed (checksum mismatch: the file is corrupt)", col, sub) : 0;
+  return rc < 0 ? fail(err, "%s/%s: read failed: the file is corrupt (a fletcher32 checksum mismatch or damaged metadata)", col, sub) : 0;
 }
 
 static int strcol_check(const uint64_t *off, int64_t n, uint64_t B, const char *bytes, size_t max_len,

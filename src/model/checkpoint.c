@@ -442,7 +442,7 @@ void ckpt_read_group(CkptFile *k, const char *group, const ParamTable *t, float 
     }
     hid_t ds = open_tensor(k, name, p);
     if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, k->scratch) < 0)
-      ckpt_error(k, "%s: %s: read failed (checksum mismatch: the file is corrupt)", k->path, name);
+      ckpt_error(k, "%s: %s: read failed: the file is corrupt (a fletcher32 checksum mismatch or damaged metadata)", k->path, name);
     if (k->version >= 2) {
       int64_t want[2] = {0, 0}, have[2];
       char err[H5_ERR];
