@@ -44,3 +44,39 @@ void h5_quiet_end(H5Quiet q);
 // The system errno HDF5 recorded on its current error stack (its file
 // drivers note "errno = N" when a read or write fails), or 0.
 int h5_stack_errno(void);
+// Whether this thread holds the lock (an error path releases it before it
+// reports: h5_unlock from the caller's side).
+int h5_lock_held(void);
+
+// ---- Checked reading of untrusted files (checkpoints). Nothing is read before
+// its class, size and extent are checked, and no variable-length data is ever
+// read (HDF5 follows addresses from the file to read it, and crashes or hangs
+// on corrupt ones). Each returns 0, or -1 with one phrase in err (size
+// H5_ERR) that starts with the item: "attribute config: expected a
+// fixed-length string, found a variable-length string", "/params/x: cannot
+// open (corrupt file?)". Callers print "FILE: err".
+#define H5_ERR 320
+// A type in words: "float32", "uint8", "a variable-length string", ...
+void h5_type_name(hid_t t, char *out, size_t n);
+// Attribute `name` of loc: n integers (any integer type; a scalar when n = 1).
+int h5_attr_read_ints(hid_t loc, const char *name, int n, int64_t *out, char *err);
+// Attribute `name`: one fixed-length string of at most max bytes, into
+// *out (malloc'ed, NUL-terminated).
+int h5_attr_read_str(hid_t loc, const char *name, size_t max, char **out, char *err);
+// The object loc/name, which must be of kind `want` (H5I_DATASET, H5I_GROUP); or -1.
+hid_t h5_open_kind(hid_t loc, const char *name, H5I_type_t want, char *err);
+// Dataset ds (named name in err): elements of the class, size and sign of
+// `want` (e.g. H5T_NATIVE_FLOAT: float32), a simple extent of ndim
+// dimensions (ndim < 0: any) into dims (H5S_MAX_RANK of them; may be NULL).
+// Returns the number of dimensions, or -1.
+int h5_check_dataset(hid_t ds, const char *name, hid_t want, int ndim, hsize_t *dims, char *err);
+// A string column: group NAME with `bytes` (uint8 [B], the texts one after
+// another) and `offsets` (uint64 [n+1]; entry i is bytes[offsets[i] :
+// offsets[i+1]]), both chunked with a fletcher32 checksum. Reading checks
+// types, extents (B and n against the file's size: nothing is allocated from
+// a declared size alone), offsets (from 0, non-decreasing, to B), entries (at
+// most max_len bytes, no NUL) and at most max_n entries; *out: malloc'ed array
+// of malloc'ed strings.
+int h5_strings_read(hid_t loc, const char *name, int64_t max_n, size_t max_len, char ***out, int64_t *n, char *err);
+// Writing one (intermediate groups created); negative on failure.
+herr_t h5_strings_write(hid_t loc, const char *name, char *const *s, int64_t n);

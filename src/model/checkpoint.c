@@ -35,6 +35,12 @@ struct CkptFile {
   double sum_seconds;  // writing: time spent in checksums
 };
 
+// Release the HDF5 lock before reporting: the process leaves, and the
+// prefetch thread's shutdown hook may need HDF5 on its way out.
+static void unlock_for_error(void) {
+  if (h5_lock_held()) h5_unlock();
+}
+
 // A write that failed (a full disk, a read-only or vanished directory, an I/O
 // error): the temporary file goes, earlier checkpoints stay as they are, and
 // the user gets one line with the system's reason; exit 2. With several
@@ -46,7 +52,7 @@ _Noreturn static void write_failed(CkptFile *k, const char *what, int err) {
   if (k->f >= 0 && k->writers->size == 1) H5E_BEGIN_TRY { H5Fclose(k->f); } H5E_END_TRY;
   k->f = -1;
   unlink(k->tmp);
-  h5_unlock_if_held();
+  unlock_for_error();
   tsr_user_error_abandon("%s: cannot write the checkpoint (%s): %s; earlier checkpoints are untouched", k->path,
                          what, err ? strerror(err) : "I/O error");
 }
@@ -58,8 +64,13 @@ _Noreturn static void write_failed(CkptFile *k, const char *what, int err) {
 
 // A mistake every rank sees alike (a missing tensor, a wrong shape): one line
 // from rank 0, every rank exits 2.
-#define ckpt_error(k, ...) \
-  do { if ((k)->world_size > 1) comm_user_error_all(__VA_ARGS__); tsr_user_error(__VA_ARGS__); } while (0)
+// The HDF5 lock is released first (unlock_for_error).
+#define ckpt_error(k, ...)                                                    \
+  do {                                                                        \
+    unlock_for_error();                                                       \
+    if ((k)->world_size > 1) comm_user_error_all(__VA_ARGS__);                \
+    tsr_user_error(__VA_ARGS__);                                              \
+  } while (0)
 
 static CkptFile *file_new(const char *path, const CkptComm *c) {
   CkptFile *k = tsr_calloc(1, sizeof *k);
@@ -78,12 +89,16 @@ static CkptFile *file_new(const char *path, const CkptComm *c) {
   return k;
 }
 
-// Writing: MPI-IO over the writers when there are several, the default driver otherwise.
-static hid_t file_access(const CkptFile *k) {
-  if (k->writers->size == 1) return H5P_DEFAULT;
-#ifdef H5_HAVE_PARALLEL
+// Writing: the HDF5 1.10 file format, whose object headers carry checksums
+// (a corrupt header is refused before HDF5 decodes its messages: decoding a
+// corrupt attribute message crashed HDF5, docs/checkpoint.md); MPI-IO over
+// the writers when there are several (multi = 1), the default driver otherwise.
+static hid_t file_access(const CkptFile *k, int multi) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5_CHECK(fapl);
+  H5_CHECK(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));
+  if (!multi) return fapl;
+#ifdef H5_HAVE_PARALLEL
   H5_CHECK(H5Pset_fapl_mpio(fapl, *(MPI_Comm *)k->writers->mpi, MPI_INFO_NULL));
   return fapl;
 #else
@@ -115,32 +130,16 @@ static hid_t local_space(const ParamInfo *p) {
 
 // ---------------------------------------------------------------- writing
 
-static herr_t write_vocab(hid_t f, char *const *words, int n) {
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5_CHECK(H5Tset_size(type, H5T_VARIABLE));
-  H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8));
-  hsize_t dims[1] = {(hsize_t)n};
-  hid_t space = H5Screate_simple(1, dims, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
-  hid_t ds = H5Dcreate2(f, "/tokenizer/vocab", type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, words);
-  if (ds >= 0 && H5Dclose(ds) < 0) rc = -1;
-  H5Pclose(lcpl);
-  H5Sclose(space);
-  H5Tclose(type);
-  return rc;
-}
-
 CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, const CkptComm *c) {
   CkptFile *k = file_new(path, c);
   if (!k->writers) return k;  // another replica of this rank's shard writes it
   h5_lock();
   k->quiet = h5_quiet_begin();
-  hid_t fapl = file_access(k);
+  hid_t fapl = file_access(k, k->writers->size > 1);
   errno = 0;
   k->f = H5Fcreate(k->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   const int create_errno = errno;
-  if (fapl != H5P_DEFAULT) H5Pclose(fapl);
+  H5Pclose(fapl);
   if (k->f < 0) write_failed(k, "create", create_errno ? create_errno : h5_stack_errno());
 #ifdef H5_HAVE_PARALLEL
   if (k->writers->size > 1) {  // each writer its own hyperslabs: independent transfers, no rounds
@@ -272,12 +271,15 @@ double ckpt_commit(CkptFile *k, char *const *vocab, int vocab_size) {
   }
   if (k->writers && k->writers->rank == 0) {
     h5_lock();
-    // Variable-length strings cannot be written through MPI-IO: one rank adds
-    // them serially once the collective file is closed.
+    // The vocabulary is checksummed (fletcher32), which parallel HDF5 1.10
+    // writes only collectively: one rank adds it serially once the
+    // collective file is closed.
     if (vocab && vocab_size > 0) {
-      k->f = H5Fopen(k->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+      hid_t fapl = file_access(k, 0);
+      k->f = H5Fopen(k->tmp, H5F_ACC_RDWR, fapl);
+      H5Pclose(fapl);
       WCHECK(k, k->f, "vocabulary");
-      WCHECK(k, write_vocab(k->f, vocab, vocab_size), "vocabulary");
+      WCHECK(k, h5_strings_write(k->f, "/tokenizer/vocab", vocab, vocab_size), "vocabulary");
       WCHECK(k, H5Fflush(k->f, H5F_SCOPE_GLOBAL), "vocabulary");
       hid_t f = k->f;
       k->f = -1;
@@ -307,45 +309,32 @@ void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const
 }
 
 // ---------------------------------------------------------------- reading
+// Every HDF5 call here is checked: what the file holds (its attributes'
+// and datasets' kind, size and extent) is looked at before it is read, and a
+// failure is one line naming the file and the item (exit 2), never an abort.
+// No variable-length data is read (docs/checkpoint.md "Version 3").
+
+
+// An HDF5 call of the read path on `item`: a failure is a corrupt file.
+#define RCHECK(k, call, item) \
+  do { if ((long long)(call) < 0) ckpt_error((k), "%s: %s: unreadable (corrupt file?)", (k)->path, (item)); } while (0)
 
 static int64_t read_int_attr(CkptFile *k, const char *name) {
-  hid_t f = k->f;
-  if (H5Aexists(f, name) <= 0) ckpt_error(k, "%s: attribute '%s' missing: not a tessera checkpoint", k->path, name);
   int64_t v = 0;
-  hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-  H5_CHECK(a);
-  H5_CHECK(H5Aread(a, H5T_NATIVE_INT64, &v));
-  H5_CHECK(H5Aclose(a));
+  char err[H5_ERR];
+  if (h5_attr_read_ints(k->f, name, 1, &v, err) < 0) ckpt_error(k, "%s: %s (not a tessera checkpoint, or a corrupt one)", k->path, err);
   return v;
 }
 
-// A fixed-length string attribute into out (size n), or "" when absent or of another kind.
-static void read_str_attr(hid_t f, const char *name, char *out, size_t n) {
-  out[0] = 0;
-  if (H5Aexists(f, name) <= 0) return;
-  hid_t a = H5Aopen(f, name, H5P_DEFAULT), type = H5Aget_type(a);
-  size_t len = H5Tget_size(type);
-  if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type) && len < n && H5Aread(a, type, out) < 0) out[0] = 0;
-  out[n - 1] = 0;
-  H5Tclose(type);
-  H5Aclose(a);
-}
-
-static void read_format(hid_t f, char *fmt, size_t size) { read_str_attr(f, "format", fmt, size); }
-
-// Serial readers (config, vocabulary): format and version.
-static void check_format(hid_t f, const char *path) {
-  char fmt[64];
-  read_format(f, fmt, sizeof fmt);
-  if (strcmp(fmt, CKPT_FORMAT) != 0) tsr_user_error("%s: attribute format: expected '%s', found '%s'", path, CKPT_FORMAT, fmt);
-  int64_t version = 0;
-  if (H5Aexists(f, "version") > 0) {
-    hid_t a = H5Aopen(f, "version", H5P_DEFAULT);
-    H5_CHECK(H5Aread(a, H5T_NATIVE_INT64, &version));
-    H5Aclose(a);
-  }
-  if (version < 1 || version > CKPT_VERSION)
-    tsr_user_error("%s: version %lld, this tessera reads versions 1 to %d", path, (long long)version, CKPT_VERSION);
+// A fixed-length string attribute of at most max bytes (malloc'ed); NULL when
+// absent and `optional`.
+static char *read_str_attr(CkptFile *k, const char *name, size_t max, int optional) {
+  char *s, err[H5_ERR];
+  htri_t e;
+  H5E_BEGIN_TRY { e = H5Aexists(k->f, name); } H5E_END_TRY;
+  if (optional && e == 0) return NULL;
+  if (h5_attr_read_str(k->f, name, max, &s, err) < 0) ckpt_error(k, "%s: %s", k->path, err);
+  return s;
 }
 
 CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s) {
@@ -361,10 +350,10 @@ CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s) {
   // no collective calls, so reading costs no synchronisation.
   H5E_BEGIN_TRY { k->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
   if (k->f < 0) ckpt_error(k, "%s: cannot open: the HDF5 file is truncated or corrupt", path);
-  char fmt[64];
-  read_format(k->f, fmt, sizeof fmt);
+  char *fmt = read_str_attr(k, "format", 64, 0);
   if (strcmp(fmt, CKPT_FORMAT) != 0)
     ckpt_error(k, "%s: attribute format: expected '%s', found '%s'", path, CKPT_FORMAT, fmt);
+  free(fmt);
   int64_t version = read_int_attr(k, "version");
   if (version < 1 || version > CKPT_VERSION)
     ckpt_error(k, "%s: version %lld, this tessera reads versions 1 to %d", path, (long long)version, CKPT_VERSION);
@@ -388,7 +377,9 @@ CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s) {
     if (v < 0) ckpt_error(k, "%s: attribute %s: expected a count >= 0, found %lld (corrupt file?)", path, cursor[i], (long long)v);
     *cur[i] = (uint64_t)v;
   }
-  read_str_attr(k->f, "run_id", s->run_id, sizeof s->run_id);  // "" in version 1
+  char *id = read_str_attr(k, "run_id", sizeof s->run_id - 1, k->version == 1);  // none in version 1
+  snprintf(s->run_id, sizeof s->run_id, "%s", id ? id : "");
+  free(id);
   h5_unlock();
   return k;
 }
@@ -402,34 +393,39 @@ int ckpt_has_group(CkptFile *k, const char *group) {
   return e;
 }
 
+// The dataset of parameter p: float32 at its logical shape, or one line: a
+// tensor missing or of another shape means another model config.
+static hid_t open_tensor(CkptFile *k, const char *name, const ParamInfo *p) {
+  if (!h5_exists(k->f, name))
+    ckpt_error(k, "%s: %s: missing (the checkpoint was made for a different model config)", k->path, name);
+  char err[H5_ERR];
+  hsize_t dims[H5S_MAX_RANK];
+  hid_t ds = h5_open_kind(k->f, name, H5I_DATASET, err);
+  if (ds < 0) ckpt_error(k, "%s: %s", k->path, err);
+  int nd = h5_check_dataset(ds, name, H5T_NATIVE_FLOAT, -1, dims, err);
+  if (nd < 0) ckpt_error(k, "%s: %s", k->path, err);
+  int same = nd == p->ndim;
+  for (int d = 0; same && d < nd; d++) same = dims[d] == (hsize_t)p->full[d];
+  if (!same) {
+    char want[96] = "", have[96] = "";
+    for (int d = 0; d < p->ndim; d++)
+      snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "x" : "", (long long)p->full[d]);
+    for (int d = 0; d < nd && d < H5S_MAX_RANK; d++)
+      snprintf(have + strlen(have), sizeof have - strlen(have), "%s%llu", d ? "x" : "", (unsigned long long)dims[d]);
+    ckpt_error(k, "%s: %s: shape %s, the model config expects %s (the checkpoint was made for a different model config)",
+               k->path, name, have, want);
+  }
+  return ds;
+}
+
 void ckpt_read_group(CkptFile *k, const char *group, const ParamTable *t, float *buf) {
   h5_lock();
-  // Names and logical shapes first: a different model config is one clear
-  // error on every rank before any data moves.
+  // Names, types and logical shapes first: a different model config is one
+  // clear error on every rank before any data moves.
   for (int i = 0; i < t->count; i++) {
-    const ParamInfo *p = &t->items[i];
     char name[PARAM_NAME_MAX + 32];
-    snprintf(name, sizeof name, "/%s/%s", group, p->name);
-    if (!h5_exists(k->f, name))
-      ckpt_error(k, "%s: %s: missing (the checkpoint was made for a different model config)", k->path, name);
-    hid_t ds = H5Dopen2(k->f, name, H5P_DEFAULT);
-    H5_CHECK(ds);
-    hid_t space = H5Dget_space(ds);
-    hsize_t dims[8] = {0};
-    int nd = H5Sget_simple_extent_dims(space, dims, NULL);
-    int same = nd == p->ndim;
-    for (int d = 0; same && d < nd; d++) same = dims[d] == (hsize_t)p->full[d];
-    H5Sclose(space);
-    H5Dclose(ds);
-    if (!same) {
-      char want[96] = "", have[96] = "";
-      for (int d = 0; d < p->ndim; d++)
-        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "x" : "", (long long)p->full[d]);
-      for (int d = 0; d < nd && d < 8; d++)
-        snprintf(have + strlen(have), sizeof have - strlen(have), "%s%llu", d ? "x" : "", (unsigned long long)dims[d]);
-      ckpt_error(k, "%s: %s: shape %s, the model config expects %s (the checkpoint was made for a different model config)",
-                 k->path, name, have, want);
-    }
+    snprintf(name, sizeof name, "/%s/%s", group, t->items[i].name);
+    RCHECK(k, H5Dclose(open_tensor(k, name, &t->items[i])), name);
   }
   // Then each whole logical tensor, whatever part of it this rank keeps: its
   // checksum and its values are checked before any of it is used.
@@ -444,18 +440,13 @@ void ckpt_read_group(CkptFile *k, const char *group, const ParamTable *t, float 
       k->scratch = tsr_calloc(n, sizeof *k->scratch);
       k->scratch_n = n;
     }
-    hid_t ds = H5Dopen2(k->f, name, H5P_DEFAULT);
-    H5_CHECK(ds);
+    hid_t ds = open_tensor(k, name, p);
     if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, k->scratch) < 0)
-      ckpt_error(k, "%s: %s: read failed (checksum mismatch: the file is corrupt)", k->path, name);
+      ckpt_error(k, "%s: %s: read failed: the file is corrupt (a fletcher32 checksum mismatch or damaged metadata)", k->path, name);
     if (k->version >= 2) {
       int64_t want[2] = {0, 0}, have[2];
-      hid_t a = H5Aexists(ds, "checksum") > 0 ? H5Aopen(ds, "checksum", H5P_DEFAULT) : -1;
-      hid_t as = a >= 0 ? H5Aget_space(a) : -1;
-      int ok = as >= 0 && H5Sget_simple_extent_npoints(as) == 2 && H5Aread(a, H5T_NATIVE_INT64, want) >= 0;
-      if (as >= 0) H5Sclose(as);
-      if (a >= 0) H5Aclose(a);
-      if (!ok) ckpt_error(k, "%s: %s: attribute 'checksum' missing or unreadable (corrupt file?)", k->path, name);
+      char err[H5_ERR];
+      if (h5_attr_read_ints(ds, "checksum", 2, want, err) < 0) ckpt_error(k, "%s: %s: %s (corrupt file?)", k->path, name, err);
       ckpt_sum_full(k->scratch, n, have);
       if (have[0] != want[0] || have[1] != want[1])
         ckpt_error(k, "%s: %s: checksum mismatch: the tensor is corrupt (a changed bit or a partial write)", k->path, name);
@@ -465,14 +456,15 @@ void ckpt_read_group(CkptFile *k, const char *group, const ParamTable *t, float 
         ckpt_error(k, "%s: %s: element %zu is %s: a checkpoint holds finite numbers only (corrupt file or diverged run)",
                    k->path, name, e, isnan(k->scratch[e]) ? "NaN" : "infinite");
     ckpt_take_local(p, k->scratch, buf + p->offset);
-    H5Dclose(ds);
+    RCHECK(k, H5Dclose(ds), name);
   }
   h5_unlock();
 }
 
 void ckpt_close(CkptFile *k) {
   h5_lock();
-  H5_CHECK(H5Fclose(k->f));
+  if (k->reading) RCHECK(k, H5Fclose(k->f), "close");
+  else H5_CHECK(H5Fclose(k->f));
   if (k->reading) h5_quiet_end(k->quiet);
   h5_unlock();
   tsr_free(k->scratch);
@@ -544,75 +536,49 @@ int ckpt_run_id(const char *path, char *out, size_t n) {
   h5_lock();
   H5Quiet q = h5_quiet_begin();
   hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-  char fmt[64] = "";
-  if (f >= 0) read_format(f, fmt, sizeof fmt);
-  int rc = f >= 0 && strcmp(fmt, CKPT_FORMAT) == 0 ? 0 : -1;
-  if (rc == 0) read_str_attr(f, "run_id", out, n);
+  char *fmt = NULL, *id = NULL, err[H5_ERR];
+  int rc = f >= 0 && h5_attr_read_str(f, "format", 64, &fmt, err) == 0 && strcmp(fmt, CKPT_FORMAT) == 0 ? 0 : -1;
+  if (rc == 0 && h5_attr_read_str(f, "run_id", CKPT_RUN_ID_MAX - 1, &id, err) == 0) snprintf(out, n, "%s", id);
+  free(fmt);
+  free(id);
   if (f >= 0) H5Fclose(f);
   h5_quiet_end(q);
   h5_unlock();
   return rc;
 }
 
-static hid_t open_checked(const char *path) {
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t f = h5_open_read(path);
-  check_format(f, path);
-  return f;
-}
-
 // The serial readers hold the HDF5 lock: a loader's prefetch thread may be in
 // HDF5 (an unlocked call here corrupted HDF5's free lists while it read).
+// They open the file as ckpt_open does (format, version, counters checked).
 void ckpt_read_config(const char *path, Config *cfg) {
+  CkptState s;
+  CkptFile *k = ckpt_open(path, NULL, &s);
   h5_lock();
-  hid_t f = open_checked(path);
-  if (H5Aexists(f, "config") <= 0) tsr_user_error("%s: attribute 'config' missing", path);
-  hid_t a = H5Aopen(f, "config", H5P_DEFAULT), type = H5Aget_type(a);
-  size_t n = H5Tget_size(type);
-  char *yaml = tsr_calloc(n + 1, 1);
-  H5_CHECK(H5Aread(a, type, yaml));
-  H5Tclose(type);
-  H5Aclose(a);
-  h5_close(f);
+  char *yaml = read_str_attr(k, "config", CKPT_CONFIG_MAX, 0);
   h5_unlock();
-  // The config loader reads files (and names them in errors): give it one.
-  char tmp[] = "/tmp/tessera-ckpt-config-XXXXXX.yaml";
-  int fd = mkstemps(tmp, 5);
-  if (fd < 0) tsr_fatal(__FILE__, __LINE__, "io", "mkstemps failed");
-  FILE *out = fdopen(fd, "w");
-  fputs(yaml, out);
-  fclose(out);
-  tsr_free(yaml);
-  config_load(cfg, tmp, 0, NULL);
-  unlink(tmp);
-  snprintf(cfg->path, sizeof cfg->path, "%s", path);
+  ckpt_close(k);
+  // Parsed from memory: its errors read "PATH:LINE:COL: key: ...".
+  config_load_text(cfg, path, yaml, strlen(yaml));
+  free(yaml);
 }
 
 void ckpt_read_vocab(const char *path, char ***words, int *n) {
-  h5_lock();
-  hid_t f = open_checked(path);
+  CkptState s;
+  CkptFile *k = ckpt_open(path, NULL, &s);
   *words = NULL;
   *n = 0;
-  if (!h5_exists(f, "/tokenizer/vocab")) {
-    h5_close(f);
-    h5_unlock();
-    return;
+  h5_lock();
+  if (h5_exists(k->f, "/tokenizer/vocab")) {
+    if (k->version < 3)
+      ckpt_error(k, "%s: version %d stores the vocabulary as variable-length strings, which tessera no longer reads "
+                 "(a corrupt file could crash HDF5); resume training from it (train.resume=%s, with its corpus): "
+                 "the next checkpoint is version %d", path, k->version, path, CKPT_VERSION);
+    char err[H5_ERR];
+    int64_t count;
+    if (h5_strings_read(k->f, "/tokenizer/vocab", CKPT_VOCAB_MAX, CKPT_WORD_MAX, words, &count, err) < 0)
+      ckpt_error(k, "%s: %s", path, err);
+    *n = (int)count;
   }
-  hid_t ds = H5Dopen2(f, "/tokenizer/vocab", H5P_DEFAULT), space = H5Dget_space(ds);
-  hssize_t count = H5Sget_simple_extent_npoints(space);
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
-  char **tmp = tsr_calloc((size_t)count, sizeof(char *));
-  H5_CHECK(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp));
-  *words = malloc((size_t)count * sizeof(char *));
-  for (hssize_t i = 0; i < count; i++) (*words)[i] = strdup(tmp[i] ? tmp[i] : "");
-  H5Dvlen_reclaim(type, space, H5P_DEFAULT, tmp);
-  tsr_free(tmp);
-  *n = (int)count;
-  H5Tclose(type);
-  H5Sclose(space);
-  H5Dclose(ds);
-  h5_close(f);
   h5_unlock();
+  ckpt_close(k);
 }

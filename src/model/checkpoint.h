@@ -23,9 +23,15 @@
 
 #define CKPT_FORMAT "tessera-ckpt"
 // Version 2 adds the run id and a per-tensor `checksum` attribute (ckpt_sum.h);
-// version 1 files still load, checked for finite values only.
-#define CKPT_VERSION 2
+// version 3 stores the vocabulary as bytes + offsets instead of
+// variable-length strings. Versions 1 and 2 still load their weights and
+// config (version 1 checked for finite values only), but not their vocabulary.
+#define CKPT_VERSION 3
 #define CKPT_RUN_ID_MAX 40
+// Bounds of the reader: the stored config, the vocabulary and one word of it.
+#define CKPT_CONFIG_MAX (1 << 20)
+#define CKPT_VOCAB_MAX (1 << 24)
+#define CKPT_WORD_MAX (1 << 20)
 
 typedef struct {
   int64_t step;          // training steps completed
