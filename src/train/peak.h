@@ -4,7 +4,7 @@
 // It is the throughput of fused multiply-adds on the widest vector unit the
 // CPU has (AVX-512, AVX2+FMA, else SSE multiply+add), measured on one thread
 // with independent accumulators in registers (no memory traffic, so no GEMM
-// can beat it), best of many short repetitions (a busy machine delays some,
+// can beat it), best of 200 short repetitions (a busy machine delays some,
 // not the best), times the threads that compute. A GEMM reaches ~80-90% of it;
 // load on the machine lowers the achieved FLOP/s, never the peak, so MFU stays
 // below 100%. (The earlier denominator, a GEMM timed at start-up, fell on a
