@@ -122,6 +122,6 @@ $(grep -v '^ ' $tmp/$name.log | tail -5)"
 bad layout 3 "parallel layout dp=2 x sp=1 x tp=1 = 2 ranks, but the job has 3" parallel.dp=2
 bad batch 2 "train.batch: expected a multiple of parallel.dp x train.accum" parallel.dp=2 train.batch=3
 bad other_model 2 "blocks.2" parallel.dp=2 model.depth=3 train.resume=$tmp/dp2/ckpt_8.h5
-bad other_width 4 "the model config expects" parallel.dp=4 model.dim=64 train.resume=$tmp/dp2/ckpt_8.h5
+bad other_width 4 "rope 4/2/2, but .* has heads 4 and rope 4/6/6" parallel.dp=4 model.dim=64 train.resume=$tmp/dp2/ckpt_8.h5
 bad other_rope 2 "rope 4/2/2" parallel.dp=2 model.rope=[2,2,4] train.resume=$tmp/dp2/ckpt_8.h5
 echo "test_parallel_train: all ok"

@@ -105,7 +105,7 @@ refused ohdr "/ema/y_embed.weight: cannot open" ohdr /params/y_embed.weight /ema
 refused steps "[0-9]*:[0-9]*: train.steps: expected an integer >= 1" config "steps: 1" "steps: -5"
 refused key "[0-9]*:[0-9]*: train.stepz: unknown key" config "steps: 1" "stepz: 1"
 refused cfgvlen "attribute config: expected a fixed-length string, found a variable-length string" str config "model: {}" vlen
-refused fmtvlen "attribute format: expected a fixed-length string" str format tessera-ckpt vlen
+refused fmtvlen "format.*fixed-length string" str format tessera-ckpt vlen
 refused vocint "/tokenizer/vocab: expected a group" vocab int
 refused vocoff "/tokenizer/vocab/offsets: entry 2: expected offsets in" vocab offset 3 1000000
 refused vocv2 "version 2 .*no longer read" vocab v2
