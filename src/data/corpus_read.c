@@ -184,7 +184,7 @@ static void open_meta(Corpus *c, hid_t g, const char *item, int64_t n, RBucket *
     }
     if (strlen(name) >= sizeof rb->meta->name) tsr_user_error("%s: %s: expected a name of at most 63 bytes", f, mitem);
     RMeta *e = &rb->meta[rb->nmeta++];
-    snprintf(e->name, sizeof e->name, "%s", name);
+    memcpy(e->name, name, strlen(name) + 1);  // length checked above
     e->id = cc_open(f, m, mitem, name, H5I_DATASET);
     cc_dtype(f, mitem, e->id, DT_NUMBER);
     hid_t sp = H5Dget_space(e->id);
