@@ -121,3 +121,8 @@ subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
 print("long clip (4096 tokens) generated at sp 1 (no mpirun): peak RSS %d MiB" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024))' \
   bin/tessera generate --ckpt "$out/run/ckpt_1.h5" --prompt "a red circle moves left" --steps 1 --cfg 2 --upscale 1 \
   --out "$out/sp1b.mp4"
+
+# Fault injection at scale (issue 14): 50 trainings stopped by SIGTERM, SIGUSR1
+# or kill -9 at random moments and resumed; every loss must equal the
+# uninterrupted run's (scripts/fault_signals.sh prints runs, failures, data lost).
+scripts/fault_signals.sh 50 40 | tail -3
