@@ -5,28 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-
-static void type_name(hid_t t, char *out, size_t n) {
-  H5T_class_t cls = H5Tget_class(t);
-  size_t size = H5Tget_size(t);
-  switch (cls) {
-    case H5T_INTEGER:
-      snprintf(out, n, "%s%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "uint" : "int", 8 * size);
-      break;
-    case H5T_FLOAT: snprintf(out, n, "float%zu", 8 * size); break;
-    case H5T_STRING:
-      snprintf(out, n, "%s", H5Tis_variable_str(t) > 0 ? "a variable-length string" : "a fixed-length string");
-      break;
-    case H5T_COMPOUND: snprintf(out, n, "compound"); break;
-    case H5T_ENUM: snprintf(out, n, "enum"); break;
-    case H5T_ARRAY: snprintf(out, n, "array"); break;
-    case H5T_VLEN: snprintf(out, n, "vlen sequence"); break;
-    case H5T_OPAQUE: snprintf(out, n, "opaque"); break;
-    case H5T_BITFIELD: snprintf(out, n, "bitfield"); break;
-    case H5T_REFERENCE: snprintf(out, n, "reference"); break;
-    default: snprintf(out, n, "an unknown type"); break;
-  }
-}
+#include "core/h5io.h"
 
 static void dims_name(int ndim, const hsize_t *d, char *out, size_t n) {
   size_t o = (size_t)snprintf(out, n, "[");
@@ -89,7 +68,7 @@ void cc_dtype(const char *file, const char *item, hid_t ds, CorpusDtype want) {
   }
   if (!ok) {
     char found[64];
-    type_name(t, found, sizeof found);
+    h5_type_name(t, found, sizeof found);
     tsr_user_error("%s: %s: expected %s, found %s", file, item, exp, found);
   }
   H5Tclose(t);
@@ -142,7 +121,7 @@ void cc_attr_ints(const char *file, hid_t loc, const char *item, const char *nam
   int want = n ? n : 1;
   if (t < 0 || H5Tget_class(t) != H5T_INTEGER || H5Tget_size(t) > 8 || np != want) {
     char found[64] = "an unreadable type";
-    if (t >= 0) type_name(t, found, sizeof found);
+    if (t >= 0) h5_type_name(t, found, sizeof found);
     tsr_user_error("%s: %s: attribute '%s': expected %d integer%s, found %lld value%s of %s", file, item, name, want,
                    want > 1 ? "s" : "", (long long)np, np == 1 ? "" : "s", found);
   }
@@ -165,7 +144,7 @@ int cc_attr_fixed_string(const char *file, hid_t loc, const char *item, const ch
   hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
   if (t < 0 || sp < 0 || H5Tget_class(t) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) {
     char found[64] = "an unreadable type";
-    if (t >= 0) type_name(t, found, sizeof found);
+    if (t >= 0) h5_type_name(t, found, sizeof found);
     tsr_user_error("%s: %s: attribute '%s': expected a string, found %s", file, item, name, found);
   }
   int fixed = H5Tis_variable_str(t) == 0;

@@ -332,21 +332,10 @@ static void write_ds(CorpusWriter *w, hid_t loc, const char *name, hid_t ftype, 
   WCHECK(w, H5Pclose(lcpl));
 }
 
-// A string column (corpus.h): NAME/bytes uint8 [B], NAME/offsets uint64 [n+1].
+// A string column (corpus.h): NAME/bytes uint8 [B], NAME/offsets uint64 [n+1],
+// the layout checkpoints use for their vocabulary too (core/h5io.h).
 static void write_strings(CorpusWriter *w, hid_t loc, const char *name, char **s, int64_t n) {
-  uint64_t *off = xrealloc(NULL, (size_t)(n + 1) * sizeof *off);
-  off[0] = 0;
-  for (int64_t i = 0; i < n; i++) off[i + 1] = off[i] + strlen(s[i]);
-  char *bytes = xrealloc(NULL, off[n]);
-  for (int64_t i = 0; i < n; i++) memcpy(bytes + off[i], s[i], off[i + 1] - off[i]);
-  char path[600];
-  hsize_t nb = off[n], no = (hsize_t)n + 1;
-  snprintf(path, sizeof path, "%s/bytes", name);
-  write_ds(w, loc, path, H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, &nb, bytes);
-  snprintf(path, sizeof path, "%s/offsets", name);
-  write_ds(w, loc, path, H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, &no, off);
-  free(bytes);
-  free(off);
+  WCHECK(w, h5_strings_write(loc, name, s, n));
 }
 
 static void attr(CorpusWriter *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v) {
