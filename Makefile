@@ -116,7 +116,7 @@ build/comm/comm_nccl.o: Makefile  # its flags depend on what was found
 
 # ---------------------------------------------------------------- sources
 SRC := $(wildcard src/core/*.c src/kernels/cpu/*.c src/model/*.c src/comm/*.c src/data/*.c \
-                  src/train/*.c src/infer/*.c)
+                  src/train/*.c src/infer/*.c) src/kernels/backend_cpu.c src/kernels/backend_nocuda.c
 OBJ := $(SRC:src/%.c=build/%.o)
 LIB := build/libtessera.a
 TEST_SRC := $(wildcard tests/unit/test_*.c)

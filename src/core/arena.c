@@ -6,14 +6,14 @@
 
 void arena_measure(Arena *a) { *a = (Arena){0}; }
 
-void arena_init(Arena *a, size_t bytes) {
-  *a = (Arena){0};
-  a->base = tsr_calloc(1, bytes);
+void arena_init(Arena *a, const MemSpace *mem, size_t bytes) {
+  *a = (Arena){.mem = mem};
+  a->base = mem_alloc(mem, bytes);
   a->size = bytes;
 }
 
 void arena_free(Arena *a) {
-  tsr_free(a->base);
+  mem_free(a->mem, a->base);
   *a = (Arena){0};
 }
 
@@ -24,7 +24,7 @@ void *arena_bytes(Arena *a, size_t n) {
   a->used = end;
   if (!a->base) return NULL;  // measuring
   TSR_ASSERT(end <= a->size, "arena overflow: need %zu bytes, have %zu", end, a->size);
-  memset(a->base + start, 0, n);
+  mem_zero(a->mem, a->base + start, n);
   return a->base + start;
 }
 

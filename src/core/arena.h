@@ -5,7 +5,10 @@
 #pragma once
 #include <stddef.h>
 
+#include "core/mem.h"
+
 typedef struct {
+  const MemSpace *mem;  // where base lives (NULL: host)
   char *base;   // NULL while measuring
   size_t size;  // capacity in bytes
   size_t used;  // bytes handed out since the last reset
@@ -13,7 +16,7 @@ typedef struct {
 } Arena;
 
 void arena_measure(Arena *a);             // counting-only arena
-void arena_init(Arena *a, size_t bytes);  // real memory, 64-byte aligned
+void arena_init(Arena *a, const MemSpace *mem, size_t bytes);  // real memory in mem (NULL: host), 64-byte aligned
 void arena_free(Arena *a);
 // Returns 64-byte aligned, zero-filled floats (NULL from a measuring arena).
 float *arena_floats(Arena *a, size_t n);

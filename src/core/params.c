@@ -73,21 +73,33 @@ static size_t logical_index(const ParamInfo *p, size_t e) {
 }
 
 void params_alloc(ParamTable *t) {
-  t->data = tsr_calloc(t->total, sizeof(float));
-  t->grad = tsr_calloc(t->total, sizeof(float));
+  t->data = mem_alloc(t->mem, t->total * sizeof(float));
+  t->grad = mem_alloc(t->mem, t->total * sizeof(float));
 }
 
 void params_free(ParamTable *t) {
   tsr_free(t->items);
-  tsr_free(t->data);
-  tsr_free(t->grad);
+  mem_free(t->mem, t->data);
+  mem_free(t->mem, t->grad);
   *t = (ParamTable){0};
 }
 
+// The values are drawn on the host: straight into data when it is host
+// memory, else into a host copy uploaded at the end.
+static float *host_values(const ParamTable *t) {
+  return t->mem && !t->mem->host ? tsr_calloc(t->total, sizeof(float)) : t->data;
+}
+static void commit_values(ParamTable *t, float *host) {
+  if (host == t->data) return;
+  mem_upload(t->mem, t->data, host, t->total * sizeof(float));
+  tsr_free(host);
+}
+
 void params_init(ParamTable *t, uint64_t seed) {
+  float *values = host_values(t);
   for (int i = 0; i < t->count; i++) {
     const ParamInfo *p = &t->items[i];
-    float *w = t->data + p->offset;
+    float *w = values + p->offset;
     float bound = 0.0f;
     if (p->init == INIT_XAVIER) {
       TSR_ASSERT(p->ndim == 2, "xavier init of %s needs 2 dims", p->name);
@@ -104,18 +116,21 @@ void params_init(ParamTable *t, uint64_t seed) {
       }
     }
   }
+  commit_values(t, values);
 }
 
 void params_init_uniform(ParamTable *t, uint64_t seed, float scale) {
+  float *values = host_values(t);
   for (int i = 0; i < t->count; i++) {
     const ParamInfo *p = &t->items[i];
-    float *w = t->data + p->offset;
+    float *w = values + p->offset;
     float base = p->init == INIT_ONE ? 1.0f : 0.0f;  // norm weights stay near 1
     for (size_t e = 0; e < p->numel; e++) {
       const size_t g = logical_index(p, e);
       w[e] = base + scale * (2.0f * rng_uniform(seed, RNG_TEST, (uint32_t)i, (uint32_t)(g >> 32), (uint32_t)g) - 1.0f);
     }
   }
+  commit_values(t, values);
 }
 
 const ParamInfo *params_find(const ParamTable *t, const char *name) {
@@ -124,4 +139,4 @@ const ParamInfo *params_find(const ParamTable *t, const char *name) {
   return NULL;
 }
 
-void params_zero_grad(ParamTable *t) { memset(t->grad, 0, t->total * sizeof(float)); }
+void params_zero_grad(ParamTable *t) { mem_zero(t->mem, t->grad, t->total * sizeof(float)); }

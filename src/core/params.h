@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/mem.h"
+
 enum ParamInit {
   INIT_XAVIER,  // Xavier-uniform on [out,in] (2-D only)
   INIT_ZERO,
@@ -40,8 +42,9 @@ typedef struct {
   ParamInfo *items;
   int count, cap;
   size_t total;  // floats
-  float *data;   // [total]
-  float *grad;   // [total]
+  float *data;   // [total] in `mem`
+  float *grad;   // [total] in `mem`
+  const MemSpace *mem;  // where data and grad live (NULL: host); set before params_alloc
 } ParamTable;
 
 // Declare a parameter; returns its offset in floats. Call before params_alloc.
@@ -50,7 +53,7 @@ size_t params_add(ParamTable *t, const char *name, int ndim, const int64_t *shap
 // (see ParamInfo); returns its offset in floats.
 size_t params_add_sharded(ParamTable *t, const char *name, int ndim, const int64_t *full, enum ParamInit init, int dim,
                           int parts, int ways, int index);
-void params_alloc(ParamTable *t);  // allocates data and grad (zeroed)
+void params_alloc(ParamTable *t);  // allocates data and grad (zeroed) in t->mem
 void params_free(ParamTable *t);
 // Fill data following each parameter's init, drawn from the counter RNG keyed
 // by (seed, parameter index, element), so values do not depend on threading.

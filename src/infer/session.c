@@ -52,7 +52,7 @@ void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayo
   s->ckpt = ckpt;
   check_is_checkpoint(ckpt);
   ckpt_read_config(ckpt, &s->cfg);
-  model_build(&s->model, &s->cfg.model, layout);
+  model_build(&s->model, &s->cfg.model, layout, backend_cpu());
   CkptBuffers bufs = {.params = &s->model.params};
   ckpt_load(ckpt, &bufs, &s->state, use_ema ? "ema" : "params");
   model_alloc_acts_forward(&s->model, max_batch);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "kernels/ops.h"
 #include "model/model_internal.h"
 
 void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, int forward_only) {
@@ -17,11 +16,18 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, in
   const int ulysses = d.sp > 1;
   TextActs *text = a->text;
   BlockActs *blocks = a->blocks;
+  HostBatch host = a->host;
   memset(a, 0, sizeof *a);
   a->text = text;
   a->blocks = blocks;
+  a->host = host;
   a->d = d;
   a->forward_only = forward_only;
+  a->x = arena_floats(ar, M * P);
+  a->target = forward_only ? NULL : arena_floats(ar, M * P);
+  a->tokens = arena_bytes(ar, BL * sizeof(int32_t));
+  a->tvec = arena_floats(ar, 2 * B);
+  a->loss = arena_floats(ar, 1);
   a->sel = arena_bytes(ar, M);
   a->lossw = arena_floats(ar, M);
   a->ntok = arena_bytes(ar, B * sizeof(int));
@@ -164,10 +170,13 @@ static void alloc_acts(Model *m, int max_batch, int forward_only) {
   a->text = tsr_calloc((size_t)m->cfg.text_layers, sizeof *a->text);
   a->blocks = tsr_calloc((size_t)m->cfg.depth, sizeof *a->blocks);
   Dims d = model_dims(m, max_batch);
+  const size_t M = (size_t)d.B * d.N;
+  a->host = (HostBatch){.sel = tsr_calloc(M, 1), .lossw = tsr_calloc(M, sizeof(float)),
+                        .ntok = tsr_calloc((size_t)d.B, sizeof(int)), .tvec = tsr_calloc(2 * (size_t)d.B, sizeof(float))};
   Arena measure;
   arena_measure(&measure);
   model_layout_acts(a, &measure, &m->cfg, d, forward_only);
-  arena_init(&m->arena, measure.peak);
+  arena_init(&m->arena, &m->be->mem, measure.peak);
   model_layout_acts(a, &m->arena, &m->cfg, d, forward_only);
   m->acts = a;
 }

@@ -78,8 +78,9 @@ static void check_layout(const ModelConfig *cfg, ModelLayout lay) {
              "layout sp=%d needs its sp group", lay.sp);
 }
 
-void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout) {
+void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Backend *be) {
   memset(m, 0, sizeof *m);
+  m->be = be;
   check_layout(cfg, layout);
   if (layout.tp == 1) layout.tp_group = NULL;
   if (layout.sp == 1) layout.sp_group = NULL;
@@ -128,6 +129,7 @@ void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout) {
   }
   o->final_adaln = add_linear(t, "final.adaLN", D, 2 * D, 1);
   o->final_linear = add_linear(t, "final.linear", D, cfg->patch_dim, 1);
+  t->mem = &be->mem;
   params_alloc(t);
 }
 
@@ -170,6 +172,8 @@ void model_free(Model *m) {
     tsr_free(m->off);
   }
   if (m->acts) {
+    HostBatch *h = &m->acts->host;
+    tsr_free(h->sel), tsr_free(h->lossw), tsr_free(h->ntok), tsr_free(h->tvec);
     tsr_free(m->acts->text);
     tsr_free(m->acts->blocks);
     tsr_free(m->acts);

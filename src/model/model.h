@@ -1,5 +1,8 @@
 // The video diffusion transformer (docs/model.md): parameter table,
-// activations, forward, backward. CPU backend. Under a layout with tp > 1
+// activations, forward, backward, computed through a backend
+// (kernels/backend.h): parameters, gradients and activations live in the
+// backend's memory; the batch goes in and the prediction comes out through
+// upload / download. Under a layout with tp > 1
 // (Megatron tensor parallel) or sp > 1 (Ulysses sequence parallel) each rank
 // holds its shard and the forward/backward run the collectives of
 // docs/model_parallel.md.
@@ -10,6 +13,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/params.h"
+#include "kernels/backend.h"
 
 // One training or sampling batch, on the model's token grid.
 typedef struct {
@@ -42,18 +46,20 @@ typedef struct ModelOffsets ModelOffsets;  // parameter offsets (model_internal.
 typedef struct {
   ModelConfig cfg;
   ModelLayout layout;
+  const Backend *be; // where it computes; params.data / .grad and the arena are its memory
   ParamTable params;
   ModelOffsets *off;
   int max_batch;
   Arena arena;       // activations, sized for max_batch at model_alloc
   ModelActs *acts;
-  float *out;        // [B,N,P] last forward's prediction (in the arena)
+  float *out;        // [B,N,P] last forward's prediction (in the arena: model_read_output)
   float loss;        // last forward's loss (when a target was given)
   int text_frozen;   // model_freeze_text: backward stops at the text encoder's output
 } Model;
 
-// Declare the parameter table for this config and layout and allocate it.
-void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout);
+// Declare the parameter table for this config and layout and allocate it in
+// the backend's memory (backend_cpu() for the host).
+void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Backend *be);
 // Size and allocate activations for batches up to max_batch (no allocation later).
 void model_alloc_acts(Model *m, int max_batch);
 // The same for forward only (sampling): the blocks reuse one block's buffers,
@@ -70,6 +76,8 @@ void model_freeze_text(Model *m);
 // the ranks' losses over dp x sp is the global loss (identical on tp ranks).
 // With loss_tokens == 0 the denominator is counted over the sp group.
 float model_forward(Model *m, const Batch *b);
+// Copies the last forward's prediction [B, N/sp, P] to host memory.
+void model_read_output(const Model *m, float *dst, int B);
 // Backward of the last forward's loss: accumulates into m->params.grad. Each
 // rank's gradient is its share: summed over the dp x sp ranks (same tp_rank)
 // it is the full gradient of its parameter shard; the trainer does that sum.

@@ -88,9 +88,25 @@ typedef struct {
   float *sp_send, *sp_recv;  // sp > 1: [M*Dt] all-to-all buffers (forward too)
 } GradScratch;
 
+// Host copies of what the forward works out from the batch on the host
+// (allocated with the activations, for max_batch), uploaded each forward.
+typedef struct {
+  uint8_t *sel;  // [B*N]
+  float *lossw;  // [B*N]
+  int *ntok;     // [B]
+  float *tvec;   // [B,2] timestep of each modulation variant (t, 0)
+} HostBatch;
+
+// Every pointer below is in the backend's memory (the arena), except host.
 struct ModelActs {
   Dims d;
   int forward_only;  // model_alloc_acts_forward: no backward possible
+  HostBatch host;
+  // the batch, uploaded (upload_batch in forward.c)
+  float *x, *target;  // [M,P] noisy patches, velocity target
+  int32_t *tokens;    // [B,L]
+  float *tvec;        // [B,2]
+  float *loss;        // [1] the loss kernel's result
   uint8_t *sel;      // [B*N] modulation variant per token
   float *lossw;      // [B*N] 1 = token in the loss
   int *ntok;         // [B] as int for the kernels

@@ -32,7 +32,7 @@ static double median(double *v, int n) {
 static int bench_generate(const Config *cfg, int steps) {
   const ModelConfig *mc = &cfg->model;
   Model m;
-  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1});
+  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
   params_init(&m.params, 0);
   params_init_uniform(&m.params, 0, 0.02f);
   model_alloc_acts(&m, 2);
@@ -80,7 +80,7 @@ int cmd_bench(int argc, char **argv) {
   tc.batch = batch;
 
   Model m;
-  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1});
+  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
   params_init(&m.params, 0);
   params_init_uniform(&m.params, 0, 0.02f);  // non-zero adaLN so every path computes
   model_alloc_acts(&m, batch);

@@ -304,7 +304,7 @@ static void setup(Trainer *tr) {
   model_build(&tr->model, mc,
               (ModelLayout){.tp = cc->tp, .sp = cc->sp, .tp_rank = cc->tp_rank, .sp_rank = cc->sp_rank,
                             .tp_group = cc->tp > 1 ? &cc->tp_group : NULL,
-                            .sp_group = cc->sp > 1 ? &cc->sp_group : NULL});
+                            .sp_group = cc->sp > 1 ? &cc->sp_group : NULL}, backend_cpu());
   params_init(&tr->model.params, tc->seed);
   if (!strcmp(tc->text_encoder, "frozen")) model_freeze_text(&tr->model);  // before zero_init: no update pieces
   model_alloc_acts(&tr->model, tr->mb);

@@ -274,7 +274,7 @@ void gpu_unpatchify(const GpuCtx *cx, float *video, const float *patches, int B,
 void gpu_mse_loss(const GpuCtx *cx, float *loss, float *dpred, const float *pred, const float *target, const float *w,
                   int M, int P) {
   (void)cx;
-  *loss = mse_loss(dpred, pred, target, w, M, P);
+  mse_loss(loss, dpred, pred, target, w, M, P);
 }
 void gpu_adamw_update(const GpuCtx *cx, float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
                       float beta2, float eps, float wd, int step) {

@@ -657,7 +657,8 @@ static void test_loss(void) {
     float *w = hmalloc(M);
     for (int m = 0; m < M; m++) w[m] = mode == 2 ? 0.0f : (u[m] < 0.3f ? 0.0f : 1.0f);
     float *ref = hnan(n);
-    float want = mse_loss(ref, pred, target, mode ? w : NULL, M, P);
+    float want;
+    mse_loss(&want, ref, pred, target, mode ? w : NULL, M, P);
     float *dw = dputf(w, M);
     gpu_fill_f32(&cx, dgrad, NAN, n);
     gpu_mse_loss(&cx, dloss, dgrad, dpred_, dtarget, mode ? dw : NULL, M, P);

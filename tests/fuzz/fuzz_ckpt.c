@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     double layers = (double)mc->depth + mc->text_layers + 2, d = mc->dim;
     double floats = layers * (4 + 2 * mc->mlp_ratio + 6) * d * d + ((double)mc->vocab + mc->patch_dim + mc->freq_dim) * d;
     if (floats <= (1 << 22)) {
-      model_build(&model, mc, (ModelLayout){.tp = 1, .sp = 1});
+      model_build(&model, mc, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
       built = 1;
       CkptBuffers b = {.params = &model.params};
       CkptState s;

@@ -217,7 +217,7 @@ static void test_arena(void) {
   layout(&a, p, m_end);
   EXPECT(p[0] == NULL && a.peak == m_end[4], "measuring arena: NULL pointers, peak %zu", a.peak);
   size_t peak = a.peak;
-  arena_init(&a, peak);
+  arena_init(&a, NULL, peak);
   layout(&a, p, r_end);
   for (int i = 0; i < 5; i++) {
     EXPECT(r_end[i] == m_end[i], "allocation %d ends at %zu, measured %zu", i, r_end[i], m_end[i]);

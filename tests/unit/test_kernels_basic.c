@@ -523,7 +523,8 @@ static void test_mse(int M, int P) {
     }
   float want_loss = (float)(num / ((double)P * nw));
   float *dpred = frand(n, 100.0f);  // junk: dpred is written with '='
-  float loss = mse_loss(dpred, pred, target, w, M, P);
+  float loss;
+  mse_loss(&loss, dpred, pred, target, w, M, P);
   EXPECT_CLOSE(&loss, &want_loss, 1, 1e-6, "mse_loss (masked) vs direct");
   EXPECT_CLOSE(dpred, want, n, 1e-6, "mse_loss dpred (masked) vs direct");
   int bad = 0;
@@ -533,12 +534,15 @@ static void test_mse(int M, int P) {
   // w NULL = all ones
   float *ones = fzeros(M), *d1 = fzeros(n), *d2 = fzeros(n);
   for (int m = 0; m < M; m++) ones[m] = 1.0f;
-  float l1 = mse_loss(d1, pred, target, NULL, M, P), l2 = mse_loss(d2, pred, target, ones, M, P);
+  float l1, l2;
+  mse_loss(&l1, d1, pred, target, NULL, M, P);
+  mse_loss(&l2, d2, pred, target, ones, M, P);
   EXPECT_CLOSE(&l1, &l2, 1, 0.0, "mse_loss w=NULL vs w=1");
   EXPECT_CLOSE(d1, d2, n, 0.0, "mse_loss dpred w=NULL vs w=1");
   // every token masked: loss 0, dpred 0 (no division by zero)
   float *zero = fzeros(M);
-  float l0 = mse_loss(d1, pred, target, zero, M, P);
+  float l0;
+  mse_loss(&l0, d1, pred, target, zero, M, P);
   int nz = 0;
   for (int64_t i = 0; i < n; i++) nz += d1[i] != 0.0f;
   EXPECT(l0 == 0.0f && nz == 0, "mse_loss all masked: loss %g, %d non-zero dpred", l0, nz);
@@ -546,7 +550,10 @@ static void test_mse(int M, int P) {
   float *dir = frand(n, 1.0f), *pp = fcopy(pred, n), *pm = fcopy(pred, n);
   const float h = 1e-2f;
   for (int64_t i = 0; i < n; i++) pp[i] += h * dir[i], pm[i] -= h * dir[i];
-  double fd = ((double)mse_loss(NULL, pp, target, w, M, P) - mse_loss(NULL, pm, target, w, M, P)) / (2.0 * h);
+  float lp, lm;
+  mse_loss(&lp, NULL, pp, target, w, M, P);
+  mse_loss(&lm, NULL, pm, target, w, M, P);
+  double fd = ((double)lp - lm) / (2.0 * h);
   float fdf = (float)fd, an = (float)dot_d(dpred, dir, n);
   EXPECT_CLOSE(&an, &fdf, 1, 1e-3, "mse_loss dpred.dir vs FD");
   free(pred), free(target), free(w), free(want), free(dpred), free(ones), free(d1), free(d2), free(zero);

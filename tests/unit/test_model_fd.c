@@ -45,7 +45,7 @@ static Batch batch_of(Inputs *in, const ModelConfig *c, int B) {
 int main(void) {
   ModelConfig c = cfg();
   Model m;
-  model_build(&m, &c, (ModelLayout){.tp = 1, .sp = 1});
+  model_build(&m, &c, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
   model_alloc_acts(&m, 2);
   Inputs in;
   Batch b = batch_of(&in, &c, 2);

@@ -87,7 +87,7 @@ static void reference(const ModelConfig *c, Reference *r) {
   tl_fill(r->target, (int64_t)(B * NP), 2);
   for (int s = 0; s < B; s++) r->t[s] = 0.2f + 0.2f * (float)s;
   Model m;
-  model_build(&m, c, (ModelLayout){.tp = 1, .sp = 1});
+  model_build(&m, c, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
   params_init_uniform(&m.params, 7, 0.3f);
   model_alloc_acts(&m, B);
   Batch b = {.B = B, .x = r->x, .t = r->t, .tokens = (int32_t *)TOKENS, .ntokens = (int32_t *)NTOKENS,
@@ -117,7 +117,7 @@ static void check_layout(CommContext *world_cc, const ModelConfig *c, const Refe
   Model m;
   model_build(&m, c,
               (ModelLayout){.tp = tp, .sp = sp, .tp_rank = cc.tp_rank, .sp_rank = cc.sp_rank, .tp_group = &cc.tp_group,
-                            .sp_group = &cc.sp_group});
+                            .sp_group = &cc.sp_group}, backend_cpu());
   params_init_uniform(&m.params, 7, 0.3f);
   model_alloc_acts(&m, Bl);
 
@@ -203,7 +203,7 @@ static void check_sampler(CommContext *world_cc, const ModelConfig *c, const Par
   comm_layout(&cc, dp, sp, 1, "test_model_parallel");
   if (cfg_parallel) comm_layout(&pair, dp / 2, 2, sp, "test_model_parallel cfg pair");
   Model m;
-  model_build(&m, c, (ModelLayout){.tp = 1, .sp = sp, .sp_rank = cc.sp_rank, .sp_group = &cc.sp_group});
+  model_build(&m, c, (ModelLayout){.tp = 1, .sp = sp, .sp_rank = cc.sp_rank, .sp_group = &cc.sp_group}, backend_cpu());
   memcpy(m.params.data, ref_params->data, ref_params->total * sizeof(float));  // replicated: same table
   const int Bs = 2;
   model_alloc_acts_forward(&m, cfg_parallel ? Bs : 2 * Bs);  // sampling needs no backward
@@ -250,7 +250,7 @@ int main(int argc, char **argv) {
   float *x_src = calloc(n, sizeof(float)), *want = calloc(n, sizeof(float));
   tl_fill(x_src, (int64_t)n, 3);
   Model one;
-  model_build(&one, &c, (ModelLayout){.tp = 1, .sp = 1});
+  model_build(&one, &c, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
   memcpy(one.params.data, r.ref.data, r.ref.total * sizeof(float));
   model_alloc_acts(&one, 4);
   sample_flow(&one, &so, 2, TOKENS, NTOKENS, COND, x_src, want);

@@ -32,7 +32,7 @@ static ModelConfig small_config(void) {
 // path, adaLN included, carries signal; chosen per width to keep activations O(1).
 static void write_case(const char *path, const ModelConfig *c, int B, float scale) {
   Model m;
-  model_build(&m, c, (ModelLayout){.tp = 1, .sp = 1});
+  model_build(&m, c, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
   params_init_uniform(&m.params, 7, scale);
   model_alloc_acts(&m, B);
   const int N = c->tokens, P = c->patch_dim, L = c->text_length, gt = c->grid_t;

@@ -71,7 +71,7 @@ static void run_case(Model *m, const char *path, SamplerOptions o, const uint8_t
 int main(void) {
   ModelConfig c = small_config();
   Model m;
-  model_build(&m, &c, (ModelLayout){.tp = 1, .sp = 1});
+  model_build(&m, &c, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
   params_init_uniform(&m.params, 4, 0.25f);
   model_alloc_acts(&m, 4);
 

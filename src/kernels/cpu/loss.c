@@ -10,7 +10,7 @@
 
 enum { LOSS_CHUNKS = 64 };
 
-float mse_loss(float *dpred, const float *pred, const float *target, const float *w, int M, int P) {
+void mse_loss(float *loss, float *dpred, const float *pred, const float *target, const float *w, int M, int P) {
   double sw = 0.0;
   if (w)
     for (int m = 0; m < M; m++) sw += w[m];
@@ -57,5 +57,5 @@ float mse_loss(float *dpred, const float *pred, const float *target, const float
   }
   double total = 0.0;
   for (int ch = 0; ch < nch; ch++) total += part[ch];
-  return denom > 0.0 ? (float)(total / denom) : 0.0f;
+  *loss = denom > 0.0 ? (float)(total / denom) : 0.0f;
 }
