@@ -121,9 +121,15 @@ void comm_free(CommContext *cc) {
   for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) group_free(groups[i]);
 }
 
-void comm_group_use_nccl(CommGroup *g) {
+void comm_group_use_nccl(CommGroup *g, void *stream) {
   if (g->backend == COMM_BACKEND_NCCL) return;
-  comm_nccl_use(g);
+  comm_nccl_use(g, stream);
+}
+
+// A NCCL group moves device buffers with NCCL and host buffers (a loss, a
+// norm, checkpoint sums) over its MPI communicator, so one group serves both.
+static int on_device(const CommGroup *g, const void *buf) {
+  return g->backend == COMM_BACKEND_NCCL && comm_nccl_is_device(buf);
 }
 
 void comm_sync(CommGroup *g) {
@@ -135,14 +141,14 @@ void comm_sync(CommGroup *g) {
 
 void comm_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op) {
   account(g, COMM_STAT_ALLREDUCE, comm_bytes_expected(COMM_STAT_ALLREDUCE, g->size, n, t, 0));
-  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_allreduce(g, buf, n, t, op); return; }
+  if (on_device(g, buf)) { comm_nccl_allreduce(g, buf, n, t, op); return; }
   if (g->size == 1 || n == 0) return;
   comm_mpi_allreduce(g, buf, n, t, op);
 }
 
 void comm_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
   account(g, COMM_STAT_REDUCE_SCATTER, comm_bytes_expected(COMM_STAT_REDUCE_SCATTER, g->size, n, t, 0));
-  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_reduce_scatter(g, send, recv, n, t); return; }
+  if (on_device(g, send)) { comm_nccl_reduce_scatter(g, send, recv, n, t); return; }
   if (g->size == 1) {
     if (send != recv) memmove(recv, send, n * comm_type_size(t));
     return;
@@ -152,7 +158,7 @@ void comm_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, C
 
 void comm_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
   account(g, COMM_STAT_ALLGATHER, comm_bytes_expected(COMM_STAT_ALLGATHER, g->size, n, t, 0));
-  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_allgather(g, send, recv, n, t); return; }
+  if (on_device(g, send)) { comm_nccl_allgather(g, send, recv, n, t); return; }
   if (g->size == 1) {
     if (send != recv) memmove(recv, send, n * comm_type_size(t));
     return;
@@ -162,7 +168,7 @@ void comm_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommTy
 
 void comm_alltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
   account(g, COMM_STAT_ALLTOALL, comm_bytes_expected(COMM_STAT_ALLTOALL, g->size, n, t, 0));
-  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_alltoall(g, send, recv, n, t); return; }
+  if (on_device(g, send)) { comm_nccl_alltoall(g, send, recv, n, t); return; }
   if (g->size == 1) {
     if (send != recv) memmove(recv, send, n * comm_type_size(t));
     return;
@@ -176,7 +182,7 @@ void comm_alltoallv(CommGroup *g, const void *send, const size_t *send_counts, c
   for (int j = 0; j < g->size; j++)
     if (j != g->rank) off_rank += send_counts[j];
   account(g, COMM_STAT_ALLTOALL, (uint64_t)off_rank * es);
-  if (g->backend == COMM_BACKEND_NCCL) {
+  if (on_device(g, send)) {
     comm_nccl_alltoallv(g, send, send_counts, send_displs, recv, recv_counts, recv_displs, t);
     return;
   }
@@ -191,7 +197,7 @@ void comm_alltoallv(CommGroup *g, const void *send, const size_t *send_counts, c
 
 void comm_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root) {
   account(g, COMM_STAT_BCAST, comm_bytes_expected(COMM_STAT_BCAST, g->size, n, t, g->rank == root));
-  if (g->backend == COMM_BACKEND_NCCL) { comm_nccl_bcast(g, buf, n, t, root); return; }
+  if (on_device(g, buf)) { comm_nccl_bcast(g, buf, n, t, root); return; }
   if (g->size == 1) {
     TSR_ASSERT(root == 0, "bcast on group %s of size 1 from root %d", g->name, root);
     return;
@@ -203,4 +209,17 @@ void comm_barrier(CommGroup *g) {
   if (g->backend == COMM_BACKEND_NCCL) comm_nccl_sync(g);
   if (g->size == 1) return;
   comm_mpi_barrier(g);
+}
+
+static int env_rank(const char *name) {
+  const char *v = getenv(name);
+  char *end;
+  long r = v && *v ? strtol(v, &end, 10) : -1;
+  return v && *v && *end == '\0' && r >= 0 && r < 1 << 20 ? (int)r : -1;
+}
+
+int comm_local_rank(void) {
+  int r = env_rank("SLURM_LOCALID");
+  if (r < 0) r = env_rank("OMPI_COMM_WORLD_LOCAL_RANK");
+  return r >= 0 ? r : comm_mpi_local_rank();
 }

@@ -55,6 +55,7 @@ typedef struct {
   void *mpi;            // MPI_Comm* (owned), or NULL in a build without MPI
   void *nccl;           // ncclComm_t when backend == NCCL
   void *stream;         // cudaStream_t the NCCL calls are issued on (NULL: default stream)
+  int owns_stream;      // 1: comm made the stream (and destroys it)
   CommStats stats;
   int *v_counts;        // 4 * size ints: alltoallv's int counts/displacements (owned; no allocation per call)
 } CommGroup;
@@ -74,6 +75,10 @@ void comm_init(int *argc, char ***argv);
 void comm_finalize(void);
 int comm_world_rank(void);  // 0 before comm_init or without MPI
 int comm_world_size(void);  // 1 before comm_init or without MPI
+// This process's rank among the ranks of its node (the GPU it takes):
+// Slurm's SLURM_LOCALID, else Open MPI's OMPI_COMM_WORLD_LOCAL_RANK, else
+// the rank in MPI's shared-memory split of the world (then collective).
+int comm_local_rank(void);
 
 // A user mistake that EVERY rank detects the same way (a layout, a shape):
 // rank 0 prints "tessera: error: <message>", every rank finalizes MPI and
@@ -90,7 +95,11 @@ void comm_layout(CommContext *cc, int dp, int sp, int tp, const char *what);
 // first use picks this process's GPU (node-local rank mod device count) unless
 // the caller set one. Refused with a clear error (exit 2) when the build has no
 // NCCL or no GPU is present.
-void comm_group_use_nccl(CommGroup *g);
+// `stream` (a cudaStream_t, e.g. the backend's) orders the collectives after
+// the kernels queued there; NULL: a stream of the group's own. Host buffers
+// passed to a NCCL group still go over MPI (a loss, a norm): one group serves
+// both, chosen per call by where the buffer lives.
+void comm_group_use_nccl(CommGroup *g, void *stream);
 int comm_have_nccl(void);  // 1 when this build has the NCCL backend
 // Wait until the group's queued calls are done (NCCL: its stream; MPI: no-op).
 void comm_sync(CommGroup *g);

@@ -31,7 +31,8 @@ _Noreturn void comm_fail(const CommGroup *g, const char *call, const char *fmt, 
 // ---- NCCL backend (comm_nccl.c): device buffers on g->stream. In a build
 // without NCCL, comm_nccl_use refuses with a user error and the rest are
 // unreachable.
-void comm_nccl_use(CommGroup *g);
+void comm_nccl_use(CommGroup *g, void *stream);  // stream NULL: create one
+int comm_nccl_is_device(const void *p);         // 1: p points into device memory
 void comm_nccl_free(CommGroup *g);
 void comm_nccl_sync(CommGroup *g);
 void comm_nccl_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op);

@@ -85,7 +85,16 @@ static void choose_device(CommGroup *g) {
   if (cur == 0) CUDA_CHECK(g, cudaSetDevice(comm_mpi_local_rank() % n));
 }
 
-void comm_nccl_use(CommGroup *g) {
+int comm_nccl_is_device(const void *p) {
+  struct cudaPointerAttributes a;
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    cudaGetLastError();  // a plain host pointer: clear the error state
+    return 0;
+  }
+  return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+}
+
+void comm_nccl_use(CommGroup *g, void *stream) {
   require_gpu();
   choose_device(g);
   ncclUniqueId id;
@@ -94,8 +103,9 @@ void comm_nccl_use(CommGroup *g) {
   comm_mpi_bcast_bytes(g, &id, sizeof id, 0);
   ncclComm_t c = NULL;
   NCCL_CHECK(g, ncclCommInitRank(&c, g->size, id, g->rank));
-  cudaStream_t s = NULL;
-  CUDA_CHECK(g, cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  cudaStream_t s = (cudaStream_t)stream;
+  if (!s) CUDA_CHECK(g, cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  g->owns_stream = stream == NULL;
   g->nccl = c;
   g->stream = s;
   g->backend = COMM_BACKEND_NCCL;
@@ -104,7 +114,7 @@ void comm_nccl_use(CommGroup *g) {
 void comm_nccl_free(CommGroup *g) {
   if (g->stream) CUDA_CHECK(g, cudaStreamSynchronize(st(g)));
   if (g->nccl) NCCL_CHECK(g, ncclCommDestroy(nc(g)));
-  if (g->stream) CUDA_CHECK(g, cudaStreamDestroy(st(g)));
+  if (g->stream && g->owns_stream) CUDA_CHECK(g, cudaStreamDestroy(st(g)));
   g->nccl = NULL, g->stream = NULL;
   g->backend = COMM_BACKEND_MPI;
 }
@@ -164,7 +174,11 @@ void comm_nccl_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root) {
 
 int comm_have_nccl(void) { return 0; }
 
-void comm_nccl_use(CommGroup *g) {
+int comm_nccl_is_device(const void *p) {
+  (void)p;
+  return 0;
+}
+void comm_nccl_use(CommGroup *g, void *stream) {
   tsr_user_error("NCCL backend requested for group %s but this build has no NCCL (make found no CUDA + NCCL; "
                  "see the ✓/✗ lines `make` prints)",
                  g->name);

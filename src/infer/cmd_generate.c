@@ -29,6 +29,7 @@
 typedef struct {
   const char *ckpt, *prompt, *prompts, *out, *image, *extend, *first, *last, *remix, *sampler;
   int frames, steps, seed, upscale, extend_frames, use_ema, keyframe;
+  InferDevice dev;
   int sp, tp, cfg_parallel;
   float cfg, shift, strength;
   const char *size;  // --size as given
@@ -49,6 +50,7 @@ static void usage(void) {
          "  --remix VIDEO --strength s   redo VIDEO under the prompt, noising it to t=s (0..1)\n"
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
          "  --raw             sample with the raw weights instead of the EMA\n"
+         INFER_DEVICE_HELP
          "  --keyframe        text-to-video through a keyframe: make a clip, keep its first frame,\n"
          "                    make the video again from that image (twice the sampling)\n"
          "Under mpirun (world = dp x cfg x sp x tp ranks):\n"
@@ -70,6 +72,7 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     if (!strcmp(k, "--raw")) { a->use_ema = 0; continue; }
     if (!strcmp(k, "--cfg-parallel")) { a->cfg_parallel = 1; continue; }
     if (!strcmp(k, "--keyframe")) { a->keyframe = 1; continue; }
+    if (infer_device_flag(&a->dev, "generate", argc, argv, &i)) continue;
     if (i + 1 >= argc) tsr_user_error("generate: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
@@ -211,7 +214,7 @@ int cmd_generate(int argc, char **argv) {
   GenLayout gl;
   gen_layout_init(&gl, a.sp, a.tp, a.cfg_parallel, "generate");
   InferSession ses;
-  infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2);
+  infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2, a.dev);
   const Config cfg = ses.cfg;
   const ModelConfig *mc = &cfg.model;
   if (a.size && (a.height != mc->height || a.width != mc->width))

@@ -32,6 +32,7 @@
 typedef struct {
   const char *prompts, *ckpt, *out, *status_dir, *sampler;
   int shard, shards, steps, upscale, use_ema, sp, tp, cfg_parallel;
+  InferDevice dev;
   long long seed;
   float cfg, shift;
 } RenderArgs;
@@ -49,6 +50,7 @@ static void usage(void) {
          "                    an item without a seed uses seed + its index)\n"
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
          "  --raw             sample with the raw weights instead of the EMA\n"
+         INFER_DEVICE_HELP
          "  --sp S --tp T --cfg-parallel   each item made by a replica of (2 x) S x T ranks (as generate);\n"
          "                    the job's ranks / replica size = dp replicas split the shard's items\n"
          "  --status DIR      print done/failed/running/pending counts per shard from DIR's manifests\n"
@@ -69,6 +71,7 @@ static void parse(RenderArgs *a, int argc, char **argv) {
       a->prompts = k;
       continue;
     }
+    if (infer_device_flag(&a->dev, "render", argc, argv, &i)) continue;
     if (i + 1 >= argc) tsr_user_error("render: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
@@ -198,7 +201,7 @@ static int done_earlier(const ManifestState *st, const RenderItem *it, const cha
 }
 
 static void open_session(InferSession *ses, const RenderArgs *a, GenLayout *gl, const RenderSettings *rs) {
-  infer_open_layout(ses, a->ckpt, a->use_ema, gen_model_layout(gl), gl->cfg == 2 ? 1 : 2);
+  infer_open_layout(ses, a->ckpt, a->use_ema, gen_model_layout(gl), gl->cfg == 2 ? 1 : 2, a->dev);
   float cfg = rs->cfg >= 0 ? rs->cfg : ses->cfg.sample.cfg;
   if (gl->cfg == 2 && cfg == 1.0f)
     comm_user_error_all("render: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");

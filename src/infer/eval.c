@@ -236,6 +236,7 @@ typedef struct {
   const char *ckpt, *suite, *out, *sampler;
   int steps, seeds, seed, use_ema, upscale, keyframe;
   float cfg, shift;
+  InferDevice dev;
 } EvalArgs;
 
 static void usage(void) {
@@ -252,6 +253,7 @@ static void usage(void) {
       "  --seed S      first seed (default: the checkpoint's sample seed)\n"
       "  --upscale K   nearest-neighbour upscale of the MP4 frames (default 4)\n"
       "  --raw         sample with the raw weights instead of the EMA\n"
+      INFER_DEVICE_HELP
       "  --keyframe    text-to-video items through a keyframe: make a clip, keep its first frame,\n"
       "                make the video again from it (docs/eval.md)\n");
 }
@@ -279,6 +281,7 @@ static void parse(EvalArgs *a, int argc, char **argv) {
       a->keyframe = 1;
       continue;
     }
+    if (infer_device_flag(&a->dev, "eval", argc, argv, &i)) continue;
     if (i + 1 >= argc) tsr_user_error("eval: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt"))
@@ -412,7 +415,7 @@ int cmd_eval(int argc, char **argv) {
   if (eval_suite_load(a.suite, &suite, err, sizeof err) != 0) tsr_user_error("%s", err);
 
   InferSession ses;
-  infer_open(&ses, a.ckpt, a.use_ema);
+  infer_open(&ses, a.ckpt, a.use_ema, a.dev);
   const Config cfg = ses.cfg;
   const ModelConfig *mc = &cfg.model;
   const int T = mc->frames, H = mc->height, W = mc->width;

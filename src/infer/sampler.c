@@ -24,6 +24,7 @@ typedef struct {
   int guided;
   int branch;                  // CFG-parallel: 0 conditional, 1 unconditional; -1: both here
   float *pair;                 // CFG-parallel: [2, B*N*P] both branches' velocities
+  float *out;                  // guided: the model's output, read back to the host ([Bm, N, P])
 } Ctx;
 
 static void velocity(Ctx *c, const float *x, float t, float *v) {
@@ -34,10 +35,12 @@ static void velocity(Ctx *c, const float *x, float t, float *v) {
   for (int s = 0; s < Bm; s++) c->batch.t[s] = t;
   c->batch.B = Bm;
   model_forward(c->m, &c->batch);
-  const float *out = c->m->out, g = c->o->cfg;
+  const float g = c->o->cfg;
   if (!c->guided) {
-    memcpy(v, out, n * sizeof(float));
+    model_read_output(c->m, v, Bm);
   } else {
+    const float *out = c->out;
+    model_read_output(c->m, c->out, Bm);
     if (!both) {  // the pair's outputs, conditional first
       comm_allgather(c->o->cfg_group, out, c->pair, n, COMM_F32);
       out = c->pair;
@@ -121,6 +124,7 @@ void sample_flow(Model *m, const SamplerOptions *o, int B, const int32_t *tokens
   if (cond)
     for (int k = 0; k < Bm / B; k++) memcpy(c.batch.cond + (size_t)k * B * c.gt, cond, (size_t)B * c.gt);
   if (c.branch >= 0) c.pair = tsr_calloc(2 * n, sizeof(float));
+  if (c.guided) c.out = tsr_calloc((size_t)Bm * NP, sizeof(float));
 
   float *t = tsr_calloc((size_t)o->steps + 1, sizeof(float));
   sampler_timesteps(o, t);
@@ -161,6 +165,7 @@ void sample_flow(Model *m, const SamplerOptions *o, int B, const int32_t *tokens
   tsr_free(v2);
   tsr_free(xe);
   tsr_free(c.pair);
+  tsr_free(c.out);
   tsr_free(c.batch.x);
   tsr_free(c.batch.t);
   tsr_free(c.batch.tokens);

@@ -43,16 +43,47 @@ static void check_is_checkpoint(const char *path) {
   if (!ok) tsr_user_error("%s: not a tessera checkpoint (%s; a checkpoint has format '%s')", path, what, CKPT_FORMAT);
 }
 
-void infer_open(InferSession *s, const char *ckpt, int use_ema) {
-  infer_open_layout(s, ckpt, use_ema, (ModelLayout){.tp = 1, .sp = 1}, 2);
+void infer_open(InferSession *s, const char *ckpt, int use_ema, InferDevice dev) {
+  infer_open_layout(s, ckpt, use_ema, (ModelLayout){.tp = 1, .sp = 1}, 2, dev);
 }
 
-void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch) {
+int infer_device_flag(InferDevice *dev, const char *cmd, int argc, char **argv, int *i) {
+  const char *k = argv[*i];
+  const int device = !strcmp(k, "--device"), precision = !strcmp(k, "--precision");
+  if (!device && !precision) return 0;
+  if (*i + 1 >= argc) tsr_user_error("%s: %s: expected a value after it", cmd, k);
+  const char *v = argv[++*i];
+  if (device && strcmp(v, "cpu") && strcmp(v, "cuda"))
+    tsr_user_error("%s: --device: expected cpu or cuda, got '%s'", cmd, v);
+  if (precision && strcmp(v, "fp32") && strcmp(v, "bf16"))
+    tsr_user_error("%s: --precision: expected fp32 or bf16, got '%s'", cmd, v);
+  if (device) dev->device = v;
+  else dev->precision = v;
+  return 1;
+}
+
+// The backend, and on a GPU NCCL for the groups that move activations.
+static const Backend *open_device(InferDevice dev, ModelLayout *layout) {
+  const char *device = dev.device ? dev.device : "cpu", *precision = dev.precision ? dev.precision : "fp32";
+  char why[512];
+  const int cuda = !strcmp(device, "cuda");
+  const Backend *be = backend_open(device, precision, cuda ? comm_local_rank() : 0, why, sizeof why);
+  if (!be) tsr_user_error("--device %s --precision %s: %s", device, precision, why);
+  if (!be->mem.host) {
+    if (layout->tp_group && layout->tp_group->size > 1) comm_group_use_nccl(layout->tp_group, be->stream);
+    if (layout->sp_group && layout->sp_group->size > 1) comm_group_use_nccl(layout->sp_group, be->stream);
+  }
+  return be;
+}
+
+void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch,
+                       InferDevice dev) {
   memset(s, 0, sizeof *s);
   s->ckpt = ckpt;
   check_is_checkpoint(ckpt);
   ckpt_read_config(ckpt, &s->cfg);
-  model_build(&s->model, &s->cfg.model, layout, backend_cpu());
+  s->be = open_device(dev, &layout);
+  model_build(&s->model, &s->cfg.model, layout, s->be);
   CkptBuffers bufs = {.params = &s->model.params};
   ckpt_load(ckpt, &bufs, &s->state, use_ema ? "ema" : "params");
   model_alloc_acts_forward(&s->model, max_batch);
@@ -82,4 +113,5 @@ int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, con
 void infer_close(InferSession *s) {
   if (s->have_tokenizer) tokenizer_free(&s->tok);
   model_free(&s->model);
+  backend_close(s->be);
 }

@@ -9,8 +9,15 @@
 #include "model/checkpoint.h"
 #include "model/model.h"
 
+// Where inference runs (--device, --precision of generate / render / eval).
+typedef struct {
+  const char *device;     // "cpu" (default) or "cuda": the GPU of this rank's place on its node
+  const char *precision;  // "fp32" (default) or "bf16" (CUDA only)
+} InferDevice;
+
 typedef struct {
   const char *ckpt;
+  const Backend *be;   // the model's backend (infer_close closes it)
   Config cfg;          // as trained
   Model model;         // activations for 2 samples (conditional + unconditional) unless told
   CkptState state;     // step etc. of the checkpoint
@@ -18,11 +25,19 @@ typedef struct {
   int have_tokenizer;  // 0 for a model trained on random data: prompts are ignored
 } InferSession;
 
-void infer_open(InferSession *s, const char *ckpt, int use_ema);
+void infer_open(InferSession *s, const char *ckpt, int use_ema, InferDevice dev);
 // The same for one rank of a distributed generation: the model sharded by
 // `layout` (each rank reads its own slice of the weights), with activations
 // for max_batch samples (2: both guidance branches; 1 under CFG-parallel).
-void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch);
+void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch,
+                       InferDevice dev);
+// Parses --device / --precision at argv[*i] for command `cmd`: 1 when taken
+// (and *i advanced past the value), 0 when argv[*i] is another flag.
+int infer_device_flag(InferDevice *dev, const char *cmd, int argc, char **argv, int *i);
+// The lines of --help that describe them.
+#define INFER_DEVICE_HELP \
+  "  --device cpu|cuda   where the model runs (cuda: the GPU of this rank's place on its node)\n" \
+  "  --precision fp32|bf16   GEMM operands (bf16: CUDA only; fp32 master weights)\n"
 // Encode a prompt into tokens[L] (BOS first); warns (naming `what`) when it
 // is longer than the text window. Returns ntokens.
 int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, const char *what);

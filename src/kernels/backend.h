@@ -23,10 +23,11 @@ struct Backend {
   const char *name;  // "cpu", "cuda"
   void *ctx;         // the backend's own state (GpuCtx for CUDA)
   int bf16;          // 1: GEMMs on bf16 operands, fp32 accumulation (run.precision: bf16)
+  void *stream;      // the queue its ops run on (cudaStream_t; NULL on the CPU): NCCL joins it
   void (*copy)(const Backend *be, void *dst, const void *src, size_t bytes);  // within the device
   void (*sync)(const Backend *be);  // wait for every queued op
   void (*describe)(const Backend *be, char *buf, size_t size);
-  void (*shutdown)(Backend *be);
+  void (*shutdown)(Backend *be);  // frees the backend itself
   TSR_OPS(TSR_BE_FIELD)
 };
 
@@ -58,4 +59,9 @@ const Backend *backend_cpu(void);
 // reason in `why`, when this binary has no CUDA objects or the machine no
 // usable GPU. bf16: the GEMMs on bf16 operands (fp32 master weights stay).
 Backend *backend_cuda_open(int device, int bf16, char *why, size_t why_size);
-void backend_close(Backend *be);  // NULL and the CPU backend are fine
+void backend_close(const Backend *be);  // NULL and the CPU backend are fine
+
+// The backend a run asks for (run.device, run.precision): "cpu" (fp32 only)
+// or "cuda" on GPU number `gpu` (the node-local rank), "fp32" or "bf16".
+// NULL, with a one-line reason in `why`, when this build or machine cannot.
+const Backend *backend_open(const char *device, const char *precision, int gpu, char *why, size_t why_size);

@@ -48,6 +48,22 @@ static const Backend cpu_backend = {
 
 const Backend *backend_cpu(void) { return &cpu_backend; }
 
-void backend_close(Backend *be) {
-  if (be && be != &cpu_backend) be->shutdown(be);
+void backend_close(const Backend *be) {
+  if (be && be != &cpu_backend) be->shutdown((Backend *)be);  // a device backend was allocated by its open
+}
+
+const Backend *backend_open(const char *device, const char *precision, int gpu, char *why, size_t why_size) {
+  const int bf16 = !strcmp(precision, "bf16");
+  if (!bf16 && strcmp(precision, "fp32") != 0) {
+    snprintf(why, why_size, "precision '%s': expected fp32 or bf16", precision);
+    return NULL;
+  }
+  if (!strcmp(device, "cpu")) {
+    if (!bf16) return &cpu_backend;
+    snprintf(why, why_size, "precision bf16 needs run.device: cuda (the CPU backend computes in fp32)");
+    return NULL;
+  }
+  if (!strcmp(device, "cuda")) return backend_cuda_open(gpu, bf16, why, why_size);
+  snprintf(why, why_size, "device '%s': expected cpu or cuda", device);
+  return NULL;
 }

@@ -115,4 +115,7 @@
     (out, a, b, R, reps, C))                                                                                    \
   X(REF, sum_groups, (float *out, const float *in, int G, int reps, int C), (out, in, G, reps, C))             \
   X(REF, copy2d, (float *dst, int ld_dst, const float *src, int ld_src, int rows, int cols),                   \
-    (dst, ld_dst, src, ld_src, rows, cols))
+    (dst, ld_dst, src, ld_src, rows, cols))                                                                     \
+  /* optimizer glue (kernels/cpu/reduce.c) */                                                                   \
+  X(REF, sum_squares, (double *out, const float *x, int64_t n), (out, x, n))                                   \
+  X(REF, ema_update, (float *ema, const float *w, int64_t n, float decay), (ema, w, n, decay))

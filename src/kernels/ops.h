@@ -112,3 +112,9 @@ void rope3d_backward_ref(float *dx, int ld, int n0, int gh, int gw, const int ro
 //                b = bias with reps = R adds one row to every row)
 // sum_groups:    out[g,c] = in[g*reps,c] + in[g*reps+1,c] + ... (reps rows, in order), g < G
 // copy2d:        dst[r*ld_dst + c] = src[r*ld_src + c], r < rows, c < cols (no overlap)
+
+// ---------------------------------------------------------------- optimizer glue
+// sum_squares: *out = sum_i x[i]^2, accumulated in double (out: one double
+//   in the backend's memory). The fast version's sum depends on the thread
+//   count (OpenMP reduction), not on the run: same threads, same bits.
+// ema_update:  ema[i] = decay * ema[i] + (1 - decay) * w[i]

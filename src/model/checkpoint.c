@@ -474,7 +474,13 @@ void ckpt_close(CkptFile *k) {
 void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which) {
   CkptFile *k = ckpt_open(path, NULL, s);
   const ParamTable *t = b->params;
-  ckpt_read_group(k, strcmp(which, "ema") == 0 ? "ema" : "params", t, t->data);
+  // the weights may live on a device: read on the host, then upload
+  float *host = t->mem && !t->mem->host ? tsr_calloc(t->total, sizeof(float)) : t->data;
+  ckpt_read_group(k, strcmp(which, "ema") == 0 ? "ema" : "params", t, host);
+  if (host != t->data) {
+    mem_upload(t->mem, t->data, host, t->total * sizeof(float));
+    tsr_free(host);
+  }
   if (b->m) ckpt_read_group(k, "optim/m", t, b->m);
   if (b->v) ckpt_read_group(k, "optim/v", t, b->v);
   if (b->ema) ckpt_read_group(k, "ema", t, b->ema);

@@ -1,11 +1,13 @@
-// `tessera bench step --config F [--batch B] [--iters K]`: one JSON line with
-// the time of a training step (forward, backward, AdamW) and of a denoising
-// step (forward only), tokens/s, GFLOP per step, MFU and peak RSS.
+// `tessera bench step --config F [--batch B] [--iters K] [key=value...]`: one
+// JSON line with the time of a training step (forward, backward, AdamW) and of
+// a denoising step (forward only), tokens/s, GFLOP per step, MFU and peak RSS,
+// on the config's run.device (e.g. run.device=cuda run.precision=bf16).
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm/comm.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/timer.h"
@@ -16,6 +18,7 @@
 #include "train/flow.h"
 #include "train/optimizer.h"
 #include "train/peak.h"
+#include "train/zero.h"
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -27,12 +30,20 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+static const Backend *open_run_backend(const Config *cfg) {
+  char why[512];
+  const Backend *be = backend_open(cfg->run.device, cfg->run.precision, 0, why, sizeof why);
+  if (!be) tsr_user_error("%s: run.device %s, run.precision %s: %s", cfg->path, cfg->run.device, cfg->run.precision, why);
+  return be;
+}
+
 // `bench generate`: seconds to sample one clip of the model window with
 // `steps` Euler steps and classifier-free guidance (two model passes a step).
 static int bench_generate(const Config *cfg, int steps) {
   const ModelConfig *mc = &cfg->model;
+  const Backend *be = open_run_backend(cfg);
   Model m;
-  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
+  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1}, be);
   params_init(&m.params, 0);
   params_init_uniform(&m.params, 0, 0.02f);
   model_alloc_acts(&m, 2);
@@ -52,6 +63,7 @@ static int bench_generate(const Config *cfg, int steps) {
   tsr_free(tokens);
   tsr_free(out);
   model_free(&m);
+  backend_close(be);
   return 0;
 }
 
@@ -59,12 +71,16 @@ int cmd_bench(int argc, char **argv) {
   const char *config = NULL;
   int batch = 4, iters = 5, steps = 30;
   if (argc < 2 || (strcmp(argv[1], "step") != 0 && strcmp(argv[1], "generate") != 0)) {
-    printf("usage: tessera bench step --config F [--batch B] [--iters K]\n"
-           "       tessera bench generate --config F [--steps N]   (one clip, Euler, CFG 4)\n");
+    printf("usage: tessera bench step --config F [--batch B] [--iters K] [key=value...]\n"
+           "       tessera bench generate --config F [--steps N] [key=value...]   (one clip, Euler, CFG 4)\n"
+           "key=value overrides the config, e.g. run.device=cuda run.precision=bf16\n");
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
   }
+  char *overrides[64];
+  int noverrides = 0;
   for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    if (strchr(argv[i], '=') && argv[i][0] != '-' && noverrides < 64) overrides[noverrides++] = argv[i];
+    else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
     else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
@@ -73,19 +89,22 @@ int cmd_bench(int argc, char **argv) {
   if (!config) tsr_user_error("bench: --config FILE is required");
   if (batch < 1 || iters < 1 || steps < 1) tsr_user_error("bench: --batch, --iters and --steps must be >= 1");
   Config cfg;
-  config_load(&cfg, config, 0, NULL);
+  config_load(&cfg, config, noverrides, overrides);
   if (!strcmp(argv[1], "generate")) return bench_generate(&cfg, steps);
   const ModelConfig *mc = &cfg.model;
   TrainConfig tc = cfg.train;
   tc.batch = batch;
 
+  const Backend *be = open_run_backend(&cfg);
   Model m;
-  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
+  model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1}, be);
   params_init(&m.params, 0);
   params_init_uniform(&m.params, 0, 0.02f);  // non-zero adaLN so every path computes
   model_alloc_acts(&m, batch);
-  AdamW opt;
-  adamw_init(&opt, &m.params);
+  CommContext cc;  // one rank: the trainer's optimizer (ZeRO over a group of one)
+  comm_layout(&cc, 1, 1, 1, config);
+  Zero opt;
+  zero_init(&opt, &m.params, be, &cc.dpsp_group, &cc.world, 0);
   FlowBatch fb;
   flow_batch_alloc(&fb, mc, batch);
   random_clips_fill(fb.x0, fb.b.tokens, fb.b.ntokens, mc, batch, 0, 0, 16);
@@ -97,12 +116,14 @@ int cmd_bench(int argc, char **argv) {
     params_zero_grad(&m.params);
     model_forward(&m, &fb.b);
     model_backward(&m, &fb.b);
-    adamw_step(&opt, &m.params, &tc, 1e-5f, grad_norm(&m.params));
+    zero_step(&opt, &m.params, &tc, 1e-5f, zero_grad_norm(&opt));
+    be_sync(be);
     double t1 = timer_now();
     float *target = fb.b.target;
     fb.b.target = NULL;
     model_forward(&m, &fb.b);
     fb.b.target = target;
+    be_sync(be);
     double t2 = timer_now();
     if (i >= 0) {
       train_t[i] = t1 - t0;
@@ -123,7 +144,9 @@ int cmd_bench(int argc, char **argv) {
   tsr_free(train_t);
   tsr_free(denoise_t);
   flow_batch_free(&fb);
-  adamw_free(&opt);
+  zero_free(&opt);
   model_free(&m);
+  comm_free(&cc);
+  backend_close(be);
   return 0;
 }

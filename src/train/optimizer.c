@@ -48,8 +48,3 @@ void adamw_step(AdamW *o, ParamTable *t, const TrainConfig *tc, float lr, double
                  lr, tc->beta1, tc->beta2, tc->eps, wd, o->step);
   }
 }
-
-void ema_update(float *ema, const float *params, size_t n, float decay) {
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; i++) ema[i] = decay * ema[i] + (1.0f - decay) * params[i];
-}

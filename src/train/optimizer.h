@@ -1,4 +1,5 @@
-// AdamW over the whole parameter table, learning-rate schedule, gradient clipping.
+// AdamW over the whole parameter table on the host (the single-rank reference
+// of train/zero.c and bench's peer step), learning-rate schedule, gradient clipping.
 #pragma once
 #include "core/config.h"
 #include "core/params.h"
@@ -17,5 +18,3 @@ double grad_norm(const ParamTable *t);
 // One update with learning rate lr; weight decay only on parameters of 2+ dims.
 // Gradients are first scaled by clip/norm when norm > clip > 0.
 void adamw_step(AdamW *o, ParamTable *t, const TrainConfig *tc, float lr, double norm);
-// EMA of the weights: ema = decay * ema + (1 - decay) * params.
-void ema_update(float *ema, const float *params, size_t n, float decay);

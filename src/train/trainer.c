@@ -45,6 +45,8 @@ typedef struct {
   CommContext cc;
   int rank0;       // world rank 0: logs, metrics, loss plot, checkpoint rename
   int mb, accum;   // samples per micro-batch on this rank, micro-batches per step
+  const Backend *be;  // run.device: where the model, its gradients and the optimizer state live
+  float *stage;       // device backends: host staging of one parameter-sized buffer for checkpoints
   Model model;
   Zero zero;
   FlowBatch fb;
@@ -96,6 +98,23 @@ static CkptComm ckpt_comm(Trainer *tr) {
   return (CkptComm){.world = &cc->world, .writers = cc->dp_rank == 0 && cc->sp_rank == 0 ? &cc->tp_group : NULL};
 }
 
+// Checkpoints are host I/O. On the CPU backend the buffers are written and
+// read in place; on a device they pass through one host staging buffer.
+static const float *host_copy(Trainer *tr, const float *buf) {
+  if (!tr->stage) return buf;
+  be_download(tr->be, tr->stage, buf, tr->zero.padded * sizeof(float));
+  return tr->stage;
+}
+static float *host_dest(Trainer *tr, float *buf) { return tr->stage ? tr->stage : buf; }
+static void from_host(Trainer *tr, float *buf, const float *host) {
+  be_upload(tr->be, buf, host, tr->zero.padded * sizeof(float));  // nothing to do when host == buf
+}
+static void read_group(Trainer *tr, CkptFile *f, const char *group, float *buf) {
+  float *h = host_dest(tr, buf);
+  ckpt_read_group(f, group, &tr->model.params, h);
+  from_host(tr, buf, h);
+}
+
 // Collective: every rank writes its hyperslabs. The ZeRO shards of m, v and
 // the EMA are gathered one at a time into the gradient buffer (free between
 // steps), so saving needs no memory beyond what training holds.
@@ -114,14 +133,14 @@ static void save(Trainer *tr) {
   comm_bcast(&tr->cc.world, &tr->state, sizeof tr->state, COMM_U8, 0);  // one set of attributes
   CkptComm cc = ckpt_comm(tr);
   CkptFile *f = ckpt_create(path, &tr->state, tr->cfg, &cc);
-  ckpt_write_group(f, "params", t, t->data);
+  ckpt_write_group(f, "params", t, host_copy(tr, t->data));
   zero_gather(&tr->zero, tr->zero.m, t->grad);
-  ckpt_write_group(f, "optim/m", t, t->grad);
+  ckpt_write_group(f, "optim/m", t, host_copy(tr, t->grad));
   zero_gather(&tr->zero, tr->zero.v, t->grad);
-  ckpt_write_group(f, "optim/v", t, t->grad);
+  ckpt_write_group(f, "optim/v", t, host_copy(tr, t->grad));
   zero_gather(&tr->zero, tr->zero.ema, t->grad);
-  ckpt_write_group(f, "ema", t, t->grad);
-  memset(t->grad, 0, tr->zero.padded * sizeof(float));
+  ckpt_write_group(f, "ema", t, host_copy(tr, t->grad));
+  be_zero(tr->be, t->grad, tr->zero.padded);
   const double sums = ckpt_commit(f, tr->vocab, tr->vocab_size);
   if (!tr->rank0) return;
   ckpt_prune(tc->out, tc->keep_ckpts, tr->state.run_id);
@@ -168,15 +187,15 @@ static int resume(Trainer *tr) {
   CkptComm cc = ckpt_comm(tr);
   CkptFile *f = ckpt_open(path, &cc, &tr->state);
   check_model_keys(tr, path);  // before the tensors: a different model is named as such
-  ckpt_read_group(f, "params", t, t->data);
-  ckpt_read_group(f, "optim/m", t, t->grad);
+  read_group(tr, f, "params", t->data);
+  read_group(tr, f, "optim/m", t->grad);
   zero_take(&tr->zero, t->grad, tr->zero.m);
-  ckpt_read_group(f, "optim/v", t, t->grad);
+  read_group(tr, f, "optim/v", t->grad);
   zero_take(&tr->zero, t->grad, tr->zero.v);
-  ckpt_read_group(f, "ema", t, t->grad);
+  read_group(tr, f, "ema", t->grad);
   zero_take(&tr->zero, t->grad, tr->zero.ema);
   ckpt_close(f);
-  memset(t->grad, 0, tr->zero.padded * sizeof(float));
+  be_zero(tr->be, t->grad, tr->zero.padded);
   tr->zero.step = (int)tr->state.adam_step;
   if (tr->loader) {
     const uint64_t dp = (uint64_t)tr->cc.dp, pos = tr->state.cursor_position;
@@ -282,6 +301,26 @@ static void log_fpenv(const Trainer *tr) {
            loader < 0 ? "none" : loader ? "flushed" : "NOT flushed");
 }
 
+// run.device / run.precision: the CPU, or the GPU of this rank's place on its
+// node. On a GPU the groups that move device buffers (tp, sp: activations;
+// dpsp: gradients and weights) switch to NCCL on the backend's stream; host
+// values (the loss, the norm) still travel over MPI.
+static void open_backend(Trainer *tr) {
+  const Config *cfg = tr->cfg;
+  const int cuda = !strcmp(cfg->run.device, "cuda");
+  char why[512];
+  tr->be = backend_open(cfg->run.device, cfg->run.precision, cuda ? comm_local_rank() : 0, why, sizeof why);
+  if (!tr->be)
+    tsr_user_error("%s: run.device %s, run.precision %s: %s", cfg->path, cfg->run.device, cfg->run.precision, why);
+  if (tr->be->mem.host) return;
+  CommGroup *device_groups[] = {&tr->cc.tp_group, &tr->cc.sp_group, &tr->cc.dpsp_group};
+  for (int i = 0; i < 3; i++)
+    if (device_groups[i]->size > 1) comm_group_use_nccl(device_groups[i], tr->be->stream);
+  char what[256];
+  tr->be->describe(tr->be, what, sizeof what);
+  log_info("device: %s", what);
+}
+
 // Layout, batch split, model shard, ZeRO state, data. Every check here is
 // made alike on every rank: one message from rank 0, all ranks exit 2.
 static void setup(Trainer *tr) {
@@ -301,14 +340,16 @@ static void setup(Trainer *tr) {
     comm_user_error_all("%s: train.batch: expected a multiple of parallel.dp x train.accum = %d x %d (the global batch "
                         "splits into equal micro-batches), got %d", cfg->path, par->dp, tc->accum, tc->batch);
   tr->mb = tc->batch / (par->dp * tc->accum);
+  open_backend(tr);
   model_build(&tr->model, mc,
               (ModelLayout){.tp = cc->tp, .sp = cc->sp, .tp_rank = cc->tp_rank, .sp_rank = cc->sp_rank,
                             .tp_group = cc->tp > 1 ? &cc->tp_group : NULL,
-                            .sp_group = cc->sp > 1 ? &cc->sp_group : NULL}, backend_cpu());
+                            .sp_group = cc->sp > 1 ? &cc->sp_group : NULL}, tr->be);
   params_init(&tr->model.params, tc->seed);
   if (!strcmp(tc->text_encoder, "frozen")) model_freeze_text(&tr->model);  // before zero_init: no update pieces
   model_alloc_acts(&tr->model, tr->mb);
-  zero_init(&tr->zero, &tr->model.params, &cc->dpsp_group, &cc->world, cc->tp_rank);
+  zero_init(&tr->zero, &tr->model.params, tr->be, &cc->dpsp_group, &cc->world, cc->tp_rank);
+  if (!tr->be->mem.host) tr->stage = tsr_calloc(tr->zero.padded, sizeof(float));
   const int nloc = mc->tokens / cc->sp;
   flow_batch_alloc_slice(&tr->fb, mc, tr->mb, cc->sp_rank * nloc, nloc);
   if (cc->sp > 1 && !cfg->data.path[0]) tr->clip = tsr_calloc((size_t)mc->tokens * mc->patch_dim, sizeof(float));
@@ -429,6 +470,8 @@ float train_run(const Config *cfg, const TrainOptions *opt) {
   flow_batch_free(&tr.fb);
   zero_free(&tr.zero);
   model_free(&tr.model);
+  tsr_free(tr.stage);
   comm_free(&tr.cc);
+  backend_close(tr.be);
   return (float)loss;
 }

@@ -5,20 +5,21 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "kernels/ops.h"
 
 // Replace a table buffer by a longer zero-padded copy (the collectives move
 // `size` equal shards, so the buffer is a whole number of them).
-static float *pad_buffer(float *old, size_t n, size_t padded) {
-  float *p = tsr_calloc(padded, sizeof(float));
-  memcpy(p, old, n * sizeof(float));
-  tsr_free(old);
+static float *pad_buffer(const Backend *be, float *old, size_t n, size_t padded) {
+  float *p = be_floats(be, padded);
+  be_copy(be, p, old, n * sizeof(float));
+  be_free(be, old);
   return p;
 }
 
-void zero_init(Zero *z, ParamTable *params, CommGroup *dpsp, CommGroup *world, int tp_rank) {
+void zero_init(Zero *z, ParamTable *params, const Backend *be, CommGroup *dpsp, CommGroup *world, int tp_rank) {
   memset(z, 0, sizeof *z);
-  z->group = dpsp, z->world = world, z->tp_rank = tp_rank;
+  TSR_ASSERT(params->mem == &be->mem || (!params->mem && be->mem.host),
+             "zero_init: the parameters live outside the backend's memory");
+  z->be = be, z->group = dpsp, z->world = world, z->tp_rank = tp_rank;
   const size_t S = (size_t)dpsp->size, total = params->total;
   z->total = total;
   // Shards of whole 16-float lines (64 bytes) so every shard starts aligned.
@@ -26,18 +27,19 @@ void zero_init(Zero *z, ParamTable *params, CommGroup *dpsp, CommGroup *world, i
   z->padded = z->shard * S;
   z->lo = z->shard * (size_t)dpsp->rank, z->hi = z->lo + z->shard;
   if (z->padded > total) {
-    params->data = pad_buffer(params->data, total, z->padded);
-    params->grad = pad_buffer(params->grad, total, z->padded);
+    params->data = pad_buffer(be, params->data, total, z->padded);
+    params->grad = pad_buffer(be, params->grad, total, z->padded);
   }
   if (S == 1) {
     z->g = params->grad;  // the reduce-scatter of one rank is the identity
   } else {
-    z->g = tsr_calloc(z->shard, sizeof(float));
+    z->g = be_floats(be, z->shard);
   }
-  z->m = tsr_calloc(z->shard, sizeof(float));
-  z->v = tsr_calloc(z->shard, sizeof(float));
-  z->ema = tsr_calloc(z->shard, sizeof(float));
-  memcpy(z->ema, params->data + z->lo, z->shard * sizeof(float));
+  z->m = be_floats(be, z->shard);
+  z->v = be_floats(be, z->shard);
+  z->ema = be_floats(be, z->shard);
+  z->sq = be_alloc(be, sizeof(double));
+  be_copy(be, z->ema, params->data + z->lo, z->shard * sizeof(float));
 
   // Pieces: each parameter's intersection with [lo, hi), in table order.
   z->pieces = tsr_calloc((size_t)params->count, sizeof *z->pieces);
@@ -51,10 +53,11 @@ void zero_init(Zero *z, ParamTable *params, CommGroup *dpsp, CommGroup *world, i
 }
 
 void zero_free(Zero *z) {
-  if (z->group && z->group->size > 1) tsr_free(z->g);
-  tsr_free(z->m);
-  tsr_free(z->v);
-  tsr_free(z->ema);
+  if (z->group && z->group->size > 1) be_free(z->be, z->g);
+  be_free(z->be, z->m);
+  be_free(z->be, z->v);
+  be_free(z->be, z->ema);
+  be_free(z->be, z->sq);
   tsr_free(z->pieces);
   memset(z, 0, sizeof *z);
 }
@@ -64,10 +67,10 @@ void zero_reduce_grads(Zero *z, const ParamTable *params) {
   comm_reduce_scatter(z->group, params->grad, z->g, z->shard, COMM_F32);
 }
 
-static double sum_squares(const float *x, size_t n) {
-  double sum = 0.0;
-#pragma omp parallel for reduction(+ : sum) schedule(static)
-  for (size_t i = 0; i < n; i++) sum += (double)x[i] * x[i];
+static double sum_squares(const Zero *z, const float *x, size_t n) {
+  double sum;
+  be_sum_squares(z->be, z->sq, x, (int64_t)n);
+  be_download(z->be, &sum, z->sq, sizeof sum);
   return sum;
 }
 
@@ -76,12 +79,12 @@ double zero_grad_norm(const Zero *z) {
   int any_sharded = 0;
   for (int i = 0; i < z->npieces; i++) any_sharded |= z->pieces[i].sharded;
   if (!any_sharded && z->tp_rank == 0) {
-    sq = sum_squares(z->g, z->shard);  // one pass; the gaps between parameters are zero
+    sq = sum_squares(z, z->g, z->shard);  // one pass; the gaps between parameters are zero
   } else {
     // A tp-replicated parameter has the same gradient on every tp rank: count it once.
     for (int i = 0; i < z->npieces; i++) {
       const ZeroPiece *p = &z->pieces[i];
-      if (p->sharded || z->tp_rank == 0) sq += sum_squares(z->g + (p->at - z->lo), p->n);
+      if (p->sharded || z->tp_rank == 0) sq += sum_squares(z, z->g + (p->at - z->lo), p->n);
     }
   }
   if (z->world && z->world->size > 1) comm_allreduce(z->world, &sq, 1, COMM_F64, COMM_SUM);
@@ -90,16 +93,11 @@ double zero_grad_norm(const Zero *z) {
 
 void zero_step(Zero *z, ParamTable *params, const TrainConfig *tc, float lr, double norm) {
   z->step++;
-  if (tc->grad_clip > 0 && norm > tc->grad_clip) {
-    const float s = (float)(tc->grad_clip / norm);
-    float *g = z->g;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < z->shard; i++) g[i] *= s;
-  }
+  if (tc->grad_clip > 0 && norm > tc->grad_clip) be_scale_f32(z->be, z->g, (float)(tc->grad_clip / norm), (int64_t)z->shard);
   for (int i = 0; i < z->npieces; i++) {
     const ZeroPiece *p = &z->pieces[i];
     const size_t k = p->at - z->lo;  // index into the shard buffers
-    adamw_update(params->data + p->at, z->g + k, z->m + k, z->v + k, (int64_t)p->n, lr, tc->beta1, tc->beta2, tc->eps,
+    be_adamw_update(z->be, params->data + p->at, z->g + k, z->m + k, z->v + k, (int64_t)p->n, lr, tc->beta1, tc->beta2, tc->eps,
                  p->wd * tc->weight_decay, z->step);
   }
   // In place: this rank's block already sits at params->data + lo.
@@ -107,22 +105,19 @@ void zero_step(Zero *z, ParamTable *params, const TrainConfig *tc, float lr, dou
 }
 
 void zero_ema_update(Zero *z, const ParamTable *params, float decay) {
-  const float *w = params->data + z->lo;
-  float *e = z->ema;
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < z->shard; i++) e[i] = decay * e[i] + (1.0f - decay) * w[i];
+  be_ema_update(z->be, z->ema, params->data + z->lo, (int64_t)z->shard, decay);
 }
 
 void zero_gather(const Zero *z, const float *shard, float *full) {
   if (z->group->size == 1) {
-    if (full != shard) memcpy(full, shard, z->shard * sizeof(float));
+    be_copy(z->be, full, shard, z->shard * sizeof(float));
     return;
   }
   comm_allgather(z->group, shard, full, z->shard, COMM_F32);
 }
 
 void zero_take(const Zero *z, const float *full, float *shard) {
-  if (full + z->lo != shard) memcpy(shard, full + z->lo, z->shard * sizeof(float));
+  be_copy(z->be, shard, full + z->lo, z->shard * sizeof(float));
 }
 
 size_t zero_state_bytes(const Zero *z) { return 2 * z->shard * sizeof(float); }

@@ -10,13 +10,15 @@
 //   ema [shard] = decay ema + (1-decay) params[lo:hi]
 //
 // With one rank in the group the shard is the whole buffer and nothing is
-// copied or communicated.
+// copied or communicated. Every buffer lives in the backend's memory (the
+// model's); the arithmetic runs through the backend's ops.
 #pragma once
 #include <stddef.h>
 
 #include "comm/comm.h"
 #include "core/config.h"
 #include "core/params.h"
+#include "kernels/backend.h"
 
 typedef struct {
   size_t at;     // first float of the piece in the local buffer (lo <= at < hi)
@@ -26,6 +28,7 @@ typedef struct {
 } ZeroPiece;
 
 typedef struct {
+  const Backend *be; // where the buffers live and the update runs
   CommGroup *group;  // dpsp: the ranks that share the optimizer state
   CommGroup *world;  // the norm sums over every rank
   int tp_rank;       // tp-replicated parameters' squares are counted on tp_rank 0 only
@@ -36,6 +39,7 @@ typedef struct {
   float *g;          // [shard] reduced gradient (aliases params->grad with one rank)
   float *m, *v;      // [shard] AdamW moments
   float *ema;        // [shard] EMA of the weights
+  double *sq;        // [1] a sum of squares (backend memory)
   ZeroPiece *pieces; // the parameters' parts inside [lo, hi)
   int npieces;
   int step;          // AdamW updates done (bias correction)
@@ -43,7 +47,7 @@ typedef struct {
 
 // Pads params->data and ->grad to the sharded length (values kept), allocates
 // the shard state, and starts the EMA from the current weights.
-void zero_init(Zero *z, ParamTable *params, CommGroup *dpsp, CommGroup *world, int tp_rank);
+void zero_init(Zero *z, ParamTable *params, const Backend *be, CommGroup *dpsp, CommGroup *world, int tp_rank);
 void zero_free(Zero *z);
 // Sum the gradients over the group: this rank's shard of the sum lands in z->g.
 void zero_reduce_grads(Zero *z, const ParamTable *params);

@@ -312,7 +312,7 @@ static void check_layout(int dp, int sp, int tp) {
   int before = tl_failures;
   for (size_t i = 0; i < 6; i++) {
     CommGroup *g = groups[i];
-    if (g_on_device) comm_group_use_nccl(g);
+    if (g_on_device) comm_group_use_nccl(g, NULL);
     check_allreduce(g);
     check_reduce_scatter(g, 0);
     check_reduce_scatter(g, 1);
@@ -351,7 +351,7 @@ static int failure_mode(const char *mode) {
     return 0;
   }
   if (!strcmp(mode, "--nccl-refused")) {  // on a machine without a GPU: one clear user error, exit 2
-    comm_group_use_nccl(&cc.world);
+    comm_group_use_nccl(&cc.world, NULL);
     return 0;
   }
   fprintf(stderr, "test_comm: unknown mode %s\n", mode);

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/params.h"
+#include "kernels/ops.h"
 #include "testlib.h"
 #include "train/optimizer.h"
 #include "train/zero.h"
@@ -49,7 +50,7 @@ static void test_dp(void) {
   float *ema_ref = tsr_calloc(ref.total, sizeof(float));
   memcpy(ema_ref, ref.data, ref.total * sizeof(float));
   Zero z;
-  zero_init(&z, &t, &cc.dpsp_group, &cc.world, 0);
+  zero_init(&z, &t, backend_cpu(), &cc.dpsp_group, &cc.world, 0);
   EXPECT(z.shard * (size_t)W == z.padded && z.padded >= t.total && z.padded - t.total < 16 * (size_t)W,
          "shard %zu x %d vs %zu floats", z.shard, W, t.total);
   double worst_norm = 0;
@@ -63,7 +64,7 @@ static void test_dp(void) {
       }
     double norm_ref = grad_norm(&ref);
     adamw_step(&opt, &ref, &tc, tc.lr, norm_ref);
-    ema_update(ema_ref, ref.data, ref.total, 0.5f);
+    ema_update_ref(ema_ref, ref.data, (int64_t)ref.total, 0.5f);
     zero_reduce_grads(&z, &t);
     double norm = zero_grad_norm(&z);
     zero_step(&z, &t, &tc, tc.lr, norm);
@@ -109,7 +110,7 @@ static void test_tp_norm(void) {
   memcpy(t.grad, t.data, t.total * sizeof(float));
   memcpy(full.grad, full.data, full.total * sizeof(float));
   Zero z;
-  zero_init(&z, &t, &cc.dpsp_group, &cc.world, cc.tp_rank);
+  zero_init(&z, &t, backend_cpu(), &cc.dpsp_group, &cc.world, cc.tp_rank);
   double norm = zero_grad_norm(&z), want = grad_norm(&full);
   EXPECT(fabs(norm - want) <= 1e-12 * want, "tp=%d: norm %.17g, logical tensors %.17g", W, norm, want);
   printf("  ok  tp=%d: norm over sharded + replicated tensors %.12g = logical %.12g\n", W, norm, want);
@@ -133,7 +134,7 @@ static void test_frozen(void) {
   float *init = tsr_calloc(t.total, sizeof(float));
   memcpy(init, t.data, t.total * sizeof(float));
   Zero z;
-  zero_init(&z, &t, &cc.dpsp_group, &cc.world, 0);
+  zero_init(&z, &t, backend_cpu(), &cc.dpsp_group, &cc.world, 0);
   AdamW opt;
   adamw_init(&opt, &ref);
   for (int s = 0; s < 2; s++) {
