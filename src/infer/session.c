@@ -69,7 +69,7 @@ static const Backend *open_device(InferDevice dev, ModelLayout *layout) {
   const int cuda = !strcmp(device, "cuda");
   const Backend *be = backend_open(device, precision, cuda ? comm_local_rank() : 0, why, sizeof why);
   if (!be) tsr_user_error("--device %s --precision %s: %s", device, precision, why);
-  if (!be->mem.host) {
+  if (be->nccl) {
     if (layout->tp_group && layout->tp_group->size > 1) comm_group_use_nccl(layout->tp_group, be->stream);
     if (layout->sp_group && layout->sp_group->size > 1) comm_group_use_nccl(layout->sp_group, be->stream);
   }

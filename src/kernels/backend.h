@@ -24,6 +24,8 @@ struct Backend {
   void *ctx;         // the backend's own state (GpuCtx for CUDA)
   int bf16;          // 1: GEMMs on bf16 operands, fp32 accumulation (run.precision: bf16)
   void *stream;      // the queue its ops run on (cudaStream_t; NULL on the CPU): NCCL joins it
+  int nccl;          // 1: collectives on its buffers go through NCCL (a real GPU; not the CPU
+                     // stand-in of the CUDA ops, whose "device" memory MPI can read)
   void (*copy)(const Backend *be, void *dst, const void *src, size_t bytes);  // within the device
   void (*sync)(const Backend *be);  // wait for every queued op
   void (*describe)(const Backend *be, char *buf, size_t size);

@@ -312,13 +312,13 @@ static void open_backend(Trainer *tr) {
   tr->be = backend_open(cfg->run.device, cfg->run.precision, cuda ? comm_local_rank() : 0, why, sizeof why);
   if (!tr->be)
     tsr_user_error("%s: run.device %s, run.precision %s: %s", cfg->path, cfg->run.device, cfg->run.precision, why);
-  if (tr->be->mem.host) return;
+  char what[256];
+  tr->be->describe(tr->be, what, sizeof what);
+  log_info("device: %s, %s", what, cfg->run.precision);
+  if (!tr->be->nccl) return;
   CommGroup *device_groups[] = {&tr->cc.tp_group, &tr->cc.sp_group, &tr->cc.dpsp_group};
   for (int i = 0; i < 3; i++)
     if (device_groups[i]->size > 1) comm_group_use_nccl(device_groups[i], tr->be->stream);
-  char what[256];
-  tr->be->describe(tr->be, what, sizeof what);
-  log_info("device: %s", what);
 }
 
 // Layout, batch split, model shard, ZeRO state, data. Every check here is
