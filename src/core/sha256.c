@@ -1,6 +1,7 @@
 // SHA-256 after FIPS 180-4, section 6.2 (one 64-byte block at a time).
 #include "core/sha256.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const uint32_t K[64] = {
@@ -80,4 +81,20 @@ void sha256_hex_of(const void *data, size_t n, char hex[65]) {
   sha256_update(&s, data, n);
   sha256_final(&s, dg);
   sha256_hex(dg, hex);
+}
+
+int sha256_file(const char *path, char hex[65]) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  Sha256 s;
+  uint8_t buf[1 << 16], dg[32];
+  sha256_init(&s);
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) sha256_update(&s, buf, n);
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) return -1;
+  sha256_final(&s, dg);
+  sha256_hex(dg, hex);
+  return 0;
 }

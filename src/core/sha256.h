@@ -18,3 +18,5 @@ void sha256_final(Sha256 *s, uint8_t digest[32]);
 void sha256_hex(const uint8_t digest[32], char hex[65]);
 // The hash of n bytes in memory, as hex.
 void sha256_hex_of(const void *data, size_t n, char hex[65]);
+// The hash of a whole file, as hex: 0, or -1 (errno set) when it cannot be read.
+int sha256_file(const char *path, char hex[65]);

@@ -67,10 +67,13 @@ static int read_entry(const SafeTensors *st, const JtValue *e, StTensor *t, Text
   if (int_array(jt_member(e, "data_offsets"), 2, off, &noff) || noff != 2 || off[0] > off[1])
     return text_fail(err, "%s: tensor '%s': 'data_offsets' missing or not [begin, end] with 0 <= begin <= end", p, name);
   t->begin = (uint64_t)off[0], t->end = (uint64_t)off[1];
-  unsigned __int128 want = (unsigned)dtype_bytes(t->dtype);
-  for (int d = 0; d < t->ndim; d++) want *= (uint64_t)t->shape[d];
   char shp[160];
   shape_str(shp, sizeof shp, t->ndim, t->shape);
+  unsigned __int128 want = (unsigned)dtype_bytes(t->dtype);
+  for (int d = 0; d < t->ndim; d++) {
+    want *= (uint64_t)t->shape[d];
+    if (want >> 63) return text_fail(err, "%s: tensor '%s': shape %s of %s is too large (2^63 bytes or more)", p, name, shp, t->dtype);
+  }
   if (want != t->end - t->begin)
     return text_fail(err, "%s: tensor '%s': data_offsets [%llu, %llu) hold %llu bytes, expected %llu for %s %s", p, name,
                      (unsigned long long)t->begin, (unsigned long long)t->end, (unsigned long long)(t->end - t->begin),
@@ -87,7 +90,7 @@ static int read_header(SafeTensors *st, const char *json, size_t len, TextErr *e
   JtValue h;
   char why[256];
   if (jt_parse(json, len, &h, why, sizeof why))
-    return text_fail(err, "%s: header is not valid JSON (%s after the 8-byte length)", st->path, why);
+    return text_fail(err, "%s: header is not valid JSON (%s of the header, which starts at byte 8)", st->path, why);
   int rc = 0;
   if (h.kind != JT_OBJECT) rc = text_fail(err, "%s: header is a JSON %s, expected an object of tensors", st->path, jt_kind_name(h.kind));
   st->t = tsr_calloc((size_t)h.n + 1, sizeof *st->t);
