@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "core/json_tree.h"
@@ -184,6 +185,10 @@ static int load(TextEncoder *te, const char *dir, const char *weights_sha256, co
 int text_encoder_load(TextEncoder *te, const char *dir, const char *weights_sha256, const char *vocab_sha256,
                       TextErr *err) {
   memset(te, 0, sizeof *te);
+  struct stat sb;
+  if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
+    return text_fail(err, "%s: no such folder, expected a model folder with config.json, model.safetensors and vocab.txt "
+                     "(`make deps` installs all-MiniLM-L6-v2 in " MINILM_L6_DIR ")", dir);
   snprintf(te->dir, sizeof te->dir, "%s", dir);
   int rc = load(te, dir, weights_sha256, vocab_sha256, err);
   if (rc) text_encoder_free(te);
