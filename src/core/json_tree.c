@@ -146,7 +146,11 @@ static int read_items(Cursor *c, JtValue *v, int depth) {
       c->pos++;
     }
     char *key = it->key;
-    if (read_value(c, it, depth + 1)) { free(key); return -1; }
+    if (read_value(c, it, depth + 1)) {  // free what the failed value had built
+      free(key);
+      jt_free(it);
+      return -1;
+    }
     it->key = key;
     v->n++;
     skip_space(c);
