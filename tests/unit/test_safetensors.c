@@ -105,24 +105,24 @@ static void test_bad(void) {
   EXPECT(st_open(&st, TMP "/long.safetensors", &err) == -1 &&
              strstr(err.msg, "header length 1000 runs past the end of the file (10 bytes)"),
          "header past the end: %s", err.msg);
-  expect_open_error("notjson", "{\"t\": {\"dtype\": \"F32\",}", 0, "header is not valid JSON (expected a string at byte 22 of the header");
-  expect_open_error("array", "[1, 2]", 0, "header is a JSON array, expected an object of tensors");
-  expect_open_error("entry", "{\"t\": 5}", 0, "tensor 't': header entry is a JSON number, expected an object");
-  expect_open_error("nodtype", "{\"t\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", 4, "tensor 't': 'dtype' missing");
-  expect_open_error("dtype", "{\"t\": {\"dtype\": \"F33\", \"shape\": [1], \"data_offsets\": [0, 4]}}", 4,
-                    "tensor 't': dtype 'F33' unknown");
-  expect_open_error("shape", "{\"t\": {\"dtype\": \"F32\", \"shape\": [2, -1], \"data_offsets\": [0, 4]}}", 4,
-                    "tensor 't': 'shape' missing or not a list of at most 8 non-negative integers");
-  expect_open_error("shapef", "{\"t\": {\"dtype\": \"F32\", \"shape\": [2.5], \"data_offsets\": [0, 4]}}", 4,
-                    "tensor 't': 'shape' missing");
-  expect_open_error("offsets", "{\"t\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 0]}}", 4,
-                    "tensor 't': 'data_offsets' missing or not [begin, end] with 0 <= begin <= end");
-  expect_open_error("size", "{\"t\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 8]}}", 8,
-                    "tensor 't': data_offsets [0, 8) hold 8 bytes, expected 24 for F32 [2, 3]");
-  expect_open_error("cut", "{\"t\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}}", 20,
-                    "tensor 't': bytes [0, 24) run past the end of the data (20 bytes): truncated file?");
-  expect_open_error("overflow", "{\"t\": {\"dtype\": \"F64\", \"shape\": [4294967296, 4294967296], \"data_offsets\": [0, 8]}}",
-                    8, "tensor 't': shape [4294967296, 4294967296] of F64 is too large");
+  // (name, header, data bytes, expected message): entry-level damage
+#define E(dt, shape, off) "{\"t\": {\"dtype\": \"" dt "\", \"shape\": " shape ", \"data_offsets\": " off "}}"
+  static const struct { const char *name, *header; size_t ndata; const char *want; } bad[] = {
+      {"notjson", "{\"t\": {\"dtype\": \"F32\",}", 0, "header is not valid JSON (expected a string at byte 22 of the header"},
+      {"array", "[1, 2]", 0, "header is a JSON array, expected an object of tensors"},
+      {"entry", "{\"t\": 5}", 0, "tensor 't': header entry is a JSON number, expected an object"},
+      {"nodtype", "{\"t\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", 4, "tensor 't': 'dtype' missing"},
+      {"dtype", E("F33", "[1]", "[0, 4]"), 4, "tensor 't': dtype 'F33' unknown"},
+      {"shape", E("F32", "[2, -1]", "[0, 4]"), 4, "tensor 't': 'shape' missing or not a list of at most 8 non-negative integers"},
+      {"shapef", E("F32", "[2.5]", "[0, 4]"), 4, "tensor 't': 'shape' missing"},
+      {"offsets", E("F32", "[1]", "[4, 0]"), 4, "tensor 't': 'data_offsets' missing or not [begin, end] with 0 <= begin <= end"},
+      {"size", E("F32", "[2, 3]", "[0, 8]"), 8, "tensor 't': data_offsets [0, 8) hold 8 bytes, expected 24 for F32 [2, 3]"},
+      {"cut", E("F32", "[2, 3]", "[0, 24]"), 20, "tensor 't': bytes [0, 24) run past the end of the data (20 bytes): truncated file?"},
+      {"overflow", E("F64", "[4294967296, 4294967296]", "[0, 8]"), 8,
+       "tensor 't': shape [4294967296, 4294967296] of F64 is too large"},
+  };
+#undef E
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) expect_open_error(bad[k].name, bad[k].header, bad[k].ndata, bad[k].want);
 }
 
 static void test_json(void) {
