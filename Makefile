@@ -144,6 +144,7 @@ deps:
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all $(words $(DEB_PACKAGES)) Debian packages present"; fi
+	@$(MAKE) --no-print-directory text-deps
 
 build/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -320,5 +321,7 @@ fuzz: fuzz-build
 
 clean:
 	rm -rf build bin $(SAN_DIR) $(FUZZ_DIR)
+
+include mk/text.mk
 
 -include $(OBJ:.o=.d) build/main.d $(TEST_BIN:=.d)

@@ -37,6 +37,7 @@ static void usage(FILE *f) {
           "  config CONFIG [key=value...]  validate a config and print it\n"
           "  data synth|ingest|recaption|inspect ...  build and look at corpus.h5 files\n"
           "  bench step --config F         time one train step and one denoise step (JSON)\n"
+          "  text encode --prompt P        the prompt's word pieces and pretrained text encoding\n"
           "Run `tessera <command> --help` for a command's options.\n");
 }
 
@@ -51,6 +52,7 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "render")) return cmd_render(argc - 1, argv + 1);
+  if (!strcmp(cmd, "text")) { int cmd_text(int, char **); return cmd_text(argc - 1, argv + 1); }  // src/text/cmd_text.c
   tsr_user_error("unknown command '%s' (expected train, generate, eval, data, config or bench; see tessera --help)", cmd);
 }
 

@@ -1,0 +1,247 @@
+#include "text/minilm.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "core/json_tree.h"
+#include "core/sha256.h"
+#include "kernels/ops.h"
+#include "kernels/text_ops.h"
+#include "text/minilm_weights.h"
+#include "text/safetensors.h"
+
+// ------------------------------------------------------------------ config.json
+static int config_int(const JtValue *root, const char *path, const char *key, int lo, int hi, int *out, TextErr *err) {
+  const JtValue *v = jt_member(root, key);
+  int64_t x;
+  if (!v || jt_int64(v, &x) || x < lo || x > hi)
+    return text_fail(err, "%s: \"%s\" %s, expected an integer in [%d, %d]", path, key, v ? "out of range or not an integer" : "missing",
+                     lo, hi);
+  *out = (int)x;
+  return 0;
+}
+
+// A string key that must hold `want` when present (absent: BERT's default).
+static int config_is(const JtValue *root, const char *path, const char *key, const char *want, TextErr *err) {
+  const JtValue *v = jt_member(root, key);
+  if (!v) return 0;
+  if (v->kind != JT_STRING || strcmp(v->text, want))
+    return text_fail(err, "%s: \"%s\" is %s%s%s, expected \"%s\" (a BERT encoder)", path, key, v->kind == JT_STRING ? "\"" : "",
+                     v->kind == JT_STRING ? v->text : jt_kind_name(v->kind), v->kind == JT_STRING ? "\"" : "", want);
+  return 0;
+}
+
+static int read_config(const char *path, BertConfig *c, TextErr *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return text_fail(err, "%s: cannot open (%s), expected the encoder's config.json", path, strerror(errno));
+  char buf[1 << 16];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  if (n == sizeof buf) return text_fail(err, "%s: larger than 64 KiB, expected a config.json", path);
+  JtValue root;
+  char why[256];
+  if (jt_parse(buf, n, &root, why, sizeof why)) return text_fail(err, "%s: not valid JSON (%s)", path, why);
+  int rc = root.kind == JT_OBJECT ? 0 : text_fail(err, "%s: expected a JSON object", path);
+  if (!rc) rc = config_is(&root, path, "model_type", "bert", err);
+  if (!rc) rc = config_is(&root, path, "hidden_act", "gelu", err);
+  if (!rc) rc = config_is(&root, path, "position_embedding_type", "absolute", err);
+  if (!rc) rc = config_int(&root, path, "vocab_size", 5, 1 << 22, &c->vocab, err);
+  if (!rc) rc = config_int(&root, path, "hidden_size", 1, 1 << 14, &c->hidden, err);
+  if (!rc) rc = config_int(&root, path, "num_hidden_layers", 1, 256, &c->layers, err);
+  if (!rc) rc = config_int(&root, path, "num_attention_heads", 1, 1024, &c->heads, err);
+  if (!rc) rc = config_int(&root, path, "intermediate_size", 1, 1 << 16, &c->inter, err);
+  if (!rc) rc = config_int(&root, path, "max_position_embeddings", 2, 1 << 16, &c->max_pos, err);
+  if (!rc) rc = config_int(&root, path, "type_vocab_size", 1, 1 << 10, &c->type_vocab, err);
+  double eps = 1e-12;
+  const JtValue *e = jt_member(&root, "layer_norm_eps");
+  if (!rc && e && (jt_double(e, &eps) || !(eps > 0 && eps < 1)))
+    rc = text_fail(err, "%s: \"layer_norm_eps\" must be a number in (0, 1)", path);
+  c->ln_eps = (float)eps;
+  if (!rc && c->hidden % c->heads)
+    rc = text_fail(err, "%s: hidden_size %d is not a multiple of num_attention_heads %d", path, c->hidden, c->heads);
+  jt_free(&root);
+  return rc;
+}
+
+// ------------------------------------------------------------------ weights
+typedef struct {
+  const SafeTensors *st;
+  float *next;  // where the next tensor goes in te->params
+  TextErr *err;
+} Loader;
+
+// Reads the 1-D or 2-D tensor `name` (shape [d0] or [d0, d1]) at the loader's cursor.
+static float *take(Loader *ld, const char *name, int64_t d0, int64_t d1) {
+  const int64_t shape[2] = {d0, d1};
+  float *at = ld->next;
+  if (st_read_f32(ld->st, name, d1 ? 2 : 1, shape, at, ld->err)) return NULL;
+  ld->next += d0 * (d1 ? d1 : 1);
+  return at;
+}
+
+static size_t param_count(const BertConfig *c) {
+  size_t H = (size_t)c->hidden, I = (size_t)c->inter;
+  size_t layer = 3 * H * H + 3 * H + H * H + H + 2 * H + I * H + I + H * I + H + 2 * H;
+  return (size_t)c->vocab * H + (size_t)c->max_pos * H + (size_t)c->type_vocab * H + 2 * H + (size_t)c->layers * layer;
+}
+
+#define TAKE(dst, name, d0, d1) \
+  if (!((dst) = take(ld, name, d0, d1))) return -1
+
+static int load_layer(Loader *ld, int l, const BertConfig *c, BertLayer *L) {
+  const int64_t H = c->hidden, I = c->inter;
+  char n[160];
+  const char *qkv[3] = {"query", "key", "value"};
+  for (int k = 0; k < 3; k++) {  // q, k, v stacked in one [3H,H] weight, then the three biases
+    snprintf(n, sizeof n, "encoder.layer.%d.attention.self.%s.weight", l, qkv[k]);
+    const float *w;
+    TAKE(w, n, H, H);
+    if (!k) L->qkv_w = w;
+  }
+  for (int k = 0; k < 3; k++) {
+    snprintf(n, sizeof n, "encoder.layer.%d.attention.self.%s.bias", l, qkv[k]);
+    const float *b;
+    TAKE(b, n, H, 0);
+    if (!k) L->qkv_b = b;
+  }
+  static const struct { const char *name; int rows, cols; size_t field; } rest[] = {
+      {"attention.output.dense.weight", 'H', 'H', offsetof(BertLayer, o_w)},
+      {"attention.output.dense.bias", 'H', 0, offsetof(BertLayer, o_b)},
+      {"attention.output.LayerNorm.weight", 'H', 0, offsetof(BertLayer, ln1_w)},
+      {"attention.output.LayerNorm.bias", 'H', 0, offsetof(BertLayer, ln1_b)},
+      {"intermediate.dense.weight", 'I', 'H', offsetof(BertLayer, fc1_w)},
+      {"intermediate.dense.bias", 'I', 0, offsetof(BertLayer, fc1_b)},
+      {"output.dense.weight", 'H', 'I', offsetof(BertLayer, fc2_w)},
+      {"output.dense.bias", 'H', 0, offsetof(BertLayer, fc2_b)},
+      {"output.LayerNorm.weight", 'H', 0, offsetof(BertLayer, ln2_w)},
+      {"output.LayerNorm.bias", 'H', 0, offsetof(BertLayer, ln2_b)}};
+  for (size_t k = 0; k < sizeof rest / sizeof *rest; k++) {
+    snprintf(n, sizeof n, "encoder.layer.%d.%s", l, rest[k].name);
+    int64_t d0 = rest[k].rows == 'H' ? H : I, d1 = rest[k].cols == 'H' ? H : rest[k].cols == 'I' ? I : 0;
+    TAKE(*(const float **)((char *)L + rest[k].field), n, d0, d1);
+  }
+  return 0;
+}
+
+static int load_weights(TextEncoder *te, const SafeTensors *st, TextErr *err) {
+  const BertConfig *c = &te->cfg;
+  const int64_t H = c->hidden;
+  te->nparams = param_count(c);
+  te->params = tsr_calloc(te->nparams, sizeof(float));
+  te->layer = tsr_calloc((size_t)c->layers, sizeof *te->layer);
+  Loader loader = {st, te->params, err}, *ld = &loader;
+  float *pos, *type;
+  TAKE(te->word_emb, "embeddings.word_embeddings.weight", c->vocab, H);
+  TAKE(pos, "embeddings.position_embeddings.weight", c->max_pos, H);
+  TAKE(type, "embeddings.token_type_embeddings.weight", c->type_vocab, H);
+  TAKE(te->emb_ln_w, "embeddings.LayerNorm.weight", H, 0);
+  TAKE(te->emb_ln_b, "embeddings.LayerNorm.bias", H, 0);
+  // Every text is one segment (token type 0): fold that row into the positions once.
+  for (int64_t l = 0; l < c->max_pos; l++)
+    for (int64_t d = 0; d < H; d++) pos[l * H + d] += type[d];
+  te->pos_emb = pos;
+  for (int l = 0; l < c->layers; l++)
+    if (load_layer(ld, l, c, &te->layer[l])) return -1;
+  TSR_ASSERT(ld->next == te->params + te->nparams, "text encoder: %td floats read, %zu expected", ld->next - te->params,
+             te->nparams);
+  return 0;
+}
+
+// ------------------------------------------------------------------ load
+static int check_hash(const char *path, const char *got, const char *want, TextErr *err) {
+  if (!want || !strcmp(got, want)) return 0;
+  return text_fail(err, "%s: SHA-256 %s, expected %s (the recorded hash; `make deps` installs the file)", path, got, want);
+}
+
+static int load(TextEncoder *te, const char *dir, const char *weights_sha256, const char *vocab_sha256, TextErr *err) {
+  char path[640];
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  if (read_config(path, &te->cfg, err)) return -1;
+  snprintf(path, sizeof path, "%s/model.safetensors", dir);
+  SafeTensors st;
+  if (st_open(&st, path, err)) return -1;
+  sha256_hex_of(st.map, st.size, te->weights_sha256);
+  int rc = check_hash(path, te->weights_sha256, weights_sha256, err);
+  if (!rc) rc = load_weights(te, &st, err);
+  st_close(&st);
+  if (rc) return -1;
+  snprintf(path, sizeof path, "%s/vocab.txt", dir);
+  char vhash[65];
+  if (vocab_sha256 && sha256_file(path, vhash))
+    return text_fail(err, "%s: cannot read (%s), expected the encoder's vocab.txt", path, strerror(errno));
+  if (vocab_sha256 && check_hash(path, vhash, vocab_sha256, err)) return -1;
+  if (wordpiece_load(&te->wp, path, err)) return -1;
+  if (te->wp.size != te->cfg.vocab)
+    return text_fail(err, "%s: %d tokens, expected %d (the rows of embeddings.word_embeddings.weight in %s/model.safetensors)",
+                     path, te->wp.size, te->cfg.vocab, dir);
+  return 0;
+}
+
+int text_encoder_load(TextEncoder *te, const char *dir, const char *weights_sha256, const char *vocab_sha256,
+                      TextErr *err) {
+  memset(te, 0, sizeof *te);
+  struct stat sb;
+  if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
+    return text_fail(err, "%s: no such folder, expected a model folder with config.json, model.safetensors and vocab.txt "
+                     "(`make deps` installs all-MiniLM-L6-v2 in " MINILM_L6_DIR ")", dir);
+  snprintf(te->dir, sizeof te->dir, "%s", dir);
+  int rc = load(te, dir, weights_sha256, vocab_sha256, err);
+  if (rc) text_encoder_free(te);
+  return rc;
+}
+
+int minilm_load(TextEncoder *te, const char *dir, TextErr *err) {
+  return text_encoder_load(te, dir ? dir : MINILM_L6_DIR, MINILM_L6_WEIGHTS_SHA256, MINILM_L6_VOCAB_SHA256, err);
+}
+
+void text_encoder_free(TextEncoder *te) {
+  tsr_free(te->params);
+  tsr_free(te->layer);
+  wordpiece_free(&te->wp);
+  memset(te, 0, sizeof *te);
+}
+
+// ------------------------------------------------------------------ forward
+int text_encoder_forward(const TextEncoder *te, const int32_t *ids, const int *nvalid, int B, int L, float *hidden,
+                         float *pooled, TextErr *err) {
+  const BertConfig *c = &te->cfg;
+  const int H = c->hidden, I = c->inter, NH = c->heads, M = B * L;
+  if (B < 1 || L < 1 || L > c->max_pos)
+    return text_fail(err, "text encoder: batch %d x %d tokens, expected at least 1 x 1 and at most %d tokens", B, L, c->max_pos);
+  for (int b = 0; b < B; b++) {
+    if (nvalid[b] < 1 || nvalid[b] > L)
+      return text_fail(err, "text encoder: sample %d has %d valid tokens, expected 1 to %d", b, nvalid[b], L);
+    for (int l = 0; l < L; l++)
+      if (ids[b * L + l] < 0 || ids[b * L + l] >= c->vocab)
+        return text_fail(err, "text encoder: sample %d token %d has id %d, expected 0 to %d", b, l, ids[b * L + l], c->vocab - 1);
+  }
+  float *h = hidden;  // the running hidden states live in the caller's buffer
+  float *qkv = tsr_calloc((size_t)M * 3 * H, sizeof(float));
+  float *ctx = tsr_calloc((size_t)M * H, sizeof(float));
+  float *t = tsr_calloc((size_t)M * H, sizeof(float));
+  float *mid = tsr_calloc((size_t)M * I, sizeof(float));
+  float *lse = tsr_calloc((size_t)B * NH * L, sizeof(float));
+  embedding_forward(t, ids, te->word_emb, te->pos_emb, B, L, H);
+  layernorm_eps_forward(h, t, te->emb_ln_w, te->emb_ln_b, M, H, c->ln_eps);
+  for (int l = 0; l < c->layers; l++) {
+    const BertLayer *y = &te->layer[l];
+    linear_forward(qkv, h, y->qkv_w, y->qkv_b, M, H, 3 * H);
+    attention_forward(ctx, H, lse, qkv, 3 * H, qkv + H, 3 * H, qkv + 2 * H, 3 * H, nvalid, B, L, L, NH, H / NH);
+    linear_forward(t, ctx, y->o_w, y->o_b, M, H, H);
+    gate_residual_forward(t, h, NULL, NULL, 0, B, L, H);  // t += h
+    layernorm_eps_forward(h, t, y->ln1_w, y->ln1_b, M, H, c->ln_eps);
+    linear_forward(mid, h, y->fc1_w, y->fc1_b, M, H, I);
+    gelu_erf_forward(mid, mid, (int64_t)M * I);
+    linear_forward(t, mid, y->fc2_w, y->fc2_b, M, I, H);
+    gate_residual_forward(t, h, NULL, NULL, 0, B, L, H);
+    layernorm_eps_forward(h, t, y->ln2_w, y->ln2_b, M, H, c->ln_eps);
+  }
+  if (pooled) masked_mean_forward(pooled, h, nvalid, B, L, H);
+  tsr_free(qkv), tsr_free(ctx), tsr_free(t), tsr_free(mid), tsr_free(lse);
+  return 0;
+}
