@@ -465,6 +465,7 @@ static void finalize_at(ModelConfig *m, const Where *w) {
   char err[512];
   if (m->freq_dim == 0) m->freq_dim = 256;
   if (!m->predict[0]) strcpy(m->predict, "v");
+  if (!m->text_encoder[0]) strcpy(m->text_encoder, "learned");
   bool derive_rope = !m->rope[0] && !m->rope[1] && !m->rope[2];
   Config tmp = {.model = *m};
   for (const Field *f = cfg_fields; f < cfg_fields + cfg_nfields; f++) {
@@ -489,6 +490,13 @@ static void finalize_at(ModelConfig *m, const Where *w) {
   need(p <= 1 << 30, w, "model.patch", "expected a patch size pt*ph*pw*channels <= 2^30, got %lld", p);
   m->tokens = (int)n, m->patch_dim = (int)p;
   m->predict_x = !strcmp(m->predict, "x");
+  m->text_minilm = !strcmp(m->text_encoder, "minilm");
+  m->text_width = m->text_minilm ? MINILM_WIDTH : m->dim;
+  need(!m->text_minilm || m->text_layers == 0, w, "model.text.layers",
+       "expected 0 with model.text.encoder: minilm (the pretrained encoder replaces the model's own text layers), "
+       "got %d", m->text_layers);
+  need(!m->text_minilm || m->text_length >= 2, w, "model.text.length",
+       "expected at least 2 with the minilm encoder ([CLS] and [SEP]), got %d", m->text_length);
 }
 
 void model_config_finalize(ModelConfig *m, const char *where) {

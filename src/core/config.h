@@ -27,11 +27,19 @@ typedef struct {
   int rope[3];                          // head-dim split (t,h,w); derived when absent
   int freq_dim;                         // timestep sinusoid size (256)
   char predict[4];                      // what the network outputs: "v" velocity (default) | "x" clean video
+  char text_encoder[16];                // "learned" (default: the model's own, over corpus words) | "minilm"
+                                        // (frozen pretrained all-MiniLM-L6-v2, WordPiece; docs/text_encoder.md)
   // derived
   int head_dim, tokens, patch_dim;      // dim/heads, N, P
   int grid_t, grid_h, grid_w;           // T/pt, H/ph, W/pw
   int predict_x;                        // predict == "x" (docs/model.md "Prediction target")
+  int text_minilm;                      // text_encoder == "minilm": ctx = Linear(the encoder's states)
+  int text_width;                       // width of the states the DiT reads: dim, or 384 for minilm
 } ModelConfig;
+
+// Width of all-MiniLM-L6-v2's hidden states (model.text.encoder: minilm);
+// the trainer checks the loaded encoder against it.
+#define MINILM_WIDTH 384
 
 // x-prediction turns the network's clean-video output into a velocity as
 // v = (x_t - x0_hat) / max(t, PREDICT_X_T_MIN) (the clamp keeps t -> 0 finite).

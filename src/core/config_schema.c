@@ -39,6 +39,7 @@ const Field cfg_fields[] = {
     REQ("model.text.length", model.text_length, 1, 65536),
     REQ("model.text.layers", model.text_layers, 0, 1024),
     REQ("model.text.vocab", model.vocab, 4, 1 << 24),
+    ENUM("model.text.encoder", model.text_encoder, "learned|minilm"),  // absent: learned
     INT3("model.rope", model.rope, 2, 65536, 0),  // absent: derived from head_dim
     INT("model.freq_dim", model.freq_dim, 2, 65536),
     ENUM("model.predict", model.predict, "v|x"),  // absent: v

@@ -29,11 +29,13 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/fpenv.h"
 #include "core/h5io.h"
+#include "core/log.h"
 #include "core/rng.h"
 #include "data/corpus.h"
 
@@ -63,6 +65,8 @@ struct Loader {
   int L, Lc;         // model text length, corpus text length
   uint64_t shard;    // clips of one epoch on this dp rank
   LoaderCursor cur;  // the next batch to deliver (consumer side, caller's thread)
+  int32_t *ids, *nids;  // o.tokenize: [n, 2, L] ids of (caption, recaption) of every clip, [n, 2] counts
+  int32_t *null_ids, null_n;  // o.tokenize: the null caption
 
   // Reader state: touched only by the thread that reads (see top).
   uint32_t *perm;    // permutation of epoch perm_epoch, [n]
@@ -127,10 +131,14 @@ static void read_batch(Loader *l, LoaderCursor *c, float *x0, int32_t *tokens, i
     h5_lock();
     corpus_read_patches(&l->corpus, l->bucket, clip, l->n0, l->nloc, x0 + (size_t)b * l->nloc * l->P);
     int32_t nt = 0;
-    if (!drop) corpus_read_tokens(&l->corpus, l->bucket, clip, which, l->tokbuf, &nt);
+    if (!drop && !l->ids) corpus_read_tokens(&l->corpus, l->bucket, clip, which, l->tokbuf, &nt);
     h5_unlock();
 
-    if (drop) {  // null caption: BOS only
+    if (l->ids) {  // re-tokenised at open
+      const size_t at = (size_t)clip * 2 + (size_t)which;
+      memcpy(tok, drop ? l->null_ids : l->ids + at * L, (size_t)L * sizeof *tok);
+      nt = drop ? l->null_n : l->nids[at];
+    } else if (drop) {  // null caption: BOS only
       memset(tok, 0, (size_t)L * sizeof *tok);
       tok[0] = 1;
       nt = 1;
@@ -226,6 +234,36 @@ static void worker_shutdown(void *arg) {
   worker_stop(arg);
 }
 
+// o.tokenize: every caption and recaption of the bucket through the given
+// tokenizer, once (strings read on this thread, before any prefetch).
+static void retokenize(Loader *l, const char *path) {
+  const LoaderOptions *o = &l->o;
+  const int L = l->L;
+  char err[1024], item[160];
+  l->ids = tsr_calloc((size_t)l->n * 2 * L, sizeof *l->ids);
+  l->nids = tsr_calloc((size_t)l->n * 2, sizeof *l->nids);
+  l->null_ids = tsr_calloc((size_t)L, sizeof *l->null_ids);
+  if (o->tokenize(o->tokenize_ctx, "", "the null caption", l->null_ids, &l->null_n, NULL, err, sizeof err) != 0)
+    tsr_user_error("%s: %s", path, err);
+  int cut[2] = {0, 0};
+  for (int clip = 0; clip < l->n; clip++)
+    for (int which = 0; which < 2; which++) {
+      h5_lock();
+      char *text = corpus_read_caption(&l->corpus, l->bucket, clip, which);
+      h5_unlock();
+      int truncated = 0;
+      snprintf(item, sizeof item, "bucket %s clip %d %s", l->bucket->name, clip, which ? "recaption" : "caption");
+      const size_t at = (size_t)clip * 2 + (size_t)which;
+      if (o->tokenize(o->tokenize_ctx, text, item, l->ids + at * L, &l->nids[at], &truncated, err, sizeof err) != 0)
+        tsr_user_error("%s: %s", path, err);
+      cut[which] += truncated;
+      free(text);
+    }
+  if (cut[0] || cut[1])
+    log_warn("%s: %d of %d captions and %d of %d recaptions are longer than the text window of %d tokens: cut",
+             path, cut[0], l->n, cut[1], l->n, L);
+}
+
 // ------------------------------------------------------------------ API
 
 int loader_worker_flushes_denormals(const Loader *l) { return l->running ? l->worker_flushes : -1; }
@@ -253,7 +291,7 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
   if (c->pt != pt || c->ph != ph || c->pw != pw || c->channels != channels)
     tsr_user_error("%s: /tokenizer patch %dx%dx%d with %d channels, but the model expects patch %dx%dx%d with %d channels",
                    path, c->pt, c->ph, c->pw, c->channels, pt, ph, pw, channels);
-  if (c->text_length < o->text_length)
+  if (!o->tokenize && c->text_length < o->text_length)
     tsr_user_error("%s: /tokenizer text_length %d is shorter than the model's text length %d (model.text.length)",
                    path, c->text_length, o->text_length);
   l->bucket = corpus_bucket(c, o->T, o->H, o->W);
@@ -283,6 +321,7 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
   l->Lc = c->text_length;
   l->shard = (uint64_t)(l->n - o->dp_rank + o->dp_size - 1) / (uint64_t)o->dp_size;
   l->perm = tsr_calloc((size_t)l->n, sizeof *l->perm);
+  if (o->tokenize) retokenize(l, path);
   l->tokbuf = tsr_calloc((size_t)l->Lc, sizeof *l->tokbuf);
 
   l->nslots = o->prefetch;
@@ -366,6 +405,9 @@ void loader_close(Loader *l) {
   corpus_close(&l->corpus);
   h5_unlock();
   tsr_free(l->perm);
+  tsr_free(l->ids);
+  tsr_free(l->nids);
+  tsr_free(l->null_ids);
   tsr_free(l->tokbuf);
   tsr_free(l);
 }

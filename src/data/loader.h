@@ -11,7 +11,14 @@
 // recaption with p_recaption, else the short caption; then the null caption
 // (BOS only) with p_drop.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
+
+// A caption tokenizer other than the corpus's own (e.g. the WordPiece of a
+// pretrained text encoder): text -> ids[L], *n used, *truncated when cut.
+// 0, or -1 with a message in err (err_size bytes).
+typedef int (*LoaderTokenize)(void *ctx, const char *text, const char *item, int32_t *ids, int32_t *n,
+                              int *truncated, char *err, size_t err_size);
 
 typedef struct {
   int dp_rank, dp_size, sp_rank, sp_size;
@@ -21,6 +28,11 @@ typedef struct {
   int text_length;    // the model's L (<= the corpus's; longer captions truncated)
   int T, H, W;        // the bucket to read
   int prefetch;       // batches read ahead by a background thread (0: read in loader_next)
+  // NULL: the corpus's tokens. Otherwise every caption and recaption of the
+  // bucket is re-tokenised with it at open (held in memory, [n, 2, L]), and
+  // the null caption is its tokens of "".
+  LoaderTokenize tokenize;
+  void *tokenize_ctx;
 } LoaderOptions;
 
 typedef struct {

@@ -221,7 +221,8 @@ int cmd_generate(int argc, char **argv) {
     tsr_user_error("generate: --size %s: this model makes %dx%d frames", a.size, mc->height, mc->width);
   SamplerOptions so = {.steps = a.steps ? a.steps : cfg.sample.steps, .cfg = a.cfg >= 0 ? a.cfg : cfg.sample.cfg,
                        .shift = a.shift > 0 ? a.shift : cfg.sample.shift, .seed = a.seed >= 0 ? (uint64_t)a.seed : cfg.sample.seed,
-                       .progress = comm_world_rank() == 0 ? progress : NULL, .cfg_group = gen_cfg_group(&gl)};
+                       .progress = comm_world_rank() == 0 ? progress : NULL, .cfg_group = gen_cfg_group(&gl),
+                       .text = ses.text};
   if (gl.cfg == 2 && so.cfg == 1.0f)
     comm_user_error_all("generate: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");
   double t_start = timer_now();

@@ -435,7 +435,8 @@ int cmd_eval(int argc, char **argv) {
                        .cfg = a.cfg >= 0 ? a.cfg : cfg.sample.cfg,
                        .shift = a.shift > 0 ? a.shift : cfg.sample.shift,
                        .heun = !strcmp(sampler, "heun"),
-                       .t0 = 1.0f};
+                       .t0 = 1.0f,
+                       .text = ses.text};
   const uint64_t base_seed = a.seed >= 0 ? (uint64_t)a.seed : cfg.sample.seed;
 
   const CkptState st = ses.state;

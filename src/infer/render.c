@@ -390,7 +390,8 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
                        .shift = rs->shift > 0 ? rs->shift : cfg->sample.shift,
                        .heun = !strcmp(sampler, "heun"),
                        .seed = (uint64_t)(it->seed >= 0 ? it->seed : base_seed + it->index),
-                       .cfg_group = rs->cfg_group};
+                       .cfg_group = rs->cfg_group,
+                       .text = s->text};
   GenerateRequest r = {.frames = it->frames ? it->frames : T, .sampler = so,
                        .remix_strength = it->strength > 0 ? it->strength : 0.7f};
   VideoFrames first = {0}, last = {0}, remix = {0};

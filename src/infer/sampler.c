@@ -118,8 +118,18 @@ void sample_flow(Model *m, const SamplerOptions *o, int B, const int32_t *tokens
     memcpy(c.batch.ntokens, ntokens, (size_t)B * sizeof(int32_t));
   }
   for (int s = first_null; s < Bm; s++) {
-    c.batch.tokens[(size_t)s * c.L] = 1;
-    c.batch.ntokens[s] = 1;
+    if (o->text) {  // the pretrained encoder's null caption: the empty text
+      text_cond_null(o->text, c.batch.tokens + (size_t)s * c.L, &c.batch.ntokens[s]);
+    } else {
+      c.batch.tokens[(size_t)s * c.L] = 1;
+      c.batch.ntokens[s] = 1;
+    }
+  }
+  if (o->text) {  // the states of every row, once: they do not change over the steps
+    TextErr err;
+    c.batch.text_states = tsr_calloc((size_t)Bm * c.L * text_cond_width(o->text), sizeof(float));
+    if (text_cond_states(o->text, c.batch.tokens, c.batch.ntokens, Bm, c.batch.text_states, &err) != 0)
+      tsr_user_error("sampler: text encoder: %s", err.msg);
   }
   if (cond)
     for (int k = 0; k < Bm / B; k++) memcpy(c.batch.cond + (size_t)k * B * c.gt, cond, (size_t)B * c.gt);
@@ -171,4 +181,5 @@ void sample_flow(Model *m, const SamplerOptions *o, int B, const int32_t *tokens
   tsr_free(c.batch.tokens);
   tsr_free(c.batch.ntokens);
   tsr_free(c.batch.cond);
+  tsr_free(c.batch.text_states);
 }

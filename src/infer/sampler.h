@@ -19,6 +19,7 @@
 
 #include "comm/comm.h"
 #include "model/model.h"
+#include "text/text_cond.h"
 
 typedef struct {
   int steps;
@@ -31,6 +32,7 @@ typedef struct {
   void (*progress)(int i, int n, void *ctx);
   void *progress_ctx;
   CommGroup *cfg_group;  // CFG-parallel pair (size 2), or NULL: both branches on this rank
+  TextCond *text;        // model.text.encoder minilm: the encoder whose states the model reads (NULL otherwise)
 } SamplerOptions;
 
 // Model forwards needed per sample: steps * (cfg != 1 ? 2 : 1) * (heun ? ~2 : 1).

@@ -76,6 +76,16 @@ static const Backend *open_device(InferDevice dev, ModelLayout *layout) {
   return be;
 }
 
+// The checkpoint's pretrained encoder: the same weights it was trained with.
+static void open_text_encoder(InferSession *s) {
+  TextErr err;
+  s->text = text_cond_open(s->cfg.model.text_length, (size_t)64 << 20, &err);
+  if (!s->text) tsr_user_error("%s: model.text.encoder minilm: %s", s->ckpt, err.msg);
+  if (strcmp(s->state.text_sha256, text_cond_sha256(s->text)) != 0)
+    tsr_user_error("%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other weights)",
+                   s->ckpt, s->state.text_sha256, text_cond_dir(s->text), text_cond_sha256(s->text));
+}
+
 void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch,
                        InferDevice dev) {
   memset(s, 0, sizeof *s);
@@ -87,6 +97,10 @@ void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayo
   CkptBuffers bufs = {.params = &s->model.params};
   ckpt_load(ckpt, &bufs, &s->state, use_ema ? "ema" : "params");
   model_alloc_acts_forward(&s->model, max_batch);
+  if (s->cfg.model.text_minilm) {
+    open_text_encoder(s);
+    return;
+  }
   char **vocab;
   int V;
   ckpt_read_vocab(ckpt, &vocab, &V);
@@ -102,6 +116,14 @@ void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayo
 
 int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, const char *what) {
   const int L = s->cfg.model.text_length;
+  if (s->text) {
+    TextErr err;
+    int32_t n = 0;
+    int truncated = 0;
+    if (text_cond_tokenize(s->text, prompt, what, tokens, &n, &truncated, &err) != 0) tsr_user_error("%s", err.msg);
+    if (truncated) log_warn("%s: prompt longer than the text window of %d tokens: truncated", what, L);
+    return n;
+  }
   memset(tokens, 0, (size_t)L * sizeof *tokens);
   tokens[0] = TOK_BOS;
   if (!s->have_tokenizer) return 1;
@@ -112,6 +134,7 @@ int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, con
 
 void infer_close(InferSession *s) {
   if (s->have_tokenizer) tokenizer_free(&s->tok);
+  text_cond_close(s->text);
   model_free(&s->model);
   backend_close(s->be);
 }

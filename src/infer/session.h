@@ -8,6 +8,7 @@
 #include "data/tokenizer.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
+#include "text/text_cond.h"
 
 // Where inference runs (--device, --precision of generate / render / eval).
 typedef struct {
@@ -23,6 +24,7 @@ typedef struct {
   CkptState state;     // step etc. of the checkpoint
   Tokenizer tok;
   int have_tokenizer;  // 0 for a model trained on random data: prompts are ignored
+  TextCond *text;      // model.text.encoder minilm: the pretrained encoder (its WordPiece tokenizes prompts)
 } InferSession;
 
 void infer_open(InferSession *s, const char *ckpt, int use_ema, InferDevice dev);

@@ -26,6 +26,7 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, in
   a->x = arena_floats(ar, M * P);
   a->target = forward_only ? NULL : arena_floats(ar, M * P);
   a->tokens = arena_bytes(ar, BL * sizeof(int32_t));
+  a->text_states = c->text_minilm ? arena_floats(ar, BL * (size_t)c->text_width) : NULL;
   a->tvec = arena_floats(ar, 2 * B);
   a->loss = arena_floats(ar, 1);
   a->sel = arena_bytes(ar, M);

@@ -172,6 +172,11 @@ static void text_encoder_backward(Model *m) {
   GradScratch *g = &a->gs;
   const Dims d = a->d;
   const size_t BL = (size_t)d.B * d.L, D = (size_t)d.D, Dm = (size_t)d.Dm;
+  if (m->cfg.text_minilm) {  // only the projection learns; nothing flows into the frozen encoder
+    be_linear_backward(m->be, NULL, PG(m, o->text_proj.w), PG(m, o->text_proj.b), g->dctx, a->text_states,
+                       PW(m, o->text_proj.w), (int)BL, m->cfg.text_width, (int)D);
+    return;
+  }
   zero(m, g->dtx, BL * D);
   be_layernorm_backward(m->be, g->dtx, PG(m, o->text_norm.w), PG(m, o->text_norm.b), g->dctx, a->tx_final,
                      PW(m, o->text_norm.w), a->ctx_mean, a->ctx_rstd, BL, D);

@@ -94,8 +94,12 @@ void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Bac
   o->blocks = tsr_calloc((size_t)cfg->depth, sizeof *o->blocks);
   char p[PARAM_NAME_MAX];
 
-  o->tok_emb = add(t, INIT_NORMAL, 2, cfg->vocab, D, "text.tok_emb.weight");
-  o->pos_emb = add(t, INIT_NORMAL, 2, cfg->text_length, D, "text.pos_emb");
+  if (cfg->text_minilm) {  // a frozen pretrained encoder outside the model: only its projection learns
+    o->text_proj = add_linear(t, "text_proj", cfg->text_width, D, 0);
+  } else {
+    o->tok_emb = add(t, INIT_NORMAL, 2, cfg->vocab, D, "text.tok_emb.weight");
+    o->pos_emb = add(t, INIT_NORMAL, 2, cfg->text_length, D, "text.pos_emb");
+  }
   for (int i = 0; i < cfg->text_layers; i++) {
     TextLayerOff *l = &o->text[i];
     snprintf(p, sizeof p, "text.layers.%d.norm1", i); l->norm1 = add_norm(t, p, D);
@@ -105,7 +109,7 @@ void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Bac
     snprintf(p, sizeof p, "text.layers.%d.mlp.fc1", i); l->fc1 = add_linear(t, p, D, Dm, 0);
     snprintf(p, sizeof p, "text.layers.%d.mlp.fc2", i); l->fc2 = add_linear(t, p, Dm, D, 0);
   }
-  o->text_norm = add_norm(t, "text.norm", D);
+  if (!cfg->text_minilm) o->text_norm = add_norm(t, "text.norm", D);
   o->x_embed = add_linear(t, "x_embed", cfg->patch_dim, D, 0);
   o->t_fc1 = add_linear(t, "t_embed.fc1", cfg->freq_dim, D, 0);
   o->t_fc2 = add_linear(t, "t_embed.fc2", D, D, 0);
@@ -160,6 +164,7 @@ Dims model_dims(const Model *m, int B) {
 }
 
 void model_freeze_text(Model *m) {
+  if (m->cfg.text_minilm) return;  // the pretrained encoder is frozen by construction; text_proj learns
   for (int i = 0; i < m->params.count; i++)
     if (!strncmp(m->params.items[i].name, "text.", 5)) m->params.items[i].frozen = 1;
   m->text_frozen = 1;

@@ -157,6 +157,7 @@ CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, c
   WCHECK(k, h5_attr_str_try(k->f, "format", CKPT_FORMAT), "attributes");
   for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) WCHECK(k, h5_attr_ints_try(k->f, ints[i].name, &ints[i].v, 1), "attributes");
   WCHECK(k, h5_attr_str_try(k->f, "run_id", s->run_id), "attributes");
+  if (s->text_sha256[0]) WCHECK(k, h5_attr_str_try(k->f, "text_encoder_sha256", s->text_sha256), "attributes");
   char *yaml = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&yaml, &len);
@@ -380,6 +381,9 @@ CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s) {
   char *id = read_str_attr(k, "run_id", sizeof s->run_id - 1, k->version == 1);  // none in version 1
   snprintf(s->run_id, sizeof s->run_id, "%s", id ? id : "");
   free(id);
+  char *text = read_str_attr(k, "text_encoder_sha256", sizeof s->text_sha256 - 1, 1);  // only with a pretrained encoder
+  snprintf(s->text_sha256, sizeof s->text_sha256, "%s", text ? text : "");
+  free(text);
   h5_unlock();
   return k;
 }

@@ -37,6 +37,10 @@ static void upload_batch(Model *m, const Batch *b) {
   be_upload(be, a->tokens, b->tokens, (size_t)d.B * d.L * sizeof(int32_t));
   be_upload(be, a->x, b->x, (size_t)M * d.P * sizeof(float));
   if (b->target) be_upload(be, a->target, b->target, (size_t)M * d.P * sizeof(float));
+  if (m->cfg.text_minilm) {
+    TSR_ASSERT(b->text_states, "model.text.encoder minilm: the batch has no text states");
+    be_upload(be, a->text_states, b->text_states, (size_t)d.B * d.L * m->cfg.text_width * sizeof(float));
+  }
 }
 
 static void text_encoder_forward(Model *m) {
@@ -44,6 +48,11 @@ static void text_encoder_forward(Model *m) {
   const ModelOffsets *o = m->off;
   const Dims d = a->d;
   const int BL = d.B * d.L, D = d.D;
+  if (m->cfg.text_minilm) {  // ctx = text_proj(the frozen encoder's states)
+    be_linear_forward(m->be, a->ctx, a->text_states, PW(m, o->text_proj.w), PW(m, o->text_proj.b), BL,
+                      m->cfg.text_width, D);
+    return;
+  }
   be_embedding_forward(m->be, a->temb_in, a->tokens, PW(m, o->tok_emb), PW(m, o->pos_emb), d.B, d.L, D);
   const float *x = a->temb_in;
   for (int i = 0; i < m->cfg.text_layers; i++) {
@@ -214,6 +223,7 @@ float model_forward(Model *m, const Batch *b) {
 
 static double text_encoder_flops(const ModelConfig *c, int B) {
   const double D = c->dim, Dm = (double)c->mlp_ratio * c->dim, L = c->text_length, BL = B * L;
+  if (c->text_minilm) return 2 * BL * c->text_width * D;  // the projection; the encoder runs once per caption
   return c->text_layers * (2 * BL * D * (3 * D + D + 2 * Dm) + 4 * B * L * L * D);
 }
 

@@ -23,6 +23,7 @@ typedef struct {
   int32_t *tokens;  // [B,L]
   int32_t *ntokens; // [B], >= 1
   uint8_t *cond;    // [B,gt] 1 = conditioning latent frame
+  float *text_states;  // [B,L,text_width] model.text.encoder minilm: the encoder's states (NULL otherwise)
   float *target;    // [B,N,P] velocity target (training only; may be NULL)
   // Generated (non-conditioned) tokens of the whole global batch, over every
   // dp rank (the trainer allreduces it): the loss is sum(w*se)/(P*loss_tokens)

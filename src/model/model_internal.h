@@ -30,6 +30,7 @@ struct ModelOffsets {
   size_t tok_emb, pos_emb;
   TextLayerOff *text;  // [text_layers]
   NormOff text_norm;
+  LinearOff text_proj;  // minilm: the encoder's states [text_width] -> D
   LinearOff x_embed, t_fc1, t_fc2, y_embed;
   BlockOff *blocks;    // [depth]
   LinearOff final_adaln, final_linear;
@@ -112,6 +113,7 @@ struct ModelActs {
   int *ntok;         // [B] as int for the kernels
   float *rope_cos, *rope_sin;  // [N, hd/2]
   // text encoder
+  float *text_states;  // minilm: [B,L,text_width] the frozen encoder's states, uploaded
   float *temb_in;    // [B,L,D] embedding output
   TextActs *text;    // [text_layers]
   float *tx_final, *ctx, *ctx_mean, *ctx_rstd;  // [B,L,D] stream, ctx, [B*L]

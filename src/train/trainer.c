@@ -28,6 +28,7 @@
 #include "data/random_clips.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
+#include "text/text_cond.h"
 #include "train/flow.h"
 #include "train/loss_plot.h"
 #include "train/optimizer.h"
@@ -60,7 +61,45 @@ typedef struct {
   FILE *metrics;
   double peak_gflops;  // sum over ranks of each rank's fp32 peak
   double t_begin;  // wall clock at the first step of this process
+  TextCond *text;  // model.text.encoder minilm: the frozen encoder and its cache of caption states
+  float *states;   // [mb, L, text_width] this micro-batch's states
 } Trainer;
+
+// Cache bound of the caption states: 4000 captions of 64 ids take ~200 MB.
+#define TEXT_CACHE_BYTES ((size_t)1 << 30)
+
+static int tokenize_caption(void *ctx, const char *text, const char *item, int32_t *ids, int32_t *n, int *truncated,
+                            char *err, size_t err_size) {
+  TextErr e;
+  if (text_cond_tokenize(ctx, text, item, ids, n, truncated, &e) == 0) return 0;
+  snprintf(err, err_size, "%s", e.msg);
+  return -1;
+}
+
+// model.text.encoder minilm: the pretrained encoder, its WordPiece for the
+// loader, and the states buffer of a micro-batch.
+static void open_text_encoder(Trainer *tr) {
+  const ModelConfig *mc = &tr->cfg->model;
+  if (!mc->text_minilm) return;
+  TextErr err;
+  tr->text = text_cond_open(mc->text_length, TEXT_CACHE_BYTES, &err);
+  if (!tr->text) tsr_user_error("%s: model.text.encoder minilm: %s", tr->cfg->path, err.msg);
+  if (text_cond_width(tr->text) != mc->text_width)
+    tsr_user_error("%s: the encoder in %s has width %d, the model expects %d", tr->cfg->path, text_cond_dir(tr->text),
+                   text_cond_width(tr->text), mc->text_width);
+  tr->states = tsr_calloc((size_t)tr->mb * mc->text_length * mc->text_width, sizeof(float));
+  tr->fb.b.text_states = tr->states;
+  snprintf(tr->state.text_sha256, sizeof tr->state.text_sha256, "%s", text_cond_sha256(tr->text));
+  log_info("text encoder: all-MiniLM-L6-v2 from %s (sha256 %.16s...), frozen, states cached as float16",
+           text_cond_dir(tr->text), text_cond_sha256(tr->text));
+}
+
+static void text_states(Trainer *tr) {
+  if (!tr->text) return;
+  TextErr err;
+  if (text_cond_states(tr->text, tr->fb.b.tokens, tr->fb.b.ntokens, tr->mb, tr->states, &err) != 0)
+    tsr_user_error("%s: text encoder: %s", tr->cfg->path, err.msg);
+}
 
 static void open_data(Trainer *tr) {
   const Config *cfg = tr->cfg;
@@ -71,6 +110,11 @@ static void open_data(Trainer *tr) {
                      .p_recaption = cfg->data.p_recaption, .p_drop = cfg->data.p_drop,
                      .text_length = mc->text_length, .T = mc->frames, .H = mc->height, .W = mc->width,
                      .prefetch = cfg->data.prefetch};
+  if (tr->text) {  // the corpus's captions re-tokenised with the encoder's WordPiece; no corpus vocabulary
+    o.tokenize = tokenize_caption, o.tokenize_ctx = tr->text;
+    tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels);
+    return;
+  }
   Corpus corpus;
   h5_lock();
   corpus_open(&corpus, cfg->data.path);
@@ -164,6 +208,10 @@ static void check_model_keys(Trainer *tr, const char *path) {
     comm_user_error_all("%s: trained with model.heads %d and rope %d/%d/%d, but %s has heads %d and rope %d/%d/%d "
                         "(the checkpoint was made for a different model config)", path, a->heads, a->rope[0],
                         a->rope[1], a->rope[2], tr->cfg->path, b->heads, b->rope[0], b->rope[1], b->rope[2]);
+  if (strcmp(a->text_encoder, b->text_encoder) != 0)
+    comm_user_error_all("%s: trained with model.text.encoder %s, but %s has %s (the model reads other text states; "
+                        "the checkpoint was made for a different model config)", path, a->text_encoder, tr->cfg->path,
+                        b->text_encoder);
   if (strcmp(a->predict, b->predict) != 0)
     comm_user_error_all("%s: trained with model.predict %s, but %s has model.predict %s (the network's output "
                         "means something else; the checkpoint was made for a different model config)",
@@ -187,6 +235,12 @@ static int resume(Trainer *tr) {
   CkptComm cc = ckpt_comm(tr);
   CkptFile *f = ckpt_open(path, &cc, &tr->state);
   check_model_keys(tr, path);  // before the tensors: a different model is named as such
+  if (tr->text) {
+    if (strcmp(tr->state.text_sha256, text_cond_sha256(tr->text)) != 0)
+      comm_user_error_all("%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other weights: "
+                          "the states the model learned to read would change)", path, tr->state.text_sha256,
+                          text_cond_dir(tr->text), text_cond_sha256(tr->text));
+  }
   read_group(tr, f, "params", t->data);
   read_group(tr, f, "optim/m", t->grad);
   zero_take(&tr->zero, t->grad, tr->zero.m);
@@ -224,6 +278,7 @@ static void next_batch(Trainer *tr, int64_t step, int k) {
   if (tr->loader) {
     loader_next(tr->loader, fb->x0, fb->b.tokens, fb->b.ntokens, NULL);
     flow_prepare(fb, mc, &cfg->train, 0.0f, cfg->train.seed, first, stride);  // loader did caption dropout
+    text_states(tr);
     return;
   }
   const size_t L = (size_t)mc->text_length, NP = (size_t)fb->nloc * mc->patch_dim;
@@ -234,6 +289,7 @@ static void next_batch(Trainer *tr, int64_t step, int k) {
     if (tr->clip) memcpy(fb->x0 + j * NP, tr->clip + (size_t)fb->n0 * mc->patch_dim, NP * sizeof(float));
   }
   flow_prepare(fb, mc, &cfg->train, cfg->data.p_drop, cfg->train.seed, first, stride);
+  text_states(tr);
 }
 
 // Generated tokens of the whole global batch of `step` (the loss denominator):
@@ -353,6 +409,7 @@ static void setup(Trainer *tr) {
   const int nloc = mc->tokens / cc->sp;
   flow_batch_alloc_slice(&tr->fb, mc, tr->mb, cc->sp_rank * nloc, nloc);
   if (cc->sp > 1 && !cfg->data.path[0]) tr->clip = tsr_calloc((size_t)mc->tokens * mc->patch_dim, sizeof(float));
+  open_text_encoder(tr);
   open_data(tr);
   const double mib = 1.0 / 1048576.0, full_state = 2.0 * (double)tr->model.params.total * sizeof(float);
   log_info("layout dp=%d sp=%d tp=%d (%d ranks): batch %d = %d dp x %d micro-batches x %d samples; "
@@ -471,6 +528,14 @@ float train_run(const Config *cfg, const TrainOptions *opt) {
   zero_free(&tr.zero);
   model_free(&tr.model);
   tsr_free(tr.stage);
+  if (tr.text) {
+    const TextCondStats st = text_cond_stats(tr.text);
+    log_info("text encoder: %llu captions encoded (%.1f s), %llu reuses from the cache (%.1f MiB)%s",
+             (unsigned long long)(st.misses + st.uncached), st.encode_seconds, (unsigned long long)st.hits,
+             (double)st.bytes / 1048576.0, st.uncached ? "; the cache filled up" : "");
+  }
+  text_cond_close(tr.text);
+  tsr_free(tr.states);
   comm_free(&tr.cc);
   backend_close(tr.be);
   return (float)loss;
