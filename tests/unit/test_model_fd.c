@@ -42,6 +42,74 @@ static Batch batch_of(Inputs *in, const ModelConfig *c, int B) {
                  .target = in->target};
 }
 
+// Gradients of two sampled coordinates of every parameter against central
+// finite differences of the loss, on random (all non-zero) parameters.
+static void fd_check(Model *m, const Batch *b, const char *what) {
+  params_init_uniform(&m->params, 5, 0.2f);
+  params_zero_grad(&m->params);
+  model_forward(m, b);
+  model_backward(m, b);
+  int checked = 0, bad = 0;
+  double worst = 0;
+  for (int i = 0; i < m->params.count; i++) {
+    const ParamInfo *p = &m->params.items[i];
+    for (int probe = 0; probe < 2; probe++) {
+      size_t e = (size_t)(rng_uniform(9, RNG_TEST, (uint32_t)i, (uint32_t)probe, 0) * (float)p->numel);
+      float *w = m->params.data + p->offset + e;
+      float g = m->params.grad[p->offset + e], w0 = *w, h = 2e-3f;
+      *w = w0 + h;
+      double lp = model_forward(m, b);
+      *w = w0 - h;
+      double lm = model_forward(m, b);
+      *w = w0;
+      double fd = (lp - lm) / (2.0 * h);
+      double err = fabs(fd - g) / fmax(fabs(fd) + fabs(g), 2e-3);
+      checked++;
+      if (err > 0.05) {
+        bad++;
+        printf("  %s[%zu]: analytic %.6g, finite difference %.6g\n", p->name, e, g, fd);
+      }
+      if (err > worst) worst = err;
+    }
+  }
+  EXPECT(bad == 0, "%s: %d of %d sampled gradients differ from finite differences", what, bad, checked);
+  printf("  ok  %s finite differences: %d coordinates over %d params, worst rel %.2e\n", what, checked,
+         m->params.count, worst);
+}
+
+// model.text.encoder minilm: the model reads given states [B,L,384] through
+// text_proj; its gradient (and everything downstream) by finite differences;
+// model_freeze_text leaves text_proj learning (the encoder is outside).
+static void test_minilm(void) {
+  ModelConfig c = cfg();
+  strcpy(c.text_encoder, "minilm");
+  c.text_layers = 0;
+  model_config_finalize(&c, "test_model_fd minilm");
+  EXPECT(c.text_minilm && c.text_width == MINILM_WIDTH, "minilm config: text_width %d", c.text_width);
+  Model m;
+  model_build(&m, &c, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
+  model_alloc_acts(&m, 2);
+  EXPECT(params_find(&m.params, "text_proj.weight") && !params_find(&m.params, "text.tok_emb.weight"),
+         "minilm model: text_proj present, no learned encoder");
+  Inputs in;
+  Batch b = batch_of(&in, &c, 2);
+  float *states = malloc((size_t)2 * c.text_length * c.text_width * sizeof(float));
+  tl_fill(states, (int64_t)2 * c.text_length * c.text_width, 13);
+  b.text_states = states;
+  fd_check(&m, &b, "minilm");
+  model_freeze_text(&m);
+  params_zero_grad(&m.params);
+  model_forward(&m, &b);
+  model_backward(&m, &b);
+  const ParamInfo *proj = params_find(&m.params, "text_proj.weight");
+  int nonzero = 0;
+  for (size_t e = proj->offset; e < proj->offset + proj->numel; e++) nonzero += m.params.grad[e] != 0.0f;
+  EXPECT(!proj->frozen && nonzero > 0, "minilm: text_proj frozen %d, %d non-zero gradients after model_freeze_text",
+         proj->frozen, nonzero);
+  free(states);
+  model_free(&m);
+}
+
 int main(void) {
   ModelConfig c = cfg();
   Model m;
@@ -58,35 +126,7 @@ int main(void) {
   EXPECT(maxabs == 0.0, "standard init: output should be exactly 0, max |out| = %g", maxabs);
 
   // Finite differences on random (all non-zero) parameters, in double-checked float.
-  params_init_uniform(&m.params, 5, 0.2f);
-  params_zero_grad(&m.params);
-  model_forward(&m, &b);
-  model_backward(&m, &b);
-  int checked = 0, bad = 0;
-  double worst = 0;
-  for (int i = 0; i < m.params.count; i++) {
-    const ParamInfo *p = &m.params.items[i];
-    for (int probe = 0; probe < 2; probe++) {
-      size_t e = (size_t)(rng_uniform(9, RNG_TEST, (uint32_t)i, (uint32_t)probe, 0) * (float)p->numel);
-      float *w = m.params.data + p->offset + e;
-      float g = m.params.grad[p->offset + e], w0 = *w, h = 2e-3f;
-      *w = w0 + h;
-      double lp = model_forward(&m, &b);
-      *w = w0 - h;
-      double lm = model_forward(&m, &b);
-      *w = w0;
-      double fd = (lp - lm) / (2.0 * h);
-      double err = fabs(fd - g) / fmax(fabs(fd) + fabs(g), 2e-3);
-      checked++;
-      if (err > 0.05) {
-        bad++;
-        printf("  %s[%zu]: analytic %.6g, finite difference %.6g\n", p->name, e, g, fd);
-      }
-      if (err > worst) worst = err;
-    }
-  }
-  EXPECT(bad == 0, "%d of %d sampled gradients differ from finite differences", bad, checked);
-  printf("  ok  finite differences: %d coordinates over %d params, worst rel %.2e\n", checked, m.params.count, worst);
+  fd_check(&m, &b, "learned");
 
   // Conditioned tokens are out of the loss: changing their target changes nothing.
   float before = model_forward(&m, &b);
@@ -135,5 +175,6 @@ int main(void) {
   model_forward(&m, &b);
   EXPECT_CLOSE(m.out, out2, c.tokens * c.patch_dim, 1e-6, "batch 1 equals sample 0 of batch 2");
   model_free(&m);
+  test_minilm();
   return tl_finish("test_model_fd");
 }
