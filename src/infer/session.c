@@ -79,7 +79,7 @@ static const Backend *open_device(InferDevice dev, ModelLayout *layout) {
 // The checkpoint's pretrained encoder: the same weights it was trained with.
 static void open_text_encoder(InferSession *s) {
   TextErr err;
-  s->text = text_cond_open(s->cfg.model.text_length, (size_t)64 << 20, &err);
+  s->text = text_cond_open(s->cfg.model.text_length, (size_t)64 << 20, s->be, &err);
   if (!s->text) tsr_user_error("%s: model.text.encoder minilm: %s", s->ckpt, err.msg);
   if (strcmp(s->state.text_sha256, text_cond_sha256(s->text)) != 0)
     tsr_user_error("%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other weights)",

@@ -118,4 +118,9 @@
     (dst, ld_dst, src, ld_src, rows, cols))                                                                     \
   /* optimizer glue (kernels/cpu/reduce.c) */                                                                   \
   X(REF, sum_squares, (double *out, const float *x, int64_t n), (out, x, n))                                   \
-  X(REF, ema_update, (float *ema, const float *w, int64_t n, float decay), (ema, w, n, decay))
+  X(REF, ema_update, (float *ema, const float *w, int64_t n, float decay), (ema, w, n, decay))                  \
+  /* pretrained text encoders (forward only; kernels/cpu/layernorm_eps.c, gelu_erf.c) */                          \
+  X(REF, layernorm_eps_forward,                                                                                 \
+    (float *out, const float *in, const float *w, const float *b, int M, int C, float eps),                    \
+    (out, in, w, b, M, C, eps))                                                                                 \
+  X(REF, gelu_erf_forward, (float *out, const float *in, int64_t n), (out, in, n))

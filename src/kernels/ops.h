@@ -118,3 +118,10 @@ void rope3d_backward_ref(float *dx, int ld, int n0, int gh, int gw, const int ro
 //   in the backend's memory). The fast version's sum depends on the thread
 //   count (OpenMP reduction), not on the run: same threads, same bits.
 // ema_update:  ema[i] = decay * ema[i] + (1 - decay) * w[i]
+
+// ---------------------------------------------------------------- pretrained text encoders
+// Forward only (the encoders are frozen).
+// layernorm_eps_forward: LayerNorm over the last dim C of in[M,C] with a given
+//   eps (BERT: 1e-12): out = (x - mean) / sqrt(var + eps) * w + b, var biased;
+//   w, b [C] required; out may equal in.
+// gelu_erf_forward: exact GELU (BERT, PyTorch's default) 0.5 x (1 + erf(x / sqrt 2)); out may equal in.

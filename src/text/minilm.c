@@ -11,7 +11,7 @@
 #include "core/json_tree.h"
 #include "core/sha256.h"
 #include "kernels/ops.h"
-#include "kernels/text_ops.h"
+#include "kernels/ops.h"
 #include "text/minilm_weights.h"
 #include "text/safetensors.h"
 
@@ -185,6 +185,7 @@ static int load(TextEncoder *te, const char *dir, const char *weights_sha256, co
 int text_encoder_load(TextEncoder *te, const char *dir, const char *weights_sha256, const char *vocab_sha256,
                       TextErr *err) {
   memset(te, 0, sizeof *te);
+  te->be = backend_cpu();
   struct stat sb;
   if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
     return text_fail(err, "%s: no such folder, expected a model folder with config.json, model.safetensors and vocab.txt "
@@ -199,7 +200,25 @@ int minilm_load(TextEncoder *te, const char *dir, TextErr *err) {
   return text_encoder_load(te, dir ? dir : MINILM_L6_DIR, MINILM_L6_WEIGHTS_SHA256, MINILM_L6_VOCAB_SHA256, err);
 }
 
+void text_encoder_use_backend(TextEncoder *te, const Backend *be) {
+  if (te->be && !te->be->mem.host) return;  // already on a device
+  te->be = be;
+  if (be->mem.host) return;
+  te->dparams = be_floats(be, te->nparams);
+  be_upload(be, te->dparams, te->params, te->nparams * sizeof(float));
+  // every weight pointer moves by the same offset into the device copy
+#define REBASE(p) ((p) = (p) ? te->dparams + ((p) - te->params) : NULL)
+  REBASE(te->word_emb), REBASE(te->pos_emb), REBASE(te->emb_ln_w), REBASE(te->emb_ln_b);
+  for (int l = 0; l < te->cfg.layers; l++) {
+    BertLayer *y = &te->layer[l];
+    REBASE(y->qkv_w), REBASE(y->qkv_b), REBASE(y->o_w), REBASE(y->o_b), REBASE(y->ln1_w), REBASE(y->ln1_b);
+    REBASE(y->fc1_w), REBASE(y->fc1_b), REBASE(y->fc2_w), REBASE(y->fc2_b), REBASE(y->ln2_w), REBASE(y->ln2_b);
+  }
+#undef REBASE
+}
+
 void text_encoder_free(TextEncoder *te) {
+  if (te->dparams) be_free(te->be, te->dparams);
   tsr_free(te->params);
   tsr_free(te->layer);
   wordpiece_free(&te->wp);
@@ -220,28 +239,40 @@ int text_encoder_forward(const TextEncoder *te, const int32_t *ids, const int *n
       if (ids[b * L + l] < 0 || ids[b * L + l] >= c->vocab)
         return text_fail(err, "text encoder: sample %d token %d has id %d, expected 0 to %d", b, l, ids[b * L + l], c->vocab - 1);
   }
-  float *h = hidden;  // the running hidden states live in the caller's buffer
-  float *qkv = tsr_calloc((size_t)M * 3 * H, sizeof(float));
-  float *ctx = tsr_calloc((size_t)M * H, sizeof(float));
-  float *t = tsr_calloc((size_t)M * H, sizeof(float));
-  float *mid = tsr_calloc((size_t)M * I, sizeof(float));
-  float *lse = tsr_calloc((size_t)B * NH * L, sizeof(float));
-  embedding_forward(t, ids, te->word_emb, te->pos_emb, B, L, H);
-  layernorm_eps_forward(h, t, te->emb_ln_w, te->emb_ln_b, M, H, c->ln_eps);
+  const Backend *be = te->be;
+  const size_t ids_bytes = (size_t)M * sizeof(int32_t), nv_bytes = (size_t)B * sizeof(int);
+  int32_t *d_ids = be_alloc(be, ids_bytes);
+  int *d_nvalid = be_alloc(be, nv_bytes);
+  be_upload(be, d_ids, ids, ids_bytes);
+  be_upload(be, d_nvalid, nvalid, nv_bytes);
+  float *h = be_floats(be, (size_t)M * H);
+  float *qkv = be_floats(be, (size_t)M * 3 * H);
+  float *ctx = be_floats(be, (size_t)M * H);
+  float *t = be_floats(be, (size_t)M * H);
+  float *mid = be_floats(be, (size_t)M * I);
+  float *lse = be_floats(be, (size_t)B * NH * L);
+  be_embedding_forward(be, t, d_ids, te->word_emb, te->pos_emb, B, L, H);
+  be_layernorm_eps_forward(be, h, t, te->emb_ln_w, te->emb_ln_b, M, H, c->ln_eps);
   for (int l = 0; l < c->layers; l++) {
     const BertLayer *y = &te->layer[l];
-    linear_forward(qkv, h, y->qkv_w, y->qkv_b, M, H, 3 * H);
-    attention_forward(ctx, H, lse, qkv, 3 * H, qkv + H, 3 * H, qkv + 2 * H, 3 * H, nvalid, B, L, L, NH, H / NH);
-    linear_forward(t, ctx, y->o_w, y->o_b, M, H, H);
-    gate_residual_forward(t, h, NULL, NULL, 0, B, L, H);  // t += h
-    layernorm_eps_forward(h, t, y->ln1_w, y->ln1_b, M, H, c->ln_eps);
-    linear_forward(mid, h, y->fc1_w, y->fc1_b, M, H, I);
-    gelu_erf_forward(mid, mid, (int64_t)M * I);
-    linear_forward(t, mid, y->fc2_w, y->fc2_b, M, I, H);
-    gate_residual_forward(t, h, NULL, NULL, 0, B, L, H);
-    layernorm_eps_forward(h, t, y->ln2_w, y->ln2_b, M, H, c->ln_eps);
+    be_linear_forward(be, qkv, h, y->qkv_w, y->qkv_b, M, H, 3 * H);
+    be_attention_forward(be, ctx, H, lse, qkv, 3 * H, qkv + H, 3 * H, qkv + 2 * H, 3 * H, d_nvalid, B, L, L, NH,
+                         H / NH);
+    be_linear_forward(be, t, ctx, y->o_w, y->o_b, M, H, H);
+    be_axpy(be, t, 1.0f, h, (int64_t)M * H);  // t += h
+    be_layernorm_eps_forward(be, h, t, y->ln1_w, y->ln1_b, M, H, c->ln_eps);
+    be_linear_forward(be, mid, h, y->fc1_w, y->fc1_b, M, H, I);
+    be_gelu_erf_forward(be, mid, mid, (int64_t)M * I);
+    be_linear_forward(be, t, mid, y->fc2_w, y->fc2_b, M, I, H);
+    be_axpy(be, t, 1.0f, h, (int64_t)M * H);
+    be_layernorm_eps_forward(be, h, t, y->ln2_w, y->ln2_b, M, H, c->ln_eps);
   }
-  if (pooled) masked_mean_forward(pooled, h, nvalid, B, L, H);
-  tsr_free(qkv), tsr_free(ctx), tsr_free(t), tsr_free(mid), tsr_free(lse);
+  be_download(be, hidden, h, (size_t)M * H * sizeof(float));
+  if (pooled) {
+    be_masked_mean_forward(be, ctx, h, d_nvalid, B, L, H);  // ctx is free again: [B,H] fits
+    be_download(be, pooled, ctx, (size_t)B * H * sizeof(float));
+  }
+  be_free(be, d_ids), be_free(be, d_nvalid), be_free(be, h), be_free(be, qkv), be_free(be, ctx);
+  be_free(be, t), be_free(be, mid), be_free(be, lse);
   return 0;
 }

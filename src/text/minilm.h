@@ -7,10 +7,11 @@
 //   outputs: the last hidden states [B,L,H] and their mean over the valid
 //   tokens [B,H] (sentence-transformers' pooling, before its L2 normalisation).
 // LayerNorm eps from config.json (1e-12). Computed by the CPU kernels
-// (kernels/ops.h, kernels/text_ops.h). docs/text_encoder.md.
+// (kernels/ops.h). docs/text_encoder.md.
 #pragma once
 #include <stdint.h>
 
+#include "kernels/backend.h"
 #include "text/text_error.h"
 #include "text/wordpiece.h"
 
@@ -33,8 +34,10 @@ typedef struct {
   BertConfig cfg;
   WordPiece wp;
   char weights_sha256[65];  // of model.safetensors, as read
-  float *params;            // every weight, in one buffer
+  float *params;            // every weight, in one buffer (host)
   size_t nparams;
+  const Backend *be;        // where the forward computes (the CPU unless text_encoder_use_backend)
+  float *dparams;           // the weights in be's memory when that is not the host's (else NULL)
   const float *word_emb;  // [vocab, H]
   const float *pos_emb;   // [max_pos, H]: position + token type 0
   const float *emb_ln_w, *emb_ln_b;
@@ -51,10 +54,13 @@ int text_encoder_load(TextEncoder *te, const char *dir, const char *weights_sha2
 // with the hashes recorded in text/minilm_weights.h.
 int minilm_load(TextEncoder *te, const char *dir, TextErr *err);
 void text_encoder_free(TextEncoder *te);
+// Compute on `be` from now on: the weights are uploaded once into its memory.
+void text_encoder_use_backend(TextEncoder *te, const Backend *be);
 
 // Token ids [B,L] (row-major; those at l >= nvalid[b] are padding: masked as
 // keys, their rows computed but meaningless), 1 <= nvalid[b] <= L <= max_pos.
 // Writes hidden [B,L,H] and, when not NULL, pooled [B,H] (the mean of the
-// valid rows). 0, or -1 when an id or count is out of range.
+// valid rows). 0, or -1 when an id or count is out of range. Every pointer
+// is host memory; the computation runs on te->be (uploads and downloads here).
 int text_encoder_forward(const TextEncoder *te, const int32_t *ids, const int *nvalid, int B, int L, float *hidden,
                          float *pooled, TextErr *err);

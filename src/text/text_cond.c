@@ -60,7 +60,7 @@ static void weights_dir(char *dir, size_t size) {
   snprintf(dir, size, "%s", MINILM_L6_DIR);
 }
 
-TextCond *text_cond_open(int L, size_t cache_bytes, TextErr *err) {
+TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TextErr *err) {
   TextCond *tc = tsr_calloc(1, sizeof *tc);
   weights_dir(tc->dir, sizeof tc->dir);
   if (minilm_load(&tc->te, tc->dir, err) != 0) {
@@ -73,6 +73,7 @@ TextCond *text_cond_open(int L, size_t cache_bytes, TextErr *err) {
     text_cond_close(tc);
     return NULL;
   }
+  text_encoder_use_backend(&tc->te, be);
   tc->L = L, tc->width = tc->te.cfg.hidden, tc->cap_bytes = cache_bytes;
   tc->nslot = 1024;
   tc->slot = tsr_calloc(tc->nslot, sizeof *tc->slot);

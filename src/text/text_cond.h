@@ -23,8 +23,9 @@ typedef struct {
 // all-MiniLM-L6-v2 from $TSR_MINILM_DIR, else models/minilm-l6 beside the
 // binary's folder (where `make deps` puts it), else MINILM_L6_DIR under the
 // working directory; hashes checked. Text window L (>= 2 ids), cache bound
-// in bytes. NULL, with one line in err, when the weights are missing or bad.
-TextCond *text_cond_open(int L, size_t cache_bytes, TextErr *err);
+// in bytes; the encoder computes on `be` (the model's backend). NULL, with
+// one line in err, when the weights are missing or bad.
+TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TextErr *err);
 void text_cond_close(TextCond *tc);
 int text_cond_width(const TextCond *tc);          // 384 for MiniLM-L6
 const char *text_cond_sha256(const TextCond *tc);  // of the weights

@@ -82,7 +82,7 @@ static void open_text_encoder(Trainer *tr) {
   const ModelConfig *mc = &tr->cfg->model;
   if (!mc->text_minilm) return;
   TextErr err;
-  tr->text = text_cond_open(mc->text_length, TEXT_CACHE_BYTES, &err);
+  tr->text = text_cond_open(mc->text_length, TEXT_CACHE_BYTES, tr->be, &err);
   if (!tr->text) tsr_user_error("%s: model.text.encoder minilm: %s", tr->cfg->path, err.msg);
   if (text_cond_width(tr->text) != mc->text_width)
     tsr_user_error("%s: the encoder in %s has width %d, the model expects %d", tr->cfg->path, text_cond_dir(tr->text),

@@ -13,7 +13,7 @@
 int main(void) {
   TextErr err;
   enum { L = 16, B = 4 };
-  TextCond *tc = text_cond_open(L, (size_t)64 << 20, &err);
+  TextCond *tc = text_cond_open(L, (size_t)64 << 20, backend_cpu(), &err);
   EXPECT(tc != NULL, "text_cond_open: %s", err.msg);
   if (!tc) return tl_finish("test_text_cond");
   const int W = text_cond_width(tc);

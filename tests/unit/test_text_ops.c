@@ -1,4 +1,4 @@
-// The text encoders' kernels (src/kernels/text_ops.h): each fast version
+// The text encoders' kernels (src/kernels/ops.h): each fast version
 // against its plain reference, and the references against independent
 // answers: GELU_erf at points whose values x Phi(x) were computed in double
 // precision as x erfc(-x / sqrt 2) / 2 (Python's math.erfc), LayerNorm rows of known mean and variance, and
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/text_ops.h"
+#include "kernels/ops.h"
 #include "testlib.h"
 
 static void test_gelu_erf(void) {

@@ -1,9 +1,9 @@
-// Exact GELU (kernels/text_ops.h): x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)),
+// Exact GELU (kernels/ops.h): x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)),
 // as BERT and PyTorch's nn.GELU() compute it (not the tanh approximation of
 // gelu_forward). glibc's erff is within an ulp or two.
 #include <math.h>
 
-#include "kernels/text_ops.h"
+#include "kernels/ops.h"
 
 void gelu_erf_forward(float *out, const float *in, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 32768)

@@ -1,11 +1,11 @@
-// LayerNorm with the caller's eps (kernels/text_ops.h). Two passes over a row
+// LayerNorm with the caller's eps (kernels/ops.h). Two passes over a row
 // (mean, then the centred sum of squares) as layernorm_forward does; rows in
 // parallel. Each output element is written after its input was last read, so
 // out may equal in.
 #include <math.h>
 #include <stddef.h>
 
-#include "kernels/text_ops.h"
+#include "kernels/ops.h"
 
 void layernorm_eps_forward(float *out, const float *in, const float *w, const float *b, int M, int C, float eps) {
 #pragma omp parallel for schedule(static) if ((int64_t)M * C > 8192)
