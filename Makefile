@@ -181,6 +181,13 @@ all: build/cuda_objects.stamp
 # the runtime and libstdc++ come --as-needed, found through an rpath.
 # libcudart loads without a driver: on a machine without one bin/tessera
 # starts, runs on the CPU, and backend_cuda_open returns the reason.
+# `ar rcs` keeps members it is not given: when the choice between
+# backend_cuda.o and backend_nocuda.o changes (nvcc appears, NVCC= is given),
+# the library is made anew, or the stale member would win the link.
+BACKEND_CHOICE := $(if $(NVCC),cuda,nocuda)
+ifneq ($(shell cat build/backend_choice 2>/dev/null),$(BACKEND_CHOICE))
+  $(shell mkdir -p build; rm -f $(LIB); echo $(BACKEND_CHOICE) >build/backend_choice)
+endif
 ifneq ($(NVCC),)
 CUBLAS_LIBDIR := $(call find_libdir,libcublasLt.so)
 CUDA_LDLIBS := -L$(CUBLAS_LIBDIR) -L$(CUDART_LIBDIR) -Wl,-rpath,$(CUBLAS_LIBDIR) -Wl,-rpath,$(CUDART_LIBDIR) \

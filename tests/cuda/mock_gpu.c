@@ -31,9 +31,12 @@ void gpu_init(GpuCtx *cx, int device) {
 void gpu_shutdown(GpuCtx *cx) { memset(cx, 0, sizeof *cx); }
 void gpu_sync(const GpuCtx *cx) { (void)cx; }
 void gpu_describe(const GpuCtx *cx, char *buf, size_t size) { snprintf(buf, size, "%s", cx->name); }
+// Fresh device memory holds whatever was there: here all-ones bytes (NaN as
+// floats), so a caller that relies on cudaMalloc'd memory being zero fails.
 void *gpu_alloc(size_t bytes) {
   void *p = malloc(bytes ? bytes : 1);
   if (!p) abort();
+  memset(p, 0xff, bytes ? bytes : 1);
   return p;
 }
 void gpu_free(void *p) { free(p); }
