@@ -64,8 +64,9 @@ echo "ok: ${#objs[@]} CUDA objects carry sm_90 and sm_80 machine code"
 T=build/cuda/test_cuda_ops
 for p in "$T" build/cuda/test_model_backends build/cuda/bench_model_gpu; do
   [ -x "$p" ] || fail "$p not built (run make)"
-  missing=$(ldd "$p" | grep "not found") && fail "$p: unresolved libraries: $missing"
-  ldd "$p" | grep -q libcublasLt || fail "$p does not link cuBLASLt"
+  libs=$(ldd "$p")
+  missing=$(grep "not found" <<<"$libs") && fail "$p: unresolved libraries: $missing"
+  grep -q libcublasLt <<<"$libs" || fail "$p does not link cuBLASLt"
 done
 echo "ok: the GPU programs link (cudart, cuBLAS, cuBLASLt)"
 # bin/tessera: the CUDA backend is in it (run.device: cuda is a run-time choice) ...
