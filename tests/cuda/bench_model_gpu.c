@@ -101,8 +101,7 @@ int main(int argc, char **argv) {
   const ModelConfig *mc = &cfg.model;
   Model m;
   model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1}, be);
-  params_init(&m.params, 0);
-  params_init_uniform(&m.params, 0, 0.02f);  // non-zero adaLN so every path computes
+  params_init_uniform(&m.params, 0, 0.02f);  // every parameter non-zero (adaLN too): every path computes
   model_alloc_acts(&m, batch);
   const size_t np = m.params.total, nx = (size_t)batch * mc->tokens * mc->patch_dim;
   float *am = be_floats(be, np), *av = be_floats(be, np);
