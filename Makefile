@@ -273,7 +273,7 @@ test-cuda:
 gpu-bundle:
 	@echo "gpu-bundle: nvcc not found"; exit 1
 endif
--include $(CU_OBJ:.o=.d) $(CUDA_HOST_OBJ:.o=.d)
+-include $(CU_OBJ:.o=.d) $(CUDA_HOST_OBJ:.o=.d) build/cuda/mock_gpu.d build/kernels/backend_cuda.d
 
 # `make test` installs what is missing, builds, and runs every test, then the
 # unit tests again under ASan + UBSan (the part of `make sanitize` in SAN_CI).
