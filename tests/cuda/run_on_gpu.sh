@@ -35,6 +35,7 @@ ROOT=$PWD
 LOG=${OUT:-$ROOT/build/gpu_check}
 mkdir -p "$LOG"
 BUDGET=${BUDGET:-540}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}  # the CPU backend side of the comparisons
 T0=$(date +%s)
 declare -a SUMMARY
 FAILED=0
