@@ -24,16 +24,17 @@
 #   tessera  bin/tessera train / generate / bench step with run.device=cuda,
 #            where bin/tessera loads there (its HDF5, MPI, FFmpeg libraries) and
 #            accepts run.device: cuda
-# Logs: $OUT (device tool) or build/gpu_check. Exit status: 0 when every
-# stage that ran passed.
+# Logs: build/gpu_check/<stage>.log; with $OUT set (device tool, which returns
+# at most 8 files) $OUT/summary.txt and $OUT/gpu_check_logs.tgz. Exit status:
+# 0 when every stage that ran passed.
 # A dry run here, without a GPU, over the CPU stand-ins:
 #   GPU_CHECK_BIN=DIR TIMINGS=0 bash tests/cuda/run_on_gpu.sh   (DIR: the three
 #   program names linked to build/cuda/*_mock and a stub bench_model_gpu)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-LOG=${OUT:-$ROOT/build/gpu_check}
-mkdir -p "$LOG"
+LOG=$ROOT/build/gpu_check  # one log per stage; $OUT gets summary.txt and them all in one .tgz
+rm -rf "$LOG"; mkdir -p "$LOG"
 BUDGET=${BUDGET:-540}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}  # the CPU backend side of the comparisons
 T0=$(date +%s)
@@ -177,7 +178,7 @@ if [ $GPU_STAGES = 1 ]; then
   elif missing=$(ldd "$TB" 2>&1 | grep 'not found' | awk '{print $1}' | tr '\n' ' ') && [ -n "$missing" ]; then
     note tessera "not run: bin/tessera lacks libraries here: $missing"
   else
-    RUN=$LOG/tessera_run; rm -rf "$RUN"
+    RUN=$ROOT/build/gpu_check_run; rm -rf "$RUN"  # checkpoints: not in the logs archive
     run_stage train_gpu 150 "$TB" train configs/train/tiny.yaml run.device=cuda run.precision=bf16 train.steps=200 \
       train.log_every=1 train.ckpt_every=200 "train.out=$RUN/gpu"
     rc=$?
@@ -208,4 +209,7 @@ fi  # GPU_STAGES
   for l in "${SUMMARY[@]}"; do echo "$l"; done
   echo "verdict: $([ $FAILED = 0 ] && echo 'every stage that ran passed' || echo 'FAILURES above') (logs: $LOG)"
 } | tee "$LOG/summary.txt"
+if [ -n "${OUT:-}" ]; then
+  cp "$LOG/summary.txt" "$OUT/" && tar czf "$OUT/gpu_check_logs.tgz" -C "$ROOT/build" gpu_check 2>/dev/null
+fi
 exit $FAILED
