@@ -116,7 +116,8 @@ build/comm/comm_nccl.o: Makefile  # its flags depend on what was found
 
 # ---------------------------------------------------------------- sources
 SRC := $(wildcard src/core/*.c src/kernels/cpu/*.c src/model/*.c src/comm/*.c src/data/*.c \
-                  src/train/*.c src/infer/*.c) src/kernels/backend_cpu.c src/kernels/backend_nocuda.c
+                  src/train/*.c src/infer/*.c) src/kernels/backend_cpu.c \
+  $(if $(NVCC),src/kernels/backend_cuda.c,src/kernels/backend_nocuda.c)
 OBJ := $(SRC:src/%.c=build/%.o)
 LIB := build/libtessera.a
 TEST_SRC := $(wildcard tests/unit/test_*.c)
@@ -174,47 +175,106 @@ build/cuda_objects.stamp: $(CU_OBJ)
 	@mkdir -p build; touch $@
 all: build/cuda_objects.stamp
 
-# CUDA kernels vs the CPU references (tests/cuda/test_cuda_ops.c): the test,
-# the CPU reference kernels and the few core files they need, compiled with the
-# plain C compiler and no MPI/HDF5/oneDNN (-O2, no -march), linked with the CUDA
-# objects, cuBLAS(Lt) and the runtime. So it builds and runs on a GPU machine
-# that has only nvcc and a C compiler. Only when nvcc exists; bin/tessera does
-# not link any of it. `make test-cuda` needs a GPU (fails without one);
-# tests/test_cuda.sh (in `make test`) runs the mock below and skips the GPU
-# part with the reason.
+# The CUDA backend in tessera (kernels/backend_cuda.c, docs/cuda.md). With
+# nvcc, libtessera.a holds backend_cuda.o (SRC above) and the CUDA objects;
+# bin/tessera always links them (-u: `run.device: cuda` is a run-time choice),
+# and so does every test binary that reaches backend_cuda_open. cuBLAS(Lt),
+# the runtime and libstdc++ come --as-needed, found through an rpath.
+# libcudart loads without a driver: on a machine without one bin/tessera
+# starts, runs on the CPU, and backend_cuda_open returns the reason.
+# `ar rcs` keeps members it is not given: when the choice between
+# backend_cuda.o and backend_nocuda.o changes (nvcc appears, NVCC= is given),
+# the library is made anew, or the stale member would win the link.
+BACKEND_CHOICE := $(if $(NVCC),cuda,nocuda)
+ifneq ($(shell cat build/backend_choice 2>/dev/null),$(BACKEND_CHOICE))
+  $(shell mkdir -p build; rm -f $(LIB); echo $(BACKEND_CHOICE) >build/backend_choice)
+endif
+ifneq ($(NVCC),)
+CUBLAS_LIBDIR := $(call find_libdir,libcublasLt.so)
+CUDA_LDLIBS := -L$(CUBLAS_LIBDIR) -L$(CUDART_LIBDIR) -Wl,-rpath,$(CUBLAS_LIBDIR) -Wl,-rpath,$(CUDART_LIBDIR) \
+  -Wl,--as-needed -lcublasLt -lcublas -lcudart -lstdc++ -Wl,--no-as-needed -ldl
+$(LIB): $(CU_OBJ)
+LDLIBS += $(CUDA_LDLIBS)
+bin/tessera: LDFLAGS += -Wl,-u,backend_cuda_open
+endif
+
+# Programs for a GPU machine (tests/cuda/run_on_gpu.sh), which may have only
+# nvcc and a C compiler: compiled with the plain C compiler and no MPI, HDF5
+# or oneDNN (-O2, no -march), from a host library of the sources they need,
+# linked with the CUDA objects (libyaml static when there is a libyaml.a):
+#   test_cuda_ops       every op of the backend table on the CPU backend and,
+#                       with a GPU, on the CUDA backend (fp32 and bf16 modes),
+#                       plus the CUDA-only functions; `make test-cuda`
+#   test_model_backends the whole model, forward + backward, and N training
+#                       steps on the CUDA backend against the CPU backend
+#   bench_model_gpu     a training step at a model size: time and MFU against
+#                       the measured bf16 GEMM peak
+# Their `_mock` twins (tests/cuda/mock_gpu.c instead of the CUDA objects) build
+# and run everywhere: tests/test_cuda.sh and tests/test_cuda_standin.sh.
 CUDA_TEST := build/cuda/test_cuda_ops
-CUDA_TEST_HOST_SRC := src/core/error.c src/core/log.c src/core/rng.c src/core/device.c $(wildcard src/kernels/cpu/*.c)
-CUDA_TEST_HOST_OBJ := $(CUDA_TEST_HOST_SRC:src/%.c=build/cuda/host/%.o)
+CUDA_HOST_SRC := $(addprefix src/core/,error.c log.c rng.c device.c mem.c arena.c params.c config.c config_schema.c \
+  parse.c fs.c fpenv.c timer.c) $(wildcard src/kernels/cpu/*.c) src/kernels/backend_cpu.c src/kernels/backend_cuda.c \
+  $(addprefix src/model/,acts.c backward.c build.c forward.c parallel.c) \
+  $(addprefix src/comm/,comm.c comm_mpi.c comm_nccl.c)
+CUDA_HOST_OBJ := $(CUDA_HOST_SRC:src/%.c=build/cuda/host/%.o)
+CUDA_HOST_LIB := build/cuda/host/libtessera_host.a
 CUDA_HOST_CC := $(shell command -v gcc 2>/dev/null || echo cc)
-CUDA_HOST_CFLAGS := -std=gnu17 -O2 -g -fopenmp -Wall -Wextra $(if $(filter 1,$(CUDA_WERROR)),-Werror) -Wno-unused-parameter -Isrc
-.PHONY: test-cuda
+CUDA_HOST_CFLAGS := -std=gnu17 -O2 -g -fopenmp -Wall -Wextra $(if $(filter 1,$(CUDA_WERROR)),-Werror) -Wno-unused-parameter \
+  -Isrc -Itests/unit
+YAML_STATIC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libyaml.a /usr/lib64/libyaml.a /usr/lib/libyaml.a))
+CUDA_HOST_LDLIBS := $(if $(YAML_STATIC),$(YAML_STATIC),-lyaml) -lm -ldl -lpthread
+.PHONY: test-cuda gpu-bundle
 build/cuda/host/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) -MMD -MP -c $< -o $@
-CUDA_TEST_DEPS := tests/cuda/test_cuda_ops.c $(CUDA_TEST_HOST_OBJ) src/kernels/cuda_ops.h src/kernels/ops.h \
-  src/core/device.h src/core/rng.h
-# The same test against a CPU stand-in of the CUDA ops (tests/cuda/mock_gpu.c):
-# checks the checker on machines without a GPU, with or without nvcc.
+$(CUDA_HOST_LIB): $(CUDA_HOST_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@; ar rcs $@ $^
+CUDA_TEST_DEPS := $(CUDA_HOST_LIB) src/kernels/cuda_ops.h src/kernels/ops.h src/kernels/oplist.h src/kernels/backend.h
+CUDA_PROGRAMS := test_cuda_ops test_model_backends bench_model_gpu
+# the stand-ins: everything but the CUDA objects
 CUDA_MOCK_TEST := build/cuda/test_cuda_ops_mock
-$(CUDA_MOCK_TEST): $(CUDA_TEST_DEPS) tests/cuda/mock_gpu.c
+build/cuda/%_mock: tests/cuda/%.c tests/cuda/mock_gpu.c $(CUDA_TEST_DEPS)
 	@mkdir -p $(dir $@)
-	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) -DTSR_GPU_MOCK $< tests/cuda/mock_gpu.c $(CUDA_TEST_HOST_OBJ) -o $@ -lm
-all: $(CUDA_MOCK_TEST)
+	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) -DTSR_GPU_MOCK $< tests/cuda/mock_gpu.c $(CUDA_HOST_LIB) -o $@ $(CUDA_HOST_LDLIBS)
+all: $(CUDA_MOCK_TEST) build/cuda/test_model_backends_mock
+
+# The model on the CUDA backend over the stand-in, in the full build (MPI:
+# tp2 and sp2 under mpirun): tests/test_cuda_standin.sh. mock_gpu.o calls the
+# same fast CPU ops as backend_cpu, from the same library: bit for bit.
+STANDIN_TEST := build/cuda/test_model_standin
+build/cuda/mock_gpu.o: tests/cuda/mock_gpu.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(STANDIN_TEST): tests/cuda/test_model_backends.c build/cuda/mock_gpu.o build/kernels/backend_cuda.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -DTSR_GPU_MOCK $< build/cuda/mock_gpu.o build/kernels/backend_cuda.o $(LIB) -o $@ \
+	  $(LDLIBS)
+all: $(STANDIN_TEST)
+
 ifneq ($(NVCC),)
-CUBLAS_LIBDIR := $(call find_libdir,libcublasLt.so)
-$(CUDA_TEST): $(CUDA_TEST_DEPS) $(CU_OBJ)
+build/cuda/%: tests/cuda/%.c $(CUDA_TEST_DEPS) $(CU_OBJ)
 	@mkdir -p $(dir $@)
-	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) $< $(CU_OBJ) $(CUDA_TEST_HOST_OBJ) -o $@ \
+	$(CUDA_HOST_CC) $(CUDA_HOST_CFLAGS) $< $(CU_OBJ) $(CUDA_HOST_LIB) -o $@ $(CUDA_HOST_LDLIBS) \
 	  -L$(CUBLAS_LIBDIR) -L$(CUDART_LIBDIR) -Wl,-rpath,$(CUBLAS_LIBDIR) -Wl,-rpath,$(CUDART_LIBDIR) \
-	  -lcublasLt -lcublas -lcudart -lstdc++ -lm -ldl
-all: $(CUDA_TEST)
+	  -lcublasLt -lcublas -lcudart -lstdc++
+all: $(addprefix build/cuda/,$(CUDA_PROGRAMS))
 test-cuda: $(CUDA_TEST)
 	$(CUDA_TEST) --require-gpu
+# What tests/cuda/run_on_gpu.sh takes to a GPU machine (device tool: carry
+# build/gpu): the three programs and libgomp, so nothing needs building there.
+gpu-bundle: $(addprefix build/cuda/,$(CUDA_PROGRAMS))
+	@rm -rf build/gpu; mkdir -p build/gpu/lib
+	cp $^ build/gpu/
+	cp -L $$($(CUDA_HOST_CC) -print-file-name=libgomp.so.1) build/gpu/lib/
+	@du -sh build/gpu
 else
 test-cuda:
 	@echo "test-cuda: nvcc not found (install the CUDA toolkit, CUDA_HOME=$(CUDA_HOME))"; exit 1
+gpu-bundle:
+	@echo "gpu-bundle: nvcc not found"; exit 1
 endif
--include $(CU_OBJ:.o=.d) $(CUDA_TEST_HOST_OBJ:.o=.d)
+-include $(CU_OBJ:.o=.d) $(CUDA_HOST_OBJ:.o=.d) build/cuda/mock_gpu.d build/kernels/backend_cuda.d
 
 # `make test` installs what is missing, builds, and runs every test, then the
 # unit tests again under ASan + UBSan (the part of `make sanitize` in SAN_CI).

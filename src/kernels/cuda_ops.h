@@ -15,7 +15,10 @@
 //    (inputs rounded to bf16 inside cuBLAS); gpu_gemm_f32 is full fp32.
 //    "_bf16" ops take bf16 tensors (stored as uint16_t, the upper half of
 //    the float32 bits, round-to-nearest-even on conversion).
-// Without a GPU nothing here may be called: check core/device.h first.
+//  - Every op of kernels/oplist.h is here as gpu_<op>(cx, <the list's
+//    parameters>); kernels/backend_cuda.c checks each signature at compile
+//    time and builds the backend table from them.
+// Without a GPU nothing here but gpu_device_count may be called.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +49,10 @@ typedef struct GpuCtx {
                          // the kernel that made it (slow). gpu_init: env TSR_CUDA_SYNC=1
 } GpuCtx;
 
+// Number of usable CUDA devices; 0 with the reason in `why` (no driver, no
+// device, a driver too old for this runtime). Safe on a machine without a
+// driver (libcudart loads without one). With devices, `why` says how many.
+int gpu_device_count(char *why, size_t why_size);
 // Selects `device`, creates the stream and handles, allocates the
 // workspaces. Aborts (CUDA_CHECK) on failure: call device_available first.
 void gpu_init(GpuCtx *cx, int device);
@@ -60,8 +67,21 @@ void gpu_free(void *p);         // NULL is fine
 // Copies through cx->stream and waits for them (host memory need not be pinned).
 void gpu_upload(const GpuCtx *cx, void *dst_dev, const void *src_host, size_t bytes);
 void gpu_download(const GpuCtx *cx, void *dst_host, const void *src_dev, size_t bytes);
-void gpu_fill_f32(const GpuCtx *cx, float *x, float value, int64_t n);  // e.g. NaN poison, zero
-void gpu_copy(const GpuCtx *cx, void *dst, const void *src, size_t bytes);
+void gpu_zero(const GpuCtx *cx, void *p, size_t bytes);  // queued on cx->stream
+void gpu_copy(const GpuCtx *cx, void *dst, const void *src, size_t bytes);  // device to device, queued
+
+// ---------------------------------------------------------------- elementwise glue (ops.h)
+// Same arguments and results as the CPU ops (kernels/cuda/elementwise.cu;
+// fill in context.cu). One thread per output element, in the CPU's order.
+void gpu_fill_f32(const GpuCtx *cx, float *x, float value, int64_t n);  // x[n] = value (e.g. NaN poison)
+void gpu_axpy(const GpuCtx *cx, float *y, float alpha, const float *x, int64_t n);  // y += alpha x
+void gpu_scale_f32(const GpuCtx *cx, float *x, float s, int64_t n);                 // x *= s
+// out[r,c] = a[r,c] + b[r/reps, c], r < R (out may be a)
+void gpu_add_broadcast(const GpuCtx *cx, float *out, const float *a, const float *b, int R, int reps, int C);
+// out[g,c] = sum of in[g*reps + j, c] over j < reps, in row order
+void gpu_sum_groups(const GpuCtx *cx, float *out, const float *in, int G, int reps, int C);
+// dst[r*ld_dst + c] = src[r*ld_src + c] (cudaMemcpy2DAsync)
+void gpu_copy2d(const GpuCtx *cx, float *dst, int ld_dst, const float *src, int ld_src, int rows, int cols);
 
 // ---------------------------------------------------------------- conversion
 // bf16 = round-to-nearest-even(f32); f32 = exact widening.
@@ -87,6 +107,12 @@ void gpu_linear_forward(const GpuCtx *cx, float *out, const float *in, const flo
 // din[M,I] += dout w;  dw[O,I] += dout^T in;  db[O] += sum_m dout
 void gpu_linear_backward(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout, const float *in,
                          const float *w, int M, int I, int O);
+// The same two in full fp32 (gpu_gemm_f32, no TF32); db by the same fixed-order
+// column reduction (double partials). run.precision: fp32.
+void gpu_linear_forward_f32(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b, int M,
+                            int I, int O);
+void gpu_linear_backward_f32(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout,
+                             const float *in, const float *w, int M, int I, int O);
 // bf16 linear through cuBLASLt with a fused epilogue:
 //   gelu = 0: out = in w^T + b;   gelu = 1: pre = in w^T + b, out = GELU_tanh(pre),
 //   pre[M,O] saved (bf16) for the backward when not NULL.

@@ -1,12 +1,15 @@
 // A CPU stand-in for the CUDA ops (kernels/cuda_ops.h): "device" memory is
 // host memory and every gpu_* op calls the fast CPU op of kernels/ops.h
 // (bf16 paths round their operands to bf16 first, as the tensor cores do).
-// Linked into build/cuda/test_cuda_ops_mock, it checks the checker: on a
-// machine without a GPU, tests/test_cuda.sh runs the whole kernel test
-// against this stand-in, so a harness bug (a wrong size, a reference called
-// with the wrong arguments, a tolerance the math cannot meet) shows here
-// instead of costing minutes of a borrowed GPU. Not a backend: never linked
-// into tessera.
+// The fp32 paths (gpu_gemm_f32, gpu_linear_*_f32 and every other op of
+// kernels/oplist.h) call exactly the CPU backend's op, so the CUDA backend
+// (kernels/backend_cuda.c) over this stand-in in fp32 mode gives the CPU
+// backend's results bit for bit: what differs is only the backend's own
+// host code (device memory, upload / download, the table), which is what
+// the stand-in tests exercise.
+// Linked into build/cuda/test_cuda_ops_mock (the kernel test: checks the
+// checker before a GPU is spent on it) and build/cuda/test_model_standin
+// (the whole model through backend_cuda). Never linked into tessera.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,10 @@
 #include "kernels/ops.h"
 
 // ---------------------------------------------------------------- context, memory
+int gpu_device_count(char *why, size_t why_size) {
+  if (why && why_size) snprintf(why, why_size, "1 CPU stand-in device (tests/cuda/mock_gpu.c)");
+  return 1;
+}
 void gpu_init(GpuCtx *cx, int device) {
   memset(cx, 0, sizeof *cx);
   cx->device = device;
@@ -24,18 +31,32 @@ void gpu_init(GpuCtx *cx, int device) {
 void gpu_shutdown(GpuCtx *cx) { memset(cx, 0, sizeof *cx); }
 void gpu_sync(const GpuCtx *cx) { (void)cx; }
 void gpu_describe(const GpuCtx *cx, char *buf, size_t size) { snprintf(buf, size, "%s", cx->name); }
+// Fresh device memory holds whatever was there: here all-ones bytes (NaN as
+// floats), so a caller that relies on cudaMalloc'd memory being zero fails.
 void *gpu_alloc(size_t bytes) {
   void *p = malloc(bytes ? bytes : 1);
   if (!p) abort();
+  memset(p, 0xff, bytes ? bytes : 1);
   return p;
 }
 void gpu_free(void *p) { free(p); }
 void gpu_upload(const GpuCtx *cx, void *dst, const void *src, size_t bytes) { (void)cx, memcpy(dst, src, bytes); }
 void gpu_download(const GpuCtx *cx, void *dst, const void *src, size_t bytes) { (void)cx, memcpy(dst, src, bytes); }
 void gpu_copy(const GpuCtx *cx, void *dst, const void *src, size_t bytes) { (void)cx, memmove(dst, src, bytes); }
-void gpu_fill_f32(const GpuCtx *cx, float *x, float value, int64_t n) {
-  (void)cx;
-  for (int64_t i = 0; i < n; i++) x[i] = value;
+void gpu_zero(const GpuCtx *cx, void *p, size_t bytes) { (void)cx, memset(p, 0, bytes); }
+
+// ---------------------------------------------------------------- elementwise glue
+void gpu_fill_f32(const GpuCtx *cx, float *x, float value, int64_t n) { (void)cx, fill_f32(x, value, n); }
+void gpu_axpy(const GpuCtx *cx, float *y, float alpha, const float *x, int64_t n) { (void)cx, axpy(y, alpha, x, n); }
+void gpu_scale_f32(const GpuCtx *cx, float *x, float s, int64_t n) { (void)cx, scale_f32(x, s, n); }
+void gpu_add_broadcast(const GpuCtx *cx, float *out, const float *a, const float *b, int R, int reps, int C) {
+  (void)cx, add_broadcast(out, a, b, R, reps, C);
+}
+void gpu_sum_groups(const GpuCtx *cx, float *out, const float *in, int G, int reps, int C) {
+  (void)cx, sum_groups(out, in, G, reps, C);
+}
+void gpu_copy2d(const GpuCtx *cx, float *dst, int ld_dst, const float *src, int ld_src, int rows, int cols) {
+  (void)cx, copy2d(dst, ld_dst, src, ld_src, rows, cols);
 }
 
 // ---------------------------------------------------------------- bf16
@@ -115,6 +136,14 @@ void gpu_linear_backward(const GpuCtx *cx, float *din, float *dw, float *db, con
   linear_backward(din, dw, NULL, gr, inr, wr, M, I, O);
   linear_backward(NULL, NULL, db, dout, in, w, M, I, O);  // the bias sum is fp32 on the GPU
   free(gr), free(inr), free(wr);
+}
+void gpu_linear_forward_f32(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b, int M,
+                            int I, int O) {
+  (void)cx, linear_forward(out, in, w, b, M, I, O);
+}
+void gpu_linear_backward_f32(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout, const float *in,
+                             const float *w, int M, int I, int O) {
+  (void)cx, linear_backward(din, dw, db, dout, in, w, M, I, O);
 }
 void gpu_linear_backward_bf16(const GpuCtx *cx, float *din, float *dw, float *db, const bf16_t *dout,
                               const bf16_t *in, const bf16_t *w, int M, int I, int O) {

@@ -1,5 +1,11 @@
-// Every CUDA op (src/kernels/cuda_ops.h) against the CPU reference op
-// (`*_ref` of src/kernels/ops.h) on fresh random inputs.
+// Every op of the backend table (kernels/oplist.h, called as be_<op>) on
+// every backend this binary can open, against the CPU reference op (`*_ref`
+// of src/kernels/ops.h, or the one CPU implementation of a ONE op) on fresh
+// random inputs: the CPU backend always, then the CUDA backend in fp32 mode
+// and in bf16 mode when one opens (a GPU, or the CPU stand-in of
+// tests/cuda/mock_gpu.c in build/cuda/test_cuda_ops_mock). On the fp32 CUDA
+// pass also the CUDA-only functions of cuda_ops.h (bf16 storage, cuBLASLt
+// epilogues, the fused LayerNorm + modulate, the bf16 AdamW copy).
 //  - Outputs written with `=` are poisoned with NaN on the device (and on the
 //    host for the reference) before each run; a NaN left where the reference
 //    wrote, or a value where it did not (gaps between head slices, masked
@@ -7,8 +13,11 @@
 //  - Gradients start from the same random R on both sides; the check compares
 //    the increments (got − R) with (ref − R), so `=` instead of `+=` fails.
 //  - Error = ‖got − ref‖ / ‖ref‖ over the written positions; tolerances:
-//    1e-5 for fp32 kernels, 1e-2 for bf16 GEMM paths (stated per line).
-// Usage: test_cuda_ops            all checks; without a GPU: "SKIPPED: why", exit 0
+//    1e-5 for fp32 kernels, 1e-2 where a backend computes in bf16 (the
+//    GEMMs and linears of the bf16 CUDA backend), exact
+//    (0) for copies, fills and embeddings (stated per line).
+// Usage: test_cuda_ops            all checks; without a GPU the CPU backend's, then
+//                                 "SKIPPED (cuda): why", exit 0 if they passed
 //        test_cuda_ops --require-gpu   the same, but exit 1 without a GPU (make test-cuda)
 //        test_cuda_ops --probe    exit 0 and "GPU: ..." if usable, else "SKIPPED: why" and exit 3
 #include <math.h>
@@ -18,12 +27,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/device.h"
 #include "core/rng.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/ops.h"
 
-static GpuCtx cx;
+static const Backend *be;  // the backend under test
+static GpuCtx *gcx;        // its CUDA context (NULL: not the CUDA backend)
+static int extras;         // 1: also the CUDA-only functions of cuda_ops.h (the fp32 CUDA pass)
+static double tol_mm;      // be_gemm, be_linear_*: 1e-5, or 1e-2 where the backend computes them in bf16
+static const char *label;  // "cpu", "cuda fp32", "cuda bf16"
 static int n_checks = 0, n_failed = 0;
 static uint32_t next_stream = 100;
 
@@ -52,19 +65,19 @@ static float *hcopy(const float *a, int64_t n) {
   return x;
 }
 static void *dput(const void *h, size_t bytes) {
-  void *d = gpu_alloc(bytes);
-  gpu_upload(&cx, d, h, bytes);
+  void *d = be_alloc(be, bytes);
+  be_upload(be, d, h, bytes);
   return d;
 }
 static float *dputf(const float *h, int64_t n) { return dput(h, (size_t)n * sizeof(float)); }
 static float *dnanf(int64_t n) {
-  float *d = gpu_alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-  gpu_fill_f32(&cx, d, NAN, n);
+  float *d = be_alloc(be, (size_t)(n > 0 ? n : 1) * sizeof(float));
+  be_fill_f32(be, d, NAN, n);
   return d;
 }
 static float *dgetf(const float *d, int64_t n) {
   float *h = hmalloc(n);
-  gpu_download(&cx, h, d, (size_t)n * sizeof(float));
+  be_download(be, h, d, (size_t)n * sizeof(float));
   return h;
 }
 // round-to-nearest-even to bf16, kept in a float (the host reference of the conversion)
@@ -84,17 +97,17 @@ static float *hround_bf16(const float *a, int64_t n) {
 }
 static bf16_t *dput_bf16(const float *h, int64_t n) {  // upload as f32, convert on the device
   float *tmp = dputf(h, n);
-  bf16_t *d = gpu_alloc((size_t)(n > 0 ? n : 1) * sizeof(bf16_t));
-  gpu_f32_to_bf16(&cx, d, tmp, n);
-  gpu_sync(&cx);
-  gpu_free(tmp);
+  bf16_t *d = be_alloc(be, (size_t)(n > 0 ? n : 1) * sizeof(bf16_t));
+  gpu_f32_to_bf16(gcx, d, tmp, n);
+  be_sync(be);
+  be_free(be, tmp);
   return d;
 }
 static float *dget_bf16(const bf16_t *d, int64_t n) {
-  float *tmp = gpu_alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-  gpu_bf16_to_f32(&cx, tmp, d, n);
+  float *tmp = be_alloc(be, (size_t)(n > 0 ? n : 1) * sizeof(float));
+  gpu_bf16_to_f32(gcx, tmp, d, n);
   float *h = dgetf(tmp, n);
-  gpu_free(tmp);
+  be_free(be, tmp);
   return h;
 }
 
@@ -121,8 +134,8 @@ static void check(const char *op, const char *what, const float *got, const floa
   const int ok = bad_nan == 0 && err <= tol && (written > 0 || n == 0);
   n_checks++;
   if (!ok) n_failed++;
-  printf("%-4s %-26s %-8s rel err %.2e  tol %.0e  (%lld values%s)\n", ok ? "ok" : "FAIL", op, what, err, tol,
-         (long long)n, bad_nan ? ", NaN pattern differs from the reference" : "");
+  printf("%-4s %-9s %-30s %-8s rel err %.2e  tol %.0e  (%lld values%s)\n", ok ? "ok" : "FAIL", label, op, what, err,
+         tol, (long long)n, bad_nan ? ", NaN pattern differs from the reference" : "");
   if (bad_nan) {
     for (int64_t i = 0, shown = 0; i < n && shown < 3; i++)
       if (isnan(ref[i]) != isnan(got[i])) {
@@ -134,7 +147,7 @@ static void check(const char *op, const char *what, const float *got, const floa
 static void check_true(const char *op, const char *what, int cond) {
   n_checks++;
   if (!cond) n_failed++;
-  printf("%-4s %-26s %s\n", cond ? "ok" : "FAIL", op, what);
+  printf("%-4s %-9s %-30s %s\n", cond ? "ok" : "FAIL", label, op, what);
 }
 // Compares a device result with a host reference, frees the host copy.
 static void check_dev(const char *op, const char *what, const float *dgot, const float *ref, const float *base,
@@ -162,9 +175,9 @@ static void test_convert(void) {
     if (!(got[i] == want[i] || (isnan(got[i]) && isnan(want[i])))) diff++;
   n_checks++;
   if (diff) n_failed++;
-  printf("%-4s %-26s %-8s %lld of %lld differ from host round-to-nearest-even (want 0)\n", diff ? "FAIL" : "ok",
-         "f32_to_bf16/bf16_to_f32", "exact", (long long)diff, (long long)n);
-  gpu_free(d);
+  printf("%-4s %-9s %-30s %-8s %lld of %lld differ from host round-to-nearest-even (want 0)\n",
+         diff ? "FAIL" : "ok", label, "f32_to_bf16/bf16_to_f32", "exact", (long long)diff, (long long)n);
+  be_free(be, d);
   free(x), free(want), free(got);
 }
 
@@ -180,26 +193,24 @@ static void test_gemm(void) {
       gemm_ref(ta, tb, M, N, K, 0.7f, A, lda, Bm, ldb, 0.3f, ref, ldc);
       float *dA = dputf(A, na), *dB = dputf(Bm, nb), *dC = dputf(C0, nc);
       char name[64];
-      snprintf(name, sizeof name, "gemm_f32 ta%d tb%d", ta, tb);
-      gpu_gemm_f32(&cx, ta, tb, M, N, K, 0.7f, dA, lda, dB, ldb, 0.3f, dC, ldc);
-      check_dev(name, "C", dC, ref, NULL, nc, TOL_F32);
-      gpu_upload(&cx, dC, C0, (size_t)nc * sizeof(float));
-      snprintf(name, sizeof name, "gemm(bf16 TC) ta%d tb%d", ta, tb);
-      gpu_gemm(&cx, ta, tb, M, N, K, 0.7f, dA, lda, dB, ldb, 0.3f, dC, ldc);
-      check_dev(name, "C", dC, ref, NULL, nc, TOL_BF16);
-      // bf16 inputs: the reference sees the same rounded values, so only the
-      // accumulation differs (fp32 vs double)
-      float *Ar = hround_bf16(A, na), *Br = hround_bf16(Bm, nb), *ref2 = hcopy(C0, nc);
-      gemm_ref(ta, tb, M, N, K, 0.7f, Ar, lda, Br, ldb, 0.3f, ref2, ldc);
-      bf16_t *dA16 = dput_bf16(A, na), *dB16 = dput_bf16(Bm, nb);
-      gpu_upload(&cx, dC, C0, (size_t)nc * sizeof(float));
-      snprintf(name, sizeof name, "gemm_bf16->f32 ta%d tb%d", ta, tb);
-      gpu_gemm_bf16(&cx, ta, tb, M, N, K, 0.7f, dA16, lda, dB16, ldb, 0.3f, dC, 0, ldc);
-      check_dev(name, "C", dC, ref2, NULL, nc, 1e-5);
-      gpu_free(dA16), gpu_free(dB16), free(Ar), free(Br), free(ref2);
-      gpu_free(dA), gpu_free(dB), gpu_free(dC);
+      snprintf(name, sizeof name, "gemm ta%d tb%d", ta, tb);
+      be_gemm(be, ta, tb, M, N, K, 0.7f, dA, lda, dB, ldb, 0.3f, dC, ldc);
+      check_dev(name, "C", dC, ref, NULL, nc, tol_mm);
+      if (extras) {  // bf16 inputs: the reference sees the same rounded values, so only the
+                     // accumulation differs (fp32 vs double)
+        float *Ar = hround_bf16(A, na), *Br = hround_bf16(Bm, nb), *ref2 = hcopy(C0, nc);
+        gemm_ref(ta, tb, M, N, K, 0.7f, Ar, lda, Br, ldb, 0.3f, ref2, ldc);
+        bf16_t *dA16 = dput_bf16(A, na), *dB16 = dput_bf16(Bm, nb);
+        be_upload(be, dC, C0, (size_t)nc * sizeof(float));
+        snprintf(name, sizeof name, "gemm_bf16->f32 ta%d tb%d", ta, tb);
+        gpu_gemm_bf16(gcx, ta, tb, M, N, K, 0.7f, dA16, lda, dB16, ldb, 0.3f, dC, 0, ldc);
+        check_dev(name, "C", dC, ref2, NULL, nc, 1e-5);
+        be_free(be, dA16), be_free(be, dB16), free(Ar), free(Br), free(ref2);
+      }
+      be_free(be, dA), be_free(be, dB), be_free(be, dC);
       free(A), free(Bm), free(C0), free(ref);
     }
+  if (!extras) return;
   // beta = 0 never reads C (NaN there must not propagate); bf16 output
   const int64_t nc = (int64_t)M * N;
   float *A = hrand((int64_t)M * K, -1, 1), *Bm = hrand((int64_t)K * N, -1, 1), *ref = hnan(nc);
@@ -207,13 +218,13 @@ static void test_gemm(void) {
   gemm_ref(0, 0, M, N, K, 1.0f, Ar, K, Br, N, 0.0f, ref, N);
   bf16_t *dA16 = dput_bf16(A, (int64_t)M * K), *dB16 = dput_bf16(Bm, (int64_t)K * N);
   float *dC = dnanf(nc);
-  gpu_gemm_bf16(&cx, 0, 0, M, N, K, 1.0f, dA16, K, dB16, N, 0.0f, dC, 0, N);
+  gpu_gemm_bf16(gcx, 0, 0, M, N, K, 1.0f, dA16, K, dB16, N, 0.0f, dC, 0, N);
   check_dev("gemm_bf16 beta=0 over NaN", "C", dC, ref, NULL, nc, 1e-5);
-  bf16_t *dC16 = gpu_alloc((size_t)nc * sizeof(bf16_t));
-  gpu_gemm_bf16(&cx, 0, 0, M, N, K, 1.0f, dA16, K, dB16, N, 0.0f, dC16, 1, N);
+  bf16_t *dC16 = be_alloc(be, (size_t)nc * sizeof(bf16_t));
+  gpu_gemm_bf16(gcx, 0, 0, M, N, K, 1.0f, dA16, K, dB16, N, 0.0f, dC16, 1, N);
   float *got = dget_bf16(dC16, nc);
   check("gemm_bf16->bf16", "C", got, ref, NULL, nc, TOL_BF16);
-  free(got), gpu_free(dC16), gpu_free(dC), gpu_free(dA16), gpu_free(dB16);
+  free(got), be_free(be, dC16), be_free(be, dC), be_free(be, dA16), be_free(be, dB16);
   free(A), free(Bm), free(Ar), free(Br), free(ref);
 }
 
@@ -225,8 +236,8 @@ static void test_linear(void) {
   linear_forward_ref(ref, in, w, b, M, I, O);
   float *din = dputf(in, (int64_t)M * I), *dw = dputf(w, (int64_t)O * I), *db = dputf(b, O),
         *dout = dnanf((int64_t)M * O);
-  gpu_linear_forward(&cx, dout, din, dw, db, M, I, O);
-  check_dev("linear_forward", "out", dout, ref, NULL, (int64_t)M * O, TOL_BF16);
+  be_linear_forward(be, dout, din, dw, db, M, I, O);
+  check_dev("linear_forward", "out", dout, ref, NULL, (int64_t)M * O, tol_mm);
   // backward onto random R
   float *g = hrand((int64_t)M * O, -1, 1), *Rin = hrand((int64_t)M * I, -1, 1), *Rw = hrand((int64_t)O * I, -1, 1),
         *Rb = hrand(O, -1, 1);
@@ -234,12 +245,12 @@ static void test_linear(void) {
   linear_backward_ref(rin, rw, rb, g, in, w, M, I, O);
   float *dg = dputf(g, (int64_t)M * O), *ddin = dputf(Rin, (int64_t)M * I), *ddw = dputf(Rw, (int64_t)O * I),
         *ddb = dputf(Rb, O);
-  gpu_linear_backward(&cx, ddin, ddw, ddb, dg, din, dw, M, I, O);
-  check_dev("linear_backward", "din", ddin, rin, Rin, (int64_t)M * I, TOL_BF16);
-  check_dev("linear_backward", "dw", ddw, rw, Rw, (int64_t)O * I, TOL_BF16);
+  be_linear_backward(be, ddin, ddw, ddb, dg, din, dw, M, I, O);
+  check_dev("linear_backward", "din", ddin, rin, Rin, (int64_t)M * I, tol_mm);
+  check_dev("linear_backward", "dw", ddw, rw, Rw, (int64_t)O * I, tol_mm);
   check_dev("linear_backward", "db", ddb, rb, Rb, O, TOL_F32);
-  gpu_free(din), gpu_free(dw), gpu_free(db), gpu_free(dout), gpu_free(dg), gpu_free(ddin), gpu_free(ddw),
-      gpu_free(ddb);
+  be_free(be, din), be_free(be, dw), be_free(be, db), be_free(be, dout), be_free(be, dg), be_free(be, ddin), be_free(be, ddw),
+      be_free(be, ddb);
   free(in), free(w), free(b), free(ref), free(g), free(Rin), free(Rw), free(Rb), free(rin), free(rw), free(rb);
 }
 
@@ -261,7 +272,7 @@ static void test_linear_bf16(void) {
         bf16_t *din = dput_bf16(in, (int64_t)M * I), *dw = dput_bf16(w, (int64_t)O * I), *db = dput_bf16(b, O);
         float *poison = hnan(no);
         bf16_t *dout = dput_bf16(poison, no), *dpre = dput_bf16(poison, no);
-        gpu_linear_forward_bf16(&cx, dout, gelu ? dpre : NULL, din, dw, has_b ? db : NULL, gelu, M, I, O);
+        gpu_linear_forward_bf16(gcx, dout, gelu ? dpre : NULL, din, dw, has_b ? db : NULL, gelu, M, I, O);
         char name[64];
         snprintf(name, sizeof name, "linear_bf16 O%d%s%s", O, gelu ? " gelu" : "", has_b ? " bias" : "");
         float *got = dget_bf16(dout, no);
@@ -272,7 +283,7 @@ static void test_linear_bf16(void) {
           check(name, "pre", got, pre, NULL, no, TOL_BF16);
           free(got);
         }
-        gpu_free(din), gpu_free(dw), gpu_free(db), gpu_free(dout), gpu_free(dpre);
+        be_free(be, din), be_free(be, dw), be_free(be, db), be_free(be, dout), be_free(be, dpre);
         free(in), free(w), free(b), free(inr), free(wr), free(br), free(pre), free(ref), free(poison);
       }
 }
@@ -288,11 +299,11 @@ static void test_linear_backward_bf16(void) {
   linear_backward_ref(rin, rw, rb, gr, inr, wr, M, I, O);
   bf16_t *din16 = dput_bf16(in, (int64_t)M * I), *dw16 = dput_bf16(w, (int64_t)O * I), *dg16 = dput_bf16(g, (int64_t)M * O);
   float *ddin = dputf(Rin, (int64_t)M * I), *ddw = dputf(Rw, (int64_t)O * I), *ddb = dputf(Rb, O);
-  gpu_linear_backward_bf16(&cx, ddin, ddw, ddb, dg16, din16, dw16, M, I, O);
+  gpu_linear_backward_bf16(gcx, ddin, ddw, ddb, dg16, din16, dw16, M, I, O);
   check_dev("linear_backward_bf16", "din", ddin, rin, Rin, (int64_t)M * I, 1e-5);
   check_dev("linear_backward_bf16", "dw", ddw, rw, Rw, (int64_t)O * I, 1e-5);
   check_dev("linear_backward_bf16", "db", ddb, rb, Rb, O, 1e-5);
-  gpu_free(din16), gpu_free(dw16), gpu_free(dg16), gpu_free(ddin), gpu_free(ddw), gpu_free(ddb);
+  be_free(be, din16), be_free(be, dw16), be_free(be, dg16), be_free(be, ddin), be_free(be, ddw), be_free(be, ddb);
   free(in), free(w), free(g), free(inr), free(wr), free(gr), free(Rin), free(Rw), free(Rb), free(rin), free(rw), free(rb);
 }
 
@@ -308,7 +319,7 @@ static void test_layernorm(void) {
       layernorm_forward_ref(out, mean, rstd, x, affine ? w : NULL, affine ? b : NULL, M, C);
       float *dx = dputf(x, n), *dw = dputf(w, C), *db = dputf(b, C), *dout = dnanf(n), *dmean = dnanf(M),
             *drstd = dnanf(M);
-      gpu_layernorm_forward(&cx, dout, dmean, drstd, dx, affine ? dw : NULL, affine ? db : NULL, M, C);
+      be_layernorm_forward(be, dout, dmean, drstd, dx, affine ? dw : NULL, affine ? db : NULL, M, C);
       char name[64];
       snprintf(name, sizeof name, "layernorm %dx%d%s", M, C, affine ? " affine" : "");
       check_dev(name, "out", dout, out, NULL, n, TOL_F32);
@@ -318,15 +329,15 @@ static void test_layernorm(void) {
       float *rx = hcopy(Rx, n), *rw = hcopy(Rw, C), *rb = hcopy(Rb, C);
       layernorm_backward_ref(rx, affine ? rw : NULL, affine ? rb : NULL, g, x, affine ? w : NULL, mean, rstd, M, C);
       float *dg = dputf(g, n), *ddx = dputf(Rx, n), *ddw = dputf(Rw, C), *ddb = dputf(Rb, C);
-      gpu_layernorm_backward(&cx, ddx, affine ? ddw : NULL, affine ? ddb : NULL, dg, dx, affine ? dw : NULL, dmean,
+      be_layernorm_backward(be, ddx, affine ? ddw : NULL, affine ? ddb : NULL, dg, dx, affine ? dw : NULL, dmean,
                              drstd, M, C);
       check_dev(name, "din", ddx, rx, Rx, n, TOL_F32);
       if (affine) {
         check_dev(name, "dw", ddw, rw, Rw, C, TOL_F32);
         check_dev(name, "db", ddb, rb, Rb, C, TOL_F32);
       }
-      gpu_free(dx), gpu_free(dw), gpu_free(db), gpu_free(dout), gpu_free(dmean), gpu_free(drstd), gpu_free(dg),
-          gpu_free(ddx), gpu_free(ddw), gpu_free(ddb);
+      be_free(be, dx), be_free(be, dw), be_free(be, db), be_free(be, dout), be_free(be, dmean), be_free(be, drstd), be_free(be, dg),
+          be_free(be, ddx), be_free(be, ddw), be_free(be, ddb);
       free(x), free(w), free(b), free(out), free(mean), free(rstd), free(g), free(Rx), free(Rw), free(Rb), free(rx),
           free(rw), free(rb);
     }
@@ -351,59 +362,60 @@ static void test_modulate(void) {
     float *ref = hnan(n);
     modulate_forward_ref(ref, x, shift, scale, hs, ms, B, N, D);
     float *dout = dnanf(n);
-    gpu_modulate_forward(&cx, dout, dx_, dshift_in, dscale_in, dsel, ms, B, N, D);
+    be_modulate_forward(be, dout, dx_, dshift_in, dscale_in, dsel, ms, B, N, D);
     snprintf(name, sizeof name, "modulate%s", use_sel ? " sel" : "");
     check_dev(name, "out", dout, ref, NULL, n, TOL_F32);
     float *g = hrand(n, -1, 1), *Rx = hrand(n, -1, 1), *Rmod = hrand(nmod, -1, 1);
     float *rx = hcopy(Rx, n), *rmod = hcopy(Rmod, nmod);
     modulate_backward_ref(rx, rmod, rmod + D, g, x, scale, hs, ms, B, N, D);
     float *dg = dputf(g, n), *ddx = dputf(Rx, n), *ddmod = dputf(Rmod, nmod);
-    gpu_modulate_backward(&cx, ddx, ddmod, ddmod + D, dg, dx_, dscale_in, dsel, ms, B, N, D);
+    be_modulate_backward(be, ddx, ddmod, ddmod + D, dg, dx_, dscale_in, dsel, ms, B, N, D);
     check_dev(name, "din", ddx, rx, Rx, n, TOL_F32);
     check_dev(name, "dshift+dscale", ddmod, rmod, Rmod, nmod, TOL_F32);
     free(rx), free(rmod);
-    // fused LayerNorm + modulate = layernorm_ref (no affine) then modulate_ref
-    float *h = hnan(n), *mean = hnan(B * N), *rstd = hnan(B * N);
-    layernorm_forward_ref(h, mean, rstd, x, NULL, NULL, B * N, D);
-    modulate_forward_ref(ref, h, shift, scale, hs, ms, B, N, D);
-    float *dmean = dnanf(B * N), *drstd = dnanf(B * N);
-    gpu_fill_f32(&cx, dout, NAN, n);
-    gpu_ln_modulate_forward(&cx, dout, dmean, drstd, dx_, dshift_in, dscale_in, dsel, ms, B, N, D);
-    snprintf(name, sizeof name, "ln_modulate%s", use_sel ? " sel" : "");
-    check_dev(name, "out", dout, ref, NULL, n, TOL_F32);
-    check_dev(name, "mean", dmean, mean, NULL, B * N, TOL_F32);
-    check_dev(name, "rstd", drstd, rstd, NULL, B * N, TOL_F32);
-    float *dh = calloc((size_t)n, sizeof(float));
-    rx = hcopy(Rx, n), rmod = hcopy(Rmod, nmod);
-    modulate_backward_ref(dh, rmod, rmod + D, g, h, scale, hs, ms, B, N, D);
-    layernorm_backward_ref(rx, NULL, NULL, dh, x, NULL, mean, rstd, B * N, D);
-    gpu_upload(&cx, ddx, Rx, (size_t)n * sizeof(float));
-    gpu_upload(&cx, ddmod, Rmod, (size_t)nmod * sizeof(float));
-    gpu_ln_modulate_backward(&cx, ddx, ddmod, ddmod + D, dg, dx_, dscale_in, dmean, drstd, dsel, ms, B, N, D);
-    check_dev(name, "din", ddx, rx, Rx, n, TOL_F32);
-    check_dev(name, "dshift+dscale", ddmod, rmod, Rmod, nmod, TOL_F32);
-    free(rx), free(rmod), free(dh), free(h), free(mean), free(rstd);
-    gpu_free(dmean), gpu_free(drstd);
+    if (extras) {  // fused LayerNorm + modulate (CUDA only) = layernorm_ref (no affine) then modulate_ref
+      float *h = hnan(n), *mean = hnan(B * N), *rstd = hnan(B * N);
+      layernorm_forward_ref(h, mean, rstd, x, NULL, NULL, B * N, D);
+      modulate_forward_ref(ref, h, shift, scale, hs, ms, B, N, D);
+      float *dmean = dnanf(B * N), *drstd = dnanf(B * N);
+      be_fill_f32(be, dout, NAN, n);
+      gpu_ln_modulate_forward(gcx, dout, dmean, drstd, dx_, dshift_in, dscale_in, dsel, ms, B, N, D);
+      snprintf(name, sizeof name, "ln_modulate%s", use_sel ? " sel" : "");
+      check_dev(name, "out", dout, ref, NULL, n, TOL_F32);
+      check_dev(name, "mean", dmean, mean, NULL, B * N, TOL_F32);
+      check_dev(name, "rstd", drstd, rstd, NULL, B * N, TOL_F32);
+      float *dh = calloc((size_t)n, sizeof(float));
+      rx = hcopy(Rx, n), rmod = hcopy(Rmod, nmod);
+      modulate_backward_ref(dh, rmod, rmod + D, g, h, scale, hs, ms, B, N, D);
+      layernorm_backward_ref(rx, NULL, NULL, dh, x, NULL, mean, rstd, B * N, D);
+      be_upload(be, ddx, Rx, (size_t)n * sizeof(float));
+      be_upload(be, ddmod, Rmod, (size_t)nmod * sizeof(float));
+      gpu_ln_modulate_backward(gcx, ddx, ddmod, ddmod + D, dg, dx_, dscale_in, dmean, drstd, dsel, ms, B, N, D);
+      check_dev(name, "din", ddx, rx, Rx, n, TOL_F32);
+      check_dev(name, "dshift+dscale", ddmod, rmod, Rmod, nmod, TOL_F32);
+      free(rx), free(rmod), free(dh), free(h), free(mean), free(rstd);
+      be_free(be, dmean), be_free(be, drstd);
+    }
     // gated residual (and gate NULL = plain residual)
     for (int has_gate = 0; has_gate < 2; has_gate++) {
       float *xr = hcopy(x, n);
       gate_residual_forward_ref(xr, y, has_gate ? gate : NULL, hs, ms, B, N, D);
-      gpu_upload(&cx, ddx, x, (size_t)n * sizeof(float));
-      gpu_gate_residual_forward(&cx, ddx, dy_, has_gate ? dgate_in : NULL, dsel, ms, B, N, D);
+      be_upload(be, ddx, x, (size_t)n * sizeof(float));
+      be_gate_residual_forward(be, ddx, dy_, has_gate ? dgate_in : NULL, dsel, ms, B, N, D);
       snprintf(name, sizeof name, "gate_residual%s%s", has_gate ? "" : " nogate", use_sel ? " sel" : "");
       check_dev(name, "x", ddx, xr, NULL, n, TOL_F32);
       float *ry = hcopy(Rx, n);
       rmod = hcopy(Rmod, nmod);
       gate_residual_backward_ref(ry, rmod + 2 * D, g, y, has_gate ? gate : NULL, hs, ms, B, N, D);
-      gpu_upload(&cx, ddx, Rx, (size_t)n * sizeof(float));
-      gpu_upload(&cx, ddmod, Rmod, (size_t)nmod * sizeof(float));
-      gpu_gate_residual_backward(&cx, ddx, ddmod + 2 * D, dg, dy_, has_gate ? dgate_in : NULL, dsel, ms, B, N, D);
+      be_upload(be, ddx, Rx, (size_t)n * sizeof(float));
+      be_upload(be, ddmod, Rmod, (size_t)nmod * sizeof(float));
+      be_gate_residual_backward(be, ddx, ddmod + 2 * D, dg, dy_, has_gate ? dgate_in : NULL, dsel, ms, B, N, D);
       check_dev(name, "dy", ddx, ry, Rx, n, TOL_F32);
       check_dev(name, "dgate", ddmod, rmod, Rmod, nmod, TOL_F32);
       free(xr), free(ry), free(rmod);
     }
-    gpu_free(dx_), gpu_free(dmod), gpu_free(dy_), gpu_free(dout), gpu_free(dg), gpu_free(ddx), gpu_free(ddmod);
-    gpu_free(dsel);
+    be_free(be, dx_), be_free(be, dmod), be_free(be, dy_), be_free(be, dout), be_free(be, dg), be_free(be, ddx), be_free(be, ddmod);
+    be_free(be, dsel);
     free(x), free(mod), free(y), free(ref), free(g), free(Rx), free(Rmod);
   }
 }
@@ -416,7 +428,7 @@ static void test_rmsnorm(void) {
   rmsnorm_forward_ref(out, ld_out, rstd, in, ld_in, w, M, H, C);
   float *din_ = dputf(in, (int64_t)M * ld_in), *dw = dputf(w, C), *dout = dnanf((int64_t)M * ld_out),
         *drstd = dnanf((int64_t)M * H);
-  gpu_rmsnorm_forward(&cx, dout, ld_out, drstd, din_, ld_in, dw, M, H, C);
+  be_rmsnorm_forward(be, dout, ld_out, drstd, din_, ld_in, dw, M, H, C);
   check_dev("rmsnorm (strided heads)", "out", dout, out, NULL, (int64_t)M * ld_out, TOL_F32);
   check_dev("rmsnorm (strided heads)", "rstd", drstd, rstd, NULL, (int64_t)M * H, TOL_F32);
   float *g = hrand((int64_t)M * ld_dout, -1, 1), *Rx = hrand((int64_t)M * ld_din, -1, 1), *Rw = hrand(C, -1, 1);
@@ -425,10 +437,10 @@ static void test_rmsnorm(void) {
   float *rx = hcopy(Rx, (int64_t)M * ld_din), *rw = hcopy(Rw, C);
   rmsnorm_backward_ref(rx, ld_din, rw, g, ld_dout, in, ld_in, w, rstd, M, H, C);
   float *dg = dputf(g, (int64_t)M * ld_dout), *ddx = dputf(Rx, (int64_t)M * ld_din), *ddw = dputf(Rw, C);
-  gpu_rmsnorm_backward(&cx, ddx, ld_din, ddw, dg, ld_dout, din_, ld_in, dw, drstd, M, H, C);
+  be_rmsnorm_backward(be, ddx, ld_din, ddw, dg, ld_dout, din_, ld_in, dw, drstd, M, H, C);
   check_dev("rmsnorm (strided heads)", "din", ddx, rx, Rx, (int64_t)M * ld_din, TOL_F32);
   check_dev("rmsnorm (strided heads)", "dw", ddw, rw, Rw, C, TOL_F32);
-  gpu_free(din_), gpu_free(dw), gpu_free(dout), gpu_free(drstd), gpu_free(dg), gpu_free(ddx), gpu_free(ddw);
+  be_free(be, din_), be_free(be, dw), be_free(be, dout), be_free(be, drstd), be_free(be, dg), be_free(be, ddx), be_free(be, ddw);
   free(in), free(w), free(out), free(rstd), free(g), free(Rx), free(Rw), free(rx), free(rw);
 }
 
@@ -444,15 +456,15 @@ static void test_activations(void) {
     float *ref = hnan(n), *rd = hcopy(R, n);
     if (which) silu_forward_ref(ref, x, n), silu_backward_ref(rd, g, x, n);
     else gelu_forward_ref(ref, x, n), gelu_backward_ref(rd, g, x, n);
-    gpu_fill_f32(&cx, dout, NAN, n);
-    gpu_upload(&cx, dd, R, (size_t)n * sizeof(float));
-    if (which) gpu_silu_forward(&cx, dout, dx, n), gpu_silu_backward(&cx, dd, dg, dx, n);
-    else gpu_gelu_forward(&cx, dout, dx, n), gpu_gelu_backward(&cx, dd, dg, dx, n);
+    be_fill_f32(be, dout, NAN, n);
+    be_upload(be, dd, R, (size_t)n * sizeof(float));
+    if (which) be_silu_forward(be, dout, dx, n), be_silu_backward(be, dd, dg, dx, n);
+    else be_gelu_forward(be, dout, dx, n), be_gelu_backward(be, dd, dg, dx, n);
     check_dev(name, "out", dout, ref, NULL, n, TOL_F32);
     check_dev(name, "din", dd, rd, R, n, TOL_F32);
     free(ref), free(rd);
   }
-  gpu_free(dx), gpu_free(dg), gpu_free(dout), gpu_free(dd);
+  be_free(be, dx), be_free(be, dg), be_free(be, dout), be_free(be, dd);
   free(x), free(g), free(R);
 }
 
@@ -464,7 +476,7 @@ static void test_rope(void) {
   float *ct = hnan((int64_t)N * half), *st = hnan((int64_t)N * half);
   rope3d_table(ct, st, n0, N, gh, gw, rope);
   float *dct = dnanf((int64_t)N * half), *dst = dnanf((int64_t)N * half);
-  gpu_rope3d_table(&cx, dct, dst, n0, N, gh, gw, rope);
+  be_rope3d_table(be, dct, dst, n0, N, gh, gw, rope);
   check_dev("rope3d_table", "cos", dct, ct, NULL, (int64_t)N * half, 1e-6);
   check_dev("rope3d_table", "sin", dst, st, NULL, (int64_t)N * half, 1e-6);
   const int64_t n = (int64_t)B * N * ld;
@@ -475,12 +487,12 @@ static void test_rope(void) {
   rope3d_forward_ref(ref, ld, n0, gh, gw, rope, B, N, H, C);
   rope3d_backward_ref(refb, ld, n0, gh, gw, rope, B, N, H, C);
   float *dx = dputf(x, n);
-  gpu_rope3d_forward(&cx, dx, ld, dct, dst, B, N, H, C);
+  be_rope3d_forward(be, dx, ld, dct, dst, B, N, H, C);
   check_dev("rope3d", "forward", dx, ref, NULL, n, TOL_F32);
-  gpu_upload(&cx, dx, x, (size_t)n * sizeof(float));
-  gpu_rope3d_backward(&cx, dx, ld, dct, dst, B, N, H, C);
+  be_upload(be, dx, x, (size_t)n * sizeof(float));
+  be_rope3d_backward(be, dx, ld, dct, dst, B, N, H, C);
   check_dev("rope3d", "backward", dx, refb, NULL, n, TOL_F32);
-  gpu_free(dct), gpu_free(dst), gpu_free(dx);
+  be_free(be, dct), be_free(be, dst), be_free(be, dx);
   free(ct), free(st), free(x), free(ref), free(refb);
 }
 
@@ -501,10 +513,10 @@ static void test_attention_case(const AttnCase *t) {
   attention_forward_ref(out, t->ldo, lse, q, t->ldq, k, t->ldk, v, t->ldv, kv, B, Nq, Nk, H, C);
   float *dq_ = dputf(q, nq), *dk_ = dputf(k, nk), *dv_ = dputf(v, nv), *dout = dnanf(no), *dlse = dnanf(nl);
   int *dkv = kv ? dput(kv, sizeof(int) * B) : NULL;
-  gpu_attention_forward(&cx, dout, t->ldo, dlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
+  be_attention_forward(be, dout, t->ldo, dlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
   check_dev(t->name, "out", dout, out, NULL, no, TOL_F32);
   check_dev(t->name, "lse", dlse, lse, NULL, nl, TOL_F32);
-  {  // the tensor-core forward against the reference fed the same bf16-rounded q, k, v:
+  if (extras) {  // the tensor-core forward against the reference fed the same bf16-rounded q, k, v:
      // lse is then fp32 arithmetic on exact products (1e-4: room for the tensor
      // cores' accumulation order), out carries P's bf16 rounding (1e-2)
     float *qr = hround_bf16(q, nq), *kr = hround_bf16(k, nk), *vr = hround_bf16(v, nv);
@@ -513,10 +525,10 @@ static void test_attention_case(const AttnCase *t) {
     float *tout = dnanf(no), *tlse = dnanf(nl);
     char name[80];
     snprintf(name, sizeof name, "%s TC", t->name);
-    gpu_attention_forward_tc(&cx, tout, t->ldo, tlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
+    gpu_attention_forward_tc(gcx, tout, t->ldo, tlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
     check_dev(name, "out", tout, rout, NULL, no, TOL_BF16);
     check_dev(name, "lse", tlse, rlse, NULL, nl, 1e-4);
-    gpu_free(tout), gpu_free(tlse);
+    be_free(be, tout), be_free(be, tlse);
     free(qr), free(kr), free(vr), free(rout), free(rlse);
   }
   // backward: dout with NaN in the gaps between heads (only head slices are read)
@@ -527,7 +539,7 @@ static void test_attention_case(const AttnCase *t) {
   float *rq = hcopy(Rq, nq), *rk = hcopy(Rk, nk), *rv = hcopy(Rv, nv);
   attention_backward_ref(rq, rk, rv, g, out, t->ldo, lse, q, t->ldq, k, t->ldk, v, t->ldv, kv, B, Nq, Nk, H, C);
   float *dg = dputf(g, no), *ddq = dputf(Rq, nq), *ddk = dputf(Rk, nk), *ddv = dputf(Rv, nv);
-  gpu_attention_backward(&cx, ddq, ddk, ddv, dg, dout, t->ldo, dlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B,
+  be_attention_backward(be, ddq, ddk, ddv, dg, dout, t->ldo, dlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B,
                          Nq, Nk, H, C);
   check_dev(t->name, "dq", ddq, rq, Rq, nq, TOL_F32);
   check_dev(t->name, "dk", ddk, rk, Rk, nk, TOL_F32);
@@ -547,8 +559,8 @@ static void test_attention_case(const AttnCase *t) {
     check_true(t->name, what, touched == 0);
     free(gk), free(gv);
   }
-  gpu_free(dq_), gpu_free(dk_), gpu_free(dv_), gpu_free(dout), gpu_free(dlse), gpu_free(dkv), gpu_free(dg),
-      gpu_free(ddq), gpu_free(ddk), gpu_free(ddv);
+  be_free(be, dq_), be_free(be, dk_), be_free(be, dv_), be_free(be, dout), be_free(be, dlse), be_free(be, dkv), be_free(be, dg),
+      be_free(be, ddq), be_free(be, ddk), be_free(be, ddv);
   free(q), free(k), free(v), free(out), free(lse), free(g), free(Rq), free(Rk), free(Rv), free(rq), free(rk), free(rv);
 }
 
@@ -574,13 +586,13 @@ static void test_embeddings(void) {
       float *ref = hnan((int64_t)B * F);
       timestep_embedding(ref, t, B, F);
       float *dout = dnanf((int64_t)B * F);
-      gpu_timestep_embedding(&cx, dout, dt, B, F);
+      be_timestep_embedding(be, dout, dt, B, F);
       check_dev(F % 2 ? "timestep_embedding F257" : "timestep_embedding F256", "out", dout, ref, NULL,
                 (int64_t)B * F, 1e-6);
-      gpu_free(dout);
+      be_free(be, dout);
       free(ref);
     }
-    gpu_free(dt);
+    be_free(be, dt);
   }
   {  // token + position embedding with repeated tokens; backward in the CPU's order
     const int B = 3, L = 19, D = 70, V = 11;
@@ -591,18 +603,18 @@ static void test_embeddings(void) {
     embedding_forward(ref, tokens, table, pos, B, L, D);
     int32_t *dtok = dput(tokens, sizeof tokens);
     float *dtab = dputf(table, (int64_t)V * D), *dpos = dputf(pos, (int64_t)L * D), *dout = dnanf((int64_t)B * L * D);
-    gpu_embedding_forward(&cx, dout, dtok, dtab, dpos, B, L, D);
+    be_embedding_forward(be, dout, dtok, dtab, dpos, B, L, D);
     check_dev("embedding", "out", dout, ref, NULL, (int64_t)B * L * D, 0.0);
     float *g = hrand((int64_t)B * L * D, -1, 1), *Rt = hrand((int64_t)V * D, -1, 1), *Rp = hrand((int64_t)L * D, -1, 1);
     float *rt = hcopy(Rt, (int64_t)V * D), *rp = hcopy(Rp, (int64_t)L * D);
     embedding_backward(rt, rp, g, tokens, B, L, D);
     float *dg = dputf(g, (int64_t)B * L * D);
-    gpu_upload(&cx, dtab, Rt, (size_t)V * D * sizeof(float));
-    gpu_upload(&cx, dpos, Rp, (size_t)L * D * sizeof(float));
-    gpu_embedding_backward(&cx, dtab, dpos, dg, dtok, B, L, D);
+    be_upload(be, dtab, Rt, (size_t)V * D * sizeof(float));
+    be_upload(be, dpos, Rp, (size_t)L * D * sizeof(float));
+    be_embedding_backward(be, dtab, dpos, dg, dtok, B, L, D);
     check_dev("embedding", "dtable", dtab, rt, Rt, (int64_t)V * D, 0.0);
     check_dev("embedding", "dpos", dpos, rp, Rp, (int64_t)L * D, 0.0);
-    gpu_free(dtok), gpu_free(dtab), gpu_free(dpos), gpu_free(dout), gpu_free(dg);
+    be_free(be, dtok), be_free(be, dtab), be_free(be, dpos), be_free(be, dout), be_free(be, dg);
     free(table), free(pos), free(ref), free(g), free(Rt), free(Rp), free(rt), free(rp);
   }
   {  // masked mean over the valid rows
@@ -612,13 +624,13 @@ static void test_embeddings(void) {
     masked_mean_forward(ref, in, nvalid, B, L, D);
     int *dnv = dput(nvalid, sizeof nvalid);
     float *din = dputf(in, (int64_t)B * L * D), *dout = dnanf((int64_t)B * D);
-    gpu_masked_mean_forward(&cx, dout, din, dnv, B, L, D);
+    be_masked_mean_forward(be, dout, din, dnv, B, L, D);
     check_dev("masked_mean", "out", dout, ref, NULL, (int64_t)B * D, 1e-6);
     float *g = hrand((int64_t)B * D, -1, 1), *R = hrand((int64_t)B * L * D, -1, 1), *r = hcopy(R, (int64_t)B * L * D);
     masked_mean_backward(r, g, nvalid, B, L, D);
     float *dg = dputf(g, (int64_t)B * D);
-    gpu_upload(&cx, din, R, (size_t)B * L * D * sizeof(float));
-    gpu_masked_mean_backward(&cx, din, dg, dnv, B, L, D);
+    be_upload(be, din, R, (size_t)B * L * D * sizeof(float));
+    be_masked_mean_backward(be, din, dg, dnv, B, L, D);
     check_dev("masked_mean", "din", din, r, R, (int64_t)B * L * D, 1e-6);
     float *got = dgetf(din, (int64_t)B * L * D);
     int64_t touched = 0;  // padded rows exactly as they were
@@ -626,7 +638,7 @@ static void test_embeddings(void) {
       for (int l = nvalid[b]; l < L; l++)
         for (int d = 0; d < D; d++) touched += got[((int64_t)b * L + l) * D + d] != R[((int64_t)b * L + l) * D + d];
     check_true("masked_mean", touched ? "padded rows changed" : "padded rows untouched", touched == 0);
-    gpu_free(dnv), gpu_free(din), gpu_free(dout), gpu_free(dg);
+    be_free(be, dnv), be_free(be, din), be_free(be, dout), be_free(be, dg);
     free(in), free(ref), free(g), free(R), free(r), free(got);
   }
 }
@@ -639,11 +651,11 @@ static void test_patches(void) {
   patchify(ref, video, B, T, H, W, C, pt, ph, pw);
   unpatchify(back, ref, B, T, H, W, C, pt, ph, pw);
   float *dvideo = dputf(video, n), *dp = dnanf(n), *dback = dnanf(n);
-  gpu_patchify(&cx, dp, dvideo, B, T, H, W, C, pt, ph, pw);
+  be_patchify(be, dp, dvideo, B, T, H, W, C, pt, ph, pw);
   check_dev("patchify", "patches", dp, ref, NULL, n, 0.0);
-  gpu_unpatchify(&cx, dback, dp, B, T, H, W, C, pt, ph, pw);
+  be_unpatchify(be, dback, dp, B, T, H, W, C, pt, ph, pw);
   check_dev("unpatchify", "video", dback, back, NULL, n, 0.0);
-  gpu_free(dvideo), gpu_free(dp), gpu_free(dback);
+  be_free(be, dvideo), be_free(be, dp), be_free(be, dback);
   free(video), free(ref), free(back);
 }
 
@@ -660,11 +672,11 @@ static void test_loss(void) {
     float want;
     mse_loss(&want, ref, pred, target, mode ? w : NULL, M, P);
     float *dw = dputf(w, M);
-    gpu_fill_f32(&cx, dgrad, NAN, n);
-    gpu_mse_loss(&cx, dloss, dgrad, dpred_, dtarget, mode ? dw : NULL, M, P);
+    be_fill_f32(be, dgrad, NAN, n);
+    be_mse_loss(be, dloss, dgrad, dpred_, dtarget, mode ? dw : NULL, M, P);
     const char *name = mode == 0 ? "mse_loss w=NULL" : (mode == 1 ? "mse_loss 0/1 mask" : "mse_loss all masked");
     float got;
-    gpu_download(&cx, &got, dloss, sizeof got);
+    be_download(be, &got, dloss, sizeof got);
     if (mode == 2) {
       check_true(name, "loss = 0", got == 0.0f && want == 0.0f);
       float *g = dgetf(dgrad, n);
@@ -676,10 +688,10 @@ static void test_loss(void) {
       check(name, "loss", &got, &want, NULL, 1, TOL_F32);
       check_dev(name, "dpred", dgrad, ref, NULL, n, TOL_F32);
     }
-    gpu_free(dw);
+    be_free(be, dw);
     free(w), free(ref);
   }
-  gpu_free(dpred_), gpu_free(dtarget), gpu_free(dgrad), gpu_free(dloss);
+  be_free(be, dpred_), be_free(be, dtarget), be_free(be, dgrad), be_free(be, dloss);
   free(pred), free(target), free(u);
 }
 
@@ -689,23 +701,106 @@ static void test_adamw(void) {
   float *p = hrand(n, -1, 1), *m = hrand(n, -0.1f, 0.1f), *v = hrand(n, 0, 0.01f);
   float *rp = hcopy(p, n), *rm = hcopy(m, n), *rv = hcopy(v, n);
   float *dp = dputf(p, n), *dm = dputf(m, n), *dv = dputf(v, n);
-  bf16_t *dp16 = gpu_alloc((size_t)n * sizeof(bf16_t));
+  bf16_t *dp16 = extras ? be_alloc(be, (size_t)n * sizeof(bf16_t)) : NULL;
   for (int step = 1; step <= 3; step++) {
     float *g = hrand(n, -1, 1);
     adamw_update_ref(rp, g, rm, rv, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
     float *dg = dputf(g, n);
-    if (step < 3) gpu_adamw_update(&cx, dp, dg, dm, dv, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
-    else gpu_adamw_update_bf16(&cx, dp, dp16, dg, dm, dv, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
-    gpu_free(dg);
+    if (step < 3 || !extras) be_adamw_update(be, dp, dg, dm, dv, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
+    else gpu_adamw_update_bf16(gcx, dp, dp16, dg, dm, dv, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
+    be_free(be, dg);
     free(g);
   }
   check_dev("adamw (3 steps)", "p", dp, rp, p, n, TOL_F32);
   check_dev("adamw (3 steps)", "m", dm, rm, NULL, n, TOL_F32);
   check_dev("adamw (3 steps)", "v", dv, rv, NULL, n, TOL_F32);
-  float *gp = dgetf(dp, n), *want = hround_bf16(gp, n), *got16 = dget_bf16(dp16, n);
-  check("adamw bf16 copy", "p_bf16", got16, want, NULL, n, 0.0);
-  gpu_free(dp), gpu_free(dm), gpu_free(dv), gpu_free(dp16);
-  free(p), free(m), free(v), free(rp), free(rm), free(rv), free(gp), free(want), free(got16);
+  if (extras) {  // step 3 also wrote the bf16 copy
+    float *gp = dgetf(dp, n), *want = hround_bf16(gp, n), *got16 = dget_bf16(dp16, n);
+    check("adamw bf16 copy", "p_bf16", got16, want, NULL, n, 0.0);
+    free(gp), free(want), free(got16);
+  }
+  be_free(be, dp), be_free(be, dm), be_free(be, dv), be_free(be, dp16);
+  free(p), free(m), free(v), free(rp), free(rm), free(rv);
+}
+
+// ---------------------------------------------------------------- elementwise glue
+// fill, scale, broadcast add, grouped sums and copies are exact (one rounding
+// at most, the same on every backend: sum_groups adds in row order); axpy
+// 1e-6 (a GPU fuses y + alpha x into one multiply-add).
+static void test_glue(void) {
+  const int64_t n = 100003;
+  float *x = hrand(n, -2, 2), *y = hrand(n, -2, 2);
+  float *dx = dputf(x, n), *dy = dnanf(n);
+  {  // fill over NaN poison, a non-zero value (no memset shortcut) and +0
+    for (int k = 0; k < 2; k++) {
+      const float value = k ? 0.0f : -1.25f;
+      float *ref = hnan(n);
+      fill_f32_ref(ref, value, n);
+      be_fill_f32(be, dy, NAN, n);
+      be_fill_f32(be, dy, value, n);
+      check_dev(k ? "fill_f32 0" : "fill_f32 -1.25", "x", dy, ref, NULL, n, 0.0);
+      free(ref);
+    }
+  }
+  {  // axpy, scale
+    float *ref = hcopy(y, n);
+    axpy_ref(ref, -0.75f, x, n);
+    be_upload(be, dy, y, (size_t)n * sizeof(float));
+    be_axpy(be, dy, -0.75f, dx, n);
+    check_dev("axpy", "y", dy, ref, y, n, 1e-6);
+    memcpy(ref, y, (size_t)n * sizeof(float));
+    scale_f32_ref(ref, 0.3f, n);
+    be_upload(be, dy, y, (size_t)n * sizeof(float));
+    be_scale_f32(be, dy, 0.3f, n);
+    check_dev("scale_f32", "x", dy, ref, NULL, n, 0.0);
+    free(ref);
+  }
+  {  // add_broadcast into a fresh output and in place; one bias row (reps = R)
+    const int R = 301, C = 70;
+    const int repss[3] = {1, 7, R};
+    for (int k = 0; k < 3; k++) {
+      const int reps = repss[k], nb = (R + reps - 1) / reps;
+      float *a = hrand((int64_t)R * C, -1, 1), *b = hrand((int64_t)nb * C, -1, 1), *ref = hnan((int64_t)R * C);
+      add_broadcast_ref(ref, a, b, R, reps, C);
+      float *da = dputf(a, (int64_t)R * C), *db = dputf(b, (int64_t)nb * C), *dout = dnanf((int64_t)R * C);
+      char name[64];
+      snprintf(name, sizeof name, "add_broadcast reps %d", reps);
+      be_add_broadcast(be, dout, da, db, R, reps, C);
+      check_dev(name, "out", dout, ref, NULL, (int64_t)R * C, 0.0);
+      be_add_broadcast(be, da, da, db, R, reps, C);
+      check_dev(name, "in place", da, ref, NULL, (int64_t)R * C, 0.0);
+      be_free(be, da), be_free(be, db), be_free(be, dout);
+      free(a), free(b), free(ref);
+    }
+  }
+  {  // sum_groups: G groups of reps rows
+    const int G = 5, reps = 37, C = 70;
+    const int64_t nin = (int64_t)G * reps * C;
+    float *in = hrand(nin, -1, 1), *ref = hnan((int64_t)G * C);
+    sum_groups_ref(ref, in, G, reps, C);
+    float *din = dputf(in, nin), *dout = dnanf((int64_t)G * C);
+    be_sum_groups(be, dout, din, G, reps, C);
+    check_dev("sum_groups 5x37", "out", dout, ref, NULL, (int64_t)G * C, 0.0);
+    be_free(be, din), be_free(be, dout);
+    free(in), free(ref);
+  }
+  {  // copy2d between strided rows: the gaps of dst stay NaN; and the contiguous case
+    const int rows = 53, cols = 70, lds = 83, ldd = 91;
+    float *src = hrand((int64_t)rows * lds, -1, 1), *ref = hnan((int64_t)rows * ldd);
+    copy2d_ref(ref, ldd, src, lds, rows, cols);
+    float *dsrc = dputf(src, (int64_t)rows * lds), *ddst = dnanf((int64_t)rows * ldd);
+    be_copy2d(be, ddst, ldd, dsrc, lds, rows, cols);
+    check_dev("copy2d strided", "dst", ddst, ref, NULL, (int64_t)rows * ldd, 0.0);
+    float *ref2 = hnan((int64_t)rows * cols);
+    copy2d_ref(ref2, cols, src, cols, rows, cols);
+    be_fill_f32(be, ddst, NAN, (int64_t)rows * cols);
+    be_copy2d(be, ddst, cols, dsrc, cols, rows, cols);
+    check_dev("copy2d contiguous", "dst", ddst, ref2, NULL, (int64_t)rows * cols, 0.0);
+    be_free(be, dsrc), be_free(be, ddst);
+    free(src), free(ref), free(ref2);
+  }
+  be_free(be, dx), be_free(be, dy);
+  free(x), free(y);
 }
 
 // ---------------------------------------------------------------- timings (no assertions)
@@ -718,12 +813,12 @@ static double now_s(void) {
 #define TIME_BEST(ms_out, ...)                       \
   do {                                               \
     __VA_ARGS__;                                     \
-    gpu_sync(&cx);                                   \
+    be_sync(be);                                     \
     double best_ = 1e30;                             \
     for (int r_ = 0; r_ < 5; r_++) {                 \
       double t0_ = now_s();                          \
       __VA_ARGS__;                                   \
-      gpu_sync(&cx);                                 \
+      be_sync(be);                                   \
       double dt_ = now_s() - t0_;                    \
       if (dt_ < best_) best_ = dt_;                  \
     }                                                \
@@ -731,64 +826,96 @@ static double now_s(void) {
   } while (0)
 
 static void bench(void) {
-  printf("-- timings on %s (best of 5; informational)\n", cx.name);
+  printf("-- timings on %s (best of 5; informational)\n", gcx->name);
   {  // the xl MLP fc1 shape: M = 8192 tokens, 1152 -> 4608
     const int M = 8192, I = 1152, O = 4608;
-    bf16_t *a = gpu_alloc((size_t)M * I * 2), *w = gpu_alloc((size_t)O * I * 2), *o = gpu_alloc((size_t)M * O * 2);
-    bf16_t *pre = gpu_alloc((size_t)M * O * 2), *bb = gpu_alloc((size_t)O * 2);
-    float *tmp = gpu_alloc((size_t)M * O * 4);
-    gpu_fill_f32(&cx, tmp, 0.01f, (int64_t)M * O);
-    gpu_f32_to_bf16(&cx, a, tmp, (int64_t)M * I);
-    gpu_f32_to_bf16(&cx, w, tmp, (int64_t)O * I);
-    gpu_f32_to_bf16(&cx, bb, tmp, O);
+    bf16_t *a = be_alloc(be, (size_t)M * I * 2), *w = be_alloc(be, (size_t)O * I * 2), *o = be_alloc(be, (size_t)M * O * 2);
+    bf16_t *pre = be_alloc(be, (size_t)M * O * 2), *bb = be_alloc(be, (size_t)O * 2);
+    float *tmp = be_alloc(be, (size_t)M * O * 4);
+    be_fill_f32(be, tmp, 0.01f, (int64_t)M * O);
+    gpu_f32_to_bf16(gcx, a, tmp, (int64_t)M * I);
+    gpu_f32_to_bf16(gcx, w, tmp, (int64_t)O * I);
+    gpu_f32_to_bf16(gcx, bb, tmp, O);
     double ms;
     const double fl = 2.0 * M * I * O;
-    TIME_BEST(ms, gpu_gemm_bf16(&cx, 0, 1, M, O, I, 1.0f, a, I, w, I, 0.0f, o, 1, O));
+    TIME_BEST(ms, gpu_gemm_bf16(gcx, 0, 1, M, O, I, 1.0f, a, I, w, I, 0.0f, o, 1, O));
     printf("time gemm_bf16 %dx%dx%d: %.3f ms, %.1f TFLOP/s\n", M, O, I, ms, fl / ms / 1e9);
-    TIME_BEST(ms, gpu_linear_forward_bf16(&cx, o, pre, a, w, bb, 1, M, I, O));
+    TIME_BEST(ms, gpu_linear_forward_bf16(gcx, o, pre, a, w, bb, 1, M, I, O));
     printf("time linear_bf16+bias+gelu(aux) %dx%dx%d: %.3f ms, %.1f TFLOP/s\n", M, O, I, ms, fl / ms / 1e9);
-    float *fa = gpu_alloc((size_t)M * I * 4), *fw = gpu_alloc((size_t)O * I * 4);
-    gpu_fill_f32(&cx, fa, 0.01f, (int64_t)M * I);
-    gpu_fill_f32(&cx, fw, 0.01f, (int64_t)O * I);
-    TIME_BEST(ms, gpu_gemm(&cx, 0, 1, M, O, I, 1.0f, fa, I, fw, I, 0.0f, tmp, O));
+    float *fa = be_alloc(be, (size_t)M * I * 4), *fw = be_alloc(be, (size_t)O * I * 4);
+    be_fill_f32(be, fa, 0.01f, (int64_t)M * I);
+    be_fill_f32(be, fw, 0.01f, (int64_t)O * I);
+    TIME_BEST(ms, be_gemm(be, 0, 1, M, O, I, 1.0f, fa, I, fw, I, 0.0f, tmp, O));
     printf("time gemm f32 data, bf16 compute %dx%dx%d: %.3f ms, %.1f TFLOP/s\n", M, O, I, ms, fl / ms / 1e9);
-    gpu_free(a), gpu_free(w), gpu_free(o), gpu_free(pre), gpu_free(bb), gpu_free(tmp), gpu_free(fa), gpu_free(fw);
+    be_free(be, a), be_free(be, w), be_free(be, o), be_free(be, pre), be_free(be, bb), be_free(be, tmp), be_free(be, fa), be_free(be, fw);
   }
   {  // self-attention at xl width: B 2, N 4096, 16 heads of 72
     const int B = 2, N = 4096, H = 16, C = 72, ld = 3 * H * C;
-    float *qkv = gpu_alloc((size_t)B * N * ld * 4), *o = gpu_alloc((size_t)B * N * H * C * 4),
-          *l = gpu_alloc((size_t)B * H * N * 4), *dqkv = gpu_alloc((size_t)B * N * ld * 4);
-    gpu_fill_f32(&cx, qkv, 0.01f, (int64_t)B * N * ld);
-    gpu_fill_f32(&cx, dqkv, 0.0f, (int64_t)B * N * ld);
+    float *qkv = be_alloc(be, (size_t)B * N * ld * 4), *o = be_alloc(be, (size_t)B * N * H * C * 4),
+          *l = be_alloc(be, (size_t)B * H * N * 4), *dqkv = be_alloc(be, (size_t)B * N * ld * 4);
+    be_fill_f32(be, qkv, 0.01f, (int64_t)B * N * ld);
+    be_fill_f32(be, dqkv, 0.0f, (int64_t)B * N * ld);
     double ms;
     const double fl = 4.0 * B * H * (double)N * N * C;
-    TIME_BEST(ms, gpu_attention_forward(&cx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N,
+    TIME_BEST(ms, be_attention_forward(be, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N,
                                         N, H, C));
     printf("time attention fwd B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms, fl / ms / 1e9);
-    TIME_BEST(ms, gpu_attention_forward_tc(&cx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B,
+    TIME_BEST(ms, gpu_attention_forward_tc(gcx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B,
                                            N, N, H, C));
     printf("time attention fwd (tensor cores) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms,
            fl / ms / 1e9);
-    TIME_BEST(ms, gpu_attention_backward(&cx, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
+    TIME_BEST(ms, be_attention_backward(be, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
                                          qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N, N, H, C));
     printf("time attention bwd B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C, ms,
            2.5 * fl / ms / 1e9);
-    gpu_free(qkv), gpu_free(o), gpu_free(l), gpu_free(dqkv);
+    be_free(be, qkv), be_free(be, o), be_free(be, l), be_free(be, dqkv);
   }
   {  // LayerNorm+modulate at xl width
     const int B = 2, N = 4096, D = 1152;
     const int64_t n = (int64_t)B * N * D;
-    float *x = gpu_alloc(n * 4), *y = gpu_alloc(n * 4), *dx = gpu_alloc(n * 4), *mod = gpu_alloc((size_t)B * 2 * 6 * D * 4),
-          *mu = gpu_alloc((size_t)B * N * 4), *rs = gpu_alloc((size_t)B * N * 4);
-    gpu_fill_f32(&cx, x, 0.5f, n);
-    gpu_fill_f32(&cx, mod, 0.1f, (int64_t)B * 2 * 6 * D);
+    float *x = be_alloc(be, n * 4), *y = be_alloc(be, n * 4), *dx = be_alloc(be, n * 4), *mod = be_alloc(be, (size_t)B * 2 * 6 * D * 4),
+          *mu = be_alloc(be, (size_t)B * N * 4), *rs = be_alloc(be, (size_t)B * N * 4);
+    be_fill_f32(be, x, 0.5f, n);
+    be_fill_f32(be, mod, 0.1f, (int64_t)B * 2 * 6 * D);
     double ms;
-    TIME_BEST(ms, gpu_ln_modulate_forward(&cx, y, mu, rs, x, mod, mod + D, NULL, 6 * D, B, N, D));
+    TIME_BEST(ms, gpu_ln_modulate_forward(gcx, y, mu, rs, x, mod, mod + D, NULL, 6 * D, B, N, D));
     printf("time ln_modulate fwd %dx%d: %.3f ms, %.0f GB/s\n", B * N, D, ms, 2.0 * n * 4 / ms / 1e6);
-    TIME_BEST(ms, gpu_ln_modulate_backward(&cx, dx, mod, mod + D, y, x, mod + D, mu, rs, NULL, 6 * D, B, N, D));
+    TIME_BEST(ms, gpu_ln_modulate_backward(gcx, dx, mod, mod + D, y, x, mod + D, mu, rs, NULL, 6 * D, B, N, D));
     printf("time ln_modulate bwd %dx%d: %.3f ms, %.0f GB/s (3 reads + 1 rmw)\n", B * N, D, ms, 5.0 * n * 4 / ms / 1e6);
-    gpu_free(x), gpu_free(y), gpu_free(dx), gpu_free(mod), gpu_free(mu), gpu_free(rs);
+    be_free(be, x), be_free(be, y), be_free(be, dx), be_free(be, mod), be_free(be, mu), be_free(be, rs);
   }
+}
+
+// Every check on the backend `b`; the CUDA-only functions too when `with_extras`.
+static int run_suite(const Backend *b, const char *name, int with_extras) {
+  be = b, label = name, extras = with_extras;
+  gcx = strcmp(b->name, "cuda") == 0 ? b->ctx : NULL;
+  tol_mm = b->bf16 ? TOL_BF16 : TOL_F32;
+  if (gcx) gcx->debug_sync = 1;  // checks: a faulting kernel is named where it ran
+  char desc[512];
+  b->describe(b, desc, sizeof desc);
+  printf("-- backend %s: %s\n", name, desc);
+  const int checks0 = n_checks, failed0 = n_failed;
+  // The CUDA backend's own kernels first, cuBLAS / cuBLASLt last: a library
+  // refusal aborts (CUBLAS_CHECK), and everything checked before it is printed.
+  if (extras) test_convert();
+  test_glue();
+  test_layernorm();
+  test_modulate();
+  test_rmsnorm();
+  test_activations();
+  test_rope();
+  test_embeddings();
+  test_attention();
+  test_patches();
+  test_loss();
+  test_adamw();
+  test_gemm();
+  test_linear();
+  if (extras) test_linear_bf16(), test_linear_backward_bf16();
+  if (gcx) gcx->debug_sync = 0;
+  printf("-- backend %s: %d checks, %d failed\n", name, n_checks - checks0, n_failed - failed0);
+  return n_failed - failed0;
 }
 
 int main(int argc, char **argv) {
@@ -804,44 +931,35 @@ int main(int argc, char **argv) {
     }
   }
   char why[256];
-#ifdef TSR_GPU_MOCK  // tests/cuda/mock_gpu.c: the CPU ops behind the same API (checks the checker)
-  snprintf(why, sizeof why, "CPU mock");
-  if (0) {
-#else
-  if (!device_available(why, sizeof why)) {
-#endif
-    printf("SKIPPED: %s\n", why);
-    return probe ? 3 : (require ? 1 : 0);
-  }
+  Backend *cuda = backend_cuda_open(0, 0, why, sizeof why);
   if (probe) {
-    printf("GPU: %s\n", why);
-    return 0;
+    if (!cuda) printf("SKIPPED: %s\n", why);
+    else {
+      char desc[512];
+      cuda->describe(cuda, desc, sizeof desc);
+      printf("GPU: %s\n", desc);
+    }
+    backend_close(cuda);
+    return cuda ? 0 : 3;
   }
-  gpu_init(&cx, 0);
-  cx.debug_sync = 1;  // checks: a faulting kernel is named where it ran
-  char desc[512];
-  gpu_describe(&cx, desc, sizeof desc);
-  printf("test_cuda_ops on %s\n", desc);
-  // Our own kernels first, cuBLAS / cuBLASLt last: a library refusal aborts
-  // (CUBLAS_CHECK), and everything checked before it is already printed.
-  test_convert();
-  test_layernorm();
-  test_modulate();
-  test_rmsnorm();
-  test_activations();
-  test_rope();
-  test_embeddings();
-  test_attention();
-  test_patches();
-  test_loss();
-  test_adamw();
-  test_gemm();
-  test_linear();
-  test_linear_bf16();
-  test_linear_backward_bf16();
-  cx.debug_sync = 0;  // timings run asynchronously, as the model will
-  if (timings) bench();
-  gpu_shutdown(&cx);
-  printf("test_cuda_ops: %d checks, %d failed (device: %s)\n", n_checks, n_failed, desc);
+  run_suite(backend_cpu(), "cpu", 0);
+  char desc[512] = "no CUDA backend";
+  if (cuda) {
+    cuda->describe(cuda, desc, sizeof desc);
+    run_suite(cuda, "cuda fp32", 1);
+    if (timings) {
+      gcx = cuda->ctx;
+      bench();
+    }
+    backend_close(cuda);
+    Backend *cuda16 = backend_cuda_open(0, 1, why, sizeof why);
+    run_suite(cuda16, "cuda bf16", 0);
+    backend_close(cuda16);
+  } else {
+    printf("SKIPPED (cuda): %s\n", why);
+  }
+  printf("test_cuda_ops: %d checks, %d failed (backends: cpu%s; %s)\n", n_checks, n_failed,
+         cuda ? ", cuda fp32, cuda bf16" : "", desc);
+  if (!cuda && require) return 1;
   return n_failed ? 1 : 0;
 }

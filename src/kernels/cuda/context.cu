@@ -11,6 +11,20 @@
 // reductions need segments x 2 variants x Q x columns doubles per chunk.
 static const size_t BLAS_WS_BYTES = 32u << 20, SCRATCH_BYTES = 64u << 20;
 
+extern "C" int gpu_device_count(char *why, size_t why_size) {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // clear it: a later call must not see it
+    if (why && why_size)
+      snprintf(why, why_size, "no usable CUDA device: %s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+    return 0;
+  }
+  if (n == 0 && why && why_size) snprintf(why, why_size, "no CUDA device visible (CUDA_VISIBLE_DEVICES?)");
+  if (n > 0 && why && why_size) snprintf(why, why_size, "%d CUDA device(s)", n);
+  return n;
+}
+
 extern "C" void gpu_init(GpuCtx *cx, int device) {
   memset(cx, 0, sizeof *cx);
   cx->device = device;
@@ -94,6 +108,10 @@ extern "C" void gpu_upload(const GpuCtx *cx, void *dst_dev, const void *src_host
 extern "C" void gpu_download(const GpuCtx *cx, void *dst_host, const void *src_dev, size_t bytes) {
   CUDA_CHECK(cudaMemcpyAsync(dst_host, src_dev, bytes, cudaMemcpyDeviceToHost, stream_of(cx)));
   gpu_sync(cx);
+}
+
+extern "C" void gpu_zero(const GpuCtx *cx, void *p, size_t bytes) {
+  if (bytes) CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream_of(cx)));
 }
 
 extern "C" void gpu_copy(const GpuCtx *cx, void *dst, const void *src, size_t bytes) {

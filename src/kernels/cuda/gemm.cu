@@ -41,14 +41,17 @@ __global__ void bias_rows_kernel(float *out, const float *b, int64_t M, int O) {
   GRID_STRIDE(i, M * O) out[i] = b[i % O];
 }
 
-extern "C" void gpu_linear_forward(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b,
-                                   int M, int I, int O) {
+typedef void (*GemmFn)(const GpuCtx *, int, int, int, int, int, float, const float *, int, const float *, int,
+                       float, float *, int);
+
+static void linear_forward_with(GemmFn g, const GpuCtx *cx, float *out, const float *in, const float *w,
+                                const float *b, int M, int I, int O) {
   if (M <= 0 || O <= 0) return;
   if (b) {
     bias_rows_kernel<<<blocks_for((int64_t)M * O, 256), 256, 0, stream_of(cx)>>>(out, b, M, O);
     KERNEL_CHECK();
   }
-  gpu_gemm(cx, 0, 1, M, O, I, 1.0f, in, I, w, I, b ? 1.0f : 0.0f, out, O);
+  g(cx, 0, 1, M, O, I, 1.0f, in, I, w, I, b ? 1.0f : 0.0f, out, O);
 }
 
 // db[o] += sum_m dout[m,o]
@@ -60,11 +63,31 @@ struct BiasGrad {
   __device__ void store(int, int, int c, const double q[1]) const { db[c] += (float)q[0]; }
 };
 
+static void linear_backward_with(GemmFn g, const GpuCtx *cx, float *din, float *dw, float *db, const float *dout,
+                                 const float *in, const float *w, int M, int I, int O) {
+  if (din) g(cx, 0, 0, M, I, O, 1.0f, dout, O, w, I, 1.0f, din, I);  // din[M,I] += dout[M,O] w[O,I]
+  if (dw) g(cx, 1, 0, O, I, M, 1.0f, dout, O, in, I, 1.0f, dw, I);   // dw[O,I] += dout^T in
+  if (db) colreduce<BiasGrad, 1>(cx, BiasGrad{dout, db, O}, NULL, 1, M, O);  // fixed order, double partials
+}
+
+// bf16 tensor-core products (gpu_gemm), fp32 accumulation
+extern "C" void gpu_linear_forward(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b,
+                                   int M, int I, int O) {
+  linear_forward_with(gpu_gemm, cx, out, in, w, b, M, I, O);
+}
 extern "C" void gpu_linear_backward(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout,
                                     const float *in, const float *w, int M, int I, int O) {
-  if (din) gpu_gemm(cx, 0, 0, M, I, O, 1.0f, dout, O, w, I, 1.0f, din, I);   // din[M,I] += dout[M,O] w[O,I]
-  if (dw) gpu_gemm(cx, 1, 0, O, I, M, 1.0f, dout, O, in, I, 1.0f, dw, I);    // dw[O,I] += dout^T in
-  if (db) colreduce<BiasGrad, 1>(cx, BiasGrad{dout, db, O}, NULL, 1, M, O);
+  linear_backward_with(gpu_gemm, cx, din, dw, db, dout, in, w, M, I, O);
+}
+
+// full fp32 products (gpu_gemm_f32, no TF32): run.precision fp32
+extern "C" void gpu_linear_forward_f32(const GpuCtx *cx, float *out, const float *in, const float *w,
+                                       const float *b, int M, int I, int O) {
+  linear_forward_with(gpu_gemm_f32, cx, out, in, w, b, M, I, O);
+}
+extern "C" void gpu_linear_backward_f32(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout,
+                                        const float *in, const float *w, int M, int I, int O) {
+  linear_backward_with(gpu_gemm_f32, cx, din, dw, db, dout, in, w, M, I, O);
 }
 
 // ---------------------------------------------------------------- linear backward, bf16 operands
