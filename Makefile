@@ -251,6 +251,13 @@ $(STANDIN_TEST): tests/cuda/test_model_backends.c build/cuda/mock_gpu.o build/ke
 	$(CC) $(CFLAGS) -Itests/unit -DTSR_GPU_MOCK $< build/cuda/mock_gpu.o build/kernels/backend_cuda.o $(LIB) -o $@ \
 	  $(LDLIBS)
 all: $(STANDIN_TEST)
+# The whole program over the stand-in: `train run.device=cuda` at 1 rank, dp2,
+# tp2 and sp2 against the CPU build's runs (tests/test_train_standin.sh).
+STANDIN_TESSERA := build/cuda/tessera_standin
+$(STANDIN_TESSERA): build/main.o build/cuda/mock_gpu.o build/kernels/backend_cuda.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+all: $(STANDIN_TESSERA)
 
 ifneq ($(NVCC),)
 build/cuda/%: tests/cuda/%.c $(CUDA_TEST_DEPS) $(CU_OBJ)

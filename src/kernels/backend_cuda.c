@@ -128,6 +128,11 @@ Backend *backend_cuda_open(int device, int bf16, char *why, size_t why_size) {
     cb->be.linear_backward = cuda_linear_backward_f32;
   }
   gpu_init(&cb->cx, device);  // aborts (naming the CUDA error) if the device cannot be set up
+  cb->be.stream = cb->cx.stream;
+  // NCCL for collectives on its buffers: a real GPU has a stream; the CPU
+  // stand-in of the gpu_* functions (tests/cuda/mock_gpu.c) has none, and its
+  // "device" memory is host memory that MPI moves.
+  cb->be.nccl = cb->cx.stream != NULL;
   if (why && why_size) snprintf(why, why_size, "%s", buf);
   return &cb->be;
 }

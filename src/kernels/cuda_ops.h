@@ -83,6 +83,16 @@ void gpu_sum_groups(const GpuCtx *cx, float *out, const float *in, int G, int re
 // dst[r*ld_dst + c] = src[r*ld_src + c] (cudaMemcpy2DAsync)
 void gpu_copy2d(const GpuCtx *cx, float *dst, int ld_dst, const float *src, int ld_src, int rows, int cols);
 
+// ---------------------------------------------------------------- optimizer glue (ops.h; cuda/reduce.cu)
+// *out (one device double) = Σ x², one block in a fixed order; no sync.
+void gpu_sum_squares(const GpuCtx *cx, double *out, const float *x, int64_t n);
+void gpu_ema_update(const GpuCtx *cx, float *ema, const float *w, int64_t n, float decay);
+
+// ---------------------------------------------------------------- pretrained text encoders (ops.h; cuda/text.cu)
+void gpu_layernorm_eps_forward(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b, int M,
+                               int C, float eps);
+void gpu_gelu_erf_forward(const GpuCtx *cx, float *out, const float *in, int64_t n);
+
 // ---------------------------------------------------------------- conversion
 // bf16 = round-to-nearest-even(f32); f32 = exact widening.
 void gpu_f32_to_bf16(const GpuCtx *cx, bf16_t *out, const float *in, int64_t n);

@@ -19,9 +19,13 @@
 #include "kernels/ops.h"
 
 // ---------------------------------------------------------------- context, memory
+// As many stand-in devices as TSR_MOCK_GPUS says (default 4: a node's worth,
+// so several ranks each find "their" GPU; 1 tests the too-few-GPUs refusal).
 int gpu_device_count(char *why, size_t why_size) {
-  if (why && why_size) snprintf(why, why_size, "1 CPU stand-in device (tests/cuda/mock_gpu.c)");
-  return 1;
+  const char *env = getenv("TSR_MOCK_GPUS");
+  const int n = env && atoi(env) >= 0 ? atoi(env) : 4;
+  if (why && why_size) snprintf(why, why_size, "%d CPU stand-in device(s) (tests/cuda/mock_gpu.c)", n);
+  return n;
 }
 void gpu_init(GpuCtx *cx, int device) {
   memset(cx, 0, sizeof *cx);
@@ -57,6 +61,17 @@ void gpu_sum_groups(const GpuCtx *cx, float *out, const float *in, int G, int re
 }
 void gpu_copy2d(const GpuCtx *cx, float *dst, int ld_dst, const float *src, int ld_src, int rows, int cols) {
   (void)cx, copy2d(dst, ld_dst, src, ld_src, rows, cols);
+}
+void gpu_sum_squares(const GpuCtx *cx, double *out, const float *x, int64_t n) { (void)cx, sum_squares(out, x, n); }
+void gpu_ema_update(const GpuCtx *cx, float *ema, const float *w, int64_t n, float decay) {
+  (void)cx, ema_update(ema, w, n, decay);
+}
+void gpu_layernorm_eps_forward(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b, int M,
+                               int C, float eps) {
+  (void)cx, layernorm_eps_forward(out, in, w, b, M, C, eps);
+}
+void gpu_gelu_erf_forward(const GpuCtx *cx, float *out, const float *in, int64_t n) {
+  (void)cx, gelu_erf_forward(out, in, n);
 }
 
 // ---------------------------------------------------------------- bf16
