@@ -3,12 +3,15 @@
 # demo model on the CPU for a bounded time, make a handful of videos
 # (text-to-video for each motion, image-to-video, an extension), score the
 # model with the eval suite. Everything lands in demo/.
-#   DEMO_MINUTES=15 (training time), DEMO_CLIPS=20000 (corpus size)
+#   DEMO_MINUTES=15 (training time), DEMO_CLIPS=20000 (corpus size),
+#   DEMO_MODEL=configs/model/demo_minilm.yaml (the pretrained text encoder;
+#   configs/model/demo.yaml: the model's own, learned over the corpus's words)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${TESSERA:-bin/tessera}  # TESSERA=path runs another build
 minutes=${DEMO_MINUTES:-15}
 clips=${DEMO_CLIPS:-20000}
+model=${DEMO_MODEL:-configs/model/demo_minilm.yaml}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 mkdir -p demo
 
@@ -28,7 +31,7 @@ fi
 $T data inspect demo/shapes.h5 --sheet demo/corpus_sheet.png > demo/corpus.txt && head -12 demo/corpus.txt
 
 # a run left by another configuration is moved aside, not continued
-fingerprint="$(cat configs/train/demo.yaml configs/model/demo.yaml | cksum)"
+fingerprint="$(cat configs/train/demo.yaml "$model" | cksum)"
 if [ -d demo/run ] && [ "$(cat demo/run.config 2>/dev/null)" != "$fingerprint" ]; then
   echo "demo/run was trained with another configuration: moved to demo/run.old"
   rm -rf demo/run.old && mv demo/run demo/run.old
@@ -36,7 +39,8 @@ fi
 mkdir -p demo/run && echo "$fingerprint" > demo/run.config
 
 echo "== 2/4 training the demo model for $minutes minutes =="
-$T train configs/train/demo.yaml train.time_limit="$minutes" train.resume=auto | grep -E "^(step|model|checkpoint|time limit|resumed)"
+$T train configs/train/demo.yaml model="$model" train.time_limit="$minutes" train.resume=auto |
+  grep -E "^(step|model|checkpoint|time limit|resumed|text encoder)"
 ckpt=$(ls demo/run/ckpt_*.h5 | sort -t_ -k2 -n | tail -1)
 
 echo "== 3/4 videos from $ckpt =="
@@ -55,4 +59,7 @@ $T generate --ckpt "$ckpt" --prompt "a blue square moves right" --extend demo/se
 echo "== 4/4 eval =="
 # 3 seeds per prompt: 60 direction videos, about +-6 points (1 seed: +-9)
 $T eval --ckpt "$ckpt" --suite configs/eval/shapes.yaml --out demo/eval --steps 30 --keyframe --seeds 3
+# the same model on prompts in words the corpus never used (synonyms, other
+# sentence structures, typos, capitals): docs/eval.md
+$T eval --ckpt "$ckpt" --suite configs/eval/paraphrase.yaml --out demo/eval_paraphrase --steps 30 --keyframe --seeds 3
 echo "videos, contact sheets (.png) and provenance (.json) are in demo/"
