@@ -321,4 +321,5 @@ fuzz: fuzz-build
 clean:
 	rm -rf build bin $(SAN_DIR) $(FUZZ_DIR)
 
+include mk/bench.mk
 -include $(OBJ:.o=.d) build/main.d $(TEST_BIN:=.d)
