@@ -27,10 +27,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_json(cmd, allow_fail=False):
-    """Run cmd; return (its last JSON line on stdout, exit code). When it fails (or,
-    with allow_fail, prints no JSON), show the tail of its stderr and exit."""
-    p = subprocess.run(cmd, capture_output=True, text=True)
+def run_json(cmd, allow_fail=False, threads=None):
+    """Run cmd (with OMP_NUM_THREADS=threads when given); return (its last JSON line
+    on stdout, exit code). When it fails (or, with allow_fail, prints no JSON), show
+    the tail of its stderr and exit."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
     if not lines or (p.returncode != 0 and not allow_fail):
         sys.exit("peers: %s failed (exit %d):\n%s" % (" ".join(cmd), p.returncode, p.stderr[-3000:]))
@@ -93,10 +95,11 @@ def main():
     if rc != 0:
         sys.exit("peers: the compiled PyTorch 2 peer does not compute the reference model (see rel_err)")
 
-    steps = {"tessera": []}
-    steps.update({(p, t): [] for p in peers for t in threads})
+    steps = {(p, t): [] for p in ["tessera", *peers] for t in threads}
     for r in range(a.rounds):
-        steps["tessera"].append(record("step round %d" % (r + 1), run_json(ours_step)[0]))
+        for t in threads:
+            steps[("tessera", t)].append(record("step round %d" % (r + 1), dict(
+                run_json(ours_step, threads=t)[0], threads=t)))
         for p, (cmd, _) in peers.items():
             for t in threads:
                 steps[(p, t)].append(record("step round %d" % (r + 1), run_json(cmd(t))[0]))
@@ -104,44 +107,48 @@ def main():
     def best(p, key):
         return min(threads, key=lambda t: median_of(steps[(p, t)], key))
 
-    best_t = {p: best(p, "train_step_ms") for p in peers}
-    gens = {"tessera": [], **{p: [] for p in peers}}
+    best_t = {p: best(p, "train_step_ms") for p in ["tessera", *peers]}
+    gens = {p: [] for p in ["tessera", *peers]}
     for r in range(a.rounds):
-        gens["tessera"].append(record("generate round %d" % (r + 1), run_json(ours_gen)[0]))
+        gens["tessera"].append(record("generate round %d" % (r + 1), dict(
+            run_json(ours_gen, threads=best_t["tessera"])[0], threads=best_t["tessera"])))
         for p, (_, cmd) in peers.items():
             gens[p].append(record("generate round %d" % (r + 1), run_json(cmd(best_t[p]))[0]))
 
-    ours = steps["tessera"]
-    t_train, t_den = median_of(ours, "train_step_ms"), median_of(ours, "denoise_step_ms")
-    t_gen, t_rss = median_of(gens["tessera"], "seconds_per_clip"), median_of(ours, "peak_rss_mb")
+    ours = steps[("tessera", best_t["tessera"])]
     last = ours[-1]
-    names = {"pytorch2": "PyTorch %s, torch.compile, SDPA, %s AdamW" % (steps[("pytorch2", threads[0])][0]["torch"],
-                                                                      steps[("pytorch2", threads[0])][0]["adamw"]),
+    p2 = steps[("pytorch2", best_t["pytorch2"])][-1]
+    names = {"tessera": "tessera",
+             "pytorch2": "PyTorch %s (PyPI), torch.compile, SDPA, %s AdamW" % (p2["torch"].split("+")[0], p2["adamw"]),
              "pytorch1": "PyTorch 1.13 (Debian), eager, OpenBLAS"}
-    out = ["%s batch %d, %s (%d CPUs), float32; medians of %d interleaved rounds, each round's value the median of "
-           "its steps; speed-up = peer time / tessera time" % (last["model"], a.batch, cpu_name(), os.cpu_count(), a.rounds),
-           "  tessera: %.1f ms/step, %.1f GFLOP/step, MFU %.1f%% of %.0f GFLOP/s (%s); GEMM %s %.0f GFLOP/s at 1024^3"
-           % (t_train, last["gflop_per_step"], 100 * last["mfu"], last["peak_gflops"], last["peak"], last["gemm"],
-              last["gemm_gflops"]),
-           "  %-46s %16s %16s %22s %16s" % ("", "train step", "denoise step", "clip (%d steps, CFG)" % a.steps,
-                                              "peak RSS")]
-    out.append("  %-46s %13.1f ms %13.1f ms %20.2f s %13.0f MB" % ("tessera (%s threads)" % os.environ.get(
-        "OMP_NUM_THREADS", os.cpu_count()), t_train, t_den, t_gen, t_rss))
-    summary = {"model": last["model"], "batch": a.batch, "cpu": cpu_name(), "rounds": a.rounds,
-               "tessera": {"train_step_ms": t_train, "denoise_step_ms": t_den, "seconds_per_clip": t_gen,
-                           "peak_rss_mb": t_rss}}
-    for p in peers:
+    def row(p):
         bt, bd = best(p, "train_step_ms"), best(p, "denoise_step_ms")
-        tr, de = median_of(steps[(p, bt)], "train_step_ms"), median_of(steps[(p, bd)], "denoise_step_ms")
-        ge = median_of(gens[p], "seconds_per_clip")
-        rss = max(median_of(steps[(p, t)], "peak_rss_mb") for t in threads)
-        out.append("  %-46s %8.1f ms x%.2f %8.1f ms x%.2f %14.2f s x%.2f %8.0f MB x%.2f" % (
-            names[p], tr, tr / t_train, de, de / t_den, ge, ge / t_gen, rss, rss / t_rss))
-        out.append("  %-46s %13s %16s %22s" % ("  fastest thread count", "%d" % bt, "%d" % bd, "%d" % best_t[p]))
-        summary[p] = {"train_step_ms": tr, "train_threads": bt, "denoise_step_ms": de, "denoise_threads": bd,
-                      "seconds_per_clip": ge, "generate_threads": best_t[p], "peak_rss_mb": rss,
-                      "speedup_train": tr / t_train, "speedup_denoise": de / t_den, "speedup_clip": ge / t_gen,
-                      "rss_ratio": rss / t_rss}
+        return {"train_step_ms": median_of(steps[(p, bt)], "train_step_ms"), "train_threads": bt,
+                "denoise_step_ms": median_of(steps[(p, bd)], "denoise_step_ms"), "denoise_threads": bd,
+                "seconds_per_clip": median_of(gens[p], "seconds_per_clip"), "generate_threads": best_t[p],
+                "peak_rss_mb": max(median_of(steps[(p, t)], "peak_rss_mb") for t in threads)}
+
+    summary = {"model": last["model"], "batch": a.batch, "cpu": cpu_name(), "rounds": a.rounds, "threads": threads}
+    us = summary["tessera"] = row("tessera")
+    out = ["%s batch %d, %s (%d CPUs), float32; medians of %d interleaved rounds (each value a process's median "
+           "step), each at its fastest thread count of %s; xN = its time (or memory) / tessera's"
+           % (last["model"], a.batch, cpu_name(), os.cpu_count(), a.rounds, "/".join(map(str, threads))),
+           "  tessera: %.1f GFLOP/step, MFU %.1f%% of %.0f GFLOP/s (%s); GEMM %s %.0f GFLOP/s at 1024^3"
+           % (last["gflop_per_step"], 100 * last["mfu"], last["peak_gflops"], last["peak"], last["gemm"],
+              last["gemm_gflops"]),
+           "  %-56s %16s %16s %22s %16s" % ("", "train step", "denoise step", "clip (%d steps, CFG)" % a.steps,
+                                              "peak RSS")]
+    for p in ["tessera", *peers]:
+        r = summary[p] = row(p)
+        x = (lambda k: "" if p == "tessera" else " x%.2f" % (r[k] / us[k]))
+        out.append("  %-56s %10.1f ms%-6s %10.1f ms%-6s %14.2f s%-6s %10.0f MB%-6s" % (
+            names[p], r["train_step_ms"], x("train_step_ms"), r["denoise_step_ms"], x("denoise_step_ms"),
+            r["seconds_per_clip"], x("seconds_per_clip"), r["peak_rss_mb"], x("peak_rss_mb")))
+        out.append("  %-56s %13s %16s %22s" % ("  threads", r["train_threads"], r["denoise_threads"],
+                                               r["generate_threads"]))
+        if p != "tessera":
+            for k in ("train_step_ms", "denoise_step_ms", "seconds_per_clip", "peak_rss_mb"):
+                r["ratio_" + k] = r[k] / us[k]
     p2 = steps[("pytorch2", best_t["pytorch2"])]
     out.append("  PyTorch 2 compile time (apart from the timings): train %.0f s, denoise %.0f s, generate %.0f s; "
                "RSS high-water of its timed steps alone %.0f MB" % (
@@ -153,8 +160,9 @@ def main():
                "max rel err %s (tol %g)" % (f"{chk['params']:,}", fl, last["gflop_per_step"], fl / last["gflop_per_step"],
                                             max(chk["rel_err"].values()), chk["tol"]))
     summary["check"] = chk
-    print("\n".join(out))
+    print("\n".join(out), flush=True)
     if a.out:
+        os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
         tmp = a.out + ".tmp"
         with open(tmp, "w") as fh:
             for res in log:
