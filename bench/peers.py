@@ -7,12 +7,11 @@
 Peers: PyTorch 2 from PyPI with torch.compile, SDPA and fused AdamW
 (bench/torch2_peer.py, in the virtual environment of `make bench-peer`) and
 Debian's PyTorch 1.13, eager, on OpenBLAS (bench/torch_step.py,
-bench/torch_generate.py). Each round runs tessera, then every peer at every
-thread count of --threads, as separate processes; a process reports the median
-of its timed steps; the table shows the median over the rounds, for each peer
-at its fastest thread count (named). Generation (one clip, --steps Euler steps,
-CFG) runs the same way with each peer at the thread count of its fastest train
-step. First, torch2_peer.py check: the compiled peer against the eager reference
+bench/torch_generate.py). Each round runs tessera, then every peer, each at
+every thread count of --threads, as separate processes; a process reports the
+median of its timed steps; the table shows the median over the rounds, for each
+program at its fastest thread count (named), per column. Generation (one clip,
+--steps Euler steps, CFG) runs the same way after the step rounds. First, torch2_peer.py check: the compiled peer against the eager reference
 on the same weights, and its parameter count and FLOPs against tessera's.
 Writes every JSON line and the summary to --out. Timings are reported, never
 asserted.
@@ -104,16 +103,19 @@ def main():
             for t in threads:
                 steps[(p, t)].append(record("step round %d" % (r + 1), run_json(cmd(t))[0]))
 
-    def best(p, key):
-        return min(threads, key=lambda t: median_of(steps[(p, t)], key))
+    gens = {(p, t): [] for p in ["tessera", *peers] for t in threads}
+    for r in range(a.rounds):
+        for t in threads:
+            gens[("tessera", t)].append(record("generate round %d" % (r + 1), dict(
+                run_json(ours_gen, threads=t)[0], threads=t)))
+        for p, (_, cmd) in peers.items():
+            for t in threads:
+                gens[(p, t)].append(record("generate round %d" % (r + 1), dict(run_json(cmd(t))[0], threads=t)))
+
+    def best(p, key, runs=steps):
+        return min(threads, key=lambda t: median_of(runs[(p, t)], key))
 
     best_t = {p: best(p, "train_step_ms") for p in ["tessera", *peers]}
-    gens = {p: [] for p in ["tessera", *peers]}
-    for r in range(a.rounds):
-        gens["tessera"].append(record("generate round %d" % (r + 1), dict(
-            run_json(ours_gen, threads=best_t["tessera"])[0], threads=best_t["tessera"])))
-        for p, (_, cmd) in peers.items():
-            gens[p].append(record("generate round %d" % (r + 1), run_json(cmd(best_t[p]))[0]))
 
     ours = steps[("tessera", best_t["tessera"])]
     last = ours[-1]
@@ -122,10 +124,10 @@ def main():
              "pytorch2": "PyTorch %s (PyPI), torch.compile, SDPA, %s AdamW" % (p2["torch"].split("+")[0], p2["adamw"]),
              "pytorch1": "PyTorch 1.13 (Debian), eager, OpenBLAS"}
     def row(p):
-        bt, bd = best(p, "train_step_ms"), best(p, "denoise_step_ms")
+        bt, bd, bg = best(p, "train_step_ms"), best(p, "denoise_step_ms"), best(p, "seconds_per_clip", gens)
         return {"train_step_ms": median_of(steps[(p, bt)], "train_step_ms"), "train_threads": bt,
                 "denoise_step_ms": median_of(steps[(p, bd)], "denoise_step_ms"), "denoise_threads": bd,
-                "seconds_per_clip": median_of(gens[p], "seconds_per_clip"), "generate_threads": best_t[p],
+                "seconds_per_clip": median_of(gens[(p, bg)], "seconds_per_clip"), "generate_threads": bg,
                 "peak_rss_mb": max(median_of(steps[(p, t)], "peak_rss_mb") for t in threads)}
 
     summary = {"model": last["model"], "batch": a.batch, "cpu": cpu_name(), "rounds": a.rounds, "threads": threads}
@@ -153,7 +155,7 @@ def main():
     out.append("  PyTorch 2 compile time (apart from the timings): train %.0f s, denoise %.0f s, generate %.0f s; "
                "RSS high-water of its timed steps alone %.0f MB" % (
                    median_of(p2, "compile_train_s"), median_of(p2, "compile_denoise_s"),
-                   median_of(gens["pytorch2"], "compile_s"), median_of(p2, "steady_rss_mb") or float("nan")))
+                   median_of(gens[("pytorch2", best("pytorch2", "seconds_per_clip", gens))], "compile_s"), median_of(p2, "steady_rss_mb") or float("nan")))
     fl = chk["train_gflop_per_step"]
     out.append("  same model: %s parameters; training step %.3f GFLOP (torch FlopCounterMode: matmuls and attention, "
                "forward + backward) vs tessera %.3f (ratio %.4f); compiled peer vs eager reference, same weights: "
