@@ -10,7 +10,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := build-essential pkg-config libyaml-dev libopenmpi-dev openmpi-bin \
   libhdf5-openmpi-dev hdf5-tools libdnnl-dev libpng-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg \
-  python3-torch python3-h5py python3-numpy python3-yaml python3-imageio \
+  python3-torch python3-h5py python3-numpy python3-yaml python3-imageio libopenblas0-pthread \
   slurm-wlm munge \
   clang libclang-rt-14-dev libomp-14-dev
 # (clang, its libFuzzer runtime and OpenMP runtime: `make fuzz` only)
@@ -391,4 +391,5 @@ clean:
 
 include mk/text.mk
 
+include mk/bench.mk
 -include $(OBJ:.o=.d) build/main.d $(TEST_BIN:=.d)

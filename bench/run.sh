@@ -1,43 +1,19 @@
 #!/usr/bin/env bash
 # make bench: tessera against the PyTorch reference (tests/ref/model.py) on the
-# same machine in the same run. Prints both JSON lines and the ratios;
-# writes build/bench/<model>.json. Timings are reported, never asserted.
+# same machine in the same run, then data, comm, long-clip and fault benches.
+# Timings are reported, never asserted. BENCH_MODELS (tiny), BENCH_BATCH (4),
+# BENCH_ROUNDS (3), BENCH_PEER_THREADS ("1 2"): docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${OMP_NUM_THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads
 mkdir -p build/bench
+# Train step, denoise step, one clip and peak RSS against the PyTorch 2 peer
+# (torch.compile, from `make bench-peer`) and Debian's PyTorch 1.13, interleaved
+# in rounds (bench/peers.py); the model check comes first. build/bench/<model>.json.
 for model in ${BENCH_MODELS:-tiny}; do
-  cfg=configs/model/$model.yaml
-  ours=$(bin/tessera bench step --config "$cfg" --batch "${BENCH_BATCH:-4}")
-  peer=$(/usr/bin/python3 bench/torch_step.py --model-yaml "$cfg" --batch "${BENCH_BATCH:-4}" --threads "$threads")
-  echo "$ours"
-  echo "$peer"
-  printf '%s\n%s\n' "$ours" "$peer" > "build/bench/$model.json"
-  /usr/bin/python3 - "$ours" "$peer" <<'PY'
-import json, sys
-a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"{a['model']} batch {a['batch']} on {a['gemm']} ({a['gemm_gflops']:.0f} GFLOP/s at 1024^3), "
-      f"MFU {100*a['mfu']:.1f}% of {a['peak_gflops']:.0f} GFLOP/s ({a['peak']})")
-print(f"  train step   tessera {a['train_step_ms']:8.1f} ms   pytorch {b['train_step_ms']:8.1f} ms   speed-up x{b['train_step_ms']/a['train_step_ms']:.2f}")
-print(f"  denoise step tessera {a['denoise_step_ms']:8.1f} ms   pytorch {b['denoise_step_ms']:8.1f} ms   speed-up x{b['denoise_step_ms']/a['denoise_step_ms']:.2f}")
-print(f"  peak RSS     tessera {a['peak_rss_mb']:8.0f} MB   pytorch {b['peak_rss_mb']:8.0f} MB   ratio {a['peak_rss_mb']/b['peak_rss_mb']:.2f}")
-PY
-done
-
-# Generation: one clip of the model window, 30 Euler steps with CFG.
-for model in ${BENCH_GEN_MODELS:-tiny}; do
-  cfg=configs/model/$model.yaml
-  ours=$(bin/tessera bench generate --config "$cfg" --steps 30)
-  peer=$(/usr/bin/python3 bench/torch_generate.py --model-yaml "$cfg" --steps 30 --threads "$threads")
-  echo "$ours"; echo "$peer"
-  /usr/bin/python3 - "$ours" "$peer" <<'PY'
-import json, sys
-a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-r = b["seconds_per_clip"] / a["seconds_per_clip"]
-print(f"{a['model']}: one {a['frames']}-frame clip, 30 steps, CFG: tessera {a['seconds_per_clip']:.2f} s, "
-      f"pytorch {b['seconds_per_clip']:.2f} s, speed-up x{r:.2f}")
-PY
+  /usr/bin/python3 bench/peers.py --model-yaml "configs/model/$model.yaml" --batch "${BENCH_BATCH:-4}" \
+    --rounds "${BENCH_ROUNDS:-3}" --threads "${BENCH_PEER_THREADS:-1 2}" --steps 30 --out "build/bench/$model.json"
 done
 
 # Data: synth clips/s, ingest frames/s, loader samples/s.

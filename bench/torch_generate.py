@@ -10,7 +10,33 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_step import load_yaml  # noqa: E402
+from torch_step import load_config  # noqa: E402
+
+
+def prompt_inputs(model):
+    """Tokens, ntokens and cond of a CFG pair: row 0 the prompt, row 1 the empty prompt."""
+    import torch
+    L = model.cfg["text_length"]
+    tokens = torch.zeros(2, L, dtype=torch.int32)
+    tokens[0, :4] = torch.tensor([1, 4, 7, 10])
+    tokens[1, 0] = 1
+    ntokens = torch.tensor([4, 1], dtype=torch.int32)
+    cond = torch.zeros(2, model.gt, dtype=torch.uint8)
+    return tokens, ntokens, cond
+
+
+def sample(model, steps, inputs, N, P):
+    """One clip: `steps` Euler steps from t=1 to 0, guidance 4, both passes in one batch of 2."""
+    import torch
+    tokens, ntokens, cond = inputs
+    x = torch.randn(1, N, P)
+    ts = torch.linspace(1.0, 0.0, steps + 1)
+    with torch.no_grad():
+        for i in range(steps):
+            out = model(x.expand(2, N, P), ts[i].repeat(2), tokens, ntokens, cond)
+            v = out[1:] + 4.0 * (out[:1] - out[1:])
+            x = x + (ts[i + 1] - ts[i]) * v
+    return x
 
 
 def main():
@@ -20,36 +46,20 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(a.threads)
+    os.environ["OPENBLAS_NUM_THREADS"] = str(a.threads)
     import resource
 
     import torch
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
-    from model import TesseraDiT, normalize_config
+    from model import TesseraDiT
 
     torch.set_num_threads(a.threads)
-    doc = load_yaml(a.model_yaml)
-    cfg = normalize_config(doc["model"])
+    cfg = load_config(a.model_yaml)
     model = TesseraDiT(cfg).randomize_(0.02, seed=0).eval()
-    N, P, L, gt = model.N, model.P, cfg["text_length"], model.gt
-    tokens = torch.zeros(2, L, dtype=torch.int32)
-    tokens[0, :4] = torch.tensor([1, 4, 7, 10])
-    tokens[1, 0] = 1
-    ntokens = torch.tensor([4, 1], dtype=torch.int32)
-    cond = torch.zeros(2, gt, dtype=torch.uint8)
-
-    def sample(steps):
-        x = torch.randn(1, N, P)
-        ts = torch.linspace(1.0, 0.0, steps + 1)
-        with torch.no_grad():
-            for i in range(steps):
-                out = model(x.expand(2, N, P), ts[i].repeat(2), tokens, ntokens, cond)
-                v = out[1:] + 4.0 * (out[:1] - out[1:])
-                x = x + (ts[i + 1] - ts[i]) * v
-        return x
-
-    sample(1)
+    inputs = prompt_inputs(model)
+    sample(model, 1, inputs, model.N, model.P)
     t0 = time.perf_counter()
-    sample(a.steps)
+    sample(model, a.steps, inputs, model.N, model.P)
     secs = time.perf_counter() - t0
     print(json.dumps({"impl": "pytorch", "frames": cfg["frames"], "steps": a.steps, "cfg": 4,
                       "seconds_per_clip": round(secs, 3),

@@ -105,44 +105,69 @@ def load_yaml(path):
         return mini_yaml(text)
 
 
+def load_config(model_yaml=None, config_json=None):
+    """The normalized model config from a YAML file (top-level `model:`
+    mapping, or `model: other.yaml`) or a JSON string."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
+    from model import normalize_config
+    if not model_yaml:
+        return normalize_config(json.loads(config_json))
+    doc = load_yaml(model_yaml)
+    m = doc["model"] if isinstance(doc, dict) and "model" in doc else doc
+    if isinstance(m, str):  # model: path/to/model.yaml (relative to the file)
+        m = load_yaml(os.path.join(os.path.dirname(model_yaml), m))["model"]
+    return normalize_config(m)
+
+
+def make_batch(model, B, seed):
+    """Inputs of one training step at batch B: x, t, tokens, ntokens, cond, target."""
+    import torch
+    N, P, L = model.N, model.P, model.cfg["text_length"]
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(B, N, P, generator=g)
+    t = torch.rand(B, generator=g)
+    target = torch.randn(B, N, P, generator=g)
+    ntokens = torch.randint(1, L + 1, (B,), generator=g, dtype=torch.int32)
+    tokens = torch.randint(1, model.cfg["vocab"], (B, L), generator=g, dtype=torch.int32)
+    tokens[torch.arange(L)[None, :] >= ntokens[:, None].long()] = 0
+    cond = torch.zeros(B, model.gt, dtype=torch.uint8)
+    cond[0, 0] = 1  # one image-to-video sample: exercises the per-token adaLN selection
+    return x, t, tokens, ntokens, cond, target
+
+
+def time_median(fn, warmup, iters):
+    """(median seconds, all seconds) of `iters` calls of fn after `warmup` calls."""
+    import statistics
+    import time
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts), ts
+
+
 def main():
     a = parse_args()
     # OpenBLAS (Debian's torch BLAS) and OpenMP read these at load time.
     os.environ["OMP_NUM_THREADS"] = str(a.threads)
     os.environ["OPENBLAS_NUM_THREADS"] = str(a.threads)
     import resource
-    import statistics
-    import time
 
     import torch
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
-    from model import TesseraDiT, normalize_config, param_groups
+    from model import TesseraDiT, param_groups
 
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
-    if a.model_yaml:
-        doc = load_yaml(a.model_yaml)
-        m = doc["model"] if isinstance(doc, dict) and "model" in doc else doc
-        if isinstance(m, str):  # model: path/to/model.yaml (relative to the file)
-            doc2 = load_yaml(os.path.join(os.path.dirname(a.model_yaml), m))
-            m = doc2["model"]
-        cfg = normalize_config(m)
-    else:
-        cfg = normalize_config(json.loads(a.config_json))
-
+    cfg = load_config(a.model_yaml, a.config_json)
     torch.manual_seed(a.seed)
     model = TesseraDiT(cfg)
     model.randomize_(0.05, seed=a.seed)  # non-degenerate values; timing does not depend on them
-    B, N, P, L = a.batch, model.N, model.P, cfg["text_length"]
-    g = torch.Generator().manual_seed(a.seed + 1)
-    x = torch.randn(B, N, P, generator=g)
-    t = torch.rand(B, generator=g)
-    target = torch.randn(B, N, P, generator=g)
-    ntokens = torch.randint(1, L + 1, (B,), generator=g, dtype=torch.int32)
-    tokens = torch.randint(1, cfg["vocab"], (B, L), generator=g, dtype=torch.int32)
-    tokens[torch.arange(L)[None, :] >= ntokens[:, None].long()] = 0
-    cond = torch.zeros(B, model.gt, dtype=torch.uint8)
-    cond[0, 0] = 1  # one image-to-video sample: exercises the per-token adaLN selection
+    B, N, P = a.batch, model.N, model.P
+    x, t, tokens, ntokens, cond, target = make_batch(model, B, a.seed)
     opt = torch.optim.AdamW(param_groups(model, 0.0), lr=1e-4, betas=(0.9, 0.95), eps=1e-8,
                             foreach=True)
 
@@ -158,18 +183,8 @@ def main():
         with torch.inference_mode():
             return model(x, t, tokens, ntokens, cond)
 
-    def timeit(fn):
-        for _ in range(a.warmup):
-            fn()
-        ts = []
-        for _ in range(a.iters):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return statistics.median(ts), ts
-
-    train_s, train_all = timeit(train_step)
-    den_s, den_all = timeit(denoise_step)
+    train_s, train_all = time_median(train_step, a.warmup, a.iters)
+    den_s, den_all = time_median(denoise_step, a.warmup, a.iters)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     nparam = sum(p.numel() for p in model.parameters())
     print("torch %s, threads %d, config %s, B=%d N=%d P=%d, %.2fM params" %
