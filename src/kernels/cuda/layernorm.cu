@@ -25,7 +25,7 @@ struct RowMod {
 // out[M,C]; mean, rstd [M] (may be NULL); in[M,C]; w, b [C] or NULL;
 // mod.scale != NULL: modulate instead of the affine.
 __global__ void ln_forward_kernel(float *out, float *mean, float *rstd, const float *in, const float *w,
-                                  const float *b, RowMod mod, int M, int C) {
+                                  const float *b, RowMod mod, int M, int C, float eps) {
   const int64_t row = (int64_t)blockIdx.x * LN_WARPS + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= M) return;
@@ -38,7 +38,7 @@ __global__ void ln_forward_kernel(float *out, float *mean, float *rstd, const fl
     const float d = x[c] - mu;
     v += d * d;
   }
-  const float r = 1.0f / sqrtf(warp_sum(v) / (float)C + TSR_NORM_EPS);
+  const float r = 1.0f / sqrtf(warp_sum(v) / (float)C + eps);
   if (lane == 0) {
     if (mean) mean[row] = mu;
     if (rstd) rstd[row] = r;
@@ -121,7 +121,8 @@ extern "C" void gpu_layernorm_forward(const GpuCtx *cx, float *out, float *mean,
                                       const float *w, const float *b, int M, int C) {
   if (M <= 0) return;
   RowMod none = {NULL, NULL, NULL, 0, 1};
-  ln_forward_kernel<<<ln_blocks(M), LN_WARPS * 32, 0, stream_of(cx)>>>(out, mean, rstd, in, w, b, none, M, C);
+  ln_forward_kernel<<<ln_blocks(M), LN_WARPS * 32, 0, stream_of(cx)>>>(out, mean, rstd, in, w, b, none, M, C,
+                                                                       TSR_NORM_EPS);
   KERNEL_CHECK();
 }
 
@@ -144,7 +145,8 @@ extern "C" void gpu_ln_modulate_forward(const GpuCtx *cx, float *out, float *mea
   const int M = B * N;
   if (M <= 0) return;
   RowMod mod = {shift, scale, sel, mod_stride, N};
-  ln_forward_kernel<<<ln_blocks(M), LN_WARPS * 32, 0, stream_of(cx)>>>(out, mean, rstd, in, NULL, NULL, mod, M, D);
+  ln_forward_kernel<<<ln_blocks(M), LN_WARPS * 32, 0, stream_of(cx)>>>(out, mean, rstd, in, NULL, NULL, mod, M, D,
+                                                                       TSR_NORM_EPS);
   KERNEL_CHECK();
 }
 
@@ -161,4 +163,14 @@ extern "C" void gpu_ln_modulate_backward(const GpuCtx *cx, float *din, float *ds
   }
   if (dshift || dscale)
     colreduce<ModGrad, 2>(cx, ModGrad{dout, in, mean, rstd, dshift, dscale, mod_stride, D}, sel, B, N, D);
+}
+
+// The pretrained text encoders' LayerNorm (ops.h): the caller's eps, affine,
+// nothing saved. out may equal in: each lane reads x[c] before writing y[c].
+extern "C" void gpu_layernorm_eps_forward(const GpuCtx *cx, float *out, const float *in, const float *w,
+                                          const float *b, int M, int C, float eps) {
+  if (M <= 0) return;
+  RowMod none = {NULL, NULL, NULL, 0, 1};
+  ln_forward_kernel<<<ln_blocks(M), LN_WARPS * 32, 0, stream_of(cx)>>>(out, NULL, NULL, in, w, b, none, M, C, eps);
+  KERNEL_CHECK();
 }
