@@ -115,11 +115,16 @@ build/comm/comm_nccl.o build/tests/test_comm: CFLAGS += $(NCCL_CFLAGS)
 build/comm/comm_nccl.o: Makefile  # its flags depend on what was found
 
 # ---------------------------------------------------------------- sources
-SRC := $(wildcard src/core/*.c src/kernels/cpu/*.c src/model/*.c src/comm/*.c src/data/*.c \
+SRC := $(wildcard src/core/*.c src/kernels/cpu/*.c src/model/*.c src/comm/*.c src/media/*.c src/data/*.c \
                   src/train/*.c src/infer/*.c) src/kernels/backend_cpu.c \
   $(if $(NVCC),src/kernels/backend_cuda.c,src/kernels/backend_nocuda.c)
 OBJ := $(SRC:src/%.c=build/%.o)
 LIB := build/libtessera.a
+# src/app: main and the commands, the top layer. The commands (not main) also
+# go into a library of their own that the test binaries link, so a test can
+# run a command in-process (test_synth, test_corpus_fuzz).
+APP_OBJ := $(patsubst src/%.c,build/%.o,$(filter-out src/app/main.c,$(wildcard src/app/*.c)))
+APP_LIB := build/libtessera_app.a
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=build/tests/%)
 
@@ -155,21 +160,21 @@ build/%.cu.o: src/%.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
-$(LIB): $(filter-out build/main.o,$(OBJ))
+$(LIB): $(OBJ)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-bin/tessera: build/main.o $(LIB)
+$(APP_LIB): $(APP_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@; ar rcs $@ $^
+
+bin/tessera: build/app/main.o $(APP_LIB) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-build/main.o: src/main.c
-	@mkdir -p build
-	$(CC) $(CFLAGS) -c $< -o $@
-
-build/tests/%: tests/unit/%.c $(LIB)
+build/tests/%: tests/unit/%.c $(APP_LIB) $(LIB)
 	@mkdir -p build/tests
-	$(CC) $(CFLAGS) -Itests/unit $< $(LIB) -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $< $(APP_LIB) $(LIB) -o $@ $(LDLIBS)
 
 build/cuda_objects.stamp: $(CU_OBJ)
 	@mkdir -p build; touch $@
@@ -254,7 +259,7 @@ all: $(STANDIN_TEST)
 # The whole program over the stand-in: `train run.device=cuda` at 1 rank, dp2,
 # tp2 and sp2 against the CPU build's runs (tests/test_train_standin.sh).
 STANDIN_TESSERA := build/cuda/tessera_standin
-$(STANDIN_TESSERA): build/main.o build/cuda/mock_gpu.o build/kernels/backend_cuda.o $(LIB)
+$(STANDIN_TESSERA): build/app/main.o build/cuda/mock_gpu.o build/kernels/backend_cuda.o $(APP_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 all: $(STANDIN_TESSERA)
@@ -392,4 +397,4 @@ clean:
 include mk/text.mk
 
 include mk/bench.mk
--include $(OBJ:.o=.d) build/main.d $(TEST_BIN:=.d)
+-include $(OBJ:.o=.d) $(APP_OBJ:.o=.d) build/app/main.d $(TEST_BIN:=.d)

@@ -24,10 +24,10 @@
 #include "core/parse.h"
 #include "core/log.h"
 #include "core/timer.h"
-#include "data/commands.h"
+#include "app/commands.h"
 #include "data/corpus.h"
 #include "data/recaption.h"
-#include "data/video_io.h"
+#include "media/video_io.h"
 
 enum { MAX_BUCKETS = 32, RECAPTION_MAX = 4096 };
 

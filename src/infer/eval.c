@@ -20,7 +20,7 @@
 #include "core/timer.h"
 #include "data/synth.h"
 #include "data/tokenizer.h"
-#include "data/video_io.h"
+#include "media/video_io.h"
 #include "infer/generate.h"
 #include "infer/session.h"
 

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "data/video_io.h"
-#include "infer/watch.h"
+#include "media/video_io.h"
+#include "media/watch.h"
 
 void output_paths(const char *mp4, OutputPaths *p) {
   size_t n = strlen(mp4);

@@ -12,14 +12,14 @@
 #include "core/error.h"
 #include "core/parse.h"
 #include "core/timer.h"
-#include "data/image_io.h"
-#include "data/video_io.h"
+#include "media/image_io.h"
+#include "media/video_io.h"
 #include "infer/budget.h"
 #include "infer/generate.h"
 #include "infer/manifest.h"
 #include "infer/outputs.h"
-#include "infer/provenance.h"
-#include "infer/watch.h"
+#include "media/provenance.h"
+#include "media/watch.h"
 
 // ================================================================== prompt lists
 // A value of an item's key, from JSON or YAML alike.

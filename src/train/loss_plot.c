@@ -1,6 +1,6 @@
 // Loss-vs-step chart of metrics.jsonl as a PNG (see loss_plot.h). Lines are
 // drawn with Bresenham into an RGB buffer; text with the 5x7 font of
-// data/image_io.h, which also writes the PNG.
+// media/image_io.h, which also writes the PNG.
 #include "train/loss_plot.h"
 
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/image_io.h"
+#include "media/image_io.h"
 
 typedef struct {
   long long step;

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "data/corpus.h"
-#include "data/image_io.h"
+#include "media/image_io.h"
 #include "data/tokenizer.h"
 #include "testlib.h"
 

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "data/commands.h"
+#include "app/commands.h"
 #include "testlib.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "core/progress.h"
-#include "data/image_io.h"
+#include "media/image_io.h"
 #include "testlib.h"
 #include "train/loss_plot.h"
 

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "data/commands.h"
+#include "app/commands.h"
 #include "data/synth.h"
 #include "testlib.h"
 

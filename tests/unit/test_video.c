@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "data/recaption.h"
-#include "data/video_io.h"
+#include "media/video_io.h"
 #include "testlib.h"
 
 #define IMAGEIO "/usr/lib/python3/dist-packages/imageio/resources/images/"

@@ -7,7 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fpenv.h"
-#include "data/commands.h"
+#include "app/commands.h"
 
 int cmd_train(int argc, char **argv);  // src/train/cmd_train.c
 int cmd_bench(int argc, char **argv);  // src/train/cmd_bench.c

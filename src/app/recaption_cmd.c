@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timer.h"
-#include "data/commands.h"
+#include "app/commands.h"
 #include "data/corpus.h"
 #include "data/recaption.h"
 

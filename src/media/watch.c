@@ -1,9 +1,9 @@
-#include "infer/watch.h"
+#include "media/watch.h"
 
 #include <string.h>
 
 #include "core/error.h"
-#include "data/image_io.h"
+#include "media/image_io.h"
 
 int watch_upscale_factor(int H, int upscale) { return upscale > 0 ? upscale : (256 + H - 1) / H; }
 

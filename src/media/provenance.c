@@ -1,4 +1,4 @@
-#include "infer/provenance.h"
+#include "media/provenance.h"
 
 #define TESSERA_VERSION "0.1.0"
 

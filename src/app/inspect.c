@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "data/commands.h"
+#include "app/commands.h"
 #include "data/corpus.h"
-#include "data/image_io.h"
+#include "media/image_io.h"
 #include "data/tokenizer.h"
 
 enum { STATS_MAX_CLIPS = 20000, WORDS_MAX = 1 << 16, SHEET_MAX_SIDE = 16384 };

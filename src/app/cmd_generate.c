@@ -16,15 +16,15 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timer.h"
-#include "data/image_io.h"
-#include "data/video_io.h"
+#include "media/image_io.h"
+#include "media/video_io.h"
 #include "infer/dist.h"
 #include "infer/budget.h"
 #include "infer/generate.h"
 #include "infer/outputs.h"
-#include "infer/provenance.h"
+#include "media/provenance.h"
 #include "infer/session.h"
-#include "infer/watch.h"
+#include "media/watch.h"
 
 typedef struct {
   const char *ckpt, *prompt, *prompts, *out, *image, *extend, *first, *last, *remix, *sampler;

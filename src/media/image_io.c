@@ -1,5 +1,5 @@
 // PNG read/write through libpng, and a 5x7 bitmap font for labels.
-#include "data/image_io.h"
+#include "media/image_io.h"
 
 #include <png.h>
 #include <setjmp.h>

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "data/commands.h"
+#include "app/commands.h"
 
 static void usage(FILE *f) {
   fprintf(f,

@@ -2,7 +2,7 @@
 // send/receive API) to RGB24 with libswscale, resample to a target frame
 // rate by timestamps, bicubic resize + centre crop, and H.264 MP4 encoding
 // (libx264) written to PATH.tmp and renamed.
-#include "data/video_io.h"
+#include "media/video_io.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
