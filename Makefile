@@ -11,7 +11,7 @@ DEB_PACKAGES := build-essential pkg-config libyaml-dev libopenmpi-dev openmpi-bi
   libhdf5-openmpi-dev hdf5-tools libdnnl-dev libpng-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg \
   python3-torch python3-h5py python3-numpy python3-yaml python3-imageio libopenblas0-pthread \
-  slurm-wlm munge \
+  slurm-wlm munge libjansson-dev libssl-dev \
   clang libclang-rt-14-dev libomp-14-dev
 # (clang, its libFuzzer runtime and OpenMP runtime: `make fuzz` only)
 PYTHON_REF := /usr/bin/python3
@@ -65,6 +65,16 @@ ifeq ($(shell pkg-config --exists libpng 2>/dev/null && echo y),y)
   LDLIBS += $(shell pkg-config --libs libpng)
 else
   $(info ✗ libpng: not found (run `make deps`))
+endif
+
+# JSON (every read and write: captions, manifests, metrics, provenance) and
+# SHA-256 (every file hash): libjansson and OpenSSL's libcrypto (docs/choices.md).
+ifeq ($(shell pkg-config --exists jansson libcrypto 2>/dev/null && echo y),y)
+  $(info ✓ jansson $(shell pkg-config --modversion jansson), libcrypto $(shell pkg-config --modversion libcrypto))
+  CFLAGS += $(shell pkg-config --cflags jansson libcrypto)
+  LDLIBS += $(shell pkg-config --libs jansson libcrypto)
+else
+  $(info ✗ jansson / libcrypto: not found (run `make deps`))
 endif
 
 FFMPEG_PC := libavformat libavcodec libavutil libswscale

@@ -34,7 +34,7 @@ static double median(double *v, int n) {
 // model.text.encoder minilm: the frozen encoder on the run's backend (NULL otherwise).
 static TextCond *open_text(const Config *cfg, const Backend *be) {
   if (!cfg->model.text_minilm) return NULL;
-  TextErr err;
+  TsrErr err;
   TextCond *tc = text_cond_open(cfg->model.text_length, (size_t)64 << 20, be, &err);
   if (!tc) tsr_user_error("%s: model.text.encoder minilm: %s", cfg->path, err.msg);
   return tc;
@@ -126,7 +126,7 @@ int cmd_bench(int argc, char **argv) {
   TextCond *text = open_text(&cfg, be);
   double encode_s = 0.0;
   if (text) {
-    TextErr err;
+    TsrErr err;
     fb.b.text_states = tsr_calloc((size_t)batch * mc->text_length * mc->text_width, sizeof(float));
     const double t0 = timer_now();
     if (text_cond_states(text, fb.b.tokens, fb.b.ntokens, batch, fb.b.text_states, &err) != 0)

@@ -44,7 +44,7 @@ static int text_encode(int argc, char **argv) {
   }
   if (!prompt) tsr_user_error("text encode: --prompt: expected the text to encode");
   TextEncoder te;
-  TextErr err;
+  TsrErr err;
   if (dir && strcmp(dir, MINILM_L6_DIR) ? text_encoder_load(&te, dir, NULL, NULL, &err) : minilm_load(&te, dir, &err))
     tsr_user_error("%s", err.msg);
   if (window > te.cfg.max_pos) tsr_user_error("text encode: --window %d: expected at most %d (the encoder's positions)", window, te.cfg.max_pos);

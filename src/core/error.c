@@ -11,6 +11,52 @@
 #endif
 #include "core/log.h"
 
+static int err_vset(TsrErr *e, int code, const char *fmt, va_list ap) {
+  if (e) {
+    e->code = code;
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+  }
+  return -1;
+}
+
+int tsr_err(TsrErr *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  err_vset(e, TSR_EXIT_USER, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+int tsr_err_code(TsrErr *e, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  err_vset(e, code, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+int tsr_err_prefix(TsrErr *e, const char *fmt, ...) {
+  if (!e) return -1;
+  char head[512], old[sizeof e->msg];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(head, sizeof head, fmt, ap);
+  va_end(ap);
+  memcpy(old, e->msg, sizeof old);
+  size_t n = strlen(head);
+  if (n >= sizeof e->msg) n = sizeof e->msg - 1;
+  memcpy(e->msg, head, n);
+  size_t room = sizeof e->msg - 1 - n, m = strnlen(old, room);
+  memcpy(e->msg + n, old, m);
+  e->msg[n + m] = 0;
+  if (!e->code) e->code = TSR_EXIT_USER;
+  return -1;
+}
+
+void tsr_err_clear(TsrErr *e) {
+  if (e) e->code = 0, e->msg[0] = 0;
+}
+
 _Noreturn static void abort_all_ranks(void) {
 #ifdef TSR_HAVE_MPI
   int up = 0, down = 0;

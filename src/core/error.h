@@ -1,8 +1,32 @@
-// Error handling: library-call checks that abort every rank, and user-mistake
-// errors that print one line and exit with code 2.
+// Error handling: library-call checks that abort every rank, and errors
+// returned to the caller for bad input.
 #pragma once
 #include <setjmp.h>
 #include <stddef.h>
+
+// A returned error. A library function that can fail on its input (a file, a
+// config, a prompt) returns 0, or -1 with one line in err->msg that names the
+// file, the item and what was expected; only src/app turns it into a message
+// and an exit code (app/app_error.h). err->code is the exit code the command
+// should end with: TSR_EXIT_USER (2) for bad input, TSR_EXIT_REFUSED (3) for a
+// prompt the safety policy refuses. err may be NULL (the caller only wants the
+// status).
+enum { TSR_EXIT_USER = 2, TSR_EXIT_REFUSED = 3 };
+typedef struct {
+  int code;
+  char msg[1024];
+} TsrErr;
+
+// Formats the message into e, sets code TSR_EXIT_USER, returns -1:
+//   if (n < 1) return tsr_err(err, "%s: clips: expected at least 1, got %d", path, n);
+int tsr_err(TsrErr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// The same with another exit code.
+int tsr_err_code(TsrErr *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// Puts context in front of a message already in e ("corpus.h5: " + msg);
+// returns -1, so `return tsr_err_prefix(err, "%s: ", path);` passes it up.
+int tsr_err_prefix(TsrErr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Empties e (code 0, no message).
+void tsr_err_clear(TsrErr *e);
 
 // Internal failure (a library call failed, an invariant broke): prints
 // "tessera[rank R] file:line: LIB: message" and aborts all ranks (MPI_Abort

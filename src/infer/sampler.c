@@ -126,7 +126,7 @@ void sample_flow(Model *m, const SamplerOptions *o, int B, const int32_t *tokens
     }
   }
   if (o->text) {  // the states of every row, once: they do not change over the steps
-    TextErr err;
+    TsrErr err;
     c.batch.text_states = tsr_calloc((size_t)Bm * c.L * text_cond_width(o->text), sizeof(float));
     if (text_cond_states(o->text, c.batch.tokens, c.batch.ntokens, Bm, c.batch.text_states, &err) != 0)
       tsr_user_error("sampler: text encoder: %s", err.msg);

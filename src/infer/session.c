@@ -78,7 +78,7 @@ static const Backend *open_device(InferDevice dev, ModelLayout *layout) {
 
 // The checkpoint's pretrained encoder: the same weights it was trained with.
 static void open_text_encoder(InferSession *s) {
-  TextErr err;
+  TsrErr err;
   s->text = text_cond_open(s->cfg.model.text_length, (size_t)64 << 20, s->be, &err);
   if (!s->text) tsr_user_error("%s: model.text.encoder minilm: %s", s->ckpt, err.msg);
   if (strcmp(s->state.text_sha256, text_cond_sha256(s->text)) != 0)
@@ -117,7 +117,7 @@ void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayo
 int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, const char *what) {
   const int L = s->cfg.model.text_length;
   if (s->text) {
-    TextErr err;
+    TsrErr err;
     int32_t n = 0;
     int truncated = 0;
     if (text_cond_tokenize(s->text, prompt, what, tokens, &n, &truncated, &err) != 0) tsr_user_error("%s", err.msg);

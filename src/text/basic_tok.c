@@ -53,13 +53,13 @@ static void split(Builder *b, uint32_t cp) {
   else put_char(b, cp);
 }
 
-int text_utf8_check(const char *text, size_t len, const char *item, TextErr *err) {
+int text_utf8_check(const char *text, size_t len, const char *item, TsrErr *err) {
   long at = utf8_invalid_at(text, len);
   if (at < 0) return 0;
-  return text_fail(err, "%s: invalid UTF-8 (byte 0x%02x) at byte %ld, expected UTF-8 text", item, (unsigned char)text[at], at);
+  return tsr_err(err, "%s: invalid UTF-8 (byte 0x%02x) at byte %ld, expected UTF-8 text", item, (unsigned char)text[at], at);
 }
 
-int basic_tokenize(const char *text, size_t len, const char *item, BasicWords *w, TextErr *err) {
+int basic_tokenize(const char *text, size_t len, const char *item, BasicWords *w, TsrErr *err) {
   w->n = 0;
   if (text_utf8_check(text, len, item, err)) return -1;
   Builder b = {w, 0, 0};

@@ -9,7 +9,7 @@
 #pragma once
 #include <stddef.h>
 
-#include "text/text_error.h"
+#include "core/error.h"
 
 typedef struct {
   char *buf;     // the words' UTF-8 bytes, each followed by a NUL
@@ -24,7 +24,7 @@ typedef struct {
 // Splits text[0..len) into w (its buffers grow and are reused across calls).
 // 0, or -1 when the text is not UTF-8: "<item>: invalid UTF-8 (byte 0xNN) at
 // byte B, expected UTF-8 text".
-int basic_tokenize(const char *text, size_t len, const char *item, BasicWords *w, TextErr *err);
+int basic_tokenize(const char *text, size_t len, const char *item, BasicWords *w, TsrErr *err);
 void basic_words_free(BasicWords *w);
 // 0 when text[0..len) is UTF-8, else -1 with the message above.
-int text_utf8_check(const char *text, size_t len, const char *item, TextErr *err);
+int text_utf8_check(const char *text, size_t len, const char *item, TsrErr *err);

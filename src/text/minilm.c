@@ -16,37 +16,37 @@
 #include "text/safetensors.h"
 
 // ------------------------------------------------------------------ config.json
-static int config_int(const JtValue *root, const char *path, const char *key, int lo, int hi, int *out, TextErr *err) {
+static int config_int(const JtValue *root, const char *path, const char *key, int lo, int hi, int *out, TsrErr *err) {
   const JtValue *v = jt_member(root, key);
   int64_t x;
   if (!v || jt_int64(v, &x) || x < lo || x > hi)
-    return text_fail(err, "%s: \"%s\" %s, expected an integer in [%d, %d]", path, key, v ? "out of range or not an integer" : "missing",
+    return tsr_err(err, "%s: \"%s\" %s, expected an integer in [%d, %d]", path, key, v ? "out of range or not an integer" : "missing",
                      lo, hi);
   *out = (int)x;
   return 0;
 }
 
 // A string key that must hold `want` when present (absent: BERT's default).
-static int config_is(const JtValue *root, const char *path, const char *key, const char *want, TextErr *err) {
+static int config_is(const JtValue *root, const char *path, const char *key, const char *want, TsrErr *err) {
   const JtValue *v = jt_member(root, key);
   if (!v) return 0;
   if (v->kind != JT_STRING || strcmp(v->text, want))
-    return text_fail(err, "%s: \"%s\" is %s%s%s, expected \"%s\" (a BERT encoder)", path, key, v->kind == JT_STRING ? "\"" : "",
+    return tsr_err(err, "%s: \"%s\" is %s%s%s, expected \"%s\" (a BERT encoder)", path, key, v->kind == JT_STRING ? "\"" : "",
                      v->kind == JT_STRING ? v->text : jt_kind_name(v->kind), v->kind == JT_STRING ? "\"" : "", want);
   return 0;
 }
 
-static int read_config(const char *path, BertConfig *c, TextErr *err) {
+static int read_config(const char *path, BertConfig *c, TsrErr *err) {
   FILE *f = fopen(path, "rb");
-  if (!f) return text_fail(err, "%s: cannot open (%s), expected the encoder's config.json", path, strerror(errno));
+  if (!f) return tsr_err(err, "%s: cannot open (%s), expected the encoder's config.json", path, strerror(errno));
   char buf[1 << 16];
   size_t n = fread(buf, 1, sizeof buf, f);
   fclose(f);
-  if (n == sizeof buf) return text_fail(err, "%s: larger than 64 KiB, expected a config.json", path);
+  if (n == sizeof buf) return tsr_err(err, "%s: larger than 64 KiB, expected a config.json", path);
   JtValue root;
   char why[256];
-  if (jt_parse(buf, n, &root, why, sizeof why)) return text_fail(err, "%s: not valid JSON (%s)", path, why);
-  int rc = root.kind == JT_OBJECT ? 0 : text_fail(err, "%s: expected a JSON object", path);
+  if (jt_parse(buf, n, &root, why, sizeof why)) return tsr_err(err, "%s: not valid JSON (%s)", path, why);
+  int rc = root.kind == JT_OBJECT ? 0 : tsr_err(err, "%s: expected a JSON object", path);
   if (!rc) rc = config_is(&root, path, "model_type", "bert", err);
   if (!rc) rc = config_is(&root, path, "hidden_act", "gelu", err);
   if (!rc) rc = config_is(&root, path, "position_embedding_type", "absolute", err);
@@ -60,10 +60,10 @@ static int read_config(const char *path, BertConfig *c, TextErr *err) {
   double eps = 1e-12;
   const JtValue *e = jt_member(&root, "layer_norm_eps");
   if (!rc && e && (jt_double(e, &eps) || !(eps > 0 && eps < 1)))
-    rc = text_fail(err, "%s: \"layer_norm_eps\" must be a number in (0, 1)", path);
+    rc = tsr_err(err, "%s: \"layer_norm_eps\" must be a number in (0, 1)", path);
   c->ln_eps = (float)eps;
   if (!rc && c->hidden % c->heads)
-    rc = text_fail(err, "%s: hidden_size %d is not a multiple of num_attention_heads %d", path, c->hidden, c->heads);
+    rc = tsr_err(err, "%s: hidden_size %d is not a multiple of num_attention_heads %d", path, c->hidden, c->heads);
   jt_free(&root);
   return rc;
 }
@@ -72,7 +72,7 @@ static int read_config(const char *path, BertConfig *c, TextErr *err) {
 typedef struct {
   const SafeTensors *st;
   float *next;  // where the next tensor goes in te->params
-  TextErr *err;
+  TsrErr *err;
 } Loader;
 
 // Reads the 1-D or 2-D tensor `name` (shape [d0] or [d0, d1]) at the loader's cursor.
@@ -128,7 +128,7 @@ static int load_layer(Loader *ld, int l, const BertConfig *c, BertLayer *L) {
   return 0;
 }
 
-static int load_weights(TextEncoder *te, const SafeTensors *st, TextErr *err) {
+static int load_weights(TextEncoder *te, const SafeTensors *st, TsrErr *err) {
   const BertConfig *c = &te->cfg;
   const int64_t H = c->hidden;
   te->nparams = param_count(c);
@@ -153,12 +153,12 @@ static int load_weights(TextEncoder *te, const SafeTensors *st, TextErr *err) {
 }
 
 // ------------------------------------------------------------------ load
-static int check_hash(const char *path, const char *got, const char *want, TextErr *err) {
+static int check_hash(const char *path, const char *got, const char *want, TsrErr *err) {
   if (!want || !strcmp(got, want)) return 0;
-  return text_fail(err, "%s: SHA-256 %s, expected %s (the recorded hash; `make deps` installs the file)", path, got, want);
+  return tsr_err(err, "%s: SHA-256 %s, expected %s (the recorded hash; `make deps` installs the file)", path, got, want);
 }
 
-static int load(TextEncoder *te, const char *dir, const char *weights_sha256, const char *vocab_sha256, TextErr *err) {
+static int load(TextEncoder *te, const char *dir, const char *weights_sha256, const char *vocab_sha256, TsrErr *err) {
   char path[640];
   snprintf(path, sizeof path, "%s/config.json", dir);
   if (read_config(path, &te->cfg, err)) return -1;
@@ -173,22 +173,22 @@ static int load(TextEncoder *te, const char *dir, const char *weights_sha256, co
   snprintf(path, sizeof path, "%s/vocab.txt", dir);
   char vhash[65];
   if (vocab_sha256 && sha256_file(path, vhash))
-    return text_fail(err, "%s: cannot read (%s), expected the encoder's vocab.txt", path, strerror(errno));
+    return tsr_err(err, "%s: cannot read (%s), expected the encoder's vocab.txt", path, strerror(errno));
   if (vocab_sha256 && check_hash(path, vhash, vocab_sha256, err)) return -1;
   if (wordpiece_load(&te->wp, path, err)) return -1;
   if (te->wp.size != te->cfg.vocab)
-    return text_fail(err, "%s: %d tokens, expected %d (the rows of embeddings.word_embeddings.weight in %s/model.safetensors)",
+    return tsr_err(err, "%s: %d tokens, expected %d (the rows of embeddings.word_embeddings.weight in %s/model.safetensors)",
                      path, te->wp.size, te->cfg.vocab, dir);
   return 0;
 }
 
 int text_encoder_load(TextEncoder *te, const char *dir, const char *weights_sha256, const char *vocab_sha256,
-                      TextErr *err) {
+                      TsrErr *err) {
   memset(te, 0, sizeof *te);
   te->be = backend_cpu();
   struct stat sb;
   if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
-    return text_fail(err, "%s: no such folder, expected a model folder with config.json, model.safetensors and vocab.txt "
+    return tsr_err(err, "%s: no such folder, expected a model folder with config.json, model.safetensors and vocab.txt "
                      "(`make deps` installs all-MiniLM-L6-v2 in " MINILM_L6_DIR ")", dir);
   snprintf(te->dir, sizeof te->dir, "%s", dir);
   int rc = load(te, dir, weights_sha256, vocab_sha256, err);
@@ -196,7 +196,7 @@ int text_encoder_load(TextEncoder *te, const char *dir, const char *weights_sha2
   return rc;
 }
 
-int minilm_load(TextEncoder *te, const char *dir, TextErr *err) {
+int minilm_load(TextEncoder *te, const char *dir, TsrErr *err) {
   return text_encoder_load(te, dir ? dir : MINILM_L6_DIR, MINILM_L6_WEIGHTS_SHA256, MINILM_L6_VOCAB_SHA256, err);
 }
 
@@ -227,17 +227,17 @@ void text_encoder_free(TextEncoder *te) {
 
 // ------------------------------------------------------------------ forward
 int text_encoder_forward(const TextEncoder *te, const int32_t *ids, const int *nvalid, int B, int L, float *hidden,
-                         float *pooled, TextErr *err) {
+                         float *pooled, TsrErr *err) {
   const BertConfig *c = &te->cfg;
   const int H = c->hidden, I = c->inter, NH = c->heads, M = B * L;
   if (B < 1 || L < 1 || L > c->max_pos)
-    return text_fail(err, "text encoder: batch %d x %d tokens, expected at least 1 x 1 and at most %d tokens", B, L, c->max_pos);
+    return tsr_err(err, "text encoder: batch %d x %d tokens, expected at least 1 x 1 and at most %d tokens", B, L, c->max_pos);
   for (int b = 0; b < B; b++) {
     if (nvalid[b] < 1 || nvalid[b] > L)
-      return text_fail(err, "text encoder: sample %d has %d valid tokens, expected 1 to %d", b, nvalid[b], L);
+      return tsr_err(err, "text encoder: sample %d has %d valid tokens, expected 1 to %d", b, nvalid[b], L);
     for (int l = 0; l < L; l++)
       if (ids[b * L + l] < 0 || ids[b * L + l] >= c->vocab)
-        return text_fail(err, "text encoder: sample %d token %d has id %d, expected 0 to %d", b, l, ids[b * L + l], c->vocab - 1);
+        return tsr_err(err, "text encoder: sample %d token %d has id %d, expected 0 to %d", b, l, ids[b * L + l], c->vocab - 1);
   }
   const Backend *be = te->be;
   const size_t ids_bytes = (size_t)M * sizeof(int32_t), nv_bytes = (size_t)B * sizeof(int);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "kernels/backend.h"
-#include "text/text_error.h"
+#include "core/error.h"
 #include "text/wordpiece.h"
 
 typedef struct {
@@ -49,10 +49,10 @@ typedef struct {
 // strings given (NULL: not checked). 0, or -1 with one line naming the file,
 // the item and what was expected.
 int text_encoder_load(TextEncoder *te, const char *dir, const char *weights_sha256, const char *vocab_sha256,
-                      TextErr *err);
+                      TsrErr *err);
 // all-MiniLM-L6-v2 from dir (NULL: MINILM_L6_DIR, where `make deps` puts it)
 // with the hashes recorded in text/minilm_weights.h.
-int minilm_load(TextEncoder *te, const char *dir, TextErr *err);
+int minilm_load(TextEncoder *te, const char *dir, TsrErr *err);
 void text_encoder_free(TextEncoder *te);
 // Compute on `be` from now on: the weights are uploaded once into its memory.
 void text_encoder_use_backend(TextEncoder *te, const Backend *be);
@@ -63,4 +63,4 @@ void text_encoder_use_backend(TextEncoder *te, const Backend *be);
 // valid rows). 0, or -1 when an id or count is out of range. Every pointer
 // is host memory; the computation runs on te->be (uploads and downloads here).
 int text_encoder_forward(const TextEncoder *te, const int32_t *ids, const int *nvalid, int B, int L, float *hidden,
-                         float *pooled, TextErr *err);
+                         float *pooled, TsrErr *err);

@@ -47,52 +47,52 @@ static int int_array(const JtValue *v, int max, int64_t *out, int *n) {
 }
 
 // One header entry -> t, checked against the data section's size.
-static int read_entry(const SafeTensors *st, const JtValue *e, StTensor *t, TextErr *err) {
+static int read_entry(const SafeTensors *st, const JtValue *e, StTensor *t, TsrErr *err) {
   const char *p = st->path, *name = e->key;
   if (e->kind != JT_OBJECT)
-    return text_fail(err, "%s: tensor '%s': header entry is a JSON %s, expected an object {dtype, shape, data_offsets}", p,
+    return tsr_err(err, "%s: tensor '%s': header entry is a JSON %s, expected an object {dtype, shape, data_offsets}", p,
                      name, jt_kind_name(e->kind));
   const JtValue *dt = jt_member(e, "dtype");
   if (!dt || dt->kind != JT_STRING)
-    return text_fail(err, "%s: tensor '%s': 'dtype' missing or not a string, expected e.g. \"F32\"", p, name);
+    return tsr_err(err, "%s: tensor '%s': 'dtype' missing or not a string, expected e.g. \"F32\"", p, name);
   if (!dtype_bytes(dt->text))
-    return text_fail(err, "%s: tensor '%s': dtype '%s' unknown, expected F32, F16, BF16 or another safetensors dtype", p,
+    return tsr_err(err, "%s: tensor '%s': dtype '%s' unknown, expected F32, F16, BF16 or another safetensors dtype", p,
                      name, dt->text);
   snprintf(t->dtype, sizeof t->dtype, "%s", dt->text);
   if (int_array(jt_member(e, "shape"), ST_MAX_DIMS, t->shape, &t->ndim))
-    return text_fail(err, "%s: tensor '%s': 'shape' missing or not a list of at most %d non-negative integers", p, name,
+    return tsr_err(err, "%s: tensor '%s': 'shape' missing or not a list of at most %d non-negative integers", p, name,
                      ST_MAX_DIMS);
   int64_t off[2];
   int noff = 0;
   if (int_array(jt_member(e, "data_offsets"), 2, off, &noff) || noff != 2 || off[0] > off[1])
-    return text_fail(err, "%s: tensor '%s': 'data_offsets' missing or not [begin, end] with 0 <= begin <= end", p, name);
+    return tsr_err(err, "%s: tensor '%s': 'data_offsets' missing or not [begin, end] with 0 <= begin <= end", p, name);
   t->begin = (uint64_t)off[0], t->end = (uint64_t)off[1];
   char shp[160];
   shape_str(shp, sizeof shp, t->ndim, t->shape);
   unsigned __int128 want = (unsigned)dtype_bytes(t->dtype);
   for (int d = 0; d < t->ndim; d++) {
     want *= (uint64_t)t->shape[d];
-    if (want >> 63) return text_fail(err, "%s: tensor '%s': shape %s of %s is too large (2^63 bytes or more)", p, name, shp, t->dtype);
+    if (want >> 63) return tsr_err(err, "%s: tensor '%s': shape %s of %s is too large (2^63 bytes or more)", p, name, shp, t->dtype);
   }
   if (want != t->end - t->begin)
-    return text_fail(err, "%s: tensor '%s': data_offsets [%llu, %llu) hold %llu bytes, expected %llu for %s %s", p, name,
+    return tsr_err(err, "%s: tensor '%s': data_offsets [%llu, %llu) hold %llu bytes, expected %llu for %s %s", p, name,
                      (unsigned long long)t->begin, (unsigned long long)t->end, (unsigned long long)(t->end - t->begin),
                      (unsigned long long)want, t->dtype, shp);
   if (t->end > st->data_size)
-    return text_fail(err, "%s: tensor '%s': bytes [%llu, %llu) run past the end of the data (%zu bytes): truncated file?",
+    return tsr_err(err, "%s: tensor '%s': bytes [%llu, %llu) run past the end of the data (%zu bytes): truncated file?",
                      p, name, (unsigned long long)t->begin, (unsigned long long)t->end, st->data_size);
   t->name = strdup(name);
   TSR_ASSERT(t->name, "out of memory");
   return 0;
 }
 
-static int read_header(SafeTensors *st, const char *json, size_t len, TextErr *err) {
+static int read_header(SafeTensors *st, const char *json, size_t len, TsrErr *err) {
   JtValue h;
   char why[256];
   if (jt_parse(json, len, &h, why, sizeof why))
-    return text_fail(err, "%s: header is not valid JSON (%s of the header, which starts at byte 8)", st->path, why);
+    return tsr_err(err, "%s: header is not valid JSON (%s of the header, which starts at byte 8)", st->path, why);
   int rc = 0;
-  if (h.kind != JT_OBJECT) rc = text_fail(err, "%s: header is a JSON %s, expected an object of tensors", st->path, jt_kind_name(h.kind));
+  if (h.kind != JT_OBJECT) rc = tsr_err(err, "%s: header is a JSON %s, expected an object of tensors", st->path, jt_kind_name(h.kind));
   st->t = tsr_calloc((size_t)h.n + 1, sizeof *st->t);
   for (int i = 0; i < h.n && !rc; i++) {
     if (!strcmp(h.items[i].key, "__metadata__")) continue;
@@ -103,28 +103,28 @@ static int read_header(SafeTensors *st, const char *json, size_t len, TextErr *e
   return rc;
 }
 
-int st_open(SafeTensors *st, const char *path, TextErr *err) {
+int st_open(SafeTensors *st, const char *path, TsrErr *err) {
   memset(st, 0, sizeof *st);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return text_fail(err, "%s: cannot open (%s), expected a safetensors file", path, strerror(errno));
+  if (fd < 0) return tsr_err(err, "%s: cannot open (%s), expected a safetensors file", path, strerror(errno));
   struct stat sb;
   if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
     close(fd);
-    return text_fail(err, "%s: not a regular file, expected a safetensors file", path);
+    return tsr_err(err, "%s: not a regular file, expected a safetensors file", path);
   }
   st->path = strdup(path);
   TSR_ASSERT(st->path, "out of memory");
   st->size = (size_t)sb.st_size;
   if (st->size < 8) {
     close(fd);
-    text_fail(err, "%s: truncated: %zu bytes, expected at least 8 (the header length)", path, st->size);
+    tsr_err(err, "%s: truncated: %zu bytes, expected at least 8 (the header length)", path, st->size);
     st_close(st);
     return -1;
   }
   void *m = mmap(NULL, st->size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
   if (m == MAP_FAILED) {
-    text_fail(err, "%s: cannot map (%s)", path, strerror(errno));
+    tsr_err(err, "%s: cannot map (%s)", path, strerror(errno));
     st_close(st);
     return -1;
   }
@@ -133,7 +133,7 @@ int st_open(SafeTensors *st, const char *path, TextErr *err) {
   memcpy(&hlen, st->map, 8);
   int rc;
   if (hlen > ST_MAX_HEADER || hlen > st->size - 8)
-    rc = text_fail(err, "%s: header length %llu runs past the end of the file (%zu bytes): truncated or not safetensors",
+    rc = tsr_err(err, "%s: header length %llu runs past the end of the file (%zu bytes): truncated or not safetensors",
                    path, (unsigned long long)hlen, st->size);
   else {
     st->data = st->map + 8 + hlen;
@@ -180,14 +180,14 @@ float st_bf16_to_f32(uint16_t h) {
   return f;
 }
 
-int st_read_f32(const SafeTensors *st, const char *name, int ndim, const int64_t *shape, float *out, TextErr *err) {
+int st_read_f32(const SafeTensors *st, const char *name, int ndim, const int64_t *shape, float *out, TsrErr *err) {
   const StTensor *t = st_find(st, name);
   char want[160], got[160];
   shape_str(want, sizeof want, ndim, shape);
-  if (!t) return text_fail(err, "%s: tensor '%s' missing, expected shape %s", st->path, name, want);
+  if (!t) return tsr_err(err, "%s: tensor '%s' missing, expected shape %s", st->path, name, want);
   shape_str(got, sizeof got, t->ndim, t->shape);
   if (t->ndim != ndim || memcmp(t->shape, shape, (size_t)ndim * sizeof *shape))
-    return text_fail(err, "%s: tensor '%s' has shape %s, expected %s", st->path, name, got, want);
+    return tsr_err(err, "%s: tensor '%s' has shape %s, expected %s", st->path, name, got, want);
   const uint8_t *src = st->data + t->begin;
   size_t n = (t->end - t->begin) / (size_t)dtype_bytes(t->dtype);
   if (!strcmp(t->dtype, "F32")) memcpy(out, src, n * 4);
@@ -199,6 +199,6 @@ int st_read_f32(const SafeTensors *st, const char *name, int ndim, const int64_t
       out[i] = cvt(h);
     }
   } else
-    return text_fail(err, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16", st->path, name, t->dtype);
+    return tsr_err(err, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16", st->path, name, t->dtype);
   return 0;
 }

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "text/text_error.h"
+#include "core/error.h"
 
 #define ST_MAX_DIMS 8
 
@@ -34,14 +34,14 @@ typedef struct {
 } SafeTensors;
 
 // Maps and checks `path`. 0, or -1 with the reason in err.
-int st_open(SafeTensors *st, const char *path, TextErr *err);
+int st_open(SafeTensors *st, const char *path, TsrErr *err);
 void st_close(SafeTensors *st);
 // The tensor `name` (NULL when absent).
 const StTensor *st_find(const SafeTensors *st, const char *name);
 // Copies tensor `name` into out as float32 (F32 as is; F16 and BF16
 // converted), after checking that it exists and has exactly the shape
 // shape[0..ndim). 0, or -1 naming the file, the tensor and what was expected.
-int st_read_f32(const SafeTensors *st, const char *name, int ndim, const int64_t *shape, float *out, TextErr *err);
+int st_read_f32(const SafeTensors *st, const char *name, int ndim, const int64_t *shape, float *out, TsrErr *err);
 // Half-precision conversions (IEEE binary16 and bfloat16) to float.
 float st_f16_to_f32(uint16_t h);
 float st_bf16_to_f32(uint16_t h);

@@ -60,7 +60,7 @@ static void weights_dir(char *dir, size_t size) {
   snprintf(dir, size, "%s", MINILM_L6_DIR);
 }
 
-TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TextErr *err) {
+TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TsrErr *err) {
   TextCond *tc = tsr_calloc(1, sizeof *tc);
   weights_dir(tc->dir, sizeof tc->dir);
   if (minilm_load(&tc->te, tc->dir, err) != 0) {
@@ -68,7 +68,7 @@ TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TextErr *
     return NULL;
   }
   if (L < 2 || L > tc->te.cfg.max_pos) {
-    text_fail(err, "%s: a text window of %d ids, expected 2..%d (the encoder's positions)", tc->dir, L,
+    tsr_err(err, "%s: a text window of %d ids, expected 2..%d (the encoder's positions)", tc->dir, L,
               tc->te.cfg.max_pos);
     text_cond_close(tc);
     return NULL;
@@ -102,7 +102,7 @@ WordPiece *text_cond_wordpiece(TextCond *tc) { return &tc->te.wp; }
 TextCondStats text_cond_stats(const TextCond *tc) { return tc->st; }
 
 int text_cond_tokenize(TextCond *tc, const char *text, const char *item, int32_t *ids, int32_t *n, int *truncated,
-                       TextErr *err) {
+                       TsrErr *err) {
   WpResult r;
   memset(ids, 0, (size_t)tc->L * sizeof *ids);
   if (wordpiece_encode(&tc->te.wp, text, strlen(text), item, ids, tc->L, &r, err) != 0) return -1;
@@ -112,7 +112,7 @@ int text_cond_tokenize(TextCond *tc, const char *text, const char *item, int32_t
 }
 
 void text_cond_null(TextCond *tc, int32_t *ids, int32_t *n) {
-  TextErr err;
+  TsrErr err;
   int rc = text_cond_tokenize(tc, "", "the null caption", ids, n, NULL, &err);
   TSR_ASSERT(rc == 0 && *n == 2, "the empty text did not tokenize to [CLS] [SEP]");
 }
@@ -148,7 +148,7 @@ static void grow(TextCond *tc) {
 // Encode the captions rows[0..k) of ids (n valid ids each) in one batch
 // of width Lmax = the longest (valid rows do not depend on the padding):
 // one larger GEMM per weight instead of k small ones.
-static int encode_batch(TextCond *tc, const int32_t *ids, const int32_t *n, const int *rows, int k, TextErr *err) {
+static int encode_batch(TextCond *tc, const int32_t *ids, const int32_t *n, const int *rows, int k, TsrErr *err) {
   int Lmax = 1;
   for (int j = 0; j < k; j++) Lmax = n[rows[j]] > Lmax ? n[rows[j]] : Lmax;
   if ((size_t)k * Lmax > tc->batch_cap) {
@@ -190,7 +190,7 @@ static void store(TextCond *tc, Entry *e, uint64_t key, const int32_t *id, int32
   if (++tc->used * 2 > tc->nslot) grow(tc);
 }
 
-int text_cond_states(TextCond *tc, const int32_t *ids, const int32_t *n, int B, float *states, TextErr *err) {
+int text_cond_states(TextCond *tc, const int32_t *ids, const int32_t *n, int B, float *states, TsrErr *err) {
   const size_t row = (size_t)tc->L * tc->width;
   memset(states, 0, (size_t)B * row * sizeof(float));
   if (B > tc->rows_cap) {
@@ -202,7 +202,7 @@ int text_cond_states(TextCond *tc, const int32_t *ids, const int32_t *n, int B, 
   int k = 0;  // captions not in the cache, each once
   for (int b = 0; b < B; b++) {
     const int32_t *id = ids + (size_t)b * tc->L, nb = n[b];
-    if (nb < 1 || nb > tc->L) return text_fail(err, "caption %d: %d ids, expected 1..%d", b, nb, tc->L);
+    if (nb < 1 || nb > tc->L) return tsr_err(err, "caption %d: %d ids, expected 1..%d", b, nb, tc->L);
     if (find(tc, key_of(id, nb), id, nb)->key) continue;
     int dup = 0;
     for (int j = 0; j < k && !dup; j++)

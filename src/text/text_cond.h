@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "text/minilm.h"
-#include "text/text_error.h"
+#include "core/error.h"
 
 typedef struct TextCond TextCond;
 
@@ -25,7 +25,7 @@ typedef struct {
 // working directory; hashes checked. Text window L (>= 2 ids), cache bound
 // in bytes; the encoder computes on `be` (the model's backend). NULL, with
 // one line in err, when the weights are missing or bad.
-TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TextErr *err);
+TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TsrErr *err);
 void text_cond_close(TextCond *tc);
 int text_cond_width(const TextCond *tc);          // 384 for MiniLM-L6
 const char *text_cond_sha256(const TextCond *tc);  // of the weights
@@ -36,11 +36,11 @@ WordPiece *text_cond_wordpiece(TextCond *tc);      // its tokenizer (not thread-
 // when the text was longer than the window. `item` names the text in errors.
 // 0, or -1 for text that is not UTF-8.
 int text_cond_tokenize(TextCond *tc, const char *text, const char *item, int32_t *ids, int32_t *n, int *truncated,
-                       TextErr *err);
+                       TsrErr *err);
 // The ids of the empty text ([CLS] [SEP]): the null caption of guidance.
 void text_cond_null(TextCond *tc, int32_t *ids, int32_t *n);
 
 // States of B captions: ids [B,L] with n[b] valid ids each -> states
 // [B,L,width] (rows l >= n[b] are zero). 0, or -1 for an id out of range.
-int text_cond_states(TextCond *tc, const int32_t *ids, const int32_t *n, int B, float *states, TextErr *err);
+int text_cond_states(TextCond *tc, const int32_t *ids, const int32_t *n, int B, float *states, TsrErr *err);
 TextCondStats text_cond_stats(const TextCond *tc);

@@ -28,9 +28,9 @@ int wordpiece_id(const WordPiece *wp, const char *tok, size_t len) {
 
 const char *wordpiece_token(const WordPiece *wp, int id) { return id >= 0 && id < wp->size ? wp->blob + wp->tok[id] : "?"; }
 
-static char *slurp(const char *path, size_t *n, TextErr *err) {
+static char *slurp(const char *path, size_t *n, TsrErr *err) {
   FILE *f = fopen(path, "rb");
-  if (!f) return text_fail(err, "%s: cannot open (%s), expected a vocab.txt (one token per line)", path, strerror(errno)), NULL;
+  if (!f) return tsr_err(err, "%s: cannot open (%s), expected a vocab.txt (one token per line)", path, strerror(errno)), NULL;
   char *buf = NULL;
   size_t cap = 0;
   *n = 0;
@@ -46,13 +46,13 @@ static char *slurp(const char *path, size_t *n, TextErr *err) {
   }
   int bad = ferror(f);
   fclose(f);
-  if (bad) { free(buf); return text_fail(err, "%s: read error", path), NULL; }
+  if (bad) { free(buf); return tsr_err(err, "%s: read error", path), NULL; }
   buf[*n] = 0;
   return buf;
 }
 
 // Each line of the file -> one token; checks and indexes them.
-static int index_tokens(WordPiece *wp, size_t n, TextErr *err) {
+static int index_tokens(WordPiece *wp, size_t n, TsrErr *err) {
   char *b = wp->blob;
   if (n && b[n - 1] == '\n') n--;  // the last line's newline
   int lines = 1;
@@ -66,12 +66,12 @@ static int index_tokens(WordPiece *wp, size_t n, TextErr *err) {
     size_t len = (nl ? (size_t)(nl - b) : n) - at;
     if (len && b[at + len - 1] == '\r') b[at + len - 1] = 0, len--;  // CRLF files
     b[at + len] = 0;
-    if (!len) return text_fail(err, "%s: line %d: empty token, expected one token per line", wp->path, id + 1);
+    if (!len) return tsr_err(err, "%s: line %d: empty token, expected one token per line", wp->path, id + 1);
     if (len > WP_MAX_TOKEN_BYTES || utf8_invalid_at(b + at, len) >= 0 || memchr(b + at, 0, len))
-      return text_fail(err, "%s: line %d: expected a token of at most %d bytes of UTF-8", wp->path, id + 1, WP_MAX_TOKEN_BYTES);
+      return tsr_err(err, "%s: line %d: expected a token of at most %d bytes of UTF-8", wp->path, id + 1, WP_MAX_TOKEN_BYTES);
     int dup = wordpiece_id(wp, b + at, len);
     if (dup >= 0)
-      return text_fail(err, "%s: line %d: token '%s' repeats line %d, expected each token once", wp->path, id + 1, b + at, dup + 1);
+      return tsr_err(err, "%s: line %d: token '%s' repeats line %d, expected each token once", wp->path, id + 1, b + at, dup + 1);
     wp->tok[id] = (int)at;
     uint32_t i = fnv1a(b + at, len) & (wp->nslot - 1);
     while (wp->slot[i]) i = (i + 1) & (wp->nslot - 1);
@@ -82,19 +82,19 @@ static int index_tokens(WordPiece *wp, size_t n, TextErr *err) {
   return 0;
 }
 
-int wordpiece_load(WordPiece *wp, const char *path, TextErr *err) {
+int wordpiece_load(WordPiece *wp, const char *path, TsrErr *err) {
   memset(wp, 0, sizeof *wp);
   wp->path = strdup(path);
   TSR_ASSERT(wp->path, "out of memory");
   size_t n;
   wp->blob = slurp(path, &n, err);
   int rc = wp->blob ? 0 : -1;
-  if (!rc && n == 0) rc = text_fail(err, "%s: empty, expected a vocab.txt (one token per line)", path);
+  if (!rc && n == 0) rc = tsr_err(err, "%s: empty, expected a vocab.txt (one token per line)", path);
   if (!rc) rc = index_tokens(wp, n, err);
   for (int k = 0; k < WP_NSPECIAL && !rc; k++) wp->special[k] = wordpiece_id(wp, SPECIAL[k], strlen(SPECIAL[k]));
   for (int k = 0; k < 4 && !rc; k++)  // all but [MASK] are needed
     if (wp->special[k] < 0)
-      rc = text_fail(err, "%s: no token %s, expected BERT's special tokens [PAD] [UNK] [CLS] [SEP]", path, SPECIAL[k]);
+      rc = tsr_err(err, "%s: no token %s, expected BERT's special tokens [PAD] [UNK] [CLS] [SEP]", path, SPECIAL[k]);
   if (!rc) wp->pad = wp->special[0], wp->unk = wp->special[1], wp->cls = wp->special[2], wp->sep = wp->special[3];
   if (rc) wordpiece_free(wp);
   return rc;
@@ -152,7 +152,7 @@ static void emit(int32_t *ids, int *n, int cap, WpResult *r, int id) {
 
 // The pieces of text[0..len), which holds no special token.
 static void encode_plain(WordPiece *wp, const char *text, size_t len, int32_t *ids, int *n, int cap, WpResult *r) {
-  TextErr unused;
+  TsrErr unused;
   basic_tokenize(text, len, "", &wp->words, &unused);  // valid UTF-8: checked by the caller
   const BasicWords *w = &wp->words;
   for (int i = 0; i < w->n; i++) {
@@ -163,7 +163,7 @@ static void encode_plain(WordPiece *wp, const char *text, size_t len, int32_t *i
 }
 
 int wordpiece_encode(WordPiece *wp, const char *text, size_t len, const char *item, int32_t *ids, int L, WpResult *r,
-                     TextErr *err) {
+                     TsrErr *err) {
   TSR_ASSERT(L >= 2, "wordpiece_encode: window %d < 2", L);
   memset(r, 0, sizeof *r);
   if (text_utf8_check(text, len, item, err)) return -1;

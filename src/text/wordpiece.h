@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "text/basic_tok.h"
-#include "text/text_error.h"
+#include "core/error.h"
 
 #define WP_MAX_WORD_CHARS 100
 #define WP_MAX_TOKEN_BYTES 256
@@ -36,7 +36,7 @@ typedef struct {
 // Reads a vocab.txt (one token per line, the line number is the id, UTF-8,
 // no empty or repeated token; [UNK], [CLS], [SEP] and [PAD] present).
 // 0, or -1 naming the file, the line and what was expected.
-int wordpiece_load(WordPiece *wp, const char *path, TextErr *err);
+int wordpiece_load(WordPiece *wp, const char *path, TsrErr *err);
 void wordpiece_free(WordPiece *wp);
 // The id of a token (its bytes), or -1.
 int wordpiece_id(const WordPiece *wp, const char *tok, size_t len);
@@ -45,4 +45,4 @@ const char *wordpiece_token(const WordPiece *wp, int id);
 // in errors ("prompt", "caption 17"). 0, or -1 when the text is not UTF-8.
 // Not thread-safe (scratch in wp): one WordPiece per thread.
 int wordpiece_encode(WordPiece *wp, const char *text, size_t len, const char *item, int32_t *ids, int L, WpResult *r,
-                     TextErr *err);
+                     TsrErr *err);

@@ -70,7 +70,7 @@ typedef struct {
 
 static int tokenize_caption(void *ctx, const char *text, const char *item, int32_t *ids, int32_t *n, int *truncated,
                             char *err, size_t err_size) {
-  TextErr e;
+  TsrErr e;
   if (text_cond_tokenize(ctx, text, item, ids, n, truncated, &e) == 0) return 0;
   snprintf(err, err_size, "%s", e.msg);
   return -1;
@@ -81,7 +81,7 @@ static int tokenize_caption(void *ctx, const char *text, const char *item, int32
 static void open_text_encoder(Trainer *tr) {
   const ModelConfig *mc = &tr->cfg->model;
   if (!mc->text_minilm) return;
-  TextErr err;
+  TsrErr err;
   tr->text = text_cond_open(mc->text_length, TEXT_CACHE_BYTES, tr->be, &err);
   if (!tr->text) tsr_user_error("%s: model.text.encoder minilm: %s", tr->cfg->path, err.msg);
   if (text_cond_width(tr->text) != mc->text_width)
@@ -96,7 +96,7 @@ static void open_text_encoder(Trainer *tr) {
 
 static void text_states(Trainer *tr) {
   if (!tr->text) return;
-  TextErr err;
+  TsrErr err;
   if (text_cond_states(tr->text, tr->fb.b.tokens, tr->fb.b.ntokens, tr->mb, tr->states, &err) != 0)
     tsr_user_error("%s: text encoder: %s", tr->cfg->path, err.msg);
 }

@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *path = fuzz_file("safetensors", data, size);
   SafeTensors st;
-  TextErr err;
+  TsrErr err;
   if (st_open(&st, path, &err)) return 0;
   for (int i = 0; i < st.n; i++) {
     const StTensor *t = &st.t[i];

@@ -85,7 +85,7 @@ static void replace(const char *dir, const char *file, size_t keep, size_t at, c
 // Loading dir must fail with a message holding each of want[0..n).
 static void expect_load_error(const char *what, const char *dir, int hashed, const char *const *want, int n) {
   TextEncoder te;
-  TextErr err = {{0}};
+  TsrErr err = {0};
   int rc = hashed ? minilm_load(&te, dir, &err) : text_encoder_load(&te, dir, NULL, NULL, &err);
   int all = rc == -1 && !strchr(err.msg, '\n');
   for (int i = 0; i < n; i++) all = all && strstr(err.msg, want[i]);
@@ -166,7 +166,7 @@ static int32_t *batch(TextEncoder *te, int *valid, int *L) {
   *L = 0;
   for (int b = 0; b < NS; b++) {
     WpResult r;
-    TextErr err;
+    TsrErr err;
     EXPECT(!wordpiece_encode(&te->wp, SENTENCES[b], strlen(SENTENCES[b]), "sentence", one[b], 128, &r, &err), "%s", err.msg);
     valid[b] = r.n;
     if (r.n > *L) *L = r.n;
@@ -181,7 +181,7 @@ static void test_forward(TextEncoder *te) {
   int32_t *ids = batch(te, valid, &L);
   const int H = te->cfg.hidden;
   float *h = malloc(sizeof(float) * NS * L * H), *p = malloc(sizeof(float) * NS * H);
-  TextErr err;
+  TsrErr err;
   EXPECT(!text_encoder_forward(te, ids, valid, NS, L, h, p, &err), "forward: %s", err.msg);
   // sentence 0 alone, in a window of its own length: the same states as in the batch
   float *h0 = malloc(sizeof(float) * valid[0] * H);
@@ -202,7 +202,7 @@ static void test_forward(TextEncoder *te) {
 
 static int dump(const char *path) {
   TextEncoder te;
-  TextErr err;
+  TsrErr err;
   if (minilm_load(&te, NULL, &err)) { fprintf(stderr, "%s\n", err.msg); return 2; }
   int valid[NS], L;
   int32_t *ids = batch(&te, valid, &L);
@@ -235,7 +235,7 @@ int main(int argc, char **argv) {
   mkdir("build/tmp", 0755);
   mkdir(TMP, 0755);
   TextEncoder te;
-  TextErr err;
+  TsrErr err;
   double t0 = timer_now();
   EXPECT(!minilm_load(&te, NULL, &err), "load %s: %s", REAL, err.msg);
   printf("  ok  loaded %s (%zu floats, SHA-256 checked) in %.2f s\n", REAL, te.nparams, timer_now() - t0);

@@ -39,7 +39,7 @@ static void expect_open_error(const char *name, const char *header, size_t ndata
   static char data[4096];
   const char *path = write_st(name, header, data, ndata);
   SafeTensors st;
-  TextErr err = {{0}};
+  TsrErr err = {0};
   int rc = st_open(&st, path, &err);
   EXPECT(rc == -1 && strstr(err.msg, path) && strstr(err.msg, want), "%s: rc %d '%s', expected '%s'", name, rc, err.msg, want);
   if (!rc) st_close(&st);
@@ -59,7 +59,7 @@ static void test_good(void) {
                   "\"d\": {\"dtype\": \"I64\", \"shape\": [1], \"data_offsets\": [36, 44]}}   ";
   const char *path = write_st("good", h, &data, sizeof data);
   SafeTensors st;
-  TextErr err;
+  TsrErr err;
   EXPECT(!st_open(&st, path, &err) && st.n == 4, "open good: %s", err.msg);
   float a[6], b[4], c[2];
   EXPECT(!st_read_f32(&st, "a", 2, (int64_t[]){2, 3}, a, &err) && !memcmp(a, data.a, sizeof a), "F32 read back");
@@ -88,7 +88,7 @@ static void test_good(void) {
 
 static void test_bad(void) {
   SafeTensors st;
-  TextErr err;
+  TsrErr err;
   EXPECT(st_open(&st, TMP "/none.safetensors", &err) == -1 &&
              strstr(err.msg, TMP "/none.safetensors: cannot open (No such file or directory)"),
          "missing file: %s", err.msg);

@@ -11,7 +11,7 @@
 #include "testlib.h"
 
 int main(void) {
-  TextErr err;
+  TsrErr err;
   enum { L = 16, B = 4 };
   TextCond *tc = text_cond_open(L, (size_t)64 << 20, backend_cpu(), &err);
   EXPECT(tc != NULL, "text_cond_open: %s", err.msg);

@@ -40,7 +40,7 @@ static FILE *open_or_die(const char *path, const char *mode) {
 
 static int batch_ids(const char *vocab, const char *in, const char *out) {
   WordPiece wp;
-  TextErr err;
+  TsrErr err;
   if (wordpiece_load(&wp, vocab, &err)) { fprintf(stderr, "%s\n", err.msg); return 2; }
   FILE *fi = open_or_die(in, "r"), *fo = open_or_die(out, "w");
   static char line[1 << 20], text[1 << 19];
@@ -67,7 +67,7 @@ static int batch_words(const char *in, const char *out) {
   FILE *fi = open_or_die(in, "r"), *fo = open_or_die(out, "w");
   static char line[1 << 16], text[1 << 15];
   BasicWords w = {0};
-  TextErr err;
+  TsrErr err;
   while (fgets(line, sizeof line, fi)) {
     size_t n = unhex(line, text);
     if (basic_tokenize(text, n, "line", &w, &err)) { fprintf(fo, "error\n"); continue; }
@@ -97,7 +97,7 @@ static void bad_vocab(const char *name, const char *body, size_t n, const char *
   snprintf(path, sizeof path, TMP "/%s.txt", name);
   write_file(path, body, n);
   WordPiece wp;
-  TextErr err = {{0}};
+  TsrErr err = {0};
   int rc = wordpiece_load(&wp, path, &err);
   EXPECT(rc == -1 && strstr(err.msg, path) && strstr(err.msg, want), "vocab %s: rc %d, message '%s', expected '%s'", name, rc,
          err.msg, want);
@@ -113,7 +113,7 @@ static void test_bad_vocab(void) {
   bad_vocab("nul", SPECIAL "r\0d\n", strlen(SPECIAL) + 4, "line 5: expected a token");
   bad_vocab("nounk", "[PAD]\n[CLS]\n[SEP]\nred\n", 22, "no token [UNK]");
   WordPiece wp;
-  TextErr err;
+  TsrErr err;
   EXPECT(wordpiece_load(&wp, TMP "/missing.txt", &err) == -1 && strstr(err.msg, TMP "/missing.txt: cannot open"),
          "missing vocab: '%s'", err.msg);
 }
@@ -123,7 +123,7 @@ static void test_toy(void) {
   const char *v = SPECIAL "un\n##aff\n##able\naff\n##a\n##b\n##ble\n,\nhi\n##z\n";
   write_file(TMP "/toy.txt", v, strlen(v));
   WordPiece wp;
-  TextErr err;
+  TsrErr err;
   EXPECT(!wordpiece_load(&wp, TMP "/toy.txt", &err), "toy vocab: %s", err.msg);
   int32_t ids[16];
   WpResult r;
@@ -162,7 +162,7 @@ static void test_real(void) {
   struct stat sb;
   if (stat(REAL_VOCAB, &sb)) { printf("  skip real vocabulary: %s absent (make deps)\n", REAL_VOCAB); return; }
   WordPiece wp;
-  TextErr err;
+  TsrErr err;
   EXPECT(!wordpiece_load(&wp, REAL_VOCAB, &err) && wp.size == 30522 && wp.pad == 0 && wp.unk == 100 && wp.cls == 101 &&
              wp.sep == 102,
          "vocab.txt: size %d unk %d cls %d sep %d: %s", wp.size, wp.unk, wp.cls, wp.sep, err.msg);
