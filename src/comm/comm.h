@@ -86,6 +86,12 @@ int comm_local_rank(void);
 // mistake only some ranks see, use tsr_user_error (it aborts the job with 2).
 _Noreturn void comm_user_error_all(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Agreement about an error (src/app/app_error.c), collective over the world:
+// the lowest rank that passed failed != 0, or -1 when none did; and a
+// broadcast of n bytes from root (the failing rank's message).
+int comm_world_first_failure(int failed);
+void comm_world_bcast_bytes(void *buf, size_t n, int root);
+
 // Split the world into the layout's groups (MPI backend). A layout that does
 // not multiply to the world size is a user error: one message on rank 0 and
 // every rank exits with code 2. `what` names the source (e.g. the config path).
