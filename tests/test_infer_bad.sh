@@ -49,7 +49,7 @@ printf '%s\n' '{"prompt": "a red circle moves left"}' '{"prompt": "a blue square
 "${R[@]}" $tmp/two.jsonl --out $tmp/q >$tmp/q1.log 2>&1 || fail "render: $(tail -2 $tmp/q1.log)"
 man=$tmp/q/manifest-shard0of1-rank0.jsonl
 key=$(grep -o '"key":"[0-9a-f]*"' $man | head -1)
-echo '{"time":9e9,"event":"item","index":99999999,"line":1,'$key',"status":"done","output":"x.mp4","fnv1a64":"0000000000000000"}' >>$man
+echo '{"time":9e9,"event":"item","index":99999999,"line":1,'$key',"status":"done","output":"x.mp4","sha256":"'$(printf '0%.0s' $(seq 64))'"}' >>$man
 set +e; $T render --status $tmp/q >$tmp/st.out 2>$tmp/st.err; rc=$?; set -e
 [ $rc = 0 ] && grep -qE "^all +2 +2 +0 +0 +0$" $tmp/st.out || fail "--status with an index of 99999999: rc $rc: $(cat $tmp/st.out $tmp/st.err)"
 grep -qF "(1 manifest line ignored, the first: $man:6: item record: \"index\": 99999999 is not an item of the list (2 items))" $tmp/st.out ||
@@ -68,6 +68,13 @@ set +e; $T render --status $tmp/q >$tmp/st.out 2>$tmp/st.err; rc=$?; set -e
 [ "$(grep -c 'checksum verified: skipped' $tmp/q2.log)" = 2 ] || fail "resume did not skip both items: $(cat $tmp/q2.log)"
 grep -q "warning: render: 6 lines of the manifests in $tmp/q ignored" $tmp/q2.err || fail "resume: no warning: $(cat $tmp/q2.err)"
 echo "ok  manifest records out of range (index 99999999, 2^31 shards, bad types): --status and a resume ignore them and say so"
+
+# A manifest of tessera before 0.2 (FNV-1a checksums): read, its items redone, and said so.
+mkdir -p $tmp/old && echo '{"time":1,"event":"item","index":0,"line":1,"key":"0123456789abcdef","status":"done","output":"x.mp4","fnv1a64":"0123456789abcdef"}' >$tmp/old/manifest-shard0of1-rank0.jsonl
+set +e; $T render --status $tmp/old >$tmp/st.out 2>$tmp/st.err; rc=$?; set -e
+cat $tmp/st.out $tmp/st.err | grep -qF "item record: a record of tessera before 0.2 (FNV-1a checksums; now SHA-256): its item is rendered again" ||
+  fail "--status on an FNV-1a manifest: rc $rc: $(cat $tmp/st.out $tmp/st.err)"
+echo "ok  a manifest of tessera before 0.2 (FNV-1a): its records ignored with that reason, the items rendered again"
 
 # a writer killed mid-record: its torn line is cut before the next run appends
 printf '{"time":9e9,"event":"item","ind' >>$man

@@ -20,9 +20,7 @@
 #include "media/video_io.h"
 #include "infer/dist.h"
 #include "infer/budget.h"
-#include "infer/generate.h"
-#include "infer/outputs.h"
-#include "media/provenance.h"
+#include "infer/pipeline.h"
 #include "infer/session.h"
 #include "media/watch.h"
 
@@ -107,17 +105,6 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     tsr_user_error("generate: --last needs --first (interpolation fills the frames between two images)");
 }
 
-// Read an image or video file as frames at H x W (scaled and centre-cropped).
-static VideoFrames load_frames(const char *what, const char *path, int H, int W, int max_frames) {
-  VideoFrames raw = {0}, fit = {0};
-  char err[256];
-  if (video_read(path, 0.0f, max_frames, &raw, err, sizeof err) != 0)
-    tsr_user_error("%s: %s: cannot decode: %s", what, path, err);
-  video_resize_crop(&raw, H, W, &fit);
-  video_frames_free(&raw);
-  return fit;
-}
-
 static void progress(int i, int n, void *ctx) {
   progress_bar(stderr, "denoising", i, n, timer_now() - *(double *)ctx);
 }
@@ -165,39 +152,14 @@ static int read_prompts(const GenArgs *a, char ***out) {
   return n;
 }
 
-// What every output of this command shares in its provenance record.
-typedef struct {
-  const GenArgs *a;
-  const char *sampler;
-  const SamplerOptions *so;
-  const CkptState *st;
-  const GenLayout *gl;
-  uint64_t ckpt_fnv1a64;
-} GenContext;
-
-// Write MP4 (upscaled for watching) + contact sheet + provenance next to `out`.
-static void write_outputs(const GenContext *g, const char *out, const char *prompt, uint64_t seed,
-                          const uint8_t *video, int frames, int H, int W, double secs) {
-  const GenArgs *a = g->a;
-  const GenLayout *gl = g->gl;
-  const int k = watch_upscale_factor(H, a->upscale);
-  if (fs_mkdirs_for(out) != 0) tsr_user_error("generate: --out %s: cannot create its directory: %s", out, strerror(errno));
-  const Provenance p = {.prompt = prompt, .seed = seed, .sampler = g->sampler, .so = g->so, .frames = frames,
-                        .height = H, .width = W, .keyframe = a->keyframe, .image = a->image, .extend = a->extend,
-                        .first = a->first, .last = a->last, .remix = a->remix, .strength = a->remix ? a->strength : 0.0,
-                        .ckpt = a->ckpt, .ckpt_step = g->st->step, .ckpt_fnv1a64 = g->ckpt_fnv1a64,
-                        .use_ema = a->use_ema, .ranks = comm_world_size(), .dp = gl->dp, .cfg_parallel = gl->cfg == 2,
-                        .sp = gl->sp, .tp = gl->tp, .seconds = secs};
-  StrBuf json = {0};
-  provenance_json(&json, &p);
-  OutputPaths paths;
-  output_paths(out, &paths);
-  char err[1400];
-  if (outputs_write(&paths, video, frames, H, W, k, json.s, json.n, err, sizeof err) != 0) tsr_user_error("generate: %s", err);
-  sb_free(&json);
-  // every replica's writer reports its own files (log_info speaks for rank 0 only)
-  printf("wrote %s (%d frames %dx%d, upscaled x%d), %s, %s in %.1fs\n", paths.mp4, frames, H, W, k, paths.sheet,
-         paths.json, secs);
+// Every output is written by the replica's writer rank; each reports its own
+// files (log_info speaks for rank 0 only).
+static void write_video(const OutputContext *oc, const VideoRequest *rq, const Video *v, const char *out) {
+  WrittenVideo w;
+  TsrErr err;
+  if (pipeline_write(oc, rq, v, out, 0, 0, &w, &err) != 0) tsr_user_error("generate: %s", err.msg);
+  printf("wrote %s (%d frames %dx%d, upscaled x%d), %s, %s in %.1fs\n", w.paths.mp4, v->n, v->H, v->W,
+         watch_upscale_factor(v->H, rq->upscale), w.paths.sheet, w.paths.json, v->seconds);
   fflush(stdout);
 }
 
@@ -219,52 +181,24 @@ int cmd_generate(int argc, char **argv) {
   const ModelConfig *mc = &cfg.model;
   if (a.size && (a.height != mc->height || a.width != mc->width))
     tsr_user_error("generate: --size %s: this model makes %dx%d frames", a.size, mc->height, mc->width);
-  SamplerOptions so = {.steps = a.steps ? a.steps : cfg.sample.steps, .cfg = a.cfg >= 0 ? a.cfg : cfg.sample.cfg,
-                       .shift = a.shift > 0 ? a.shift : cfg.sample.shift, .seed = a.seed >= 0 ? (uint64_t)a.seed : cfg.sample.seed,
-                       .progress = comm_world_rank() == 0 ? progress : NULL, .cfg_group = gen_cfg_group(&gl),
-                       .text = ses.text};
+  TsrErr err;
+  const SamplerFlags flags = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler, .seed = a.seed};
+  SamplerOptions so;
+  const char *sampler;
+  if (pipeline_sampler(&ses, &flags, "generate", &so, &sampler, &err)) tsr_user_error("%s", err.msg);
+  so.progress = comm_world_rank() == 0 ? progress : NULL, so.cfg_group = gen_cfg_group(&gl);
   if (gl.cfg == 2 && so.cfg == 1.0f)
     comm_user_error_all("generate: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");
   double t_start = timer_now();
   so.progress_ctx = &t_start;
-  const char *sampler = a.sampler ? a.sampler : cfg.sample.sampler;
-  if (strcmp(sampler, "euler") && strcmp(sampler, "heun"))
-    tsr_user_error("generate: --sampler: expected euler or heun, got '%s'", sampler);
-  so.heun = !strcmp(sampler, "heun");
-  int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
   Model *m = &ses.model;
-  const CkptState st = ses.state;
-
-  const int T = mc->frames, H = mc->height, W = mc->width;
-  GenerateRequest r = {.frames = a.frames ? a.frames : T, .sampler = so, .remix_strength = a.strength,
-                       .keyframe = a.keyframe};
-  VideoFrames first = {0}, last = {0}, remix = {0};
   if (!!a.image + !!a.extend + !!a.first > 1) tsr_user_error("generate: use one of --image, --extend, --first");
   if (a.keyframe && (a.image || a.extend || a.first || a.last || a.remix))
     tsr_user_error("generate: --keyframe is for text-to-video; --image, --extend, --first, --last and --remix give the frames");
-  if (a.image || a.first) {
-    first = load_frames(a.image ? "--image" : "--first", a.image ? a.image : a.first, H, W, 1);
-    r.first = first.pixels, r.nfirst = 1;
-  }
-  if (a.extend) {
-    VideoFrames all = load_frames("--extend", a.extend, H, W, 0);
-    int k = a.extend_frames ? a.extend_frames : (T / 2) / mc->pt * mc->pt;
-    if (all.T < k) tsr_user_error("--extend: %s: has %d frames, %d needed to lead in", a.extend, all.T, k);
-    first = all;
-    r.first = all.pixels + (size_t)(all.T - k) * H * W * 3, r.nfirst = k;
-  }
-  if (a.last) {
-    last = load_frames("--last", a.last, H, W, 1);
-    r.last = last.pixels, r.nlast = 1;
-  }
-  if (a.remix) {
-    remix = load_frames("--remix", a.remix, H, W, T);
-    if (remix.T < T) tsr_user_error("--remix: %s: has %d frames, the model window needs %d", a.remix, remix.T, T);
-    r.remix = remix.pixels;
-  }
-  char err[256];
-  if (generate_frames_fit(mc, r.frames, watch_upscale_factor(H, a.upscale), mem_available(), err, sizeof err))
-    tsr_user_error("generate: --frames %d: %s", r.frames, err);
+  VideoRequest rq = {.what = a.prompts ? a.prompts : "--prompt", .flag = "--", .frames = a.frames,
+                     .image = a.image, .extend = a.extend, .first = a.first, .last = a.last, .remix = a.remix,
+                     .strength = a.strength, .extend_frames = a.extend_frames, .keyframe = a.keyframe,
+                     .upscale = a.upscale};
   char **prompts;
   const int nprompts = read_prompts(&a, &prompts);
   if (gl.dp > nprompts)
@@ -272,22 +206,23 @@ int cmd_generate(int argc, char **argv) {
   if (gl.dp > 1 || gl.sp > 1 || gl.tp > 1 || gl.cfg > 1)
     log_info("generate: %d ranks = %d replicas (dp) x cfg %d x sp %d x tp %d; activations %.1f MiB per rank",
              comm_world_size(), gl.dp, gl.cfg, gl.sp, gl.tp, (double)m->arena.size / 1048576.0);
-  GenContext gc = {.a = &a, .sampler = sampler, .so = &so, .st = &st, .gl = &gl};
-  if (gl.writer && fnv1a64_file(a.ckpt, &gc.ckpt_fnv1a64, NULL) != 0) gc.ckpt_fnv1a64 = 0;
-  uint8_t *video = tsr_calloc((size_t)r.frames * H * W * 3, 1);
+  OutputContext oc;
+  if (gl.writer && pipeline_output_context(&oc, &ses, a.use_ema, sampler, &so, &err)) tsr_user_error("generate: %s", err.msg);
+  oc.ranks = comm_world_size(), oc.dp = gl.dp, oc.cfg_parallel = gl.cfg == 2, oc.sp = gl.sp, oc.tp = gl.tp;
   double t0 = timer_now();
   for (int i = gl.replica; i < nprompts; i += gl.dp) {  // this replica's share of the prompts
-    const int ntokens = infer_encode(&ses, prompts[i], tokens, a.prompts ? a.prompts : "--prompt");
-    r.sampler.seed = so.seed + (uint64_t)(a.prompts ? i : 0);
-    double ti = timer_now();
-    // (tsr_user_error: a replica without prompts never gets here)
-    if (generate_video(m, tokens, ntokens, &r, video, err, sizeof err) != 0) tsr_user_error("generate: %s", err);
+    rq.prompt = prompts[i];
+    rq.seed = so.seed + (uint64_t)(a.prompts ? i : 0);
+    Video v;
+    // (a replica without prompts never gets here)
+    if (pipeline_generate(&ses, &so, &rq, &v, &err) != 0) tsr_user_error("generate: %s", err.msg);
     char out[1100];
     if (a.prompts)
       snprintf(out, sizeof out, "%s/%03d.mp4", a.out, i);
     else
       snprintf(out, sizeof out, "%s", a.out);
-    if (gl.writer) write_outputs(&gc, out, prompts[i], r.sampler.seed, video, r.frames, H, W, timer_now() - ti);
+    if (gl.writer) write_video(&oc, &rq, &v, out);
+    pipeline_video_free(&v);
   }
   double secs = timer_now() - t0;
   double *rss = tsr_calloc((size_t)comm_world_size(), sizeof(double));
@@ -301,11 +236,6 @@ int cmd_generate(int argc, char **argv) {
   tsr_free(rss);
   for (int i = 0; i < nprompts; i++) free(prompts[i]);
   tsr_free(prompts);
-  video_frames_free(&first);
-  video_frames_free(&last);
-  video_frames_free(&remix);
-  tsr_free(video);
-  tsr_free(tokens);
   infer_close(&ses);
   gen_layout_free(&gl);
   return 0;

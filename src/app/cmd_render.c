@@ -20,6 +20,8 @@
 
 #include "comm/comm.h"
 #include "core/error.h"
+#include "core/jsonx.h"
+#include "core/sha256.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/parse.h"
@@ -161,39 +163,35 @@ static void job_id(char *buf, size_t n) {
 static void record_item(Manifest *m, const RenderItem *it, const char *key, const char *status, const RenderResult *res,
                         const char *error, const char *job) {
   if (!g_writer) return;
-  StrBuf b = {0};
-  sb_printf(&b, "\"event\":\"item\",\"index\":%d,\"line\":%d,\"key\":\"%s\",\"status\":\"%s\",\"rank\":%d,\"job\":",
-            it->index, it->line, key, status, g_rank);
-  sb_json_string(&b, job);
+  json_t *r = json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:o}", "event", "item", "index", it->index, "line", it->line,
+                        "key", key, "status", status, "rank", g_rank, "job", jx_string(job));
+  TSR_ASSERT(r, "json_pack failed");
   if (res) {
-    sb_printf(&b, ",\"output\":");
-    sb_json_string(&b, res->mp4);
-    sb_printf(&b, ",\"sheet\":");
-    sb_json_string(&b, res->sheet);
-    sb_printf(&b, ",\"provenance\":");
-    sb_json_string(&b, res->json);
-    sb_printf(&b, ",\"fnv1a64\":\"%016llx\",\"bytes\":%lld,\"frames\":%d,\"seconds\":%.3f",
-              (unsigned long long)res->fnv1a64, res->bytes, res->frames, res->seconds);
+    const WrittenVideo *w = &res->out;
+    json_object_set_new(r, "output", jx_string(w->paths.mp4));
+    json_object_set_new(r, "sheet", jx_string(w->paths.sheet));
+    json_object_set_new(r, "provenance", jx_string(w->paths.json));
+    json_object_set_new(r, "sha256", json_string(w->sha256));
+    json_object_set_new(r, "bytes", json_integer(w->bytes));
+    json_object_set_new(r, "frames", json_integer(res->frames));
+    json_object_set_new(r, "seconds", json_real(res->seconds));
   }
-  if (error) {
-    sb_printf(&b, ",\"error\":");
-    sb_json_string(&b, error);
-  }
-  if (manifest_append(m, b.s) != 0)
+  if (error) json_object_set_new(r, "error", jx_string(error));
+  if (manifest_append(m, r) != 0)
     tsr_fatal(__FILE__, __LINE__, "render", "%s: cannot append: %s", m->path, strerror(errno));
-  sb_free(&b);
+  json_decref(r);
 }
 
 // A finished item whose output is still there with the recorded checksum.
 static int done_earlier(const ManifestState *st, const RenderItem *it, const char *key) {
   const ItemRecord *r = manifest_item(st, it->index);
   if (!r || r->status != ITEM_DONE || strcmp(r->key, key)) return 0;
-  uint64_t h;
-  if (fnv1a64_file(r->output, &h, NULL) != 0) {
+  char h[65];
+  if (sha256_file(r->output, h, NULL) != 0) {
     say("item %d: recorded as done but %s is missing: rendering it again", it->index, r->output);
     return 0;
   }
-  if (h != r->fnv1a64) {
+  if (strcmp(h, r->sha256)) {
     say("item %d: %s does not match its recorded checksum: rendering it again", it->index, r->output);
     return 0;
   }
@@ -202,7 +200,7 @@ static int done_earlier(const ManifestState *st, const RenderItem *it, const cha
 
 static void open_session(InferSession *ses, const RenderArgs *a, GenLayout *gl, const RenderSettings *rs) {
   infer_open_layout(ses, a->ckpt, a->use_ema, gen_model_layout(gl), gl->cfg == 2 ? 1 : 2, a->dev);
-  float cfg = rs->cfg >= 0 ? rs->cfg : ses->cfg.sample.cfg;
+  float cfg = rs->flags.cfg >= 0 ? rs->flags.cfg : ses->cfg.sample.cfg;
   if (gl->cfg == 2 && cfg == 1.0f)
     comm_user_error_all("render: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");
 }
@@ -232,11 +230,11 @@ int cmd_render(int argc, char **argv) {
   if (access(a.out, W_OK) != 0 || (g_writer && manifest_open(&man, a.out, a.shard, a.shards, g_rank, err, sizeof err) != 0))
     tsr_user_error("render: --out %s: the output directory is not writable (%s)", a.out, err[0] ? err : strerror(errno));
 
-  RenderSettings rs = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler, .seed = a.seed,
+  RenderSettings rs = {.flags = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler, .seed = a.seed},
                        .upscale = a.upscale, .use_ema = a.use_ema, .ckpt = a.ckpt, .prompts = a.prompts,
                        .writer = g_writer, .cfg_group = gen_cfg_group(&gl),
                        .layout = {.ranks = g_ranks, .dp = gl.dp, .cfg = gl.cfg, .sp = gl.sp, .tp = gl.tp}};
-  if (fnv1a64_file(a.ckpt, &rs.ckpt_fnv1a64, NULL) != 0) tsr_user_error("render: --ckpt %s: cannot read", a.ckpt);
+  if (sha256_file(a.ckpt, rs.ckpt_sha256, NULL) != 0) tsr_user_error("render: --ckpt %s: cannot read", a.ckpt);
 
   // This writer's items: shard K of N, then group g of dp inside the shard.
   int shard_items = 0, nmine = 0;
@@ -247,17 +245,18 @@ int cmd_render(int argc, char **argv) {
   }
   char job[64];
   job_id(job, sizeof job);
-  StrBuf b = {0};
-  sb_printf(&b, "\"event\":\"start\",\"shard\":%d,\"shards\":%d,\"rank\":%d,\"ranks\":%d,\"dp\":%d,\"group\":%d,"
-                "\"cfg\":%d,\"sp\":%d,\"tp\":%d,\"items\":%d,\"total\":%d,\"assigned\":%d,\"prompts\":",
-            a.shard, a.shards, g_rank, g_ranks, dp, group, gl.cfg, gl.sp, gl.tp, shard_items, pl.n, nmine);
-  sb_json_string(&b, a.prompts);
-  sb_printf(&b, ",\"prompts_fnv1a64\":\"%016llx\",\"ckpt\":", (unsigned long long)pl.fnv1a64);
-  sb_json_string(&b, a.ckpt);
-  sb_printf(&b, ",\"ckpt_fnv1a64\":\"%016llx\",\"job\":", (unsigned long long)rs.ckpt_fnv1a64);
-  sb_json_string(&b, job);
-  if (g_writer && manifest_append(&man, b.s) != 0) tsr_user_error("render: %s: cannot write: %s", man.path, strerror(errno));
-  sb_free(&b);
+  json_t *start = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "event", "start",
+                            "shard", a.shard, "shards", a.shards, "rank", g_rank, "ranks", g_ranks, "dp", dp, "group",
+                            group, "cfg", gl.cfg, "sp", gl.sp, "tp", gl.tp, "items", shard_items, "total", pl.n,
+                            "assigned", nmine);
+  TSR_ASSERT(start, "json_pack failed");
+  json_object_set_new(start, "prompts", jx_string(a.prompts));
+  json_object_set_new(start, "prompts_sha256", json_string(pl.sha256));
+  json_object_set_new(start, "ckpt", jx_string(a.ckpt));
+  json_object_set_new(start, "ckpt_sha256", json_string(rs.ckpt_sha256));
+  json_object_set_new(start, "job", jx_string(job));
+  if (g_writer && manifest_append(&man, start) != 0) tsr_user_error("render: %s: cannot write: %s", man.path, strerror(errno));
+  json_decref(start);
 
   ManifestState st;
   manifest_load(a.out, pl.n, &st);
@@ -275,7 +274,7 @@ int cmd_render(int argc, char **argv) {
   double t_begin = timer_now();
   for (int m = 0; m < nmine; m++) {
     const RenderItem *it = &pl.items[mine[m]];
-    char key[17];
+    char key[65];
     render_item_key(it, &rs, key);
     if (it->error[0]) {  // malformed in the prompt file: fails here, the rest goes on
       if (g_writer) fprintf(stderr, "tessera: error: %s\n", it->error);
@@ -292,9 +291,10 @@ int cmd_render(int argc, char **argv) {
     if (!opened) open_session(&ses, &a, &gl, &rs), opened = 1;
     record_item(&man, it, key, "running", NULL, NULL, job);
     RenderResult res;
-    if (render_item(&ses, it, &rs, a.out, &res, err, sizeof err) != 0) {
-      char where[1200];  // the manifest's error names the prompt file and line, as parse errors do
-      snprintf(where, sizeof where, "%s:%d: item %d: %s", a.prompts, it->line, it->index, err);
+    TsrErr ierr;
+    if (render_item(&ses, it, &rs, a.out, &res, &ierr) != 0) {
+      char where[1400];  // the manifest's error names the prompt file and line, as parse errors do
+      snprintf(where, sizeof where, "%s:%d: item %d: %s", a.prompts, it->line, it->index, ierr.msg);
       if (g_writer) fprintf(stderr, "tessera: error: %s\n", where);
       fflush(stderr);
       record_item(&man, it, key, "failed", NULL, where, job);
@@ -303,7 +303,7 @@ int cmd_render(int argc, char **argv) {
     }
     record_item(&man, it, key, "done", &res, NULL, job);
     ndone++;
-    say("item %d (line %d) [%d/%d]: %s (%d frames, %.1fs)", it->index, it->line, m + 1, nmine, res.mp4, res.frames,
+    say("item %d (line %d) [%d/%d]: %s (%d frames, %.1fs)", it->index, it->line, m + 1, nmine, res.out.paths.mp4, res.frames,
         res.seconds);
   }
   say("shard %d/%d: %d rendered, %d done earlier, %d failed, in %.1fs%s", a.shard, a.shards, ndone, nskip, nfail,

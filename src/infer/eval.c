@@ -21,7 +21,7 @@
 #include "data/synth.h"
 #include "data/tokenizer.h"
 #include "media/video_io.h"
-#include "infer/generate.h"
+#include "infer/pipeline.h"
 #include "infer/session.h"
 
 enum { M_LEFT, M_RIGHT, M_UP, M_DOWN, M_STILL, M_BOUNCE };
@@ -428,16 +428,14 @@ int cmd_eval(int argc, char **argv) {
           "%s:%d: items[%d]: mode extend: a window of %d frames leaves no room for a lead-in of whole "
           "temporal patches (%d)",
           a.suite, suite.items[i].line, i, T, mc->pt);
-  const char *sampler = a.sampler ? a.sampler : cfg.sample.sampler;
-  if (strcmp(sampler, "euler") && strcmp(sampler, "heun"))
-    tsr_user_error("eval: --sampler: expected euler or heun, got '%s'", sampler);
-  SamplerOptions so = {.steps = a.steps ? a.steps : cfg.sample.steps,
-                       .cfg = a.cfg >= 0 ? a.cfg : cfg.sample.cfg,
-                       .shift = a.shift > 0 ? a.shift : cfg.sample.shift,
-                       .heun = !strcmp(sampler, "heun"),
-                       .t0 = 1.0f,
-                       .text = ses.text};
-  const uint64_t base_seed = a.seed >= 0 ? (uint64_t)a.seed : cfg.sample.seed;
+  const SamplerFlags flags = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler, .seed = a.seed};
+  SamplerOptions so;
+  const char *sampler;
+  TsrErr perr;
+  if (pipeline_sampler(&ses, &flags, "eval", &so, &sampler, &perr)) tsr_user_error("%s", perr.msg);
+  const uint64_t base_seed = so.seed;
+  OutputContext oc;
+  if (pipeline_output_context(&oc, &ses, a.use_ema, sampler, &so, &perr)) tsr_user_error("eval: %s", perr.msg);
 
   const CkptState st = ses.state;
   if (fs_mkdirs(a.out) != 0) tsr_user_error("eval: --out %s: cannot create the directory: %s", a.out, strerror(errno));
@@ -454,10 +452,7 @@ int cmd_eval(int argc, char **argv) {
            a.seeds == 1 ? "" : "s", a.ckpt, a.use_ema ? "EMA" : "raw", (long long)st.step, so.steps, so.cfg, T, H, W);
 
   const size_t fpx = (size_t)H * W * 3;
-  const int K = a.upscale, UH = H * K, UW = W * K;
-  uint8_t *video = tsr_calloc((size_t)T * fpx, 1), *clip = tsr_calloc((size_t)T * fpx, 1);
-  uint8_t *big = tsr_calloc((size_t)T * UH * UW * 3, 1);
-  int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
+  uint8_t *clip = tsr_calloc((size_t)T * fpx, 1);
   const int nv = suite.n * a.seeds;
   EvalScore *scores = calloc((size_t)nv, sizeof(EvalScore));
   char(*paths)[512] = calloc((size_t)nv, sizeof *paths);
@@ -466,7 +461,6 @@ int cmd_eval(int argc, char **argv) {
     const EvalItem *it = &suite.items[i];
     char what[32];
     snprintf(what, sizeof what, "items[%d]", i);
-    int ntokens = infer_encode(&ses, it->prompt, tokens, what);
     const uint8_t *cond = NULL;
     int ncond = 0;
     if (it->mode != EVAL_T2V) {
@@ -483,24 +477,20 @@ int cmd_eval(int argc, char **argv) {
     slug[sl] = 0;
     for (int k = 0; k < a.seeds; k++) {
       const int v = i * a.seeds + k;
-      GenerateRequest r = {.frames = T, .sampler = so, .first = cond, .nfirst = ncond, .keyframe = a.keyframe};
-      r.sampler.seed = base_seed + (uint64_t)k;
-      double t0 = timer_now();
-      if (generate_video(&ses.model, tokens, ntokens, &r, video, err, sizeof err) != 0)
-        tsr_user_error("eval: %s:%d: items[%d]: %s", a.suite, it->line, i, err);
-      double secs = timer_now() - t0;
+      const VideoRequest rq = {.prompt = it->prompt, .what = what, .flag = "", .seed = base_seed + (uint64_t)k,
+                               .frames = T, .keyframe = a.keyframe, .lead = cond, .nlead = ncond, .upscale = a.upscale};
+      Video vid;
+      if (pipeline_generate(&ses, &so, &rq, &vid, &perr) != 0)
+        tsr_user_error("eval: %s:%d: items[%d]: %s", a.suite, it->line, i, perr.msg);
+      const double secs = vid.seconds;
       EvalScore *s = &scores[v];
-      eval_score_video(it, video, T, H, W, cond, ncond, s);
-      snprintf(paths[v], sizeof paths[v], "%s/%02d_%s_s%llu.mp4", a.out, i, slug, (unsigned long long)r.sampler.seed);
-      for (int f = 0; f < T; f++)
-        for (int y = 0; y < UH; y++)
-          for (int x = 0; x < UW; x++)
-            memcpy(big + (((size_t)f * UH + y) * UW + x) * 3,
-                   video + (size_t)f * fpx + ((size_t)(y / K) * W + x / K) * 3, 3);
-      if (video_write_mp4(paths[v], big, T, UH, UW, 8.0f, err, sizeof err) != 0)
-        tsr_user_error("eval: %s: cannot write: %s", paths[v], err);
+      eval_score_video(it, vid.frames, T, H, W, cond, ncond, s);
+      snprintf(paths[v], sizeof paths[v], "%s/%02d_%s_s%llu.mp4", a.out, i, slug, (unsigned long long)rq.seed);
+      WrittenVideo w;
+      if (pipeline_write(&oc, &rq, &vid, paths[v], 0, 0, &w, &perr) != 0) tsr_user_error("eval: %s", perr.msg);
+      pipeline_video_free(&vid);
       log_info("[%d/%d] %-44s seed %llu: colour %s shape %s motion %s (%.1fs)", v + 1, nv, it->prompt,
-               (unsigned long long)r.sampler.seed, name_or(SYNTH_COLOURS, s->a.colour, "none"),
+               (unsigned long long)rq.seed, name_or(SYNTH_COLOURS, s->a.colour, "none"),
                name_or(SYNTH_SHAPES, s->a.shape, "none"), name_or(MOTION_SHORT, s->a.motion, "none"), secs);
     }
   }
@@ -635,10 +625,7 @@ int cmd_eval(int argc, char **argv) {
 
   free(paths);
   free(scores);
-  tsr_free(tokens);
-  tsr_free(big);
   tsr_free(clip);
-  tsr_free(video);
   eval_suite_free(&suite);
   infer_close(&ses);
   return 0;

@@ -13,224 +13,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/parse.h"
-
-// ================================================================== JSON reader
-typedef struct {
-  const char *s;
-  size_t i, n;
-  char *err;
-  int errlen;
-} Reader;
-
-static int rfail(Reader *r, const char *what) {
-  snprintf(r->err, (size_t)r->errlen, "%s at column %zu", what, r->i + 1);
-  return -1;
-}
-
-static void skip_ws(Reader *r) {
-  while (r->i < r->n && (r->s[r->i] == ' ' || r->s[r->i] == '\t' || r->s[r->i] == '\r' || r->s[r->i] == '\n')) r->i++;
-}
-
-static int hex4(Reader *r, unsigned *out) {
-  if (r->i + 4 > r->n) return -1;
-  unsigned v = 0;
-  for (int k = 0; k < 4; k++) {
-    char c = r->s[r->i + k];
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-    else return -1;
-  }
-  r->i += 4;
-  *out = v;
-  return 0;
-}
-
-static void put_utf8(char *o, size_t *k, unsigned cp) {
-  if (cp < 0x80) o[(*k)++] = (char)cp;
-  else if (cp < 0x800) o[(*k)++] = (char)(0xC0 | (cp >> 6)), o[(*k)++] = (char)(0x80 | (cp & 0x3F));
-  else if (cp < 0x10000)
-    o[(*k)++] = (char)(0xE0 | (cp >> 12)), o[(*k)++] = (char)(0x80 | ((cp >> 6) & 0x3F)),
-    o[(*k)++] = (char)(0x80 | (cp & 0x3F));
-  else
-    o[(*k)++] = (char)(0xF0 | (cp >> 18)), o[(*k)++] = (char)(0x80 | ((cp >> 12) & 0x3F)),
-    o[(*k)++] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[(*k)++] = (char)(0x80 | (cp & 0x3F));
-}
-
-// A string at r->i (its opening quote) -> malloc'ed UTF-8 in *out.
-static int read_string(Reader *r, char **out) {
-  if (r->i >= r->n || r->s[r->i] != '"') return rfail(r, "expected a string");
-  r->i++;
-  char *o = malloc(r->n - r->i + 1);  // decoded text is never longer than its source
-  TSR_ASSERT(o, "out of memory");
-  size_t k = 0;
-  for (;;) {
-    if (r->i >= r->n) { free(o); return rfail(r, "unterminated string"); }
-    unsigned char c = (unsigned char)r->s[r->i];
-    if (c == '"') { r->i++; break; }
-    if (c < 0x20) { free(o); return rfail(r, "control character in a string (escape it)"); }
-    if (c != '\\') { o[k++] = (char)c; r->i++; continue; }
-    if (++r->i >= r->n) { free(o); return rfail(r, "unterminated string"); }
-    char e = r->s[r->i++];
-    unsigned cp;
-    switch (e) {
-      case '"': case '\\': case '/': o[k++] = e; break;
-      case 'b': o[k++] = '\b'; break;
-      case 'f': o[k++] = '\f'; break;
-      case 'n': o[k++] = '\n'; break;
-      case 'r': o[k++] = '\r'; break;
-      case 't': o[k++] = '\t'; break;
-      case 'u':
-        if (hex4(r, &cp)) { free(o); return rfail(r, "expected 4 hex digits after \\u"); }
-        if (cp >= 0xD800 && cp <= 0xDBFF) {  // a UTF-16 surrogate pair
-          unsigned lo;
-          if (r->i + 2 > r->n || r->s[r->i] != '\\' || r->s[r->i + 1] != 'u' || (r->i += 2, hex4(r, &lo)) ||
-              lo < 0xDC00 || lo > 0xDFFF) {
-            free(o);
-            return rfail(r, "unpaired UTF-16 surrogate in \\u escape");
-          }
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          free(o);
-          return rfail(r, "unpaired UTF-16 surrogate in \\u escape");
-        }
-        if (cp == 0) { free(o); return rfail(r, "\\u0000 (NUL) in a string"); }
-        put_utf8(o, &k, cp);
-        break;
-      default: free(o); r->i--; return rfail(r, "invalid escape in a string");
-    }
-  }
-  o[k] = 0;
-  *out = o;
-  return 0;
-}
-
-// JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-static int read_number(Reader *r, char **text, double *num) {
-  size_t b = r->i, i = r->i;
-  const char *s = r->s;
-  if (i < r->n && s[i] == '-') i++;
-  if (i < r->n && s[i] == '0') i++;
-  else if (i < r->n && s[i] >= '1' && s[i] <= '9') while (i < r->n && s[i] >= '0' && s[i] <= '9') i++;
-  else return rfail(r, "expected a value (string, number, true, false, null or array)");
-  if (i < r->n && s[i] == '.') {
-    if (++i >= r->n || s[i] < '0' || s[i] > '9') { r->i = i; return rfail(r, "expected a digit after '.'"); }
-    while (i < r->n && s[i] >= '0' && s[i] <= '9') i++;
-  }
-  if (i < r->n && (s[i] == 'e' || s[i] == 'E')) {
-    i++;
-    if (i < r->n && (s[i] == '+' || s[i] == '-')) i++;
-    if (i >= r->n || s[i] < '0' || s[i] > '9') { r->i = i; return rfail(r, "expected a digit in the exponent"); }
-    while (i < r->n && s[i] >= '0' && s[i] <= '9') i++;
-  }
-  *text = strndup(s + b, i - b);
-  TSR_ASSERT(*text, "out of memory");
-  *num = strtod(*text, NULL);
-  r->i = i;
-  return 0;
-}
-
-static int read_value(Reader *r, JsonField *f) {
-  skip_ws(r);
-  if (r->i >= r->n) return rfail(r, "expected a value");
-  char c = r->s[r->i];
-  if (c == '"') { f->kind = JSON_STRING; return read_string(r, &f->text); }
-  if (c == '{') return rfail(r, "nested objects are not supported");
-  if (c == '[') {  // an array of numbers, kept as "AxBxC"
-    r->i++;
-    f->kind = JSON_ARRAY;
-    StrBuf b = {0};
-    sb_printf(&b, "%s", "");
-    skip_ws(r);
-    if (r->i < r->n && r->s[r->i] == ']') { r->i++; f->text = b.s; return 0; }
-    for (;;) {
-      skip_ws(r);
-      char *t;
-      double x;
-      if (read_number(r, &t, &x)) { sb_free(&b); return rfail(r, "arrays may hold numbers only"); }
-      sb_printf(&b, "%s%s", f->count ? "x" : "", t);
-      free(t);
-      f->count++;
-      skip_ws(r);
-      if (r->i < r->n && r->s[r->i] == ',') { r->i++; continue; }
-      if (r->i < r->n && r->s[r->i] == ']') { r->i++; break; }
-      sb_free(&b);
-      return rfail(r, "expected ',' or ']'");
-    }
-    f->text = b.s;
-    return 0;
-  }
-  static const char *const words[] = {"true", "false", "null"};
-  for (int w = 0; w < 3; w++) {
-    size_t len = strlen(words[w]);
-    if (r->n - r->i >= len && !strncmp(r->s + r->i, words[w], len)) {
-      r->i += len;
-      f->kind = w < 2 ? JSON_BOOL : JSON_NULL;
-      f->num = w == 0;
-      f->text = strdup(words[w]);
-      return 0;
-    }
-  }
-  f->kind = JSON_NUMBER;
-  return read_number(r, &f->text, &f->num);
-}
-
-int json_parse_object(const char *text, size_t len, JsonObject *o, char *err, int errlen) {
-  memset(o, 0, sizeof *o);
-  Reader r = {.s = text, .n = len, .err = err, .errlen = errlen};
-  skip_ws(&r);
-  if (r.i >= r.n || r.s[r.i] != '{') return rfail(&r, "expected a JSON object '{...}'");
-  r.i++;
-  skip_ws(&r);
-  int cap = 0;
-  if (r.i < r.n && r.s[r.i] == '}') r.i++;
-  else {
-    for (;;) {
-      skip_ws(&r);
-      JsonField f = {0};
-      if (read_string(&r, &f.key)) goto fail;
-      if (json_get(o, f.key)) {
-        snprintf(err, (size_t)errlen, "duplicate key \"%s\"", f.key);
-        free(f.key);
-        goto fail;
-      }
-      skip_ws(&r);
-      if (r.i >= r.n || r.s[r.i] != ':') { free(f.key); rfail(&r, "expected ':'"); goto fail; }
-      r.i++;
-      if (read_value(&r, &f)) { free(f.key); free(f.text); goto fail; }
-      if (o->n == cap) {
-        cap = cap ? 2 * cap : 8;
-        o->f = realloc(o->f, (size_t)cap * sizeof *o->f);
-        TSR_ASSERT(o->f, "out of memory");
-      }
-      o->f[o->n++] = f;
-      skip_ws(&r);
-      if (r.i < r.n && r.s[r.i] == ',') { r.i++; continue; }
-      if (r.i < r.n && r.s[r.i] == '}') { r.i++; break; }
-      rfail(&r, "expected ',' or '}'");
-      goto fail;
-    }
-  }
-  skip_ws(&r);
-  if (r.i != r.n) { rfail(&r, "unexpected text after the object"); goto fail; }
-  return 0;
-fail:
-  json_object_free(o);
-  return -1;
-}
-
-const JsonField *json_get(const JsonObject *o, const char *key) {
-  for (int i = 0; i < o->n; i++)
-    if (!strcmp(o->f[i].key, key)) return &o->f[i];
-  return NULL;
-}
-
-void json_object_free(JsonObject *o) {
-  for (int i = 0; i < o->n; i++) free(o->f[i].key), free(o->f[i].text);
-  free(o->f);
-  memset(o, 0, sizeof *o);
-}
+#include "core/jsonx.h"
 
 // ================================================================== writing
 void sb_printf(StrBuf *b, const char *fmt, ...) {
@@ -275,74 +58,52 @@ void sb_free(StrBuf *b) {
   memset(b, 0, sizeof *b);
 }
 
-uint64_t fnv1a64(uint64_t h, const void *data, size_t n) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
-  return h;
-}
-
-int fnv1a64_file(const char *path, uint64_t *hash, long long *bytes) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  static unsigned char buf[1 << 16];
-  uint64_t h = FNV1A64_INIT;
-  long long total = 0;
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = fnv1a64(h, buf, n), total += (long long)n;
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) return -1;
-  *hash = h;
-  if (bytes) *bytes = total;
-  return 0;
-}
-
 // ================================================================== manifest
 const char *item_status_name(ItemStatus s) {
   static const char *const names[] = {"pending", "running", "done", "failed"};
   return names[s];
 }
 
-static const char *str_or(const JsonObject *o, const char *key, const char *dflt) {
-  const JsonField *f = json_get(o, key);
-  return f && f->kind == JSON_STRING ? f->text : dflt;
+static const char *str_or(const json_t *o, const char *key, const char *dflt) {
+  const char *v = jx_str(o, key);
+  return v ? v : dflt;
 }
 
 // An integer field in [lo, hi] -> *out; else why is set.
-static int int_field(const JsonObject *o, const char *key, double lo, double hi, int *out, char *why, int whylen) {
-  const JsonField *f = json_get(o, key);
-  if (!f || f->kind != JSON_NUMBER || f->num != floor(f->num) || f->num < lo || f->num > hi) {
-    snprintf(why, (size_t)whylen, "\"%s\": expected an integer in [%.0f, %.0f], got %s", key, lo, hi, f ? f->text : "nothing");
+static int int_field(const json_t *o, const char *key, double lo, double hi, int *out, char *why, int whylen) {
+  long long v;
+  if (jx_int(o, key, &v) || v < lo || v > hi) {
+    const json_t *f = json_object_get(o, key);
+    snprintf(why, (size_t)whylen, "\"%s\": expected an integer in [%.0f, %.0f], got %s", key, lo, hi,
+             f ? jx_kind(f) : "nothing");
     return -1;
   }
-  *out = (int)f->num;
+  *out = (int)v;
   return 0;
 }
 
-static int time_field(const JsonObject *o, double *t, char *why, int whylen) {
-  const JsonField *f = json_get(o, "time");
-  if (!f || f->kind != JSON_NUMBER || !isfinite(f->num) || f->num < 0) {
+static int time_field(const json_t *o, double *t, char *why, int whylen) {
+  if (jx_real(o, "time", t) || !isfinite(*t) || *t < 0) {
     snprintf(why, (size_t)whylen, "\"time\": expected seconds since 1970");
     return -1;
   }
-  *t = f->num;
   return 0;
 }
 
-// A string field of 16 hex digits (an FNV-1a 64 key or checksum) -> out[17].
-static int hex_field(const JsonObject *o, const char *key, char out[17], char *why, int whylen) {
+// A string field of 64 hex digits (a SHA-256 key or checksum) -> out[65].
+static int hex_field(const json_t *o, const char *key, char out[65], char *why, int whylen) {
   const char *v = str_or(o, key, "");
-  int ok = strlen(v) == 16;
-  for (int i = 0; ok && i < 16; i++) ok = (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f');
+  int ok = strlen(v) == 64;
+  for (int i = 0; ok && i < 64; i++) ok = (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f');
   if (!ok) {
-    snprintf(why, (size_t)whylen, "\"%s\": expected 16 hex digits", key);
+    snprintf(why, (size_t)whylen, "\"%s\": expected 64 hex digits (SHA-256)", key);
     return -1;
   }
-  memcpy(out, v, 17);
+  memcpy(out, v, 65);
   return 0;
 }
 
-static int start_record(const JsonObject *o, const char *file, ShardStart *s, char *why, int whylen) {
+static int start_record(const json_t *o, const char *file, ShardStart *s, char *why, int whylen) {
   memset(s, 0, sizeof *s);
   if (time_field(o, &s->time, why, whylen) || int_field(o, "shards", 1, MANIFEST_MAX_SHARDS, &s->shards, why, whylen) ||
       int_field(o, "shard", 0, s->shards - 1, &s->shard, why, whylen) ||
@@ -355,9 +116,14 @@ static int start_record(const JsonObject *o, const char *file, ShardStart *s, ch
   return 0;
 }
 
-static int item_record(const JsonObject *o, ItemRecord *r, char *why, int whylen) {
+static int item_record(const json_t *o, ItemRecord *r, char *why, int whylen) {
   static const char *const names[] = {"running", "done", "failed"};
   memset(r, 0, sizeof *r);
+  if (json_object_get(o, "fnv1a64") || strlen(str_or(o, "key", "")) == 16) {
+    snprintf(why, (size_t)whylen, "a record of tessera before 0.2 (FNV-1a checksums; now SHA-256): its item is "
+                                  "rendered again");
+    return -1;
+  }
   if (time_field(o, &r->time, why, whylen) || int_field(o, "index", 0, 2147483647.0, &r->index, why, whylen) ||
       int_field(o, "line", 1, 2147483647.0, &r->line, why, whylen) || hex_field(o, "key", r->key, why, whylen))
     return -1;
@@ -376,13 +142,11 @@ static int item_record(const JsonObject *o, ItemRecord *r, char *why, int whylen
   snprintf(r->output, sizeof r->output, "%s", output);
   snprintf(r->error, sizeof r->error, "%s", error);
   if (r->status == ITEM_DONE) {
-    char sum[17];
     if (!r->output[0]) {
       snprintf(why, (size_t)whylen, "\"output\": a done record names its output");
       return -1;
     }
-    if (hex_field(o, "fnv1a64", sum, why, whylen)) return -1;
-    r->fnv1a64 = strtoull(sum, NULL, 16);
+    if (hex_field(o, "sha256", r->sha256, why, whylen)) return -1;
   }
   return 0;
 }
@@ -440,15 +204,17 @@ static void load_file(ManifestState *st, Records *recs, const char *path, const 
       st->torn++;
       break;
     }
-    JsonObject o;
-    if (json_parse_object(line, (size_t)len, &o, why, sizeof why)) {
+    json_t *o = jx_parse(line, (size_t)len, why, sizeof why);
+    if (!o || !json_is_object(o)) {
+      if (o) snprintf(why, sizeof why, "a JSON %s", jx_kind(o));
       ignore_line(st, path, lineno, "not a JSON object: %s", why);
+      json_decref(o);
       continue;
     }
-    const char *event = str_or(&o, "event", "");
+    const char *event = str_or(o, "event", "");
     ShardStart s;
     if (!strcmp(event, "start")) {
-      if (start_record(&o, name, &s, why, sizeof why)) ignore_line(st, path, lineno, "start record: %s", why);
+      if (start_record(o, name, &s, why, sizeof why)) ignore_line(st, path, lineno, "start record: %s", why);
       else add_start(st, &s);
     } else if (!strcmp(event, "item")) {
       if (recs->n == recs->cap) {
@@ -457,12 +223,12 @@ static void load_file(ManifestState *st, Records *recs, const char *path, const 
         TSR_ASSERT(recs->v, "out of memory");
       }
       Rec *r = &recs->v[recs->n];
-      if (item_record(&o, &r->r, why, sizeof why)) ignore_line(st, path, lineno, "item record: %s", why);
+      if (item_record(o, &r->r, why, sizeof why)) ignore_line(st, path, lineno, "item record: %s", why);
       else r->r.seq = recs->n++, r->file = file, r->line = lineno;
     } else {
       ignore_line(st, path, lineno, "\"event\": expected start or item");
     }
-    json_object_free(&o);
+    json_decref(o);
   }
   free(line);
   fclose(f);
@@ -573,11 +339,14 @@ int manifest_open(Manifest *m, const char *dir, int shard, int shards, int rank,
   return 0;
 }
 
-int manifest_append(Manifest *m, const char *members) {
+int manifest_append(Manifest *m, json_t *record) {
   struct timeval tv;
   gettimeofday(&tv, NULL);
+  json_object_set_new(record, "time", json_real((double)tv.tv_sec + 1e-6 * (double)tv.tv_usec));
+  char *line = jx_dump(record);
   StrBuf b = {0};
-  sb_printf(&b, "{\"time\":%.6f,%s}\n", (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec, members);
+  sb_printf(&b, "%s\n", line);
+  free(line);
   // One write of the whole line: O_APPEND makes it land after every earlier
   // record; a kill can tear only this last line.
   size_t off = 0;

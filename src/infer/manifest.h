@@ -9,9 +9,11 @@
 // mid-write leaves at most one torn last line, which readers skip.
 //   {"event":"start", "time", "shard", "shards", "rank", "ranks", "dp", "group",
 //    "items" (this shard), "total" (whole list), "assigned" (this writer),
-//    "prompts", "prompts_fnv1a64", "ckpt", "ckpt_fnv1a64", "job"}
+//    "prompts", "prompts_sha256", "ckpt", "ckpt_sha256", "job"}
 //   {"event":"item", "time", "index", "line", "key", "status", "output",
-//    "fnv1a64", "bytes", "seconds", "error", "rank", "job"}
+//    "sha256", "bytes", "seconds", "error", "rank", "job"}
+// Records are written and read with libjansson. A record of tessera before
+// 0.2 (FNV-1a checksums) is ignored with that reason: its item is redone.
 // status is running | done | failed; an item's state is its latest record
 // (by time) over every manifest in DIR, so a restart on another layout or
 // shard count still sees what is done. `key` is a hash of the item and the
@@ -19,36 +21,13 @@
 // Item indices are 0-based positions in the prompt list; "pending" is every
 // item of a shard with no record.
 //
-// Also here: the small JSON reader the manifest and the JSONL prompt lists
-// share (flat objects of strings, numbers, booleans, null and arrays of
-// numbers), and a growable string for writing JSON lines.
+// Also here: a growable string (the provenance record is built in one).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-// ------------------------------------------------------------------ JSON
-typedef enum { JSON_STRING, JSON_NUMBER, JSON_BOOL, JSON_NULL, JSON_ARRAY } JsonKind;
-
-typedef struct {
-  char *key;
-  JsonKind kind;
-  char *text;   // STRING: decoded UTF-8; NUMBER: the literal; BOOL: "true"/"false"; ARRAY: numbers joined by 'x'
-  double num;   // NUMBER and BOOL (0/1)
-  int count;    // ARRAY: element count
-} JsonField;
-
-typedef struct {
-  JsonField *f;
-  int n;
-} JsonObject;
-
-// Parse one flat JSON object from text[0..len). Returns 0, or -1 with a
-// reason naming the column in err (nested objects and arrays of non-numbers
-// are refused). Duplicate keys are refused.
-int json_parse_object(const char *text, size_t len, JsonObject *o, char *err, int errlen);
-const JsonField *json_get(const JsonObject *o, const char *key);
-void json_object_free(JsonObject *o);
+#include <jansson.h>
 
 // A growable string (JSON lines are built here, then written in one call).
 typedef struct {
@@ -58,11 +37,6 @@ typedef struct {
 void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_json_string(StrBuf *b, const char *s);  // a quoted, escaped JSON string
 void sb_free(StrBuf *b);
-
-// FNV-1a 64 of a file (0 and err set when unreadable) and of bytes.
-int fnv1a64_file(const char *path, uint64_t *hash, long long *bytes);
-uint64_t fnv1a64(uint64_t h, const void *data, size_t n);
-#define FNV1A64_INIT 1469598103934665603ULL
 
 // ------------------------------------------------------------------ manifest
 // The most items a prompt list may hold and shards a queue may be cut into
@@ -77,10 +51,10 @@ typedef struct {
   int index;
   ItemStatus status;
   double time;
-  char key[17];
+  char key[65];      // SHA-256 of the item and the settings
   char output[512];
   char error[512];
-  uint64_t fnv1a64;
+  char sha256[65];   // of the output (done records)
   int line;
   int runs;  // "running" records seen: how many times the item was started
   long seq;  // reading order (ties in time: the later line wins)
@@ -124,7 +98,6 @@ typedef struct {
 // Open (create or append) DIR/manifest-shard<K>of<N>-rank<R>.jsonl. Returns
 // 0, or -1 with err (an unwritable directory).
 int manifest_open(Manifest *m, const char *dir, int shard, int shards, int rank, char *err, int errlen);
-// Append one record: `json` is an object's members without braces (built by
-// the caller with sb_*); "time" is added first. Returns 0 or -1 (errno).
-int manifest_append(Manifest *m, const char *members);
+// Append one record (an object; "time" is added to it) as one line. Returns 0 or -1 (errno).
+int manifest_append(Manifest *m, json_t *record);
 void manifest_close(Manifest *m);

@@ -10,16 +10,10 @@
 #include <yaml.h>
 
 #include "core/error.h"
+#include "core/jsonx.h"
+#include "core/sha256.h"
 #include "core/parse.h"
-#include "core/timer.h"
-#include "media/image_io.h"
-#include "media/video_io.h"
-#include "infer/budget.h"
-#include "infer/generate.h"
 #include "infer/manifest.h"
-#include "infer/outputs.h"
-#include "media/provenance.h"
-#include "media/watch.h"
 
 // ================================================================== prompt lists
 // A value of an item's key, from JSON or YAML alike.
@@ -143,6 +137,37 @@ static RenderItem *push_item(PromptList *pl, int line) {
   return it;
 }
 
+// A JSON value as the Val item_set reads (numbers as their text, a list of
+// numbers as "AxB"; objects and other lists as text that no key accepts).
+static Val json_val(const json_t *f, char *text, size_t n) {
+  Val v = {.text = text};
+  text[0] = 0;
+  switch (json_typeof(f)) {
+    case JSON_STRING: v.text = json_string_value(f), v.quoted = 1; break;
+    case JSON_INTEGER: snprintf(text, n, "%lld", (long long)json_integer_value(f)); break;
+    case JSON_REAL: snprintf(text, n, "%.17g", json_real_value(f)); break;
+    case JSON_TRUE: snprintf(text, n, "true"); break;
+    case JSON_FALSE: snprintf(text, n, "false"); break;
+    case JSON_NULL: v.null = 1, snprintf(text, n, "null"); break;
+    case JSON_ARRAY: {
+      v.array = 1, v.count = (int)json_array_size(f);
+      size_t i;
+      json_t *x;
+      json_array_foreach(f, i, x) {
+        size_t k = strlen(text);
+        if (!json_is_integer(x)) {
+          snprintf(text, n, "a list of %s", jx_kind(x));
+          break;
+        }
+        snprintf(text + k, n - k, "%s%lld", i ? "x" : "", (long long)json_integer_value(x));
+      }
+      break;
+    }
+    case JSON_OBJECT: v.array = 1, snprintf(text, n, "an object"); break;
+  }
+  return v;
+}
+
 static void read_jsonl(PromptList *pl, const char *buf, size_t len, ItemCtx *c) {
   int line = 0;
   for (size_t b = 0; b < len;) {
@@ -153,20 +178,22 @@ static void read_jsonl(PromptList *pl, const char *buf, size_t len, ItemCtx *c) 
     while (s < e && (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\r')) s++;
     if (s < e && buf[s] != '#') {
       c->it = push_item(pl, line);
-      JsonObject o;
-      char err[256];
-      if (json_parse_object(buf + b, e - b, &o, err, sizeof err)) {
-        item_fail(c, line, "not a JSON object {\"prompt\": ...}: %s", err);
+      json_error_t je;
+      json_t *o = json_loadb(buf + b, e - b, JSON_REJECT_DUPLICATES, &je);
+      if (!o || !json_is_object(o)) {
+        if (o) snprintf(je.text, sizeof je.text, "a JSON %s", jx_kind(o)), je.column = 1;
+        item_fail(c, line, "not a JSON object {\"prompt\": ...}: column %d: %s", je.column, je.text);
       } else {
-        for (int k = 0; k < o.n; k++) {
-          const JsonField *f = &o.f[k];
-          Val v = {.text = f->text, .quoted = f->kind == JSON_STRING, .array = f->kind == JSON_ARRAY,
-                   .count = f->count, .null = f->kind == JSON_NULL};
-          item_set(c, line, f->key, &v);
+        const char *key;
+        json_t *f;
+        json_object_foreach(o, key, f) {
+          char text[64];
+          Val v = json_val(f, text, sizeof text);
+          item_set(c, line, key, &v);
         }
-        json_object_free(&o);
         item_finish(c, line);
       }
+      json_decref(o);
     }
     b = e + 1;
   }
@@ -298,7 +325,7 @@ void prompt_list_read(const char *path, PromptList *pl) {
     len += k;
   }
   if (ferror(fp)) tsr_user_error("%s: cannot read the prompt list", path);
-  pl->fnv1a64 = fnv1a64(FNV1A64_INIT, buf, len);
+  sha256_hex_of(buf, len, pl->sha256);
   int at;
   char why[128];
   if (text_check(buf, len, &at, why, sizeof why))
@@ -334,15 +361,16 @@ void prompt_list_free(PromptList *pl) {
 }
 
 // ================================================================== one item
-void render_item_key(const RenderItem *it, const RenderSettings *rs, char key[17]) {
+void render_item_key(const RenderItem *it, const RenderSettings *rs, char key[65]) {
   StrBuf b = {0};
+  const SamplerFlags *f = &rs->flags;
   sb_printf(&b, "%s|%s|%lld|%d|%dx%d|%s|%s|%s|%s|%s|%g|%d|", it->prompt ? it->prompt : "", it->id ? it->id : "",
             it->seed, it->frames, it->height, it->width, it->image ? it->image : "", it->extend ? it->extend : "",
             it->first ? it->first : "", it->last ? it->last : "", it->remix ? it->remix : "", it->strength,
             it->extend_frames);
-  sb_printf(&b, "%d|%g|%g|%s|%lld|%d|%d|%016llx", rs->steps, rs->cfg, rs->shift, rs->sampler ? rs->sampler : "",
-            rs->seed, rs->upscale, rs->use_ema, (unsigned long long)rs->ckpt_fnv1a64);
-  snprintf(key, 17, "%016llx", (unsigned long long)fnv1a64(FNV1A64_INIT, b.s, b.n));
+  sb_printf(&b, "%d|%g|%g|%s|%lld|%d|%d|%s", f->steps, f->cfg, f->shift, f->sampler ? f->sampler : "", f->seed,
+            rs->upscale, rs->use_ema, rs->ckpt_sha256);
+  sha256_hex_of(b.s, b.n, key);
   sb_free(&b);
 }
 
@@ -351,127 +379,40 @@ void render_output_path(const RenderItem *it, const char *dir, char *path, int l
   else snprintf(path, (size_t)len, "%s/item%05d.mp4", dir, it->index);
 }
 
-// Read an image or video as frames at H x W (scaled and centre-cropped).
-static int load_frames(const char *what, const char *path, int H, int W, int max_frames, VideoFrames *fit, char *err,
-                       int errlen) {
-  VideoFrames raw = {0};
-  char why[256];
-  if (access(path, R_OK) != 0) {
-    snprintf(err, (size_t)errlen, "%s: %s: %s", what, path, strerror(errno));
-    return -1;
-  }
-  if (video_read(path, 0.0f, max_frames, &raw, why, sizeof why) != 0) {
-    snprintf(err, (size_t)errlen, "%s: %s: cannot decode: %s", what, path, why);
-    return -1;
-  }
-  video_resize_crop(&raw, H, W, fit);
-  video_frames_free(&raw);
-  return 0;
-}
-
 int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs, const char *dir, RenderResult *res,
-                char *err, int errlen) {
+                TsrErr *err) {
   memset(res, 0, sizeof *res);
-  if (it->error[0]) {
-    snprintf(err, (size_t)errlen, "%s", it->error);
-    return -1;
-  }
-  const Config *cfg = &s->cfg;
-  const ModelConfig *mc = &cfg->model;
-  const int T = mc->frames, H = mc->height, W = mc->width;
-  if (it->height && (it->height != H || it->width != W)) {
-    snprintf(err, (size_t)errlen, "size %dx%d: this model makes %dx%d frames", it->height, it->width, H, W);
-    return -1;
-  }
-  const char *sampler = rs->sampler ? rs->sampler : cfg->sample.sampler;
-  long long base_seed = rs->seed >= 0 ? rs->seed : (long long)cfg->sample.seed;
-  SamplerOptions so = {.steps = rs->steps ? rs->steps : cfg->sample.steps,
-                       .cfg = rs->cfg >= 0 ? rs->cfg : cfg->sample.cfg,
-                       .shift = rs->shift > 0 ? rs->shift : cfg->sample.shift,
-                       .heun = !strcmp(sampler, "heun"),
-                       .seed = (uint64_t)(it->seed >= 0 ? it->seed : base_seed + it->index),
-                       .cfg_group = rs->cfg_group,
-                       .text = s->text};
-  GenerateRequest r = {.frames = it->frames ? it->frames : T, .sampler = so,
-                       .remix_strength = it->strength > 0 ? it->strength : 0.7f};
-  VideoFrames first = {0}, last = {0}, remix = {0};
-  uint8_t *video = NULL;
-  int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
-  int rc = -1;
+  if (it->error[0]) return tsr_err(err, "%s", it->error);
+  const ModelConfig *mc = &s->cfg.model;
+  if (it->height && (it->height != mc->height || it->width != mc->width))
+    return tsr_err(err, "size %dx%d: this model makes %dx%d frames", it->height, it->width, mc->height, mc->width);
+  SamplerOptions so;
+  const char *sampler;
+  if (pipeline_sampler(s, &rs->flags, "render", &so, &sampler, err)) return -1;
+  so.cfg_group = rs->cfg_group;
   char what[64];
   snprintf(what, sizeof what, "item %d (line %d)", it->index, it->line);
-  int ntokens = infer_encode(s, it->prompt, tokens, what);
-
-  if (it->image || it->first) {
-    if (load_frames(it->image ? "image" : "first", it->image ? it->image : it->first, H, W, 1, &first, err, errlen))
-      goto done;
-    r.first = first.pixels, r.nfirst = 1;
+  const VideoRequest rq = {.prompt = it->prompt, .what = what, .flag = "",
+                           .seed = (uint64_t)(it->seed >= 0 ? it->seed : (long long)so.seed + it->index),
+                           .frames = it->frames, .image = it->image, .extend = it->extend, .first = it->first,
+                           .last = it->last, .remix = it->remix, .strength = it->strength,
+                           .extend_frames = it->extend_frames, .upscale = rs->upscale};
+  Video v;
+  if (pipeline_generate(s, &so, &rq, &v, err)) return -1;
+  res->seconds = v.seconds, res->frames = v.n;
+  char mp4[1024];
+  render_output_path(it, dir, mp4, sizeof mp4);
+  int rc = 0;
+  if (rs->writer) {
+    OutputContext oc = {.ckpt = rs->ckpt, .ckpt_step = (long long)s->state.step, .use_ema = rs->use_ema,
+                        .sampler = sampler, .so = &so, .ranks = rs->layout.ranks, .dp = rs->layout.dp,
+                        .cfg_parallel = rs->layout.cfg == 2, .sp = rs->layout.sp, .tp = rs->layout.tp,
+                        .render_prompts = rs->prompts ? rs->prompts : ""};
+    memcpy(oc.ckpt_sha256, rs->ckpt_sha256, sizeof oc.ckpt_sha256);
+    rc = pipeline_write(&oc, &rq, &v, mp4, it->index, it->line, &res->out, err);
+  } else {  // another rank of the replica writes the files
+    output_paths(mp4, &res->out.paths);
   }
-  if (it->extend) {
-    if (load_frames("extend", it->extend, H, W, 0, &first, err, errlen)) goto done;
-    int k = it->extend_frames ? it->extend_frames : (T / 2) / mc->pt * mc->pt;
-    if (first.T < k) {
-      snprintf(err, (size_t)errlen, "extend: %s: has %d frames, %d needed to lead in", it->extend, first.T, k);
-      goto done;
-    }
-    r.first = first.pixels + (size_t)(first.T - k) * H * W * 3, r.nfirst = k;
-  }
-  if (it->last) {
-    if (load_frames("last", it->last, H, W, 1, &last, err, errlen)) goto done;
-    r.last = last.pixels, r.nlast = 1;
-  }
-  if (it->remix) {
-    if (load_frames("remix", it->remix, H, W, T, &remix, err, errlen)) goto done;
-    if (remix.T < T) {
-      snprintf(err, (size_t)errlen, "remix: %s: has %d frames, the model window needs %d", it->remix, remix.T, T);
-      goto done;
-    }
-    r.remix = remix.pixels;
-  }
-  char why[256];
-  if (generate_frames_fit(mc, r.frames, watch_upscale_factor(H, rs->upscale), mem_available(), why, sizeof why)) {
-    snprintf(err, (size_t)errlen, "frames %d: %s", r.frames, why);
-    goto done;
-  }
-  video = tsr_calloc((size_t)r.frames * H * W * 3, 1);
-  double t0 = timer_now();
-  if (generate_video(&s->model, tokens, ntokens, &r, video, err, errlen) != 0) goto done;
-  res->seconds = timer_now() - t0;
-  res->frames = r.frames;
-  render_output_path(it, dir, res->mp4, sizeof res->mp4);
-  if (!rs->writer) {  // another rank of the replica writes the files
-    rc = 0;
-    goto done;
-  }
-
-  // MP4 (nearest-neighbour upscaled for watching), contact sheet, provenance: as `generate`.
-  const Provenance p = {.prompt = it->prompt, .seed = so.seed, .sampler = sampler, .so = &so, .frames = r.frames,
-                        .height = H, .width = W, .image = it->image, .extend = it->extend, .first = it->first,
-                        .last = it->last, .remix = it->remix,
-                        .strength = it->remix ? (it->strength > 0 ? it->strength : 0.7) : 0.0, .ckpt = rs->ckpt,
-                        .ckpt_step = (long long)s->state.step, .ckpt_fnv1a64 = rs->ckpt_fnv1a64, .use_ema = rs->use_ema,
-                        .ranks = rs->layout.ranks, .dp = rs->layout.dp, .cfg_parallel = rs->layout.cfg == 2,
-                        .sp = rs->layout.sp, .tp = rs->layout.tp, .render_prompts = rs->prompts ? rs->prompts : "",
-                        .render_index = it->index, .render_line = it->line, .seconds = res->seconds};
-  StrBuf json = {0};
-  provenance_json(&json, &p);
-  OutputPaths paths;
-  output_paths(res->mp4, &paths);
-  snprintf(res->sheet, sizeof res->sheet, "%s", paths.sheet);
-  snprintf(res->json, sizeof res->json, "%s", paths.json);
-  int wrote = outputs_write(&paths, video, r.frames, H, W, watch_upscale_factor(H, rs->upscale), json.s, json.n, err, errlen);
-  sb_free(&json);
-  if (wrote != 0) goto done;
-  if (fnv1a64_file(res->mp4, &res->fnv1a64, &res->bytes) != 0) {
-    snprintf(err, (size_t)errlen, "%s: cannot read back: %s", res->mp4, strerror(errno));
-    goto done;
-  }
-  rc = 0;
-done:
-  video_frames_free(&first);
-  video_frames_free(&last);
-  video_frames_free(&remix);
-  tsr_free(video);
-  tsr_free(tokens);
+  pipeline_video_free(&v);
   return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "comm/comm.h"
+#include "infer/pipeline.h"
 #include "infer/session.h"
 
 // One prompt of the list. Paths are resolved against the prompt file's folder.
@@ -27,7 +28,7 @@ typedef struct {
   RenderItem *items;
   int n;
   char path[1024];
-  uint64_t fnv1a64;     // of the file's bytes
+  char sha256[65];      // of the file's bytes
 } PromptList;
 
 // Read PATH: JSON Lines (one object per line; blank and '#' lines skipped) when
@@ -39,14 +40,11 @@ void prompt_list_read(const char *path, PromptList *pl);
 void prompt_list_free(PromptList *pl);
 
 typedef struct {
-  int steps;              // 0: the checkpoint's sample config
-  float cfg, shift;       // < 0: the checkpoint's
-  const char *sampler;    // NULL: the checkpoint's
-  long long seed;         // < 0: the checkpoint's; item i without a seed uses seed + i
+  SamplerFlags flags;     // unset: the checkpoint's; item i without a seed uses seed + i
   int upscale;            // 0: to >= 256 px
   int use_ema;
   const char *ckpt;
-  uint64_t ckpt_fnv1a64;
+  char ckpt_sha256[65];
   const char *prompts;    // the prompt list (named in the provenance record)
   // Distributed generation (infer/dist.h): every rank of a replica calls
   // render_item for the same item; only the writer writes the outputs.
@@ -56,20 +54,19 @@ typedef struct {
 } RenderSettings;
 
 typedef struct {
-  char mp4[1024], sheet[1024], json[1024];
-  uint64_t fnv1a64;       // of the MP4
-  long long bytes;
+  WrittenVideo out;       // the MP4 (its SHA-256 and size), sheet and provenance
   double seconds;
   int frames;
 } RenderResult;
 
-// Key of an item under the settings (hex FNV-1a 64 of both): the manifest's
+// Key of an item under the settings (hex SHA-256 of both): the manifest's
 // test that a finished output still answers the same request.
-void render_item_key(const RenderItem *it, const RenderSettings *rs, char key[17]);
+void render_item_key(const RenderItem *it, const RenderSettings *rs, char key[65]);
 // Output MP4 path of the item in DIR.
 void render_output_path(const RenderItem *it, const char *dir, char *path, int len);
-// Render one item into DIR. Returns 0, or -1 with a one-line reason in err
-// (a missing conditioning file, a size the model cannot make, ...). On a
-// rank that is not the writer, only the generation runs (res->mp4 is named).
+// Render one item into DIR through the generation pipeline (infer/pipeline.h).
+// Returns 0, or -1 with a one-line reason in err (a missing conditioning file,
+// a size the model cannot make, ...). On a rank that is not the writer, only
+// the generation runs (res->out.paths.mp4 is named).
 int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs, const char *dir, RenderResult *res,
-                char *err, int errlen);
+                TsrErr *err);

@@ -17,7 +17,7 @@ typedef struct {
   double strength;              // remix strength (0 without remix)
   const char *ckpt;
   long long ckpt_step;
-  uint64_t ckpt_fnv1a64;
+  const char *ckpt_sha256;     // 64 hex digits ("" when the file could not be read back)
   int use_ema;
   int ranks, dp, cfg_parallel, sp, tp;  // the layout that made it
   const char *render_prompts;   // render only: the prompt list (NULL: generate)

@@ -172,7 +172,7 @@ static int load(TextEncoder *te, const char *dir, const char *weights_sha256, co
   if (rc) return -1;
   snprintf(path, sizeof path, "%s/vocab.txt", dir);
   char vhash[65];
-  if (vocab_sha256 && sha256_file(path, vhash))
+  if (vocab_sha256 && sha256_file(path, vhash, NULL))
     return tsr_err(err, "%s: cannot read (%s), expected the encoder's vocab.txt", path, strerror(errno));
   if (vocab_sha256 && check_hash(path, vhash, vocab_sha256, err)) return -1;
   if (wordpiece_load(&te->wp, path, err)) return -1;

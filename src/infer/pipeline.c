@@ -1,0 +1,147 @@
+#include "infer/pipeline.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fs.h"
+#include "core/sha256.h"
+#include "core/timer.h"
+#include "infer/budget.h"
+#include "infer/generate.h"
+#include "media/provenance.h"
+#include "media/video_io.h"
+#include "media/watch.h"
+
+int pipeline_sampler(const InferSession *s, const SamplerFlags *f, const char *cmd, SamplerOptions *so,
+                     const char **name, TsrErr *err) {
+  const SampleConfig *d = &s->cfg.sample;
+  const char *sampler = f->sampler ? f->sampler : d->sampler;
+  if (strcmp(sampler, "euler") && strcmp(sampler, "heun"))
+    return tsr_err(err, "%s: --sampler: expected euler or heun, got '%s'", cmd, sampler);
+  *so = (SamplerOptions){.steps = f->steps ? f->steps : d->steps,
+                         .cfg = f->cfg >= 0 ? f->cfg : d->cfg,
+                         .shift = f->shift > 0 ? f->shift : d->shift,
+                         .heun = !strcmp(sampler, "heun"),
+                         .seed = f->seed >= 0 ? (uint64_t)f->seed : d->seed,
+                         .t0 = 1.0f,
+                         .text = s->text};
+  *name = sampler;
+  return 0;
+}
+
+// An image or video file as frames at H x W (scaled and centre-cropped).
+static int load_frames(const VideoRequest *rq, const char *what, const char *path, int H, int W, int max_frames,
+                       VideoFrames *fit, TsrErr *err) {
+  VideoFrames raw = {0};
+  char why[256];
+  if (access(path, R_OK) != 0) return tsr_err(err, "%s%s: %s: %s", rq->flag, what, path, strerror(errno));
+  if (video_read(path, 0.0f, max_frames, &raw, why, sizeof why) != 0)
+    return tsr_err(err, "%s%s: %s: cannot decode: %s", rq->flag, what, path, why);
+  video_resize_crop(&raw, H, W, fit);
+  video_frames_free(&raw);
+  return 0;
+}
+
+// The request's conditioning inputs into r (pixels owned by first/last/remix).
+static int load_inputs(const VideoRequest *rq, const ModelConfig *mc, GenerateRequest *r, VideoFrames *first,
+                       VideoFrames *last, VideoFrames *remix, TsrErr *err) {
+  const int T = mc->frames, H = mc->height, W = mc->width;
+  if (rq->lead) r->first = rq->lead, r->nfirst = rq->nlead;
+  if (rq->image || rq->first) {
+    if (load_frames(rq, rq->image ? "image" : "first", rq->image ? rq->image : rq->first, H, W, 1, first, err)) return -1;
+    r->first = first->pixels, r->nfirst = 1;
+  }
+  if (rq->extend) {
+    if (load_frames(rq, "extend", rq->extend, H, W, 0, first, err)) return -1;
+    int k = rq->extend_frames ? rq->extend_frames : (T / 2) / mc->pt * mc->pt;
+    if (first->T < k)
+      return tsr_err(err, "%sextend: %s: has %d frames, %d needed to lead in", rq->flag, rq->extend, first->T, k);
+    r->first = first->pixels + (size_t)(first->T - k) * H * W * 3, r->nfirst = k;
+  }
+  if (rq->last) {
+    if (load_frames(rq, "last", rq->last, H, W, 1, last, err)) return -1;
+    r->last = last->pixels, r->nlast = 1;
+  }
+  if (rq->remix) {
+    if (load_frames(rq, "remix", rq->remix, H, W, T, remix, err)) return -1;
+    if (remix->T < T)
+      return tsr_err(err, "%sremix: %s: has %d frames, the model window needs %d", rq->flag, rq->remix, remix->T, T);
+    r->remix = remix->pixels;
+  }
+  return 0;
+}
+
+int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequest *rq, Video *out, TsrErr *err) {
+  memset(out, 0, sizeof *out);
+  const ModelConfig *mc = &s->cfg.model;
+  const int H = mc->height, W = mc->width;
+  GenerateRequest r = {.frames = rq->frames ? rq->frames : mc->frames, .sampler = *so,
+                       .remix_strength = rq->strength > 0 ? rq->strength : 0.7f, .keyframe = rq->keyframe};
+  r.sampler.seed = rq->seed;
+  VideoFrames first = {0}, last = {0}, remix = {0};
+  int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
+  int rc = -1;
+  char why[256];
+  if (load_inputs(rq, mc, &r, &first, &last, &remix, err)) goto done;
+  if (generate_frames_fit(mc, r.frames, watch_upscale_factor(H, rq->upscale), mem_available(), why, sizeof why)) {
+    tsr_err(err, "%sframes %d: %s", rq->flag, r.frames, why);
+    goto done;
+  }
+  const int ntokens = infer_encode(s, rq->prompt, tokens, rq->what);
+  out->frames = tsr_calloc((size_t)r.frames * H * W * 3, 1);
+  out->n = r.frames, out->H = H, out->W = W;
+  double t0 = timer_now();
+  if (generate_video(&s->model, tokens, ntokens, &r, out->frames, why, sizeof why) != 0) {
+    tsr_err(err, "%s", why);
+    pipeline_video_free(out);
+    goto done;
+  }
+  out->seconds = timer_now() - t0;
+  rc = 0;
+done:
+  video_frames_free(&first);
+  video_frames_free(&last);
+  video_frames_free(&remix);
+  tsr_free(tokens);
+  return rc;
+}
+
+void pipeline_video_free(Video *v) {
+  tsr_free(v->frames);
+  memset(v, 0, sizeof *v);
+}
+
+int pipeline_output_context(OutputContext *oc, const InferSession *s, int use_ema, const char *sampler,
+                            const SamplerOptions *so, TsrErr *err) {
+  *oc = (OutputContext){.ckpt = s->ckpt, .ckpt_step = (long long)s->state.step, .use_ema = use_ema,
+                        .sampler = sampler, .so = so, .ranks = 1, .dp = 1, .sp = 1, .tp = 1};
+  if (sha256_file(s->ckpt, oc->ckpt_sha256, NULL) != 0)
+    return tsr_err(err, "%s: cannot read the checkpoint back to hash it: %s", s->ckpt, strerror(errno));
+  return 0;
+}
+
+int pipeline_write(const OutputContext *oc, const VideoRequest *rq, const Video *v, const char *mp4, int render_index,
+                   int render_line, WrittenVideo *w, TsrErr *err) {
+  memset(w, 0, sizeof *w);
+  if (fs_mkdirs_for(mp4) != 0) return tsr_err(err, "%s: cannot create its directory: %s", mp4, strerror(errno));
+  const Provenance p = {.prompt = rq->prompt, .seed = rq->seed, .sampler = oc->sampler, .so = oc->so,
+                        .frames = v->n, .height = v->H, .width = v->W, .keyframe = rq->keyframe,
+                        .image = rq->image, .extend = rq->extend, .first = rq->first, .last = rq->last,
+                        .remix = rq->remix, .strength = rq->remix ? (rq->strength > 0 ? rq->strength : 0.7) : 0.0,
+                        .ckpt = oc->ckpt, .ckpt_step = oc->ckpt_step, .ckpt_sha256 = oc->ckpt_sha256,
+                        .use_ema = oc->use_ema, .ranks = oc->ranks, .dp = oc->dp, .cfg_parallel = oc->cfg_parallel,
+                        .sp = oc->sp, .tp = oc->tp, .render_prompts = oc->render_prompts,
+                        .render_index = render_index, .render_line = render_line, .seconds = v->seconds};
+  StrBuf json = {0};
+  provenance_json(&json, &p);
+  output_paths(mp4, &w->paths);
+  char why[1400];
+  int rc = outputs_write(&w->paths, v->frames, v->n, v->H, v->W, watch_upscale_factor(v->H, rq->upscale), json.s,
+                         json.n, why, sizeof why);
+  sb_free(&json);
+  if (rc != 0) return tsr_err(err, "%s", why);
+  if (sha256_file(w->paths.mp4, w->sha256, &w->bytes) != 0)
+    return tsr_err(err, "%s: cannot read back: %s", w->paths.mp4, strerror(errno));
+  return 0;
+}
