@@ -85,6 +85,7 @@ int jx_real(const json_t *o, const char *key, double *out) {
 const char *jx_str(const json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
 
 const char *jx_kind(const json_t *v) {
+  if (!v) return "nothing";
   switch (json_typeof(v)) {
     case JSON_OBJECT: return "object";
     case JSON_ARRAY: return "array";

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
-#include "core/json_tree.h"
+#include "core/jsonx.h"
 #include "core/sha256.h"
 #include "kernels/ops.h"
 #include "kernels/ops.h"
@@ -16,10 +16,10 @@
 #include "text/safetensors.h"
 
 // ------------------------------------------------------------------ config.json
-static int config_int(const JtValue *root, const char *path, const char *key, int lo, int hi, int *out, TsrErr *err) {
-  const JtValue *v = jt_member(root, key);
-  int64_t x;
-  if (!v || jt_int64(v, &x) || x < lo || x > hi)
+static int config_int(const json_t *root, const char *path, const char *key, int lo, int hi, int *out, TsrErr *err) {
+  const json_t *v = json_object_get(root, key);
+  long long x = 0;
+  if (!v || !json_is_integer(v) || (x = json_integer_value(v)) < lo || x > hi)
     return tsr_err(err, "%s: \"%s\" %s, expected an integer in [%d, %d]", path, key, v ? "out of range or not an integer" : "missing",
                      lo, hi);
   *out = (int)x;
@@ -27,12 +27,13 @@ static int config_int(const JtValue *root, const char *path, const char *key, in
 }
 
 // A string key that must hold `want` when present (absent: BERT's default).
-static int config_is(const JtValue *root, const char *path, const char *key, const char *want, TsrErr *err) {
-  const JtValue *v = jt_member(root, key);
+static int config_is(const json_t *root, const char *path, const char *key, const char *want, TsrErr *err) {
+  const json_t *v = json_object_get(root, key);
   if (!v) return 0;
-  if (v->kind != JT_STRING || strcmp(v->text, want))
-    return tsr_err(err, "%s: \"%s\" is %s%s%s, expected \"%s\" (a BERT encoder)", path, key, v->kind == JT_STRING ? "\"" : "",
-                     v->kind == JT_STRING ? v->text : jt_kind_name(v->kind), v->kind == JT_STRING ? "\"" : "", want);
+  const char *text = json_string_value(v);
+  if (!text || strcmp(text, want))
+    return tsr_err(err, "%s: \"%s\" is %s%s%s, expected \"%s\" (a BERT encoder)", path, key, text ? "\"" : "",
+                     text ? text : jx_kind(v), text ? "\"" : "", want);
   return 0;
 }
 
@@ -43,28 +44,28 @@ static int read_config(const char *path, BertConfig *c, TsrErr *err) {
   size_t n = fread(buf, 1, sizeof buf, f);
   fclose(f);
   if (n == sizeof buf) return tsr_err(err, "%s: larger than 64 KiB, expected a config.json", path);
-  JtValue root;
   char why[256];
-  if (jt_parse(buf, n, &root, why, sizeof why)) return tsr_err(err, "%s: not valid JSON (%s)", path, why);
-  int rc = root.kind == JT_OBJECT ? 0 : tsr_err(err, "%s: expected a JSON object", path);
-  if (!rc) rc = config_is(&root, path, "model_type", "bert", err);
-  if (!rc) rc = config_is(&root, path, "hidden_act", "gelu", err);
-  if (!rc) rc = config_is(&root, path, "position_embedding_type", "absolute", err);
-  if (!rc) rc = config_int(&root, path, "vocab_size", 5, 1 << 22, &c->vocab, err);
-  if (!rc) rc = config_int(&root, path, "hidden_size", 1, 1 << 14, &c->hidden, err);
-  if (!rc) rc = config_int(&root, path, "num_hidden_layers", 1, 256, &c->layers, err);
-  if (!rc) rc = config_int(&root, path, "num_attention_heads", 1, 1024, &c->heads, err);
-  if (!rc) rc = config_int(&root, path, "intermediate_size", 1, 1 << 16, &c->inter, err);
-  if (!rc) rc = config_int(&root, path, "max_position_embeddings", 2, 1 << 16, &c->max_pos, err);
-  if (!rc) rc = config_int(&root, path, "type_vocab_size", 1, 1 << 10, &c->type_vocab, err);
+  json_t *root = jx_parse(buf, n, why, sizeof why);
+  if (!root) return tsr_err(err, "%s: not valid JSON (%s)", path, why);
+  int rc = json_is_object(root) ? 0 : tsr_err(err, "%s: expected a JSON object", path);
+  if (!rc) rc = config_is(root, path, "model_type", "bert", err);
+  if (!rc) rc = config_is(root, path, "hidden_act", "gelu", err);
+  if (!rc) rc = config_is(root, path, "position_embedding_type", "absolute", err);
+  if (!rc) rc = config_int(root, path, "vocab_size", 5, 1 << 22, &c->vocab, err);
+  if (!rc) rc = config_int(root, path, "hidden_size", 1, 1 << 14, &c->hidden, err);
+  if (!rc) rc = config_int(root, path, "num_hidden_layers", 1, 256, &c->layers, err);
+  if (!rc) rc = config_int(root, path, "num_attention_heads", 1, 1024, &c->heads, err);
+  if (!rc) rc = config_int(root, path, "intermediate_size", 1, 1 << 16, &c->inter, err);
+  if (!rc) rc = config_int(root, path, "max_position_embeddings", 2, 1 << 16, &c->max_pos, err);
+  if (!rc) rc = config_int(root, path, "type_vocab_size", 1, 1 << 10, &c->type_vocab, err);
   double eps = 1e-12;
-  const JtValue *e = jt_member(&root, "layer_norm_eps");
-  if (!rc && e && (jt_double(e, &eps) || !(eps > 0 && eps < 1)))
+  const json_t *e = json_object_get(root, "layer_norm_eps");
+  if (!rc && e && (!json_is_number(e) || !((eps = json_number_value(e)) > 0 && eps < 1)))
     rc = tsr_err(err, "%s: \"layer_norm_eps\" must be a number in (0, 1)", path);
   c->ln_eps = (float)eps;
   if (!rc && c->hidden % c->heads)
     rc = tsr_err(err, "%s: hidden_size %d is not a multiple of num_attention_heads %d", path, c->hidden, c->heads);
-  jt_free(&root);
+  json_decref(root);
   return rc;
 }
 

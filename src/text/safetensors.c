@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/json_tree.h"
+#include "core/jsonx.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c reads little-endian tensors with memcpy: port st_read_f32 to this byte order"
@@ -38,33 +38,36 @@ static void shape_str(char *buf, size_t len, int ndim, const int64_t *shape) {
 }
 
 // A non-negative integer array of at most `max` entries.
-static int int_array(const JtValue *v, int max, int64_t *out, int *n) {
-  if (!v || v->kind != JT_ARRAY || v->n > max) return -1;
-  for (int i = 0; i < v->n; i++)
-    if (jt_int64(&v->items[i], &out[i]) || out[i] < 0) return -1;
-  *n = v->n;
+static int int_array(const json_t *v, int max, int64_t *out, int *n) {
+  if (!json_is_array(v) || json_array_size(v) > (size_t)max) return -1;
+  size_t i;
+  json_t *x;
+  json_array_foreach(v, i, x) {
+    if (!json_is_integer(x) || json_integer_value(x) < 0) return -1;
+    out[i] = json_integer_value(x);
+  }
+  *n = (int)json_array_size(v);
   return 0;
 }
 
 // One header entry -> t, checked against the data section's size.
-static int read_entry(const SafeTensors *st, const JtValue *e, StTensor *t, TsrErr *err) {
-  const char *p = st->path, *name = e->key;
-  if (e->kind != JT_OBJECT)
+static int read_entry(const SafeTensors *st, const char *name, const json_t *e, StTensor *t, TsrErr *err) {
+  const char *p = st->path;
+  if (!json_is_object(e))
     return tsr_err(err, "%s: tensor '%s': header entry is a JSON %s, expected an object {dtype, shape, data_offsets}", p,
-                     name, jt_kind_name(e->kind));
-  const JtValue *dt = jt_member(e, "dtype");
-  if (!dt || dt->kind != JT_STRING)
-    return tsr_err(err, "%s: tensor '%s': 'dtype' missing or not a string, expected e.g. \"F32\"", p, name);
-  if (!dtype_bytes(dt->text))
+                     name, jx_kind(e));
+  const char *dt = jx_str(e, "dtype");
+  if (!dt) return tsr_err(err, "%s: tensor '%s': 'dtype' missing or not a string, expected e.g. \"F32\"", p, name);
+  if (!dtype_bytes(dt))
     return tsr_err(err, "%s: tensor '%s': dtype '%s' unknown, expected F32, F16, BF16 or another safetensors dtype", p,
-                     name, dt->text);
-  snprintf(t->dtype, sizeof t->dtype, "%s", dt->text);
-  if (int_array(jt_member(e, "shape"), ST_MAX_DIMS, t->shape, &t->ndim))
+                     name, dt);
+  snprintf(t->dtype, sizeof t->dtype, "%s", dt);
+  if (int_array(json_object_get(e, "shape"), ST_MAX_DIMS, t->shape, &t->ndim))
     return tsr_err(err, "%s: tensor '%s': 'shape' missing or not a list of at most %d non-negative integers", p, name,
                      ST_MAX_DIMS);
   int64_t off[2];
   int noff = 0;
-  if (int_array(jt_member(e, "data_offsets"), 2, off, &noff) || noff != 2 || off[0] > off[1])
+  if (int_array(json_object_get(e, "data_offsets"), 2, off, &noff) || noff != 2 || off[0] > off[1])
     return tsr_err(err, "%s: tensor '%s': 'data_offsets' missing or not [begin, end] with 0 <= begin <= end", p, name);
   t->begin = (uint64_t)off[0], t->end = (uint64_t)off[1];
   char shp[160];
@@ -87,19 +90,21 @@ static int read_entry(const SafeTensors *st, const JtValue *e, StTensor *t, TsrE
 }
 
 static int read_header(SafeTensors *st, const char *json, size_t len, TsrErr *err) {
-  JtValue h;
   char why[256];
-  if (jt_parse(json, len, &h, why, sizeof why))
-    return tsr_err(err, "%s: header is not valid JSON (%s of the header, which starts at byte 8)", st->path, why);
+  json_t *h = jx_parse(json, len, why, sizeof why);
+  if (!h) return tsr_err(err, "%s: header is not valid JSON: %s (the header starts at byte 8)", st->path, why);
   int rc = 0;
-  if (h.kind != JT_OBJECT) rc = tsr_err(err, "%s: header is a JSON %s, expected an object of tensors", st->path, jt_kind_name(h.kind));
-  st->t = tsr_calloc((size_t)h.n + 1, sizeof *st->t);
-  for (int i = 0; i < h.n && !rc; i++) {
-    if (!strcmp(h.items[i].key, "__metadata__")) continue;
-    rc = read_entry(st, &h.items[i], &st->t[st->n], err);
-    if (!rc) st->n++;
-  }
-  jt_free(&h);
+  if (!json_is_object(h)) rc = tsr_err(err, "%s: header is a JSON %s, expected an object of tensors", st->path, jx_kind(h));
+  st->t = tsr_calloc(json_is_object(h) ? json_object_size(h) + 1 : 1, sizeof *st->t);
+  const char *key;
+  json_t *e;
+  if (!rc)
+    json_object_foreach(h, key, e) {
+      if (!strcmp(key, "__metadata__")) continue;
+      if ((rc = read_entry(st, key, e, &st->t[st->n], err))) break;
+      st->n++;
+    }
+  json_decref(h);
   return rc;
 }
 
