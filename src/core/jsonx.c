@@ -28,6 +28,26 @@ json_t *jx_string(const char *s) {
   return v;
 }
 
+static json_t *number_of(const char *buf) {
+  double r = strtod(buf, NULL);
+  if (r == floor(r) && fabs(r) < 9.0e15 && !strpbrk(buf, ".e")) return json_integer((json_int_t)r);
+  return json_real(r);
+}
+
+json_t *jx_round(double v, int digits) {
+  if (!isfinite(v)) return json_null();
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return number_of(buf);
+}
+
+json_t *jx_fixed(double v, int decimals) {
+  if (!isfinite(v)) return json_null();
+  char buf[400];
+  snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return number_of(buf);
+}
+
 json_t *jx_parse(const char *text, size_t len, char *why, size_t whylen) {
   json_error_t e;
   json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &e);

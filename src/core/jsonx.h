@@ -8,6 +8,11 @@
 // start a valid sequence (a file name is any bytes) as U+FFFD, so what tessera
 // writes is always valid JSON. Never NULL.
 json_t *jx_string(const char *s);
+// A number rounded to `digits` significant digits (a float metric written as
+// 0.333333, not 0.333333343); NaN and infinities become null.
+json_t *jx_round(double v, int digits);
+// The same with `decimals` digits after the point (as printf's %.Nf).
+json_t *jx_fixed(double v, int decimals);
 // Parses text[0..len) as one JSON value (a line of a JSON Lines file, a whole
 // document). NULL with "line L, column C: <jansson's message>" in why.
 json_t *jx_parse(const char *text, size_t len, char *why, size_t whylen);

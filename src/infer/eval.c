@@ -15,6 +15,7 @@
 #include "core/parse.h"
 #include "core//config.h"
 #include "core/error.h"
+#include "core/jsonx.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -313,27 +314,8 @@ static void parse(EvalArgs *a, int argc, char **argv) {
   }
 }
 
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; s && *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      fprintf(f, "\\%c", ch);
-    else if (ch < 0x20)
-      fprintf(f, "\\u%04x", ch);
-    else
-      fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
 // A metric's value in JSON: null where it does not apply.
-static void json_metric(FILE *f, const char *key, float v) {
-  if (v < 0)
-    fprintf(f, "\"%s\":null", key);
-  else
-    fprintf(f, "\"%s\":%g", key, v);
-}
+static json_t *metric(float v) { return v < 0 ? json_null() : jx_round(v, 6); }
 
 static const char *name_or(const char *const *names, int i, const char *none) { return i >= 0 ? names[i] : none; }
 
@@ -369,16 +351,13 @@ static void totals_add(Totals *t, const EvalItem *it, const EvalScore *s) {
   acc_add(&t->seam, s->seam);
 }
 
-static void json_totals(FILE *f, const char *key, const Totals *t) {
-  fprintf(f, "\"%s\":{\"videos\":%d", key, t->colour.n);
+static json_t *totals_json(const Totals *t) {
+  json_t *o = json_pack("{s:i}", "videos", t->colour.n);
   const Acc *a[8] = {&t->colour,      &t->shape,      &t->motion,      &t->direction,
                      &t->consistency, &t->permanence, &t->first_frame, &t->seam};
   const char *names[8] = {"colour", "shape", "motion", "direction", "consistency", "permanence", "first_frame", "seam"};
-  for (int i = 0; i < 8; i++) {
-    fputc(',', f);
-    json_metric(f, names[i], (float)acc_mean(a[i]));
-  }
-  fputc('}', f);
+  for (int i = 0; i < 8; i++) json_object_set_new(o, names[i], metric((float)acc_mean(a[i])));
+  return o;
 }
 
 static void print_totals(const char *label, const Totals *t) {
@@ -540,87 +519,85 @@ int cmd_eval(int argc, char **argv) {
         100.0 * cacc, cacc >= 0.9 ? "met" : "NOT met", 100.0 * (dacc < 0 ? 0 : dacc), dacc >= 0.8 ? "met" : "NOT met");
 
   // eval.json
-  char json_path[600], tmp[620];
-  snprintf(json_path, sizeof json_path, "%s/eval.json", a.out);
-  snprintf(tmp, sizeof tmp, "%s.tmp", json_path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) tsr_user_error("eval: %s: cannot write: %s", json_path, strerror(errno));
-  fprintf(f, "{\"suite\":");
-  json_string(f, a.suite);
-  fprintf(f, ",\"suite_name\":");
-  json_string(f, suite.name);
-  fprintf(f, ",\"checkpoint\":");
-  json_string(f, a.ckpt);
-  fprintf(f,
-          ",\"checkpoint_step\":%lld,\"weights\":\"%s\",\"steps\":%d,\"cfg\":%g,\"shift\":%g,\"sampler\":\"%s\","
-          "\"keyframe\":%s,\"seed\":%llu,\"seeds\":%d,\"frames\":%d,\"size\":[%d,%d],\"seconds\":%.2f,",
-          (long long)st.step, a.use_ema ? "ema" : "raw", so.steps, so.cfg, so.shift, so.heun ? "heun" : "euler",
-          a.keyframe ? "true" : "false", (unsigned long long)base_seed, a.seeds, T, H, W, total_secs);
-  fprintf(f,
-          "\"thresholds\":{\"mask_dist\":%g,\"colour_dist\":%g,\"max_mask_frac\":%g,\"still_frac\":%g,"
-          "\"reversal_frac\":%g,\"diag_min\":%g,\"diag_ratio\":%g,\"first_frame_mae\":%g,\"seam_factor\":%g,"
-          "\"seam_eps\":%g,\"consistency_band\":%g,\"min_pixels\":%d},",
-          EVAL_MASK_DIST, EVAL_COLOUR_DIST, EVAL_MAX_MASK_FRAC, EVAL_STILL_FRAC, EVAL_REVERSAL_FRAC, EVAL_DIAG_MIN,
-          EVAL_DIAG_RATIO, EVAL_FIRST_FRAME_MAE, EVAL_SEAM_FACTOR, EVAL_SEAM_EPS, EVAL_CONSIST_BAND,
-          eval_min_pixels(H, W));
-  fprintf(f, "\"items\":[");
+  json_t *doc = json_pack("{s:o, s:o, s:o, s:I, s:s, s:i, s:o, s:o, s:s, s:b, s:I, s:i, s:i, s:[i,i], s:o}",
+                          "suite", jx_string(a.suite), "suite_name", jx_string(suite.name), "checkpoint",
+                          jx_string(a.ckpt), "checkpoint_step", (json_int_t)st.step, "weights",
+                          a.use_ema ? "ema" : "raw", "steps", so.steps, "cfg", jx_round(so.cfg, 6), "shift",
+                          jx_round(so.shift, 6), "sampler", so.heun ? "heun" : "euler", "keyframe", a.keyframe,
+                          "seed", (json_int_t)base_seed, "seeds", a.seeds, "frames", T, "size", H, W, "seconds",
+                          jx_fixed(total_secs, 2));
+  TSR_ASSERT(doc, "json_pack failed");
+  json_t *th = json_object();
+  const struct { const char *name; double v; } thresholds[] = {
+      {"mask_dist", EVAL_MASK_DIST},       {"colour_dist", EVAL_COLOUR_DIST},   {"max_mask_frac", EVAL_MAX_MASK_FRAC},
+      {"still_frac", EVAL_STILL_FRAC},     {"reversal_frac", EVAL_REVERSAL_FRAC}, {"diag_min", EVAL_DIAG_MIN},
+      {"diag_ratio", EVAL_DIAG_RATIO},     {"first_frame_mae", EVAL_FIRST_FRAME_MAE}, {"seam_factor", EVAL_SEAM_FACTOR},
+      {"seam_eps", EVAL_SEAM_EPS},         {"consistency_band", EVAL_CONSIST_BAND}};
+  for (size_t k = 0; k < sizeof thresholds / sizeof *thresholds; k++)
+    json_object_set_new(th, thresholds[k].name, jx_round(thresholds[k].v, 6));
+  json_object_set_new(th, "min_pixels", json_integer(eval_min_pixels(H, W)));
+  json_object_set_new(doc, "thresholds", th);
+  json_t *items = json_array();
   for (int i = 0; i < suite.n; i++) {
     const EvalItem *it = &suite.items[i];
-    fprintf(f, "%s\n{\"index\":%d,\"line\":%d,\"prompt\":", i ? "," : "", i, it->line);
-    json_string(f, it->prompt);
-    fprintf(f, ",\"mode\":\"%s\",\"objects\":%d,\"colour\":\"%s\",\"shape\":\"%s\",\"motion\":\"%s\"",
-            EVAL_MODES[it->mode], it->objects, SYNTH_COLOURS[it->colour], SYNTH_SHAPES[it->shape],
-            MOTION_SHORT[it->motion]);
-    if (it->colour2 >= 0) fprintf(f, ",\"colour2\":\"%s\"", SYNTH_COLOURS[it->colour2]);
-    if (it->mode != EVAL_T2V)
-      fprintf(f, ",\"background\":\"%s\",\"size\":\"%s\",\"conditioning_frames\":%d", SYNTH_BACKGROUNDS[it->background],
-              SYNTH_SIZES[it->size], it->mode == EVAL_I2V ? 1 : nlead);
-    fprintf(f, ",\"videos\":[");
+    json_t *jo = json_pack("{s:i, s:i, s:o, s:s, s:i, s:s, s:s, s:s}", "index", i, "line", it->line, "prompt",
+                           jx_string(it->prompt), "mode", EVAL_MODES[it->mode], "objects", it->objects, "colour",
+                           SYNTH_COLOURS[it->colour], "shape", SYNTH_SHAPES[it->shape], "motion",
+                           MOTION_SHORT[it->motion]);
+    if (it->colour2 >= 0) json_object_set_new(jo, "colour2", json_string(SYNTH_COLOURS[it->colour2]));
+    if (it->mode != EVAL_T2V) {
+      json_object_set_new(jo, "background", json_string(SYNTH_BACKGROUNDS[it->background]));
+      json_object_set_new(jo, "size", json_string(SYNTH_SIZES[it->size]));
+      json_object_set_new(jo, "conditioning_frames", json_integer(it->mode == EVAL_I2V ? 1 : nlead));
+    }
+    json_t *videos = json_array();
     for (int k = 0; k < a.seeds; k++) {
       const EvalScore *s = &scores[i * a.seeds + k];
       const EvalAnalysis *an = &s->a;
-      fprintf(f, "%s{\"seed\":%llu,\"video\":", k ? "," : "", (unsigned long long)(base_seed + (uint64_t)k));
-      json_string(f, paths[i * a.seeds + k]);
-      fputc(',', f);
-      json_metric(f, "colour", s->colour), fputc(',', f);
-      json_metric(f, "shape", s->shape), fputc(',', f);
-      json_metric(f, "motion", s->motion), fputc(',', f);
-      json_metric(f, "consistency", s->consistency), fputc(',', f);
-      json_metric(f, "permanence", s->permanence), fputc(',', f);
-      json_metric(f, "first_frame", s->first_frame), fputc(',', f);
-      json_metric(f, "seam", s->seam);
-      fprintf(f,
-              ",\"found\":{\"background\":\"%s\",\"colour\":\"%s\",\"colour_dist\":%.1f,\"shape\":\"%s\",\"fill\":%.3f,"
-              "\"fill45\":%.3f,\"motion\":\"%s\",\"dx\":%.3f,\"dy\":%.3f,\"range_x\":%.3f,\"range_y\":%.3f,"
-              "\"reversals\":%d,"
-              "\"tracked_frames\":%d,\"clean_frames\":%d,\"colour_frames\":%d,\"tracked_on\":\"%s\"",
-              SYNTH_BACKGROUNDS[an->background], name_or(SYNTH_COLOURS, an->colour, "none"), an->colour_dist,
-              name_or(SYNTH_SHAPES, an->shape, "none"), an->fill, an->fill45, name_or(MOTION_SHORT, an->motion, "none"),
-              an->dx, an->dy, an->range_x, an->range_y, an->reversals, an->tracked, an->clean_frames, an->colour_frames,
-              an->on_colour ? "colour" : "mask");
-      if (it->objects > 1) fprintf(f, ",\"occluded\":%s", s->permanence_occluded ? "true" : "false");
-      if (it->mode == EVAL_I2V) fprintf(f, ",\"first_frame_mae\":%.3f", s->first_frame_mae);
-      if (it->mode == EVAL_EXTEND) fprintf(f, ",\"seam_diff\":%.3f,\"seam_median\":%.3f", s->seam_diff, s->seam_median);
-      fprintf(f, "}}");
+      json_t *found = json_pack(
+          "{s:s, s:s, s:o, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:i, s:s}", "background",
+          SYNTH_BACKGROUNDS[an->background], "colour", name_or(SYNTH_COLOURS, an->colour, "none"), "colour_dist",
+          jx_fixed(an->colour_dist, 1), "shape", name_or(SYNTH_SHAPES, an->shape, "none"), "fill", jx_fixed(an->fill, 3),
+          "fill45", jx_fixed(an->fill45, 3), "motion", name_or(MOTION_SHORT, an->motion, "none"), "dx",
+          jx_fixed(an->dx, 3), "dy", jx_fixed(an->dy, 3), "range_x", jx_fixed(an->range_x, 3), "range_y",
+          jx_fixed(an->range_y, 3), "reversals", an->reversals, "tracked_frames", an->tracked, "clean_frames",
+          an->clean_frames, "colour_frames", an->colour_frames, "tracked_on", an->on_colour ? "colour" : "mask");
+      if (it->objects > 1) json_object_set_new(found, "occluded", json_boolean(s->permanence_occluded));
+      if (it->mode == EVAL_I2V) json_object_set_new(found, "first_frame_mae", jx_fixed(s->first_frame_mae, 3));
+      if (it->mode == EVAL_EXTEND) {
+        json_object_set_new(found, "seam_diff", jx_fixed(s->seam_diff, 3));
+        json_object_set_new(found, "seam_median", jx_fixed(s->seam_median, 3));
+      }
+      json_t *vo = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seed",
+                             (json_int_t)(base_seed + (uint64_t)k), "video", jx_string(paths[i * a.seeds + k]),
+                             "colour", metric(s->colour), "shape", metric(s->shape), "motion", metric(s->motion),
+                             "consistency", metric(s->consistency), "permanence", metric(s->permanence),
+                             "first_frame", metric(s->first_frame), "seam", metric(s->seam), "found", found);
+      json_array_append_new(videos, vo);
     }
-    fprintf(f, "]}");
+    json_object_set_new(jo, "videos", videos);
+    json_array_append_new(items, jo);
   }
-  fprintf(f, "\n],\"totals\":{");
-  json_totals(f, "single_object_t2v", &single), fputc(',', f);
-  json_totals(f, "two_objects", &two), fputc(',', f);
-  json_totals(f, "i2v", &i2v), fputc(',', f);
-  json_totals(f, "extend", &ext);
-  fprintf(f,
-          "},\"motion_confusion\":{\"rows\":\"expected\",\"cols\":[\"left\",\"right\",\"up\",\"down\",\"still\","
-          "\"bounce\",\"none\"],\"counts\":[");
+  json_object_set_new(doc, "items", items);
+  json_object_set_new(doc, "totals", json_pack("{s:o, s:o, s:o, s:o}", "single_object_t2v", totals_json(&single),
+                                               "two_objects", totals_json(&two), "i2v", totals_json(&i2v), "extend",
+                                               totals_json(&ext)));
+  json_t *counts = json_array();
   for (int e = 0; e < 6; e++) {
-    fprintf(f, "%s[", e ? "," : "");
-    for (int c = 0; c < 7; c++) fprintf(f, "%s%d", c ? "," : "", confusion[e][c]);
-    fputc(']', f);
+    json_t *row = json_array();
+    for (int c = 0; c < 7; c++) json_array_append_new(row, json_integer(confusion[e][c]));
+    json_array_append_new(counts, row);
   }
-  fprintf(f, "]},\"targets\":{\"colour\":0.9,\"direction\":0.8,\"colour_met\":%s,\"direction_met\":%s}}\n",
-          single.colour.n && cacc >= 0.9 ? "true" : "false", single.direction.n && dacc >= 0.8 ? "true" : "false");
-  if (fclose(f) != 0 || rename(tmp, json_path) != 0) tsr_user_error("eval: %s: cannot write", json_path);
+  json_object_set_new(doc, "motion_confusion",
+                      json_pack("{s:s, s:[s,s,s,s,s,s,s], s:o}", "rows", "expected", "cols", "left", "right", "up",
+                                "down", "still", "bounce", "none", "counts", counts));
+  json_object_set_new(doc, "targets", json_pack("{s:f, s:f, s:b, s:b}", "colour", 0.9, "direction", 0.8, "colour_met",
+                                                single.colour.n && cacc >= 0.9, "direction_met",
+                                                single.direction.n && dacc >= 0.8));
+  char json_path[600], why[700];
+  snprintf(json_path, sizeof json_path, "%s/eval.json", a.out);
+  if (jx_write_file(doc, json_path, why, sizeof why) != 0) tsr_user_error("eval: %s", why);
+  json_decref(doc);
   printf("wrote %s and %d videos under %s/ (%.1fs)\n", json_path, nv, a.out, total_secs);
 
   free(paths);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jsonx.h"
 #include "media/image_io.h"
 
 typedef struct {
@@ -20,45 +21,21 @@ typedef struct {
 
 // ------------------------------------------------------------------ parsing
 
-// The number after "key": in a one-object line; NULL if the key is absent.
-static const char *json_value(const char *line, const char *key) {
-  char pat[32];
-  snprintf(pat, sizeof pat, "\"%s\"", key);
-  const char *p = strstr(line, pat);
-  if (!p) return NULL;
-  p += strlen(pat);
-  while (*p == ' ' || *p == '\t') p++;
-  if (*p++ != ':') return NULL;
-  while (*p == ' ' || *p == '\t') p++;
-  return p;
-}
-
-// After a number: only blanks, then ',' or '}'.
-static int value_ends(const char *e) {
-  while (*e == ' ' || *e == '\t') e++;
-  return *e == ',' || *e == '}';
-}
-
-// One metrics line -> (step, loss). Returns 0 if it is not a well-formed
-// object with an integer "step" and a finite "loss".
-static int parse_line(char *line, long long *step, double *loss) {
-  size_t n = strlen(line);
-  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = 0;
-  const char *s = line;
-  while (*s == ' ' || *s == '\t') s++;
-  if (*s != '{' || n == 0 || line[n - 1] != '}') return 0;  // also rejects a line cut short by a crash
-  const char *v = json_value(s, "step");
-  if (!v) return 0;
-  char *e;
-  errno = 0;
-  long long st = strtoll(v, &e, 10);
-  if (e == v || errno || !value_ends(e)) return 0;
-  v = json_value(s, "loss");
-  if (!v) return 0;
-  double l = strtod(v, &e);
-  if (e == v || !value_ends(e) || !isfinite(l)) return 0;
-  *step = st, *loss = l;
-  return 1;
+// One metrics line -> (step, loss), read with jansson. Returns 0, or -1 with
+// why (the parser's position, or the field that is wrong).
+static int parse_line(const char *line, size_t n, long long *step, double *loss, char *why, size_t whylen) {
+  json_t *o = jx_parse(line, n, why, whylen);
+  int rc = -1;
+  long long st;
+  double l;
+  if (!o) return -1;
+  if (!json_is_object(o)) snprintf(why, whylen, "a JSON %s, expected an object", jx_kind(o));
+  else if (!json_is_integer(json_object_get(o, "step")) || jx_int(o, "step", &st))
+    snprintf(why, whylen, "\"step\": expected an integer");
+  else if (jx_real(o, "loss", &l) || !isfinite(l)) snprintf(why, whylen, "\"loss\": expected a finite number");
+  else *step = st, *loss = l, rc = 0;
+  json_decref(o);
+  return rc;
 }
 
 static int cmp_point(const void *a, const void *b) {
@@ -74,7 +51,7 @@ static int cmp_double(const void *a, const void *b) {
 
 // Reads the file into *pts (sorted by step, one per step). Returns the count,
 // or -1 with err.
-static long read_points(const char *path, Point **pts, char *err, int errlen) {
+static long read_points(const char *path, Point **pts, char *note, int notelen, char *err, int errlen) {
   *pts = NULL;
   FILE *f = fopen(path, "r");
   if (!f) {
@@ -83,13 +60,19 @@ static long read_points(const char *path, Point **pts, char *err, int errlen) {
   }
   char *line = NULL;
   size_t cap = 0;
-  long n = 0, alloc = 0, lines = 0;
+  long n = 0, alloc = 0, lines = 0, skipped = 0;
   Point *p = NULL;
-  while (getline(&line, &cap, f) >= 0) {
+  char first[400] = "", why[300];
+  ssize_t len;
+  while ((len = getline(&line, &cap, f)) >= 0) {
     lines++;
     long long st;
     double l;
-    if (!parse_line(line, &st, &l)) continue;
+    if (strspn(line, " \t\r\n") == (size_t)len) continue;
+    if (parse_line(line, (size_t)len, &st, &l, why, sizeof why)) {
+      if (!skipped++) snprintf(first, sizeof first, "%s:%ld: %s", path, lines, why);
+      continue;
+    }
     if (n == alloc) {
       alloc = alloc ? 2 * alloc : 1024;
       Point *q = realloc(p, (size_t)alloc * sizeof *p);
@@ -105,10 +88,13 @@ static long read_points(const char *path, Point **pts, char *err, int errlen) {
   }
   free(line);
   fclose(f);
+  if (skipped && note)
+    snprintf(note, (size_t)notelen, "%ld line%s of %ld skipped, the first: %s", skipped, skipped > 1 ? "s" : "", lines,
+             first);
   if (n == 0) {
     free(p);
-    snprintf(err, (size_t)errlen, "%s: no valid points (%ld lines, none with an integer \"step\" and a finite \"loss\")",
-             path, lines);
+    snprintf(err, (size_t)errlen, "%s: no valid points (%ld lines, none with an integer \"step\" and a finite \"loss\"; "
+             "the first: %s)", path, lines, first[0] ? first : "the file is empty");
     return -1;
   }
   qsort(p, (size_t)n, sizeof *p, cmp_point);
@@ -158,9 +144,10 @@ static double nice_step(double range, int want) {
 
 static int text_width(const char *s) { return (int)strlen(s) * 6 - 1; }
 
-int loss_plot_png(const char *metrics_jsonl, const char *png_path, char *err, int errlen) {
+int loss_plot_png(const char *metrics_jsonl, const char *png_path, char *note, int notelen, char *err, int errlen) {
+  if (note && notelen) note[0] = 0;
   Point *pts;
-  long n = read_points(metrics_jsonl, &pts, err, errlen);
+  long n = read_points(metrics_jsonl, &pts, note, notelen, err, errlen);
   if (n < 0) return -1;
 
   // Moving average, centred, window max(1, n/50), via prefix sums.

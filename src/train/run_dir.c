@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/jsonx.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "model/checkpoint.h"
@@ -50,8 +51,11 @@ static int metrics_run(const char *path, char *out, size_t n) {
   int have = fgets(line, sizeof line, f) != NULL;
   fclose(f);
   if (!have) return 0;
-  const char *at = strstr(line, "\"run\":\"");
-  if (at) snprintf(out, n, "%.*s", (int)strcspn(at + 7, "\""), at + 7);
+  char why[256];
+  json_t *o = jx_parse(line, strlen(line), why, sizeof why);  // a torn or foreign line: no run id
+  const char *run = o ? jx_str(o, "run") : NULL;
+  if (run) snprintf(out, n, "%s", run);
+  json_decref(o);
   return 1;
 }
 

@@ -17,6 +17,7 @@
 
 #include "comm/comm.h"
 #include "core/error.h"
+#include "core/jsonx.h"
 #include "core/fpenv.h"
 #include "core/fs.h"
 #include "core/h5io.h"
@@ -194,7 +195,9 @@ static void save(Trainer *tr) {
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", tc->out);
     snprintf(png, sizeof png, "%s/loss.png", tc->out);
     fflush(tr->metrics);
-    if (loss_plot_png(metrics, png, err, sizeof err) != 0) log_warn("loss plot: %s", err);
+    char note[600];
+    if (loss_plot_png(metrics, png, note, sizeof note, err, sizeof err) != 0) log_warn("loss plot: %s", err);
+    else if (note[0]) log_warn("loss plot: %s", note);
   }
 }
 
@@ -317,15 +320,17 @@ static void count_bytes(Trainer *tr, int sign) {
 // One JSON line (bench/run.sh reads it): mean bytes this rank sent per step, by group.
 static void log_comm(Trainer *tr) {
   if (tr->counted_steps == 0 || tr->cc.world_size == 1) return;
-  char line[512];
-  int n = snprintf(line, sizeof line, "{\"comm_bytes_per_step\":{");
+  json_t *bytes = json_object();
   for (int i = 0; i < NGROUPS; i++)
-    n += snprintf(line + n, sizeof line - (size_t)n, "%s\"%s\":%.1f", i ? "," : "", group_at(tr, i)->name,
-                  (double)tr->step_bytes[i] / (double)tr->counted_steps);
-  snprintf(line + n, sizeof line - (size_t)n, "},\"steps\":%lld,\"dp\":%d,\"sp\":%d,\"tp\":%d,\"local_params\":%zu,"
-           "\"padded_params\":%zu,\"accum\":%d,\"micro_batch\":%d}", (long long)tr->counted_steps, tr->cc.dp,
-           tr->cc.sp, tr->cc.tp, tr->model.params.total, tr->zero.padded, tr->accum, tr->mb);
+    json_object_set_new(bytes, group_at(tr, i)->name, json_real((double)tr->step_bytes[i] / (double)tr->counted_steps));
+  json_t *o = json_pack("{s:o, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:i}", "comm_bytes_per_step", bytes, "steps",
+                        (json_int_t)tr->counted_steps, "dp", tr->cc.dp, "sp", tr->cc.sp, "tp", tr->cc.tp, "local_params",
+                        (json_int_t)tr->model.params.total, "padded_params", (json_int_t)tr->zero.padded, "accum",
+                        tr->accum, "micro_batch", tr->mb);
+  char *line = jx_dump(o);
   log_info("comm %s", line);
+  free(line);
+  json_decref(o);
 }
 
 static void log_step(Trainer *tr, int64_t step, double loss, double norm, float lr, double dt) {
@@ -339,11 +344,14 @@ static void log_step(Trainer *tr, int64_t step, double loss, double norm, float 
   log_info("step %lld | loss %.6f | grad %.4f | lr %.3e | %.0f tok/s | %.0f ms/step | mfu %.1f%% | eta %.0fs",
            (long long)step, loss, norm, lr, tok_s, dt * 1e3, 100.0 * mfu, eta);
   if (tr->metrics) {
-    fprintf(tr->metrics,
-            "{\"step\":%lld,\"loss\":%.9g,\"grad_norm\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.1f,\"step_ms\":%.2f,"
-            "\"mfu\":%.4f,\"run\":\"%s\"}\n",
-            (long long)step, loss, norm, lr, tok_s, dt * 1e3, mfu, tr->state.run_id);
+    json_t *o = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:s}", "step", (json_int_t)step, "loss", loss,
+                          "grad_norm", norm, "lr", (double)lr, "tokens_per_s", tok_s, "step_ms", dt * 1e3, "mfu", mfu,
+                          "run", tr->state.run_id);
+    char *line = jx_dump(o);
+    fprintf(tr->metrics, "%s\n", line);
     fflush(tr->metrics);
+    free(line);
+    json_decref(o);
   }
 }
 

@@ -54,10 +54,14 @@ static void test_plot(void) {
   fprintf(f, "{\"step\":400,\"loss\":99");  // cut short by a crash
   fclose(f);
 
-  char err[256] = "";
-  int rc = loss_plot_png(mpath, ppath, err, sizeof err);
+  char err[256] = "", note[600] = "";
+  int rc = loss_plot_png(mpath, ppath, note, sizeof note, err, sizeof err);
   EXPECT(rc == 0, "loss_plot_png: %s", err);
   if (rc) return;
+  // the skipped lines are counted and the first named with jansson's position
+  EXPECT(strstr(note, "4 lines of 454 skipped, the first: " TMP "/loss_plot_metrics.jsonl:251: line 1, column 4: invalid token"),
+         "note: '%s'", note);
+  printf("  skipped: %s\n", note);
   uint8_t *img = NULL;
   int H = 0, W = 0;
   rc = png_read_rgb(ppath, &img, &H, &W, err, sizeof err);
@@ -118,12 +122,12 @@ static void test_plot(void) {
   fprintf(f, "{\"step\":3,\"loss\":1.5}\n");
   fclose(f);
   err[0] = 0;
-  EXPECT(loss_plot_png(mpath, TMP "/loss_plot_single.png", err, sizeof err) == 0, "single point: %s", err);
+  EXPECT(loss_plot_png(mpath, TMP "/loss_plot_single.png", NULL, 0, err, sizeof err) == 0, "single point: %s", err);
 }
 
 static void test_errors(void) {
   char err[256] = "";
-  int rc = loss_plot_png(TMP "/no_such_metrics.jsonl", TMP "/no_such.png", err, sizeof err);
+  int rc = loss_plot_png(TMP "/no_such_metrics.jsonl", TMP "/no_such.png", NULL, 0, err, sizeof err);
   EXPECT(rc == -1 && strstr(err, "no_such_metrics.jsonl") && strstr(err, "cannot open"), "missing file: rc %d, '%s'",
          rc, err);
   printf("  missing file: %s\n", err);
@@ -135,7 +139,7 @@ static void test_errors(void) {
   fprintf(f, "garbage\n{\"step\":1}\n{\"loss\":2.0}\n{\"step\":2,\"loss\":inf}\n\n");
   fclose(f);
   err[0] = 0;
-  rc = loss_plot_png(mpath, TMP "/loss_plot_garbage.png", err, sizeof err);
+  rc = loss_plot_png(mpath, TMP "/loss_plot_garbage.png", NULL, 0, err, sizeof err);
   EXPECT(rc == -1 && strstr(err, "no valid points"), "no valid lines: rc %d, '%s'", rc, err);
   printf("  no valid lines: %s\n", err);
   struct stat st;
