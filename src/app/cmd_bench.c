@@ -10,6 +10,7 @@
 #include "comm/comm.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/jsonx.h"
 #include "core/timer.h"
 #include "data/random_clips.h"
 #include "infer/sampler.h"
@@ -20,6 +21,16 @@
 #include "train/peak.h"
 #include "train/zero.h"
 #include "text/text_cond.h"
+
+// One line of JSON on stdout (bench/run.sh reads it); takes the reference.
+static void print_json(json_t *o) {
+  TSR_ASSERT(o, "json_pack failed");
+  char *line = jx_dump(o);
+  printf("%s\n", line);
+  fflush(stdout);
+  free(line);
+  json_decref(o);
+}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -68,9 +79,9 @@ static int bench_generate(const Config *cfg, int steps) {
   double t0 = timer_now();
   sample_flow(&m, &o, 1, tokens, &ntok, NULL, NULL, out);
   double secs = timer_now() - t0;
-  printf("{\"impl\":\"tessera\",\"model\":\"%s\",\"frames\":%d,\"steps\":%d,\"cfg\":4,"
-         "\"seconds_per_clip\":%.3f,\"peak_rss_mb\":%.1f}\n",
-         mc->name, mc->frames, steps, secs, peak_rss_mb());
+  print_json(json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:o}", "impl", "tessera", "model", mc->name, "frames",
+                       mc->frames, "steps", steps, "cfg", 4, "seconds_per_clip", jx_fixed(secs, 3), "peak_rss_mb",
+                       jx_fixed(peak_rss_mb(), 1)));
   tsr_free(tokens);
   tsr_free(out);
   model_free(&m);
@@ -158,13 +169,18 @@ int cmd_bench(int argc, char **argv) {
   const double gemm_gflops = measure_gemm_gflops();
   double train_s = median(train_t, iters), denoise_s = median(denoise_t, iters);
   double gflop = 3.0 * model_forward_flops(mc, batch) * 1e-9;
-  printf("{\"impl\":\"tessera\",\"model\":\"%s\",\"batch\":%d,\"tokens\":%d,\"train_step_ms\":%.2f,"
-         "\"denoise_step_ms\":%.2f,\"tokens_per_s\":%.1f,\"gflop_per_step\":%.3f,\"peak_gflops\":%.1f,"
-         "\"peak\":\"fp32 FMA, %d x %.1f GFLOP/s, %s, measured\",\"gemm_gflops\":%.1f,"
-         "\"mfu\":%.4f,\"peak_rss_mb\":%.1f,\"gemm\":\"%s\",\"text_encoder\":\"%s\",\"text_encode_ms\":%.2f}\n",
-         mc->name, batch, mc->tokens, train_s * 1e3, denoise_s * 1e3, batch * mc->tokens / train_s, gflop, peak.gflops,
-         peak.threads, peak.per_thread_gflops, peak.isa, gemm_gflops, gflop / train_s / peak.gflops, peak_rss_mb(),
-         gemm_library(), mc->text_encoder, encode_s * 1e3);
+  char peak_text[160];
+  snprintf(peak_text, sizeof peak_text, "fp32 FMA, %d x %.1f GFLOP/s, %s, measured", peak.threads,
+           peak.per_thread_gflops, peak.isa);
+  json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:s, s:s, s:o}", "impl",
+                        "tessera", "model", mc->name, "batch", batch, "tokens", mc->tokens, "train_step_ms",
+                        jx_fixed(train_s * 1e3, 2), "denoise_step_ms", jx_fixed(denoise_s * 1e3, 2), "tokens_per_s",
+                        jx_fixed(batch * mc->tokens / train_s, 1), "gflop_per_step", jx_fixed(gflop, 3),
+                        "peak_gflops", jx_fixed(peak.gflops, 1), "peak", peak_text, "gemm_gflops",
+                        jx_fixed(gemm_gflops, 1), "mfu", jx_fixed(gflop / train_s / peak.gflops, 4), "peak_rss_mb",
+                        jx_fixed(peak_rss_mb(), 1), "gemm", gemm_library(), "text_encoder", mc->text_encoder,
+                        "text_encode_ms", jx_fixed(encode_s * 1e3, 2));
+  print_json(o);
   tsr_free(train_t);
   tsr_free(denoise_t);
   if (text) tsr_free(fb.b.text_states);
