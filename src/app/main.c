@@ -12,7 +12,7 @@
 int cmd_train(int argc, char **argv);  // src/train/cmd_train.c
 int cmd_bench(int argc, char **argv);  // src/train/cmd_bench.c
 int cmd_generate(int argc, char **argv);  // src/infer/cmd_generate.c
-int cmd_eval(int argc, char **argv);  // src/infer/eval.c
+int cmd_eval(int argc, char **argv);  // app/cmd_eval.c
 int cmd_render(int argc, char **argv);  // src/infer/cmd_render.c
 
 static int cmd_config(int argc, char **argv) {

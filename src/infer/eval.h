@@ -30,6 +30,10 @@ int eval_min_pixels(int H, int W);
 
 enum { EVAL_T2V, EVAL_I2V, EVAL_EXTEND };
 extern const char *const EVAL_MODES[3];  // "t2v", "i2v", "extend"
+// Motions by their short names: "left", "right", "up", "down", "still", "bounce".
+extern const char *const EVAL_MOTION_SHORT[6];
+// ... and by index (the synth world's order, data/synth.h SYNTH_MOTIONS).
+enum { M_LEFT, M_RIGHT, M_UP, M_DOWN, M_STILL, M_BOUNCE };
 
 typedef struct {
   char prompt[256];

@@ -9,7 +9,6 @@
 #include "core/error.h"
 #include "infer/eval.h"
 
-enum { M_LEFT, M_RIGHT, M_UP, M_DOWN, M_STILL, M_BOUNCE };
 
 const char *const EVAL_MODES[3] = {"t2v", "i2v", "extend"};
 

@@ -13,7 +13,6 @@
 #include "infer/eval.h"
 #include "testlib.h"
 
-enum { M_LEFT, M_RIGHT, M_UP, M_DOWN, M_STILL, M_BOUNCE };
 enum { T = 16, H = 32, W = 32 };
 #define FPX ((size_t)H * W * 3)
 
