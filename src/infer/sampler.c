@@ -5,11 +5,12 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "model/rectified_flow.h"
 
 void sampler_timesteps(const SamplerOptions *o, float *t) {
   for (int i = 0; i <= o->steps; i++) {
     float u = o->t0 * (1.0f - (float)i / (float)o->steps);
-    t[i] = o->shift * u / (1.0f + (o->shift - 1.0f) * u);
+    t[i] = rf_shift(u, o->shift);
   }
 }
 
@@ -51,7 +52,7 @@ static void velocity(Ctx *c, const float *x, float t, float *v) {
   // x-prediction: the (guided) output is the clean video; v = (x - x0)/t.
   // Guidance is linear, so guiding x0 and converting equals guiding v.
   if (c->m->cfg.predict_x) {
-    const float inv = 1.0f / fmaxf(t, PREDICT_X_T_MIN);
+    const float inv = rf_x_to_v_scale(t);
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) v[i] = (x[i] - v[i]) * inv;
   }
@@ -150,7 +151,7 @@ void sample_flow(Model *m, const SamplerOptions *o, int B, const int32_t *tokens
       for (int p = 0; p < c.P; p++) {
         size_t i = ((size_t)s * c.N + k) * c.P + p;
         float eps = rng_normal(o->seed, RNG_SAMPLE, (uint32_t)s, (uint32_t)(c.n0 + k), (uint32_t)p);
-        x[i] = o->t0 < 1.0f ? o->t0 * eps + (1.0f - o->t0) * xs[i] : eps;
+        x[i] = o->t0 < 1.0f ? rf_noised(xs[i], eps, o->t0) : eps;
       }
   clamp_conditioned(&c, cond, xs, x);
   for (int i = 0; i < o->steps; i++) {

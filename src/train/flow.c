@@ -1,5 +1,6 @@
 #include "train/flow.h"
 
+#include "model/rectified_flow.h"
 #include <math.h>
 #include <string.h>
 
@@ -83,8 +84,7 @@ void flow_prepare(FlowBatch *fb, const ModelConfig *mc, const TrainConfig *tc, f
   Batch *b = &fb->b;
   for (int s = 0; s < b->B; s++) {
     uint32_t gs = (uint32_t)(first_sample + (uint64_t)s * stride);
-    float z = tc->t_logit_mean + tc->t_logit_std * rng_normal(seed, RNG_TIME, gs, 0, 0);
-    float t = 1.0f / (1.0f + expf(-z));
+    float t = rf_logit_normal(tc->t_logit_mean, tc->t_logit_std, rng_normal(seed, RNG_TIME, gs, 0, 0));
     b->t[s] = t;
     uint8_t *cond = b->cond + (size_t)s * gt;
     int mode = draw_cond(cond, gt, tc, seed, gs);
@@ -102,8 +102,8 @@ void flow_prepare(FlowBatch *fb, const ModelConfig *mc, const TrainConfig *tc, f
       for (int p = 0; p < P; p++) {
         float x0 = fb->x0[base + p];
         float eps = rng_normal(seed, RNG_NOISE, gs, (uint32_t)(n0 + n), (uint32_t)p);
-        b->x[base + p] = clean ? x0 : (1.0f - t) * x0 + t * eps;
-        b->target[base + p] = mc->predict_x ? x0 : eps - x0;  // docs/model.md "Prediction target"
+        b->x[base + p] = clean ? x0 : rf_noised(x0, eps, t);
+        b->target[base + p] = rf_target(x0, eps, mc->predict_x);  // docs/model.md "Prediction target"
       }
     }
   }
