@@ -10,10 +10,10 @@
 // and in the output (they enter clean, t = 0, as in training).
 // Noise eps is keyed by (seed, RNG_SAMPLE, sample, token, channel), the token
 // index global: every layout starts from the same noise.
-// Distributed (docs/model_parallel.md): under the model's sp each rank steps
-// its token slice and the clip is gathered at the end; with cfg_group the
-// conditional branch runs on the pair's rank 0 and the unconditional on its
-// rank 1, and each step swaps the two velocities.
+// Distributed (docs/model_parallel.md): the denoiser runs the model on each
+// rank's token slice under sp and gathers the velocity, so every rank steps
+// the whole clip; with cfg_group the conditional branch runs on the pair's
+// rank 0 and the unconditional on its rank 1, and each step swaps the two.
 #pragma once
 #include <stdint.h>
 
@@ -35,7 +35,21 @@ typedef struct {
   TextCond *text;        // model.text.encoder minilm: the encoder whose states the model reads (NULL otherwise)
 } SamplerOptions;
 
-// Model forwards needed per sample: steps * (cfg != 1 ? 2 : 1) * (heun ? ~2 : 1).
+// The model as the sampler sees it: the velocity v(x, t) of whole clips x
+// [B,N,P] (infer/denoiser.h: guidance, text, sequence parallelism).
+typedef void (*VelocityFn)(void *ctx, const float *x, float t, float *v);
+typedef struct {
+  int B, N, P;  // clips, tokens of a clip, patch values
+  int gt;       // latent frames (cond has gt flags per clip; a frame is N/gt tokens)
+} SampleShape;
+
+// The flow integrated from t0 to 0 (steps, shift, heun, seed, t0 of o):
+// out [B,N,P] starts as noise (or x_src noised to t0), conditioned frames
+// (cond [B,gt], may be NULL) kept at x_src. Knows no model and no layout.
+void sample_flow_fn(VelocityFn velocity, void *ctx, const SamplerOptions *o, const SampleShape *sh,
+                    const uint8_t *cond, const float *x_src, float *out);
+
+// The same with the model (through a Denoiser). Model forwards needed per sample: steps * (cfg != 1 ? 2 : 1) * (heun ? ~2 : 1).
 // m must hold activations for 2*B samples when cfg != 1 (B under CFG-parallel).
 // tokens/ntokens [B,L]/[B]: the prompts. cond [B,gt] (may be NULL) and x_src
 // [B,N,P] (clean patches; needed when cond has a 1 or t0 < 1). out [B,N,P]:
