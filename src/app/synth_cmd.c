@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "app/app_error.h"
 #include "core/error.h"
 #include "core/parse.h"
 #include "core/log.h"
@@ -362,7 +363,8 @@ int data_cmd_synth(int argc, char **argv) {
   if (o.H % o.ph || o.W % o.pw)
     tsr_user_error("data synth: %s %dx%d: expected multiples of the patch's h and w sizes %dx%d (%s %dx%dx%d)",
                    o.from_size, o.H, o.W, o.ph, o.pw, o.from_patch, o.pt, o.ph, o.pw);
-  corpus_writer_check_path(o.out);  // before the work: a directory or a missing one fails now
+  TsrErr err;
+  APP_TRY(corpus_writer_check_path(o.out, &err), &err);  // before the work: a directory or a missing one fails now
 
   const int T = o.T, H = o.H, W = o.W;
   const size_t clip_bytes = (size_t)T * H * W * 3, pos_width = (size_t)T * SYNTH_MAX_OBJECTS * 2;
@@ -378,7 +380,8 @@ int data_cmd_synth(int argc, char **argv) {
   float *occlusion = tsr_calloc((size_t)chunk * SYNTH_MAX_OBJECTS, sizeof(float));
 
   double t0 = timer_now(), render_s = 0;
-  CorpusWriter *w = corpus_writer_open(o.out, o.pt, o.ph, o.pw, 3, o.text_length);
+  CorpusWriter *w = corpus_writer_open(o.out, o.pt, o.ph, o.pw, 3, o.text_length, &err);
+  if (!w) app_fail(&err);
   for (long start = 0; start < o.clips; start += chunk) {
     long n = o.clips - start < chunk ? o.clips - start : chunk;
     double r0 = timer_now();
@@ -396,7 +399,10 @@ int data_cmd_synth(int argc, char **argv) {
     for (long c = 0; c < n; c++) {
       CorpusClip clip = {pixels + (size_t)c * clip_bytes, captions + (size_t)c * CAPTION_MAX,
                          recaptions + (size_t)c * RECAPTION_MAX, "synth", o.fps};
-      corpus_writer_add(w, T, H, W, &clip);
+      if (corpus_writer_add(w, T, H, W, &clip, &err)) {
+        corpus_writer_abort(w);
+        app_fail(&err);
+      }
       corpus_writer_meta(w, T, H, W, "objects", objects + (size_t)c * SYNTH_MAX_OBJECTS * OBJ_FIELDS,
                          SYNTH_MAX_OBJECTS * OBJ_FIELDS);
       corpus_writer_meta(w, T, H, W, "positions", positions + (size_t)c * pos_width, (int)pos_width);
@@ -404,7 +410,7 @@ int data_cmd_synth(int argc, char **argv) {
       corpus_writer_meta(w, T, H, W, "occlusion", occlusion + (size_t)c * SYNTH_MAX_OBJECTS, SYNTH_MAX_OBJECTS);
     }
   }
-  corpus_writer_close(w);
+  APP_TRY(corpus_writer_close(w, &err), &err);
   double total = timer_now() - t0;
   log_info("data synth: %ld clips %dx%dx%d (%d-%d objects, seed %" PRIu64
            ") -> %s in %.2f s: %.0f clips/s "
