@@ -290,6 +290,27 @@ static void test_corpus(void) {
     EXPECT(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "nothing left open in HDF5 after the abort");
   }
 
+  // A dataset missing in the second bucket (after the first bucket and part
+  // of this one are open): corpus_open fails, names it, and leaves nothing open.
+  {
+    const char *bad = "build/tmp/test_corpus_missing.h5";
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp %s %s", path, bad);
+    EXPECT(system(cmd) == 0, "copy the corpus");
+    hid_t f = H5Fopen(bad, H5F_ACC_RDWR, H5P_DEFAULT);
+    EXPECT(f >= 0 && H5Ldelete(f, "/buckets/4x8x8/caption_ntokens", H5P_DEFAULT) >= 0 && H5Fclose(f) >= 0,
+           "delete a dataset of the copy");
+    Corpus c2;
+    TsrErr err = {0};
+    int rc = corpus_open(&c2, bad, &err);
+    EXPECT(rc == -1 && strstr(err.msg, "/buckets/4x8x8/caption_ntokens: missing (expected a dataset)"),
+           "missing dataset: rc %d, message: %s", rc, err.msg);
+    EXPECT(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "a failed corpus_open leaves nothing open in HDF5 (%zd)",
+           H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL));
+    corpus_close(&c2);  // harmless on a failed open
+    remove(bad);
+  }
+
   for (int k = 0; k < 2; k++) free(tb[k].px);
   remove(path);
   printf("  ok  corpus round trip\n");

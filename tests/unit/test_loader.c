@@ -507,6 +507,68 @@ static void test_bad_options(void) {
   expect_user_error("missing file", "build/tmp/no_such_corpus.h5", o, PT, PHS, PWS, CC, "no_such_corpus.h5");
 }
 
+// A copy of the corpus with one byte of clip `clip`'s patch chunk flipped
+// (its fletcher32 checksum then fails when HDF5 reads it).
+static void corrupt_clip(const char *out, int clip) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "cp %s %s", PATH, out);
+  EXPECT(system(cmd) == 0, "copy the corpus");
+  hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+  char name[64];
+  snprintf(name, sizeof name, "/buckets/%dx%dx%d/patches", CT, CH, CW);
+  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+  hsize_t at[3] = {(hsize_t)clip, 0, 0}, size = 0;
+  haddr_t addr = 0;
+  unsigned mask = 0;
+  herr_t rc = H5Dget_chunk_info_by_coord(ds, at, &mask, &addr, &size);
+  H5Dclose(ds);
+  H5Fclose(f);
+  EXPECT(rc >= 0 && size > 0, "chunk of clip %d located", clip);
+  FILE *fp = fopen(out, "r+b");
+  int c = -1;
+  if (fp && fseek(fp, (long)(addr + size / 2), SEEK_SET) == 0) c = fgetc(fp);
+  if (c >= 0 && fseek(fp, (long)(addr + size / 2), SEEK_SET) == 0) fputc(c ^ 0xFF, fp);
+  EXPECT(fp && c >= 0 && fclose(fp) == 0, "byte of clip %d flipped", clip);
+}
+
+// A corrupt clip read by the prefetch thread: loader_next returns the
+// reader's error at the batch that holds the clip, the batch where prefetch 0
+// fails too, and again on the next call; nothing exits.
+static void test_read_error(void) {
+  const char *bad = "build/tmp/test_loader_bad.h5";
+  const int victim = 5;
+  corrupt_clip(bad, victim);
+  LoaderOptions o = base_opts();
+  o.batch = 3;
+  int fail_at[2] = {-1, -1};
+  char msg[2][1024] = {"", ""};
+  for (int pf = 0; pf < 2; pf++) {
+    o.prefetch = pf ? 4 : 0;
+    Loader *l = MUST_PTR(loader_open(bad, &o, PT, PHS, PWS, CC, &tl_err));
+    float x0[3 * NTOK * PDIM];
+    int32_t tok[3 * LM], nt[3];
+    int64_t ids[3];
+    TsrErr err = {0};
+    for (int k = 0; k < 2 * NCLIPS && fail_at[pf] < 0; k++)
+      if (loader_next(l, x0, tok, nt, ids, &err)) fail_at[pf] = k;
+    snprintf(msg[pf], sizeof msg[pf], "%s", err.msg);
+    TsrErr again = {0};
+    EXPECT(fail_at[pf] < 0 || loader_next(l, x0, tok, nt, ids, &again) == -1, "prefetch %d: the failed batch fails again",
+           o.prefetch);
+    loader_close(l);
+  }
+  char want[128];
+  snprintf(want, sizeof want, "patches: clip %d: checksum mismatch (the file is corrupt)", victim);
+  EXPECT(fail_at[0] >= 0 && fail_at[0] == fail_at[1], "corrupt clip: prefetch 0 fails at batch %d, prefetch 4 at %d",
+         fail_at[0], fail_at[1]);
+  EXPECT(strstr(msg[0], want) && !strcmp(msg[0], msg[1]), "corrupt clip messages: '%s' and '%s'", msg[0], msg[1]);
+  EXPECT(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "nothing left open in HDF5 after the loaders closed");
+  if (fail_at[0] >= 0 && fail_at[0] == fail_at[1] && strstr(msg[0], want))
+    printf("  ok  corrupt clip %d: loader_next returns the error at batch %d with prefetch 0 and 4: %s\n", victim,
+           fail_at[0], msg[1]);
+  remove(bad);
+}
+
 // ------------------------------------------------------------------ bench
 
 static double now_s(void) {
@@ -613,6 +675,7 @@ int main(int argc, char **argv) {
   test_concurrent_hdf5();
   test_captions();
   test_bad_options();
+  test_read_error();
   remove(PATH);
   return tl_finish("test_loader");
 }
