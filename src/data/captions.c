@@ -70,14 +70,17 @@ done:
   return rc;
 }
 
-static int add(const char *file, long lineno, Captions *cs, Caption c, TsrErr *err) {
-  for (int k = 0; k < cs->n; k++)
-    if (!strcmp(cs->v[k].path, c.path)) {
-      tsr_err(err, "%s:%ld: path \"%s\" already has a caption (line %d)", file, lineno, c.path, cs->v[k].line);
-      free(c.path);
-      free(c.caption);
-      return -1;
-    }
+// seen: a JSON object used as a hash set, path -> the line that gave it.
+static int add(const char *file, long lineno, Captions *cs, Caption c, json_t *seen, TsrErr *err) {
+  json_t *first = json_object_get(seen, c.path);
+  if (first) {
+    tsr_err(err, "%s:%ld: path \"%s\" already has a caption (line %lld)", file, lineno, c.path,
+            (long long)json_integer_value(first));
+    free(c.path);
+    free(c.caption);
+    return -1;
+  }
+  if (json_object_set_new(seen, c.path, json_integer(lineno))) TSR_ASSERT(0, "out of memory");
   if (cs->n == cs->cap) {
     cs->cap = cs->cap ? 2 * cs->cap : 64;
     cs->v = realloc(cs->v, (size_t)cs->cap * sizeof *cs->v);
@@ -96,6 +99,8 @@ static int read_lines(const char *file, FILE *f, Captions *cs, TsrErr *err) {
   ssize_t len;
   long lineno = 0;
   int rc = 0;
+  json_t *seen = json_object();
+  TSR_ASSERT(seen, "out of memory");
   while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
     lineno++;
     size_t n = (size_t)len;
@@ -111,10 +116,11 @@ static int read_lines(const char *file, FILE *f, Captions *cs, TsrErr *err) {
     if (got < 0) rc = -1;
     else if (got) {
       c.line = (int)lineno;
-      rc = add(file, lineno, cs, c, err);
+      rc = add(file, lineno, cs, c, seen, err);
     }
   }
   if (rc == 0 && ferror(f)) rc = tsr_err(err, "%s: read error: %s", file, strerror(errno));
+  json_decref(seen);
   free(line);
   return rc;
 }
