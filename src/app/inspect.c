@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app_error.h"
 #include "core/error.h"
 #include "app/commands.h"
 #include "data/corpus.h"
@@ -47,9 +48,11 @@ static void caption_stats(const Corpus *c, const CorpusBucket *b, const Tokenize
   s->min = INT64_MAX;
   const int64_t stride = stats_stride(b);
   for (int64_t i = 0; i < b->count; i += stride) {
-    char *text = corpus_read_caption(c, b, (int)i, which);
+    TsrErr err;
+    char *text = corpus_read_caption(c, b, (int)i, which, &err);
+    if (!text) app_fail(&err);
     int32_t nstored;
-    corpus_read_tokens(c, b, (int)i, which, buf, &nstored);  // also checks the stored ids
+    APP_TRY(corpus_read_tokens(c, b, (int)i, which, buf, &nstored, &err), &err);  // also checks the stored ids
     s->stored += nstored;
     int n = tokenizer_encode(tok, text, buf, WORDS_MAX, NULL) - 1;
     free(text);
@@ -99,6 +102,7 @@ typedef struct {
 } Pick;
 
 static void write_sheet(const Corpus *c, const char *out, int K, int Fmax) {
+  TsrErr err;
   int64_t total = 0;
   for (int i = 0; i < c->nbuckets; i++) total += c->buckets[i].count;
   if (total == 0) {
@@ -154,7 +158,10 @@ static void write_sheet(const Corpus *c, const char *out, int K, int Fmax) {
     int F = b->T < Fmax ? b->T : Fmax, have = -1;
     for (int j = 0; j < F; j++) {
       int t = F > 1 ? (int)((int64_t)j * (b->T - 1) * 2 / (F - 1) + 1) / 2 : 0;  // evenly spaced, first and last
-      if (t / c->pt != have) corpus_read_patches(c, b, pick[k].clip, (t / c->pt) * per_t, per_t, x), have = t / c->pt;
+      if (t / c->pt != have) {
+        APP_TRY(corpus_read_patches(c, b, pick[k].clip, (t / c->pt) * per_t, per_t, x, &err), &err);
+        have = t / c->pt;
+      }
       int x0 = margin + j * (b->W * s + gap);
       for (int h = 0; h < b->H; h++)
         for (int w = 0; w < b->W; w++) {
@@ -174,15 +181,19 @@ static void write_sheet(const Corpus *c, const char *out, int K, int Fmax) {
         }
     }
     free(x);
-    char *cap = corpus_read_caption(c, b, pick[k].clip, 0);
+    char *cap = corpus_read_caption(c, b, pick[k].clip, 0, &err);
+    if (!cap) app_fail(&err);
     snprintf(label, 4096, "%s #%d: %s", b->name, pick[k].clip, cap);
     free(cap);
     ascii_fit(label, line, (int)((SW - 2 * margin) / (6 * fs)));
     draw_text(img, (int)SH, (int)SW, margin, y0 + b->H * s + 4, fs, ink, line);
     y0 += b->H * s + text_h + margin;
   }
-  char err[512];
-  if (png_write_rgb(out, img, (int)SH, (int)SW, err, sizeof err) != 0) tsr_user_error("data inspect: --sheet: %s", err);
+  char msg[512];
+  if (png_write_rgb(out, img, (int)SH, (int)SW, msg, sizeof msg) != 0) {
+    tsr_err(&err, "data inspect: --sheet: %s", msg);
+    app_fail(&err);
+  }
   printf("sheet: %s (%d clips, up to %d frames each, x%d)\n", out, K, Fmax, s);
   free(line);
   free(label);
@@ -220,7 +231,8 @@ int data_cmd_inspect(int argc, char **argv) {
     return 2;
   }
   Corpus c;
-  corpus_open(&c, file);
+  TsrErr err;
+  APP_TRY(corpus_open(&c, file, &err), &err);
   Tokenizer tok;
   tokenizer_from_vocab(&tok, c.vocab, c.vocab_size);
   int64_t total = 0;
@@ -246,7 +258,8 @@ int data_cmd_inspect(int argc, char **argv) {
     int nsamp = b->count < 3 ? b->count : 3;
     for (int k = 0; k < nsamp; k++) {
       int clip = nsamp > 1 ? (int)((int64_t)k * (b->count - 1) / (nsamp - 1)) : 0;
-      char *cap = corpus_read_caption(&c, b, clip, 0), *rec = corpus_read_caption(&c, b, clip, 1);
+      char *cap = corpus_read_caption(&c, b, clip, 0, &err), *rec = cap ? corpus_read_caption(&c, b, clip, 1, &err) : NULL;
+      if (!rec) app_fail(&err);
       printf("  clip %d: %s\n", clip, cap);
       printf("  %*s%s\n", snprintf(NULL, 0, "clip %d: ", clip), "", rec);
       free(cap);

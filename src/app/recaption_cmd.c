@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app_error.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -33,8 +34,8 @@ static void usage(FILE *f) {
 
 
 // Pixels of clip i: patches [N, P] in [-1,1] -> uint8 [T,H,W,C] (v = round((x+1)*127.5)).
-static void clip_pixels(const Corpus *c, const CorpusBucket *b, int i, float *patches, uint8_t *px) {
-  corpus_read_patches(c, b, i, 0, b->N, patches);
+static int clip_pixels(const Corpus *c, const CorpusBucket *b, int i, float *patches, uint8_t *px, TsrErr *err) {
+  if (corpus_read_patches(c, b, i, 0, b->N, patches, err)) return -1;
   const int C = c->channels, nh = b->H / c->ph, nw = b->W / c->pw;
   for (int n = 0; n < b->N; n++) {
     const int tt = n / (nh * nw), hh = (n / nw) % nh, ww = n % nw;
@@ -50,6 +51,7 @@ static void clip_pixels(const Corpus *c, const CorpusBucket *b, int i, float *pa
             px[(((size_t)t * b->H + yy) * b->W + xx) * C + ch] = (uint8_t)q;
           }
   }
+  return 0;
 }
 
 int data_cmd_recaption(int argc, char **argv) {
@@ -79,13 +81,16 @@ int data_cmd_recaption(int argc, char **argv) {
     return 2;
   }
   if (!out) out = in;
-  corpus_writer_check_path(out);
+  TsrErr err;
+  APP_TRY(corpus_writer_check_path(out, &err), &err);
   const double t0 = timer_now();
   Corpus c;
-  corpus_open(&c, in);
-  if (c.channels != 3 && c.channels != 1)
-    tsr_user_error("%s: /tokenizer attribute 'channels' is %d: recaption measures RGB (3) or gray (1) clips", in,
-                   c.channels);
+  APP_TRY(corpus_open(&c, in, &err), &err);
+  if (c.channels != 3 && c.channels != 1) {
+    tsr_err(&err, "%s: /tokenizer attribute 'channels' is %d: recaption measures RGB (3) or gray (1) clips", in,
+            c.channels);
+    app_fail(&err);
+  }
 
   // pass 1: measure everything, compose the recaptions
   char ***recaps = calloc((size_t)(c.nbuckets ? c.nbuckets : 1), sizeof *recaps);
@@ -108,7 +113,7 @@ int data_cmd_recaption(int argc, char **argv) {
     TSR_ASSERT(recaps[bi], "out of memory");
     const size_t npx = (size_t)b->T * b->H * b->W;
     for (int i = 0; i < b->count; i++) {
-      clip_pixels(&c, b, i, patches, pixels);
+      APP_TRY(clip_pixels(&c, b, i, patches, pixels, &err), &err);
       const uint8_t *m = pixels;
       if (c.channels == 1) {  // gray: replicate to RGB for the measurement
         for (size_t k = 0; k < npx; k++) rgb[3 * k] = rgb[3 * k + 1] = rgb[3 * k + 2] = pixels[k];
@@ -116,7 +121,8 @@ int data_cmd_recaption(int argc, char **argv) {
       }
       ClipAttributes a;
       recaption_measure(m, b->T, b->H, b->W, &a);
-      char *caption = corpus_read_caption(&c, b, i, 0);
+      char *caption = corpus_read_caption(&c, b, i, 0, &err);
+      if (!caption) app_fail(&err);
       recaption_compose(caption, &a, buf, RECAPTION_MAX);
       free(caption);
       recaps[bi][i] = strdup(buf);
@@ -128,7 +134,8 @@ int data_cmd_recaption(int argc, char **argv) {
   free(buf);
 
   // pass 2: copy into the new corpus
-  CorpusWriter *w = corpus_writer_open(out, c.pt, c.ph, c.pw, c.channels, c.text_length);
+  CorpusWriter *w = corpus_writer_open(out, c.pt, c.ph, c.pw, c.channels, c.text_length, &err);
+  if (!w) app_fail(&err);
   if (c.vocab_size > 4096) corpus_writer_set_vocab(w, c.vocab_size);
   int dropped_empty = 0;
   for (int bi = 0; bi < c.nbuckets; bi++) {
@@ -146,15 +153,16 @@ int data_cmd_recaption(int argc, char **argv) {
       const char *name = corpus_meta_name(&c, b, k, &width);
       meta[k] = malloc(sizeof(float) * (size_t)b->count * (size_t)width);
       TSR_ASSERT(meta[k], "out of memory");
-      corpus_read_meta(&c, b, k, meta[k]);
+      if (corpus_read_meta(&c, b, k, meta[k], &err)) goto fail;
       if (!strcmp(name, "fps") && width == 1) fps = meta[k];
     }
     for (int i = 0; i < b->count; i++) {
-      clip_pixels(&c, b, i, patches, pixels);
-      char *caption = corpus_read_caption(&c, b, i, CORPUS_CAPTION), *source = corpus_read_caption(&c, b, i, CORPUS_SOURCE);
+      if (clip_pixels(&c, b, i, patches, pixels, &err)) goto fail;
+      char *caption = corpus_read_caption(&c, b, i, CORPUS_CAPTION, &err), *source = NULL;
+      if (!caption || !(source = corpus_read_caption(&c, b, i, CORPUS_SOURCE, &err))) goto fail;
       CorpusClip cc = {.pixels = pixels, .caption = caption, .recaption = recaps[bi][i],
                        .source = source, .fps = fps ? fps[i] : 0.0f};
-      corpus_writer_add(w, b->T, b->H, b->W, &cc);
+      if (corpus_writer_add(w, b->T, b->H, b->W, &cc, &err)) goto fail;
       for (int k = 0; k < nmeta; k++) {
         int width;
         const char *name = corpus_meta_name(&c, b, k, &width);
@@ -173,9 +181,13 @@ int data_cmd_recaption(int argc, char **argv) {
   free(pixels);
   const int nb = c.nbuckets;
   corpus_close(&c);  // before the rename: `out` may be `in`
-  corpus_writer_close(w);
+  APP_TRY(corpus_writer_close(w, &err), &err);
   if (dropped_empty) log_info("  note: %d empty bucket%s not copied", dropped_empty, dropped_empty == 1 ? "" : "s");
   log_info("recaptioned %ld clip%s in %d bucket%s -> %s (%.2f s)", total, total == 1 ? "" : "s", nb - dropped_empty,
            nb - dropped_empty == 1 ? "" : "s", out, timer_now() - t0);
   return 0;
+fail:  // the corpus is left as it was: the new one's .tmp is removed
+  corpus_writer_abort(w);
+  corpus_close(&c);
+  app_fail(&err);
 }

@@ -13,17 +13,42 @@ hid_t h5_create(const char *path) {
   return f;
 }
 
-hid_t h5_open_read(const char *path) {
+hid_t h5_open_read(const char *path, TsrErr *err) {
   htri_t ok;
   H5E_BEGIN_TRY { ok = H5Fis_hdf5(path); } H5E_END_TRY;
-  if (ok <= 0) tsr_user_error("%s: cannot open: expected an existing HDF5 file", path);
+  if (ok <= 0) return tsr_err(err, "%s: cannot open: expected an existing HDF5 file", path);
   hid_t f;
   H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
-  if (f < 0) tsr_user_error("%s: cannot open: the HDF5 file is truncated or corrupt", path);
+  if (f < 0) return tsr_err(err, "%s: cannot open: the HDF5 file is truncated or corrupt", path);
   return f;
 }
 
 void h5_close(hid_t f) { H5_CHECK(H5Fclose(f)); }
+
+herr_t h5_close_all(hid_t f) {
+  herr_t rc = 0;
+  H5E_BEGIN_TRY {
+    ssize_t n = H5Fget_obj_count(f, H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL);
+    if (n > 0) {
+      hid_t *ids = malloc((size_t)n * sizeof *ids);
+      TSR_ASSERT(ids, "out of memory");
+      n = H5Fget_obj_ids(f, H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL,
+                         (size_t)n, ids);
+      for (ssize_t i = 0; i < n; i++) {
+        switch (H5Iget_type(ids[i])) {
+          case H5I_DATASET: H5Dclose(ids[i]); break;
+          case H5I_GROUP: H5Gclose(ids[i]); break;
+          case H5I_DATATYPE: H5Tclose(ids[i]); break;
+          case H5I_ATTR: H5Aclose(ids[i]); break;
+          default: break;
+        }
+      }
+      free(ids);
+    }
+    rc = H5Fclose(f);
+  } H5E_END_TRY;
+  return rc;
+}
 
 void h5_write_checked(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims,
                       int checksum) {
@@ -57,17 +82,21 @@ int h5_exists(hid_t f, const char *name) {
   return e > 0;
 }
 
-void h5_read(hid_t f, const char *file_label, const char *name, hid_t type, void *data, int64_t n) {
-  if (!h5_exists(f, name)) tsr_user_error("%s: %s: missing dataset", file_label, name);
+int h5_read(hid_t f, const char *file_label, const char *name, hid_t type, void *data, int64_t n, TsrErr *err) {
+  if (!h5_exists(f, name)) return tsr_err(err, "%s: %s: missing dataset", file_label, name);
   hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
   H5_CHECK(ds);
   hid_t space = H5Dget_space(ds);
   H5_CHECK(space);
   hssize_t have = H5Sget_simple_extent_npoints(space);
-  if (have != n) tsr_user_error("%s: %s: expected %lld elements, found %lld", file_label, name, (long long)n, (long long)have);
-  H5_CHECK(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
   H5_CHECK(H5Sclose(space));
+  if (have != n) {
+    H5_CHECK(H5Dclose(ds));
+    return tsr_err(err, "%s: %s: expected %lld elements, found %lld", file_label, name, (long long)n, (long long)have);
+  }
+  H5_CHECK(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
   H5_CHECK(H5Dclose(ds));
+  return 0;
 }
 
 // The attribute writers return a negative value on failure (a full disk):

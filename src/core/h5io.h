@@ -4,17 +4,24 @@
 #include <hdf5.h>
 #include <stdint.h>
 
+#include "core/error.h"
+
 hid_t h5_create(const char *path);  // truncates; fatal on failure
-hid_t h5_open_read(const char *path);  // user error (exit 2) if missing or not HDF5
+// Open an existing HDF5 file read-only; -1 with the message in err if it is
+// missing or not HDF5.
+hid_t h5_open_read(const char *path, TsrErr *err);
 void h5_close(hid_t f);
+// Close f and every dataset, group, datatype and attribute still open in it
+// (an error path); HDF5 errors are not printed. Negative if the close failed.
+herr_t h5_close_all(hid_t f);
 // Write a dataset of `type` (H5T_NATIVE_FLOAT, H5T_NATIVE_INT32, H5T_NATIVE_UINT8).
 void h5_write(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims);
 // The same with checksum != 0: one chunk with a fletcher32 checksum, so a
 // corrupted file fails on read instead of returning wrong numbers.
 void h5_write_checked(hid_t f, const char *name, hid_t type, const void *data, int ndim, const int64_t *dims,
                       int checksum);
-// Read a whole dataset; its element count must equal n (user error otherwise).
-void h5_read(hid_t f, const char *file_label, const char *name, hid_t type, void *data, int64_t n);
+// Read a whole dataset; its element count must equal n (-1 with the message in err otherwise).
+int h5_read(hid_t f, const char *file_label, const char *name, hid_t type, void *data, int64_t n, TsrErr *err);
 int h5_exists(hid_t f, const char *name);
 void h5_attr_str(hid_t f, const char *name, const char *value);
 void h5_attr_double(hid_t f, const char *name, double value);

@@ -32,6 +32,8 @@
 #include <hdf5.h>
 #include <stdint.h>
 
+#include "core/error.h"
+
 #define CORPUS_FORMAT "tessera-corpus"
 #define CORPUS_VERSION 2
 
@@ -54,28 +56,34 @@ typedef struct {
 
 // Writer: clips are added bucket by bucket (any order); captions are kept in
 // memory and the tokenizer is built from all of them at close, then tokens
-// are written. The file is written as PATH.tmp and renamed at close.
-// Any write failure (a full disk) is one line, the .tmp removed, exit 2.
+// are written. The file is written as PATH.tmp and renamed at close. Any
+// failure (a full disk) returns -1 with one line in err, the file closed and
+// the .tmp removed; after a failed add the caller gives the writer back with
+// corpus_writer_abort (which also removes the .tmp of a writer it stops).
 typedef struct CorpusWriter CorpusWriter;
 // Checks that a corpus can be written at path (not a directory or other
 // non-file, its directory exists and is writable): commands call it before
 // their work; corpus_writer_open calls it too.
-void corpus_writer_check_path(const char *path);
-CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int channels, int text_length);
+int corpus_writer_check_path(const char *path, TsrErr *err);
+CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int channels, int text_length, TsrErr *err);
 // Optional, before the first add: vocabulary size cap, specials included
 // (default 4096), and the deflate level of `patches` (0 off .. 9; default 1).
 void corpus_writer_set_vocab(CorpusWriter *w, int max_vocab);
 void corpus_writer_set_deflate(CorpusWriter *w, int level);
-void corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip);
+int corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip, TsrErr *err);
 // Per-clip ground-truth rows for meta/<name> (float32, `width` values per clip),
-// appended in clip order of bucket TxHxW. Optional.
+// appended in clip order of bucket TxHxW. Optional; kept in memory (cannot fail).
 void corpus_writer_meta(CorpusWriter *w, int T, int H, int W, const char *name, const float *values, int width);
-void corpus_writer_close(CorpusWriter *w);  // builds the tokenizer, writes tokens, renames
+// Builds the tokenizer, writes tokens, renames; frees w whatever the outcome.
+int corpus_writer_close(CorpusWriter *w, TsrErr *err);
+// Gives up: the .tmp removed, w freed (NULL: nothing).
+void corpus_writer_abort(CorpusWriter *w);
 
 // Reader (read-only; validated at open: format, version, shapes, dtypes,
-// checksum filters, sizes against the limits above and the stored extents;
-// any problem is a one-line user error naming the file and the item; a
-// checksum mismatch when a clip is read names the file, bucket and clip).
+// checksum filters, sizes against the limits above and the stored extents).
+// Every function that reads the file returns 0, or -1 with one line in err
+// naming the file and the item (a checksum mismatch when a clip is read
+// names the file, bucket and clip); a failed corpus_open leaves nothing open.
 // Not thread-safe: this HDF5 build has no thread-safety, so while one thread
 // uses a Corpus no other thread may call HDF5 at all (any file).
 typedef struct {
@@ -95,20 +103,21 @@ typedef struct {
   struct CorpusHandles *priv;  // open dataset handles and scratch (corpus_read.c)
 } Corpus;
 
-void corpus_open(Corpus *c, const char *path);
-void corpus_close(Corpus *c);
+int corpus_open(Corpus *c, const char *path, TsrErr *err);
+void corpus_close(Corpus *c);  // also on a Corpus that failed to open or was zeroed
 const CorpusBucket *corpus_bucket(const Corpus *c, int T, int H, int W);  // NULL if absent
 // Patches of clip i, tokens [n0, n0+n), as floats in [-1,1]: out [n, P].
-void corpus_read_patches(const Corpus *c, const CorpusBucket *b, int clip, int n0, int n, float *out);
+int corpus_read_patches(const Corpus *c, const CorpusBucket *b, int clip, int n0, int n, float *out, TsrErr *err);
 // Tokens of clip i: which = 0 short caption, 1 recaption. tokens [L].
-void corpus_read_tokens(const Corpus *c, const CorpusBucket *b, int clip, int which, int32_t *tokens, int32_t *ntokens);
+int corpus_read_tokens(const Corpus *c, const CorpusBucket *b, int clip, int which, int32_t *tokens, int32_t *ntokens,
+                       TsrErr *err);
 // A string of clip i: which = 0 short caption, 1 recaption, 2 meta/source ("" when
-// the corpus has none); caller frees with free().
+// the corpus has none); caller frees with free(). NULL on error.
 enum { CORPUS_CAPTION = 0, CORPUS_RECAPTION = 1, CORPUS_SOURCE = 2 };
-char *corpus_read_caption(const Corpus *c, const CorpusBucket *b, int clip, int which);
+char *corpus_read_caption(const Corpus *c, const CorpusBucket *b, int clip, int which, TsrErr *err);
 // The numeric meta/ columns of a bucket (meta/fps included): how many, the
 // name and width (values per clip) of column k, and all its rows as floats
 // (out [count * width]).
 int corpus_meta_count(const Corpus *c, const CorpusBucket *b);
 const char *corpus_meta_name(const Corpus *c, const CorpusBucket *b, int k, int *width);
-void corpus_read_meta(const Corpus *c, const CorpusBucket *b, int k, float *out);
+int corpus_read_meta(const Corpus *c, const CorpusBucket *b, int k, float *out, TsrErr *err);

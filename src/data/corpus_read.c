@@ -5,7 +5,8 @@
 // bucket its attributes, datasets, dtypes, shapes and checksum filters, every
 // size against the limits of corpus.h and every declared extent against the
 // chunks the file really stores (corpus_check.c). Any problem is one line
-// (tsr_user_error, exit 2) naming the file, the item and what was expected.
+// returned in a TsrErr naming the file, the item and what was expected, with
+// everything opened so far closed again.
 // HDF5's own error stack printing is switched off around every call here, so
 // a corrupt file gives that one line and nothing else.
 //
@@ -71,70 +72,95 @@ static int read_slab(hid_t ds, hid_t mt, int nd, const hsize_t *start, const hsi
   return rc;
 }
 
-// One line for a failed read of `what` index i (a clip or a vocabulary entry).
-_Noreturn static void read_failed(const char *file, const char *item, const char *what, int64_t i, int rc) {
-  if (rc == -2) tsr_user_error("%s: %s: %s %lld: checksum mismatch (the file is corrupt)", file, item, what, (long long)i);
-  tsr_user_error("%s: %s: cannot read %s %lld (corrupt file?)", file, item, what, (long long)i);
+// One line for a failed read of `what` index i (a clip or a vocabulary entry); returns -1.
+static int read_failed(const char *file, const char *item, const char *what, int64_t i, int rc, TsrErr *err) {
+  if (rc == -2)
+    return tsr_err(err, "%s: %s: %s %lld: checksum mismatch (the file is corrupt)", file, item, what, (long long)i);
+  return tsr_err(err, "%s: %s: cannot read %s %lld (corrupt file?)", file, item, what, (long long)i);
 }
 
 // ---------------------------------------------------------------- strings
 
-// Opens the string column loc/name of n entries (n < 0: any number, returned).
-static int64_t open_strcol(const char *file, hid_t loc, const char *item, const char *name, int64_t n, StrCol *s) {
-  snprintf(s->item, sizeof s->item, "%s", item);
-  hid_t g = cc_open(file, loc, item, name, H5I_GROUP);
-  char sub[340];
-  snprintf(sub, sizeof sub, "%s/bytes", item);
-  s->bytes = cc_open(file, g, sub, "bytes", H5I_DATASET);
-  cc_dtype(file, sub, s->bytes, DT_UINT8);
-  const int64_t any[1] = {-1};
-  hsize_t d[1];
-  cc_shape(file, sub, s->bytes, 1, any, "(B, the bytes of all entries)", d);
-  cc_checksummed(file, sub, s->bytes, 0);
-  s->nbytes = d[0];
-  snprintf(sub, sizeof sub, "%s/offsets", item);
-  s->offsets = cc_open(file, g, sub, "offsets", H5I_DATASET);
-  cc_dtype(file, sub, s->offsets, DT_UINT64);
-  const int64_t want[1] = {n < 0 ? -1 : n + 1};
-  cc_shape(file, sub, s->offsets, 1, want, "(n + 1)", d);
-  if (d[0] < 1) tsr_user_error("%s: %s: expected n + 1 >= 1 entries, found 0", file, sub);
-  cc_checksummed(file, sub, s->offsets, 0);
-  H5Gclose(g);
-  return (int64_t)d[0] - 1;
+static void close_strcol(StrCol *s) {
+  if (s->bytes > 0) H5Dclose(s->bytes);
+  if (s->offsets > 0) H5Dclose(s->offsets);
+  s->bytes = s->offsets = 0;
 }
 
-static void close_strcol(StrCol *s) {
-  if (s->bytes >= 0) H5Dclose(s->bytes);
-  if (s->offsets >= 0) H5Dclose(s->offsets);
+// Opens the string column loc/name of n entries (n < 0: any number) into s;
+// the number of entries, or -1 (s closed again).
+static int64_t open_strcol(const char *file, hid_t loc, const char *item, const char *name, int64_t n, StrCol *s,
+                           TsrErr *err) {
+  snprintf(s->item, sizeof s->item, "%s", item);
+  s->bytes = s->offsets = 0;
+  hid_t g = cc_open(file, loc, item, name, H5I_GROUP, err);
+  if (g < 0) return -1;
+  char sub[340];
+  snprintf(sub, sizeof sub, "%s/bytes", item);
+  const int64_t any[1] = {-1}, want[1] = {n < 0 ? -1 : n + 1};
+  hsize_t d[1];
+  if ((s->bytes = cc_open(file, g, sub, "bytes", H5I_DATASET, err)) < 0 || cc_dtype(file, sub, s->bytes, DT_UINT8, err) ||
+      cc_shape(file, sub, s->bytes, 1, any, "(B, the bytes of all entries)", d, err) ||
+      cc_checksummed(file, sub, s->bytes, 0, err))
+    goto fail;
+  s->nbytes = d[0];
+  snprintf(sub, sizeof sub, "%s/offsets", item);
+  if ((s->offsets = cc_open(file, g, sub, "offsets", H5I_DATASET, err)) < 0 ||
+      cc_dtype(file, sub, s->offsets, DT_UINT64, err) || cc_shape(file, sub, s->offsets, 1, want, "(n + 1)", d, err))
+    goto fail;
+  if (d[0] < 1) {
+    tsr_err(err, "%s: %s: expected n + 1 >= 1 entries, found 0", file, sub);
+    goto fail;
+  }
+  if (cc_checksummed(file, sub, s->offsets, 0, err)) goto fail;
+  H5Gclose(g);
+  return (int64_t)d[0] - 1;
+fail:
+  close_strcol(s);
+  H5Gclose(g);
+  return -1;
 }
 
 // Entries [start, start+count) of s as malloc'ed C strings in out[]; `what`
 // names an entry in messages ("clip", "entry").
-static void read_strcol(const char *file, const StrCol *s, const char *what, int64_t start, int64_t count, char **out) {
-  if (count == 0) return;
+// On an error the strings made so far stay in out[] (the caller frees them).
+static int read_strcol(const char *file, const StrCol *s, const char *what, int64_t start, int64_t count, char **out,
+                       TsrErr *err) {
+  if (count == 0) return 0;
   uint64_t *off = malloc((size_t)(count + 1) * sizeof *off);
   TSR_ASSERT(off, "out of memory");
+  char *bytes = NULL;
   hsize_t st = (hsize_t)start, ct = (hsize_t)count + 1;
   int rc = read_slab(s->offsets, H5T_NATIVE_UINT64, 1, &st, &ct, off);
-  if (rc < 0) read_failed(file, s->item, what, start, rc);
+  if (rc < 0) {
+    read_failed(file, s->item, what, start, rc, err);
+    goto fail;
+  }
   for (int64_t i = 0; i < count; i++)
-    if (off[i] > off[i + 1] || off[i + 1] > s->nbytes || off[i + 1] - off[i] > (uint64_t)CORPUS_MAX_STRING)
-      tsr_user_error("%s: %s/offsets: %s %lld: expected offsets in [0, %llu] (the bytes), increasing by at most %lld, "
-                     "found %llu and %llu", file, s->item, what, (long long)(start + i), (unsigned long long)s->nbytes,
-                     (long long)CORPUS_MAX_STRING, (unsigned long long)off[i], (unsigned long long)off[i + 1]);
+    if (off[i] > off[i + 1] || off[i + 1] > s->nbytes || off[i + 1] - off[i] > (uint64_t)CORPUS_MAX_STRING) {
+      tsr_err(err, "%s: %s/offsets: %s %lld: expected offsets in [0, %llu] (the bytes), increasing by at most %lld, "
+              "found %llu and %llu", file, s->item, what, (long long)(start + i), (unsigned long long)s->nbytes,
+              (long long)CORPUS_MAX_STRING, (unsigned long long)off[i], (unsigned long long)off[i + 1]);
+      goto fail;
+    }
   uint64_t total = off[count] - off[0];
-  char *bytes = malloc(total ? total : 1);
+  bytes = malloc(total ? total : 1);
   TSR_ASSERT(bytes, "out of memory (%llu bytes of strings)", (unsigned long long)total);
   if (total) {
     st = off[0], ct = total;
     rc = read_slab(s->bytes, H5T_NATIVE_UINT8, 1, &st, &ct, bytes);
-    if (rc < 0) read_failed(file, s->item, what, start, rc);
+    if (rc < 0) {
+      read_failed(file, s->item, what, start, rc, err);
+      goto fail;
+    }
   }
   for (int64_t i = 0; i < count; i++) {
     size_t len = off[i + 1] - off[i];
     const char *src = bytes + (off[i] - off[0]);
-    if (memchr(src, 0, len))
-      tsr_user_error("%s: %s: %s %lld: expected UTF-8 text, found a NUL byte", file, s->item, what, (long long)(start + i));
+    if (memchr(src, 0, len)) {
+      tsr_err(err, "%s: %s: %s %lld: expected UTF-8 text, found a NUL byte", file, s->item, what, (long long)(start + i));
+      goto fail;
+    }
     out[i] = malloc(len + 1);
     TSR_ASSERT(out[i], "out of memory");
     memcpy(out[i], src, len);
@@ -142,6 +168,11 @@ static void read_strcol(const char *file, const StrCol *s, const char *what, int
   }
   free(bytes);
   free(off);
+  return 0;
+fail:
+  free(bytes);
+  free(off);
+  return -1;
 }
 
 // ---------------------------------------------------------------- open
@@ -163,216 +194,287 @@ static int parse_bucket_name(const char *name, int v[3]) {
   return 1;
 }
 
-static void open_meta(Corpus *c, hid_t g, const char *item, int64_t n, RBucket *rb) {
+// Dataset ds of a bucket: opened as loc/name and checked (dtype, shape, checksum); -1 on error.
+static hid_t open_ds(const char *f, hid_t loc, const char *sub, const char *name, CorpusDtype dt, int ndim,
+                     const int64_t *want, const char *legend, hsize_t chunk0, TsrErr *err) {
+  hid_t ds = cc_open(f, loc, sub, name, H5I_DATASET, err);
+  if (ds < 0) return -1;
+  if (cc_dtype(f, sub, ds, dt, err) || cc_shape(f, sub, ds, ndim, want, legend, NULL, err) ||
+      cc_checksummed(f, sub, ds, chunk0, err)) {
+    H5Dclose(ds);
+    return -1;
+  }
+  return ds;
+}
+
+// The numeric columns of meta/ (and meta/source); handles go to rb as they
+// are opened, so corpus_close releases them after an error.
+static int open_meta_group(Corpus *c, hid_t m, const char *sub, int64_t n, RBucket *rb, TsrErr *err) {
   const char *f = c->path;
-  char sub[340];
-  snprintf(sub, sizeof sub, "%s/meta", item);
-  hid_t m = cc_open(f, g, sub, "meta", H5I_GROUP);
   H5G_info_t info;
-  if (H5Gget_info(m, &info) < 0) tsr_user_error("%s: %s: unreadable (corrupt file?)", f, sub);
-  if (info.nlinks > 1024) tsr_user_error("%s: %s: expected at most 1024 columns, found %llu", f, sub, (unsigned long long)info.nlinks);
+  if (H5Gget_info(m, &info) < 0) return tsr_err(err, "%s: %s: unreadable (corrupt file?)", f, sub);
+  if (info.nlinks > 1024)
+    return tsr_err(err, "%s: %s: expected at most 1024 columns, found %llu", f, sub, (unsigned long long)info.nlinks);
   rb->meta = calloc(info.nlinks ? info.nlinks : 1, sizeof *rb->meta);
   TSR_ASSERT(rb->meta, "out of memory");
   for (hsize_t i = 0; i < info.nlinks; i++) {
     char name[256], mitem[700];
     if (H5Lget_name_by_idx(m, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0)
-      tsr_user_error("%s: %s: unreadable (corrupt file?)", f, sub);
+      return tsr_err(err, "%s: %s: unreadable (corrupt file?)", f, sub);
     snprintf(mitem, sizeof mitem, "%s/%s", sub, name);
     if (!strcmp(name, "source")) {
-      open_strcol(f, m, mitem, name, n, &rb->text[CORPUS_SOURCE]);
+      if (open_strcol(f, m, mitem, name, n, &rb->text[CORPUS_SOURCE], err) < 0) return -1;
       continue;
     }
-    if (strlen(name) >= sizeof rb->meta->name) tsr_user_error("%s: %s: expected a name of at most 63 bytes", f, mitem);
-    RMeta *e = &rb->meta[rb->nmeta++];
+    if (strlen(name) >= sizeof rb->meta->name) return tsr_err(err, "%s: %s: expected a name of at most 63 bytes", f, mitem);
+    RMeta *e = &rb->meta[rb->nmeta];
     memcpy(e->name, name, strlen(name) + 1);  // length checked above
-    e->id = cc_open(f, m, mitem, name, H5I_DATASET);
-    cc_dtype(f, mitem, e->id, DT_NUMBER);
+    e->id = cc_open(f, m, mitem, name, H5I_DATASET, err);
+    if (e->id < 0) return -1;
+    rb->nmeta++;
+    if (cc_dtype(f, mitem, e->id, DT_NUMBER, err)) return -1;
     hid_t sp = H5Dget_space(e->id);
     int nd = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
     hsize_t d[H5S_MAX_RANK];
-    if (nd < 1 || nd > H5S_MAX_RANK || H5Sget_simple_extent_dims(sp, d, NULL) < 0 || d[0] != (hsize_t)n)
-      tsr_user_error("%s: %s: expected one row per clip (first dimension %lld)", f, mitem, (long long)n);
-    H5Sclose(sp);
+    int bad = nd < 1 || nd > H5S_MAX_RANK || H5Sget_simple_extent_dims(sp, d, NULL) < 0 || d[0] != (hsize_t)n;
+    if (sp >= 0) H5Sclose(sp);
+    if (bad) return tsr_err(err, "%s: %s: expected one row per clip (first dimension %lld)", f, mitem, (long long)n);
     uint64_t width = 1;
     for (int k = 1; k < nd; k++) width = d[k] > CORPUS_MAX_META_WIDTH ? UINT64_MAX : width * d[k];
     if (width < 1 || width > CORPUS_MAX_META_WIDTH)
-      tsr_user_error("%s: %s: expected 1 to %d values per clip", f, mitem, CORPUS_MAX_META_WIDTH);
+      return tsr_err(err, "%s: %s: expected 1 to %d values per clip", f, mitem, CORPUS_MAX_META_WIDTH);
     e->width = (int)width;
-    cc_checksummed(f, mitem, e->id, 0);
+    if (cc_checksummed(f, mitem, e->id, 0, err)) return -1;
   }
-  H5Gclose(m);
+  return 0;
 }
 
-static void open_bucket(Corpus *c, hid_t gb, const char *name, CorpusBucket *b, RBucket *rb) {
+static int open_meta(Corpus *c, hid_t g, const char *item, int64_t n, RBucket *rb, TsrErr *err) {
+  char sub[340];
+  snprintf(sub, sizeof sub, "%s/meta", item);
+  hid_t m = cc_open(c->path, g, sub, "meta", H5I_GROUP, err);
+  if (m < 0) return -1;
+  int rc = open_meta_group(c, m, sub, n, rb, err);
+  H5Gclose(m);
+  return rc;
+}
+
+// The bucket's attributes and datasets, its group open as g.
+static int open_bucket_group(Corpus *c, hid_t g, const char *item, const int v[3], int64_t N, int64_t P,
+                             CorpusBucket *b, RBucket *rb, TsrErr *err) {
   const char *f = c->path;
-  char item[300], sub[400];
-  snprintf(item, sizeof item, "/buckets/%.200s", name);
-  int v[3];
-  if (strlen(name) >= sizeof b->name || !parse_bucket_name(name, v))
-    tsr_user_error("%s: %s: expected a bucket group named TxHxW with sizes in [1, %d] (e.g. 16x32x32)", f, item, CORPUS_MAX_DIM);
-  const int T = v[0], H = v[1], W = v[2];
-  if (T % c->pt || H % c->ph || W % c->pw)
-    tsr_user_error("%s: %s: bucket size not divisible by the patch %dx%dx%d (/tokenizer attribute 'patch')", f, item,
-                   c->pt, c->ph, c->pw);
-  // Each factor is at most 65536 (dims) or 4096 (patch, channels): no int64 overflow.
-  const int64_t N = (int64_t)(T / c->pt) * (H / c->ph) * (W / c->pw), P = (int64_t)c->pt * c->ph * c->pw * c->channels;
-  if (P > INT_MAX || N * P > CORPUS_MAX_CLIP_BYTES)
-    tsr_user_error("%s: %s: a clip of N %lld tokens x P %lld values is more than the %lld bytes a clip may have", f, item,
-                   (long long)N, (long long)P, (long long)CORPUS_MAX_CLIP_BYTES);
-  hid_t g = cc_open(f, gb, item, name, H5I_GROUP);
-  memcpy(b->name, name, strlen(name) + 1);  // length checked above
-  b->T = T, b->H = H, b->W = W;
-  b->N = (int)N, b->P = (int)P;
+  char sub[400];
   const char *an[3] = {"frames", "height", "width"};
   for (int i = 0; i < 3; i++) {
-    int64_t a = cc_attr_int(f, g, item, an[i]);
-    if (a != v[i]) tsr_user_error("%s: %s: attribute '%s': expected %d (from the bucket name), found %lld", f, item, an[i], v[i], (long long)a);
+    int64_t a;
+    if (cc_attr_int(f, g, item, an[i], &a, err)) return -1;
+    if (a != v[i])
+      return tsr_err(err, "%s: %s: attribute '%s': expected %d (from the bucket name), found %lld", f, item, an[i], v[i],
+                     (long long)a);
   }
-  int64_t n = cc_attr_int(f, g, item, "count");
-  if (n < 0 || n >= INT_MAX) tsr_user_error("%s: %s: attribute 'count': expected a clip count below 2^31 - 1, found %lld", f, item, (long long)n);
+  int64_t n;
+  if (cc_attr_int(f, g, item, "count", &n, err)) return -1;
+  if (n < 0 || n >= INT_MAX)
+    return tsr_err(err, "%s: %s: attribute 'count': expected a clip count below 2^31 - 1, found %lld", f, item, (long long)n);
   b->count = (int)n;
 
   snprintf(sub, sizeof sub, "%s/patches", item);
-  rb->patches = cc_open(f, g, sub, "patches", H5I_DATASET);
-  cc_dtype(f, sub, rb->patches, DT_UINT8);
   const int64_t wp[3] = {n, N, P};
-  cc_shape(f, sub, rb->patches, 3, wp, "(n, N, P)", NULL);
-  cc_checksummed(f, sub, rb->patches, 1);
+  if ((rb->patches = open_ds(f, g, sub, "patches", DT_UINT8, 3, wp, "(n, N, P)", 1, err)) < 0) return -1;
 
   static const char *const cap_names[2] = {"caption", "recaption"};
   static const char *const tok_names[2] = {"caption_tokens", "tokens"};
   static const char *const ntok_names[2] = {"caption_ntokens", "ntokens"};
+  const int64_t wt[2] = {n, c->text_length};
   for (int k = 0; k < 2; k++) {
     snprintf(sub, sizeof sub, "%s/%s", item, cap_names[k]);
-    open_strcol(f, g, sub, cap_names[k], n, &rb->text[k]);
+    if (open_strcol(f, g, sub, cap_names[k], n, &rb->text[k], err) < 0) return -1;
     snprintf(sub, sizeof sub, "%s/%s", item, tok_names[k]);
-    rb->tokens[k] = cc_open(f, g, sub, tok_names[k], H5I_DATASET);
-    cc_dtype(f, sub, rb->tokens[k], DT_INT32);
-    const int64_t wt[2] = {n, c->text_length};
-    cc_shape(f, sub, rb->tokens[k], 2, wt, "(n, text_length)", NULL);
-    cc_checksummed(f, sub, rb->tokens[k], 0);
+    if ((rb->tokens[k] = open_ds(f, g, sub, tok_names[k], DT_INT32, 2, wt, "(n, text_length)", 0, err)) < 0) return -1;
     snprintf(sub, sizeof sub, "%s/%s", item, ntok_names[k]);
-    rb->ntokens[k] = cc_open(f, g, sub, ntok_names[k], H5I_DATASET);
-    cc_dtype(f, sub, rb->ntokens[k], DT_INT32);
-    cc_shape(f, sub, rb->ntokens[k], 1, wt, "(n)", NULL);
-    cc_checksummed(f, sub, rb->ntokens[k], 0);
+    if ((rb->ntokens[k] = open_ds(f, g, sub, ntok_names[k], DT_INT32, 1, wt, "(n)", 0, err)) < 0) return -1;
   }
-  rb->text[CORPUS_SOURCE].bytes = rb->text[CORPUS_SOURCE].offsets = -1;
-  if (H5Lexists(g, "meta", H5P_DEFAULT) > 0) open_meta(c, g, item, n, rb);  // optional
+  if (H5Lexists(g, "meta", H5P_DEFAULT) > 0) return open_meta(c, g, item, n, rb, err);  // optional
+  return 0;
+}
+
+static int open_bucket(Corpus *c, hid_t gb, const char *name, CorpusBucket *b, RBucket *rb, TsrErr *err) {
+  const char *f = c->path;
+  char item[300];
+  snprintf(item, sizeof item, "/buckets/%.200s", name);
+  int v[3];
+  if (strlen(name) >= sizeof b->name || !parse_bucket_name(name, v))
+    return tsr_err(err, "%s: %s: expected a bucket group named TxHxW with sizes in [1, %d] (e.g. 16x32x32)", f, item,
+                   CORPUS_MAX_DIM);
+  const int T = v[0], H = v[1], W = v[2];
+  if (T % c->pt || H % c->ph || W % c->pw)
+    return tsr_err(err, "%s: %s: bucket size not divisible by the patch %dx%dx%d (/tokenizer attribute 'patch')", f,
+                   item, c->pt, c->ph, c->pw);
+  // Each factor is at most 65536 (dims) or 4096 (patch, channels): no int64 overflow.
+  const int64_t N = (int64_t)(T / c->pt) * (H / c->ph) * (W / c->pw), P = (int64_t)c->pt * c->ph * c->pw * c->channels;
+  if (P > INT_MAX || N * P > CORPUS_MAX_CLIP_BYTES)
+    return tsr_err(err, "%s: %s: a clip of N %lld tokens x P %lld values is more than the %lld bytes a clip may have", f,
+                   item, (long long)N, (long long)P, (long long)CORPUS_MAX_CLIP_BYTES);
+  hid_t g = cc_open(f, gb, item, name, H5I_GROUP, err);
+  if (g < 0) return -1;
+  memcpy(b->name, name, strlen(name) + 1);  // length checked above
+  b->T = T, b->H = H, b->W = W;
+  b->N = (int)N, b->P = (int)P;
+  int rc = open_bucket_group(c, g, item, v, N, P, b, rb, err);
   H5Gclose(g);
+  return rc;
 }
 
 // /format and /version: a version 2 tessera corpus (version 1 is refused with what to do).
-static void check_format(const char *f, hid_t file) {
+static int check_format(const char *f, hid_t file, TsrErr *err) {
   char fmt[256];
   if (H5Aexists(file, "format") <= 0)
-    tsr_user_error("%s: attribute /format missing: expected \"%s\" (not a tessera corpus)", f, CORPUS_FORMAT);
-  int fixed = cc_attr_fixed_string(f, file, "/", "format", fmt);
-  int64_t version = H5Aexists(file, "version") > 0 ? cc_attr_int(f, file, "/", "version") : -1;
+    return tsr_err(err, "%s: attribute /format missing: expected \"%s\" (not a tessera corpus)", f, CORPUS_FORMAT);
+  int fixed = cc_attr_fixed_string(f, file, "/", "format", fmt, err);
+  if (fixed < 0) return -1;
+  int64_t version = -1;
+  if (H5Aexists(file, "version") > 0 && cc_attr_int(f, file, "/", "version", &version, err)) return -1;
   if (version == 1)  // v1's strings are read only through the global heap, which crashes libhdf5 when corrupt
-    tsr_user_error("%s: corpus format version 1 is no longer read (its strings live on the HDF5 heap and nothing is "
-                   "checksummed): make the corpus again with this tessera (data synth / data ingest)", f);
+    return tsr_err(err, "%s: corpus format version 1 is no longer read (its strings live on the HDF5 heap and nothing "
+                   "is checksummed): make the corpus again with this tessera (data synth / data ingest)", f);
   if (!fixed)
-    tsr_user_error("%s: attribute /format: expected the fixed-length string \"%s\", found a variable-length string", f,
-                   CORPUS_FORMAT);
+    return tsr_err(err, "%s: attribute /format: expected the fixed-length string \"%s\", found a variable-length string",
+                   f, CORPUS_FORMAT);
   if (strcmp(fmt, CORPUS_FORMAT))
-    tsr_user_error("%s: attribute /format: expected \"%s\", found \"%.64s\" (not a tessera corpus)", f, CORPUS_FORMAT, fmt);
+    return tsr_err(err, "%s: attribute /format: expected \"%s\", found \"%.64s\" (not a tessera corpus)", f,
+                   CORPUS_FORMAT, fmt);
   if (version != CORPUS_VERSION)
-    tsr_user_error("%s: attribute /version: expected %d (the version this tessera reads), found %lld", f, CORPUS_VERSION,
-                   (long long)version);
+    return tsr_err(err, "%s: attribute /version: expected %d (the version this tessera reads), found %lld", f,
+                   CORPUS_VERSION, (long long)version);
+  return 0;
 }
 
-static void open_tokenizer(Corpus *c) {
+// The /tokenizer group's attributes and vocabulary, the group open as tg.
+static int read_tokenizer(Corpus *c, hid_t tg, TsrErr *err) {
   const char *f = c->path;
-  hid_t tg = cc_open(f, c->file, "/tokenizer", "tokenizer", H5I_GROUP);
   int64_t patch[3], v;
-  cc_attr_ints(f, tg, "/tokenizer", "patch", 3, patch);
+  if (cc_attr_ints(f, tg, "/tokenizer", "patch", 3, patch, err)) return -1;
   for (int i = 0; i < 3; i++)
     if (patch[i] < 1 || patch[i] > 4096)
-      tsr_user_error("%s: /tokenizer: attribute 'patch': expected 3 sizes in [1, 4096] (pt, ph, pw), found [%lld, %lld, %lld]",
-                     f, (long long)patch[0], (long long)patch[1], (long long)patch[2]);
+      return tsr_err(err, "%s: /tokenizer: attribute 'patch': expected 3 sizes in [1, 4096] (pt, ph, pw), found [%lld, "
+                     "%lld, %lld]", f, (long long)patch[0], (long long)patch[1], (long long)patch[2]);
   c->pt = (int)patch[0], c->ph = (int)patch[1], c->pw = (int)patch[2];
-  v = cc_attr_int(f, tg, "/tokenizer", "channels");
-  if (v < 1 || v > 4096) tsr_user_error("%s: /tokenizer: attribute 'channels': expected a count in [1, 4096], found %lld", f, (long long)v);
+  if (cc_attr_int(f, tg, "/tokenizer", "channels", &v, err)) return -1;
+  if (v < 1 || v > 4096)
+    return tsr_err(err, "%s: /tokenizer: attribute 'channels': expected a count in [1, 4096], found %lld", f, (long long)v);
   c->channels = (int)v;
-  v = cc_attr_int(f, tg, "/tokenizer", "text_length");
-  if (v < 1 || v > 1 << 20) tsr_user_error("%s: /tokenizer: attribute 'text_length': expected a length in [1, 2^20], found %lld", f, (long long)v);
+  if (cc_attr_int(f, tg, "/tokenizer", "text_length", &v, err)) return -1;
+  if (v < 1 || v > 1 << 20)
+    return tsr_err(err, "%s: /tokenizer: attribute 'text_length': expected a length in [1, 2^20], found %lld", f,
+                   (long long)v);
   c->text_length = (int)v;
   StrCol vocab;
-  int64_t V = open_strcol(f, tg, "/tokenizer/vocab", "vocab", -1, &vocab);
-  if (V < TOK_FIRST_WORD || V > CORPUS_MAX_VOCAB || vocab.nbytes > (uint64_t)1 << 28)
-    tsr_user_error("%s: /tokenizer/vocab: expected 4 to %d entries (the 4 specials first) of at most 256 MiB, found %lld "
-                   "entries of %llu bytes", f, CORPUS_MAX_VOCAB, (long long)V, (unsigned long long)vocab.nbytes);
-  c->vocab_size = (int)V;
-  c->vocab = calloc((size_t)V, sizeof *c->vocab);
-  TSR_ASSERT(c->vocab, "out of memory");
-  read_strcol(f, &vocab, "entry", 0, V, c->vocab);
-  static const char *const specials[TOK_FIRST_WORD] = {"<pad>", "<bos>", "<unk>", "<eos>"};
-  for (int i = 0; i < TOK_FIRST_WORD; i++)
-    if (strcmp(c->vocab[i], specials[i]))
-      tsr_user_error("%s: /tokenizer/vocab: entry %d: expected \"%s\", found \"%.40s\"", f, i, specials[i], c->vocab[i]);
+  int64_t V = open_strcol(f, tg, "/tokenizer/vocab", "vocab", -1, &vocab, err);
+  if (V < 0) return -1;
+  int rc = 0;
+  if (V < TOK_FIRST_WORD || V > CORPUS_MAX_VOCAB || vocab.nbytes > (uint64_t)1 << 28) {
+    rc = tsr_err(err, "%s: /tokenizer/vocab: expected 4 to %d entries (the 4 specials first) of at most 256 MiB, found "
+                 "%lld entries of %llu bytes", f, CORPUS_MAX_VOCAB, (long long)V, (unsigned long long)vocab.nbytes);
+  } else {
+    c->vocab_size = (int)V;
+    c->vocab = calloc((size_t)V, sizeof *c->vocab);
+    TSR_ASSERT(c->vocab, "out of memory");
+    rc = read_strcol(f, &vocab, "entry", 0, V, c->vocab, err);
+    static const char *const specials[TOK_FIRST_WORD] = {"<pad>", "<bos>", "<unk>", "<eos>"};
+    for (int i = 0; rc == 0 && i < TOK_FIRST_WORD; i++)
+      if (strcmp(c->vocab[i], specials[i]))
+        rc = tsr_err(err, "%s: /tokenizer/vocab: entry %d: expected \"%s\", found \"%.40s\"", f, i, specials[i],
+                     c->vocab[i]);
+  }
   close_strcol(&vocab);
-  H5Gclose(tg);
+  return rc;
 }
 
-void corpus_open(Corpus *c, const char *path) {
-  memset(c, 0, sizeof *c);
-  snprintf(c->path, sizeof c->path, "%s", path);
-  const char *f = c->path;
-  struct stat st;
-  if (stat(path, &st) != 0) tsr_user_error("%s: cannot open: %s", f, strerror(errno));
-  if (S_ISDIR(st.st_mode)) tsr_user_error("%s: cannot open: is a directory (expected a corpus .h5 file)", f);
-  // A FIFO or device would block the opens below (or never end).
-  if (!S_ISREG(st.st_mode)) tsr_user_error("%s: cannot open: not a regular file (expected a corpus .h5 file)", f);
-  FILE *probe = fopen(path, "rb");
-  if (!probe) tsr_user_error("%s: cannot open: %s", f, strerror(errno));
-  fclose(probe);
+static int open_tokenizer(Corpus *c, TsrErr *err) {
+  hid_t tg = cc_open(c->path, c->file, "/tokenizer", "tokenizer", H5I_GROUP, err);
+  if (tg < 0) return -1;
+  int rc = read_tokenizer(c, tg, err);
+  H5Gclose(tg);
+  return rc;
+}
 
-  H5Quiet q = h5_quiet_begin();
-  if (H5Fis_hdf5(path) <= 0) tsr_user_error("%s: not an HDF5 file (truncated or corrupt?)", f);
+// /buckets/<T>x<H>x<W>, in name order, the group open as gb.
+static int open_buckets(Corpus *c, hid_t gb, TsrErr *err) {
+  const char *f = c->path;
+  H5G_info_t info;
+  if (H5Gget_info(gb, &info) < 0) return tsr_err(err, "%s: /buckets: unreadable (corrupt file?)", f);
+  if (info.nlinks > CORPUS_MAX_BUCKETS)
+    return tsr_err(err, "%s: /buckets: expected at most %d buckets, found %llu", f, CORPUS_MAX_BUCKETS,
+                   (unsigned long long)info.nlinks);
+  const int nb = (int)info.nlinks;
+  c->buckets = calloc((size_t)(nb ? nb : 1), sizeof *c->buckets);
+  c->priv->b = calloc((size_t)(nb ? nb : 1), sizeof *c->priv->b);
+  TSR_ASSERT(c->buckets && c->priv->b, "out of memory");
+  for (int i = 0; i < nb; i++) {
+    char name[256];
+    c->nbuckets = i + 1;  // so that corpus_close releases what bucket i opened
+    if (H5Lget_name_by_idx(gb, ".", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i, name, sizeof name, H5P_DEFAULT) < 0)
+      return tsr_err(err, "%s: /buckets: unreadable (corrupt file?)", f);
+    if (open_bucket(c, gb, name, &c->buckets[i], &c->priv->b[i], err)) return -1;
+  }
+  return 0;
+}
+
+static int open_file(Corpus *c, const char *path, TsrErr *err) {
+  const char *f = c->path;
+  if (H5Fis_hdf5(path) <= 0) return tsr_err(err, "%s: not an HDF5 file (truncated or corrupt?)", f);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 #if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
   H5Pset_file_locking(fapl, 1, 1);  // read-only: go on where the file system has no locks
 #endif
-  c->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
-  if (c->file < 0) tsr_user_error("%s: not an HDF5 file (truncated or corrupt?)", f);
-  check_format(f, c->file);
-  open_tokenizer(c);
-
-  // /buckets/<T>x<H>x<W>, in name order.
-  hid_t gb = cc_open(f, c->file, "/buckets", "buckets", H5I_GROUP);
-  H5G_info_t info;
-  if (H5Gget_info(gb, &info) < 0) tsr_user_error("%s: /buckets: unreadable (corrupt file?)", f);
-  if (info.nlinks > CORPUS_MAX_BUCKETS)
-    tsr_user_error("%s: /buckets: expected at most %d buckets, found %llu", f, CORPUS_MAX_BUCKETS, (unsigned long long)info.nlinks);
-  c->nbuckets = (int)info.nlinks;
-  c->buckets = calloc((size_t)(c->nbuckets ? c->nbuckets : 1), sizeof *c->buckets);
+  if (file < 0) return tsr_err(err, "%s: not an HDF5 file (truncated or corrupt?)", f);
+  c->file = file;
+  if (check_format(f, c->file, err) || open_tokenizer(c, err)) return -1;
   c->priv = calloc(1, sizeof *c->priv);
-  TSR_ASSERT(c->buckets && c->priv, "out of memory");
-  c->priv->b = calloc((size_t)(c->nbuckets ? c->nbuckets : 1), sizeof *c->priv->b);
-  TSR_ASSERT(c->priv->b, "out of memory");
-  for (int i = 0; i < c->nbuckets; i++) {
-    char name[256];
-    if (H5Lget_name_by_idx(gb, ".", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i, name, sizeof name, H5P_DEFAULT) < 0)
-      tsr_user_error("%s: /buckets: unreadable (corrupt file?)", f);
-    open_bucket(c, gb, name, &c->buckets[i], &c->priv->b[i]);
-  }
+  TSR_ASSERT(c->priv, "out of memory");
+  hid_t gb = cc_open(f, c->file, "/buckets", "buckets", H5I_GROUP, err);
+  if (gb < 0) return -1;
+  int rc = open_buckets(c, gb, err);
   H5Gclose(gb);
+  return rc;
+}
+
+int corpus_open(Corpus *c, const char *path, TsrErr *err) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->path, sizeof c->path, "%s", path);
+  const char *f = c->path;
+  struct stat st;
+  if (stat(path, &st) != 0) return tsr_err(err, "%s: cannot open: %s", f, strerror(errno));
+  if (S_ISDIR(st.st_mode)) return tsr_err(err, "%s: cannot open: is a directory (expected a corpus .h5 file)", f);
+  // A FIFO or device would block the opens below (or never end).
+  if (!S_ISREG(st.st_mode)) return tsr_err(err, "%s: cannot open: not a regular file (expected a corpus .h5 file)", f);
+  FILE *probe = fopen(path, "rb");
+  if (!probe) return tsr_err(err, "%s: cannot open: %s", f, strerror(errno));
+  fclose(probe);
+
+  H5Quiet q = h5_quiet_begin();
+  int rc = open_file(c, path, err);
   h5_quiet_end(q);
+  if (rc) corpus_close(c);  // everything opened so far
+  return rc;
 }
 
 void corpus_close(Corpus *c) {
-  if (!c->file) return;
+  if (c->file <= 0) {
+    memset(c, 0, sizeof *c);
+    return;
+  }
   H5Quiet q = h5_quiet_begin();
   if (c->priv) {
-    for (int i = 0; i < c->nbuckets; i++) {
+    for (int i = 0; i < c->nbuckets && c->priv->b; i++) {
       RBucket *rb = &c->priv->b[i];
-      H5Dclose(rb->patches);
+      if (rb->patches > 0) H5Dclose(rb->patches);
       for (int k = 0; k < 3; k++) close_strcol(&rb->text[k]);
       for (int k = 0; k < 2; k++) {
-        H5Dclose(rb->tokens[k]);
-        H5Dclose(rb->ntokens[k]);
+        if (rb->tokens[k] > 0) H5Dclose(rb->tokens[k]);
+        if (rb->ntokens[k] > 0) H5Dclose(rb->ntokens[k]);
       }
       for (int k = 0; k < rb->nmeta; k++) H5Dclose(rb->meta[k].id);
       free(rb->meta);
@@ -405,11 +507,11 @@ static RBucket *rbucket(const Corpus *c, const CorpusBucket *b) {
   return &c->priv->b[same - c->buckets];
 }
 
-void corpus_read_patches(const Corpus *c, const CorpusBucket *b, int clip, int n0, int n, float *out) {
+int corpus_read_patches(const Corpus *c, const CorpusBucket *b, int clip, int n0, int n, float *out, TsrErr *err) {
   TSR_ASSERT(clip >= 0 && clip < b->count && n0 >= 0 && n >= 0 && n0 + n <= b->N,
              "corpus_read_patches: clip %d tokens [%d, %d) outside bucket %s (%d clips, N %d)", clip, n0, n0 + n,
              b->name, b->count, b->N);
-  if (n == 0) return;
+  if (n == 0) return 0;
   RBucket *rb = rbucket(c, b);
   const size_t m = (size_t)n * (size_t)b->P;  // at most CORPUS_MAX_CLIP_BYTES (checked at open)
   struct CorpusHandles *h = c->priv;
@@ -425,12 +527,15 @@ void corpus_read_patches(const Corpus *c, const CorpusBucket *b, int clip, int n
   char item[64];
   snprintf(item, sizeof item, "/buckets/%s/patches", b->name);
   int rc = read_slab(rb->patches, H5T_NATIVE_UINT8, 3, start, count, buf);
-  if (rc < 0) read_failed(c->path, item, "clip", clip, rc);
+  if (rc < 0) read_failed(c->path, item, "clip", clip, rc, err);
   h5_quiet_end(q);
+  if (rc < 0) return -1;
   for (size_t i = 0; i < m; i++) out[i] = (float)buf[i] / 127.5f - 1.0f;  // exact at 0 -> -1 and 255 -> 1; vectorises
+  return 0;
 }
 
-void corpus_read_tokens(const Corpus *c, const CorpusBucket *b, int clip, int which, int32_t *tokens, int32_t *ntokens) {
+int corpus_read_tokens(const Corpus *c, const CorpusBucket *b, int clip, int which, int32_t *tokens, int32_t *ntokens,
+                       TsrErr *err) {
   TSR_ASSERT(clip >= 0 && clip < b->count && (which == 0 || which == 1), "corpus_read_tokens: clip %d which %d", clip, which);
   RBucket *rb = rbucket(c, b);
   const int L = c->text_length;
@@ -442,32 +547,38 @@ void corpus_read_tokens(const Corpus *c, const CorpusBucket *b, int clip, int wh
   H5Quiet q = h5_quiet_begin();
   int32_t nt = 0;
   int rc = read_slab(rb->tokens[which], H5T_NATIVE_INT32, 2, start, count, tokens);
-  if (rc < 0) read_failed(c->path, item[0], "clip", clip, rc);
-  rc = read_slab(rb->ntokens[which], H5T_NATIVE_INT32, 1, start, count, &nt);
-  if (rc < 0) read_failed(c->path, item[1], "clip", clip, rc);
+  if (rc < 0) read_failed(c->path, item[0], "clip", clip, rc, err);
+  if (rc == 0 && (rc = read_slab(rb->ntokens[which], H5T_NATIVE_INT32, 1, start, count, &nt)) < 0)
+    read_failed(c->path, item[1], "clip", clip, rc, err);
   h5_quiet_end(q);
+  if (rc < 0) return -1;
   if (nt < 1 || nt > L)
-    tsr_user_error("%s: %s: clip %d: expected a length in [1, %d], found %d", c->path, item[1], clip, L, nt);
+    return tsr_err(err, "%s: %s: clip %d: expected a length in [1, %d], found %d", c->path, item[1], clip, L, nt);
   for (int i = 0; i < L; i++)
     if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
-      tsr_user_error("%s: %s: clip %d: token %d is id %d, expected an id in [0, %d) (the vocabulary)", c->path, item[0],
-                     clip, i, tokens[i], c->vocab_size);
+      return tsr_err(err, "%s: %s: clip %d: token %d is id %d, expected an id in [0, %d) (the vocabulary)", c->path,
+                     item[0], clip, i, tokens[i], c->vocab_size);
   *ntokens = nt;
+  return 0;
 }
 
-char *corpus_read_caption(const Corpus *c, const CorpusBucket *b, int clip, int which) {
+char *corpus_read_caption(const Corpus *c, const CorpusBucket *b, int clip, int which, TsrErr *err) {
   TSR_ASSERT(clip >= 0 && clip < b->count && which >= 0 && which <= CORPUS_SOURCE, "corpus_read_caption: clip %d which %d",
              clip, which);
   const StrCol *s = &rbucket(c, b)->text[which];
   char *out = NULL;
-  if (s->bytes < 0) {  // no meta/source
+  if (s->bytes <= 0) {  // no meta/source
     out = calloc(1, 1);
     TSR_ASSERT(out, "out of memory");
     return out;
   }
   H5Quiet q = h5_quiet_begin();
-  read_strcol(c->path, s, "clip", clip, 1, &out);
+  int rc = read_strcol(c->path, s, "clip", clip, 1, &out, err);
   h5_quiet_end(q);
+  if (rc) {
+    free(out);
+    return NULL;
+  }
   return out;
 }
 
@@ -480,15 +591,17 @@ const char *corpus_meta_name(const Corpus *c, const CorpusBucket *b, int k, int 
   return rb->meta[k].name;
 }
 
-void corpus_read_meta(const Corpus *c, const CorpusBucket *b, int k, float *out) {
+int corpus_read_meta(const Corpus *c, const CorpusBucket *b, int k, float *out, TsrErr *err) {
   const RBucket *rb = rbucket(c, b);
   TSR_ASSERT(k >= 0 && k < rb->nmeta, "corpus_read_meta: column %d of %d", k, rb->nmeta);
-  if (b->count == 0) return;
+  if (b->count == 0) return 0;
   H5Quiet q = h5_quiet_begin();
+  int rc = 0;
   if (H5Dread(rb->meta[k].id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) {
     int sum = cc_checksum_failed();
-    tsr_user_error("%s: /buckets/%s/meta/%s: %s", c->path, b->name, rb->meta[k].name,
-                   sum ? "checksum mismatch (the file is corrupt)" : "unreadable (corrupt file?)");
+    rc = tsr_err(err, "%s: /buckets/%s/meta/%s: %s", c->path, b->name, rb->meta[k].name,
+                 sum ? "checksum mismatch (the file is corrupt)" : "unreadable (corrupt file?)");
   }
   h5_quiet_end(q);
+  return rc;
 }

@@ -6,7 +6,8 @@
 // until close, where the tokenizer is built from every caption and recaption
 // and the remaining datasets are written. Everything goes to PATH.tmp, which
 // is renamed to PATH only after a successful close; any HDF5 failure on the
-// way (a full disk) is one line, the .tmp removed, exit 2.
+// way (a full disk) is one line returned in the TsrErr, the file closed and
+// the .tmp removed.
 //
 // Version 2 (corpus.h): strings as bytes + offsets, every dataset chunked with
 // the fletcher32 checksum, the HDF5 1.10 file format (checksummed metadata).
@@ -54,24 +55,34 @@ struct CorpusWriter {
   int pt, ph, pw, C, L;
   int max_vocab, deflate;
   int warned_utf8;
+  int failed;  // a write failed: the file is closed and the .tmp removed
   WBucket *b;
   int nb, capb;
 };
 
-// An HDF5 call of the writer failed (a full disk, a write error): one line,
-// the temporary removed, exit 2. errno is what the file driver left.
-_Noreturn static void write_failed(CorpusWriter *w, const char *call) {
-  int e = errno;
-  H5Fclose(w->file);  // may fail again; the file goes anyway
+// Closes the file and every object still open in it, removes the .tmp.
+static void discard(CorpusWriter *w) {
+  if (w->file > 0) h5_close_all(w->file);  // may fail again (a full disk); the file goes anyway
+  w->file = -1;
   unlink(w->tmp);
-  tsr_user_error("%s: cannot write %s: %s (%s removed)", w->path, w->tmp,
-                 e == ENOSPC ? "no space left on device" : e ? strerror(e) : "HDF5 write failed", w->tmp);
-  (void)call;
+  h5_quiet_end(w->quiet);
+  w->failed = 1;
 }
-#define WCHECK(w, call)                                       \
-  do {                                                        \
-    errno = 0;                                                \
-    if ((long long)(call) < 0) write_failed((w), #call);      \
+
+// An HDF5 call of the writer failed (a full disk, a write error): one line in
+// err, the file closed and the temporary removed; returns -1. errno is what
+// the file driver left.
+static int write_failed(CorpusWriter *w, TsrErr *err) {
+  int e = errno;
+  discard(w);
+  return tsr_err(err, "%s: cannot write %s: %s (%s removed)", w->path, w->tmp,
+                 e == ENOSPC ? "no space left on device" : e ? strerror(e) : "HDF5 write failed", w->tmp);
+}
+// In a function that returns int and has w and err.
+#define WCHECK(call)                                            \
+  do {                                                          \
+    errno = 0;                                                  \
+    if ((long long)(call) < 0) return write_failed(w, err);     \
   } while (0)
 
 static char *xstrdup(const char *s) {
@@ -131,27 +142,33 @@ static char *utf8_clean(const char *s, const char *what, const char *path, int *
   return out;
 }
 
-void corpus_writer_check_path(const char *path) {
+int corpus_writer_check_path(const char *path, TsrErr *err) {
   struct stat st;
-  if (!path || !*path) tsr_user_error("corpus: expected an output file name, found an empty one");
+  if (!path || !*path) return tsr_err(err, "corpus: expected an output file name, found an empty one");
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-    tsr_user_error("%s: cannot write the corpus: is a directory (expected a file name)", path);
+    return tsr_err(err, "%s: cannot write the corpus: is a directory (expected a file name)", path);
   if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-    tsr_user_error("%s: cannot write the corpus: not a regular file (expected a file name)", path);
+    return tsr_err(err, "%s: cannot write the corpus: not a regular file (expected a file name)", path);
   size_t n = strlen(path);
   char *dir = xstrdup(path);
   char *slash = strrchr(dir, '/');
   if (!slash) snprintf(dir, n + 1, ".");
   else if (slash == dir) slash[1] = 0;
   else *slash = 0;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) tsr_user_error("%s: cannot write the corpus: directory '%s' does not exist", path, dir);
-  if (access(dir, W_OK) != 0) tsr_user_error("%s: cannot write the corpus: directory '%s' is not writable", path, dir);
+  int rc = 0;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    rc = tsr_err(err, "%s: cannot write the corpus: directory '%s' does not exist", path, dir);
+  else if (access(dir, W_OK) != 0)
+    rc = tsr_err(err, "%s: cannot write the corpus: directory '%s' is not writable", path, dir);
   free(dir);
+  return rc;
 }
 
-CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int channels, int text_length) {
+static void writer_free(CorpusWriter *w);
+
+CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int channels, int text_length, TsrErr *err) {
   TSR_ASSERT(pt > 0 && ph > 0 && pw > 0 && channels > 0 && text_length > 0, "corpus_writer_open: bad sizes");
-  corpus_writer_check_path(path);
+  if (corpus_writer_check_path(path, err)) return NULL;
   CorpusWriter *w = calloc(1, sizeof *w);
   TSR_ASSERT(w, "out of memory");
   w->path = xstrdup(path);
@@ -168,9 +185,19 @@ CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int c
     tsr_fatal(__FILE__, __LINE__, "HDF5", "cannot set the file format bounds");
   w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
-  if (w->file < 0) tsr_user_error("%s: cannot create (does the directory exist and is it writable?)", w->tmp);
+  if (w->file < 0) {
+    tsr_err(err, "%s: cannot create (does the directory exist and is it writable?)", w->tmp);
+    h5_quiet_end(w->quiet);
+    writer_free(w);
+    return NULL;
+  }
+  errno = 0;
   w->buckets_group = H5Gcreate2(w->file, "buckets", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  WCHECK(w, w->buckets_group);
+  if (w->buckets_group < 0) {
+    write_failed(w, err);
+    writer_free(w);
+    return NULL;
+  }
   return w;
 }
 
@@ -186,12 +213,34 @@ static WBucket *find_bucket(CorpusWriter *w, int T, int H, int W) {
   return NULL;
 }
 
-static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W) {
+// The new bucket's group and extendible patches dataset.
+static int create_bucket(CorpusWriter *w, WBucket *b, TsrErr *err) {
+  b->group = H5Gcreate2(w->buckets_group, b->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  WCHECK(b->group);
+  hsize_t dims[3] = {0, (hsize_t)b->N, (hsize_t)b->P}, maxd[3] = {H5S_UNLIMITED, (hsize_t)b->N, (hsize_t)b->P};
+  hsize_t chunk[3] = {1, (hsize_t)b->N, (hsize_t)b->P};
+  hid_t space = H5Screate_simple(3, dims, maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  WCHECK(space);
+  WCHECK(dcpl);
+  WCHECK(H5Pset_chunk(dcpl, 3, chunk));
+  WCHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+  if (w->deflate > 0) WCHECK(H5Pset_deflate(dcpl, (unsigned)w->deflate));
+  WCHECK(H5Pset_fletcher32(dcpl));  // after deflate: the checksum covers the stored bytes, one per clip
+  b->patches = H5Dcreate2(b->group, "patches", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  WCHECK(b->patches);
+  WCHECK(H5Pclose(dcpl));
+  WCHECK(H5Sclose(space));
+  return 0;
+}
+
+static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W, TsrErr *err) {
   WBucket *b = find_bucket(w, T, H, W);
   if (b) return b;
-  if (T <= 0 || H <= 0 || W <= 0 || T % w->pt || H % w->ph || W % w->pw)
-    tsr_user_error("%s: clip size %dx%dx%d (TxHxW): expected positive sizes divisible by the patch %dx%dx%d", w->path, T,
-                   H, W, w->pt, w->ph, w->pw);
+  if (T <= 0 || H <= 0 || W <= 0 || T % w->pt || H % w->ph || W % w->pw) {
+    tsr_err(err, "%s: clip size %dx%dx%d (TxHxW): expected positive sizes divisible by the patch %dx%dx%d", w->path, T,
+            H, W, w->pt, w->ph, w->pw);
+    return NULL;
+  }
   if (w->nb == w->capb) {
     w->capb = w->capb ? 2 * w->capb : 4;
     w->b = xrealloc(w->b, (size_t)w->capb * sizeof *w->b);
@@ -202,21 +251,7 @@ static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W) {
   b->N = (T / w->pt) * (H / w->ph) * (W / w->pw);
   b->P = w->pt * w->ph * w->pw * w->C;
   snprintf(b->name, sizeof b->name, "%dx%dx%d", T, H, W);
-  b->group = H5Gcreate2(w->buckets_group, b->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  WCHECK(w, b->group);
-  hsize_t dims[3] = {0, (hsize_t)b->N, (hsize_t)b->P}, maxd[3] = {H5S_UNLIMITED, (hsize_t)b->N, (hsize_t)b->P};
-  hsize_t chunk[3] = {1, (hsize_t)b->N, (hsize_t)b->P};
-  hid_t space = H5Screate_simple(3, dims, maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  WCHECK(w, space);
-  WCHECK(w, dcpl);
-  WCHECK(w, H5Pset_chunk(dcpl, 3, chunk));
-  WCHECK(w, H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
-  if (w->deflate > 0) WCHECK(w, H5Pset_deflate(dcpl, (unsigned)w->deflate));
-  WCHECK(w, H5Pset_fletcher32(dcpl));  // after deflate: the checksum covers the stored bytes, one per clip
-  b->patches = H5Dcreate2(b->group, "patches", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  WCHECK(w, b->patches);
-  WCHECK(w, H5Pclose(dcpl));
-  WCHECK(w, H5Sclose(space));
+  if (create_bucket(w, b, err)) return NULL;
   int64_t clip_bytes = (int64_t)b->N * b->P;
   b->batch_cap = (int)(BATCH_BYTES / clip_bytes);
   if (b->batch_cap < 1) b->batch_cap = 1;
@@ -225,21 +260,22 @@ static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W) {
   return b;
 }
 
-static void flush_batch(CorpusWriter *w, WBucket *b) {
-  if (!b->nbatch) return;
+static int flush_batch(CorpusWriter *w, WBucket *b, TsrErr *err) {
+  if (!b->nbatch) return 0;
   hsize_t dims[3] = {(hsize_t)(b->written + b->nbatch), (hsize_t)b->N, (hsize_t)b->P};
-  WCHECK(w, H5Dset_extent(b->patches, dims));
+  WCHECK(H5Dset_extent(b->patches, dims));
   hid_t fspace = H5Dget_space(b->patches);
-  WCHECK(w, fspace);
+  WCHECK(fspace);
   hsize_t start[3] = {(hsize_t)b->written, 0, 0}, count[3] = {(hsize_t)b->nbatch, (hsize_t)b->N, (hsize_t)b->P};
-  WCHECK(w, H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
+  WCHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
   hid_t mspace = H5Screate_simple(3, count, NULL);
-  WCHECK(w, mspace);
-  WCHECK(w, H5Dwrite(b->patches, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, b->batch));
-  WCHECK(w, H5Sclose(mspace));
-  WCHECK(w, H5Sclose(fspace));
+  WCHECK(mspace);
+  WCHECK(H5Dwrite(b->patches, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, b->batch));
+  WCHECK(H5Sclose(mspace));
+  WCHECK(H5Sclose(fspace));
   b->written += b->nbatch;
   b->nbatch = 0;
+  return 0;
 }
 
 // pixels [T,H,W,C] -> patches [N,P]: token (t,h,w), vector (pt,ph,pw,C), row-major.
@@ -258,8 +294,10 @@ static void patchify_u8(uint8_t *out, const uint8_t *px, int T, int H, int W, in
     }
 }
 
-void corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip) {
-  WBucket *b = get_bucket(w, T, H, W);
+int corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip, TsrErr *err) {
+  TSR_ASSERT(!w->failed, "corpus_writer_add after a failed write");
+  WBucket *b = get_bucket(w, T, H, W, err);
+  if (!b) return -1;
   if (b->count == b->cap) {
     b->cap = b->cap ? 2 * b->cap : 256;
     b->caption = xrealloc(b->caption, (size_t)b->cap * sizeof(char *));
@@ -273,7 +311,8 @@ void corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *c
   b->fps[b->count] = clip->fps;
   b->count++;
   patchify_u8(b->batch + (size_t)b->nbatch * b->N * b->P, clip->pixels, T, H, W, w->C, w->pt, w->ph, w->pw);
-  if (++b->nbatch == b->batch_cap) flush_batch(w, b);
+  if (++b->nbatch == b->batch_cap) return flush_batch(w, b, err);
+  return 0;
 }
 
 void corpus_writer_meta(CorpusWriter *w, int T, int H, int W, const char *name, const float *values, int width) {
@@ -304,8 +343,8 @@ void corpus_writer_meta(CorpusWriter *w, int T, int H, int W, const char *name, 
 
 // A chunked dataset with the fletcher32 checksum, extendible in dimension 0
 // (a chunked dataset of 0 rows needs it), chunks of about CHUNK_BYTES.
-static void write_ds(CorpusWriter *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
-                     const void *data) {
+static int write_ds(CorpusWriter *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
+                    const void *data, TsrErr *err) {
   hsize_t maxd[3], chunk[3], row = H5Tget_size(ftype);
   TSR_ASSERT(ndim >= 1 && ndim <= 3, "write_ds: rank %d", ndim);
   for (int i = 1; i < ndim; i++) row *= dims[i];
@@ -314,52 +353,56 @@ static void write_ds(CorpusWriter *w, hid_t loc, const char *name, hid_t ftype, 
   if (chunk[0] > dims[0]) chunk[0] = dims[0];
   if (chunk[0] < 1) chunk[0] = 1;
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  WCHECK(w, lcpl);
-  WCHECK(w, dcpl);
-  WCHECK(w, H5Pset_create_intermediate_group(lcpl, 1));
-  WCHECK(w, H5Pset_chunk(dcpl, ndim, chunk));
-  WCHECK(w, H5Pset_fletcher32(dcpl));
+  WCHECK(lcpl);
+  WCHECK(dcpl);
+  WCHECK(H5Pset_create_intermediate_group(lcpl, 1));
+  WCHECK(H5Pset_chunk(dcpl, ndim, chunk));
+  WCHECK(H5Pset_fletcher32(dcpl));
   hid_t space = H5Screate_simple(ndim, dims, maxd);
-  WCHECK(w, space);
+  WCHECK(space);
   hid_t ds = H5Dcreate2(loc, name, ftype, space, lcpl, dcpl, H5P_DEFAULT);
-  WCHECK(w, ds);
+  WCHECK(ds);
   hsize_t n = 1;
   for (int i = 0; i < ndim; i++) n *= dims[i];
-  if (n > 0) WCHECK(w, H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-  WCHECK(w, H5Dclose(ds));
-  WCHECK(w, H5Sclose(space));
-  WCHECK(w, H5Pclose(dcpl));
-  WCHECK(w, H5Pclose(lcpl));
+  if (n > 0) WCHECK(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  WCHECK(H5Dclose(ds));
+  WCHECK(H5Sclose(space));
+  WCHECK(H5Pclose(dcpl));
+  WCHECK(H5Pclose(lcpl));
+  return 0;
 }
 
 // A string column (corpus.h): NAME/bytes uint8 [B], NAME/offsets uint64 [n+1],
 // the layout checkpoints use for their vocabulary too (core/h5io.h).
-static void write_strings(CorpusWriter *w, hid_t loc, const char *name, char **s, int64_t n) {
-  WCHECK(w, h5_strings_write(loc, name, s, n));
+static int write_strings(CorpusWriter *w, hid_t loc, const char *name, char **s, int64_t n, TsrErr *err) {
+  WCHECK(h5_strings_write(loc, name, s, n));
+  return 0;
 }
 
-static void attr(CorpusWriter *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v) {
+static int attr(CorpusWriter *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v, TsrErr *err) {
   hsize_t d = (hsize_t)n;
   hid_t space = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &d, NULL);
-  WCHECK(w, space);
+  WCHECK(space);
   hid_t a = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
-  WCHECK(w, a);
-  WCHECK(w, H5Awrite(a, mtype, v));
-  WCHECK(w, H5Aclose(a));
-  WCHECK(w, H5Sclose(space));
+  WCHECK(a);
+  WCHECK(H5Awrite(a, mtype, v));
+  WCHECK(H5Aclose(a));
+  WCHECK(H5Sclose(space));
+  return 0;
 }
-static void attr_i64(CorpusWriter *w, hid_t loc, const char *name, int64_t v) {
-  attr(w, loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v);
+static int attr_i64(CorpusWriter *w, hid_t loc, const char *name, int64_t v, TsrErr *err) {
+  return attr(w, loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v, err);
 }
 
 // A fixed-length ASCII string attribute: stored in the object header, read without the heap.
-static void attr_str(CorpusWriter *w, hid_t loc, const char *name, const char *v) {
+static int attr_str(CorpusWriter *w, hid_t loc, const char *name, const char *v, TsrErr *err) {
   hid_t t = H5Tcopy(H5T_C_S1);
-  WCHECK(w, t);
-  WCHECK(w, H5Tset_size(t, strlen(v)));
-  WCHECK(w, H5Tset_strpad(t, H5T_STR_NULLPAD));
-  attr(w, loc, name, t, t, 0, v);
-  WCHECK(w, H5Tclose(t));
+  WCHECK(t);
+  WCHECK(H5Tset_size(t, strlen(v)));
+  WCHECK(H5Tset_strpad(t, H5T_STR_NULLPAD));
+  if (attr(w, loc, name, t, t, 0, v, err)) return -1;
+  WCHECK(H5Tclose(t));
+  return 0;
 }
 
 // Encode n texts into tokens [n, L] and lengths [n]; returns how many were truncated.
@@ -374,25 +417,33 @@ static int64_t encode_all(const Tokenizer *tok, char **texts, int64_t n, int L, 
   return truncated;
 }
 
-static void close_bucket(CorpusWriter *w, WBucket *b, const Tokenizer *tok, int64_t *trunc_short, int64_t *trunc_long) {
-  flush_batch(w, b);
+// Token ids of the n texts written as NAME [n, L] and NNAME [n]; adds the truncated count to *trunc.
+static int write_tokens(CorpusWriter *w, WBucket *b, const Tokenizer *tok, char **texts, const char *name,
+                        const char *nname, int64_t *trunc, TsrErr *err) {
   const int L = w->L;
   const int64_t n = b->count;
   int32_t *tokens = xrealloc(NULL, (size_t)(n * L) * sizeof(int32_t));
   int32_t *ntokens = xrealloc(NULL, (size_t)n * sizeof(int32_t));
   hsize_t d2[2] = {(hsize_t)n, (hsize_t)L}, d1 = (hsize_t)n;
-  *trunc_long += encode_all(tok, b->recaption, n, L, tokens, ntokens);
-  write_ds(w, b->group, "tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d2, tokens);
-  write_ds(w, b->group, "ntokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, ntokens);
-  *trunc_short += encode_all(tok, b->caption, n, L, tokens, ntokens);
-  write_ds(w, b->group, "caption_tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d2, tokens);
-  write_ds(w, b->group, "caption_ntokens", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, ntokens);
+  *trunc += encode_all(tok, texts, n, L, tokens, ntokens);
+  int rc = write_ds(w, b->group, name, H5T_STD_I32LE, H5T_NATIVE_INT32, 2, d2, tokens, err) ||
+           write_ds(w, b->group, nname, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, ntokens, err);
   free(tokens);
   free(ntokens);
-  write_strings(w, b->group, "caption", b->caption, n);
-  write_strings(w, b->group, "recaption", b->recaption, n);
-  write_strings(w, b->group, "meta/source", b->source, n);
-  write_ds(w, b->group, "meta/fps", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d1, b->fps);
+  return rc ? -1 : 0;
+}
+
+static int close_bucket(CorpusWriter *w, WBucket *b, const Tokenizer *tok, int64_t *trunc_short, int64_t *trunc_long,
+                        TsrErr *err) {
+  const int64_t n = b->count;
+  hsize_t d1 = (hsize_t)n;
+  if (flush_batch(w, b, err) || write_tokens(w, b, tok, b->recaption, "tokens", "ntokens", trunc_long, err) ||
+      write_tokens(w, b, tok, b->caption, "caption_tokens", "caption_ntokens", trunc_short, err) ||
+      write_strings(w, b->group, "caption", b->caption, n, err) ||
+      write_strings(w, b->group, "recaption", b->recaption, n, err) ||
+      write_strings(w, b->group, "meta/source", b->source, n, err) ||
+      write_ds(w, b->group, "meta/fps", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d1, b->fps, err))
+    return -1;
   for (int i = 0; i < b->nmeta; i++) {
     MetaCol *m = &b->meta[i];
     TSR_ASSERT(m->nrows == n, "%s: bucket %s: meta/%s has %lld rows for %lld clips", w->path, b->name, m->name,
@@ -400,14 +451,16 @@ static void close_bucket(CorpusWriter *w, WBucket *b, const Tokenizer *tok, int6
     char name[512];
     snprintf(name, sizeof name, "meta/%s", m->name);
     hsize_t dm[2] = {(hsize_t)n, (hsize_t)m->width};
-    write_ds(w, b->group, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dm, m->rows);
+    if (write_ds(w, b->group, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dm, m->rows, err)) return -1;
   }
-  attr_i64(w, b->group, "frames", b->T);
-  attr_i64(w, b->group, "height", b->H);
-  attr_i64(w, b->group, "width", b->W);
-  attr_i64(w, b->group, "count", n);
-  WCHECK(w, H5Dclose(b->patches));
-  WCHECK(w, H5Gclose(b->group));
+  if (attr_i64(w, b->group, "frames", b->T, err) || attr_i64(w, b->group, "height", b->H, err) ||
+      attr_i64(w, b->group, "width", b->W, err) || attr_i64(w, b->group, "count", n, err))
+    return -1;
+  WCHECK(H5Dclose(b->patches));
+  b->patches = 0;
+  WCHECK(H5Gclose(b->group));
+  b->group = 0;
+  return 0;
 }
 
 static void free_bucket(WBucket *b) {
@@ -428,7 +481,40 @@ static void free_bucket(WBucket *b) {
   free(b->meta);
 }
 
-void corpus_writer_close(CorpusWriter *w) {
+static void writer_free(CorpusWriter *w) {
+  for (int i = 0; i < w->nb; i++) free_bucket(&w->b[i]);
+  free(w->b);
+  free(w->path);
+  free(w->tmp);
+  free(w);
+}
+
+// The tokenizer, every bucket's remaining datasets, the root attributes.
+static int write_rest(CorpusWriter *w, const Tokenizer *tok, int64_t *trunc_short, int64_t *trunc_long, TsrErr *err) {
+  for (int i = 0; i < w->nb; i++)
+    if (close_bucket(w, &w->b[i], tok, trunc_short, trunc_long, err)) return -1;
+  WCHECK(H5Gclose(w->buckets_group));
+  hid_t g = H5Gcreate2(w->file, "tokenizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  WCHECK(g);
+  int64_t patch[3] = {w->pt, w->ph, w->pw};
+  float range[2] = {-1.0f, 1.0f};
+  if (write_strings(w, g, "vocab", tok->words, tok->size, err) ||
+      attr(w, g, "patch", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, patch, err) ||
+      attr_i64(w, g, "channels", w->C, err) || attr_i64(w, g, "text_length", w->L, err) ||
+      attr(w, g, "value_range", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, range, err))
+    return -1;
+  WCHECK(H5Gclose(g));
+  if (attr_str(w, w->file, "format", CORPUS_FORMAT, err) || attr_i64(w, w->file, "version", CORPUS_VERSION, err))
+    return -1;
+  WCHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL));
+  WCHECK(H5Fclose(w->file));
+  w->file = -1;
+  h5_quiet_end(w->quiet);
+  return 0;
+}
+
+int corpus_writer_close(CorpusWriter *w, TsrErr *err) {
+  TSR_ASSERT(!w->failed, "corpus_writer_close after a failed write (use corpus_writer_abort)");
   // Tokenizer from every short caption and recaption, in bucket then clip order.
   int64_t total = 0;
   for (int i = 0; i < w->nb; i++) total += w->b[i].count;
@@ -445,37 +531,22 @@ void corpus_writer_close(CorpusWriter *w) {
   free(texts);
 
   int64_t trunc_short = 0, trunc_long = 0;
-  for (int i = 0; i < w->nb; i++) close_bucket(w, &w->b[i], &tok, &trunc_short, &trunc_long);
-  WCHECK(w, H5Gclose(w->buckets_group));
-
-  hid_t g = H5Gcreate2(w->file, "tokenizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  WCHECK(w, g);
-  write_strings(w, g, "vocab", tok.words, tok.size);
-  int64_t patch[3] = {w->pt, w->ph, w->pw};
-  attr(w, g, "patch", H5T_STD_I64LE, H5T_NATIVE_INT64, 3, patch);
-  attr_i64(w, g, "channels", w->C);
-  attr_i64(w, g, "text_length", w->L);
-  float range[2] = {-1.0f, 1.0f};
-  attr(w, g, "value_range", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, range);
-  WCHECK(w, H5Gclose(g));
-  attr_str(w, w->file, "format", CORPUS_FORMAT);
-  attr_i64(w, w->file, "version", CORPUS_VERSION);
-
-  WCHECK(w, H5Fflush(w->file, H5F_SCOPE_GLOBAL));
-  WCHECK(w, H5Fclose(w->file));
-  h5_quiet_end(w->quiet);
-  if (rename(w->tmp, w->path) != 0) {
+  int rc = write_rest(w, &tok, &trunc_short, &trunc_long, err);
+  tokenizer_free(&tok);
+  if (rc == 0 && rename(w->tmp, w->path) != 0) {
     int e = errno;
     unlink(w->tmp);
-    tsr_user_error("%s: cannot rename %s into place: %s (%s removed)", w->path, w->tmp, strerror(e), w->tmp);
+    rc = tsr_err(err, "%s: cannot rename %s into place: %s (%s removed)", w->path, w->tmp, strerror(e), w->tmp);
   }
-  if (trunc_long || trunc_short)
+  if (rc == 0 && (trunc_long || trunc_short))
     log_warn("%s: %lld recaptions and %lld short captions are longer than text_length %d and were truncated", w->path,
              (long long)trunc_long, (long long)trunc_short, w->L);
-  tokenizer_free(&tok);
-  for (int i = 0; i < w->nb; i++) free_bucket(&w->b[i]);
-  free(w->b);
-  free(w->path);
-  free(w->tmp);
-  free(w);
+  writer_free(w);
+  return rc;
+}
+
+void corpus_writer_abort(CorpusWriter *w) {
+  if (!w) return;
+  if (!w->failed) discard(w);
+  writer_free(w);
 }

@@ -9,14 +9,13 @@
 // so two loaders, or a loader and a checkpoint save (which takes the lock),
 // never enter HDF5 at the same time.
 //
-// Errors. The worker never ends the process: a corpus error on it (the
-// reader's tsr_user_error) is caught (TsrCatch, core/error.h), the worker
-// stops, and the main thread reports the message once when loader_next
-// reaches the batch that failed, exactly where prefetch = 0 would have
-// failed. Conversely, when the main thread exits for any reason while the
-// worker runs, a shutdown hook (tsr_on_shutdown) stops and joins the worker
-// before HDF5 and MPI are torn down, releasing the HDF5 lock first if the
-// exiting thread holds it.
+// Errors. The corpus reader returns its errors (a TsrErr). A corpus error on
+// the worker stops it and is kept in the Loader; loader_next returns it when
+// it reaches the batch that failed, exactly where prefetch = 0 would have
+// failed (and again on every later call). Conversely, when the main thread
+// exits for any reason while the worker runs, a shutdown hook
+// (tsr_on_shutdown) stops and joins the worker before HDF5 and MPI are torn
+// down, releasing the HDF5 lock first if the exiting thread holds it.
 //
 // Ring. `nslots` = prefetch batch buffers; the worker fills slot
 // (head+count) % nslots while count < nslots, the consumer takes slot head.
@@ -26,7 +25,6 @@
 #include "data/loader.h"
 
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +80,8 @@ struct Loader {
   pthread_mutex_t mu;
   pthread_cond_t can_fill, can_take;
   int head, count, stop;  // under mu
-  int failed;             // under mu: the worker stopped on an error (message in errmsg)
-  char errmsg[1024];      // written by the worker before it sets failed
+  int failed;             // under mu: the worker stopped on an error (in werr)
+  TsrErr werr;            // written by the worker before it sets failed
   LoaderCursor wcur;      // worker's next batch (worker only while running)
   int worker_flushes;     // the worker's fpenv_denormals_flushed(), set before its first batch
 };
@@ -114,10 +112,13 @@ static void cursor_normalise(const Loader *l, LoaderCursor *c) {
   }
 }
 
-// Read the batch at *c into the given buffers (clip_ids may be NULL) and
-// advance *c past it. Runs on the reader thread only.
-static void read_batch(Loader *l, LoaderCursor *c, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids) {
+// Read the batch at *cur into the given buffers (clip_ids may be NULL) and
+// advance *cur past it (left as it was on an error). Runs on the reader
+// thread only.
+static int read_batch(Loader *l, LoaderCursor *cur, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids,
+                      TsrErr *err) {
   const LoaderOptions *o = &l->o;
+  LoaderCursor at = *cur, *c = &at;
   const int B = o->batch, L = l->L;
   for (int b = 0; b < B; b++) {
     if (!l->perm_valid || l->perm_epoch != c->epoch) make_perm(l, c->epoch);
@@ -129,10 +130,11 @@ static void read_batch(Loader *l, LoaderCursor *c, float *x0, int32_t *tokens, i
     int32_t *tok = tokens + (size_t)b * L;
 
     h5_lock();
-    corpus_read_patches(&l->corpus, l->bucket, clip, l->n0, l->nloc, x0 + (size_t)b * l->nloc * l->P);
     int32_t nt = 0;
-    if (!drop && !l->ids) corpus_read_tokens(&l->corpus, l->bucket, clip, which, l->tokbuf, &nt);
+    int rc = corpus_read_patches(&l->corpus, l->bucket, clip, l->n0, l->nloc, x0 + (size_t)b * l->nloc * l->P, err);
+    if (rc == 0 && !drop && !l->ids) rc = corpus_read_tokens(&l->corpus, l->bucket, clip, which, l->tokbuf, &nt, err);
     h5_unlock();
+    if (rc) return -1;
 
     if (l->ids) {  // re-tokenised at open
       const size_t at = (size_t)clip * 2 + (size_t)which;
@@ -156,6 +158,8 @@ static void read_batch(Loader *l, LoaderCursor *c, float *x0, int32_t *tokens, i
     }
   }
   c->batches++;
+  *cur = at;
+  return 0;
 }
 
 // ------------------------------------------------------------------ prefetch
@@ -164,17 +168,6 @@ static void *worker_main(void *arg) {
   Loader *l = arg;
   fpenv_flush_denormals();  // inherited from the creating thread too; stated where the thread begins
   l->worker_flushes = fpenv_denormals_flushed();  // published by the mutex hand-off of the first batch
-  TsrCatch c;
-  if (setjmp(c.jb)) {  // a user error on this thread: hand it to the consumer
-    h5_unlock_if_held();
-    PT_CHECK(pthread_mutex_lock(&l->mu));
-    memcpy(l->errmsg, c.msg, sizeof l->errmsg);
-    l->failed = 1;
-    PT_CHECK(pthread_cond_signal(&l->can_take));
-    PT_CHECK(pthread_mutex_unlock(&l->mu));
-    return NULL;
-  }
-  tsr_catch_push(&c);
   for (;;) {
     PT_CHECK(pthread_mutex_lock(&l->mu));
     while (l->count == l->nslots && !l->stop) PT_CHECK(pthread_cond_wait(&l->can_fill, &l->mu));
@@ -186,15 +179,21 @@ static void *worker_main(void *arg) {
     PT_CHECK(pthread_mutex_unlock(&l->mu));
 
     s->at = l->wcur;
-    read_batch(l, &l->wcur, s->x0, s->tokens, s->ntokens, s->clip_ids);
+    TsrErr err;
+    int rc = read_batch(l, &l->wcur, s->x0, s->tokens, s->ntokens, s->clip_ids, &err);
     s->next = l->wcur;
 
     PT_CHECK(pthread_mutex_lock(&l->mu));
-    l->count++;
+    if (rc) {  // hand the error to the consumer and stop
+      l->werr = err;
+      l->failed = 1;
+    } else {
+      l->count++;
+    }
     PT_CHECK(pthread_cond_signal(&l->can_take));
     PT_CHECK(pthread_mutex_unlock(&l->mu));
+    if (rc) break;
   }
-  tsr_catch_pop();
   return NULL;
 }
 
@@ -236,63 +235,49 @@ static void worker_shutdown(void *arg) {
 
 // o.tokenize: every caption and recaption of the bucket through the given
 // tokenizer, once (strings read on this thread, before any prefetch).
-static void retokenize(Loader *l, const char *path) {
+static int retokenize(Loader *l, const char *path, TsrErr *err) {
   const LoaderOptions *o = &l->o;
   const int L = l->L;
-  char err[1024], item[160];
+  char msg[1024], item[160];
   l->ids = tsr_calloc((size_t)l->n * 2 * L, sizeof *l->ids);
   l->nids = tsr_calloc((size_t)l->n * 2, sizeof *l->nids);
   l->null_ids = tsr_calloc((size_t)L, sizeof *l->null_ids);
-  if (o->tokenize(o->tokenize_ctx, "", "the null caption", l->null_ids, &l->null_n, NULL, err, sizeof err) != 0)
-    tsr_user_error("%s: %s", path, err);
+  if (o->tokenize(o->tokenize_ctx, "", "the null caption", l->null_ids, &l->null_n, NULL, msg, sizeof msg) != 0)
+    return tsr_err(err, "%s: %s", path, msg);
   int cut[2] = {0, 0};
   for (int clip = 0; clip < l->n; clip++)
     for (int which = 0; which < 2; which++) {
       h5_lock();
-      char *text = corpus_read_caption(&l->corpus, l->bucket, clip, which);
+      char *text = corpus_read_caption(&l->corpus, l->bucket, clip, which, err);
       h5_unlock();
+      if (!text) return -1;
       int truncated = 0;
       snprintf(item, sizeof item, "bucket %s clip %d %s", l->bucket->name, clip, which ? "recaption" : "caption");
       const size_t at = (size_t)clip * 2 + (size_t)which;
-      if (o->tokenize(o->tokenize_ctx, text, item, l->ids + at * L, &l->nids[at], &truncated, err, sizeof err) != 0)
-        tsr_user_error("%s: %s", path, err);
-      cut[which] += truncated;
+      int rc = o->tokenize(o->tokenize_ctx, text, item, l->ids + at * L, &l->nids[at], &truncated, msg, sizeof msg);
       free(text);
+      if (rc != 0) return tsr_err(err, "%s: %s", path, msg);
+      cut[which] += truncated;
     }
   if (cut[0] || cut[1])
     log_warn("%s: %d of %d captions and %d of %d recaptions are longer than the text window of %d tokens: cut",
              path, cut[0], l->n, cut[1], l->n, L);
+  return 0;
 }
 
 // ------------------------------------------------------------------ API
 
 int loader_worker_flushes_denormals(const Loader *l) { return l->running ? l->worker_flushes : -1; }
 
-Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, int pw, int channels) {
-  if (o->dp_size < 1 || o->dp_rank < 0 || o->dp_rank >= o->dp_size)
-    tsr_user_error("loader: dp_rank %d out of range for dp_size %d", o->dp_rank, o->dp_size);
-  if (o->sp_size < 1 || o->sp_rank < 0 || o->sp_rank >= o->sp_size)
-    tsr_user_error("loader: sp_rank %d out of range for sp_size %d", o->sp_rank, o->sp_size);
-  if (o->batch < 1) tsr_user_error("loader: batch %d, expected >= 1", o->batch);
-  if (o->text_length < 1) tsr_user_error("loader: text length %d, expected >= 1", o->text_length);
-  if (o->prefetch < 0 || o->prefetch > 1024) tsr_user_error("loader: data.prefetch %d, expected 0..1024", o->prefetch);
-  if (!(o->p_recaption >= 0 && o->p_recaption <= 1))
-    tsr_user_error("loader: data.p_recaption %g, expected a probability in [0,1]", (double)o->p_recaption);
-  if (!(o->p_drop >= 0 && o->p_drop <= 1))
-    tsr_user_error("loader: data.p_drop %g, expected a probability in [0,1]", (double)o->p_drop);
-
-  Loader *l = tsr_calloc(1, sizeof *l);
-  l->o = *o;
-  h5_lock();
-  corpus_open(&l->corpus, path);  // validates format, shapes, dtypes
-  h5_unlock();
+// The options against the corpus (open in l); the bucket found goes to l->bucket.
+static int check_corpus(Loader *l, const char *path, int pt, int ph, int pw, int channels, TsrErr *err) {
+  const LoaderOptions *o = &l->o;
   const Corpus *c = &l->corpus;
-
   if (c->pt != pt || c->ph != ph || c->pw != pw || c->channels != channels)
-    tsr_user_error("%s: /tokenizer patch %dx%dx%d with %d channels, but the model expects patch %dx%dx%d with %d channels",
-                   path, c->pt, c->ph, c->pw, c->channels, pt, ph, pw, channels);
+    return tsr_err(err, "%s: /tokenizer patch %dx%dx%d with %d channels, but the model expects patch %dx%dx%d with %d "
+                   "channels", path, c->pt, c->ph, c->pw, c->channels, pt, ph, pw, channels);
   if (!o->tokenize && c->text_length < o->text_length)
-    tsr_user_error("%s: /tokenizer text_length %d is shorter than the model's text length %d (model.text.length)",
+    return tsr_err(err, "%s: /tokenizer text_length %d is shorter than the model's text length %d (model.text.length)",
                    path, c->text_length, o->text_length);
   l->bucket = corpus_bucket(c, o->T, o->H, o->W);
   if (!l->bucket) {
@@ -302,17 +287,47 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
       len += (size_t)snprintf(avail + len, sizeof avail - len, "%s%s (%d clips)", i ? ", " : "", c->buckets[i].name,
                               c->buckets[i].count);
     if (c->nbuckets == 0) snprintf(avail, sizeof avail, "none");
-    tsr_user_error("%s: no bucket /buckets/%dx%dx%d for the model's video window; available: %s", path, o->T, o->H,
+    return tsr_err(err, "%s: no bucket /buckets/%dx%dx%d for the model's video window; available: %s", path, o->T, o->H,
                    o->W, avail);
   }
   const CorpusBucket *b = l->bucket;
   if (b->N % o->sp_size)
-    tsr_user_error("%s: bucket %s has %d tokens per clip, not divisible by sequence parallel size %d", path, b->name,
-                   b->N, o->sp_size);
+    return tsr_err(err, "%s: bucket %s has %d tokens per clip, not divisible by sequence parallel size %d", path,
+                   b->name, b->N, o->sp_size);
   if (b->count < o->dp_size)
-    tsr_user_error("%s: bucket %s has %d clips, fewer than the data parallel size %d", path, b->name, b->count,
+    return tsr_err(err, "%s: bucket %s has %d clips, fewer than the data parallel size %d", path, b->name, b->count,
                    o->dp_size);
+  return 0;
+}
 
+static int check_options(const LoaderOptions *o, TsrErr *err) {
+  if (o->dp_size < 1 || o->dp_rank < 0 || o->dp_rank >= o->dp_size)
+    return tsr_err(err, "loader: dp_rank %d out of range for dp_size %d", o->dp_rank, o->dp_size);
+  if (o->sp_size < 1 || o->sp_rank < 0 || o->sp_rank >= o->sp_size)
+    return tsr_err(err, "loader: sp_rank %d out of range for sp_size %d", o->sp_rank, o->sp_size);
+  if (o->batch < 1) return tsr_err(err, "loader: batch %d, expected >= 1", o->batch);
+  if (o->text_length < 1) return tsr_err(err, "loader: text length %d, expected >= 1", o->text_length);
+  if (o->prefetch < 0 || o->prefetch > 1024) return tsr_err(err, "loader: data.prefetch %d, expected 0..1024", o->prefetch);
+  if (!(o->p_recaption >= 0 && o->p_recaption <= 1))
+    return tsr_err(err, "loader: data.p_recaption %g, expected a probability in [0,1]", (double)o->p_recaption);
+  if (!(o->p_drop >= 0 && o->p_drop <= 1))
+    return tsr_err(err, "loader: data.p_drop %g, expected a probability in [0,1]", (double)o->p_drop);
+  return 0;
+}
+
+Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, int pw, int channels, TsrErr *err) {
+  if (check_options(o, err)) return NULL;
+  Loader *l = tsr_calloc(1, sizeof *l);
+  l->o = *o;
+  h5_lock();
+  int rc = corpus_open(&l->corpus, path, err);  // validates format, shapes, dtypes
+  h5_unlock();
+  if (rc || check_corpus(l, path, pt, ph, pw, channels, err)) {
+    loader_close(l);
+    return NULL;
+  }
+  const Corpus *c = &l->corpus;
+  const CorpusBucket *b = l->bucket;
   l->n = b->count;
   l->P = b->P;
   l->nloc = b->N / o->sp_size;
@@ -321,7 +336,10 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
   l->Lc = c->text_length;
   l->shard = (uint64_t)(l->n - o->dp_rank + o->dp_size - 1) / (uint64_t)o->dp_size;
   l->perm = tsr_calloc((size_t)l->n, sizeof *l->perm);
-  if (o->tokenize) retokenize(l, path);
+  if (o->tokenize && retokenize(l, path, err)) {
+    loader_close(l);
+    return NULL;
+  }
   l->tokbuf = tsr_calloc((size_t)l->Lc, sizeof *l->tokbuf);
 
   l->nslots = o->prefetch;
@@ -344,16 +362,14 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
   return l;
 }
 
-void loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids) {
-  if (l->nslots == 0) {
-    read_batch(l, &l->cur, x0, tokens, ntokens, clip_ids);
-    return;
-  }
+int loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids, TsrErr *err) {
+  if (l->nslots == 0) return read_batch(l, &l->cur, x0, tokens, ntokens, clip_ids, err);
   PT_CHECK(pthread_mutex_lock(&l->mu));
   while (l->count == 0 && !l->failed) PT_CHECK(pthread_cond_wait(&l->can_take, &l->mu));
-  if (l->count == 0) {  // the worker failed on this batch: report it here, once, on this thread
+  if (l->count == 0) {  // the worker failed on this batch: its error, on this thread
     PT_CHECK(pthread_mutex_unlock(&l->mu));
-    tsr_user_error("%s", l->errmsg);
+    if (err) *err = l->werr;
+    return -1;
   }
   Slot *s = &l->slots[l->head];
   PT_CHECK(pthread_mutex_unlock(&l->mu));
@@ -372,6 +388,7 @@ void loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_
   l->count--;
   PT_CHECK(pthread_cond_signal(&l->can_fill));
   PT_CHECK(pthread_mutex_unlock(&l->mu));
+  return 0;
 }
 
 LoaderCursor loader_cursor(const Loader *l) { return l->cur; }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
+
 // A caption tokenizer other than the corpus's own (e.g. the WordPiece of a
 // pretrained text encoder): text -> ids[L], *n used, *truncated when cut.
 // 0, or -1 with a message in err (err_size bytes).
@@ -44,11 +46,13 @@ typedef struct {
 typedef struct Loader Loader;
 
 // Open PATH and check it against the options (bucket present, text length,
-// patch size): a problem is a one-line user error naming the file and item.
-Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, int pw, int channels);
+// patch size): NULL with one line in err naming the file and item.
+Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, int pw, int channels, TsrErr *err);
 // Next batch: x0 [B, N/sp, P] floats in [-1,1] (this sp rank's tokens),
 // tokens [B, L], ntokens [B], clip_ids [B] (bucket clip index; may be NULL).
-void loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids);
+// 0, or -1 with the corpus error of that batch in err (read by the prefetch
+// thread or here); the cursor stays at the failed batch, which fails again.
+int loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids, TsrErr *err);
 LoaderCursor loader_cursor(const Loader *l);  // position of the next batch
 void loader_seek(Loader *l, LoaderCursor c);  // the next batch is the one at c
 int loader_bucket_size(const Loader *l);      // clips in the bucket

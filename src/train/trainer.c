@@ -106,6 +106,7 @@ static void open_data(Trainer *tr) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
   if (!cfg->data.path[0]) return;
+  TsrErr err;
   LoaderOptions o = {.dp_rank = tr->cc.dp_rank, .dp_size = tr->cc.dp, .sp_rank = tr->cc.sp_rank,
                      .sp_size = tr->cc.sp, .batch = tr->mb, .seed = cfg->train.seed,
                      .p_recaption = cfg->data.p_recaption, .p_drop = cfg->data.p_drop,
@@ -113,13 +114,15 @@ static void open_data(Trainer *tr) {
                      .prefetch = cfg->data.prefetch};
   if (tr->text) {  // the corpus's captions re-tokenised with the encoder's WordPiece; no corpus vocabulary
     o.tokenize = tokenize_caption, o.tokenize_ctx = tr->text;
-    tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels);
+    if (!(tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels, &err)))
+      tsr_user_error("%s", err.msg);
     return;
   }
   Corpus corpus;
   h5_lock();
-  corpus_open(&corpus, cfg->data.path);
+  int rc = corpus_open(&corpus, cfg->data.path, &err);
   h5_unlock();
+  if (rc) tsr_user_error("%s", err.msg);
   if (corpus.vocab_size > mc->vocab)
     comm_user_error_all("%s: tokenizer has %d words, more than model.vocab = %d of %s", cfg->data.path,
                         corpus.vocab_size, mc->vocab, cfg->path);
@@ -129,7 +132,8 @@ static void open_data(Trainer *tr) {
   h5_lock();
   corpus_close(&corpus);
   h5_unlock();
-  tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels);
+  if (!(tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels, &err)))
+    tsr_user_error("%s", err.msg);
   if (loader_bucket_size(tr->loader) % tr->cc.dp)
     log_warn("%s: %d clips do not split evenly over dp=%d ranks: each rank's epoch ends at its own step, so the "
              "sample order matches the single-rank run only within the first epoch",
@@ -279,7 +283,8 @@ static void next_batch(Trainer *tr, int64_t step, int k) {
   const uint64_t first = first_sample(tr, step, k), stride = (uint64_t)tr->cc.dp;
   FlowBatch *fb = &tr->fb;
   if (tr->loader) {
-    loader_next(tr->loader, fb->x0, fb->b.tokens, fb->b.ntokens, NULL);
+    TsrErr err;
+    if (loader_next(tr->loader, fb->x0, fb->b.tokens, fb->b.ntokens, NULL, &err)) tsr_user_error("%s", err.msg);
     flow_prepare(fb, mc, &cfg->train, 0.0f, cfg->train.seed, first, stride);  // loader did caption dropout
     text_states(tr);
     return;

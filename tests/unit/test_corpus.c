@@ -153,7 +153,7 @@ static void test_corpus(void) {
     tb[k].px[0] = 0;  // both ends of the range appear
     tb[k].px[1] = 255;
   }
-  CorpusWriter *w = corpus_writer_open(path, PT, PH, PW, CH, TL);
+  CorpusWriter *w = MUST_PTR(corpus_writer_open(path, PT, PH, PW, CH, TL, &tl_err));
   corpus_writer_set_vocab(w, 64);
   EXPECT(exists(tmp) && !exists(path), "while open: only %s exists", tmp);
   // interleave the buckets
@@ -164,16 +164,16 @@ static void test_corpus(void) {
     char rec[256];
     make_recaption(k, i, rec, sizeof rec);
     CorpusClip clip = {tb[k].px + (size_t)i * tb[k].T * tb[k].H * tb[k].W * CH, caption_of(k, i), rec, "synth", 8.0f + (float)i};
-    corpus_writer_add(w, tb[k].T, tb[k].H, tb[k].W, &clip);
+    MUST(corpus_writer_add(w, tb[k].T, tb[k].H, tb[k].W, &clip, &tl_err));
     float meta[2] = {(float)k, (float)i};
     corpus_writer_meta(w, tb[k].T, tb[k].H, tb[k].W, "ids", meta, 2);
   }
   EXPECT(!exists(path), "final name absent before close");
-  corpus_writer_close(w);
+  MUST(corpus_writer_close(w, &tl_err));
   EXPECT(exists(path) && !exists(tmp), "after close: only %s exists", path);
 
   Corpus c;
-  corpus_open(&c, path);
+  MUST(corpus_open(&c, path, &tl_err));
   EXPECT(c.pt == PT && c.ph == PH && c.pw == PW && c.channels == CH && c.text_length == TL, "corpus attributes");
   EXPECT(c.nbuckets == 2, "2 buckets, found %d", c.nbuckets);
   EXPECT(c.vocab_size > 4 && c.vocab_size <= 64 && !strcmp(c.vocab[0], "<pad>") && !strcmp(c.vocab[3], "<eos>"),
@@ -193,7 +193,7 @@ static void test_corpus(void) {
     float *x = malloc((size_t)N * P * sizeof(float)), *y = malloc((size_t)N * P * sizeof(float));
     int exact = 1, slices = 1, caps = 1, toks = 1;
     for (int i = 0; i < t->n; i++) {
-      corpus_read_patches(&c, b, i, 0, N, x);
+      MUST(corpus_read_patches(&c, b, i, 0, N, x, &tl_err));
       // independent unpatchify: element (n, p) -> pixel (t, h, w, c)
       const int nh = t->H / PH, nw = t->W / PW;
       for (int n = 0; n < N; n++)
@@ -207,18 +207,18 @@ static void test_corpus(void) {
       const int cuts[][2] = {{0, 1}, {1, 2}, {N / 2, N - N / 2}, {N - 1, 1}, {0, N}, {3, 0}};
       for (size_t s = 0; s < sizeof cuts / sizeof *cuts; s++) {
         int n0 = cuts[s][0], nn = cuts[s][1];
-        corpus_read_patches(&c, b, i, n0, nn, y);
+        MUST(corpus_read_patches(&c, b, i, n0, nn, y, &tl_err));
         slices &= !memcmp(y, x + (size_t)n0 * P, (size_t)nn * P * sizeof(float));
       }
-      char *cap = corpus_read_caption(&c, b, i, 0), *rec = corpus_read_caption(&c, b, i, 1);
+      char *cap = MUST_PTR(corpus_read_caption(&c, b, i, 0, &tl_err)), *rec = MUST_PTR(corpus_read_caption(&c, b, i, 1, &tl_err));
       char want[256];
       make_recaption(k, i, want, sizeof want);
       caps &= !strcmp(cap, caption_of(k, i)) && !strcmp(rec, want);
       int32_t t1[TL], t2[TL], nt, ne, trunc;
-      corpus_read_tokens(&c, b, i, 0, t1, &nt);
+      MUST(corpus_read_tokens(&c, b, i, 0, t1, &nt, &tl_err));
       ne = tokenizer_encode(&tok, cap, t2, TL, NULL);
       toks &= nt == ne && ids_equal(t1, t2, TL);
-      corpus_read_tokens(&c, b, i, 1, t1, &nt);
+      MUST(corpus_read_tokens(&c, b, i, 1, t1, &nt, &tl_err));
       ne = tokenizer_encode(&tok, rec, t2, TL, &trunc);
       toks &= nt == ne && ids_equal(t1, t2, TL) && trunc && nt == TL;
       free(cap);
@@ -236,14 +236,14 @@ static void test_corpus(void) {
   {
     const CorpusBucket *b = corpus_bucket(&c, 4, 8, 8);
     float v[24];
-    corpus_read_patches(&c, b, 2, 25, 1, v);
+    MUST(corpus_read_patches(&c, b, 2, 25, 1, v, &tl_err));
     EXPECT(v[19] == lut[pixel_of(&tb[0], 2, 3, 5, 2, 1)], "hand-indexed element: %g vs %g", v[19], lut[pixel_of(&tb[0], 2, 3, 5, 2, 1)]);
   }
   // The "café ☕" caption's tokens: BOS, café, ☕.
   {
     const CorpusBucket *b = corpus_bucket(&c, 4, 8, 8);
     int32_t t1[TL], nt;
-    corpus_read_tokens(&c, b, 1, 0, t1, &nt);
+    MUST(corpus_read_tokens(&c, b, 1, 0, t1, &nt, &tl_err));
     EXPECT(nt == 3 && !strcmp(c.vocab[t1[1]], "café") && !strcmp(c.vocab[t1[2]], "☕"), "UTF-8 caption tokens");
   }
   EXPECT(corpus_bucket(&c, 8, 8, 8) == NULL, "absent bucket is NULL");
@@ -274,21 +274,42 @@ static void test_corpus(void) {
     printf("  skip h5py check (no /usr/bin/python3 with h5py)\n");
   }
 
-  // A clip size that the patch does not divide: one-line user error, exit 2.
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (!freopen("/dev/null", "w", stderr)) _exit(3);
-    CorpusWriter *w2 = corpus_writer_open("build/tmp/test_corpus_bad.h5", PT, PH, PW, CH, TL);
+  // A clip size that the patch does not divide: a returned error; abort removes the .tmp.
+  {
+    CorpusWriter *w2 = MUST_PTR(corpus_writer_open("build/tmp/test_corpus_bad.h5", PT, PH, PW, CH, TL, &tl_err));
     uint8_t px[3 * 4 * 4 * 3] = {0};
     CorpusClip clip = {px, "x", "x", "synth", 1};
-    corpus_writer_add(w2, 3, 4, 4, &clip);
-    _exit(0);
+    TsrErr err = {0};
+    int rc = corpus_writer_add(w2, 3, 4, 4, &clip, &err);
+    EXPECT(rc == -1 && err.code == TSR_EXIT_USER && strstr(err.msg, "3x4x4 (TxHxW): expected positive sizes divisible by the patch"),
+           "indivisible clip size: rc %d, message: %s", rc, err.msg);
+    EXPECT(exists("build/tmp/test_corpus_bad.h5.tmp"), "the .tmp exists until the writer is given up");
+    corpus_writer_abort(w2);
+    EXPECT(!exists("build/tmp/test_corpus_bad.h5.tmp") && !exists("build/tmp/test_corpus_bad.h5"),
+           "corpus_writer_abort removes the .tmp");
+    EXPECT(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "nothing left open in HDF5 after the abort");
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 2, "indivisible clip size: exit 2");
-  remove("build/tmp/test_corpus_bad.h5.tmp");
+
+  // A dataset missing in the second bucket (after the first bucket and part
+  // of this one are open): corpus_open fails, names it, and leaves nothing open.
+  {
+    const char *bad = "build/tmp/test_corpus_missing.h5";
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp %s %s", path, bad);
+    EXPECT(system(cmd) == 0, "copy the corpus");
+    hid_t f = H5Fopen(bad, H5F_ACC_RDWR, H5P_DEFAULT);
+    EXPECT(f >= 0 && H5Ldelete(f, "/buckets/4x8x8/caption_ntokens", H5P_DEFAULT) >= 0 && H5Fclose(f) >= 0,
+           "delete a dataset of the copy");
+    Corpus c2;
+    TsrErr err = {0};
+    int rc = corpus_open(&c2, bad, &err);
+    EXPECT(rc == -1 && strstr(err.msg, "/buckets/4x8x8/caption_ntokens: missing (expected a dataset)"),
+           "missing dataset: rc %d, message: %s", rc, err.msg);
+    EXPECT(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "a failed corpus_open leaves nothing open in HDF5 (%zd)",
+           H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL));
+    corpus_close(&c2);  // harmless on a failed open
+    remove(bad);
+  }
 
   for (int k = 0; k < 2; k++) free(tb[k].px);
   remove(path);
@@ -303,22 +324,22 @@ static void bench_corpus(int n) {
   uint8_t *px = malloc(sz);
   for (size_t i = 0; i < sz; i++) px[i] = (uint8_t)((i / 3) % 7 == 0 ? 200 : 30);  // flat-ish, like the shapes world
   double t0 = now();
-  CorpusWriter *w = corpus_writer_open(path, 1, 2, 2, 3, 64);
+  CorpusWriter *w = MUST_PTR(corpus_writer_open(path, 1, 2, 2, 3, 64, &tl_err));
   for (int i = 0; i < n; i++) {
     px[i % sz] ^= 0x55;
     CorpusClip clip = {px, "a red circle moves left", "a large red circle moves left across a black background", "synth", 8};
-    corpus_writer_add(w, T, H, W, &clip);
+    MUST(corpus_writer_add(w, T, H, W, &clip, &tl_err));
   }
-  corpus_writer_close(w);
+  MUST(corpus_writer_close(w, &tl_err));
   double t1 = now();
   Corpus c;
-  corpus_open(&c, path);
+  MUST(corpus_open(&c, path, &tl_err));
   const CorpusBucket *b = corpus_bucket(&c, T, H, W);
   float *x = malloc((size_t)b->N * b->P * sizeof(float));
   int32_t tok[64], nt;
   for (int i = 0; i < n; i++) {
-    corpus_read_patches(&c, b, i, 0, b->N, x);
-    corpus_read_tokens(&c, b, i, 1, tok, &nt);
+    MUST(corpus_read_patches(&c, b, i, 0, b->N, x, &tl_err));
+    MUST(corpus_read_tokens(&c, b, i, 1, tok, &nt, &tl_err));
   }
   double t2 = now();
   corpus_close(&c);

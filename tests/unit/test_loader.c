@@ -53,7 +53,7 @@ static void make_dirs(void) {
 
 static void make_corpus(void) {
   make_dirs();
-  CorpusWriter *w = corpus_writer_open(PATH, PT, PHS, PWS, CC, LC);
+  CorpusWriter *w = MUST_PTR(corpus_writer_open(PATH, PT, PHS, PWS, CC, LC, &tl_err));
   static uint8_t px[CT * CH * CW * CC];
   char cap[128], rec[256];
   for (int i = 0; i < NCLIPS; i++) {
@@ -65,16 +65,16 @@ static void make_corpus(void) {
     snprintf(rec, sizeof rec,
              "clip %d long a descriptive caption that keeps going with many more words than the text length holds", i);
     CorpusClip clip = {.pixels = px, .caption = cap, .recaption = rec, .source = "synth", .fps = 8};
-    corpus_writer_add(w, CT, CH, CW, &clip);
+    MUST(corpus_writer_add(w, CT, CH, CW, &clip, &tl_err));
   }
   // A second bucket, so the "available" list of a missing-bucket error has two entries.
   static uint8_t px2[2 * CH * CW * CC];
   for (int i = 0; i < 3; i++) {
     memset(px2, 200 + i, sizeof px2);
     CorpusClip clip = {.pixels = px2, .caption = "other short", .recaption = "other long", .source = "synth", .fps = 8};
-    corpus_writer_add(w, 2, CH, CW, &clip);
+    MUST(corpus_writer_add(w, 2, CH, CW, &clip, &tl_err));
   }
-  corpus_writer_close(w);
+  MUST(corpus_writer_close(w, &tl_err));
 
   // Reference patches (token (t,h,w) row-major, patch vector (pt,ph,pw,C)).
   const int gh = CH / PHS, gw = CW / PWS;
@@ -89,12 +89,12 @@ static void make_corpus(void) {
     }
   // Reference tokens through the reader (no loader is open yet).
   Corpus cp;
-  corpus_open(&cp, PATH);
+  MUST(corpus_open(&cp, PATH, &tl_err));
   const CorpusBucket *b = corpus_bucket(&cp, CT, CH, CW);
   EXPECT(b && b->count == NCLIPS && b->N == NTOK && b->P == PDIM, "corpus bucket shape");
   EXPECT(cp.text_length == LC, "corpus text length %d", cp.text_length);
   for (int i = 0; i < NCLIPS; i++)
-    for (int which = 0; which < 2; which++) corpus_read_tokens(&cp, b, i, which, ref_tok[i][which], &ref_nt[i][which]);
+    for (int which = 0; which < 2; which++) MUST(corpus_read_tokens(&cp, b, i, which, ref_tok[i][which], &ref_nt[i][which], &tl_err));
   corpus_close(&cp);
   EXPECT(ref_nt[0][1] > LM, "recaption longer than the model's L (%d tokens)", ref_nt[0][1]);
 }
@@ -129,12 +129,12 @@ static void rec_free(Rec *r) {
 static void rec_read(Loader *l, Rec *r, int from, int count) {
   for (int k = from; k < from + count; k++) {
     r->cur[k] = loader_cursor(l);
-    loader_next(l, r->x0 + (size_t)k * r->B * r->nloc * PDIM, r->tok + (size_t)k * r->B * LM, r->nt + (size_t)k * r->B,
-                r->ids + (size_t)k * r->B);
+    MUST(loader_next(l, r->x0 + (size_t)k * r->B * r->nloc * PDIM, r->tok + (size_t)k * r->B * LM,
+                     r->nt + (size_t)k * r->B, r->ids + (size_t)k * r->B, &tl_err));
   }
 }
 static Rec record(const LoaderOptions *o, int nb) {
-  Loader *l = loader_open(PATH, o, PT, PHS, PWS, CC);
+  Loader *l = MUST_PTR(loader_open(PATH, o, PT, PHS, PWS, CC, &tl_err));
   Rec r = rec_alloc(nb, o->batch, NTOK / o->sp_size);
   rec_read(l, &r, 0, nb);
   loader_close(l);
@@ -199,7 +199,7 @@ static void test_shards(void) {
       o.prefetch = r % 2 ? 0 : 3;
       const int shard = (NCLIPS - r + dp - 1) / dp;
       const int nb = (epochs * shard + o.batch - 1) / o.batch;
-      Loader *l = loader_open(PATH, &o, PT, PHS, PWS, CC);
+      Loader *l = MUST_PTR(loader_open(PATH, &o, PT, PHS, PWS, CC, &tl_err));
       EXPECT(loader_bucket_size(l) == NCLIPS, "bucket size %d", loader_bucket_size(l));
       Rec s = rec_alloc(nb, o.batch, NTOK);
       rec_read(l, &s, 0, nb);
@@ -294,7 +294,7 @@ static void test_cursor(void) {
       o.prefetch = pf;
       o.batch = 4;
       const int k = 3, m = 9;  // 48 clips on this rank: crosses epoch boundaries
-      Loader *l = loader_open(PATH, &o, PT, PHS, PWS, CC);
+      Loader *l = MUST_PTR(loader_open(PATH, &o, PT, PHS, PWS, CC, &tl_err));
       Rec r = rec_alloc(k + m, o.batch, NTOK);
       rec_read(l, &r, 0, k);
       LoaderCursor saved = loader_cursor(l);
@@ -314,7 +314,7 @@ static void test_cursor(void) {
 
       // New loader, the other prefetch setting, seek.
       o.prefetch = pf ? 0 : 2;
-      l = loader_open(PATH, &o, PT, PHS, PWS, CC);
+      l = MUST_PTR(loader_open(PATH, &o, PT, PHS, PWS, CC, &tl_err));
       loader_seek(l, saved);
       rec_read(l, &s, 0, m);
       EXPECT(rec_same(&s, 0, &r, k, m), "dp=%d prefetch=%d->%d: new loader seek: batches differ", dp, pf, o.prefetch);
@@ -335,7 +335,7 @@ static void test_cursor(void) {
   o.batch = 2;
   const int nb = 40;
   Rec ref = record(&o, nb);
-  Loader *l = loader_open(PATH, &o, PT, PHS, PWS, CC);
+  Loader *l = MUST_PTR(loader_open(PATH, &o, PT, PHS, PWS, CC, &tl_err));
   Rec s = rec_alloc(1, o.batch, NTOK);
   int bad = 0;
   for (int it = 0; it < 300; it++) {
@@ -351,7 +351,7 @@ static void test_cursor(void) {
   EXPECT(!bad, "random seeks: %d batches differ", bad);
   if (!bad) printf("  ok  300 random seeks with prefetch 4: every batch as recorded\n");
   // Open and close at once (worker stopped before it ran).
-  for (int i = 0; i < 20; i++) loader_close(loader_open(PATH, &o, PT, PHS, PWS, CC));
+  for (int i = 0; i < 20; i++) loader_close(MUST_PTR(loader_open(PATH, &o, PT, PHS, PWS, CC, &tl_err)));
   rec_free(&s);
   rec_free(&ref);
 }
@@ -364,7 +364,7 @@ static void test_concurrent_hdf5(void) {
   const int nb = 40;
   Rec ref = record(&o, nb);
   o.prefetch = 3;
-  Loader *l = loader_open(PATH, &o, PT, PHS, PWS, CC);
+  Loader *l = MUST_PTR(loader_open(PATH, &o, PT, PHS, PWS, CC, &tl_err));
   Rec s = rec_alloc(1, o.batch, NTOK);
   float vals[256];
   for (int i = 0; i < 256; i++) vals[i] = (float)i;
@@ -463,36 +463,17 @@ static void test_captions(void) {
   printf("  ok  p_drop 1 -> all null; p_recaption 0 -> all short; p_recaption 1 -> all recaptions (ntokens = L)\n");
 }
 
-// Run loader_open in a child; expect exit 2 and one line on stderr holding `want`.
+// loader_open refuses: NULL, one line holding `want`, and nothing left open in HDF5.
 static void expect_user_error(const char *what, const char *path, LoaderOptions o, int pt, int ph, int pw, int ch,
                               const char *want) {
-  int fd[2];
-  if (pipe(fd)) { perror("pipe"); exit(1); }
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fd[1], 2);
-    close(fd[0]);
-    close(fd[1]);
-    Loader *l = loader_open(path, &o, pt, ph, pw, ch);
-    loader_close(l);
-    _exit(0);
-  }
-  close(fd[1]);
-  char buf[4096];
-  size_t len = 0;
-  ssize_t got;
-  while ((got = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)got;
-  buf[len] = 0;
-  close(fd[0]);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  int lines = 0;
-  for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
-  int ok = WIFEXITED(st) && WEXITSTATUS(st) == 2 && lines == 1 && strstr(buf, want) &&
-           !strncmp(buf, "tessera: error:", 15);
-  EXPECT(ok, "%s: exit %d, %d lines, stderr: %s", what, WIFEXITED(st) ? WEXITSTATUS(st) : -1, lines, buf);
-  if (ok) printf("  ok  %-22s exit 2: %s", what, buf);
+  TsrErr err = {0};
+  Loader *l = loader_open(path, &o, pt, ph, pw, ch, &err);
+  ssize_t open_objects = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+  int ok = !l && err.code == TSR_EXIT_USER && strstr(err.msg, want) && !strchr(err.msg, '\n') && open_objects == 0;
+  EXPECT(ok, "%s: loader %s, code %d, %zd HDF5 objects open, message: %s", what, l ? "opened" : "refused", err.code,
+         open_objects, err.msg);
+  if (ok) printf("  ok  %-22s refused: %s\n", what, err.msg);
+  loader_close(l);
 }
 
 static void test_bad_options(void) {
@@ -526,6 +507,68 @@ static void test_bad_options(void) {
   expect_user_error("missing file", "build/tmp/no_such_corpus.h5", o, PT, PHS, PWS, CC, "no_such_corpus.h5");
 }
 
+// A copy of the corpus with one byte of clip `clip`'s patch chunk flipped
+// (its fletcher32 checksum then fails when HDF5 reads it).
+static void corrupt_clip(const char *out, int clip) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "cp %s %s", PATH, out);
+  EXPECT(system(cmd) == 0, "copy the corpus");
+  hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+  char name[64];
+  snprintf(name, sizeof name, "/buckets/%dx%dx%d/patches", CT, CH, CW);
+  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+  hsize_t at[3] = {(hsize_t)clip, 0, 0}, size = 0;
+  haddr_t addr = 0;
+  unsigned mask = 0;
+  herr_t rc = H5Dget_chunk_info_by_coord(ds, at, &mask, &addr, &size);
+  H5Dclose(ds);
+  H5Fclose(f);
+  EXPECT(rc >= 0 && size > 0, "chunk of clip %d located", clip);
+  FILE *fp = fopen(out, "r+b");
+  int c = -1;
+  if (fp && fseek(fp, (long)(addr + size / 2), SEEK_SET) == 0) c = fgetc(fp);
+  if (c >= 0 && fseek(fp, (long)(addr + size / 2), SEEK_SET) == 0) fputc(c ^ 0xFF, fp);
+  EXPECT(fp && c >= 0 && fclose(fp) == 0, "byte of clip %d flipped", clip);
+}
+
+// A corrupt clip read by the prefetch thread: loader_next returns the
+// reader's error at the batch that holds the clip, the batch where prefetch 0
+// fails too, and again on the next call; nothing exits.
+static void test_read_error(void) {
+  const char *bad = "build/tmp/test_loader_bad.h5";
+  const int victim = 5;
+  corrupt_clip(bad, victim);
+  LoaderOptions o = base_opts();
+  o.batch = 3;
+  int fail_at[2] = {-1, -1};
+  char msg[2][1024] = {"", ""};
+  for (int pf = 0; pf < 2; pf++) {
+    o.prefetch = pf ? 4 : 0;
+    Loader *l = MUST_PTR(loader_open(bad, &o, PT, PHS, PWS, CC, &tl_err));
+    float x0[3 * NTOK * PDIM];
+    int32_t tok[3 * LM], nt[3];
+    int64_t ids[3];
+    TsrErr err = {0};
+    for (int k = 0; k < 2 * NCLIPS && fail_at[pf] < 0; k++)
+      if (loader_next(l, x0, tok, nt, ids, &err)) fail_at[pf] = k;
+    snprintf(msg[pf], sizeof msg[pf], "%s", err.msg);
+    TsrErr again = {0};
+    EXPECT(fail_at[pf] < 0 || loader_next(l, x0, tok, nt, ids, &again) == -1, "prefetch %d: the failed batch fails again",
+           o.prefetch);
+    loader_close(l);
+  }
+  char want[128];
+  snprintf(want, sizeof want, "patches: clip %d: checksum mismatch (the file is corrupt)", victim);
+  EXPECT(fail_at[0] >= 0 && fail_at[0] == fail_at[1], "corrupt clip: prefetch 0 fails at batch %d, prefetch 4 at %d",
+         fail_at[0], fail_at[1]);
+  EXPECT(strstr(msg[0], want) && !strcmp(msg[0], msg[1]), "corrupt clip messages: '%s' and '%s'", msg[0], msg[1]);
+  EXPECT(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "nothing left open in HDF5 after the loaders closed");
+  if (fail_at[0] >= 0 && fail_at[0] == fail_at[1] && strstr(msg[0], want))
+    printf("  ok  corrupt clip %d: loader_next returns the error at batch %d with prefetch 0 and 4: %s\n", victim,
+           fail_at[0], msg[1]);
+  remove(bad);
+}
+
 // ------------------------------------------------------------------ bench
 
 static double now_s(void) {
@@ -544,7 +587,7 @@ static int bench(void) {
   const char *path = "build/tmp/bench_loader.h5";
   const int T = 16, H = 32, W = 32, C = 3, nclips = 256, B = 4, nb = 400;
   make_dirs();
-  CorpusWriter *w = corpus_writer_open(path, 2, 4, 4, C, 32);
+  CorpusWriter *w = MUST_PTR(corpus_writer_open(path, 2, 4, 4, C, 32, &tl_err));
   uint8_t *px = malloc((size_t)T * H * W * C);
   char cap[64], rec[160];
   for (int i = 0; i < nclips; i++) {
@@ -553,9 +596,9 @@ static int bench(void) {
     snprintf(cap, sizeof cap, "clip %d short", i);
     snprintf(rec, sizeof rec, "clip %d long a descriptive caption with a few more words in it", i);
     CorpusClip clip = {.pixels = px, .caption = cap, .recaption = rec, .source = "synth", .fps = 8};
-    corpus_writer_add(w, T, H, W, &clip);
+    MUST(corpus_writer_add(w, T, H, W, &clip, &tl_err));
   }
-  corpus_writer_close(w);
+  MUST(corpus_writer_close(w, &tl_err));
   free(px);
   const int N = 512, P = 96, L = 32;
   float *x0 = malloc((size_t)B * N * P * sizeof *x0);
@@ -567,12 +610,12 @@ static int bench(void) {
   double read_s = 0;  // per batch, synchronous
   for (int pf = 0; pf <= 2; pf += 2) {
     o.prefetch = pf;
-    Loader *l = loader_open(path, &o, 2, 4, 4, C);
-    for (int i = 0; i < 5; i++) loader_next(l, x0, tok, nt, NULL);  // warm up
+    Loader *l = MUST_PTR(loader_open(path, &o, 2, 4, 4, C, &tl_err));
+    for (int i = 0; i < 5; i++) MUST(loader_next(l, x0, tok, nt, NULL, &tl_err));  // warm up
     double best = 1e30;
     for (int rep = 0; rep < 5; rep++) {
       double t0 = now_s();
-      for (int i = 0; i < nb; i++) loader_next(l, x0, tok, nt, NULL);
+      for (int i = 0; i < nb; i++) MUST(loader_next(l, x0, tok, nt, NULL, &tl_err));
       double dt = now_s() - t0;
       if (dt < best) best = dt;
     }
@@ -589,15 +632,15 @@ static int bench(void) {
   for (int sleep_step = 0; sleep_step <= 1; sleep_step++)
     for (int pf = 0; pf <= 2; pf += 2) {
       o.prefetch = pf;
-      Loader *l = loader_open(path, &o, 2, 4, 4, C);
-      for (int i = 0; i < 5; i++) loader_next(l, x0, tok, nt, NULL);
+      Loader *l = MUST_PTR(loader_open(path, &o, 2, 4, 4, C, &tl_err));
+      for (int i = 0; i < 5; i++) MUST(loader_next(l, x0, tok, nt, NULL, &tl_err));
       const int n = nb / 2;
       double best = 1e30, best_wait = 0;
       for (int rep = 0; rep < 5; rep++) {
         double wait = 0, t0 = now_s();
         for (int i = 0; i < n; i++) {
           double a = now_s();
-          loader_next(l, x0, tok, nt, NULL);
+          MUST(loader_next(l, x0, tok, nt, NULL, &tl_err));
           wait += now_s() - a;
           if (sleep_step) {
             struct timespec ts = {0, (long)(step * 1e9)};
@@ -632,6 +675,7 @@ int main(int argc, char **argv) {
   test_concurrent_hdf5();
   test_captions();
   test_bad_options();
+  test_read_error();
   remove(PATH);
   return tl_finish("test_loader");
 }

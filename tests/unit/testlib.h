@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/error.h"
 #include "core/fpenv.h"
 #include "core/rng.h"
 
@@ -57,3 +58,23 @@ static inline int tl_finish(const char *name) {
   printf("%s: %d checks, %d failed\n", name, tl_checks, tl_failures);
   return tl_failures ? 1 : 0;
 }
+
+// A library call that must succeed (test set-up): its returned error
+// (core/error.h) ends the test with the message. tl_err is the TsrErr the
+// call was given.
+static TsrErr tl_err;
+#define MUST(call)                                                                 \
+  do {                                                                             \
+    if ((call) != 0) {                                                             \
+      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, tl_err.msg); \
+      exit(1);                                                                     \
+    }                                                                              \
+  } while (0)
+static inline void *tl_must_ptr(void *p, const char *what) {
+  if (!p) {
+    fprintf(stderr, "%s failed: %s\n", what, tl_err.msg);
+    exit(1);
+  }
+  return p;
+}
+#define MUST_PTR(call) tl_must_ptr((call), #call)

@@ -1,0 +1,35 @@
+// The options of a shapes-world corpus (`tessera data synth`, datasets/shapes.md)
+// and its YAML recipe (datasets/shapes.yaml): the command's flags and the
+// recipe's keys set the same options through synth_option_set.
+#pragma once
+#include <limits.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct {
+  char out[PATH_MAX];
+  long clips;
+  int T, H, W;
+  uint64_t seed;
+  int pt, ph, pw;
+  int text_length;
+  int min_objects, max_objects;
+  float fps;
+  // where frames, size and patch were last set, for the cross-checks' messages
+  char from_frames[PATH_MAX + 96], from_size[PATH_MAX + 96], from_patch[PATH_MAX + 96];
+} SynthOptions;
+
+// The defaults (datasets/shapes.yaml's): 10000 clips of 16x32x32, seed 0,
+// patch 2x4x4, text length 32, 1-3 objects, 8 fps; no output file.
+void synth_options_default(SynthOptions *o);
+// Sets option `key` (a flag name without dashes, '_' and '-' alike) from the
+// text v; `where` starts the message ("data synth: --frames" or
+// "FILE:L:C: frames"). 1 when set, 0 when the key is unknown, -1 with err
+// when the value is not valid.
+int synth_option_set(SynthOptions *o, const char *key, const char *v, const char *where, TsrErr *err);
+// Reads the YAML recipe at path into o: its option keys (clips, frames, size,
+// seed, patch, text_length, objects, fps) and the built-in tables it
+// documents (backgrounds, colours, shapes, sizes, motions), which must agree
+// with tessera's. 0, or -1 with "FILE:LINE:COLUMN: ..." in err.
+int synth_recipe_load(SynthOptions *o, const char *path, TsrErr *err);
