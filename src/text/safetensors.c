@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/jsonx.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -163,27 +164,6 @@ const StTensor *st_find(const SafeTensors *st, const char *name) {
   return NULL;
 }
 
-float st_f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-  if (e == 31) bits = sign | 0x7F800000u | m << 13;  // inf, nan
-  else if (e) bits = sign | (e + 112) << 23 | m << 13;
-  else if (!m) bits = sign;
-  else {  // subnormal: normalise
-    int s = 0;
-    while (!(m & 1024)) m <<= 1, s++;
-    bits = sign | (uint32_t)(113 - s) << 23 | (m & 1023) << 13;
-  }
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-float st_bf16_to_f32(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
 
 int st_read_f32(const SafeTensors *st, const char *name, int ndim, const int64_t *shape, float *out, TsrErr *err) {
   const StTensor *t = st_find(st, name);
@@ -197,7 +177,7 @@ int st_read_f32(const SafeTensors *st, const char *name, int ndim, const int64_t
   size_t n = (t->end - t->begin) / (size_t)dtype_bytes(t->dtype);
   if (!strcmp(t->dtype, "F32")) memcpy(out, src, n * 4);
   else if (!strcmp(t->dtype, "F16") || !strcmp(t->dtype, "BF16")) {
-    float (*cvt)(uint16_t) = t->dtype[0] == 'F' ? st_f16_to_f32 : st_bf16_to_f32;
+    float (*cvt)(uint16_t) = t->dtype[0] == 'F' ? f16_to_f32 : bf16_to_f32;
     for (size_t i = 0; i < n; i++) {
       uint16_t h;
       memcpy(&h, src + 2 * i, 2);

@@ -43,5 +43,3 @@ const StTensor *st_find(const SafeTensors *st, const char *name);
 // shape[0..ndim). 0, or -1 naming the file, the tensor and what was expected.
 int st_read_f32(const SafeTensors *st, const char *name, int ndim, const int64_t *shape, float *out, TsrErr *err);
 // Half-precision conversions (IEEE binary16 and bfloat16) to float.
-float st_f16_to_f32(uint16_t h);
-float st_bf16_to_f32(uint16_t h);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/log.h"
 #include "core/timer.h"
 #include "text/minilm_weights.h"
@@ -16,7 +17,7 @@ typedef struct {
   uint64_t key;     // 0: empty slot
   int32_t n;        // valid ids
   int32_t *ids;     // [n] (the key is a hash: equality is checked on these)
-  _Float16 *state;  // [n, width]
+  uint16_t *state;  // [n, width] binary16 (core/half.h)
 } Entry;
 
 struct TextCond {
@@ -171,7 +172,7 @@ static int encode_batch(TextCond *tc, const int32_t *ids, const int32_t *n, cons
 
 static void store(TextCond *tc, Entry *e, uint64_t key, const int32_t *id, int32_t nb, const float *st) {
   const size_t n_states = (size_t)nb * tc->width;
-  const size_t bytes = n_states * sizeof(_Float16) + (size_t)nb * sizeof(int32_t) + sizeof(Entry);
+  const size_t bytes = n_states * sizeof(uint16_t) + (size_t)nb * sizeof(int32_t) + sizeof(Entry);
   if (tc->st.bytes + bytes > tc->cap_bytes) {
     tc->st.uncached++;
     if (!tc->warned_full)
@@ -184,8 +185,8 @@ static void store(TextCond *tc, Entry *e, uint64_t key, const int32_t *id, int32
   e->key = key, e->n = nb;
   e->ids = tsr_calloc((size_t)nb, sizeof(int32_t));
   memcpy(e->ids, id, (size_t)nb * sizeof *id);
-  e->state = tsr_calloc(n_states, sizeof(_Float16));
-  for (size_t i = 0; i < n_states; i++) e->state[i] = (_Float16)st[i];
+  e->state = tsr_calloc(n_states, sizeof(uint16_t));
+  for (size_t i = 0; i < n_states; i++) e->state[i] = f32_to_f16(st[i]);
   tc->st.bytes += bytes;
   if (++tc->used * 2 > tc->nslot) grow(tc);
 }
@@ -219,7 +220,7 @@ int text_cond_states(TextCond *tc, const int32_t *ids, const int32_t *n, int B, 
       store(tc, find(tc, key, id, n[b]), key, id, n[b], st);
       if (!find(tc, key, id, n[b])->key)  // not stored (cache full): this call's rows take it directly
         for (size_t i = 0; i < (size_t)n[b] * tc->width; i++)
-          states[(size_t)b * row + i] = (float)(_Float16)st[i];
+          states[(size_t)b * row + i] = f16_to_f32(f32_to_f16(st[i]));
     }
   }
   for (int b = 0; b < B; b++) {
@@ -227,7 +228,7 @@ int text_cond_states(TextCond *tc, const int32_t *ids, const int32_t *n, int B, 
     const Entry *e = find(tc, key_of(id, nb), id, nb);
     if (!e->key) continue;  // filled above (cache full)
     float *out = states + (size_t)b * row;
-    for (size_t i = 0; i < (size_t)nb * tc->width; i++) out[i] = (float)e->state[i];
+    for (size_t i = 0; i < (size_t)nb * tc->width; i++) out[i] = f16_to_f32(e->state[i]);
   }
   tc->st.hits += (uint64_t)(B - k);
   return 0;
