@@ -4,6 +4,7 @@
 
 #include "comm/comm.h"
 #include "core/config.h"
+#include "app/app_error.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "train/trainer.h"
@@ -29,6 +30,7 @@ int cmd_train(int argc, char **argv) {
   // the trainer's comm_layout, collectively.
   log_info("effective config:");
   if (comm_world_rank() == 0) config_print(&cfg);
-  train_run(&cfg, &opt);
+  TsrErr err = {0};
+  if (train_run(&cfg, &opt, NULL, &err) != 0) app_check(err.code != 0, &err);
   return 0;
 }

@@ -20,12 +20,12 @@ static int is_ckpt_name(const char *name, int tmp) {
   return strcmp(name + end, tmp ? ".tmp" : "") == 0;
 }
 
-void run_dir_prepare(const char *dir) {
-  if (fs_mkdirs(dir) != 0) tsr_user_error("train.out: cannot create directory '%s': %s", dir, strerror(errno));
+int run_dir_prepare(const char *dir, TsrErr *err) {
+  if (fs_mkdirs(dir) != 0) return tsr_err(err, "train.out: cannot create directory '%s': %s", dir, strerror(errno));
   if (fs_check_writable(dir) != 0)
-    tsr_user_error("train.out: cannot write in directory '%s': %s", dir, strerror(errno));
+    return tsr_err(err, "train.out: cannot write in directory '%s': %s", dir, strerror(errno));
   DIR *d = opendir(dir);
-  if (!d) tsr_user_error("train.out: cannot read directory '%s': %s", dir, strerror(errno));
+  if (!d) return tsr_err(err, "train.out: cannot read directory '%s': %s", dir, strerror(errno));
   for (struct dirent *e; (e = readdir(d));)
     if (is_ckpt_name(e->d_name, 1)) {
       char path[4200];
@@ -33,6 +33,7 @@ void run_dir_prepare(const char *dir) {
       if (unlink(path) == 0) log_info("removed %s (left by an interrupted checkpoint write)", path);
     }
   closedir(d);
+  return 0;
 }
 
 void run_id_new(char *out, size_t n) {
@@ -59,18 +60,21 @@ static int metrics_run(const char *path, char *out, size_t n) {
   return 1;
 }
 
-void run_dir_claim(const char *dir, const char *run_id, int resumed, int auto_start, int overwrite) {
+int run_dir_claim(const char *dir, const char *run_id, int resumed, int auto_start, int overwrite, TsrErr *err) {
   char foreign[4200] = "", other[CKPT_RUN_ID_MAX] = "";
   int nforeign = 0;
   DIR *d = opendir(dir);
-  if (!d) tsr_user_error("train.out: cannot read directory '%s': %s", dir, strerror(errno));
+  if (!d) return tsr_err(err, "train.out: cannot read directory '%s': %s", dir, strerror(errno));
   for (struct dirent *e; (e = readdir(d));) {
     if (!is_ckpt_name(e->d_name, 0)) continue;
     char path[4200], id[CKPT_RUN_ID_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     if (ckpt_run_id(path, id, sizeof id) == 0 && strcmp(id, run_id) == 0) continue;
     if (overwrite) {
-      if (unlink(path) != 0) tsr_user_error("train.out: cannot remove %s: %s", path, strerror(errno));
+      if (unlink(path) != 0) {
+        closedir(d);
+        return tsr_err(err, "train.out: cannot remove %s: %s", path, strerror(errno));
+      }
       log_info("removed %s (another run's checkpoint; --overwrite)", path);
       continue;
     }
@@ -78,19 +82,19 @@ void run_dir_claim(const char *dir, const char *run_id, int resumed, int auto_st
   }
   closedir(d);
   if (nforeign)
-    tsr_user_error("train.out: %s holds %d checkpoint%s of another run (%s%s%s) that this %s run would mix with or "
+    return tsr_err(err, "train.out: %s holds %d checkpoint%s of another run (%s%s%s) that this %s run would mix with or "
                    "delete; continue it with train.resume=auto, choose another train.out, or start over with "
                    "`tessera train --overwrite` (deletes them)", dir, nforeign, nforeign > 1 ? "s" : "", foreign,
                    other[0] ? ", run " : "", other, resumed ? "resumed" : "fresh");
   char mpath[4200], mrun[CKPT_RUN_ID_MAX];
   snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", dir);
-  if (!metrics_run(mpath, mrun, sizeof mrun) || (resumed && strcmp(mrun, run_id) == 0) || overwrite) return;
+  if (!metrics_run(mpath, mrun, sizeof mrun) || (resumed && strcmp(mrun, run_id) == 0) || overwrite) return 0;
   if (!resumed && auto_start) {
     log_warn("%s: metrics of run %s, which left no checkpoint, are replaced (train.resume=auto starts over)", mpath,
              mrun[0] ? mrun : "(no id)");
-    return;
+    return 0;
   }
-  tsr_user_error("train.out: %s holds the metrics of another run (%s) that this %s run would overwrite; continue "
+  return tsr_err(err, "train.out: %s holds the metrics of another run (%s) that this %s run would overwrite; continue "
                  "it with train.resume=auto, choose another train.out, or start over with `tessera train --overwrite`",
                  mpath, mrun[0] ? mrun : "written without a run id", resumed ? "resumed" : "fresh");
 }

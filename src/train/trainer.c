@@ -64,7 +64,20 @@ typedef struct {
   double t_begin;  // wall clock at the first step of this process
   TextCond *text;  // model.text.encoder minilm: the frozen encoder and its cache of caption states
   float *states;   // [mb, L, text_width] this micro-batch's states
+  TsrErr err;      // what went wrong on this rank (train_run returns it)
 } Trainer;
+
+// Bad input fails the run with a returned error (core/error.h), never an exit:
+// a step that fails sets tr->err and returns -1. Some failures are seen by one
+// rank only (its shard of the data, its GPU), so after each such step every
+// rank calls agree(): when any rank failed, all return -1 together and the
+// command prints the first failing rank's message (app_check).
+static int agree(Trainer *tr, int rc) {
+  const int first = comm_world_first_failure(rc != 0);
+  if (first < 0) return 0;
+  if (!rc) tr->err.code = 0;  // this rank is fine: the message is the failing rank's
+  return -1;
+}
 
 // Cache bound of the caption states: 4000 captions of 64 ids take ~200 MB.
 #define TEXT_CACHE_BYTES ((size_t)1 << 30)
@@ -79,33 +92,35 @@ static int tokenize_caption(void *ctx, const char *text, const char *item, int32
 
 // model.text.encoder minilm: the pretrained encoder, its WordPiece for the
 // loader, and the states buffer of a micro-batch.
-static void open_text_encoder(Trainer *tr) {
+static int open_text_encoder(Trainer *tr) {
   const ModelConfig *mc = &tr->cfg->model;
-  if (!mc->text_minilm) return;
+  if (!mc->text_minilm) return 0;
   TsrErr err;
   tr->text = text_cond_open(mc->text_length, TEXT_CACHE_BYTES, tr->be, &err);
-  if (!tr->text) tsr_user_error("%s: model.text.encoder minilm: %s", tr->cfg->path, err.msg);
+  if (!tr->text) return tsr_err(&tr->err, "%s: model.text.encoder minilm: %s", tr->cfg->path, err.msg);
   if (text_cond_width(tr->text) != mc->text_width)
-    tsr_user_error("%s: the encoder in %s has width %d, the model expects %d", tr->cfg->path, text_cond_dir(tr->text),
-                   text_cond_width(tr->text), mc->text_width);
+    return tsr_err(&tr->err, "%s: the encoder in %s has width %d, the model expects %d", tr->cfg->path,
+                   text_cond_dir(tr->text), text_cond_width(tr->text), mc->text_width);
   tr->states = tsr_calloc((size_t)tr->mb * mc->text_length * mc->text_width, sizeof(float));
   tr->fb.b.text_states = tr->states;
   snprintf(tr->state.text_sha256, sizeof tr->state.text_sha256, "%s", text_cond_sha256(tr->text));
   log_info("text encoder: all-MiniLM-L6-v2 from %s (sha256 %.16s...), frozen, states cached as float16",
            text_cond_dir(tr->text), text_cond_sha256(tr->text));
+  return 0;
 }
 
-static void text_states(Trainer *tr) {
-  if (!tr->text) return;
+static int text_states(Trainer *tr) {
+  if (!tr->text) return 0;
   TsrErr err;
   if (text_cond_states(tr->text, tr->fb.b.tokens, tr->fb.b.ntokens, tr->mb, tr->states, &err) != 0)
-    tsr_user_error("%s: text encoder: %s", tr->cfg->path, err.msg);
+    return tsr_err(&tr->err, "%s: text encoder: %s", tr->cfg->path, err.msg);
+  return 0;
 }
 
-static void open_data(Trainer *tr) {
+static int open_data(Trainer *tr) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
-  if (!cfg->data.path[0]) return;
+  if (!cfg->data.path[0]) return 0;
   TsrErr err;
   LoaderOptions o = {.dp_rank = tr->cc.dp_rank, .dp_size = tr->cc.dp, .sp_rank = tr->cc.sp_rank,
                      .sp_size = tr->cc.sp, .batch = tr->mb, .seed = cfg->train.seed,
@@ -114,30 +129,33 @@ static void open_data(Trainer *tr) {
                      .prefetch = cfg->data.prefetch};
   if (tr->text) {  // the corpus's captions re-tokenised with the encoder's WordPiece; no corpus vocabulary
     o.tokenize = tokenize_caption, o.tokenize_ctx = tr->text;
-    if (!(tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels, &err)))
-      tsr_user_error("%s", err.msg);
-    return;
+    if (!(tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels, &tr->err))) return -1;
+    return 0;
   }
   Corpus corpus;
   h5_lock();
   int rc = corpus_open(&corpus, cfg->data.path, &err);
   h5_unlock();
-  if (rc) tsr_user_error("%s", err.msg);
-  if (corpus.vocab_size > mc->vocab)
-    comm_user_error_all("%s: tokenizer has %d words, more than model.vocab = %d of %s", cfg->data.path,
-                        corpus.vocab_size, mc->vocab, cfg->path);
+  if (rc) return tr->err = err, -1;
+  if (corpus.vocab_size > mc->vocab) {
+    h5_lock();
+    corpus_close(&corpus);
+    h5_unlock();
+    return tsr_err(&tr->err, "%s: tokenizer has %d words, more than model.vocab = %d of %s", cfg->data.path,
+                   corpus.vocab_size, mc->vocab, cfg->path);
+  }
   tr->vocab_size = corpus.vocab_size;
   tr->vocab = tsr_calloc((size_t)corpus.vocab_size, sizeof(char *));
   for (int i = 0; i < corpus.vocab_size; i++) tr->vocab[i] = strdup(corpus.vocab[i]);
   h5_lock();
   corpus_close(&corpus);
   h5_unlock();
-  if (!(tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels, &err)))
-    tsr_user_error("%s", err.msg);
+  if (!(tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels, &tr->err))) return -1;
   if (loader_bucket_size(tr->loader) % tr->cc.dp)
     log_warn("%s: %d clips do not split evenly over dp=%d ranks: each rank's epoch ends at its own step, so the "
              "sample order matches the single-rank run only within the first epoch",
              cfg->data.path, loader_bucket_size(tr->loader), tr->cc.dp);
+  return 0;
 }
 
 // The replica of dp rank 0, sp rank 0 writes checkpoints: its tp ranks (after
@@ -207,27 +225,29 @@ static void save(Trainer *tr) {
 
 // Keys that change the model without changing a tensor's shape (shapes are
 // checked tensor by tensor): a checkpoint trained with other values is refused.
-static void check_model_keys(Trainer *tr, const char *path) {
+static int check_model_keys(Trainer *tr, const char *path) {
   Config saved;
   ckpt_read_config(path, &saved);
   const ModelConfig *a = &saved.model, *b = &tr->cfg->model;
   if (a->heads != b->heads || memcmp(a->rope, b->rope, sizeof a->rope) != 0)
-    comm_user_error_all("%s: trained with model.heads %d and rope %d/%d/%d, but %s has heads %d and rope %d/%d/%d "
+    return tsr_err(&tr->err, "%s: trained with model.heads %d and rope %d/%d/%d, but %s has heads %d and rope %d/%d/%d "
                         "(the checkpoint was made for a different model config)", path, a->heads, a->rope[0],
                         a->rope[1], a->rope[2], tr->cfg->path, b->heads, b->rope[0], b->rope[1], b->rope[2]);
   if (strcmp(a->text_encoder, b->text_encoder) != 0)
-    comm_user_error_all("%s: trained with model.text.encoder %s, but %s has %s (the model reads other text states; "
+    return tsr_err(&tr->err, "%s: trained with model.text.encoder %s, but %s has %s (the model reads other text states; "
                         "the checkpoint was made for a different model config)", path, a->text_encoder, tr->cfg->path,
                         b->text_encoder);
   if (strcmp(a->predict, b->predict) != 0)
-    comm_user_error_all("%s: trained with model.predict %s, but %s has model.predict %s (the network's output "
+    return tsr_err(&tr->err, "%s: trained with model.predict %s, but %s has model.predict %s (the network's output "
                         "means something else; the checkpoint was made for a different model config)",
                         path, a->predict, tr->cfg->path, b->predict);
+  return 0;
 }
 
 // train.resume: "" = fresh, "auto" = latest checkpoint in train.out if any, else a path.
 // The checkpoint may come from any layout: each rank reads its own hyperslabs
-// and takes its ZeRO shard of m, v and the EMA. Returns 1 when it resumed.
+// and takes its ZeRO shard of m, v and the EMA. Returns 1 when it resumed,
+// 0 for a fresh run, -1 (on every rank) when the checkpoint does not fit.
 static int resume(Trainer *tr) {
   const TrainConfig *tc = &tr->cfg->train;
   ParamTable *t = &tr->model.params;
@@ -241,12 +261,14 @@ static int resume(Trainer *tr) {
   if (!path[0]) return 0;
   CkptComm cc = ckpt_comm(tr);
   CkptFile *f = ckpt_open(path, &cc, &tr->state);
-  check_model_keys(tr, path);  // before the tensors: a different model is named as such
-  if (tr->text) {
-    if (strcmp(tr->state.text_sha256, text_cond_sha256(tr->text)) != 0)
-      comm_user_error_all("%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other weights: "
-                          "the states the model learned to read would change)", path, tr->state.text_sha256,
-                          text_cond_dir(tr->text), text_cond_sha256(tr->text));
+  int rc = check_model_keys(tr, path);  // before the tensors: a different model is named as such
+  if (!rc && tr->text && strcmp(tr->state.text_sha256, text_cond_sha256(tr->text)) != 0)
+    rc = tsr_err(&tr->err, "%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other "
+                 "weights: the states the model learned to read would change)", path, tr->state.text_sha256,
+                 text_cond_dir(tr->text), text_cond_sha256(tr->text));
+  if (agree(tr, rc)) {  // every rank read the same attributes: all fail alike
+    ckpt_close(f);
+    return -1;
   }
   read_group(tr, f, "params", t->data);
   read_group(tr, f, "optim/m", t->grad);
@@ -277,17 +299,16 @@ static uint64_t first_sample(const Trainer *tr, int64_t step, int k) {
   return (uint64_t)step * (uint64_t)tr->cfg->train.batch + (uint64_t)k * tr->mb * tr->cc.dp + (uint64_t)tr->cc.dp_rank;
 }
 
-static void next_batch(Trainer *tr, int64_t step, int k) {
+static int next_batch(Trainer *tr, int64_t step, int k) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
   const uint64_t first = first_sample(tr, step, k), stride = (uint64_t)tr->cc.dp;
   FlowBatch *fb = &tr->fb;
   if (tr->loader) {
-    TsrErr err;
-    if (loader_next(tr->loader, fb->x0, fb->b.tokens, fb->b.ntokens, NULL, &err)) tsr_user_error("%s", err.msg);
+    // a bad clip is this rank's alone: every rank agrees before the step's collectives
+    if (agree(tr, loader_next(tr->loader, fb->x0, fb->b.tokens, fb->b.ntokens, NULL, &tr->err))) return -1;
     flow_prepare(fb, mc, &cfg->train, 0.0f, cfg->train.seed, first, stride);  // loader did caption dropout
-    text_states(tr);
-    return;
+    return agree(tr, text_states(tr));
   }
   const size_t L = (size_t)mc->text_length, NP = (size_t)fb->nloc * mc->patch_dim;
   for (int j = 0; j < tr->mb; j++) {
@@ -297,7 +318,7 @@ static void next_batch(Trainer *tr, int64_t step, int k) {
     if (tr->clip) memcpy(fb->x0 + j * NP, tr->clip + (size_t)fb->n0 * mc->patch_dim, NP * sizeof(float));
   }
   flow_prepare(fb, mc, &cfg->train, cfg->data.p_drop, cfg->train.seed, first, stride);
-  text_states(tr);
+  return agree(tr, text_states(tr));
 }
 
 // Generated tokens of the whole global batch of `step` (the loss denominator):
@@ -374,25 +395,27 @@ static void log_fpenv(const Trainer *tr) {
 // node. On a GPU the groups that move device buffers (tp, sp: activations;
 // dpsp: gradients and weights) switch to NCCL on the backend's stream; host
 // values (the loss, the norm) still travel over MPI.
-static void open_backend(Trainer *tr) {
+static int open_backend(Trainer *tr) {
   const Config *cfg = tr->cfg;
   const int cuda = !strcmp(cfg->run.device, "cuda");
   char why[512];
   tr->be = backend_open(cfg->run.device, cfg->run.precision, cuda ? comm_local_rank() : 0, why, sizeof why);
-  if (!tr->be)
-    tsr_user_error("%s: run.device %s, run.precision %s: %s", cfg->path, cfg->run.device, cfg->run.precision, why);
+  if (agree(tr, tr->be ? 0 : tsr_err(&tr->err, "%s: run.device %s, run.precision %s: %s", cfg->path, cfg->run.device,
+                                      cfg->run.precision, why)))
+    return -1;
   char what[256];
   tr->be->describe(tr->be, what, sizeof what);
   log_info("device: %s, %s", what, cfg->run.precision);
-  if (!tr->be->nccl) return;
+  if (!tr->be->nccl) return 0;
   CommGroup *device_groups[] = {&tr->cc.tp_group, &tr->cc.sp_group, &tr->cc.dpsp_group};
   for (int i = 0; i < 3; i++)
     if (device_groups[i]->size > 1) comm_group_use_nccl(device_groups[i], tr->be->stream);
+  return 0;
 }
 
-// Layout, batch split, model shard, ZeRO state, data. Every check here is
-// made alike on every rank: one message from rank 0, all ranks exit 2.
-static void setup(Trainer *tr) {
+// Layout, batch split, model shard, ZeRO state, data: -1 on every rank when
+// any rank failed.
+static int setup(Trainer *tr) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
   const TrainConfig *tc = &cfg->train;
@@ -405,11 +428,11 @@ static void setup(Trainer *tr) {
   CommContext *cc = &tr->cc;
   tr->rank0 = cc->world_rank == 0;
   tr->accum = tc->accum;
-  if (tc->batch % (par->dp * tc->accum))
-    comm_user_error_all("%s: train.batch: expected a multiple of parallel.dp x train.accum = %d x %d (the global batch "
-                        "splits into equal micro-batches), got %d", cfg->path, par->dp, tc->accum, tc->batch);
+  if (tc->batch % (par->dp * tc->accum))  // alike on every rank
+    return tsr_err(&tr->err, "%s: train.batch: expected a multiple of parallel.dp x train.accum = %d x %d (the global "
+                   "batch splits into equal micro-batches), got %d", cfg->path, par->dp, tc->accum, tc->batch);
   tr->mb = tc->batch / (par->dp * tc->accum);
-  open_backend(tr);
+  if (open_backend(tr)) return -1;
   model_build(&tr->model, mc,
               (ModelLayout){.tp = cc->tp, .sp = cc->sp, .tp_rank = cc->tp_rank, .sp_rank = cc->sp_rank,
                             .tp_group = cc->tp > 1 ? &cc->tp_group : NULL,
@@ -422,8 +445,7 @@ static void setup(Trainer *tr) {
   const int nloc = mc->tokens / cc->sp;
   flow_batch_alloc_slice(&tr->fb, mc, tr->mb, cc->sp_rank * nloc, nloc);
   if (cc->sp > 1 && !cfg->data.path[0]) tr->clip = tsr_calloc((size_t)mc->tokens * mc->patch_dim, sizeof(float));
-  open_text_encoder(tr);
-  open_data(tr);
+  if (agree(tr, open_text_encoder(tr)) || agree(tr, open_data(tr))) return -1;
   const double mib = 1.0 / 1048576.0, full_state = 2.0 * (double)tr->model.params.total * sizeof(float);
   log_info("layout dp=%d sp=%d tp=%d (%d ranks): batch %d = %d dp x %d micro-batches x %d samples; "
            "%zu local parameters per rank",
@@ -432,29 +454,37 @@ static void setup(Trainer *tr) {
            "1/%d), EMA %.3f MiB",
            cc->dpsp_group.size, tr->zero.shard, tr->model.params.total, zero_state_bytes(&tr->zero) * mib,
            full_state * mib, cc->dpsp_group.size, zero_state_bytes(&tr->zero) * 0.5 * mib);
+  return 0;
 }
 
-float train_run(const Config *cfg, const TrainOptions *opt) {
+int train_run(const Config *cfg, const TrainOptions *opt, float *final_loss, TsrErr *err) {
   const ModelConfig *mc = &cfg->model;
   const TrainConfig *tc = &cfg->train;
   Trainer tr = {.cfg = cfg, .opt = opt};
-  setup(&tr);
+  double loss = 0.0;
+  int rc = setup(&tr);
+  if (rc) goto fail;
   tr.state.seed = tc->seed;
-  if (tr.rank0) run_dir_prepare(tc->out);
-  comm_barrier(&tr.cc.world);  // the run directory exists for every rank
+  if ((rc = agree(&tr, tr.rank0 ? run_dir_prepare(tc->out, &tr.err) : 0))) goto fail;  // it exists for every rank now
   const int resumed = resume(&tr);
+  if (resumed < 0) {
+    rc = -1;
+    goto fail;
+  }
   if (!resumed) {  // a new run: a new id, the same on every rank
     if (tr.rank0) run_id_new(tr.state.run_id, sizeof tr.state.run_id);
     comm_bcast(&tr.cc.world, tr.state.run_id, sizeof tr.state.run_id, COMM_U8, 0);
   }
   if (tr.rank0) {
-    run_dir_claim(tc->out, tr.state.run_id, resumed, !strcmp(tc->resume, "auto"), opt->overwrite);
+    rc = run_dir_claim(tc->out, tr.state.run_id, resumed, !strcmp(tc->resume, "auto"), opt->overwrite, &tr.err);
     char mpath[CFG_STR_MAX + 32];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", tc->out);
-    tr.metrics = fopen(mpath, resumed ? "a" : "w");
-    if (!tr.metrics) tsr_user_error("train.out: cannot write %s: %s", mpath, strerror(errno));
-    log_info("run %s in %s", tr.state.run_id[0] ? tr.state.run_id : "(no id: a version 1 checkpoint's)", tc->out);
+    if (!rc && !(tr.metrics = fopen(mpath, resumed ? "a" : "w")))
+      rc = tsr_err(&tr.err, "train.out: cannot write %s: %s", mpath, strerror(errno));
+    if (!rc)
+      log_info("run %s in %s", tr.state.run_id[0] ? tr.state.run_id : "(no id: a version 1 checkpoint's)", tc->out);
   }
+  if ((rc = agree(&tr, rc))) goto fail;
   train_signals_install();
 
   const Peak peak = peak_fp32(omp_get_max_threads());
@@ -467,7 +497,6 @@ float train_run(const Config *cfg, const TrainOptions *opt) {
            (double)tr.model.arena.size / 1048576.0, cfg->data.path[0] ? cfg->data.path : "random clips");
   log_info("mfu against %.0f GFLOP/s: %d rank(s), rank 0's %s", tr.peak_gflops, tr.cc.world_size, peak_text);
 
-  double loss = 0.0;
   double t_window = timer_now();
   tr.t_begin = t_window;
   int window_steps = 0;
@@ -478,7 +507,7 @@ float train_run(const Config *cfg, const TrainOptions *opt) {
     tr.fb.b.loss_tokens = step_loss_tokens(&tr, step);
     loss = 0.0;
     for (int k = 0; k < tr.accum; k++) {  // gradients accumulate (+=) over the micro-batches
-      next_batch(&tr, step, k);
+      if ((rc = next_batch(&tr, step, k))) goto fail;
       loss += model_forward(&tr.model, &tr.fb.b);
       model_backward(&tr.model, &tr.fb.b);
     }
@@ -491,9 +520,11 @@ float train_run(const Config *cfg, const TrainOptions *opt) {
       tr.state.bad_steps++;
       log_warn("step %lld: non-finite loss or gradient (loss %g, grad norm %g): update skipped (%lld in a row)",
                (long long)step + 1, loss, norm, (long long)tr.state.bad_steps);
-      if (tr.state.bad_steps >= tc->max_bad_steps)
-        comm_user_error_all("training diverged: %lld non-finite steps in a row (train.max_bad_steps = %d); "
-                            "lower train.lr or raise train.grad_clip", (long long)tr.state.bad_steps, tc->max_bad_steps);
+      if (tr.state.bad_steps >= tc->max_bad_steps) {  // every rank sees it alike
+        rc = tsr_err(&tr.err, "training diverged: %lld non-finite steps in a row (train.max_bad_steps = %d); "
+                     "lower train.lr or raise train.grad_clip", (long long)tr.state.bad_steps, tc->max_bad_steps);
+        goto fail;
+      }
     } else {
       tr.state.bad_steps = 0;
       zero_step(&tr.zero, &tr.model.params, tc, lr, norm);
@@ -551,5 +582,11 @@ float train_run(const Config *cfg, const TrainOptions *opt) {
   tsr_free(tr.states);
   comm_free(&tr.cc);
   backend_close(tr.be);
-  return (float)loss;
+  if (final_loss) *final_loss = (float)loss;
+  return 0;
+fail:  // the process ends next (the command prints the error): stop what runs beside it, keep the files whole
+  if (tr.metrics) fclose(tr.metrics);
+  if (tr.loader) loader_close(tr.loader);
+  if (err) *err = tr.err;
+  return rc ? rc : -1;
 }

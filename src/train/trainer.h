@@ -2,10 +2,13 @@
 // backward -> clip -> AdamW, with progress lines on rank 0.
 #pragma once
 #include "core/config.h"
+#include "core/error.h"
 
 typedef struct {
   int overwrite;  // a fresh run may delete another run's checkpoints and metrics in train.out (--overwrite)
 } TrainOptions;
 
-// Runs cfg->train.steps steps; returns the last loss.
-float train_run(const Config *cfg, const TrainOptions *opt);
+// Trains; 0 with the last step's loss in *final_loss (may be NULL), or -1 on
+// every rank with err set (on the ranks where it went wrong: err->code != 0;
+// app_check prints the first one's message).
+int train_run(const Config *cfg, const TrainOptions *opt, float *final_loss, TsrErr *err);
