@@ -12,7 +12,7 @@
 # and core/error.{h,c} no longer defines the exiting functions).
 set -u
 cd "$(dirname "$0")/.."
-CLEAN="kernels text data media"
+CLEAN="kernels text data media train infer"
 BELOW_APP="core kernels comm model text data media train infer"
 PATTERN='\b(tsr_user_error|tsr_user_error_abandon|comm_user_error_all|_?exit)[[:space:]]*\('
 

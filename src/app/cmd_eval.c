@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/parse.h"
 #include "infer/eval_run.h"
+#include "app/device_flag.h"
 #include "infer/session.h"
 
 typedef struct {
@@ -31,7 +32,7 @@ static void usage(void) {
       "  --seed S      first seed (default: the checkpoint's sample seed)\n"
       "  --upscale K   nearest-neighbour upscale of the MP4 frames (default 4)\n"
       "  --raw         sample with the raw weights instead of the EMA\n"
-      INFER_DEVICE_HELP
+      DEVICE_FLAG_HELP
       "  --keyframe    text-to-video items through a keyframe: make a clip, keep its first frame,\n"
       "                make the video again from it (docs/eval.md)\n");
 }
@@ -59,7 +60,7 @@ static void parse(EvalArgs *a, int argc, char **argv) {
       a->keyframe = 1;
       continue;
     }
-    if (infer_device_flag(&a->dev, "eval", argc, argv, &i)) continue;
+    if (device_flag(&a->dev, "eval", argc, argv, &i)) continue;
     if (i + 1 >= argc) tsr_user_error("eval: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt"))
@@ -104,7 +105,7 @@ int cmd_eval(int argc, char **argv) {
   EvalSuite suite;
   if (eval_suite_load(a.suite, &suite, err.msg, sizeof err.msg) != 0) app_fail(&err);
   InferSession ses;
-  infer_open(&ses, a.ckpt, a.use_ema, a.dev);
+  if (infer_open(&ses, a.ckpt, a.use_ema, a.dev, &err)) app_fail(&err);
   const EvalRunOptions o = {.suite_path = a.suite, .out = a.out, .seeds = a.seeds, .upscale = a.upscale,
                             .keyframe = a.keyframe, .use_ema = a.use_ema,
                             .flags = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler,

@@ -21,6 +21,8 @@
 #include "infer/dist.h"
 #include "infer/budget.h"
 #include "infer/pipeline.h"
+#include "app/app_error.h"
+#include "app/device_flag.h"
 #include "infer/session.h"
 #include "media/watch.h"
 
@@ -48,7 +50,7 @@ static void usage(void) {
          "  --remix VIDEO --strength s   redo VIDEO under the prompt, noising it to t=s (0..1)\n"
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
          "  --raw             sample with the raw weights instead of the EMA\n"
-         INFER_DEVICE_HELP
+         DEVICE_FLAG_HELP
          "  --keyframe        text-to-video through a keyframe: make a clip, keep its first frame,\n"
          "                    make the video again from that image (twice the sampling)\n"
          "Under mpirun (world = dp x cfg x sp x tp ranks):\n"
@@ -70,7 +72,7 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     if (!strcmp(k, "--raw")) { a->use_ema = 0; continue; }
     if (!strcmp(k, "--cfg-parallel")) { a->cfg_parallel = 1; continue; }
     if (!strcmp(k, "--keyframe")) { a->keyframe = 1; continue; }
-    if (infer_device_flag(&a->dev, "generate", argc, argv, &i)) continue;
+    if (device_flag(&a->dev, "generate", argc, argv, &i)) continue;
     if (i + 1 >= argc) tsr_user_error("generate: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
@@ -174,9 +176,12 @@ int cmd_generate(int argc, char **argv) {
     tsr_user_error("generate: --ckpt, --prompt (or --prompts) and --out are required");
   if (a.prompt && a.prompts) tsr_user_error("generate: use one of --prompt and --prompts");
   GenLayout gl;
-  gen_layout_init(&gl, a.sp, a.tp, a.cfg_parallel, "generate");
+  TsrErr lerr;
+  if (gen_layout_init(&gl, a.sp, a.tp, a.cfg_parallel, "generate", &lerr)) app_fail(&lerr);
   InferSession ses;
-  infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2, a.dev);
+  TsrErr oerr = {0};
+  if (infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2, a.dev, &oerr))
+    app_check(oerr.code != 0, &oerr);
   const Config cfg = ses.cfg;
   const ModelConfig *mc = &cfg.model;
   if (a.size && (a.height != mc->height || a.width != mc->width))

@@ -29,6 +29,8 @@
 #include "infer/dist.h"
 #include "infer/manifest.h"
 #include "infer/render.h"
+#include "app/app_error.h"
+#include "app/device_flag.h"
 #include "infer/session.h"
 
 typedef struct {
@@ -52,7 +54,7 @@ static void usage(void) {
          "                    an item without a seed uses seed + its index)\n"
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
          "  --raw             sample with the raw weights instead of the EMA\n"
-         INFER_DEVICE_HELP
+         DEVICE_FLAG_HELP
          "  --sp S --tp T --cfg-parallel   each item made by a replica of (2 x) S x T ranks (as generate);\n"
          "                    the job's ranks / replica size = dp replicas split the shard's items\n"
          "  --status DIR      print done/failed/running/pending counts per shard from DIR's manifests\n"
@@ -73,7 +75,7 @@ static void parse(RenderArgs *a, int argc, char **argv) {
       a->prompts = k;
       continue;
     }
-    if (infer_device_flag(&a->dev, "render", argc, argv, &i)) continue;
+    if (device_flag(&a->dev, "render", argc, argv, &i)) continue;
     if (i + 1 >= argc) tsr_user_error("render: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
@@ -199,7 +201,9 @@ static int done_earlier(const ManifestState *st, const RenderItem *it, const cha
 }
 
 static void open_session(InferSession *ses, const RenderArgs *a, GenLayout *gl, const RenderSettings *rs) {
-  infer_open_layout(ses, a->ckpt, a->use_ema, gen_model_layout(gl), gl->cfg == 2 ? 1 : 2, a->dev);
+  TsrErr err = {0};
+  if (infer_open_layout(ses, a->ckpt, a->use_ema, gen_model_layout(gl), gl->cfg == 2 ? 1 : 2, a->dev, &err))
+    app_check(err.code != 0, &err);
   float cfg = rs->flags.cfg >= 0 ? rs->flags.cfg : ses->cfg.sample.cfg;
   if (gl->cfg == 2 && cfg == 1.0f)
     comm_user_error_all("render: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");
@@ -216,13 +220,14 @@ int cmd_render(int argc, char **argv) {
   if (!a.prompts || !a.ckpt || !a.out) tsr_user_error("render: PROMPTS, --ckpt and --out are required (see tessera render --help)");
   g_rank = comm_world_rank(), g_ranks = comm_world_size();
   GenLayout gl;
-  gen_layout_init(&gl, a.sp, a.tp, a.cfg_parallel, "render");
+  TsrErr lerr;
+  if (gen_layout_init(&gl, a.sp, a.tp, a.cfg_parallel, "render", &lerr)) app_fail(&lerr);
   const int dp = gl.dp, group = gl.replica;
   g_writer = gl.writer;
 
   // Everything a user can get wrong is checked before the model is loaded.
   PromptList pl;
-  prompt_list_read(a.prompts, &pl);
+  if (prompt_list_read(a.prompts, &pl, &lerr)) app_fail(&lerr);
   if (access(a.ckpt, R_OK) != 0) tsr_user_error("render: --ckpt %s: %s", a.ckpt, strerror(errno));
   if (fs_mkdirs(a.out) != 0) tsr_user_error("render: --out %s: cannot create the output directory: %s", a.out, strerror(errno));
   Manifest man = {.fd = -1};

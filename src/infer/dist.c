@@ -5,12 +5,12 @@
 
 #include "core/error.h"
 
-void gen_layout_init(GenLayout *g, int sp, int tp, int cfg_parallel, const char *what) {
+int gen_layout_init(GenLayout *g, int sp, int tp, int cfg_parallel, const char *what, TsrErr *err) {
   memset(g, 0, sizeof *g);
   const int world = comm_world_size(), cfg = cfg_parallel ? 2 : 1, replica = cfg * sp * tp;
-  if (sp < 1 || tp < 1 || world % replica)
-    comm_user_error_all("%s: the job's %d ranks do not split into replicas of cfg %d x sp %d x tp %d = %d ranks", what,
-                        world, cfg, sp, tp, replica);
+  if (sp < 1 || tp < 1 || world % replica)  // alike on every rank
+    return tsr_err(err, "%s: the job's %d ranks do not split into replicas of cfg %d x sp %d x tp %d = %d ranks", what,
+                   world, cfg, sp, tp, replica);
   g->cfg = cfg, g->sp = sp, g->tp = tp, g->dp = world / replica;
   // (dp, branch) together are the first coordinate of the model's layout:
   //   world_rank = ((replica * cfg + branch) * sp + sp_rank) * tp + tp_rank
@@ -21,6 +21,7 @@ void gen_layout_init(GenLayout *g, int sp, int tp, int cfg_parallel, const char 
   // branch, so its sp group holds the two branches of one (sp, tp) shard.
   if (cfg == 2) comm_layout(&g->pair, g->dp, 2, sp * tp, what);
   g->writer = g->branch == 0 && g->cc.sp_rank == 0 && g->cc.tp_rank == 0;
+  return 0;
 }
 
 ModelLayout gen_model_layout(GenLayout *g) {

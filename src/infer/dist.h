@@ -6,6 +6,7 @@
 #pragma once
 
 #include "comm/comm.h"
+#include "core/error.h"
 #include "model/model.h"
 
 typedef struct {
@@ -19,7 +20,7 @@ typedef struct {
 
 // Split the world. A world that is not a multiple of cfg*sp*tp is a user
 // error (one message, every rank exits 2); `what` names the command.
-void gen_layout_init(GenLayout *g, int sp, int tp, int cfg_parallel, const char *what);
+int gen_layout_init(GenLayout *g, int sp, int tp, int cfg_parallel, const char *what, TsrErr *err);
 ModelLayout gen_model_layout(GenLayout *g);
 CommGroup *gen_cfg_group(GenLayout *g);  // the branch pair, or NULL when cfg = 1
 void gen_layout_free(GenLayout *g);

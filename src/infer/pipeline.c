@@ -88,7 +88,8 @@ int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequ
     tsr_err(err, "%sframes %d: %s", rq->flag, r.frames, why);
     goto done;
   }
-  const int ntokens = infer_encode(s, rq->prompt, tokens, rq->what);
+  const int ntokens = infer_encode(s, rq->prompt, tokens, rq->what, err);
+  if (ntokens < 0) goto done;
   out->frames = tsr_calloc((size_t)r.frames * H * W * 3, 1);
   out->n = r.frames, out->H = H, out->W = W;
   double t0 = timer_now();

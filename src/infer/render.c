@@ -124,9 +124,12 @@ static void item_finish(ItemCtx *c, int line) {
   else if (it->strength > 0 && !it->remix) item_fail(c, line, "strength applies to remix only");
 }
 
-static RenderItem *push_item(PromptList *pl, int line) {
-  if (pl->n >= MANIFEST_MAX_ITEMS)
-    tsr_user_error("%s:%d: more than %d items (split the list)", pl->path, line, MANIFEST_MAX_ITEMS);
+// NULL (and the list's error set) past MANIFEST_MAX_ITEMS.
+static RenderItem *push_item(PromptList *pl, int line, TsrErr *err) {
+  if (pl->n >= MANIFEST_MAX_ITEMS) {
+    tsr_err(err, "%s:%d: more than %d items (split the list)", pl->path, line, MANIFEST_MAX_ITEMS);
+    return NULL;
+  }
   pl->items = realloc(pl->items, (size_t)(pl->n + 1) * sizeof *pl->items);
   TSR_ASSERT(pl->items, "out of memory");
   RenderItem *it = &pl->items[pl->n];
@@ -168,7 +171,7 @@ static Val json_val(const json_t *f, char *text, size_t n) {
   return v;
 }
 
-static void read_jsonl(PromptList *pl, const char *buf, size_t len, ItemCtx *c) {
+static int read_jsonl(PromptList *pl, const char *buf, size_t len, ItemCtx *c, TsrErr *err) {
   int line = 0;
   for (size_t b = 0; b < len;) {
     size_t e = b;
@@ -177,7 +180,7 @@ static void read_jsonl(PromptList *pl, const char *buf, size_t len, ItemCtx *c) 
     size_t s = b;
     while (s < e && (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\r')) s++;
     if (s < e && buf[s] != '#') {
-      c->it = push_item(pl, line);
+      if (!(c->it = push_item(pl, line, err))) return -1;
       json_error_t je;
       json_t *o = json_loadb(buf + b, e - b, JSON_REJECT_DUPLICATES, &je);
       if (!o || !json_is_object(o)) {
@@ -197,20 +200,21 @@ static void read_jsonl(PromptList *pl, const char *buf, size_t len, ItemCtx *c) 
     }
     b = e + 1;
   }
+  return 0;
 }
 
-static void yaml_item(PromptList *pl, yaml_document_t *doc, yaml_node_t *n, ItemCtx *c) {
+static int yaml_item(PromptList *pl, yaml_document_t *doc, yaml_node_t *n, ItemCtx *c, TsrErr *err) {
   int line = (int)n->start_mark.line + 1;
-  c->it = push_item(pl, line);
+  if (!(c->it = push_item(pl, line, err))) return -1;
   if (n->type == YAML_SCALAR_NODE) {  // a bare prompt string
     Val v = {.text = (const char *)n->data.scalar.value, .quoted = 1};
     item_set(c, line, "prompt", &v);
     item_finish(c, line);
-    return;
+    return 0;
   }
   if (n->type != YAML_MAPPING_NODE) {
     item_fail(c, line, "expected a mapping {prompt: ..., seed: ...} or a prompt string");
-    return;
+    return 0;
   }
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
     yaml_node_t *k = yaml_document_get_node(doc, p->key), *v = yaml_document_get_node(doc, p->value);
@@ -242,17 +246,21 @@ static void yaml_item(PromptList *pl, yaml_document_t *doc, yaml_node_t *n, Item
     sb_free(&arr);
   }
   item_finish(c, line);
+  return 0;
 }
 
-static void read_yaml(PromptList *pl, FILE *fp, ItemCtx *c) {
+static int read_yaml(PromptList *pl, FILE *fp, ItemCtx *c, TsrErr *err) {
   yaml_parser_t parser;
   yaml_document_t doc;
   yaml_parser_initialize(&parser);
   yaml_parser_set_input_file(&parser, fp);
-  if (!yaml_parser_load(&parser, &doc))
-    tsr_user_error("%s:%zu: invalid YAML: %s%s%s (a prompt list is a YAML list or JSON Lines)", pl->path,
-                   parser.problem_mark.line + 1, parser.problem ? parser.problem : "syntax error",
-                   parser.context ? " " : "", parser.context ? parser.context : "");
+  if (!yaml_parser_load(&parser, &doc)) {
+    tsr_err(err, "%s:%zu: invalid YAML: %s%s%s (a prompt list is a YAML list or JSON Lines)", pl->path,
+            parser.problem_mark.line + 1, parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
+            parser.context ? parser.context : "");
+    yaml_parser_delete(&parser);
+    return -1;
+  }
   yaml_node_t *root = yaml_document_get_root_node(&doc), *list = root;
   if (root && root->type == YAML_MAPPING_NODE) {  // {prompts: [...]}
     list = NULL;
@@ -262,13 +270,15 @@ static void read_yaml(PromptList *pl, FILE *fp, ItemCtx *c) {
         list = yaml_document_get_node(&doc, p->value);
     }
   }
+  int rc = 0;
   if (!list || list->type != YAML_SEQUENCE_NODE)
-    tsr_user_error("%s: expected a YAML list of prompts (- prompt: ...) or JSON Lines ({\"prompt\": ...} per line)",
-                   pl->path);
-  for (yaml_node_item_t *e = list->data.sequence.items.start; e < list->data.sequence.items.top; e++)
-    yaml_item(pl, &doc, yaml_document_get_node(&doc, *e), c);
+    rc = tsr_err(err, "%s: expected a YAML list of prompts (- prompt: ...) or JSON Lines ({\"prompt\": ...} per line)",
+                 pl->path);
+  for (yaml_node_item_t *e = list ? list->data.sequence.items.start : NULL; !rc && e < list->data.sequence.items.top; e++)
+    rc = yaml_item(pl, &doc, yaml_document_get_node(&doc, *e), c, err);
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
+  return rc;
 }
 
 typedef struct {
@@ -284,7 +294,7 @@ static int by_name(const void *a, const void *b) {
 
 // Two items that would write the same file lose the first one's video and
 // make every restart render both again: refused before anything is rendered.
-static void check_outputs_distinct(const PromptList *pl) {
+static int check_outputs_distinct(const PromptList *pl, TsrErr *err) {
   OutName *v = tsr_calloc((size_t)pl->n, sizeof *v);
   int n = 0;
   for (int i = 0; i < pl->n; i++) {
@@ -299,19 +309,23 @@ static void check_outputs_distinct(const PromptList *pl) {
     if (strcmp(v[i - 1].name, v[i].name)) continue;
     const RenderItem *a = v[i - 1].it, *b = v[i].it;
     if (a->id && b->id)
-      tsr_user_error("%s: lines %d and %d: the id '%s' is used twice (an item writes <id>.mp4; ids must be unique)",
-                     pl->path, a->line, b->line, a->id);
-    tsr_user_error("%s: lines %d and %d both write %s.mp4 (an id equals the default name of item %d)", pl->path,
-                   a->line, b->line, v[i].name, a->id ? b->index : a->index);
+      tsr_err(err, "%s: lines %d and %d: the id '%s' is used twice (an item writes <id>.mp4; ids must be unique)",
+              pl->path, a->line, b->line, a->id);
+    else
+      tsr_err(err, "%s: lines %d and %d both write %s.mp4 (an id equals the default name of item %d)", pl->path,
+              a->line, b->line, v[i].name, a->id ? b->index : a->index);
+    tsr_free(v);
+    return -1;
   }
   tsr_free(v);
+  return 0;
 }
 
-void prompt_list_read(const char *path, PromptList *pl) {
+int prompt_list_read(const char *path, PromptList *pl, TsrErr *err) {
   memset(pl, 0, sizeof *pl);
   snprintf(pl->path, sizeof pl->path, "%s", path);
   FILE *fp = fopen(path, "rb");
-  if (!fp) tsr_user_error("%s: cannot open the prompt list: %s", path, strerror(errno));
+  if (!fp) return tsr_err(err, "%s: cannot open the prompt list: %s", path, strerror(errno));
   char *buf = NULL;
   size_t len = 0, cap = 0, k;
   char chunk[1 << 16];
@@ -324,12 +338,17 @@ void prompt_list_read(const char *path, PromptList *pl) {
     memcpy(buf + len, chunk, k);
     len += k;
   }
-  if (ferror(fp)) tsr_user_error("%s: cannot read the prompt list", path);
-  sha256_hex_of(buf, len, pl->sha256);
-  int at;
+  int rc = 0, at;
   char why[128];
-  if (text_check(buf, len, &at, why, sizeof why))
-    tsr_user_error("%s:%d: %s (a prompt list is UTF-8 text)", path, at, why);
+  if (ferror(fp)) rc = tsr_err(err, "%s: cannot read the prompt list", path);
+  else if (text_check(buf, len, &at, why, sizeof why))
+    rc = tsr_err(err, "%s:%d: %s (a prompt list is UTF-8 text)", path, at, why);
+  if (rc) {
+    fclose(fp);
+    free(buf);
+    return -1;
+  }
+  sha256_hex_of(buf, len, pl->sha256);
   char dir[1024];
   snprintf(dir, sizeof dir, "%s", path);
   char *slash = strrchr(dir, '/');
@@ -340,15 +359,17 @@ void prompt_list_read(const char *path, PromptList *pl) {
   while (s < len && (buf[s] == ' ' || buf[s] == '\n' || buf[s] == '\t' || buf[s] == '\r')) s++;
   int jsonl = (n > 6 && !strcmp(path + n - 6, ".jsonl")) || (n > 5 && !strcmp(path + n - 5, ".json")) ||
               (s < len && buf[s] == '{');
-  if (jsonl) read_jsonl(pl, buf ? buf : "", len, &c);
+  if (jsonl) rc = read_jsonl(pl, buf ? buf : "", len, &c, err);
   else {
     rewind(fp);
-    read_yaml(pl, fp, &c);
+    rc = read_yaml(pl, fp, &c, err);
   }
   fclose(fp);
   free(buf);
-  if (pl->n == 0) tsr_user_error("%s: the prompt list is empty", path);
-  check_outputs_distinct(pl);
+  if (!rc && pl->n == 0) rc = tsr_err(err, "%s: the prompt list is empty", path);
+  if (!rc) rc = check_outputs_distinct(pl, err);
+  if (rc) prompt_list_free(pl);
+  return rc;
 }
 
 void prompt_list_free(PromptList *pl) {

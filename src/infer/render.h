@@ -34,9 +34,9 @@ typedef struct {
 // Read PATH: JSON Lines (one object per line; blank and '#' lines skipped) when
 // it ends in .jsonl/.json or starts with '{', else YAML (a list of mappings or
 // of plain prompt strings, or a mapping with a `prompts:` list). A malformed
-// item becomes an item with `error` set; a file that cannot be read or is not
-// YAML at all is a user error (exit 2).
-void prompt_list_read(const char *path, PromptList *pl);
+// item becomes an item with `error` set; a file that cannot be read, is not
+// YAML at all, is empty or names one output twice returns -1 with err.
+int prompt_list_read(const char *path, PromptList *pl, TsrErr *err);
 void prompt_list_free(PromptList *pl);
 
 typedef struct {

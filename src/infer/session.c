@@ -6,13 +6,14 @@
 #include "core/h5io.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "comm/comm.h"
 
 // A user who points --ckpt at a corpus (or any other HDF5 file) hears that it
 // is not a checkpoint, before the loader looks for what only checkpoints hold.
 // Files that are missing or not HDF5 are left to the loader's own messages.
 // Variable-length strings are never read here: a hostile file's global heap
 // is not trusted (issue 14, item 5); the corpus is recognised by /buckets.
-static void check_is_checkpoint(const char *path) {
+static int check_is_checkpoint(const char *path, TsrErr *err) {
   htri_t is_h5;
   H5Quiet q = h5_quiet_begin();
   H5E_BEGIN_TRY { is_h5 = H5Fis_hdf5(path); } H5E_END_TRY;
@@ -20,7 +21,7 @@ static void check_is_checkpoint(const char *path) {
   if (is_h5 > 0) H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
   if (f < 0) {
     h5_quiet_end(q);
-    return;
+    return 0;
   }
   char fmt[64] = "", what[128] = "no format attribute";
   int ok = 0;
@@ -39,36 +40,38 @@ static void check_is_checkpoint(const char *path) {
   const int corpus = !ok && H5Lexists(f, "buckets", H5P_DEFAULT) > 0;
   H5Fclose(f);
   h5_quiet_end(q);
-  if (corpus) tsr_user_error("%s: not a tessera checkpoint but a corpus (it holds /buckets); a checkpoint is train.out/ckpt_<step>.h5", path);
-  if (!ok) tsr_user_error("%s: not a tessera checkpoint (%s; a checkpoint has format '%s')", path, what, CKPT_FORMAT);
+  if (corpus)
+    return tsr_err(err, "%s: not a tessera checkpoint but a corpus (it holds /buckets); a checkpoint is "
+                   "train.out/ckpt_<step>.h5", path);
+  if (!ok) return tsr_err(err, "%s: not a tessera checkpoint (%s; a checkpoint has format '%s')", path, what, CKPT_FORMAT);
+  return 0;
 }
 
-void infer_open(InferSession *s, const char *ckpt, int use_ema, InferDevice dev) {
-  infer_open_layout(s, ckpt, use_ema, (ModelLayout){.tp = 1, .sp = 1}, 2, dev);
+// Every rank opens the session (the model load is collective): when a step
+// failed on some ranks only (a GPU), all leave together; the others' err is
+// left with code 0 (app_check prints the failing rank's message).
+static int agree(int rc, TsrErr *err) {
+  const int first = comm_world_first_failure(rc != 0);
+  if (first < 0) return 0;
+  if (!rc) tsr_err_code(err, 0, "rank %d failed", first);
+  return -1;
 }
 
-int infer_device_flag(InferDevice *dev, const char *cmd, int argc, char **argv, int *i) {
-  const char *k = argv[*i];
-  const int device = !strcmp(k, "--device"), precision = !strcmp(k, "--precision");
-  if (!device && !precision) return 0;
-  if (*i + 1 >= argc) tsr_user_error("%s: %s: expected a value after it", cmd, k);
-  const char *v = argv[++*i];
-  if (device && strcmp(v, "cpu") && strcmp(v, "cuda"))
-    tsr_user_error("%s: --device: expected cpu or cuda, got '%s'", cmd, v);
-  if (precision && strcmp(v, "fp32") && strcmp(v, "bf16"))
-    tsr_user_error("%s: --precision: expected fp32 or bf16, got '%s'", cmd, v);
-  if (device) dev->device = v;
-  else dev->precision = v;
-  return 1;
+int infer_open(InferSession *s, const char *ckpt, int use_ema, InferDevice dev, TsrErr *err) {
+  return infer_open_layout(s, ckpt, use_ema, (ModelLayout){.tp = 1, .sp = 1}, 2, dev, err);
 }
 
 // The backend, and on a GPU NCCL for the groups that move activations.
-static const Backend *open_device(InferDevice dev, ModelLayout *layout) {
+static const Backend *open_device(InferDevice dev, ModelLayout *layout, TsrErr *err) {
   const char *device = dev.device ? dev.device : "cpu", *precision = dev.precision ? dev.precision : "fp32";
   char why[512];
   const int cuda = !strcmp(device, "cuda");
   const Backend *be = backend_open(device, precision, cuda ? comm_local_rank() : 0, why, sizeof why);
-  if (!be) tsr_user_error("--device %s --precision %s: %s", device, precision, why);
+  if (!be) tsr_err(err, "--device %s --precision %s: %s", device, precision, why);
+  if (agree(be ? 0 : -1, err)) {
+    backend_close(be);
+    return NULL;
+  }
   if (be->nccl) {
     if (layout->tp_group && layout->tp_group->size > 1) comm_group_use_nccl(layout->tp_group, be->stream);
     if (layout->sp_group && layout->sp_group->size > 1) comm_group_use_nccl(layout->sp_group, be->stream);
@@ -77,30 +80,28 @@ static const Backend *open_device(InferDevice dev, ModelLayout *layout) {
 }
 
 // The checkpoint's pretrained encoder: the same weights it was trained with.
-static void open_text_encoder(InferSession *s) {
-  TsrErr err;
-  s->text = text_cond_open(s->cfg.model.text_length, (size_t)64 << 20, s->be, &err);
-  if (!s->text) tsr_user_error("%s: model.text.encoder minilm: %s", s->ckpt, err.msg);
+static int open_text_encoder(InferSession *s, TsrErr *err) {
+  TsrErr why;
+  s->text = text_cond_open(s->cfg.model.text_length, (size_t)64 << 20, s->be, &why);
+  if (!s->text) return tsr_err(err, "%s: model.text.encoder minilm: %s", s->ckpt, why.msg);
   if (strcmp(s->state.text_sha256, text_cond_sha256(s->text)) != 0)
-    tsr_user_error("%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other weights)",
+    return tsr_err(err, "%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other weights)",
                    s->ckpt, s->state.text_sha256, text_cond_dir(s->text), text_cond_sha256(s->text));
+  return 0;
 }
 
-void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch,
-                       InferDevice dev) {
+int infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch,
+                      InferDevice dev, TsrErr *err) {
   memset(s, 0, sizeof *s);
   s->ckpt = ckpt;
-  check_is_checkpoint(ckpt);
+  if (check_is_checkpoint(ckpt, err)) return -1;  // the same file on every rank: all fail alike
   ckpt_read_config(ckpt, &s->cfg);
-  s->be = open_device(dev, &layout);
+  if (!(s->be = open_device(dev, &layout, err))) return -1;
   model_build(&s->model, &s->cfg.model, layout, s->be);
   CkptBuffers bufs = {.params = &s->model.params};
   ckpt_load(ckpt, &bufs, &s->state, use_ema ? "ema" : "params");
   model_alloc_acts_forward(&s->model, max_batch);
-  if (s->cfg.model.text_minilm) {
-    open_text_encoder(s);
-    return;
-  }
+  if (s->cfg.model.text_minilm) return agree(open_text_encoder(s, err), err);
   char **vocab;
   int V;
   ckpt_read_vocab(ckpt, &vocab, &V);
@@ -112,15 +113,15 @@ void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayo
   }
   for (int i = 0; i < V; i++) free(vocab[i]);
   free(vocab);
+  return 0;
 }
 
-int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, const char *what) {
+int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, const char *what, TsrErr *err) {
   const int L = s->cfg.model.text_length;
   if (s->text) {
-    TsrErr err;
     int32_t n = 0;
     int truncated = 0;
-    if (text_cond_tokenize(s->text, prompt, what, tokens, &n, &truncated, &err) != 0) tsr_user_error("%s", err.msg);
+    if (text_cond_tokenize(s->text, prompt, what, tokens, &n, &truncated, err) != 0) return -1;
     if (truncated) log_warn("%s: prompt longer than the text window of %d tokens: truncated", what, L);
     return n;
   }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/error.h"
 #include "data/tokenizer.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
@@ -27,20 +28,17 @@ typedef struct {
   TextCond *text;      // model.text.encoder minilm: the pretrained encoder (its WordPiece tokenizes prompts)
 } InferSession;
 
-void infer_open(InferSession *s, const char *ckpt, int use_ema, InferDevice dev);
+// Returns 0, or -1 with err: a file that is not a checkpoint, a device that
+// cannot be opened, the pretrained encoder missing or other weights. Every
+// rank of a distributed generation calls it (the load is collective); all
+// return -1 together, err->code 0 on the ranks that were fine.
+int infer_open(InferSession *s, const char *ckpt, int use_ema, InferDevice dev, TsrErr *err);
 // The same for one rank of a distributed generation: the model sharded by
 // `layout` (each rank reads its own slice of the weights), with activations
 // for max_batch samples (2: both guidance branches; 1 under CFG-parallel).
-void infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch,
-                       InferDevice dev);
-// Parses --device / --precision at argv[*i] for command `cmd`: 1 when taken
-// (and *i advanced past the value), 0 when argv[*i] is another flag.
-int infer_device_flag(InferDevice *dev, const char *cmd, int argc, char **argv, int *i);
-// The lines of --help that describe them.
-#define INFER_DEVICE_HELP \
-  "  --device cpu|cuda   where the model runs (cuda: the GPU of this rank's place on its node)\n" \
-  "  --precision fp32|bf16   GEMM operands (bf16: CUDA only; fp32 master weights)\n"
+int infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayout layout, int max_batch,
+                      InferDevice dev, TsrErr *err);
 // Encode a prompt into tokens[L] (BOS first); warns (naming `what`) when it
-// is longer than the text window. Returns ntokens.
-int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, const char *what);
+// is longer than the text window. Returns ntokens, or -1 with err.
+int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, const char *what, TsrErr *err);
 void infer_close(InferSession *s);
