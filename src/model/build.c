@@ -70,10 +70,13 @@ static void check_layout(const ModelConfig *cfg, ModelLayout lay) {
     comm_user_error_all("parallel.ring=%d: expected a divisor of parallel.sp=%d (sp = Ulysses degree x ring degree)",
                         lay.ring, lay.sp);
   const int U = lay.sp / ring;
+  if (cfg->heads % (lay.tp * U) && ring == 1)
+    comm_user_error_all("model.heads=%d: parallel.tp=%d x parallel.sp=%d needs the heads to divide by tp*sp=%d "
+                        "(each rank attends with heads/(tp*sp) heads; ring attention, parallel.ring > 1, splits none)",
+                        cfg->heads, lay.tp, lay.sp, lay.tp * lay.sp);
   if (cfg->heads % (lay.tp * U))
     comm_user_error_all("model.heads=%d: parallel.tp=%d x Ulysses degree %d (parallel.sp=%d / parallel.ring=%d) needs "
-                        "the heads to divide by %d (each rank attends with heads/(tp*sp/ring) heads; a larger "
-                        "parallel.ring lifts this)",
+                        "the heads to divide by %d (each rank attends with heads/(tp*sp/ring) heads)",
                         cfg->heads, lay.tp, U, lay.sp, ring, lay.tp * U);
   if (cfg->tokens % lay.sp)
     comm_user_error_all("parallel.sp=%d does not divide the %d tokens of a clip (%d latent frames of %dx%d patches)",
