@@ -13,7 +13,9 @@
 #     identical to no recomputation (bit for bit), and test_recompute's
 #     gradient memcmp at 1, 2 and 4 ranks;
 #  5. bad input: a ring that does not divide sp, heads a Ulysses degree cannot
-#     split: exit 2, one message naming the key.
+#     split: exit 2, one message naming the key;
+#  6. the trainer's sequence-parallel bytes per step (its closing comm line)
+#     against docs/ring.md: V_uly + V_ring, restated here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tests/parallel_train_lib.sh ring_train
@@ -87,4 +89,21 @@ $(tail -5 $tmp/$name.log)"
 bad ring_not_divisor 2 "parallel.ring: expected a divisor of parallel.sp (2" parallel.sp=2 parallel.ring=4
 bad heads3_ulysses 2 "parallel.ring > 1: ring attention splits no heads" "${h3[@]}" parallel.sp=2
 bad heads3_hybrid 4 "expected tp\*sp/ring (1\*4/2) to divide model.heads (3)" "${h3[@]}" parallel.sp=4 parallel.ring=2
+# 6. bytes per step over sp (Ulysses and ring sub-groups count into sp) against
+# docs/ring.md: depth * (8*(U-1)/U + (3R-2)*2) * X * 4, X = micro-batch * N/sp * D
+# (recomputation: + depth * (4*(U-1)/U + (R-1)*2) * X * 4, the forward's again)
+sp_bytes() {  # sp_bytes NAME MB SP RING D [RECOMPUTED]: the counted and the modelled bytes
+  local name=$1 mb=$2 sp=$3 ring=$4 D=$5 re=${6:-0} got want
+  got=$(grep -o '"sp":[0-9.]*' $tmp/$name.log | head -1 | cut -d: -f2)
+  want=$($PY -c "mb,sp,R,D,re=$mb,$sp,$ring,$D,$re; U=sp//R; X=mb*(16//sp)*D
+print(float(2*(8*(U-1)/U + (3*R-2)*2*(R>1) + re*(4*(U-1)/U + (R-1)*2))*X*4))")
+  [ "$got" = "$want" ] || fail "$name: the trainer counted $got bytes per step over sp, docs/ring.md says $want"
+  echo "ok  $name: $got bytes per step over sp, as docs/ring.md's V_uly + V_ring"
+}
+sp_bytes ring2 4 2 2 32
+sp_bytes uly2ring2 4 4 2 32
+sp_bytes ring4_h3 4 4 4 36
+sp_bytes ring2dp2_h3 2 2 2 36
+sp_bytes rc_attention 4 4 2 32 1
+sp_bytes rc_block 4 4 2 32 1
 echo "test_ring_train: all ok"

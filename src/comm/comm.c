@@ -34,9 +34,13 @@ uint64_t comm_bytes_expected(int kind, int p, size_t n, CommType t, int is_root)
   tsr_fatal(__FILE__, __LINE__, "comm", "unknown stat kind %d", kind);
 }
 
+// A subgroup's traffic is its parent's too (the sp group's counters hold all
+// sequence-parallel traffic, Ulysses and ring sub-groups included).
 static void account(CommGroup *g, int kind, uint64_t bytes) {
-  g->stats.bytes[kind] += bytes;
-  g->stats.calls[kind]++;
+  for (; g; g = g->parent) {
+    g->stats.bytes[kind] += bytes;
+    g->stats.calls[kind]++;
+  }
 }
 
 void comm_stats_reset(CommGroup *g) { memset(&g->stats, 0, sizeof g->stats); }
@@ -242,6 +246,7 @@ void comm_group_split(CommGroup *parent, int color, int key, const char *name, C
     comm_mpi_group_split(parent, color, key, name, out);
   }
   out->backend = COMM_BACKEND_MPI;
+  out->parent = parent;
   out->v_counts = tsr_calloc(4 * (size_t)out->size, sizeof(int));
   if (parent->backend == COMM_BACKEND_NCCL && out->size > 1) comm_nccl_use(out, parent->stream);
 }

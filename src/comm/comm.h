@@ -118,7 +118,9 @@ void comm_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest, vo
 void comm_wait(CommRequest *req);
 // A subgroup of `parent`, collective over it: the ranks with the same color,
 // ordered by key, named `name`. On a NCCL parent the subgroup is NCCL too
-// (on the parent's stream). comm_group_free releases it.
+// (on the parent's stream). Its calls are counted in the parent's stats as
+// well (so sp's counters hold the Ulysses and ring sub-groups' traffic).
+// comm_group_free releases it; the parent must outlive it.
 void comm_group_split(CommGroup *parent, int color, int key, const char *name, CommGroup *out);
 void comm_group_free(CommGroup *g);
 

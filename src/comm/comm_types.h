@@ -15,7 +15,7 @@ typedef struct {
 enum { COMM_STAT_ALLREDUCE, COMM_STAT_REDUCE_SCATTER, COMM_STAT_ALLGATHER, COMM_STAT_ALLTOALL, COMM_STAT_BCAST,
        COMM_STAT_P2P };
 
-typedef struct {
+typedef struct CommGroup {
   char name[16];        // "world", "dp", "sp", "tp", "mp", "dpsp"
   int rank, size;       // this rank's place in the group
   CommBackend backend;
@@ -25,6 +25,7 @@ typedef struct {
   int owns_stream;      // 1: comm made the stream (and destroys it)
   CommStats stats;
   int *v_counts;        // 4 * size ints: alltoallv's int counts/displacements (owned; no allocation per call)
+  struct CommGroup *parent;  // comm_group_split's parent: its stats count this group's calls too (else NULL)
 } CommGroup;
 
 // A started point-to-point exchange (comm_sendrecv_start): the MPI requests
