@@ -15,7 +15,10 @@
 #  5. bad input: a ring that does not divide sp, heads a Ulysses degree cannot
 #     split: exit 2, one message naming the key;
 #  6. the trainer's sequence-parallel bytes per step (its closing comm line)
-#     against docs/ring.md: V_uly + V_ring, restated here.
+#     against docs/ring.md: V_uly + V_ring, restated here;
+#  7. the CUDA backend's host path over the CPU stand-in of the kernels
+#     (build/cuda/tessera_standin, tests/test_train_standin.sh): Ulysses 2 x
+#     ring 2 with run.device=cuda equals the CPU run bit for bit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tests/parallel_train_lib.sh ring_train
@@ -106,4 +109,16 @@ sp_bytes ring4_h3 4 4 4 36
 sp_bytes ring2dp2_h3 2 2 2 36
 sp_bytes rc_attention 4 4 2 32 1
 sp_bytes rc_block 4 4 2 32 1
+# 7. run.device=cuda over the stand-in (attention_merge through backend_cuda)
+S=build/cuda/tessera_standin
+if [ -x "$S" ]; then
+  T=$S train dev_uly2ring2 4 parallel.sp=4 parallel.ring=2 run.device=cuda
+  [ $rc = 0 ] && grep -q "device: cuda" $tmp/dev_uly2ring2.log || fail "stand-in run: exit $rc: $(grep -m3 'device\|error' $tmp/dev_uly2ring2.log)"
+  [ "$(losses $tmp/dev_uly2ring2/metrics.jsonl) $(norms $tmp/dev_uly2ring2/metrics.jsonl)" = \
+    "$(losses $tmp/uly2ring2/metrics.jsonl) $(norms $tmp/uly2ring2/metrics.jsonl)" ] ||
+    fail "Ulysses2 x ring2 on the stand-in differs from the CPU: $(losses $tmp/dev_uly2ring2/metrics.jsonl)"
+  echo "ok  Ulysses2 x ring2 with run.device=cuda over the stand-in: 8 losses and norms identical to the CPU's"
+else
+  echo "SKIP $S not built (a build without the CUDA objects)"
+fi
 echo "test_ring_train: all ok"
