@@ -11,16 +11,13 @@
 #include "comm/comm_internal.h"
 #include "core/error.h"
 
-size_t comm_type_size(CommType t) {
-  switch (t) {
-    case COMM_F32: return 4;
-    case COMM_F64: return 8;
-    case COMM_I32: return 4;
-    case COMM_I64: return 8;
-    case COMM_U8: return 1;
-  }
-  tsr_fatal(__FILE__, __LINE__, "comm", "unknown CommType %d", (int)t);
-}
+// The process-level calls are the MPI backend's; comm.c only forwards them, so
+// the backends never call up into this file (comm_internal.h holds all they use).
+void comm_init(int *argc, char ***argv) { comm_mpi_init(argc, argv); }
+void comm_finalize(void) { comm_mpi_finalize(); }
+int comm_world_rank(void) { return comm_mpi_world_rank(); }
+int comm_world_size(void) { return comm_mpi_world_size(); }
+int comm_have_nccl(void) { return comm_nccl_available(); }
 
 uint64_t comm_bytes_expected(int kind, int p, size_t n, CommType t, int is_root) {
   uint64_t b = (uint64_t)n * comm_type_size(t);
@@ -37,9 +34,13 @@ uint64_t comm_bytes_expected(int kind, int p, size_t n, CommType t, int is_root)
   tsr_fatal(__FILE__, __LINE__, "comm", "unknown stat kind %d", kind);
 }
 
+// A subgroup's traffic is its parent's too (the sp group's counters hold all
+// sequence-parallel traffic, Ulysses and ring sub-groups included).
 static void account(CommGroup *g, int kind, uint64_t bytes) {
-  g->stats.bytes[kind] += bytes;
-  g->stats.calls[kind]++;
+  for (; g; g = g->parent) {
+    g->stats.bytes[kind] += bytes;
+    g->stats.calls[kind]++;
+  }
 }
 
 void comm_stats_reset(CommGroup *g) { memset(&g->stats, 0, sizeof g->stats); }
@@ -210,6 +211,47 @@ void comm_barrier(CommGroup *g) {
   if (g->size == 1) return;
   comm_mpi_barrier(g);
 }
+
+// ---------------------------------------------------------------- point-to-point
+
+void comm_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest, void *recv, size_t nr, int src,
+                         CommType t, int tag, CommRequest *req) {
+  TSR_ASSERT(dest >= 0 && dest < g->size && src >= 0 && src < g->size, "sendrecv on group %s (size %d): dest %d src %d",
+             g->name, g->size, dest, src);
+  req->g = g;
+  req->pending = 0;
+  account(g, COMM_STAT_P2P, dest == g->rank ? 0 : comm_bytes_expected(COMM_STAT_P2P, g->size, ns, t, 0));
+  if (on_device(g, send)) {
+    comm_nccl_sendrecv(g, send, ns, dest, recv, nr, src, t);
+    return;
+  }
+  if (g->size == 1) {  // to itself
+    TSR_ASSERT(ns == nr, "sendrecv on group %s of size 1: sends %zu, receives %zu", g->name, ns, nr);
+    if (send != recv) memmove(recv, send, ns * comm_type_size(t));
+    return;
+  }
+  comm_mpi_sendrecv_start(g, send, ns, dest, recv, nr, src, t, tag, req);
+}
+
+void comm_wait(CommRequest *req) {
+  if (req->pending) comm_mpi_wait(req);
+}
+
+void comm_group_split(CommGroup *parent, int color, int key, const char *name, CommGroup *out) {
+  memset(out, 0, sizeof *out);
+  if (parent->size == 1) {  // a singleton: no communicator needed
+    snprintf(out->name, sizeof out->name, "%s", name);
+    out->rank = 0, out->size = 1;
+  } else {
+    comm_mpi_group_split(parent, color, key, name, out);
+  }
+  out->backend = COMM_BACKEND_MPI;
+  out->parent = parent;
+  out->v_counts = tsr_calloc(4 * (size_t)out->size, sizeof(int));
+  if (parent->backend == COMM_BACKEND_NCCL && out->size > 1) comm_nccl_use(out, parent->stream);
+}
+
+void comm_group_free(CommGroup *g) { group_free(g); }
 
 static int env_rank(const char *name) {
   const char *v = getenv(name);

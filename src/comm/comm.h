@@ -31,34 +31,15 @@
 //   allgather       (p-1) n e                   (n = each rank's block)
 //   alltoall        (p-1) n e                   (n = one block)
 //   alltoallv       sum of send_counts[j] e over j != rank
+//   sendrecv_start  ns e (the point-to-point send; the receive is counted by its sender)
 //   bcast           n e on the root, 0 elsewhere
 // A group of size 1 sends nothing (0 bytes; the call is still counted).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { COMM_F32, COMM_F64, COMM_I32, COMM_I64, COMM_U8 } CommType;
-typedef enum { COMM_SUM, COMM_MAX, COMM_MIN } CommOp;
-typedef enum { COMM_BACKEND_MPI, COMM_BACKEND_NCCL } CommBackend;
 
-typedef struct {
-  uint64_t bytes[6];  // bytes sent by this rank: allreduce, reduce_scatter, allgather, alltoall, bcast, p2p
-  uint64_t calls[6];
-} CommStats;
-enum { COMM_STAT_ALLREDUCE, COMM_STAT_REDUCE_SCATTER, COMM_STAT_ALLGATHER, COMM_STAT_ALLTOALL, COMM_STAT_BCAST,
-       COMM_STAT_P2P };
-
-typedef struct {
-  char name[16];        // "world", "dp", "sp", "tp", "mp", "dpsp"
-  int rank, size;       // this rank's place in the group
-  CommBackend backend;
-  void *mpi;            // MPI_Comm* (owned), or NULL in a build without MPI
-  void *nccl;           // ncclComm_t when backend == NCCL
-  void *stream;         // cudaStream_t the NCCL calls are issued on (NULL: default stream)
-  int owns_stream;      // 1: comm made the stream (and destroys it)
-  CommStats stats;
-  int *v_counts;        // 4 * size ints: alltoallv's int counts/displacements (owned; no allocation per call)
-} CommGroup;
+#include "comm/comm_types.h"
 
 typedef struct {
   int world_rank, world_size;
@@ -111,8 +92,6 @@ int comm_have_nccl(void);  // 1 when this build has the NCCL backend
 void comm_sync(CommGroup *g);
 void comm_free(CommContext *cc);
 
-size_t comm_type_size(CommType t);
-
 // In-place forms (as MPI allows): reduce_scatter with send == recv (recv holds
 // size * n on entry, this rank's block in its first n on return); allgather
 // with send == recv + rank * n; alltoall with send == recv (MPI backend only).
@@ -130,6 +109,26 @@ void comm_alltoallv(CommGroup *g, const void *send, const size_t *send_counts, c
                     const size_t *recv_counts, const size_t *recv_displs, CommType t);
 void comm_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root);
 void comm_barrier(CommGroup *g);
+
+// ---- Point-to-point, non-blocking (ring attention passes K/V blocks round a
+// ring while it computes on the current one).
+// Start sending send[ns] to group rank `dest` and receiving recv[nr] from
+// group rank `src` (the tag keeps separate streams of messages apart); neither
+// buffer may be touched until comm_wait(req). Host buffers: MPI_Isend /
+// MPI_Irecv. Device buffers on a NCCL group: ncclSend + ncclRecv in one NCCL
+// group on g->stream (ordered after the kernels queued there; comm_wait then
+// only returns). Counts ns*e bytes as COMM_STAT_P2P. Every rank of a ring
+// makes the matching calls in the same order.
+void comm_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest, void *recv, size_t nr, int src,
+                         CommType t, int tag, CommRequest *req);
+void comm_wait(CommRequest *req);
+// A subgroup of `parent`, collective over it: the ranks with the same color,
+// ordered by key, named `name`. On a NCCL parent the subgroup is NCCL too
+// (on the parent's stream). Its calls are counted in the parent's stats as
+// well (so sp's counters hold the Ulysses and ring sub-groups' traffic).
+// comm_group_free releases it; the parent must outlive it.
+void comm_group_split(CommGroup *parent, int color, int key, const char *name, CommGroup *out);
+void comm_group_free(CommGroup *g);
 
 void comm_stats_reset(CommGroup *g);
 uint64_t comm_stats_bytes(const CommGroup *g);  // sum over the kinds of call

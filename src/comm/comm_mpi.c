@@ -18,8 +18,8 @@
 // The process context: this rank's place in the world (0 of 1 until comm_init).
 static int g_world_rank = 0, g_world_size = 1;
 
-int comm_world_rank(void) { return g_world_rank; }
-int comm_world_size(void) { return g_world_size; }
+int comm_mpi_world_rank(void) { return g_world_rank; }
+int comm_mpi_world_size(void) { return g_world_size; }
 
 void comm_fail(const CommGroup *g, const char *call, const char *fmt, ...) {
   char msg[768];
@@ -42,7 +42,7 @@ void comm_fail(const CommGroup *g, const char *call, const char *fmt, ...) {
 
 #ifdef TSR_HAVE_MPI
 
-void comm_init(int *argc, char ***argv) {
+void comm_mpi_init(int *argc, char ***argv) {
   int up = 0, down = 0;
   MPI_Initialized(&up);
   MPI_Finalized(&down);
@@ -60,7 +60,7 @@ void comm_init(int *argc, char ***argv) {
     }
     int provided = 0;
     MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
-    atexit(comm_finalize);
+    atexit(comm_mpi_finalize);
     if (provided < MPI_THREAD_FUNNELED) log_warn("MPI gives thread level %d < FUNNELED; OpenMP regions never call MPI", provided);
   }
   MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
@@ -69,7 +69,7 @@ void comm_init(int *argc, char ***argv) {
   log_set_rank(g_world_rank);
 }
 
-void comm_finalize(void) {
+void comm_mpi_finalize(void) {
   tsr_shutdown();  // helper threads end before MPI_Finalize (which also terminates parallel HDF5)
   int up = 0, down = 0;
   MPI_Initialized(&up);
@@ -210,6 +210,27 @@ void comm_mpi_bcast_bytes(CommGroup *g, void *buf, size_t bytes, int root) {
 
 void comm_mpi_barrier(CommGroup *g) { COMM_MPI_CHECK(g, "MPI_Barrier", MPI_Barrier(mpi_comm(g))); }
 
+_Static_assert(sizeof(MPI_Request) <= sizeof(((CommRequest *)0)->mpi_req[0]), "CommRequest too small for MPI_Request");
+
+void comm_mpi_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest, void *recv, size_t nr, int src,
+                             CommType t, int tag, CommRequest *req) {
+  MPI_Request *r = (MPI_Request *)req->mpi_req[0], *s = (MPI_Request *)req->mpi_req[1];
+  COMM_MPI_CHECK(g, "MPI_Irecv",
+                 MPI_Irecv(recv, mpi_count(g, "MPI_Irecv", nr), mpi_type(t), src, tag, mpi_comm(g), r));
+  COMM_MPI_CHECK(g, "MPI_Isend",
+                 MPI_Isend(send, mpi_count(g, "MPI_Isend", ns), mpi_type(t), dest, tag, mpi_comm(g), s));
+  req->pending = 2;
+}
+
+void comm_mpi_wait(CommRequest *req) {
+  if (!req->pending) return;
+  MPI_Request r[2];
+  memcpy(&r[0], req->mpi_req[0], sizeof r[0]);
+  memcpy(&r[1], req->mpi_req[1], sizeof r[1]);
+  COMM_MPI_CHECK(req->g, "MPI_Waitall", MPI_Waitall(2, r, MPI_STATUSES_IGNORE));
+  req->pending = 0;
+}
+
 int comm_mpi_local_rank(void) {
   CommGroup world = {.name = "world", .rank = g_world_rank, .size = g_world_size};
   MPI_Comm node;
@@ -223,8 +244,8 @@ int comm_mpi_local_rank(void) {
 
 #else  // a build without MPI: one process, every group is {0 of 1}
 
-void comm_init(int *argc, char ***argv) {}
-void comm_finalize(void) { tsr_shutdown(); }
+void comm_mpi_init(int *argc, char ***argv) {}
+void comm_mpi_finalize(void) { tsr_shutdown(); }
 
 static void group_single(CommGroup *g, const char *name) {
   snprintf(g->name, sizeof g->name, "%s", name);
@@ -250,5 +271,10 @@ void comm_mpi_alltoallv(CommGroup *g, const void *send, const size_t *send_count
 void comm_mpi_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root) { UNREACHABLE("bcast"); }
 void comm_mpi_bcast_bytes(CommGroup *g, void *buf, size_t bytes, int root) {}
 void comm_mpi_barrier(CommGroup *g) {}
+void comm_mpi_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest, void *recv, size_t nr, int src,
+                             CommType t, int tag, CommRequest *req) {
+  UNREACHABLE("sendrecv");
+}
+void comm_mpi_wait(CommRequest *req) {}
 int comm_mpi_local_rank(void) { return 0; }
 #endif

@@ -17,7 +17,7 @@
 #include <dlfcn.h>
 #include <nccl.h>
 
-int comm_have_nccl(void) { return 1; }
+int comm_nccl_available(void) { return 1; }
 
 // "tessera[rank R] comm: <call> on group <g> (rank r of s): <NCCL's message>", abort all ranks.
 #define NCCL_CHECK(g, call)                                                                             \
@@ -170,9 +170,17 @@ void comm_nccl_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root) {
   NCCL_CHECK(g, ncclBroadcast(buf, buf, n, nccl_type(t), root, nc(g), st(g)));
 }
 
+void comm_nccl_sendrecv(CommGroup *g, const void *send, size_t ns, int dest, void *recv, size_t nr, int src,
+                        CommType t) {
+  NCCL_CHECK(g, ncclGroupStart());
+  NCCL_CHECK(g, ncclSend(send, ns, nccl_type(t), dest, nc(g), st(g)));
+  NCCL_CHECK(g, ncclRecv(recv, nr, nccl_type(t), src, nc(g), st(g)));
+  NCCL_CHECK(g, ncclGroupEnd());
+}
+
 #else  // no NCCL in this build: refuse clearly; the rest is never reached
 
-int comm_have_nccl(void) { return 0; }
+int comm_nccl_available(void) { return 0; }
 
 int comm_nccl_is_device(const void *p) {
   (void)p;
@@ -201,4 +209,8 @@ void comm_nccl_alltoallv(CommGroup *g, const void *send, const size_t *send_coun
   UNREACHABLE("ncclSend/ncclRecv");
 }
 void comm_nccl_bcast(CommGroup *g, void *buf, size_t n, CommType t, int root) { UNREACHABLE("ncclBroadcast"); }
+void comm_nccl_sendrecv(CommGroup *g, const void *send, size_t ns, int dest, void *recv, size_t nr, int src,
+                        CommType t) {
+  UNREACHABLE("ncclSend/ncclRecv");
+}
 #endif

@@ -516,10 +516,18 @@ static void check_cross(const Loader *L, const char *top) {
     fail(loc_of(L, "train.p_cond_none", top), "train.p_cond_none",
          "expected the p_cond_* weights to sum to > 0, got all 0");
   const ParallelConfig *par = &c->parallel;
+  if (par->sp % par->ring)
+    fail(loc_of(L, "parallel.ring", top), "parallel.ring",
+         "expected a divisor of parallel.sp (%d; sp = Ulysses degree x ring degree), got %d", par->sp, par->ring);
+  const int ulysses = par->sp / par->ring;  // ring attention needs no head split
   const char *key = c->model.heads % par->tp ? "parallel.tp" : "parallel.sp";
-  if (c->model.heads % ((long long)par->tp * par->sp))
-    fail(loc_of(L, key, loc_of(L, "model.heads", top)), key, "expected tp*sp (%d*%d) to divide model.heads (%d)",
+  if (c->model.heads % ((long long)par->tp * ulysses) && par->ring == 1)
+    fail(loc_of(L, key, loc_of(L, "model.heads", top)), key,
+         "expected tp*sp (%d*%d) to divide model.heads (%d) (or parallel.ring > 1: ring attention splits no heads)",
          par->tp, par->sp, c->model.heads);
+  if (c->model.heads % ((long long)par->tp * ulysses))
+    fail(loc_of(L, key, loc_of(L, "model.heads", top)), key,
+         "expected tp*sp/ring (%d*%d/%d) to divide model.heads (%d)", par->tp, par->sp, par->ring, c->model.heads);
   if (c->model.tokens % par->sp)
     fail(loc_of(L, "parallel.sp", top), "parallel.sp", "expected a divisor of the token count N = %d, got %d",
          c->model.tokens, par->sp);
@@ -533,9 +541,10 @@ void config_defaults(Config *c) {
                            .out = "runs/default", .resume = "", .seed = 0, .t_logit_mean = 0.0f,
                            .t_logit_std = 1.0f, .p_cond_none = 0.6f, .p_cond_first = 0.15f,
                            .p_cond_prefix = 0.1f, .p_cond_ends = 0.1f, .p_cond_random = 0.05f,
-                           .max_bad_steps = 5, .text_encoder = "trained"};
+                           .max_bad_steps = 5, .text_encoder = "trained",
+                           .recompute = "none"};
   c->data = (DataConfig){.path = "", .p_recaption = 0.9f, .p_drop = 0.1f, .prefetch = 2};
-  c->parallel = (ParallelConfig){1, 1, 1};
+  c->parallel = (ParallelConfig){.tp = 1, .sp = 1, .dp = 1, .ring = 1};
   c->sample = (SampleConfig){.steps = 30, .cfg = 4.0f, .shift = 1.0f, .sampler = "euler", .seed = 0};
   c->run = (RunConfig){.device = "cpu", .precision = "fp32", .threads = 0};
 }

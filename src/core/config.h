@@ -61,6 +61,7 @@ typedef struct {
   int max_bad_steps;
   float time_limit;  // minutes of training after which the run checkpoints and stops (0: none)
   char text_encoder[8];  // "trained" (default) | "frozen": text.* keep their initial values (docs/model.md)
+  char recompute[12];    // "none" (default) | "attention" | "block": what the backward recomputes (docs/ring.md)
 } TrainConfig;
 
 typedef struct {
@@ -72,6 +73,7 @@ typedef struct {
 
 typedef struct {
   int tp, sp, dp;
+  int ring;  // ring-attention degree inside sp (sp = Ulysses x ring; 1: Ulysses only; docs/ring.md)
 } ParallelConfig;
 
 typedef struct {

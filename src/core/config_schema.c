@@ -72,6 +72,7 @@ const Field cfg_fields[] = {
     INT("train.max_bad_steps", train.max_bad_steps, 0, NOMAX),
     FLT("train.time_limit", train.time_limit, 0, INF, 0),  // minutes; 0 = none
     ENUM("train.text_encoder", train.text_encoder, "trained|frozen"),
+    ENUM("train.recompute", train.recompute, "none|attention|block"),
 
     STR("data.path", data.path, 0, 0),
     PROB("data.p_recaption", data.p_recaption),
@@ -81,6 +82,7 @@ const Field cfg_fields[] = {
     INT("parallel.tp", parallel.tp, 1, 65536),
     INT("parallel.sp", parallel.sp, 1, 65536),
     INT("parallel.dp", parallel.dp, 1, 65536),
+    INT("parallel.ring", parallel.ring, 1, 65536),  // of sp: Ulysses degree = sp / ring
 
     INT("sample.steps", sample.steps, 1, 100000),
     FLT("sample.cfg", sample.cfg, 0, INF, 0),

@@ -206,6 +206,11 @@ void gpu_attention_backward(const GpuCtx *cx, float *dq, float *dk, float *dv, c
                             int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,
                             int C);
 
+// Ring attention's merge of one block's (out, lse) into the running one (ops.h);
+// kernels/cuda/attention_merge.cu.
+void gpu_attention_merge(const GpuCtx *cx, float *out, int ldo, float *lse, const float *blk, int ldb,
+                         const float *blk_lse, int B, int N, int H, int C);
+
 // The forward on the tensor cores (WMMA, bf16 products of q, k, v and P, fp32
 // accumulation and softmax), same arguments and fp32 in/out; bf16 accuracy
 // (~1e-3 relative). kernels/cuda/attention_tc.cu.

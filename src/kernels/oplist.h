@@ -80,6 +80,10 @@
      const float *q, int ldq, const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B,      \
      int Nq, int Nk, int H, int C),                                                                             \
     (dq, dk, dv, dout, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C))                         \
+  X(ONE, attention_merge,                                                                                       \
+    (float *out, int ldo, float *lse, const float *blk, int ldb, const float *blk_lse, int B, int N, int H,     \
+     int C),                                                                                                    \
+    (out, ldo, lse, blk, ldb, blk_lse, B, N, H, C))                                                             \
   /* embeddings */                                                                                              \
   X(ONE, timestep_embedding, (float *out, const float *t, int B, int F), (out, t, B, F))                       \
   X(ONE, embedding_forward,                                                                                     \

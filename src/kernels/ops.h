@@ -80,6 +80,13 @@ void rope3d_backward_ref(float *dx, int ld, int n0, int gh, int gw, const int ro
 // lse[B,H,Nq]: log-sum-exp of each query's scaled scores, saved for backward.
 // attention_backward: dq, dk, dv accumulate (+=) with strides ldq, ldk, ldv; dout at ldo.
 // The reference materialises one query row of scores at a time, plain loops.
+// Blockwise (ring) attention: attention_forward over one K/V block gives that
+// block's out and lse; attention_merge folds it into the running result:
+//   lse' = log(e^lse + e^blk_lse),  out' = e^(lse-lse')·out + e^(blk_lse-lse')·blk
+// out/blk at ldo/ldb as above, lse/blk_lse [B,H,N]; the weights in double.
+// attention_backward over one block with the MERGED out and lse gives that
+// block's exact share of dq and its dk, dv (P = exp(S - lse) is the global
+// softmax restricted to the block), so the backward needs no merge.
 
 // ---------------------------------------------------------------- embeddings
 // timestep_embedding: sinusoidal embedding of 1000*t: out[B,F], first F/2 = cos,

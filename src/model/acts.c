@@ -2,18 +2,24 @@
 // backward's gradient scratch, carved from one arena. Called twice: once on a
 // measuring arena (to size it) and once on the real one. Forward-only
 // (sampling): the blocks share one block's buffers, the stream ping-pongs
-// between two, and there is no gradient scratch.
+// between two, and there is no gradient scratch. train.recompute: block —
+// the blocks share block 0's buffers as in forward-only, each keeping only its
+// input; attention — they share only the self-attention's q, k, output, lse
+// (and Ulysses' head-parallel copies), recomputed in the backward.
 #include <string.h>
 
 #include "core/error.h"
 #include "model/model_internal.h"
 
-void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, int forward_only) {
+void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, int forward_only,
+                       ModelRecompute recompute) {
   const size_t B = (size_t)d.B, N = (size_t)d.N, M = B * N, D = (size_t)d.D, Dm = (size_t)d.Dm;
   const size_t L = (size_t)d.L, BL = B * L, H = (size_t)d.H, P = (size_t)d.P, F = (size_t)d.F;
   // this rank's shard of the video blocks: heads and MLP hidden (tp), tokens (sp)
   const size_t Ht = (size_t)d.Ht, Dt = (size_t)d.Dt, Dmt = (size_t)d.Dmt;
-  const int ulysses = d.sp > 1;
+  const int ulysses = d.U > 1, ring = d.R > 1;
+  const int share_block = forward_only || recompute == MODEL_RECOMPUTE_BLOCK;
+  const int share_attn = !share_block && recompute == MODEL_RECOMPUTE_ATTENTION;
   TextActs *text = a->text;
   BlockActs *blocks = a->blocks;
   HostBatch host = a->host;
@@ -69,26 +75,28 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, in
   a->xemb = arena_floats(ar, M * D);
   for (int i = 0; i < c->depth; i++) {
     BlockActs *k = &blocks[i];
-    if (forward_only && i > 0) {  // nothing is kept for a backward: reuse block 0's buffers
+    if (share_block && i > 0) {  // nothing is kept for a backward: reuse block 0's buffers
       *k = blocks[0];
       continue;
     }
+    const BlockActs *b0 = &blocks[0];
+    const int own_attn = !(share_attn && i > 0);  // attention recompute: block 0's attention buffers
     k->ln1n = arena_floats(ar, M * D);
     k->ln1_mean = arena_floats(ar, M);
     k->ln1_rstd = arena_floats(ar, M);
     k->h1 = arena_floats(ar, M * D);
     k->qkv = arena_floats(ar, M * 3 * Dt);
-    // q, k: [M,Dt] token-parallel, or head-parallel [B,Nf,Ha*hd] under sp (same size)
-    k->q = arena_floats(ar, M * Dt);
-    k->k = arena_floats(ar, M * Dt);
-    k->q_rstd = arena_floats(ar, M * Ht);
-    k->k_rstd = arena_floats(ar, M * Ht);
+    // q, k: [M,Dt] token-parallel, or head-parallel [B,Nu,Ha*hd] under Ulysses (same size)
+    k->q = own_attn ? arena_floats(ar, M * Dt) : b0->q;
+    k->k = own_attn ? arena_floats(ar, M * Dt) : b0->k;
+    k->q_rstd = own_attn ? arena_floats(ar, M * Ht) : b0->q_rstd;
+    k->k_rstd = own_attn ? arena_floats(ar, M * Ht) : b0->k_rstd;
     if (ulysses) {
-      k->vh = arena_floats(ar, M * Dt);
-      k->atth = arena_floats(ar, M * Dt);
+      k->vh = own_attn ? arena_floats(ar, M * Dt) : b0->vh;
+      k->atth = own_attn ? arena_floats(ar, M * Dt) : b0->atth;
     }
-    k->att = arena_floats(ar, M * Dt);
-    k->lse = arena_floats(ar, M * Ht);  // B*Ht*N == B*Ha*Nf
+    k->att = own_attn ? arena_floats(ar, M * Dt) : b0->att;
+    k->lse = own_attn ? arena_floats(ar, M * Ht) : b0->lse;  // B*Ht*N == B*Ha*Nu
     k->pa = arena_floats(ar, M * D);
     k->x1 = arena_floats(ar, M * D);
     k->ln2 = arena_floats(ar, M * D);
@@ -132,7 +140,18 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, in
     g->sp_send = arena_floats(ar, M * Dt);
     g->sp_recv = arena_floats(ar, M * Dt);
   }
+  if (ring) {  // K/V blocks round the ring (M*Dt == B*Nu*Ha*hd: one of q, k, v)
+    g->ring_kv[0] = arena_floats(ar, 2 * M * Dt);
+    g->ring_kv[1] = arena_floats(ar, 2 * M * Dt);
+    g->ring_o = arena_floats(ar, M * Dt);
+    g->ring_lse = arena_floats(ar, M * Ht);
+  }
   if (forward_only) return;
+  if (ring) {
+    g->ring_dkv[0] = arena_floats(ar, 2 * M * Dt);
+    g->ring_dkv[1] = arena_floats(ar, 2 * M * Dt);
+    g->ring_dkv_in = arena_floats(ar, 2 * M * Dt);
+  }
   g->dx = arena_floats(ar, M * D);
   g->dh = arena_floats(ar, M * D);
   g->dh2 = arena_floats(ar, M * D);
@@ -176,9 +195,9 @@ static void alloc_acts(Model *m, int max_batch, int forward_only) {
                         .ntok = tsr_calloc((size_t)d.B, sizeof(int)), .tvec = tsr_calloc(2 * (size_t)d.B, sizeof(float))};
   Arena measure;
   arena_measure(&measure);
-  model_layout_acts(a, &measure, &m->cfg, d, forward_only);
+  model_layout_acts(a, &measure, &m->cfg, d, forward_only, m->recompute);
   arena_init(&m->arena, &m->be->mem, measure.peak);
-  model_layout_acts(a, &m->arena, &m->cfg, d, forward_only);
+  model_layout_acts(a, &m->arena, &m->cfg, d, forward_only, m->recompute);
   m->acts = a;
 }
 

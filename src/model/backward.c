@@ -30,18 +30,18 @@ static void self_attention_backward(Model *m, BlockActs *k) {
   GradScratch *g = &a->gs;
   const Dims d = a->d;
   const int Dt = d.Dt;
-  if (d.sp == 1) {
-    be_attention_backward(m->be, g->dq, g->dk, g->dqkv + 2 * Dt, g->datt, k->att, Dt, k->lse, k->q, Dt, k->k, Dt,
-                       k->qkv + 2 * Dt, 3 * Dt, NULL, d.B, d.N, d.N, d.Ht, d.hd);
+  if (d.U == 1) {
+    ring_attention_backward(m, g->dq, g->dk, g->dqkv + 2 * Dt, g->datt, k->att, Dt, k->lse, k->q, Dt, k->k, Dt,
+                            k->qkv + 2 * Dt, 3 * Dt, d.B, d.N, d.Ht, d.hd);
     return;
   }
   const int W = d.Ha * d.hd;
-  const size_t nh = (size_t)d.B * d.Nf * W;  // one head-parallel tensor
+  const size_t nh = (size_t)d.B * d.Nu * W;  // one head-parallel tensor
   float *dqh = g->dqkvh, *dkh = dqh + nh, *dvh = dkh + nh;
   sp_tokens_to_heads(m, d.B, 1, (const float *const[]){g->datt}, (const int[]){Dt}, (float *const[]){g->datth});
   zero(m, g->dqkvh, 3 * nh);
-  be_attention_backward(m->be, dqh, dkh, dvh, g->datth, k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, NULL, d.B, d.Nf, d.Nf,
-                     d.Ha, d.hd);
+  ring_attention_backward(m, dqh, dkh, dvh, g->datth, k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, d.B, d.Nu, d.Ha,
+                          d.hd);
   sp_heads_to_tokens(m, d.B, 3, (const float *const[]){dqh, dkh, dvh}, (float *const[]){g->dq, g->dk, g->dqkv + 2 * Dt},
                      (const int[]){Dt, Dt, 3 * Dt});
 }
@@ -59,6 +59,11 @@ static void block_backward(Model *m, int i) {
   const uint8_t *sel = a->sel;
   const float *scale1 = k->mod + D, *gate1 = k->mod + 2 * D, *scale2 = k->mod + 4 * D, *gate2 = k->mod + 5 * D;
   float *dmod = g->dmod;
+  // train.recompute: the block's forward (all of it, or its self-attention)
+  // again, into the buffers it shares with the other blocks; the same inputs
+  // and kernels give the same bits, so the gradients are those of no recompute
+  if (m->recompute == MODEL_RECOMPUTE_BLOCK) block_forward(m, i, g->dh);  // output unused: the next xin is kept
+  if (m->recompute == MODEL_RECOMPUTE_ATTENTION) self_attention_forward(m, k, w, g->datt);
   zero(m, dmod, 2 * (size_t)d.B * S);
 
   // 3. MLP: out = x2 + gate2 * fc2(gelu(fc1(modulate(LN(x2)))))

@@ -65,10 +65,19 @@ static void check_layout(const ModelConfig *cfg, ModelLayout lay) {
   TSR_ASSERT(lay.tp >= 1 && lay.sp >= 1 && lay.tp_rank >= 0 && lay.tp_rank < lay.tp && lay.sp_rank >= 0 &&
                  lay.sp_rank < lay.sp,
              "layout tp %d (rank %d) sp %d (rank %d)", lay.tp, lay.tp_rank, lay.sp, lay.sp_rank);
-  if (cfg->heads % (lay.tp * lay.sp))
+  const int ring = lay.ring > 1 ? lay.ring : 1;
+  if (lay.ring < 0 || lay.sp % ring)
+    comm_user_error_all("parallel.ring=%d: expected a divisor of parallel.sp=%d (sp = Ulysses degree x ring degree)",
+                        lay.ring, lay.sp);
+  const int U = lay.sp / ring;
+  if (cfg->heads % (lay.tp * U) && ring == 1)
     comm_user_error_all("model.heads=%d: parallel.tp=%d x parallel.sp=%d needs the heads to divide by tp*sp=%d "
-                        "(each rank attends with heads/(tp*sp) heads)",
+                        "(each rank attends with heads/(tp*sp) heads; ring attention, parallel.ring > 1, splits none)",
                         cfg->heads, lay.tp, lay.sp, lay.tp * lay.sp);
+  if (cfg->heads % (lay.tp * U))
+    comm_user_error_all("model.heads=%d: parallel.tp=%d x Ulysses degree %d (parallel.sp=%d / parallel.ring=%d) needs "
+                        "the heads to divide by %d (each rank attends with heads/(tp*sp/ring) heads)",
+                        cfg->heads, lay.tp, U, lay.sp, ring, lay.tp * U);
   if (cfg->tokens % lay.sp)
     comm_user_error_all("parallel.sp=%d does not divide the %d tokens of a clip (%d latent frames of %dx%d patches)",
                         lay.sp, cfg->tokens, cfg->grid_t, cfg->grid_h, cfg->grid_w);
@@ -78,14 +87,30 @@ static void check_layout(const ModelConfig *cfg, ModelLayout lay) {
              "layout sp=%d needs its sp group", lay.sp);
 }
 
+// The sp group's Ulysses and ring dimensions (sp_rank = ring_rank*U + ulysses_rank).
+static void split_sp(Model *m) {
+  const ModelLayout *l = &m->layout;
+  const int R = l->ring, U = l->sp / R;
+  if (U > 1 && R > 1) {
+    comm_group_split(l->sp_group, l->sp_rank / U, l->sp_rank % U, "ulysses", &m->own_groups[0]);
+    comm_group_split(l->sp_group, l->sp_rank % U, l->sp_rank / U, "ring", &m->own_groups[1]);
+    m->ulysses_group = &m->own_groups[0], m->ring_group = &m->own_groups[1];
+  } else {
+    m->ulysses_group = U > 1 ? l->sp_group : NULL;
+    m->ring_group = R > 1 ? l->sp_group : NULL;
+  }
+}
+
 void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Backend *be) {
   memset(m, 0, sizeof *m);
   m->be = be;
   check_layout(cfg, layout);
   if (layout.tp == 1) layout.tp_group = NULL;
   if (layout.sp == 1) layout.sp_group = NULL;
+  if (layout.ring < 1) layout.ring = 1;
   m->cfg = *cfg;
   m->layout = layout;
+  split_sp(m);
   const int D = cfg->dim, Dm = cfg->mlp_ratio * cfg->dim, hd = cfg->head_dim;
   ParamTable *t = &m->params;
   ModelOffsets *o = tsr_calloc(1, sizeof *o);
@@ -155,7 +180,10 @@ Dims model_dims(const Model *m, int B) {
   d.Ht = d.H / d.tp;
   d.Dt = d.Ht * d.hd;
   d.Dmt = d.Dm / d.tp;
-  d.Ha = d.Ht / d.sp;
+  d.R = m->layout.ring > 1 ? m->layout.ring : 1;
+  d.U = d.sp / d.R;
+  d.Nu = d.N * d.U;
+  d.Ha = d.Ht / d.U;
   d.gt = c->grid_t;
   d.gh = c->grid_h;
   d.gw = c->grid_w;
@@ -170,7 +198,21 @@ void model_freeze_text(Model *m) {
   m->text_frozen = 1;
 }
 
+ModelRecompute model_recompute_parse(const char *name) {
+  if (!strcmp(name, "attention")) return MODEL_RECOMPUTE_ATTENTION;
+  if (!strcmp(name, "block")) return MODEL_RECOMPUTE_BLOCK;
+  TSR_ASSERT(!strcmp(name, "none") || !name[0], "train.recompute %s", name);
+  return MODEL_RECOMPUTE_NONE;
+}
+
+void model_set_recompute(Model *m, ModelRecompute r) {
+  TSR_ASSERT(!m->acts, "model_set_recompute after the activations were allocated");
+  m->recompute = r;
+}
+
 void model_free(Model *m) {
+  for (int i = 0; i < 2; i++)
+    if (m->ulysses_group == &m->own_groups[i] || m->ring_group == &m->own_groups[i]) comm_group_free(&m->own_groups[i]);
   if (m->off) {
     tsr_free(m->off->text);
     tsr_free(m->off->blocks);

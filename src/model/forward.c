@@ -96,22 +96,25 @@ static void conditioning_forward(Model *m) {
 
 // Self-attention over every token of the clip: qkv (this rank's heads, [M,3Dt])
 // -> att [M,Dt]. QK-norm and RoPE (global token coordinates) per token; under
-// sp the all-to-all gives each rank all Nf tokens of Ha heads, and back.
-static void self_attention_forward(Model *m, BlockActs *k, const BlockOff *w) {
+// Ulysses the all-to-all gives each rank the Nu tokens of its ring position
+// for Ha heads, and back; under ring the keys of the other ring positions
+// come round the ring (ring.c). `stage`: [M,Dt] free until the cross-attention
+// (this block's catt in the forward; the backward's recomputation passes
+// gradient scratch, since catt is then kept).
+void self_attention_forward(Model *m, BlockActs *k, const BlockOff *w, float *stage) {
   ModelActs *a = m->acts;
   const Dims d = a->d;
   const int M = d.B * d.N, Dt = d.Dt;
-  if (d.sp == 1) {
+  if (d.U == 1) {
     be_rmsnorm_forward(m->be, k->q, Dt, k->q_rstd, k->qkv, 3 * Dt, PW(m, w->q_norm), M, d.Ht, d.hd);
     be_rmsnorm_forward(m->be, k->k, Dt, k->k_rstd, k->qkv + Dt, 3 * Dt, PW(m, w->k_norm), M, d.Ht, d.hd);
     be_rope3d_forward(m->be, k->q, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
     be_rope3d_forward(m->be, k->k, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
-    be_attention_forward(m->be, k->att, Dt, k->lse, k->q, Dt, k->k, Dt, k->qkv + 2 * Dt, 3 * Dt, NULL, d.B, d.N, d.N, d.Ht,
-                      d.hd);
+    ring_attention_forward(m, k->att, Dt, k->lse, k->q, Dt, k->k, Dt, k->qkv + 2 * Dt, 3 * Dt, d.B, d.N, d.Ht, d.hd);
     return;
   }
-  // q, k token-parallel, staged in this block's att and catt (written later)
-  float *tq = k->att, *tk = k->catt;
+  // q, k token-parallel, staged in this block's att and `stage`
+  float *tq = k->att, *tk = stage;
   be_rmsnorm_forward(m->be, tq, Dt, k->q_rstd, k->qkv, 3 * Dt, PW(m, w->q_norm), M, d.Ht, d.hd);
   be_rmsnorm_forward(m->be, tk, Dt, k->k_rstd, k->qkv + Dt, 3 * Dt, PW(m, w->k_norm), M, d.Ht, d.hd);
   be_rope3d_forward(m->be, tq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
@@ -119,14 +122,14 @@ static void self_attention_forward(Model *m, BlockActs *k, const BlockOff *w) {
   const int W = d.Ha * d.hd;
   sp_tokens_to_heads(m, d.B, 3, (const float *const[]){tq, tk, k->qkv + 2 * Dt}, (const int[]){Dt, Dt, 3 * Dt},
                      (float *const[]){k->q, k->k, k->vh});
-  be_attention_forward(m->be, k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, NULL, d.B, d.Nf, d.Nf, d.Ha, d.hd);
+  ring_attention_forward(m, k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, d.B, d.Nu, d.Ha, d.hd);
   sp_heads_to_tokens(m, d.B, 1, (const float *const[]){k->atth}, (float *const[]){k->att}, (const int[]){Dt});
 }
 
 // One DiT block: x (block input, a->blocks[i].xin) -> out. Column-parallel
 // qkv, cross.q, cross.kv, fc1 produce this rank's heads / hidden units;
 // row-parallel proj, cross.proj, fc2 all-reduce over tp.
-static void block_forward(Model *m, int i, float *out) {
+void block_forward(Model *m, int i, float *out) {
   ModelActs *a = m->acts;
   BlockActs *k = &a->blocks[i];
   const BlockOff *w = &m->off->blocks[i];
@@ -142,7 +145,7 @@ static void block_forward(Model *m, int i, float *out) {
   be_layernorm_forward(m->be, k->ln1n, k->ln1_mean, k->ln1_rstd, k->xin, NULL, NULL, M, D);
   be_modulate_forward(m->be, k->h1, k->ln1n, shift1, scale1, sel, S, d.B, d.N, D);
   be_linear_forward(m->be, k->qkv, k->h1, PW(m, w->qkv.w), PW(m, w->qkv.b), M, D, 3 * Dt);
-  self_attention_forward(m, k, w);
+  self_attention_forward(m, k, w, k->catt);
   row_linear_forward(m, k->pa, k->att, PW(m, w->proj.w), PW(m, w->proj.b), M, Dt, D);
   be_copy(m->be, k->x1, k->xin, (size_t)M * D * sizeof(float));
   be_gate_residual_forward(m->be, k->x1, k->pa, gate1, sel, S, d.B, d.N, D);

@@ -34,12 +34,24 @@ typedef struct {
 
 // Under sp, x / target / out hold this rank's token slice [B, N/sp, P]
 // (global tokens sp_rank*N/sp ...), cond and the prompts the whole sample.
+// Sequence parallelism is Ulysses x ring (xDiT's USP, docs/ring.md): sp is
+// the total degree, `ring` (0 or 1: none) the ring-attention degree, which
+// divides sp; the Ulysses degree is sp/ring. sp_rank = ring_rank*(sp/ring) +
+// ulysses_rank: Ulysses inside, ring outside. ring == sp is ring alone.
 typedef struct {
   int tp, sp;            // tensor- and sequence-parallel sizes
   int tp_rank, sp_rank;  // this rank's coordinates
   CommGroup *tp_group;   // the ranks sharing this rank's tokens (NULL when tp == 1)
   CommGroup *sp_group;   // the ranks sharing this rank's heads shard (NULL when sp == 1)
+  int ring;              // ring-attention degree inside sp (0 or 1: Ulysses only)
 } ModelLayout;
+
+// train.recompute: what the backward recomputes instead of keeping.
+typedef enum {
+  MODEL_RECOMPUTE_NONE = 0,
+  MODEL_RECOMPUTE_ATTENTION,  // self-attention's q, k, output and lse (and Ulysses' head-parallel copies)
+  MODEL_RECOMPUTE_BLOCK,      // everything but each block's input: the block's forward is redone in the backward
+} ModelRecompute;
 
 typedef struct ModelActs ModelActs;        // activation pointers (model_internal.h)
 typedef struct ModelOffsets ModelOffsets;  // parameter offsets (model_internal.h)
@@ -56,11 +68,23 @@ typedef struct {
   float *out;        // [B,N,P] last forward's prediction (in the arena: model_read_output)
   float loss;        // last forward's loss (when a target was given)
   int text_frozen;   // model_freeze_text: backward stops at the text encoder's output
+  ModelRecompute recompute;  // model_set_recompute (before model_alloc_acts)
+  // The sp group's two dimensions (docs/ring.md): the Ulysses all-to-all group
+  // (the ranks of one ring position) and the ring (the ranks of one Ulysses
+  // position). Each is layout.sp_group when it is the whole of sp, one of
+  // own_groups (split from sp_group by model_build) when both are > 1, else NULL.
+  CommGroup *ulysses_group, *ring_group;
+  CommGroup own_groups[2];
 } Model;
 
 // Declare the parameter table for this config and layout and allocate it in
 // the backend's memory (backend_cpu() for the host).
 void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Backend *be);
+// What the backward recomputes (train.recompute); call before model_alloc_acts.
+// Gradients are bit-identical to MODEL_RECOMPUTE_NONE; the arena shrinks.
+void model_set_recompute(Model *m, ModelRecompute r);
+// "none" | "attention" | "block" (train.recompute; checked by the config loader).
+ModelRecompute model_recompute_parse(const char *name);
 // Size and allocate activations for batches up to max_batch (no allocation later).
 void model_alloc_acts(Model *m, int max_batch);
 // The same for forward only (sampling): the blocks reuse one block's buffers,

@@ -41,17 +41,21 @@ struct ModelOffsets {
 // shards the heads and the MLP hidden of the video blocks (Ht, Dt, Dmt) and
 // sp the tokens (N of Nf); Ulysses attention runs Ha = H/(tp*sp) heads over
 // all Nf tokens. tp = sp = 1: Ht = Ha = H, Dt = D, Dmt = Dm, N = Nf.
+// Under Ulysses x ring (U x R = sp) the all-to-all gives each rank the Nu =
+// N*U tokens of its ring position (Nf/R) for Ha = Ht/U heads, and ring
+// attention runs over the R such chunks.
 typedef struct {
   int B, N, P, D, H, hd, L, F, Dm;  // N: this rank's tokens per sample
   int Nf;                           // tokens per sample over the sp group
   int Ht, Dt, Dmt, Ha;              // per-rank heads, q/k/v width, MLP hidden; attention heads
   int tp, sp;
+  int U, R, Nu;                     // Ulysses degree, ring degree, tokens of one ring chunk
   int gt, gh, gw, n0;               // grid; n0 = first local token's global index
 } Dims;
 
 // One block's saved activations; M = B*N local tokens. Widths Dt, Dmt are
-// this tp rank's shard. Under sp the attention runs head-parallel: q, k, vh,
-// atth are then [B,Nf,Ha*hd] (after the all-to-all), lse [B,Ha,Nf].
+// this tp rank's shard. Under Ulysses (U > 1) the attention runs head-parallel:
+// q, k, vh, atth are then [B,Nu,Ha*hd] (after the all-to-all), lse [B,Ha,Nu].
 typedef struct {
   float *xin, *ln1n, *ln1_mean, *ln1_rstd, *h1;  // [M,D] ..., [M]
   float *qkv;                                     // [M,3Dt] = [q | k | v] of this rank's heads
@@ -86,7 +90,11 @@ typedef struct {
   // Model-parallel scratch (NULL when unused):
   float *dnorm;            // tp > 1: [depth,4,hd] this backward's per-head norm weight grads, summed over tp
   float *datth, *dqkvh;    // sp > 1: [B,Nf,Ha*hd], [3,B,Nf,Ha*hd] head-parallel gradients
-  float *sp_send, *sp_recv;  // sp > 1: [M*Dt] all-to-all buffers (forward too)
+  float *sp_send, *sp_recv;  // U > 1: [M*Dt] all-to-all buffers (forward too)
+  // Ring attention (R > 1; X = M*Dt floats = one of q, k, v): K/V blocks in
+  // flight [2][2X], one block's output [X] and lse [M*Ht] (forward too); the
+  // backward's dK/dV partial sums [2][2X] and the one arriving [2X].
+  float *ring_kv[2], *ring_o, *ring_lse, *ring_dkv[2], *ring_dkv_in;
 } GradScratch;
 
 // Host copies of what the forward works out from the batch on the host
@@ -133,4 +141,9 @@ static inline float *PW(Model *m, size_t off) { return m->params.data + off; }
 static inline float *PG(Model *m, size_t off) { return m->params.grad + off; }
 
 Dims model_dims(const Model *m, int B);
-void model_layout_acts(ModelActs *a, Arena *arena, const ModelConfig *c, Dims d, int forward_only);
+// forward.c, also called by the backward's recomputation (train.recompute):
+// one DiT block, blocks[i].xin -> out; its self-attention part alone.
+void block_forward(Model *m, int i, float *out);
+void self_attention_forward(Model *m, BlockActs *k, const BlockOff *w, float *stage);
+void model_layout_acts(ModelActs *a, Arena *arena, const ModelConfig *c, Dims d, int forward_only,
+                       ModelRecompute recompute);

@@ -20,34 +20,34 @@ void row_linear_forward(const Model *m, float *out, const float *in, const float
 }
 
 // One all-to-all per tensor (buffers of one tensor's size: [B,N,Dt] floats);
-// block j of the send buffer goes to sp rank j, [B][N][W] floats each way
+// block j of the send buffer goes to Ulysses rank j, [B][N][W] floats each way
 // (N = tokens per rank, W = Ha*hd = one rank's heads slice).
 void sp_tokens_to_heads(const Model *m, int B, int nt, const float *const tok[], const int ld[], float *const head[]) {
   const Dims d = m->acts->d;
-  const int sp = d.sp, N = d.N, W = d.Ha * d.hd;
+  const int U = d.U, N = d.N, W = d.Ha * d.hd;
   const size_t block = (size_t)B * N * W;
   float *send = m->acts->gs.sp_send, *recv = m->acts->gs.sp_recv;
   for (int k = 0; k < nt; k++) {
     // pack: to rank j, the columns of its heads slice j*W .. (j+1)*W of every local token
-    for (int j = 0; j < sp; j++) be_copy2d(m->be, send + j * block, W, tok[k] + (size_t)j * W, ld[k], B * N, W);
-    comm_alltoall(m->layout.sp_group, send, recv, block, COMM_F32);
+    for (int j = 0; j < U; j++) be_copy2d(m->be, send + j * block, W, tok[k] + (size_t)j * W, ld[k], B * N, W);
+    comm_alltoall(m->ulysses_group, send, recv, block, COMM_F32);
     // unpack: from rank i, its N tokens (global i*N ..) of this rank's heads slice
-    for (int i = 0; i < sp; i++)  // rows b of N*W floats, at stride Nf*W in head
-      be_copy2d(m->be, head[k] + (size_t)i * N * W, d.Nf * W, recv + i * block, N * W, B, N * W);
+    for (int i = 0; i < U; i++)  // rows b of N*W floats, at stride Nu*W in head
+      be_copy2d(m->be, head[k] + (size_t)i * N * W, d.Nu * W, recv + i * block, N * W, B, N * W);
   }
 }
 
 void sp_heads_to_tokens(const Model *m, int B, int nt, const float *const head[], float *const tok[], const int ld[]) {
   const Dims d = m->acts->d;
-  const int sp = d.sp, N = d.N, W = d.Ha * d.hd;
+  const int U = d.U, N = d.N, W = d.Ha * d.hd;
   const size_t block = (size_t)B * N * W;
   float *send = m->acts->gs.sp_send, *recv = m->acts->gs.sp_recv;
   for (int k = 0; k < nt; k++) {
     // pack: to rank j, the tokens it holds (global j*N ..) of this rank's heads slice
-    for (int j = 0; j < sp; j++)
-      be_copy2d(m->be, send + j * block, N * W, head[k] + (size_t)j * N * W, d.Nf * W, B, N * W);
-    comm_alltoall(m->layout.sp_group, send, recv, block, COMM_F32);
+    for (int j = 0; j < U; j++)
+      be_copy2d(m->be, send + j * block, N * W, head[k] + (size_t)j * N * W, d.Nu * W, B, N * W);
+    comm_alltoall(m->ulysses_group, send, recv, block, COMM_F32);
     // unpack: from rank i, heads slice i of this rank's tokens
-    for (int i = 0; i < sp; i++) be_copy2d(m->be, tok[k] + (size_t)i * W, ld[k], recv + i * block, W, B * N, W);
+    for (int i = 0; i < U; i++) be_copy2d(m->be, tok[k] + (size_t)i * W, ld[k], recv + i * block, W, B * N, W);
   }
 }

@@ -16,11 +16,26 @@ void tp_allreduce(const Model *m, float *x, size_t n);
 void row_linear_forward(const Model *m, float *out, const float *in, const float *w, const float *b, int M, int I,
                         int O);
 
-// Ulysses all-to-all over the sp group for nt tensors, one call each (B samples).
-// Token-parallel tensor k: [B,N,Dt] rows at stride ld[k] (this rank's N
-// tokens, the Ht heads of its tp rank); head-parallel: [B,Nf,W] contiguous,
-// W = Ha*hd: all Nf tokens of the heads slice sp_rank of those Ht heads.
+// Ulysses all-to-all over the Ulysses group (U ranks) for nt tensors, one call
+// each (B samples). Token-parallel tensor k: [B,N,Dt] rows at stride ld[k]
+// (this rank's N tokens, the Ht heads of its tp rank); head-parallel:
+// [B,Nu,W] contiguous, W = Ha*hd: the Nu = U*N tokens of this ring position
+// (all Nf when there is no ring) of the heads slice ulysses_rank of those Ht heads.
 void sp_tokens_to_heads(const Model *m, int B, int nt, const float *const tok[], const int ld[], float *const head[]);
-// The inverse: head-parallel [B,Nf,W] -> token-parallel rows at stride ld (written, not added).
+// The inverse: head-parallel [B,Nu,W] -> token-parallel rows at stride ld (written, not added).
 void sp_heads_to_tokens(const Model *m, int B, int nt, const float *const head[], float *const tok[], const int ld[]);
 
+
+// Self-attention of this rank's Nr query tokens over the keys of the whole
+// ring (R = 1: plain attention over its own Nr keys). q, k, v, out: [B,Nr,Hh*C]
+// rows at their strides; lse [B,Hh,Nr]. Blockwise: the K/V block in hand is
+// attended while the next one travels (comm_sendrecv_start), and folded in by
+// attention_merge (docs/ring.md).
+void ring_attention_forward(const Model *m, float *out, int ldo, float *lse, const float *q, int ldq, const float *k,
+                            int ldk, const float *v, int ldv, int B, int Nr, int Hh, int C);
+// Its backward with the forward's (merged) out and lse: dq accumulates (+=);
+// dk and dv must be zero on entry (at R > 1 they are written with the dK/dV
+// sums that went once round the ring).
+void ring_attention_backward(const Model *m, float *dq, float *dk, float *dv, const float *dout, const float *out,
+                             int ldo, const float *lse, const float *q, int ldq, const float *k, int ldk,
+                             const float *v, int ldv, int B, int Nr, int Hh, int C);

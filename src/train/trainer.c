@@ -436,9 +436,10 @@ static int setup(Trainer *tr) {
   model_build(&tr->model, mc,
               (ModelLayout){.tp = cc->tp, .sp = cc->sp, .tp_rank = cc->tp_rank, .sp_rank = cc->sp_rank,
                             .tp_group = cc->tp > 1 ? &cc->tp_group : NULL,
-                            .sp_group = cc->sp > 1 ? &cc->sp_group : NULL}, tr->be);
+                            .sp_group = cc->sp > 1 ? &cc->sp_group : NULL, .ring = par->ring}, tr->be);
   params_init(&tr->model.params, tc->seed);
   if (!strcmp(tc->text_encoder, "frozen")) model_freeze_text(&tr->model);  // before zero_init: no update pieces
+  model_set_recompute(&tr->model, model_recompute_parse(tc->recompute));
   model_alloc_acts(&tr->model, tr->mb);
   zero_init(&tr->zero, &tr->model.params, tr->be, &cc->dpsp_group, &cc->world, cc->tp_rank);
   if (!tr->be->mem.host) tr->stage = tsr_calloc(tr->zero.padded, sizeof(float));

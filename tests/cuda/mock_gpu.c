@@ -278,6 +278,10 @@ void gpu_attention_backward(const GpuCtx *cx, float *dq, float *dk, float *dv, c
   (void)cx, attention_backward(dq, dk, dv, dout, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
 }
 
+void gpu_attention_merge(const GpuCtx *cx, float *out, int ldo, float *lse, const float *blk, int ldb,
+                         const float *blk_lse, int B, int N, int H, int C) {
+  (void)cx, attention_merge(out, ldo, lse, blk, ldb, blk_lse, B, N, H, C);
+}
 void gpu_attention_forward_tc(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
                               const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
                               int Nk, int H, int C) {

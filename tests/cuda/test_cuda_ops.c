@@ -577,6 +577,24 @@ static void test_attention(void) {
 }
 
 // ---------------------------------------------------------------- embeddings
+// ring attention's merge against the CPU op (itself held to whole-sequence
+// attention in tests/unit/test_ring_attention.c); gaps between heads untouched
+static void test_attention_merge(void) {
+  const int B = 2, N = 37, H = 3, C = 24, ldo = H * C + 8, ldb = H * C;
+  const int64_t no = (int64_t)B * N * ldo, nb = (int64_t)B * N * ldb, nl = (int64_t)B * H * N;
+  float *out = hrand(no, -1, 1), *lse = hrand(nl, -2, 3), *blk = hrand(nb, -1, 1), *blse = hrand(nl, -2, 3);
+  for (int64_t r = 0; r < (int64_t)B * N; r++)
+    for (int c = H * C; c < ldo; c++) out[r * ldo + c] = NAN;
+  float *ref = hcopy(out, no), *rlse = hcopy(lse, nl);
+  attention_merge(ref, ldo, rlse, blk, ldb, blse, B, N, H, C);
+  float *dout = dputf(out, no), *dlse = dputf(lse, nl), *dblk = dputf(blk, nb), *dblse = dputf(blse, nl);
+  be_attention_merge(be, dout, ldo, dlse, dblk, ldb, dblse, B, N, H, C);
+  check_dev("attention_merge", "out", dout, ref, NULL, no, TOL_F32);
+  check_dev("attention_merge", "lse", dlse, rlse, NULL, nl, TOL_F32);
+  be_free(be, dout), be_free(be, dlse), be_free(be, dblk), be_free(be, dblse);
+  free(out), free(lse), free(blk), free(blse), free(ref), free(rlse);
+}
+
 static void test_embeddings(void) {
   {  // timestep embedding, F even and odd
     const int B = 7;
@@ -907,6 +925,7 @@ static int run_suite(const Backend *b, const char *name, int with_extras) {
   test_rope();
   test_embeddings();
   test_attention();
+  test_attention_merge();
   test_patches();
   test_loss();
   test_adamw();

@@ -273,6 +273,39 @@ static void check_bcast(CommGroup *g) {
     }
 }
 
+// Point-to-point round a ring (ring attention's pattern): every rank sends to
+// rank+1 and receives from rank-1, two exchanges in flight at once on
+// different tags, completed in the opposite order they were started.
+static void check_sendrecv(CommGroup *g) {
+  int p = g->size, next = (g->rank + 1) % p, prev = (g->rank + p - 1) % p;
+  for (size_t k = 0; k < sizeof all_types / sizeof *all_types; k++)
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+      CommType t = all_types[k];
+      size_t n = sizes[s], es = comm_type_size(t);
+      uint8_t *host = tsr_calloc(n + 1, es), *host2 = tsr_calloc(n + 1, es);
+      for (size_t i = 0; i < n; i++) set_elem(host, t, i, val(t, g->rank, i, 3));
+      for (size_t i = 0; i < n; i++) set_elem(host2, t, i, val(t, g->rank, i, 8));
+      void *a = work_alloc((n + 1) * es), *b = work_alloc((n + 1) * es), *ra = work_alloc((n + 1) * es),
+           *rb = work_alloc((n + 1) * es);
+      put(a, host, n * es), put(b, host2, n * es);
+      comm_stats_reset(g);
+      CommRequest r1, r2;
+      comm_sendrecv_start(g, a, n, next, ra, n, prev, t, 1, &r1);
+      comm_sendrecv_start(g, b, n, next, rb, n, prev, t, 2, &r2);
+      comm_wait(&r2);
+      comm_wait(&r1);
+      get(host, ra, n * es, g);
+      get(host2, rb, n * es, g);
+      CHECK_ELEMS("sendrecv (tag 1)", g, t, n, host, val(t, prev, i, 3));
+      CHECK_ELEMS("sendrecv (tag 2)", g, t, n, host2, val(t, prev, i, 8));
+      uint64_t w = p > 1 ? 2 * (uint64_t)n * es : 0, got = g->stats.bytes[COMM_STAT_P2P];
+      EXPECT(got == w && g->stats.calls[COMM_STAT_P2P] == 2, "sendrecv on group %s: counted %llu bytes, want %llu",
+             g->name, (unsigned long long)got, (unsigned long long)w);
+      work_free(a), work_free(b), work_free(ra), work_free(rb);
+      tsr_free(host), tsr_free(host2);
+    }
+}
+
 // The group's members, gathered over the group itself, are the world ranks
 // the layout formula says, in group-rank order.
 static void check_members(CommGroup *g, const int *want, int want_size, int want_rank) {
@@ -322,6 +355,7 @@ static void check_layout(int dp, int sp, int tp) {
     check_alltoall(g, 0);
     check_alltoallv(g);
     check_bcast(g);
+    check_sendrecv(g);
     comm_barrier(g);
   }
   if (r == 0)

@@ -9,6 +9,10 @@
 //  - every parameter gradient, summed over dp x sp (the trainer's job), equals
 //    the matching slice of the single-rank gradient (the local shard under tp);
 //  - replicated parameters get the same gradient on every tp rank.
+// Sequence parallelism is Ulysses x ring (layout.ring, docs/ring.md): ring
+// alone, Ulysses x ring and tp x ring on the 4-head model, and ring alone on
+// a 3-head model (which Ulysses cannot split); the ring's point-to-point bytes
+// and the Ulysses all-to-all bytes per step are checked against docs/ring.md.
 // Then the sampler: sequence-parallel sampling and CFG-parallel (the two
 // guidance branches on two ranks), on forward-only activations, give the
 // single-rank clip (made with the training activations).
@@ -29,12 +33,12 @@
 // relative error allowed: float reassociation of sharded sums only
 #define TOL 1e-5
 
-static ModelConfig small_config(void) {
+static ModelConfig small_config(int heads) {
   ModelConfig c = {0};
   strcpy(c.name, "parallel");
   c.frames = 4, c.height = 8, c.width = 8, c.channels = 3;
   c.pt = 1, c.ph = 4, c.pw = 4;  // grid 4x2x2: 16 tokens, 4 per latent frame
-  c.dim = 48, c.depth = 2, c.heads = 4, c.mlp_ratio = 2;
+  c.dim = 48, c.depth = 2, c.heads = heads, c.mlp_ratio = 2;
   c.text_length = 6, c.text_layers = 1, c.vocab = 30, c.freq_dim = 32;
   model_config_finalize(&c, "test_model_parallel");
   return c;
@@ -104,7 +108,7 @@ static void reference(const ModelConfig *c, Reference *r) {
 
 // One layout: this rank's dp coordinate picks samples dp_rank*Bl .. of the
 // batch (Bl = B/dp), its sp coordinate the token slice.
-static void check_layout(CommContext *world_cc, const ModelConfig *c, const Reference *r, int tp, int sp) {
+static void check_layout(CommContext *world_cc, const ModelConfig *c, const Reference *r, int tp, int sp, int ring) {
   const int W = comm_world_size(), dp = W / (tp * sp);
   CommContext cc;
   comm_layout(&cc, dp, sp, tp, "test_model_parallel");
@@ -112,12 +116,12 @@ static void check_layout(CommContext *world_cc, const ModelConfig *c, const Refe
   const int N = c->tokens / sp, Nf = c->tokens, P = c->patch_dim, L = c->text_length, gt = c->grid_t;
   const int Bl = B / dp, s0 = cc.dp_rank * Bl, n0 = cc.sp_rank * N;
   char name[64];
-  snprintf(name, sizeof name, "tp%d x sp%d x dp%d", tp, sp, dp);
+  snprintf(name, sizeof name, "%dh tp%d x sp%d(ring%d) x dp%d", c->heads, tp, sp, ring, dp);
 
   Model m;
   model_build(&m, c,
               (ModelLayout){.tp = tp, .sp = sp, .tp_rank = cc.tp_rank, .sp_rank = cc.sp_rank, .tp_group = &cc.tp_group,
-                            .sp_group = &cc.sp_group}, backend_cpu());
+                            .sp_group = &cc.sp_group, .ring = ring}, backend_cpu());
   params_init_uniform(&m.params, 7, 0.3f);
   model_alloc_acts(&m, Bl);
 
@@ -133,8 +137,24 @@ static void check_layout(CommContext *world_cc, const ModelConfig *c, const Refe
   Batch b = {.B = Bl, .x = x, .t = r->t + s0, .tokens = (int32_t *)TOKENS + s0 * L, .ntokens = (int32_t *)NTOKENS + s0,
              .cond = (uint8_t *)COND + s0 * gt, .target = target, .loss_tokens = dp > 1 ? loss_tokens : 0.0};
   params_zero_grad(&m.params);
+  if (m.ring_group) comm_stats_reset(m.ring_group);
+  if (m.ulysses_group) comm_stats_reset(m.ulysses_group);
   double loss = model_forward(&m, &b);
   model_backward(&m, &b);
+
+  // bytes (docs/ring.md): per block, the forward sends R-1 K/V blocks, the
+  // backward R-1 K/V blocks and R dK/dV sums, each 2*X floats with X =
+  // Bl*(Nf/R)*(H/(tp*U)) *hd; Ulysses 8 all-to-alls of (U-1) blocks of Bl*N*hd*H/(tp*U)
+  const int R = ring, U = sp / ring, hd = c->dim / c->heads, Wh = c->heads / (tp * U) * hd;
+  const uint64_t X = (uint64_t)Bl * (Nf / R) * Wh;
+  const uint64_t want_ring = R > 1 ? (uint64_t)c->depth * ((R - 1) + (R - 1) + R) * 2 * X * 4 : 0;
+  const uint64_t want_uly = U > 1 ? (uint64_t)c->depth * 8 * (U - 1) * ((uint64_t)Bl * N * Wh) * 4 : 0;
+  const uint64_t got_ring = m.ring_group ? m.ring_group->stats.bytes[COMM_STAT_P2P] : 0;
+  const uint64_t got_uly = m.ulysses_group ? m.ulysses_group->stats.bytes[COMM_STAT_ALLTOALL] : 0;
+  EXPECT(got_ring == want_ring, "%s: ring sent %llu bytes, docs/ring.md says %llu", name, (unsigned long long)got_ring,
+         (unsigned long long)want_ring);
+  EXPECT(got_uly == want_uly, "%s: Ulysses sent %llu bytes, docs/ring.md says %llu", name, (unsigned long long)got_uly,
+         (unsigned long long)want_uly);
 
   // output: gather the token slices over sp
   float *gathered = calloc((size_t)sp * Bl * N * P, sizeof(float)), *out = calloc((size_t)Bl * Nf * P, sizeof(float));
@@ -183,8 +203,8 @@ static void check_layout(CommContext *world_cc, const ModelConfig *c, const Refe
   EXPECT(e_grad <= TOL, "%s: gradient rel err %.3g (worst on rank %d: %s)", name, e_grad, comm_world_rank(), worst_name);
   EXPECT(e_tp <= 1e-6, "%s: replicated gradients differ over tp ranks (rel %.3g)", name, e_tp);
   if (comm_world_rank() == 0)
-    printf("  %-18s output %.2e  loss %.2e  grads %.2e  tp-replicated %.1e  (tol %.0e)\n", name, e_out, e_loss, e_grad,
-           e_tp, TOL);
+    printf("  %-30s output %.2e  loss %.2e  grads %.2e  tp-replicated %.1e  (tol %.0e); ring %llu B, Ulysses %llu B\n",
+           name, e_out, e_loss, e_grad, e_tp, TOL, (unsigned long long)got_ring, (unsigned long long)got_uly);
   free(x);
   free(target);
   free(gathered);
@@ -196,14 +216,15 @@ static void check_layout(CommContext *world_cc, const ModelConfig *c, const Refe
 // The sampler under a layout: sp splits the tokens, cfg_parallel puts the two
 // guidance branches on two ranks (the pair is the sp group of a second layout
 // dp/2 x 2 x (sp*tp), whose ranks differ only in the branch coordinate).
-static void check_sampler(CommContext *world_cc, const ModelConfig *c, const ParamTable *ref_params, int sp,
+static void check_sampler(CommContext *world_cc, const ModelConfig *c, const ParamTable *ref_params, int sp, int ring,
                           int cfg_parallel, const float *want, const SamplerOptions *so, const float *x_src) {
   const int W = comm_world_size(), dp = W / sp;
   CommContext cc, pair;
   comm_layout(&cc, dp, sp, 1, "test_model_parallel");
   if (cfg_parallel) comm_layout(&pair, dp / 2, 2, sp, "test_model_parallel cfg pair");
   Model m;
-  model_build(&m, c, (ModelLayout){.tp = 1, .sp = sp, .sp_rank = cc.sp_rank, .sp_group = &cc.sp_group}, backend_cpu());
+  model_build(&m, c, (ModelLayout){.tp = 1, .sp = sp, .sp_rank = cc.sp_rank, .sp_group = &cc.sp_group, .ring = ring},
+              backend_cpu());
   memcpy(m.params.data, ref_params->data, ref_params->total * sizeof(float));  // replicated: same table
   const int Bs = 2;
   model_alloc_acts_forward(&m, cfg_parallel ? Bs : 2 * Bs);  // sampling needs no backward
@@ -214,7 +235,7 @@ static void check_sampler(CommContext *world_cc, const ModelConfig *c, const Par
   sample_flow(&m, &o, Bs, TOKENS, NTOKENS, COND, x_src, out);
   double e = worst(&world_cc->world, tl_rel_err(out, want, (int64_t)n));
   char name[64];
-  snprintf(name, sizeof name, "sampler sp%d%s", sp, cfg_parallel ? " cfg-parallel" : "");
+  snprintf(name, sizeof name, "%dh sampler sp%d ring%d%s", c->heads, sp, ring, cfg_parallel ? " cfg-parallel" : "");
   EXPECT(e <= TOL, "%s: clip rel err %.3g", name, e);
   if (comm_world_rank() == 0) printf("  %-28s clip rel err %.2e (tol %.0e)\n", name, e, TOL);
   free(out);
@@ -232,17 +253,23 @@ int main(int argc, char **argv) {
   }
   CommContext wc;
   comm_layout(&wc, W, 1, 1, "test_model_parallel");
-  ModelConfig c = small_config();
+  ModelConfig c = small_config(4);
   Reference r;
   reference(&c, &r);
 
-  // (tp, sp) layouts of this world size; ranks left over are dp
-  const int layouts[][2] = {{2, 1}, {1, 2}, {2, 2}, {1, 4}, {4, 1}};
+  // (tp, sp, ring) layouts of this world size; ranks left over are dp
+  const int layouts[][3] = {{2, 1, 1}, {1, 2, 1}, {2, 2, 1}, {1, 4, 1}, {4, 1, 1},
+                            {1, 2, 2}, {1, 4, 2}, {1, 4, 4}, {2, 2, 2}};
   for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
-    const int tp = layouts[i][0], sp = layouts[i][1];
+    const int tp = layouts[i][0], sp = layouts[i][1], ring = layouts[i][2];
     if (W % (tp * sp) || B % (W / (tp * sp))) continue;
-    check_layout(&wc, &c, &r, tp, sp);
+    check_layout(&wc, &c, &r, tp, sp, ring);
   }
+  // 3 heads (the demo model's count): no Ulysses degree but 1 divides them; ring does
+  ModelConfig c3 = small_config(3);
+  Reference r3;
+  reference(&c3, &r3);
+  for (int ring = 2; ring <= W; ring *= 2) check_layout(&wc, &c3, &r3, 1, ring, ring);
 
   // sampler: t2v/i2v mix with guidance and Heun, against one rank
   SamplerOptions so = {.steps = 3, .cfg = 2.5f, .shift = 2.0f, .heun = 1, .seed = 5, .t0 = 1.0f};
@@ -255,14 +282,18 @@ int main(int argc, char **argv) {
   model_alloc_acts(&one, 4);
   sample_flow(&one, &so, 2, TOKENS, NTOKENS, COND, x_src, want);
   model_free(&one);
-  check_sampler(&wc, &c, &r.ref, W, 0, want, &so, x_src);
-  check_sampler(&wc, &c, &r.ref, 1, 1, want, &so, x_src);
-  if (W == 4) check_sampler(&wc, &c, &r.ref, 2, 1, want, &so, x_src);
+  check_sampler(&wc, &c, &r.ref, W, 1, 0, want, &so, x_src);
+  check_sampler(&wc, &c, &r.ref, W, W, 0, want, &so, x_src);  // ring alone, forward-only activations
+  if (W == 4) check_sampler(&wc, &c, &r.ref, 4, 2, 0, want, &so, x_src);
+  check_sampler(&wc, &c, &r.ref, 1, 1, 1, want, &so, x_src);
+  if (W == 4) check_sampler(&wc, &c, &r.ref, 2, 1, 1, want, &so, x_src);
+  if (W == 4) check_sampler(&wc, &c, &r.ref, 2, 2, 1, want, &so, x_src);
 
   int failed = tl_failures;
   comm_allreduce(&wc.world, &failed, 1, COMM_I32, COMM_MAX);
   if (comm_world_rank() == 0) tl_finish("test_model_parallel");
   params_free(&r.ref);
+  params_free(&r3.ref);
   comm_free(&wc);
   return failed ? 1 : 0;
 }
