@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "core/error.h"
 #include "kernels/ops.h"
 
 // Sums of one block (double): s = sum x, q = sum (x - s/m)^2.
@@ -126,6 +127,7 @@ void groupnorm_forward_ref(float *out, float *mean, float *rstd, const float *in
 void groupnorm_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                             const float *mean, const float *rstd, int N, int C, int S, int G) {
   const int cg = C / G;
+  double *aw = tsr_calloc((size_t)C, sizeof(double)), *ab = tsr_calloc((size_t)C, sizeof(double));
   for (int n = 0; n < N; n++)
     for (int g = 0; g < G; g++) {
       const size_t base = ((size_t)n * C + (size_t)g * cg) * S, m = (size_t)cg * S;
@@ -136,8 +138,8 @@ void groupnorm_backward_ref(float *din, float *dw, float *db, const float *dout,
         const double xh = (in[base + i] - mu) * r, gr = (double)dout[base + i] * w[c];
         sg += gr;
         sgx += gr * xh;
-        if (dw) dw[c] += (float)(dout[base + i] * xh);
-        if (db) db[c] += dout[base + i];
+        aw[c] += dout[base + i] * xh;
+        ab[c] += dout[base + i];
       }
       if (din)
         for (size_t i = 0; i < m; i++) {
@@ -146,4 +148,10 @@ void groupnorm_backward_ref(float *din, float *dw, float *db, const float *dout,
           din[base + i] += (float)(r * (gr - sg / (double)m - xh * sgx / (double)m));
         }
     }
+  for (int c = 0; c < C; c++) {
+    if (dw) dw[c] += (float)aw[c];
+    if (db) db[c] += (float)ab[c];
+  }
+  tsr_free(aw);
+  tsr_free(ab);
 }
