@@ -174,7 +174,7 @@ static void ga_bwd(void *c, int fast, float **g) {
   gauss_sample_backward(g[0], x->r, x->kw, x->mom, x->eps, x->N, x->C, x->S);
 }
 static void test_gauss(void) {
-  GaCtx c = {.N = 2, .C = 3, .S = 10, .kw = 0.7f};
+  GaCtx c = {.N = 2, .C = 3, .S = 10, .kw = 40.0f};  // kw: the KL term comparable to the z term
   const int64_t cs = (int64_t)c.C * c.S, nz = c.N * cs;
   c.mom = frand(2 * nz, 1.0f);
   c.eps = frand(nz, 1.5f);
