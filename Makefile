@@ -390,6 +390,7 @@ clean:
 	rm -rf build bin $(SAN_DIR) $(FUZZ_DIR)
 
 include mk/text.mk
+include mk/vae.mk
 
 include mk/bench.mk
 -include $(OBJ:.o=.d) build/main.d $(TEST_BIN:=.d)
