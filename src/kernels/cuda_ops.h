@@ -260,9 +260,9 @@ void gpu_conv3d_backward_data(const GpuCtx *cx, float *din, const float *dout, c
 void gpu_conv3d_backward_weights(const GpuCtx *cx, float *dw, float *db, const float *dout, const float *in,
                                  const Conv3dGeom *g);
 void gpu_groupnorm_forward(const GpuCtx *cx, float *out, float *mean, float *rstd, const float *in, const float *w,
-                           const float *b, int N, int C, int S, int G);
+                           const float *b, int N, int C, int T, int S, int G);
 void gpu_groupnorm_backward(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout, const float *in,
-                            const float *w, const float *mean, const float *rstd, int N, int C, int S, int G);
+                            const float *w, const float *mean, const float *rstd, int N, int C, int T, int S, int G);
 void gpu_upsample3d_forward(const GpuCtx *cx, float *out, const float *in, int NC, int D, int H, int W, int sd,
                             int sh, int sw);
 void gpu_upsample3d_backward(const GpuCtx *cx, float *din, const float *dout, int NC, int D, int H, int W, int sd,

@@ -134,12 +134,12 @@
     (dw, db, dout, in, g))                                                                                      \
   X(REF, groupnorm_forward,                                                                                     \
     (float *out, float *mean, float *rstd, const float *in, const float *w, const float *b, int N, int C,      \
-     int S, int G),                                                                                             \
-    (out, mean, rstd, in, w, b, N, C, S, G))                                                                    \
+     int T, int S, int G),                                                                                      \
+    (out, mean, rstd, in, w, b, N, C, T, S, G))                                                                    \
   X(REF, groupnorm_backward,                                                                                    \
     (float *din, float *dw, float *db, const float *dout, const float *in, const float *w, const float *mean,  \
-     const float *rstd, int N, int C, int S, int G),                                                            \
-    (din, dw, db, dout, in, w, mean, rstd, N, C, S, G))                                                         \
+     const float *rstd, int N, int C, int T, int S, int G),                                                     \
+    (din, dw, db, dout, in, w, mean, rstd, N, C, T, S, G))                                                         \
   X(REF, upsample3d_forward, (float *out, const float *in, int NC, int D, int H, int W, int sd, int sh, int sw), \
     (out, in, NC, D, H, W, sd, sh, sw))                                                                         \
   X(REF, upsample3d_backward,                                                                                   \

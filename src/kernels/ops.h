@@ -133,10 +133,11 @@ void rope3d_backward_ref(float *dx, int ld, int n0, int gh, int gw, const int ro
 //                          geometry and output sizes: kernels/conv3d_geom.h
 // conv3d_backward_data:    din += the transpose of that map applied to dout
 // conv3d_backward_weights: dw[o,c,kd,kh,kw] += sum dout * in (same indexing); db[o] += sum dout (NULL skips)
-// groupnorm_forward: in[N,C,S], G groups of C/G consecutive channels; per (n,g) mean and
-//   rstd = 1/sqrt(var + TSR_NORM_EPS) (biased var over (C/G)*S values), saved as mean/rstd [N*G];
-//   out = (in - mean) rstd w[c] + b[c]   (w, b [C]; both given)
-// groupnorm_backward: din += rstd (g - mean(g) - xhat mean(g xhat)) with g = dout w, over each group;
+// groupnorm_forward: frame-wise GroupNorm of in[N,C,T,S] (S = H*W), G groups of C/G consecutive
+//   channels; per (n,g,t) mean and rstd = 1/sqrt(var + TSR_NORM_EPS) (biased var over the group's
+//   (C/G)*S values of frame t), saved as mean/rstd [N,G,T]; out = (in - mean) rstd w[c] + b[c]
+//   (w, b [C]; both given). T = 1 with S = D*H*W is PyTorch's GroupNorm.
+// groupnorm_backward: din += rstd (g - mean(g) - xhat mean(g xhat)) with g = dout w, over each (n,g,t);
 //   dw[c] += sum dout xhat; db[c] += sum dout
 // upsample3d_forward: nearest, causal in time: in [NC,D,H,W] -> out [NC, 1+(D-1)sd, H sh, W sw],
 //   out[t,y,x] = in[(t+sd-1)/sd, y/sh, x/sw]: output frame 0 comes from input frame 0 alone and

@@ -42,9 +42,10 @@ static void layout(Vae *v, Arena *a) {
     v->t[i].g = arena_floats(a, numel(v, i));
   }
   for (int i = 0; i < v->n_nodes; i++)
-    if (v->nodes[i].kind == VN_NORM) {
-      v->nodes[i].mean = arena_floats(a, (size_t)v->B * v->cfg.groups);
-      v->nodes[i].rstd = arena_floats(a, (size_t)v->B * v->cfg.groups);
+    if (v->nodes[i].kind == VN_NORM) {  // frame-wise statistics [B, groups, frames]
+      const size_t n = (size_t)v->B * v->cfg.groups * v->t[v->nodes[i].in].d;
+      v->nodes[i].mean = arena_floats(a, n);
+      v->nodes[i].rstd = arena_floats(a, n);
     }
   v->eps = arena_floats(a, numel(v, v->t_z));
   v->scalars = arena_floats(a, 2);

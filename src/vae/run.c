@@ -18,8 +18,8 @@ static void node_forward(Vae *v, const VaeNode *n) {
   switch (n->kind) {
     case VN_CONV: be_conv3d_forward(be, out->x, in->x, PW(n->w), PW(n->b), &n->g); break;
     case VN_NORM:
-      be_groupnorm_forward(be, out->x, n->mean, n->rstd, in->x, PW(n->w), PW(n->b), v->B, in->c, sites(in),
-                           v->cfg.groups);
+      be_groupnorm_forward(be, out->x, n->mean, n->rstd, in->x, PW(n->w), PW(n->b), v->B, in->c, in->d,
+                           in->h * in->w, v->cfg.groups);
       break;
     case VN_SILU: be_silu_forward(be, out->x, in->x, (int64_t)numel(v, in)); break;
     case VN_UP:
@@ -45,7 +45,7 @@ static void node_backward(Vae *v, const VaeNode *n) {
       break;
     case VN_NORM:
       be_groupnorm_backward(be, din, PG(n->w), PG(n->b), out->g, in->x, PW(n->w), n->mean, n->rstd, v->B, in->c,
-                            sites(in), v->cfg.groups);
+                            in->d, in->h * in->w, v->cfg.groups);
       break;
     case VN_SILU: be_silu_backward(be, din, out->g, in->x, (int64_t)numel(v, in)); break;
     case VN_UP:

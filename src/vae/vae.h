@@ -34,7 +34,7 @@ typedef struct {
   size_t w, b;       // VN_CONV, VN_NORM: weight and bias offsets in the parameter table
   Conv3dGeom g;      // VN_CONV: kernel, stride, padding (build); sizes (vae_alloc)
   int up[3];         // VN_UP: factors (t, h, w); time is upsampled causally
-  float *mean, *rstd;  // VN_NORM: saved statistics [B * groups] (arena)
+  float *mean, *rstd;  // VN_NORM: saved frame-wise statistics [B, groups, frames] (arena)
 } VaeNode;
 
 // An activation: per-sample shape (c, d, h, w) and, in the arena, its

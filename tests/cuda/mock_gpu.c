@@ -343,12 +343,12 @@ void gpu_conv3d_backward_weights(const GpuCtx *cx, float *dw, float *db, const f
   (void)cx, conv3d_backward_weights(dw, db, dout, in, g);
 }
 void gpu_groupnorm_forward(const GpuCtx *cx, float *out, float *mean, float *rstd, const float *in, const float *w,
-                           const float *b, int N, int C, int S, int G) {
-  (void)cx, groupnorm_forward(out, mean, rstd, in, w, b, N, C, S, G);
+                           const float *b, int N, int C, int T, int S, int G) {
+  (void)cx, groupnorm_forward(out, mean, rstd, in, w, b, N, C, T, S, G);
 }
 void gpu_groupnorm_backward(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout, const float *in,
-                            const float *w, const float *mean, const float *rstd, int N, int C, int S, int G) {
-  (void)cx, groupnorm_backward(din, dw, db, dout, in, w, mean, rstd, N, C, S, G);
+                            const float *w, const float *mean, const float *rstd, int N, int C, int T, int S, int G) {
+  (void)cx, groupnorm_backward(din, dw, db, dout, in, w, mean, rstd, N, C, T, S, G);
 }
 void gpu_upsample3d_forward(const GpuCtx *cx, float *out, const float *in, int NC, int D, int H, int W, int sd,
                             int sh, int sw) {

@@ -1,7 +1,8 @@
 // Unit tests of the video autoencoder's CPU ops (kernels/ops.h "video
 // autoencoder"): conv3d (oneDNN) vs its plain reference and the reference vs
 // finite differences, on causal, strided, asymmetric-padding, 1x1x1 and
-// (1,3,3) geometries; GroupNorm likewise; the causal nearest upsampling
+// (1,3,3) geometries; frame-wise GroupNorm likewise, its statistics against a
+// direct computation; the causal nearest upsampling
 // against hand-indexed elements and its backward as the exact adjoint; the
 // Gaussian latent against a direct computation and finite differences.
 // Driver: op_test.h (fast vs ref, ref vs FD, the += contract).
@@ -71,27 +72,27 @@ static void test_conv_causal_by_hand(void) {
 
 // ---------------------------------------------------------------- GroupNorm
 typedef struct {
-  int N, C, S, G;
+  int N, C, T, S, G;
   float *in, *w, *b, *r, *scratch, *mean, *rstd;
 } GnCtx;
 static void gn_fwd(void *c, int fast, float **o) {
   GnCtx *x = c;
-  (fast ? groupnorm_forward : groupnorm_forward_ref)(o[0], o[1], o[2], x->in, x->w, x->b, x->N, x->C, x->S, x->G);
+  (fast ? groupnorm_forward : groupnorm_forward_ref)(o[0], o[1], o[2], x->in, x->w, x->b, x->N, x->C, x->T, x->S, x->G);
 }
 static double gn_loss(void *c) {
   GnCtx *x = c;
-  groupnorm_forward_ref(x->scratch, x->mean, x->rstd, x->in, x->w, x->b, x->N, x->C, x->S, x->G);
-  return dot_d(x->scratch, x->r, (int64_t)x->N * x->C * x->S);
+  groupnorm_forward_ref(x->scratch, x->mean, x->rstd, x->in, x->w, x->b, x->N, x->C, x->T, x->S, x->G);
+  return dot_d(x->scratch, x->r, (int64_t)x->N * x->C * x->T * x->S);
 }
 static void gn_bwd(void *c, int fast, float **g) {
   GnCtx *x = c;
-  groupnorm_forward_ref(x->scratch, x->mean, x->rstd, x->in, x->w, x->b, x->N, x->C, x->S, x->G);
+  groupnorm_forward_ref(x->scratch, x->mean, x->rstd, x->in, x->w, x->b, x->N, x->C, x->T, x->S, x->G);
   (fast ? groupnorm_backward : groupnorm_backward_ref)(g[0], g[1], g[2], x->r, x->in, x->w, x->mean, x->rstd, x->N,
-                                                       x->C, x->S, x->G);
+                                                       x->C, x->T, x->S, x->G);
 }
-static void test_groupnorm(int N, int C, int S, int G, int big) {
-  GnCtx c = {.N = N, .C = C, .S = S, .G = G};
-  const int64_t n = (int64_t)N * C * S;
+static void test_groupnorm(int N, int C, int T, int S, int G, int big) {
+  GnCtx c = {.N = N, .C = C, .T = T, .S = S, .G = G};
+  const int64_t n = (int64_t)N * C * T * S, ns = (int64_t)N * G * T;
   c.in = frand(n, 1.0f);
   for (int64_t i = 0; i < n; i++) c.in[i] = 2.0f * c.in[i] + 0.7f;  // non-zero mean, non-unit variance
   c.w = frand(C, 0.5f);
@@ -99,26 +100,31 @@ static void test_groupnorm(int N, int C, int S, int G, int big) {
   c.b = frand(C, 1.0f);
   c.r = frand(n, 1.0f);
   c.scratch = fzeros(n);
-  c.mean = fzeros(N * G);
-  c.rstd = fzeros(N * G);
+  c.mean = fzeros(ns);
+  c.rstd = fzeros(ns);
   OpTest t = {.name = big ? "groupnorm(large, threaded)" : "groupnorm", .ctx = &c, .nout = 3,
-              .out_n = {n, N * G, N * G}, .out_name = {"out", "mean", "rstd"}, .fwd = gn_fwd, .loss = gn_loss,
+              .out_n = {n, ns, ns}, .out_name = {"out", "mean", "rstd"}, .fwd = gn_fwd, .loss = gn_loss,
               .ngrad = 3, .grad_n = {n, C, C}, .grad_name = {"in", "w", "b"}, .param = {c.in, c.w, c.b},
               .bwd = gn_bwd, .skip_fd = big};
   run_op(&t);
-  // the statistics of group 1 of sample 1 against a direct double computation
+  // the statistics of (n=1, g=1, last frame) against a direct double computation over
+  // that frame's sites of the group's channels only
   if (N > 1 && G > 1) {
-    const int cg = C / G;
-    const float *blk = c.in + ((int64_t)1 * C + cg) * S;
+    const int cg = C / G, t = T - 1;
     double s = 0, q = 0;
-    for (int64_t i = 0; i < (int64_t)cg * S; i++) s += blk[i];
+    for (int ch = cg; ch < 2 * cg; ch++)
+      for (int i = 0; i < S; i++) s += c.in[(((int64_t)1 * C + ch) * T + t) * S + i];
     const double mu = s / ((double)cg * S);
-    for (int64_t i = 0; i < (int64_t)cg * S; i++) q += (blk[i] - mu) * (blk[i] - mu);
+    for (int ch = cg; ch < 2 * cg; ch++)
+      for (int i = 0; i < S; i++) {
+        const double d = c.in[(((int64_t)1 * C + ch) * T + t) * S + i] - mu;
+        q += d * d;
+      }
     const float want[2] = {(float)mu, (float)(1.0 / sqrt(q / ((double)cg * S) + TSR_NORM_EPS))};
     float *out = fzeros(n);
-    groupnorm_forward(out, c.mean, c.rstd, c.in, c.w, c.b, N, C, S, G);
-    const float got[2] = {c.mean[G + 1], c.rstd[G + 1]};
-    EXPECT_CLOSE(got, want, 2, 1e-6, "groupnorm mean/rstd of (n=1, g=1) vs direct");
+    groupnorm_forward(out, c.mean, c.rstd, c.in, c.w, c.b, N, C, T, S, G);
+    const float got[2] = {c.mean[(G + 1) * T + t], c.rstd[(G + 1) * T + t]};
+    EXPECT_CLOSE(got, want, 2, 1e-6, "groupnorm mean/rstd of (n=1, g=1, last frame) vs direct");
     free(out);
   }
   free(c.in), free(c.w), free(c.b), free(c.r), free(c.scratch), free(c.mean), free(c.rstd);
@@ -220,9 +226,9 @@ int main(void) {
   test_conv("conv3d 1x1x1 no bias", (Conv3dGeom){2, 4, 3, 5, 4, 6, 1, 1, 1, 1, 1, 1, {0, 0}, {0, 0}, {0, 0}}, 0, 0);
   test_conv("conv3d 1x3x3 stride 1,2,1", (Conv3dGeom){1, 3, 4, 7, 5, 4, 1, 3, 3, 1, 2, 1, {0, 0}, {1, 0}, {2, 1}}, 1, 0);
   test_conv("conv3d(large)", (Conv3dGeom){2, 32, 5, 16, 16, 32, 3, 3, 3, 1, 1, 1, {2, 0}, {1, 1}, {1, 1}}, 1, 1);
-  test_groupnorm(2, 12, 5 * 3 * 2, 4, 0);
-  test_groupnorm(2, 8, 7, 1, 0);
-  test_groupnorm(2, 64, 4096, 32, 1);
+  test_groupnorm(2, 12, 5, 3 * 2, 4, 0);
+  test_groupnorm(2, 8, 1, 7, 1, 0);
+  test_groupnorm(2, 64, 4, 1024, 32, 1);
   test_upsample(6, 3, 4, 5, 2, 2, 2);
   test_upsample(4, 3, 3, 2, 1, 2, 3);
   test_upsample(16, 5, 16, 16, 2, 2, 2);

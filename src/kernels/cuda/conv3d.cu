@@ -167,57 +167,70 @@ extern "C" void gpu_conv3d_backward_weights(const GpuCtx *cx, float *dw, float *
   }
 }
 
-// ---------------------------------------------------------------- GroupNorm
-// One block per (n, g): the block of m = (C/G) S consecutive floats.
+// ---------------------------------------------------------------- GroupNorm (frame-wise)
+// Element i < (C/G) S of the block (n, g, t): channel g*cg + i/S, site i%S.
+__device__ __forceinline__ int64_t gn_at(int n, int c, int t, int64_t s, int C, int T, int S) {
+  return (((int64_t)n * C + c) * T + t) * S + s;
+}
+
+// One block per (n, g, t).
 __global__ void gn_fwd_kernel(float *out, float *mean, float *rstd, const float *in, const float *w, const float *b,
-                              int C, int S, int G) {
-  const int ng = blockIdx.x, cg = C / G;
-  const int64_t m = (int64_t)cg * S, base = (int64_t)ng * m;
+                              int C, int T, int S, int G) {
+  const int ngt = blockIdx.x, t = ngt % T, g = ngt / T % G, n = ngt / (T * G), cg = C / G;
+  const int64_t m = (int64_t)cg * S;
   double s = 0;
-  for (int64_t i = threadIdx.x; i < m; i += blockDim.x) s += in[base + i];
+  for (int64_t i = threadIdx.x; i < m; i += blockDim.x) s += in[gn_at(n, g * cg + (int)(i / S), t, i % S, C, T, S)];
   const double mu = block_sum(s) / (double)m;
   double q = 0;
-  for (int64_t i = threadIdx.x; i < m; i += blockDim.x) q += (in[base + i] - mu) * (in[base + i] - mu);
+  for (int64_t i = threadIdx.x; i < m; i += blockDim.x) {
+    const double d = in[gn_at(n, g * cg + (int)(i / S), t, i % S, C, T, S)] - mu;
+    q += d * d;
+  }
   const float r = (float)(1.0 / sqrt(block_sum(q) / (double)m + TSR_NORM_EPS)), muf = (float)mu;
   if (threadIdx.x == 0) {
-    if (mean) mean[ng] = muf;
-    if (rstd) rstd[ng] = r;
+    if (mean) mean[ngt] = muf;
+    if (rstd) rstd[ngt] = r;
   }
   for (int64_t i = threadIdx.x; i < m; i += blockDim.x) {
-    const int c = (ng % G) * cg + (int)(i / S);
-    out[base + i] = (in[base + i] - muf) * r * w[c] + b[c];
+    const int c = g * cg + (int)(i / S);
+    const int64_t k = gn_at(n, c, t, i % S, C, T, S);
+    out[k] = (in[k] - muf) * r * w[c] + b[c];
   }
 }
 
 __global__ void gn_bwd_data_kernel(float *din, const float *dout, const float *in, const float *w, const float *mean,
-                                   const float *rstd, int C, int S, int G) {
-  const int ng = blockIdx.x, cg = C / G;
-  const int64_t m = (int64_t)cg * S, base = (int64_t)ng * m;
-  const float mu = mean[ng], r = rstd[ng];
+                                   const float *rstd, int C, int T, int S, int G) {
+  const int ngt = blockIdx.x, t = ngt % T, g = ngt / T % G, n = ngt / (T * G), cg = C / G;
+  const int64_t m = (int64_t)cg * S;
+  const float mu = mean[ngt], r = rstd[ngt];
   double sg = 0, sgx = 0;
   for (int64_t i = threadIdx.x; i < m; i += blockDim.x) {
-    const double gr = (double)dout[base + i] * w[(ng % G) * cg + (int)(i / S)];
+    const int c = g * cg + (int)(i / S);
+    const int64_t k = gn_at(n, c, t, i % S, C, T, S);
+    const double gr = (double)dout[k] * w[c];
     sg += gr;
-    sgx += gr * (in[base + i] - mu) * r;
+    sgx += gr * (in[k] - mu) * r;
   }
   const float a = (float)(block_sum(sg) / (double)m), bb = (float)(block_sum(sgx) / (double)m);
   for (int64_t i = threadIdx.x; i < m; i += blockDim.x) {
-    const float wc = w[(ng % G) * cg + (int)(i / S)];
-    din[base + i] += r * (dout[base + i] * wc - a - (in[base + i] - mu) * r * bb);
+    const int c = g * cg + (int)(i / S);
+    const int64_t k = gn_at(n, c, t, i % S, C, T, S);
+    din[k] += r * (dout[k] * w[c] - a - (in[k] - mu) * r * bb);
   }
 }
 
-// One block per channel c: dw[c] += sum dout xhat, db[c] += sum dout over samples and sites.
+// One block per channel c: dw[c] += sum dout xhat, db[c] += sum dout over samples, frames and sites.
 __global__ void gn_bwd_param_kernel(float *dw, float *db, const float *dout, const float *in, const float *mean,
-                                    const float *rstd, int N, int C, int S, int G) {
+                                    const float *rstd, int N, int C, int T, int S, int G) {
   const int c = blockIdx.x, cg = C / G;
+  const int64_t per = (int64_t)T * S;
   double aw = 0, ab = 0;
-  for (int64_t j = threadIdx.x; j < (int64_t)N * S; j += blockDim.x) {
-    const int n = (int)(j / S);
-    const int64_t i = ((int64_t)n * C + c) * S + j % S;
-    const int ng = n * G + c / cg;
-    aw += (double)dout[i] * (in[i] - mean[ng]) * rstd[ng];
-    ab += dout[i];
+  for (int64_t j = threadIdx.x; j < (int64_t)N * per; j += blockDim.x) {
+    const int n = (int)(j / per), t = (int)(j % per / S);
+    const int64_t k = gn_at(n, c, t, j % S, C, T, S);
+    const int ngt = (n * G + c / cg) * T + t;
+    aw += (double)dout[k] * (in[k] - mean[ngt]) * rstd[ngt];
+    ab += dout[k];
   }
   aw = block_sum(aw);
   ab = block_sum(ab);
@@ -228,20 +241,20 @@ __global__ void gn_bwd_param_kernel(float *dw, float *db, const float *dout, con
 }
 
 extern "C" void gpu_groupnorm_forward(const GpuCtx *cx, float *out, float *mean, float *rstd, const float *in,
-                                      const float *w, const float *b, int N, int C, int S, int G) {
-  gn_fwd_kernel<<<N * G, RED_THREADS, 0, stream_of(cx)>>>(out, mean, rstd, in, w, b, C, S, G);
+                                      const float *w, const float *b, int N, int C, int T, int S, int G) {
+  gn_fwd_kernel<<<N * G * T, RED_THREADS, 0, stream_of(cx)>>>(out, mean, rstd, in, w, b, C, T, S, G);
   KERNEL_CHECK();
 }
 
 extern "C" void gpu_groupnorm_backward(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout,
                                        const float *in, const float *w, const float *mean, const float *rstd, int N,
-                                       int C, int S, int G) {
+                                       int C, int T, int S, int G) {
   if (din) {
-    gn_bwd_data_kernel<<<N * G, RED_THREADS, 0, stream_of(cx)>>>(din, dout, in, w, mean, rstd, C, S, G);
+    gn_bwd_data_kernel<<<N * G * T, RED_THREADS, 0, stream_of(cx)>>>(din, dout, in, w, mean, rstd, C, T, S, G);
     KERNEL_CHECK();
   }
   if (dw || db) {
-    gn_bwd_param_kernel<<<C, RED_THREADS, 0, stream_of(cx)>>>(dw, db, dout, in, mean, rstd, N, C, S, G);
+    gn_bwd_param_kernel<<<C, RED_THREADS, 0, stream_of(cx)>>>(dw, db, dout, in, mean, rstd, N, C, T, S, G);
     KERNEL_CHECK();
   }
 }
