@@ -6,8 +6,9 @@
 // boundary (measured 2-5x faster than the GEMM-based kernels oneDNN uses on
 // plain layouts, reorders included: docs/vae.md "Measured"). Primitive
 // descriptors are created per call; oneDNN's primitive cache makes a
-// repeated shape cheap. The backward ops accumulate (`+=`, ops.h): their
-// results come back through a reorder into scratch and are added with axpy.
+// repeated shape cheap. The backward ops accumulate (`+=`, ops.h): backward
+// data comes back through a reorder into scratch and is added with axpy;
+// backward weights is an im2col + sgemm (below: oneDNN has no fast kernel for it).
 // Scratch is grow-only and per thread. Without oneDNN (TSR_HAVE_DNNL
 // undefined) these are the references.
 #include <stddef.h>
@@ -189,31 +190,64 @@ void conv3d_backward_data(float *din, const float *dout, const float *w, const C
   dnnl_primitive_desc_destroy(hint);
 }
 
-void conv3d_backward_weights(float *dw, float *db, const float *dout, const float *in, const Conv3dGeom *g) {
-  if (!dw && !db) return;
-  pthread_once(&engine_once, engine_make);
-  Descs d = descs(g);
-  dnnl_primitive_desc_t hint = fwd_pd(&d, 1), pd;
-  dnnl_convolution_desc_t cd;
-  DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &d.src_any, &d.wei_any,
-                                                         &d.bias, &d.dst_any, d.strides, d.pad_l, d.pad_r));
-  DNNL_CHECK(dnnl_primitive_desc_create(&pd, &cd, NULL, engine, hint));
-  const dnnl_memory_desc_t *src = md_of(pd, DNNL_ARG_SRC), *ddst = md_of(pd, DNNL_ARG_DIFF_DST),
-                           *dwei = md_of(pd, DNNL_ARG_DIFF_WEIGHTS);
-  const size_t nw = (size_t)g->o * g->c * g->kd * g->kh * g->kw;
-  void *res = scratch(2, dnnl_memory_desc_get_size(dwei) + (size_t)g->o * sizeof(float));
-  float *res_b = (float *)((char *)res + dnnl_memory_desc_get_size(dwei));
-  const int args[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
-  const dnnl_memory_desc_t *mds[4] = {src, ddst, dwei, &d.bias};
-  void *ptrs[4] = {input_as(src, &d.src, in, 0), input_as(ddst, &d.dst, dout, 1), res, res_b};
-  run(pd, 4, args, mds, ptrs);
-  if (dw) {
-    float *plain = res;
-    if (!dnnl_memory_desc_equal(dwei, &d.wei)) reorder(dwei, res, &d.wei, plain = scratch(3, nw * sizeof(float)));
-    axpy(dw, 1.0f, plain, (int64_t)nw);
+// Backward weights: oneDNN 2.6 has no JIT backward-weights kernel for 3D f32
+// on AVX2 (format any gives its GEMM-based one; blocked layouts give `ref`),
+// and its GEMM-based one ran at ~11 GFLOP/s on the demo's largest layer. So
+// this one is an im2col per output frame and one sgemm (the library's) per
+// frame, accumulating straight into dw (beta = 1): measured 2-4x faster
+// (docs/vae.md "Measured"). col[(c,a,b,e), (y,x)] = in[n, c, t*sd+a-pd0,
+// y*sh+b-ph0, x*sw+e-pw0] (0 in the padding); dw[o, (c,a,b,e)] +=
+// dout[n, o, t, (y,x)] col^T.
+static void im2col_frame(float *col, const float *in, const Conv3dGeom *g, int n, int t, int oh, int ow) {
+  const int k3 = g->kd * g->kh * g->kw, rows = g->c * k3;
+#pragma omp parallel for schedule(static) if ((int64_t)rows * oh * ow > 65536)
+  for (int r = 0; r < rows; r++) {
+    const int c = r / k3, a = r / (g->kh * g->kw) % g->kd, b = r / g->kw % g->kh, e = r % g->kw;
+    float *dst = col + (size_t)r * oh * ow;
+    const int it = t * g->sd + a - g->pd[0];
+    if (it < 0 || it >= g->d) {
+      for (int i = 0; i < oh * ow; i++) dst[i] = 0.0f;
+      continue;
+    }
+    const float *src = in + (((size_t)n * g->c + c) * g->d + it) * g->h * g->w;
+    for (int y = 0; y < oh; y++) {
+      const int iy = y * g->sh + b - g->ph[0];
+      float *row = dst + (size_t)y * ow;
+      if (iy < 0 || iy >= g->h) {
+        for (int x = 0; x < ow; x++) row[x] = 0.0f;
+        continue;
+      }
+      const float *srow = src + (size_t)iy * g->w;
+      for (int x = 0; x < ow; x++) {
+        const int ix = x * g->sw + e - g->pw[0];
+        row[x] = ix >= 0 && ix < g->w ? srow[ix] : 0.0f;
+      }
+    }
   }
-  if (db) axpy(db, 1.0f, res_b, g->o);
-  dnnl_primitive_desc_destroy(pd);
-  dnnl_primitive_desc_destroy(hint);
+}
+
+void conv3d_backward_weights(float *dw, float *db, const float *dout, const float *in, const Conv3dGeom *g) {
+  const int od = conv3d_od(g), oh = conv3d_oh(g), ow = conv3d_ow(g), k = g->c * g->kd * g->kh * g->kw;
+  const size_t osites = (size_t)od * oh * ow;
+  if (dw) {
+    float *col = scratch(0, (size_t)k * oh * ow * sizeof(float));
+    for (int n = 0; n < g->n; n++)
+      for (int t = 0; t < od; t++) {
+        im2col_frame(col, in, g, n, t, oh, ow);
+        gemm(0, 1, g->o, k, oh * ow, 1.0f, dout + (size_t)n * g->o * osites + (size_t)t * oh * ow, (int)osites, col,
+             oh * ow, 1.0f, dw, k);
+      }
+  }
+  if (db) {
+#pragma omp parallel for schedule(static) if (g->o > 1 && (int64_t)g->n * g->o * osites > 65536)
+    for (int o = 0; o < g->o; o++) {
+      double s = 0;
+      for (int n = 0; n < g->n; n++) {
+        const float *d = dout + ((size_t)n * g->o + o) * osites;
+        for (size_t i = 0; i < osites; i++) s += d[i];
+      }
+      db[o] += (float)s;
+    }
+  }
 }
 #endif
