@@ -39,7 +39,7 @@ static size_t numel(const Vae *v, int id) {
 static void layout(Vae *v, Arena *a) {
   for (int i = 0; i < v->n_tensors; i++) {
     v->t[i].x = arena_floats(a, numel(v, i));
-    v->t[i].g = arena_floats(a, numel(v, i));
+    v->t[i].g = v->mode == VAE_TRAIN ? arena_floats(a, numel(v, i)) : NULL;
   }
   for (int i = 0; i < v->n_nodes; i++)
     if (v->nodes[i].kind == VN_NORM) {  // frame-wise statistics [B, groups, frames]
@@ -51,12 +51,12 @@ static void layout(Vae *v, Arena *a) {
   v->scalars = arena_floats(a, 2);
 }
 
-int vae_alloc(Vae *v, int B, int T, int H, int W, VaeErr *e) {
+int vae_alloc(Vae *v, int B, int T, int H, int W, enum VaeMode mode, VaeErr *e) {
   if (vae_check_clip(&v->cfg, T, H, W, "vae clips", e)) return -1;
   TSR_ASSERT(B >= 1, "vae_alloc: batch %d", B);
   arena_free(&v->arena);
   tsr_free(v->host_x), tsr_free(v->host_eps), tsr_free(v->host_lat);
-  v->B = B, v->T = T, v->H = H, v->W = W;
+  v->B = B, v->T = T, v->H = H, v->W = W, v->mode = mode;
   shapes(v);
   Arena m;
   arena_measure(&m);

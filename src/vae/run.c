@@ -3,6 +3,7 @@
 // the noise are staged on the host and uploaded, the loss downloaded.
 #include <string.h>
 
+#include "core/error.h"
 #include "core/rng.h"
 #include "vae/vae_internal.h"
 
@@ -82,7 +83,7 @@ float vae_forward(Vae *v, const float *clips, uint32_t sample0, uint64_t seed) {
   be_upload(be, v->eps, v->host_eps, numel(v, z) * sizeof(float));
   be_gauss_sample_forward(be, z->x, v->scalars + 1, mom->x, v->eps, v->B, z->c, S);
   run_nodes(v, v->n_enc, v->n_nodes);
-  // recon = mean (x_hat - x)^2; its gradient goes straight into the reconstruction's g
+  // recon = mean (x_hat - x)^2; its gradient goes straight into the reconstruction's g (NULL: VAE_INFER)
   be_mse_loss(be, v->scalars, rec->g, rec->x, x->x, NULL, v->B, (int)(numel(v, x) / (size_t)v->B));
   float s[2];
   be_download(be, s, v->scalars, sizeof s);
@@ -91,6 +92,7 @@ float vae_forward(Vae *v, const float *clips, uint32_t sample0, uint64_t seed) {
 }
 
 void vae_backward(Vae *v) {
+  TSR_ASSERT(v->mode == VAE_TRAIN, "vae_backward on activations laid out for VAE_INFER");
   const Backend *be = v->be;
   for (int i = 0; i < v->n_tensors; i++)
     if (i != v->t_recon) be_zero(be, v->t[i].g, numel(v, &v->t[i]));

@@ -11,7 +11,7 @@
 //
 // Use:
 //   vae_build(&v, &cfg, be); params_init(&v.params, seed);
-//   vae_alloc(&v, B, T, H, W, &err);            // sizes the arena for clips of that shape
+//   vae_alloc(&v, B, T, H, W, VAE_TRAIN, &err); // sizes the arena for clips of that shape
 //   params_zero_grad(&v.params);
 //   float loss = vae_forward(&v, clips, sample0, seed);   // recon + beta KL
 //   vae_backward(&v);                           // parameter gradients (+=)
@@ -38,13 +38,17 @@ typedef struct {
 } VaeNode;
 
 // An activation: per-sample shape (c, d, h, w) and, in the arena, its
-// values x and gradient g, [B, c, d, h, w] each (NCDHW).
+// values x and gradient g (NULL in VAE_INFER), [B, c, d, h, w] each (NCDHW).
 typedef struct {
   int c, d, h, w;
   float *x, *g;
 } VaeTensor;
 
 enum { VAE_MAX_NODES = 512, VAE_MAX_TENSORS = 512 };
+
+// What an arena is laid out for: VAE_INFER holds no gradients (about half
+// the memory; vae_forward still returns the loss, vae_backward may not run).
+enum VaeMode { VAE_INFER = 0, VAE_TRAIN = 1 };
 
 typedef struct {
   VaeConfig cfg;
@@ -57,6 +61,7 @@ typedef struct {
   int t_x, t_moments, t_z, t_recon;  // the clip, the encoder's (mean; logvar), the latent, the reconstruction
   // activations (vae_alloc)
   int B, T, H, W;
+  enum VaeMode mode;
   Arena arena;
   float *eps;      // [B, Z, T', H', W'] standard normal draws of the posterior sample
   float *scalars;  // [2]: recon loss, kl (backend memory)
@@ -70,7 +75,7 @@ typedef struct {
 void vae_build(Vae *v, const VaeConfig *cfg, const Backend *be);
 // (Re)lays out the activations for batches of B clips of T x H x W; -1 with
 // the reason when the clip does not fit the compression.
-int vae_alloc(Vae *v, int B, int T, int H, int W, VaeErr *e);
+int vae_alloc(Vae *v, int B, int T, int H, int W, enum VaeMode mode, VaeErr *e);
 void vae_free(Vae *v);
 // Encode, sample z = mean + exp(logvar/2) eps (eps ~ N(0,1) from the
 // counter RNG keyed (seed, RNG_VAE, sample0 + b, latent site, channel)),

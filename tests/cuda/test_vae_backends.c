@@ -31,7 +31,7 @@ static void run(const Backend *be, const float *x, Run *r) {
   Vae v;
   vae_build(&v, &c, be);
   params_init(&v.params, 5);
-  TSR_ASSERT(vae_alloc(&v, B, T, H, W, &e) == 0, "%s", e.msg);
+  TSR_ASSERT(vae_alloc(&v, B, T, H, W, VAE_TRAIN, &e) == 0, "%s", e.msg);
   VaeAdam o;
   vae_adam_init(&o, &v);
   const VaeAdamHyper h = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.99f, .eps = 1e-8f, .weight_decay = 0.01f};

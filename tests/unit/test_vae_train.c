@@ -35,7 +35,7 @@ static void run(int steps, float *losses, float *recon0, float *recon1) {
   Vae v;
   vae_build(&v, &c, backend_cpu());
   params_init(&v.params, 3);
-  TSR_ASSERT(vae_alloc(&v, B, T, H, W, &e) == 0, "%s", e.msg);
+  TSR_ASSERT(vae_alloc(&v, B, T, H, W, VAE_TRAIN, &e) == 0, "%s", e.msg);
   float *x = tsr_calloc((size_t)B * T * H * W * C, sizeof(float));
   clips(x);
   VaeAdam o;

@@ -49,7 +49,7 @@ static void check_case(const char *path, const VaeConfig *c, int B, int T, int H
   vae_build(&v, c, backend_cpu());
   params_init_uniform(&v.params, 11, 0.15f);
   VaeErr e;
-  EXPECT(vae_alloc(&v, B, T, H, W, &e) == 0, "vae_alloc: %s", e.msg);
+  EXPECT(vae_alloc(&v, B, T, H, W, VAE_TRAIN, &e) == 0, "vae_alloc: %s", e.msg);
   const int C = c->in_channels;
   const int64_t nx = (int64_t)B * T * H * W * C;
   float *x = clip_of(nx, 3), *out = tsr_calloc((size_t)nx, sizeof(float));
@@ -95,7 +95,7 @@ static void check_causal(const VaeConfig *c, int B, int T, int H, int W) {
   params_init_uniform(&v.params, 5, 0.15f);
   VaeErr e;
   const int C = c->in_channels, Z = c->latent_channels;
-  TSR_ASSERT(vae_alloc(&v, B, T, H, W, &e) == 0, "%s", e.msg);
+  TSR_ASSERT(vae_alloc(&v, B, T, H, W, VAE_TRAIN, &e) == 0, "%s", e.msg);
   const int Tl = vae_latent_t(c, T), hw = H * W, lhw = (H / c->cs) * (W / c->cs);
   const int64_t nx = (int64_t)B * T * hw * C, nl = (int64_t)B * Tl * lhw * Z;
   float *x = clip_of(nx, 9), *lat = tsr_calloc((size_t)nl, sizeof(float)), *dec = tsr_calloc((size_t)nx, sizeof(float));
@@ -110,7 +110,17 @@ static void check_causal(const VaeConfig *c, int B, int T, int H, int W) {
     memcpy(want_l + (size_t)b * lhw * Z, lat + (size_t)b * Tl * lhw * Z, sizeof(float) * lhw * Z);
     memcpy(want_d + (size_t)b * hw * C, dec + (size_t)b * T * hw * C, sizeof(float) * hw * C);
   }
-  TSR_ASSERT(vae_alloc(&v, B, 1, H, W, &e) == 0, "%s", e.msg);
+  // the same clip through an arena without gradients encodes the same, in less memory
+  const size_t train_bytes = v.arena.size;
+  float *lat_inf = tsr_calloc((size_t)nl, sizeof(float));
+  TSR_ASSERT(vae_alloc(&v, B, T, H, W, VAE_INFER, &e) == 0, "%s", e.msg);
+  vae_encode(&v, x, lat_inf);
+  EXPECT(memcmp(lat_inf, lat, (size_t)nl * sizeof(float)) == 0, "encode differs between VAE_TRAIN and VAE_INFER");
+  EXPECT(v.arena.size < 0.6 * train_bytes, "VAE_INFER arena %zu bytes, VAE_TRAIN %zu", v.arena.size, train_bytes);
+  printf("  arena for %dx%dx%dx%d: %.2f MiB training, %.2f MiB inference\n", B, T, H, W, train_bytes / 1048576.0,
+         v.arena.size / 1048576.0);
+  tsr_free(lat_inf);
+  TSR_ASSERT(vae_alloc(&v, B, 1, H, W, VAE_INFER, &e) == 0, "%s", e.msg);
   vae_encode(&v, x1, lat1);
   EXPECT_CLOSE(lat1, want_l, (int64_t)B * lhw * Z, 1e-5, "encode(frame 0) = latent frame 0 of the clip");
   vae_decode(&v, want_l, dec1);
@@ -121,8 +131,8 @@ static void check_causal(const VaeConfig *c, int B, int T, int H, int W) {
     for (int i = 0; i < lhw * Z; i++) diff += fabs(lat[((size_t)b * Tl + Tl - 1) * lhw * Z + i] - want_l[(size_t)b * lhw * Z + i]);
   EXPECT(diff > 1e-3, "the last latent frame equals the first: the causality check is vacuous");
   // a clip that does not fit the compression is refused
-  EXPECT(vae_alloc(&v, B, T + 1, H, W, &e) == -1 && strstr(e.msg, "frames"), "T+1 frames accepted (msg '%s')", e.msg);
-  EXPECT(vae_alloc(&v, B, T, H + 1, W, &e) == -1 && strstr(e.msg, "size"), "H+1 accepted (msg '%s')", e.msg);
+  EXPECT(vae_alloc(&v, B, T + 1, H, W, VAE_TRAIN, &e) == -1 && strstr(e.msg, "frames"), "T+1 frames accepted (msg '%s')", e.msg);
+  EXPECT(vae_alloc(&v, B, T, H + 1, W, VAE_TRAIN, &e) == -1 && strstr(e.msg, "size"), "H+1 accepted (msg '%s')", e.msg);
   printf("  refused: %s\n", e.msg);
   tsr_free(x), tsr_free(lat), tsr_free(dec), tsr_free(x1), tsr_free(lat1), tsr_free(want_l), tsr_free(want_d);
   tsr_free(dec1);
