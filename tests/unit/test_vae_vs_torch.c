@@ -149,5 +149,14 @@ int main(void) {
   check_case("build/vae_case_b.h5", &b, 1, 3, 8, 8);
   check_causal(&a, 2, 5, 8, 8);
   check_causal(&b, 1, 5, 8, 8);
+  // configs/vae/standard.yaml's network (4 levels, time halved at the last two
+  // down-samplings: 4x8x8) at width 8 instead of 96: 9 frames -> 3 latent frames
+  VaeConfig std;
+  VaeErr e;
+  TSR_ASSERT(vae_config_load(&std, "configs/vae/standard.yaml", &e) == 0, "%s", e.msg);
+  std.base_channels = 8, std.groups = 4;
+  TSR_ASSERT(vae_config_finalize(&std, "standard at width 8", &e) == 0, "%s", e.msg);
+  EXPECT(std.ct == 4 && std.cs == 8, "standard: compression %dx%dx%d", std.ct, std.cs, std.cs);
+  check_causal(&std, 1, 9, 16, 16);
   return tl_finish("test_vae_vs_torch");
 }
