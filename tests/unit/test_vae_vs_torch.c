@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "core/h5io.h"
@@ -140,13 +141,14 @@ static void check_causal(const VaeConfig *c, int B, int T, int H, int W) {
 }
 
 int main(void) {
+  mkdir("build/tmp", 0755);
   const int m2[2] = {1, 2}, t2[1] = {1};
   VaeConfig a = small_config(2, m2, t2);  // 2x2x2, widths 8, 16
-  check_case("build/vae_case_a.h5", &a, 2, 5, 8, 8);
+  check_case("build/tmp/vae_case_a.h5", &a, 2, 5, 8, 8);
   const int m3[3] = {1, 2, 2}, t3[2] = {0, 1};
   VaeConfig b = small_config(3, m3, t3);  // 2x4x4: a down-sampling in space only, then space and time
   b.res_blocks = 2;
-  check_case("build/vae_case_b.h5", &b, 1, 3, 8, 8);
+  check_case("build/tmp/vae_case_b.h5", &b, 1, 3, 8, 8);
   check_causal(&a, 2, 5, 8, 8);
   check_causal(&b, 1, 5, 8, 8);
   // configs/vae/standard.yaml's network (4 levels, time halved at the last two
