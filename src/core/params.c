@@ -104,11 +104,16 @@ void params_init(ParamTable *t, uint64_t seed) {
     if (p->init == INIT_XAVIER) {
       TSR_ASSERT(p->ndim == 2, "xavier init of %s needs 2 dims", p->name);
       bound = sqrtf(6.0f / (float)(p->full[0] + p->full[1]));
+    } else if (p->init == INIT_FAN_IN) {
+      int64_t fan_in = 1;
+      for (int d = 1; d < p->ndim; d++) fan_in *= p->full[d];
+      bound = 1.0f / sqrtf((float)fan_in);
     }
     for (size_t e = 0; e < p->numel; e++) {
       const size_t g = logical_index(p, e);
       uint32_t hi = (uint32_t)(g >> 32), lo = (uint32_t)g;
       switch (p->init) {
+        case INIT_FAN_IN:
         case INIT_XAVIER: w[e] = bound * (2.0f * rng_uniform(seed, RNG_INIT, (uint32_t)i, hi, lo) - 1.0f); break;
         case INIT_NORMAL: w[e] = 0.02f * rng_normal(seed, RNG_INIT, (uint32_t)i, hi, lo); break;
         case INIT_ONE: w[e] = 1.0f; break;

@@ -12,10 +12,11 @@ enum ParamInit {
   INIT_ZERO,
   INIT_ONE,
   INIT_NORMAL,  // N(0, 0.02^2): embeddings and positions
+  INIT_FAN_IN,  // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = product of dims 1.. (PyTorch's conv default)
 };
 
 #define PARAM_NAME_MAX 96
-#define PARAM_MAX_DIM 4
+#define PARAM_MAX_DIM 5  // conv3d weights [out,in,kd,kh,kw]
 
 typedef struct {
   char name[PARAM_NAME_MAX];

@@ -13,6 +13,7 @@ enum RngPurpose {
   RNG_COND = 5,      // conditioning-mask choice
   RNG_DATA = 6,      // synthetic data
   RNG_SAMPLE = 7,    // sampler noise at generation
+  RNG_VAE = 8,       // the autoencoder's posterior sample: sample=clip, token=latent site, channel
   RNG_TEST = 100,
 };
 

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/conv3d_geom.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -251,6 +253,29 @@ void gpu_adamw_update(const GpuCtx *cx, float *p, const float *g, float *m, floa
 // (p_bf16 may be NULL).
 void gpu_adamw_update_bf16(const GpuCtx *cx, float *p, bf16_t *p_bf16, const float *g, float *m, float *v,
                            int64_t n, float lr, float beta1, float beta2, float eps, float wd, int step);
+
+// ---------------------------------------------------------------- video autoencoder (ops.h; cuda/conv3d.cu)
+// NCDHW, the CPU's math. Geometry `g` is a HOST pointer. Plain kernels: one
+// thread per output element (gathers, no atomics), reductions (dw, db, the
+// group statistics, kl) one block per result with double partials in a fixed
+// order, so results do not depend on scheduling. kl is a device float.
+void gpu_conv3d_forward(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b,
+                        const Conv3dGeom *g);
+void gpu_conv3d_backward_data(const GpuCtx *cx, float *din, const float *dout, const float *w, const Conv3dGeom *g);
+void gpu_conv3d_backward_weights(const GpuCtx *cx, float *dw, float *db, const float *dout, const float *in,
+                                 const Conv3dGeom *g);
+void gpu_groupnorm_forward(const GpuCtx *cx, float *out, float *mean, float *rstd, const float *in, const float *w,
+                           const float *b, int N, int C, int T, int S, int G);
+void gpu_groupnorm_backward(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout, const float *in,
+                            const float *w, const float *mean, const float *rstd, int N, int C, int T, int S, int G);
+void gpu_upsample3d_forward(const GpuCtx *cx, float *out, const float *in, int NC, int D, int H, int W, int sd,
+                            int sh, int sw);
+void gpu_upsample3d_backward(const GpuCtx *cx, float *din, const float *dout, int NC, int D, int H, int W, int sd,
+                             int sh, int sw);
+void gpu_gauss_sample_forward(const GpuCtx *cx, float *z, float *kl, const float *moments, const float *eps, int N,
+                              int C, int S);
+void gpu_gauss_sample_backward(const GpuCtx *cx, float *dmoments, const float *dz, float kl_weight,
+                               const float *moments, const float *eps, int N, int C, int S);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 // What each op computes, with shapes: the comment at its prototype in ops.h.
 // Adding an op: docs/kernels.md.
 #pragma once
+#include "kernels/conv3d_geom.h"
 
 #define TSR_OPS(X)                                                                                              \
   /* GEMM and Linear */                                                                                         \
@@ -127,4 +128,31 @@
   X(REF, layernorm_eps_forward,                                                                                 \
     (float *out, const float *in, const float *w, const float *b, int M, int C, float eps),                    \
     (out, in, w, b, M, C, eps))                                                                                 \
-  X(REF, gelu_erf_forward, (float *out, const float *in, int64_t n), (out, in, n))
+  X(REF, gelu_erf_forward, (float *out, const float *in, int64_t n), (out, in, n))                                \
+  /* the video autoencoder (kernels/cpu/conv3d*.c, groupnorm.c, upsample.c, gauss.c; docs/vae.md) */            \
+  X(REF, conv3d_forward, (float *out, const float *in, const float *w, const float *b, const Conv3dGeom *g),  \
+    (out, in, w, b, g))                                                                                         \
+  X(REF, conv3d_backward_data, (float *din, const float *dout, const float *w, const Conv3dGeom *g),          \
+    (din, dout, w, g))                                                                                          \
+  X(REF, conv3d_backward_weights, (float *dw, float *db, const float *dout, const float *in, const Conv3dGeom *g), \
+    (dw, db, dout, in, g))                                                                                      \
+  X(REF, groupnorm_forward,                                                                                     \
+    (float *out, float *mean, float *rstd, const float *in, const float *w, const float *b, int N, int C,      \
+     int T, int S, int G),                                                                                      \
+    (out, mean, rstd, in, w, b, N, C, T, S, G))                                                                    \
+  X(REF, groupnorm_backward,                                                                                    \
+    (float *din, float *dw, float *db, const float *dout, const float *in, const float *w, const float *mean,  \
+     const float *rstd, int N, int C, int T, int S, int G),                                                     \
+    (din, dw, db, dout, in, w, mean, rstd, N, C, T, S, G))                                                         \
+  X(REF, upsample3d_forward, (float *out, const float *in, int NC, int D, int H, int W, int sd, int sh, int sw), \
+    (out, in, NC, D, H, W, sd, sh, sw))                                                                         \
+  X(REF, upsample3d_backward,                                                                                   \
+    (float *din, const float *dout, int NC, int D, int H, int W, int sd, int sh, int sw),                      \
+    (din, dout, NC, D, H, W, sd, sh, sw))                                                                       \
+  X(ONE, gauss_sample_forward,                                                                                  \
+    (float *z, float *kl, const float *moments, const float *eps, int N, int C, int S),                        \
+    (z, kl, moments, eps, N, C, S))                                                                             \
+  X(ONE, gauss_sample_backward,                                                                                 \
+    (float *dmoments, const float *dz, float kl_weight, const float *moments, const float *eps, int N, int C,  \
+     int S),                                                                                                    \
+    (dmoments, dz, kl_weight, moments, eps, N, C, S))

@@ -132,3 +132,28 @@ void rope3d_backward_ref(float *dx, int ld, int n0, int gh, int gw, const int ro
 //   eps (BERT: 1e-12): out = (x - mean) / sqrt(var + eps) * w + b, var biased;
 //   w, b [C] required; out may equal in.
 // gelu_erf_forward: exact GELU (BERT, PyTorch's default) 0.5 x (1 + erf(x / sqrt 2)); out may equal in.
+
+// ---------------------------------------------------------------- video autoencoder (docs/vae.md)
+// NCDHW float32; S = D*H*W spatial-temporal sites per channel.
+// conv3d_forward:          out[n,o,od,oh,ow] = b[o] + sum_{c,kd,kh,kw} w[o,c,kd,kh,kw] *
+//                          in[n,c, od*sd+kd-pd0, oh*sh+kh-ph0, ow*sw+kw-pw0]   (zero outside; b may be NULL)
+//                          geometry and output sizes: kernels/conv3d_geom.h
+// conv3d_backward_data:    din += the transpose of that map applied to dout
+// conv3d_backward_weights: dw[o,c,kd,kh,kw] += sum dout * in (same indexing); db[o] += sum dout (NULL skips)
+// groupnorm_forward: frame-wise GroupNorm of in[N,C,T,S] (S = H*W), G groups of C/G consecutive
+//   channels; per (n,g,t) mean and rstd = 1/sqrt(var + TSR_NORM_EPS) (biased var over the group's
+//   (C/G)*S values of frame t), saved as mean/rstd [N,G,T]; out = (in - mean) rstd w[c] + b[c]
+//   (w, b [C]; both given). T = 1 with S = D*H*W is PyTorch's GroupNorm.
+// groupnorm_backward: din += rstd (g - mean(g) - xhat mean(g xhat)) with g = dout w, over each (n,g,t);
+//   dw[c] += sum dout xhat; db[c] += sum dout
+// upsample3d_forward: nearest, causal in time: in [NC,D,H,W] -> out [NC, 1+(D-1)sd, H sh, W sw],
+//   out[t,y,x] = in[(t+sd-1)/sd, y/sh, x/sw]: output frame 0 comes from input frame 0 alone and
+//   every later input frame gives sd output frames (sd = 1: no temporal upsampling)
+// upsample3d_backward: din[t,y,x] += sum of dout over the output sites that copy it
+// gauss_sample_forward: moments [N,2C,S] = (mean [C,S]; logvar [C,S]) per sample; lv = clamp(logvar, -30, 20);
+//   z[N,C,S] = mean + exp(lv/2) eps (eps [N,C,S]; NULL: z = mean);
+//   *kl = sum 0.5 (mean^2 + exp(lv) - 1 - lv) / (N C S)   (a single float in the backend's memory; may be NULL)
+// gauss_sample_backward: dmoments += d(z)/d(moments)^T dz (dz may be NULL) + kl_weight d(kl)/d(moments)
+//   (the clamp passes no gradient to logvar outside [-30, 20])
+#define TSR_LOGVAR_MIN -30.0f
+#define TSR_LOGVAR_MAX 20.0f

@@ -333,3 +333,40 @@ void gpu_adamw_update_bf16(const GpuCtx *cx, float *p, bf16_t *p_bf16, const flo
   adamw_update(p, g, m, v, n, lr, beta1, beta2, eps, wd, step);
   if (p_bf16) gpu_f32_to_bf16(cx, p_bf16, p, n);
 }
+
+// ---------------------------------------------------------------- video autoencoder
+void gpu_conv3d_forward(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b,
+                        const Conv3dGeom *g) {
+  (void)cx, conv3d_forward(out, in, w, b, g);
+}
+void gpu_conv3d_backward_data(const GpuCtx *cx, float *din, const float *dout, const float *w, const Conv3dGeom *g) {
+  (void)cx, conv3d_backward_data(din, dout, w, g);
+}
+void gpu_conv3d_backward_weights(const GpuCtx *cx, float *dw, float *db, const float *dout, const float *in,
+                                 const Conv3dGeom *g) {
+  (void)cx, conv3d_backward_weights(dw, db, dout, in, g);
+}
+void gpu_groupnorm_forward(const GpuCtx *cx, float *out, float *mean, float *rstd, const float *in, const float *w,
+                           const float *b, int N, int C, int T, int S, int G) {
+  (void)cx, groupnorm_forward(out, mean, rstd, in, w, b, N, C, T, S, G);
+}
+void gpu_groupnorm_backward(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout, const float *in,
+                            const float *w, const float *mean, const float *rstd, int N, int C, int T, int S, int G) {
+  (void)cx, groupnorm_backward(din, dw, db, dout, in, w, mean, rstd, N, C, T, S, G);
+}
+void gpu_upsample3d_forward(const GpuCtx *cx, float *out, const float *in, int NC, int D, int H, int W, int sd,
+                            int sh, int sw) {
+  (void)cx, upsample3d_forward(out, in, NC, D, H, W, sd, sh, sw);
+}
+void gpu_upsample3d_backward(const GpuCtx *cx, float *din, const float *dout, int NC, int D, int H, int W, int sd,
+                             int sh, int sw) {
+  (void)cx, upsample3d_backward(din, dout, NC, D, H, W, sd, sh, sw);
+}
+void gpu_gauss_sample_forward(const GpuCtx *cx, float *z, float *kl, const float *moments, const float *eps, int N,
+                              int C, int S) {
+  (void)cx, gauss_sample_forward(z, kl, moments, eps, N, C, S);
+}
+void gpu_gauss_sample_backward(const GpuCtx *cx, float *dmoments, const float *dz, float kl_weight,
+                               const float *moments, const float *eps, int N, int C, int S) {
+  (void)cx, gauss_sample_backward(dmoments, dz, kl_weight, moments, eps, N, C, S);
+}

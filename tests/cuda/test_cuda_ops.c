@@ -905,6 +905,98 @@ static void bench(void) {
 }
 
 // Every check on the backend `b`; the CUDA-only functions too when `with_extras`.
+// ---------------------------------------------------------------- video autoencoder
+// conv3d (causal, strided with asymmetric padding, 1x1x1), frame-wise
+// GroupNorm, causal upsampling, the Gaussian latent: forward, and backward
+// onto a random R (the increments compared), against the CPU references.
+static void test_conv3d_case(const char *name, Conv3dGeom g) {
+  const int64_t nin = (int64_t)g.n * g.c * g.d * g.h * g.w, nw = (int64_t)g.o * g.c * g.kd * g.kh * g.kw,
+                nout = (int64_t)g.n * g.o * conv3d_od(&g) * conv3d_oh(&g) * conv3d_ow(&g);
+  float *x = hrand(nin, -1, 1), *w = hrand(nw, -0.3f, 0.3f), *b = hrand(g.o, -1, 1), *out = hnan(nout);
+  conv3d_forward_ref(out, x, w, b, &g);
+  float *dx = dputf(x, nin), *dw = dputf(w, nw), *db = dputf(b, g.o), *dout = dnanf(nout);
+  be_conv3d_forward(be, dout, dx, dw, db, &g);
+  check_dev(name, "out", dout, out, NULL, nout, TOL_F32);
+  float *gr = hrand(nout, -1, 1), *Rx = hrand(nin, -1, 1), *Rw = hrand(nw, -1, 1), *Rb = hrand(g.o, -1, 1);
+  float *rx = hcopy(Rx, nin), *rw = hcopy(Rw, nw), *rb = hcopy(Rb, g.o);
+  conv3d_backward_data_ref(rx, gr, w, &g);
+  conv3d_backward_weights_ref(rw, rb, gr, x, &g);
+  float *dg = dputf(gr, nout), *ddx = dputf(Rx, nin), *ddw = dputf(Rw, nw), *ddb = dputf(Rb, g.o);
+  be_conv3d_backward_data(be, ddx, dg, dw, &g);
+  be_conv3d_backward_weights(be, ddw, ddb, dg, dx, &g);
+  check_dev(name, "din", ddx, rx, Rx, nin, TOL_F32);
+  check_dev(name, "dw", ddw, rw, Rw, nw, TOL_F32);
+  check_dev(name, "db", ddb, rb, Rb, g.o, TOL_F32);
+  be_free(be, dx), be_free(be, dw), be_free(be, db), be_free(be, dout), be_free(be, dg), be_free(be, ddx),
+      be_free(be, ddw), be_free(be, ddb);
+  free(x), free(w), free(b), free(out), free(gr), free(Rx), free(Rw), free(Rb), free(rx), free(rw), free(rb);
+}
+
+static void test_groupnorm_case(int N, int C, int T, int S, int G) {
+  const int64_t n = (int64_t)N * C * T * S, ns = (int64_t)N * G * T;
+  float *x = hrand(n, -2, 3), *w = hrand(C, 0.5f, 1.5f), *b = hrand(C, -1, 1);
+  float *out = hnan(n), *mean = hnan(ns), *rstd = hnan(ns);
+  groupnorm_forward_ref(out, mean, rstd, x, w, b, N, C, T, S, G);
+  float *dx = dputf(x, n), *dw = dputf(w, C), *db = dputf(b, C), *dout = dnanf(n), *dmean = dnanf(ns),
+        *drstd = dnanf(ns);
+  be_groupnorm_forward(be, dout, dmean, drstd, dx, dw, db, N, C, T, S, G);
+  char name[64];
+  snprintf(name, sizeof name, "groupnorm %dx%dx%dx%d G%d", N, C, T, S, G);
+  check_dev(name, "out", dout, out, NULL, n, TOL_F32);
+  check_dev(name, "mean", dmean, mean, NULL, ns, TOL_F32);
+  check_dev(name, "rstd", drstd, rstd, NULL, ns, TOL_F32);
+  float *g = hrand(n, -1, 1), *Rx = hrand(n, -1, 1), *Rw = hrand(C, -1, 1), *Rb = hrand(C, -1, 1);
+  float *rx = hcopy(Rx, n), *rw = hcopy(Rw, C), *rb = hcopy(Rb, C);
+  groupnorm_backward_ref(rx, rw, rb, g, x, w, mean, rstd, N, C, T, S, G);
+  float *dg = dputf(g, n), *ddx = dputf(Rx, n), *ddw = dputf(Rw, C), *ddb = dputf(Rb, C);
+  be_groupnorm_backward(be, ddx, ddw, ddb, dg, dx, dw, dmean, drstd, N, C, T, S, G);
+  check_dev(name, "din", ddx, rx, Rx, n, TOL_F32);
+  check_dev(name, "dw", ddw, rw, Rw, C, TOL_F32);
+  check_dev(name, "db", ddb, rb, Rb, C, TOL_F32);
+  be_free(be, dx), be_free(be, dw), be_free(be, db), be_free(be, dout), be_free(be, dmean), be_free(be, drstd),
+      be_free(be, dg), be_free(be, ddx), be_free(be, ddw), be_free(be, ddb);
+  free(x), free(w), free(b), free(out), free(mean), free(rstd), free(g), free(Rx), free(Rw), free(Rb), free(rx),
+      free(rw), free(rb);
+}
+
+static void test_vae_ops(void) {
+  test_conv3d_case("conv3d causal 3x3x3", (Conv3dGeom){2, 3, 5, 6, 7, 5, 3, 3, 3, 1, 1, 1, {2, 0}, {1, 1}, {1, 1}});
+  test_conv3d_case("conv3d stride 2 pad 0/1", (Conv3dGeom){2, 4, 5, 8, 6, 3, 3, 3, 3, 2, 2, 2, {2, 0}, {0, 1}, {0, 1}});
+  test_conv3d_case("conv3d 1x1x1", (Conv3dGeom){1, 8, 3, 5, 4, 6, 1, 1, 1, 1, 1, 1, {0, 0}, {0, 0}, {0, 0}});
+  test_groupnorm_case(2, 12, 5, 6, 4);
+  test_groupnorm_case(2, 64, 3, 1024, 32);
+  // causal nearest upsampling
+  const int NC = 6, D = 3, H = 4, W = 5, sd = 2, sh = 2, sw = 2, OD = 1 + (D - 1) * sd;
+  const int64_t ni = (int64_t)NC * D * H * W, no = (int64_t)NC * OD * H * sh * W * sw;
+  float *x = hrand(ni, -1, 1), *out = hnan(no), *gr = hrand(no, -1, 1), *R = hrand(ni, -1, 1), *r = hcopy(R, ni);
+  upsample3d_forward_ref(out, x, NC, D, H, W, sd, sh, sw);
+  upsample3d_backward_ref(r, gr, NC, D, H, W, sd, sh, sw);
+  float *dx = dputf(x, ni), *dout = dnanf(no), *dg = dputf(gr, no), *dR = dputf(R, ni);
+  be_upsample3d_forward(be, dout, dx, NC, D, H, W, sd, sh, sw);
+  be_upsample3d_backward(be, dR, dg, NC, D, H, W, sd, sh, sw);
+  check_dev("upsample3d 2x2x2 causal", "out", dout, out, NULL, no, 0.0);
+  check_dev("upsample3d 2x2x2 causal", "din", dR, r, R, ni, TOL_F32);
+  be_free(be, dx), be_free(be, dout), be_free(be, dg), be_free(be, dR);
+  free(x), free(out), free(gr), free(R), free(r);
+  // the Gaussian latent (moments [N, 2Z, S])
+  const int N = 2, Z = 4, S = 300;
+  const int64_t nz = (int64_t)N * Z * S;
+  float *mom = hrand(2 * nz, -2, 2), *eps = hrand(nz, -2, 2), *z = hnan(nz), *dz = hrand(nz, -1, 1);
+  float *Rm = hrand(2 * nz, -1, 1), *rm = hcopy(Rm, 2 * nz), kl = NAN;
+  mom[5] = 25.0f, mom[nz + 7] = -40.0f;  // logvar entries outside the clamp
+  gauss_sample_forward(z, &kl, mom, eps, N, Z, S);
+  gauss_sample_backward(rm, dz, 3.0f, mom, eps, N, Z, S);
+  float *dmom = dputf(mom, 2 * nz), *deps = dputf(eps, nz), *dzz = dnanf(nz), *dkl = dnanf(1), *ddz = dputf(dz, nz),
+        *dRm = dputf(Rm, 2 * nz);
+  be_gauss_sample_forward(be, dzz, dkl, dmom, deps, N, Z, S);
+  be_gauss_sample_backward(be, dRm, ddz, 3.0f, dmom, deps, N, Z, S);
+  check_dev("gauss_sample", "z", dzz, z, NULL, nz, TOL_F32);
+  check_dev("gauss_sample", "kl", dkl, &kl, NULL, 1, TOL_F32);
+  check_dev("gauss_sample", "dmoments", dRm, rm, Rm, 2 * nz, TOL_F32);
+  be_free(be, dmom), be_free(be, deps), be_free(be, dzz), be_free(be, dkl), be_free(be, ddz), be_free(be, dRm);
+  free(mom), free(eps), free(z), free(dz), free(Rm), free(rm);
+}
+
 static int run_suite(const Backend *b, const char *name, int with_extras) {
   be = b, label = name, extras = with_extras;
   gcx = strcmp(b->name, "cuda") == 0 ? b->ctx : NULL;
@@ -929,6 +1021,7 @@ static int run_suite(const Backend *b, const char *name, int with_extras) {
   test_patches();
   test_loss();
   test_adamw();
+  test_vae_ops();
   test_gemm();
   test_linear();
   if (extras) test_linear_bf16(), test_linear_backward_bf16();
