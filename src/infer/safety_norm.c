@@ -51,7 +51,7 @@ static uint32_t homoglyph(uint32_t c) {
 static uint32_t leet(uint32_t c) {
   switch (c) {
     case '0': return 'o';
-    case '1': return 'i';
+    case '1': return SAFETY_IL;
     case '3': return 'e';
     case '4': return 'a';
     case '5': return 's';
@@ -60,8 +60,8 @@ static uint32_t leet(uint32_t c) {
     case '9': return 'g';
     case '@': return 'a';
     case '$': return 's';
-    case '!': return 'i';
-    case '|': return 'l';
+    case '!': return SAFETY_IL;
+    case '|': return SAFETY_IL;
     default: return c;
   }
 }

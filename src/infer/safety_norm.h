@@ -7,8 +7,9 @@
 //     control and format character) dropped;
 //   - look-alike letters: Cyrillic and Greek letters that look Latin become
 //     Latin in a word that also has a Latin letter ("kіll" with a Cyrillic і);
-//   - leetspeak: in a word with at least one letter, 0 1 3 4 5 7 8 9 @ $ ! |
-//     read as o i e a s t b g a s i l ("k1ll", "$ex", "bl00d");
+//   - leetspeak: in a word with at least one letter, 0 3 4 5 7 8 9 @ $ read
+//     as o e a s t b g a s ("$ex", "bl00d"); 1 ! | stand for i or l: they
+//     become SAFETY_IL, which the rules match to either ("k1ll", "chi1d");
 //   - spacing inside a word: . - _ * ' ` ~ ^ · between letters join them
 //     ("k.i.l.l", "self-harm" -> "selfharm"); words spelled out in
 //     one-letter words ("k i l l") are read by the rule matcher
@@ -20,6 +21,9 @@
 #include <stddef.h>
 
 #include "core/error.h"
+
+// In a normalised word: "i or l" (a 1, ! or | among letters).
+#define SAFETY_IL '1'
 
 typedef struct {
   char *buf;     // the words, NUL-separated (UTF-8)

@@ -92,9 +92,18 @@ void safety_rule_free(SafetyRule *r) {
   memset(r, 0, sizeof *r);
 }
 
+// The first n bytes of the prompt's word w equal the rule's a (n = 0: all
+// of both), SAFETY_IL in w standing for i or l.
+static int same(const char *w, const char *a, size_t n) {
+  size_t i = 0;
+  for (; (n == 0 || i < n) && a[i]; i++)
+    if (w[i] != a[i] && !(w[i] == SAFETY_IL && (a[i] == 'i' || a[i] == 'l'))) return 0;
+  return n ? i == n : w[i] == 0;
+}
+
 static int word_is(const SafetyRuleWord *rw, const char *word) {
   for (int k = 0; k < rw->nalt; k++)
-    if (rw->prefix[k] ? !strncmp(word, rw->alt[k], strlen(rw->alt[k])) : !strcmp(word, rw->alt[k])) return 1;
+    if (same(word, rw->alt[k], rw->prefix[k] ? strlen(rw->alt[k]) : 0)) return 1;
   return 0;
 }
 
@@ -108,9 +117,9 @@ static int joined_is(const SafetyPhrase *ph, int j, const char *s, const char *s
   for (int k = 0; k < rw->nalt; k++) {
     const char *a = rw->alt[k];
     size_t n = strlen(a);
-    for (int back = 0; back <= (s > start && *a == s[-1]); back++) {
+    for (int back = 0; back <= (s > start && same(s - 1, a, 1)); back++) {
       const char *at = s - back;
-      if (strncmp(at, a, n)) continue;
+      if (!same(at, a, n)) continue;
       if (j + 1 == ph->n && rw->prefix[k]) return 1;
       if (joined_is(ph, j + 1, at + n, start)) return 1;
     }
