@@ -18,7 +18,8 @@ static int add_alt(SafetyRuleWord *rw, const char *s, size_t len, SafetyWords *t
   int prefix = len > 0 && s[len - 1] == '*';
   if (prefix) len--;
   if (len == 0) return tsr_err(err, "empty alternative, expected a word (\"a|b\", \"word*\")");
-  if (memchr(s, '*', len)) return tsr_err(err, "'%.*s*': expected '*' only at the end of a word", (int)len, s);
+  if (memchr(s, '*', len))
+    return tsr_err(err, "'%.*s%s': expected '*' only at the end of a word", (int)len, s, prefix ? "*" : "");
   if (safety_normalise(s, len, "rule", tmp, err)) return -1;
   if (tmp->n != 1)
     return tsr_err(err, "'%.*s': expected one word per alternative (it normalises to %d words)", (int)len, s, tmp->n);
