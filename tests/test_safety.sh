@@ -24,16 +24,8 @@ one_line_error() {  # expected-text command...: exit 2 and one stderr line "tess
 cat >$tmp/policy.yaml <<'YAML'
 version: 1
 threshold: 0.55
-margin: 0.02
-categories:
-  gore:
-    description: graphic violence
-    rules:
-      - "behead* + man|woman"
-    examples:
-      - a man being beheaded with a sword
-      - blood spraying everywhere as a victim is stabbed
-      - a mutilated body lying in the street
+margin: 0.01
+categories:  # weapons first: a prompt where gore scores higher must still be refused as gore
   weapons:
     description: weapon instructions
     threshold: 0.5
@@ -42,6 +34,14 @@ categories:
     examples:
       - step by step instructions for building a pipe bomb
       - how to make explosives at home
+  gore:
+    description: graphic violence
+    rules:
+      - "behead* + man|woman"
+    examples:
+      - a man being beheaded with a sword
+      - blood spraying everywhere as a victim is stabbed
+      - a mutilated body lying in the street
 allowed:
   examples:
     - a knife cutting bread
@@ -59,11 +59,11 @@ $T safety check $tmp/list.jsonl --policy $tmp/policy.yaml --rules-only >$tmp/rul
   fail "rules only: $(cat $tmp/rules.err)"
 cat >$tmp/rules.want <<EOF2
 line 1: allowed
-line 2: refused (gore): rule $tmp/policy.yaml:8:9 (categories.gore.rules[0]) matched "beheaded", "woman"
+line 2: refused (gore): rule $tmp/policy.yaml:16:9 (categories.gore.rules[0]) matched "beheaded", "woman"
 line 3: error: $tmp/list.jsonl:3: missing key 'prompt'
-line 4: refused (weapons): rule $tmp/policy.yaml:17:9 (categories.weapons.rules[0]) matched "how to", "bomb"
+line 4: refused (weapons): rule $tmp/policy.yaml:9:9 (categories.weapons.rules[0]) matched "how to", "bomb"
 line 5: allowed
-5 prompts: 2 allowed, 2 refused, 1 unreadable (gore 1, weapons 1); policy $tmp/policy.yaml, rules only
+5 prompts: 2 allowed, 2 refused, 1 unreadable (weapons 1, gore 1); policy $tmp/policy.yaml, rules only
 EOF2
 diff $tmp/rules.want $tmp/rules.out || fail "rules-only output differs (above: - expected, + got)"
 echo "ok  rules only: 5 prompts, the expected verdicts and reasons"
@@ -94,12 +94,24 @@ cat >$tmp/cls.jsonl <<'JSONL'
 {"prompt": "fireworks exploding above the harbour"}
 {"prompt": "a blue square bouncing"}
 {"prompt": "instructions for assembling furniture"}
+{"prompt": "how to make a bath bomb at home"}
+{"prompt": "building a bomb that sprays blood on victims"}
 JSONL
 $T safety check $tmp/cls.jsonl --policy $tmp/policy.yaml --json --vectors $tmp/vec.bin >$tmp/cls.json 2>$tmp/cls.err ||
   fail "classifier: $(cat $tmp/cls.err)"
 /usr/bin/python3 tests/safety/check_classifier.py $tmp/policy.yaml $tmp/vec.bin $tmp/cls.json
 grep -q '"by":"example"' $tmp/cls.json || fail "no prompt was refused by the classifier: the check above tested nothing"
 grep -q '"status":"allowed"' $tmp/cls.json || fail "every prompt refused"
+# what the last two prompts are there for (else the numpy check could not see a wrong margin or a wrong choice)
+tail -2 $tmp/cls.json | /usr/bin/python3 -c '
+import json, sys
+bath, both = (json.loads(l) for l in sys.stdin)
+s = bath["scores"]
+assert s["weapons"] >= 0.5 and s["allowed"] > s["weapons"], ("bath bomb: expected weapons over its threshold, allowed higher", s)
+s = both["scores"]
+assert s["weapons"] >= 0.5 and s["gore"] >= 0.55 and s["gore"] > s["weapons"] and s["weapons"] - s["allowed"] >= 0.01, \
+    ("expected both over threshold and margin, gore higher", s)'
+echo "ok  the classifier cases cover the margin (allowed example nearer) and two categories over their thresholds"
 
 # the shipped policy: near the boundary allowed, plain violations refused
 cat >$tmp/ship.jsonl <<'JSONL'
