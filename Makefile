@@ -407,4 +407,5 @@ clean:
 include mk/text.mk
 
 include mk/bench.mk
+include mk/safety.mk
 -include $(OBJ:.o=.d) $(APP_OBJ:.o=.d) build/app/main.d $(TEST_BIN:=.d)

@@ -133,6 +133,9 @@ def main():
                                                                   pol.get("threshold"), pol.get("margin")))
     print("\n".join(lines))
     print("macro F1 %.3f" % f1)
+    rules = [x["category"] if x["by"] == "rule" else "benign" for _, x in sel]
+    rlines, rf1 = table(srows, rules, cats)
+    print("rules alone (the classifier off): macro F1 %.3f; %s; %s" % (rf1, rlines[-2].strip("| "), rlines[-1].strip("| ")))
     by_style = collections.defaultdict(lambda: [0, 0])
     by_rule = collections.Counter()
     for (r, x), p in zip(sel, preds):

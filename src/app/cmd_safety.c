@@ -138,20 +138,28 @@ static int safety_cmd_check(int argc, char **argv) {
     tep = &te;
     if (safety_policy_embed(&pol, tep, &err)) tsr_user_error("%s", err.msg);
   }
-  float *vec = vectors ? calloc((size_t)pl.n * pol.hidden + 1, sizeof *vec) : NULL;
+  // The prompts' vectors in padded batches (prompt_list_read checked the text is UTF-8).
+  float *vec = tep ? calloc((size_t)pl.n * pol.hidden + 1, sizeof *vec) : NULL;
+  if (tep) {
+    const char **texts = malloc(sizeof *texts * (size_t)pl.n);
+    int *row = malloc(sizeof *row * (size_t)pl.n), n = 0;
+    for (int i = 0; i < pl.n; i++)
+      if (!pl.items[i].error[0]) texts[n] = pl.items[i].prompt, row[n++] = i;
+    float *tmp = malloc(sizeof *tmp * ((size_t)n * pol.hidden + 1));
+    if (safety_embed_texts(tep, texts, n, tmp, &err)) tsr_user_error("%s", err.msg);
+    for (int k = 0; k < n; k++)
+      memcpy(vec + (size_t)row[k] * pol.hidden, tmp + (size_t)k * pol.hidden, sizeof *tmp * pol.hidden);
+    free(texts), free(row), free(tmp);
+  }
   int refused = 0, failed = 0, per_cat[SAFETY_MAX_CATEGORIES] = {0};
   for (int i = 0; i < pl.n; i++) {
     const RenderItem *it = &pl.items[i];
     SafetyVerdict v = {0};
     char ebuf[PATH_MAX + sizeof err.msg];
     const char *error = it->error[0] ? it->error : NULL;
-    if (!error && safety_check(&pol, tep, it->prompt, &v, &err)) {
+    if (!error && safety_check_vector(&pol, it->prompt, vec ? vec + (size_t)i * pol.hidden : NULL, &v, &err)) {
       snprintf(ebuf, sizeof ebuf, "%s:%d: %s", prompts, it->line, err.msg);
       error = ebuf;
-    }
-    if (vec && !error) {
-      const char *p = it->prompt;
-      if (safety_embed_texts(tep, &p, 1, vec + (size_t)i * pol.hidden, &err)) tsr_user_error("%s", err.msg);
     }
     failed += !!error;
     if (!error && v.refused) refused++, per_cat[v.category]++;

@@ -76,20 +76,23 @@ static float nearest(const float *q, const float *m, int n, int H, int *at) {
   return best;
 }
 
-static int classify(SafetyPolicy *pol, TextEncoder *te, const char *prompt, SafetyVerdict *v, TsrErr *err) {
-  if (safety_policy_embed(pol, te, err)) return -1;
-  const int H = pol->hidden;
-  float *q = malloc(sizeof *q * (size_t)H);
-  if (safety_embed_texts(te, &prompt, 1, q, err)) return free(q), -1;
+static void scores(const SafetyPolicy *pol, const float *q, SafetyVerdict *v) {
   v->scored = 1;
-  v->allowed_score = nearest(q, pol->allowed_vec, pol->nallowed, H, &v->allowed_nearest);
+  v->allowed_score = nearest(q, pol->allowed_vec, pol->nallowed, pol->hidden, &v->allowed_nearest);
   for (int c = 0; c < pol->ncat; c++)
-    v->score[c] = nearest(q, pol->cat[c].vec, pol->cat[c].nexamples, H, &v->nearest[c]);
-  free(q);
-  return 0;
+    v->score[c] = nearest(q, pol->cat[c].vec, pol->cat[c].nexamples, pol->hidden, &v->nearest[c]);
 }
 
 int safety_check(SafetyPolicy *pol, TextEncoder *te, const char *prompt, SafetyVerdict *v, TsrErr *err) {
+  if (!te) return safety_check_vector(pol, prompt, NULL, v, err);
+  if (safety_policy_embed(pol, te, err)) return -1;
+  float *q = malloc(sizeof *q * (size_t)pol->hidden);
+  int rc = safety_embed_texts(te, &prompt, 1, q, err) ? -1 : safety_check_vector(pol, prompt, q, v, err);
+  free(q);
+  return rc;
+}
+
+int safety_check_vector(const SafetyPolicy *pol, const char *prompt, const float *vec, SafetyVerdict *v, TsrErr *err) {
   memset(v, 0, sizeof *v);
   v->category = -1, v->category_name = "", v->allowed_nearest = -1;
   SafetyWords w = {0};
@@ -105,7 +108,10 @@ int safety_check(SafetyPolicy *pol, TextEncoder *te, const char *prompt, SafetyV
       }
   int words = w.n;
   safety_words_free(&w);
-  if (te && words > 0 && classify(pol, te, prompt, v, err)) return -1;
+  if (vec && words > 0) {
+    if (!pol->hidden) return tsr_err(err, "%s: the examples are not embedded (safety_policy_embed first)", pol->path);
+    scores(pol, vec, v);
+  }
   if (!v->refused && v->scored) {
     int best = -1;
     for (int c = 0; c < pol->ncat; c++)

@@ -86,6 +86,11 @@ int safety_policy_embed(SafetyPolicy *pol, TextEncoder *te, TsrErr *err);
 // (refused or not), or -1 when the prompt cannot be read (not UTF-8).
 int safety_check(SafetyPolicy *pol, TextEncoder *te, const char *prompt, SafetyVerdict *v, TsrErr *err);
 
+// The same with the prompt's vector already computed (safety_embed_texts,
+// e.g. a whole list in batches, after safety_policy_embed with the same
+// encoder); vec NULL: rules only.
+int safety_check_vector(const SafetyPolicy *pol, const char *prompt, const float *vec, SafetyVerdict *v, TsrErr *err);
+
 // The unit-length mean-pooled vector of each text ([n, te->cfg.hidden]),
 // encoded in padded batches: what the classifier compares. 0 or -1.
 int safety_embed_texts(TextEncoder *te, const char *const *texts, int n, float *out, TsrErr *err);
