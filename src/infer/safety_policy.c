@@ -28,6 +28,11 @@ __attribute__((format(printf, 4, 5))) static int bad(const Ctx *c, const yaml_no
 
 static yaml_node_t *node(const Ctx *c, int id) { return yaml_document_get_node(c->doc, id); }
 static const char *scalar(const yaml_node_t *n) { return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL; }
+// A mapping key that check_mapping has seen to be a scalar.
+static const char *key_of(const Ctx *c, const yaml_node_pair_t *p) {
+  const char *k = scalar(node(c, p->key));
+  return k ? k : "";
+}
 static const char *kind(const yaml_node_t *n) {
   return n->type == YAML_MAPPING_NODE ? "a mapping" : n->type == YAML_SEQUENCE_NODE ? "a list" : "a value";
 }
@@ -41,7 +46,7 @@ static int check_mapping(const Ctx *c, const yaml_node_t *n, const char *key, co
     const char *name = scalar(k);
     if (!name) return bad(c, k, key, "expected a key name, got %s", kind(k));
     for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++)
-      if (!strcmp(scalar(node(c, q->key)), name))
+      if (!strcmp(key_of(c, q), name))
         return bad(c, k, key, "'%s' given twice (first at line %zu), expected each key once", name,
                    node(c, q->key)->start_mark.line + 1);
     if (!keys) continue;
@@ -123,7 +128,7 @@ static int get_category(const Ctx *c, SafetyPolicy *pol, const yaml_node_t *k, c
   snprintf(key, sizeof key, "categories.%s", name);
   if (check_mapping(c, v, key, keys, "description, threshold, rules, examples")) return -1;
   for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
-    const char *f = scalar(node(c, p->key));
+    const char *f = key_of(c, p);
     yaml_node_t *x = node(c, p->value);
     char full[192];
     snprintf(full, sizeof full, "%s.%s", key, f);
@@ -146,7 +151,7 @@ static int get_policy(const Ctx *c, SafetyPolicy *pol, yaml_node_t *root) {
   int version = 0;
   yaml_node_t *cats = NULL;
   for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-    const char *f = scalar(node(c, p->key));
+    const char *f = key_of(c, p);
     yaml_node_t *x = node(c, p->value);
     if (!strcmp(f, "version")) {
       if (!scalar(x) || strcmp(scalar(x), "1")) return bad(c, x, "version", "expected 1, got %s%s%s", scalar(x) ? "'" : "", scalar(x) ? scalar(x) : kind(x), scalar(x) ? "'" : "");
