@@ -112,6 +112,13 @@ s = both["scores"]
 assert s["weapons"] >= 0.5 and s["gore"] >= 0.55 and s["gore"] > s["weapons"] and s["weapons"] - s["allowed"] >= 0.01, \
     ("expected both over threshold and margin, gore higher", s)'
 echo "ok  the classifier cases cover the margin (allowed example nearer) and two categories over their thresholds"
+# scores as the mean of the 2 nearest examples (neighbours: 2)
+sed 's/^margin: 0.01$/margin: 0.01\nneighbours: 2/' $tmp/policy.yaml >$tmp/policy2.yaml
+grep -q '^neighbours: 2$' $tmp/policy2.yaml || fail "policy2.yaml"
+$T safety check $tmp/cls.jsonl --policy $tmp/policy2.yaml --json --vectors $tmp/vec2.bin >$tmp/cls2.json 2>$tmp/cls2.err ||
+  fail "classifier, neighbours 2: $(cat $tmp/cls2.err)"
+/usr/bin/python3 tests/safety/check_classifier.py $tmp/policy2.yaml $tmp/vec2.bin $tmp/cls2.json | tail -1
+grep -q '"by":"example"' $tmp/cls2.json || fail "neighbours 2: no prompt refused by the classifier"
 
 # the shipped policy: near the boundary allowed, plain violations refused
 cat >$tmp/ship.jsonl <<'JSONL'

@@ -64,23 +64,32 @@ int safety_policy_embed(SafetyPolicy *pol, TextEncoder *te, TsrErr *err) {
   return 0;
 }
 
-// The largest dot product of q with the n rows of m, and its row (-1, -1 when n = 0).
-static float nearest(const float *q, const float *m, int n, int H, int *at) {
-  float best = -1;
+// The mean of the k largest dot products of q with the n rows of m (k
+// capped at n), and the row of the largest (-1 and -1 when n = 0).
+static float nearest(const float *q, const float *m, int n, int H, int k, int *at) {
+  float top[SAFETY_MAX_NEIGHBOURS];
+  int ntop = 0;
   *at = -1;
+  if (k > n) k = n;
   for (int i = 0; i < n; i++) {
     float d = 0;
     for (int h = 0; h < H; h++) d += q[h] * m[(size_t)i * H + h];
-    if (*at < 0 || d > best) best = d, *at = i;
+    if (ntop == k && d <= top[k - 1]) continue;
+    int j = ntop < k ? ntop++ : k - 1;  // insert d, keeping top[] in descending order
+    while (j > 0 && top[j - 1] < d) top[j] = top[j - 1], j--;
+    top[j] = d;
+    if (j == 0) *at = i;
   }
-  return best;
+  float sum = 0;
+  for (int j = 0; j < ntop; j++) sum += top[j];
+  return ntop ? sum / ntop : -1;
 }
 
 static void scores(const SafetyPolicy *pol, const float *q, SafetyVerdict *v) {
   v->scored = 1;
-  v->allowed_score = nearest(q, pol->allowed_vec, pol->nallowed, pol->hidden, &v->allowed_nearest);
+  v->allowed_score = nearest(q, pol->allowed_vec, pol->nallowed, pol->hidden, pol->neighbours, &v->allowed_nearest);
   for (int c = 0; c < pol->ncat; c++)
-    v->score[c] = nearest(q, pol->cat[c].vec, pol->cat[c].nexamples, pol->hidden, &v->nearest[c]);
+    v->score[c] = nearest(q, pol->cat[c].vec, pol->cat[c].nexamples, pol->hidden, pol->neighbours, &v->nearest[c]);
 }
 
 int safety_check(SafetyPolicy *pol, TextEncoder *te, const char *prompt, SafetyVerdict *v, TsrErr *err) {
@@ -122,11 +131,12 @@ int safety_check_vector(const SafetyPolicy *pol, const char *prompt, const float
       const SafetyCategory *cat = &pol->cat[best];
       const SafetyExample *ex = &cat->examples[v->nearest[best]];
       v->refused = 1, v->category = best, v->by = SAFETY_BY_EXAMPLE;
-      int n = snprintf(v->reason, sizeof v->reason, "nearest example \"%.160s\" (%.300s:%d) cosine %.3f >= %.3f", ex->text,
-                       pol->path, ex->line, v->score[best], cat->threshold);
+      int n = snprintf(v->reason, sizeof v->reason, "nearest example \"%.160s\" (%.300s:%d), cosine %s%.3f >= %.3f",
+                       ex->text, pol->path, ex->line, pol->neighbours > 1 ? "of the nearest ones " : "", v->score[best],
+                       cat->threshold);
       if (v->allowed_nearest >= 0 && n > 0 && (size_t)n < sizeof v->reason)
-        snprintf(v->reason + n, sizeof v->reason - (size_t)n, "; nearest allowed \"%.120s\" %.3f",
-                 pol->allowed[v->allowed_nearest].text, v->allowed_score);
+        snprintf(v->reason + n, sizeof v->reason - (size_t)n, "; allowed examples %.3f (nearest \"%.120s\")",
+                 v->allowed_score, pol->allowed[v->allowed_nearest].text);
     }
   }
   if (v->refused) v->category_name = pol->cat[v->category].name;

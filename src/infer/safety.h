@@ -9,11 +9,12 @@
 //
 // A prompt is refused when
 //   1. a rule of a category fires on its normalised words (safety_rules.h), or
-//   2. (with an encoder) its nearest example prompt of a category, by cosine
-//      similarity of MiniLM's mean-pooled sentence vectors, scores at least
-//      the category's threshold and beats the nearest *allowed* example (the
+//   2. (with an encoder) its nearest example prompts of a category, by cosine
+//      similarity of MiniLM's mean-pooled sentence vectors (the mean cosine
+//      of the policy's `neighbours` nearest ones), score at least the
+//      category's threshold and beat the nearest *allowed* examples (the
 //      benign prompts near the boundary: "a shooting star", "a knife cutting
-//      bread") by at least the policy's margin.
+//      bread"), scored the same way, by at least the policy's margin.
 // Rules are looked at first; among categories the classifier refuses, the
 // highest score names the category.
 #pragma once
@@ -25,6 +26,7 @@
 
 #define SAFETY_MAX_CATEGORIES 32
 #define SAFETY_NAME_MAX 48
+#define SAFETY_MAX_NEIGHBOURS 16
 
 typedef struct {
   char *text;
@@ -46,7 +48,8 @@ typedef struct {
 typedef struct {
   char path[1024];
   float threshold;              // the default of categories that give none
-  float margin;                 // over the nearest allowed example
+  float margin;                 // over the nearest allowed examples
+  int neighbours;               // a score is the mean cosine of this many nearest examples (1)
   SafetyCategory cat[SAFETY_MAX_CATEGORIES];
   int ncat;
   SafetyExample *allowed;       // benign examples near the boundary
@@ -66,9 +69,9 @@ typedef struct {
   char reason[768];             // one line: the rule or the nearest example, with the score
   // The classifier's scores (with an encoder; else `scored` is 0):
   int scored;
-  float score[SAFETY_MAX_CATEGORIES];   // cosine of the nearest example of each category
-  int nearest[SAFETY_MAX_CATEGORIES];   // its index in cat[c].examples
-  float allowed_score;                  // cosine of the nearest allowed example (-1: none)
+  float score[SAFETY_MAX_CATEGORIES];   // mean cosine of the nearest examples of each category
+  int nearest[SAFETY_MAX_CATEGORIES];   // the nearest one's index in cat[c].examples
+  float allowed_score;                  // the same for the allowed examples (-1: none)
   int allowed_nearest;
 } SafetyVerdict;
 

@@ -144,10 +144,10 @@ static int get_category(const Ctx *c, SafetyPolicy *pol, const yaml_node_t *k, c
 }
 
 static int get_policy(const Ctx *c, SafetyPolicy *pol, yaml_node_t *root) {
-  static const char *const keys[] = {"version", "threshold", "margin", "categories", "allowed", NULL};
+  static const char *const keys[] = {"version", "threshold", "margin", "neighbours", "categories", "allowed", NULL};
   static const char *const allowed_keys[] = {"examples", NULL};
-  if (!root) return tsr_err(c->err, "%s:1:1: policy: expected a mapping (version, threshold, margin, categories, allowed), got an empty file", c->path);
-  if (check_mapping(c, root, "policy", keys, "version, threshold, margin, categories, allowed")) return -1;
+  if (!root) return tsr_err(c->err, "%s:1:1: policy: expected a mapping (version, threshold, margin, neighbours, categories, allowed), got an empty file", c->path);
+  if (check_mapping(c, root, "policy", keys, "version, threshold, margin, neighbours, categories, allowed")) return -1;
   int version = 0;
   yaml_node_t *cats = NULL;
   for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
@@ -160,6 +160,11 @@ static int get_policy(const Ctx *c, SafetyPolicy *pol, yaml_node_t *root) {
       if (get_float(c, x, "threshold", -1, 1, &pol->threshold)) return -1;
     } else if (!strcmp(f, "margin")) {
       if (get_float(c, x, "margin", -1, 1, &pol->margin)) return -1;
+    } else if (!strcmp(f, "neighbours")) {
+      float k;
+      if (get_float(c, x, "neighbours", 1, SAFETY_MAX_NEIGHBOURS, &k)) return -1;
+      if (k != (int)k) return bad(c, x, "neighbours", "expected a whole number in [1, %d], got '%s'", SAFETY_MAX_NEIGHBOURS, scalar(x));
+      pol->neighbours = (int)k;
     } else if (!strcmp(f, "categories")) {
       if (check_mapping(c, x, "categories", NULL, "category names, each a mapping")) return -1;
       cats = x;
@@ -186,6 +191,7 @@ int safety_policy_load(const char *path, SafetyPolicy *pol, TsrErr *err) {
   memset(pol, 0, sizeof *pol);
   snprintf(pol->path, sizeof pol->path, "%s", path);
   pol->threshold = NAN;
+  pol->neighbours = 1;
   FILE *fp = fopen(path, "rb");
   if (!fp) return tsr_err(err, "%s: cannot open the safety policy (%s), expected a policy YAML (configs/safety/policy.yaml)", path, strerror(errno));
   yaml_parser_t parser;

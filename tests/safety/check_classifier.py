@@ -6,9 +6,10 @@ Reads the policy (YAML), the unit sentence vectors tessera wrote
 category's examples in order, the allowed examples, the prompts) and its
 --json verdicts, and recomputes in float64: every vector has unit length;
 the nearest example of each category and of the allowed list (index and
-cosine, to 1e-5); and the decision: refused when a rule fired, else by the
-category whose nearest cosine reaches its threshold and beats the nearest
-allowed one by the margin (the highest such score), else allowed.
+cosine, to 1e-5; the score is the mean cosine of the policy's `neighbours`
+nearest); and the decision: refused when a rule fired, else by the category
+whose score reaches its threshold and beats the allowed examples' score by
+the margin (the highest such score), else allowed.
 
 usage: check_classifier.py POLICY VECTORS VERDICTS.jsonl
 """
@@ -38,6 +39,7 @@ def main():
     assert len(P) == len(verdicts), (len(P), len(verdicts))
     norms = np.linalg.norm(V, axis=1)
     assert np.all(np.abs(norms - 1) < 1e-5), "vectors not of unit length: %s" % norms
+    k = pol.get("neighbours", 1)
     worst = 0.0
     for p, v in zip(P, verdicts):
         best = None
@@ -45,9 +47,9 @@ def main():
         for c in cats + ["allowed"]:
             cos = blocks[c] @ p
             i = int(np.argmax(cos))
-            scores[c] = cos[i]
-            worst = max(worst, abs(cos[i] - v["scores"][c]))
-            assert abs(cos[i] - v["scores"][c]) < TOL, (v["prompt"], c, cos[i], v["scores"][c])
+            scores[c] = np.sort(cos)[::-1][:k].mean()
+            worst = max(worst, abs(scores[c] - v["scores"][c]))
+            assert abs(scores[c] - v["scores"][c]) < TOL, (v["prompt"], c, scores[c], v["scores"][c])
             assert i == v["nearest"][c] or abs(cos[v["nearest"][c]] - cos[i]) < TOL, (v["prompt"], c, i, v["nearest"][c])
         for c in cats:
             thr = pol["categories"][c].get("threshold", pol.get("threshold"))

@@ -154,6 +154,7 @@ int main(void) {
   EXPECT(pol.ncat == 2 && !strcmp(pol.cat[0].name, "gore") && pol.cat[0].nrules == 2 && pol.cat[1].nrules == 0,
          "good policy: categories read");
   EXPECT(pol.cat[0].threshold == 0.5f && pol.cat[1].threshold == 0.7f, "thresholds: default and own");
+  EXPECT(pol.neighbours == 1 && pol.margin == 0, "defaults: neighbours 1, margin 0");
   EXPECT(pol.nallowed == 1 && pol.cat[0].nexamples == 1 && pol.cat[0].examples[0].line == 9, "examples and lines");
   EXPECT(pol.cat[0].rule_line[1] == 8 && pol.cat[0].rule_col[1] == 9, "rule position %d:%d", pol.cat[0].rule_line[1],
          pol.cat[0].rule_col[1]);
@@ -193,15 +194,17 @@ int main(void) {
              !strcmp(err.msg, TMP "/missing.yaml: cannot open the safety policy (No such file or directory), expected "
                                   "a policy YAML (configs/safety/policy.yaml)"),
          "missing file: %s", err.msg);
-  policy_bad("empty", "", ":1:1: policy: expected a mapping (version, threshold, margin, categories, allowed), got an empty file");
+  policy_bad("empty", "", ":1:1: policy: expected a mapping (version, threshold, margin, neighbours, categories, allowed), got an empty file");
   policy_bad("syntax", "version: 1\ncategories: [a, b\n",
              ":3:1: policy: invalid YAML: did not find expected ',' or ']' while parsing a flow sequence");
   policy_bad("noversion", "threshold: 0.5\ncategories: {}\n", ":1:1: policy: missing 'version', expected version: 1");
   policy_bad("version2", "version: 2\n", ":1:10: version: expected 1, got '2'");
   policy_bad("unknown", "version: 1\nthresold: 0.5\n",
-             ":2:1: policy: unknown key 'thresold', expected version, threshold, margin, categories, allowed");
+             ":2:1: policy: unknown key 'thresold', expected version, threshold, margin, neighbours, categories, allowed");
   policy_bad("threshold", "version: 1\nthreshold: high\n", ":2:12: threshold: expected a number in [-1, 1], got 'high'");
   policy_bad("margin", "version: 1\nmargin: [1]\n", ":2:9: margin: expected a number in [-1, 1], got a list");
+  policy_bad("neighbours", "version: 1\nneighbours: 0\n", ":2:13: neighbours: expected a number in [1, 16], got '0'");
+  policy_bad("neighbours2", "version: 1\nneighbours: 2.5\n", ":2:13: neighbours: expected a whole number in [1, 16], got '2.5'");
   policy_bad("nocats", "version: 1\nthreshold: 0.5\n", ":1:1: categories: expected at least one category");
   policy_bad("catname", "version: 1\ncategories:\n  Gore!: {}\n",
              ":3:3: categories: 'Gore!': expected a name of a-z, 0-9 and _ (at most 47)");
