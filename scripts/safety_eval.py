@@ -5,10 +5,11 @@ Runs `bin/tessera safety check --json` on every prompt of
 datasets/safety/prompts.tsv (split, label, style, prompt) and prints, for
 the chosen split, per category: precision, recall (refused in that
 category), and the benign prompts refused (false refusals); then recall by
-phrasing style. With --choose it picks the policy's global threshold and
-margin on the dev split instead: the pair with the best macro F1 over the
-categories, computed from the scores tessera printed (rules fire whatever
-the threshold). docs/safety.md.
+phrasing style. With --choose it picks the policy's neighbours, threshold and margin on the
+dev split instead: of the settings that refuse at most 5% of its benign
+prompts, the best macro F1 over the categories (the smallest neighbours
+within 0.01 of the best), computed in numpy from the unit vectors tessera
+writes (rules fire whatever the threshold). docs/safety.md.
 
 usage: safety_eval.py [--split test|dev|all] [--policy F] [--choose] [--tessera BIN]
 """
@@ -34,24 +35,49 @@ def load_set(path):
     return rows
 
 
-def run_tessera(binary, policy, rows, tmp):
+def run_tessera(binary, policy, rows, tmp, vectors=None):
     os.makedirs(tmp, exist_ok=True)
     plist = os.path.join(tmp, "prompts.jsonl")
     with open(plist, "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps({"prompt": r["prompt"]}, ensure_ascii=False) + "\n")
-    cmd = [binary, "safety", "check", plist, "--json", "--policy", policy]
+    cmd = [binary, "safety", "check", plist, "--json", "--policy", policy] + (["--vectors", vectors] if vectors else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     res = [json.loads(l) for l in out.splitlines()]
     assert len(res) == len(rows), (len(res), len(rows))
     return res
 
 
-def decide(r, thr, margin, cats):
-    """The classifier's decision from the printed scores (rules first), as safety_check makes it."""
+def read_vectors(path, pol, cats, n):
+    """Unit vectors from `safety check --vectors`: each category's examples, the allowed ones, the prompts."""
+    import numpy as np
+    raw = open(path, "rb").read()
+    rows, width = np.frombuffer(raw[:8], dtype="<i4")
+    V = np.frombuffer(raw[8:], dtype="<f4").reshape(rows, width).astype(np.float64)
+    blocks, at = {}, 0
+    for c in cats + ["allowed"]:
+        m = len((pol["categories"][c] if c != "allowed" else pol.get("allowed", {}))["examples"])
+        blocks[c], at = V[at:at + m], at + m
+    assert rows - at == n
+    return blocks, V[at:]
+
+
+def knn_scores(blocks, P, k):
+    """Per prompt: {category: mean cosine of its k nearest examples}, as safety_check computes it."""
+    import numpy as np
+    out = [dict() for _ in range(len(P))]
+    for c, B in blocks.items():
+        top = -np.sort(-(P @ B.T), axis=1)[:, :k]
+        for i, v in enumerate(top.mean(axis=1)):
+            out[i][c] = v
+    return out
+
+
+def decide(r, thr, margin, cats, s=None):
+    """The classifier's decision from the scores (rules first), as safety_check makes it."""
     if r["by"] == "rule":
         return r["category"]
-    s = r["scores"]
+    s = s or r["scores"]
     best = None
     for c in cats:
         if s[c] >= thr.get(c, thr["*"]) and s[c] - s["allowed"] >= margin and (best is None or s[c] > s[best]):
@@ -97,33 +123,36 @@ def main():
     clash = [r["prompt"] for r in rows if r["prompt"] in examples]
     if clash:
         sys.exit("safety_eval: prompts of the set are examples of the policy (the test would be unfair): %s" % clash)
-    res = run_tessera(a.tessera, a.policy, rows, os.path.join(ROOT, "build/tmp/safety_eval"))
+    tmp = os.path.join(ROOT, "build/tmp/safety_eval")
+    res = run_tessera(a.tessera, a.policy, rows, tmp, os.path.join(tmp, "vectors.bin") if a.choose else None)
     if a.choose:
-        dev = [(r, x) for r, x in zip(rows, res) if r["split"] == "dev"]
-        best = None
-        for m in (0.0, 0.02, 0.05, 0.1):
-            for t100 in range(20, 81):
-                preds = [decide(x, {"*": t100 / 100}, m, cats) for _, x in dev]
-                _, f1 = table([r for r, _ in dev], preds, cats)
-                ben = [p for (r, _), p in zip(dev, preds) if r["label"] == "benign"]
-                fr = sum(p != "benign" for p in ben) / len(ben)
-                if fr <= a.max_false_refusals and (best is None or f1 > best[0] + 1e-12):
-                    best = (f1, t100 / 100, m)
-        print("dev split (%d prompts): best macro F1 %.3f at threshold %.2f, margin %.2f with at most %.0f%% false refusals" %
-              (len(dev), *best, 100 * a.max_false_refusals))
-        for m in (0.0, 0.02, 0.05, 0.1):
-            cells = []
-            for t in range(20, 81, 5):
-                preds = [decide(x, {"*": t / 100}, m, cats) for _, x in dev]
-                fr = sum(p != "benign" for (r, _), p in zip(dev, preds) if r["label"] == "benign")
-                cells.append("%.2f:%.3f/%d" % (t / 100, table([r for r, _ in dev], preds, cats)[1], fr))
-            print("  margin %.2f (threshold:F1/benign refused) " % m + " ".join(cells))
-        lines, _ = table([r for r, _ in dev], [decide(x, {"*": best[1]}, best[2], cats) for _, x in dev], cats)
-        print("\n".join(lines))
-        for (r, x) in dev:
-            p = decide(x, {"*": best[1]}, best[2], cats)
-            if p != r["label"]:
-                print("  %-17s -> %-17s %s" % (r["label"], p, r["prompt"]))
+        # Every (neighbours, margin, threshold) on the dev split, from the vectors: of those refusing at
+        # most --max-false-refusals of the benign prompts, the best macro F1; the smallest k within 0.01 of it.
+        blocks, P = read_vectors(os.path.join(tmp, "vectors.bin"), pol, cats, len(rows))
+        dev = [i for i, r in enumerate(rows) if r["split"] == "dev"]
+        drows = [rows[i] for i in dev]
+        found = {}
+        for k in (1, 2, 3, 4, 5):
+            sc = knn_scores(blocks, P, k)
+            for m in (0.0, 0.02, 0.05, 0.1):
+                for t100 in range(20, 81):
+                    preds = [decide(res[i], {"*": t100 / 100}, m, cats, sc[i]) for i in dev]
+                    _, f1 = table(drows, preds, cats)
+                    fr = sum(p != "benign" for r, p in zip(drows, preds) if r["label"] == "benign")
+                    nben = sum(r["label"] == "benign" for r in drows)
+                    if fr <= a.max_false_refusals * nben and (k not in found or f1 > found[k][0] + 1e-12):
+                        found[k] = (f1, t100 / 100, m, fr, nben)
+        for k, (f1, t, m, fr, nben) in sorted(found.items()):
+            print("neighbours %d: best dev macro F1 %.3f at threshold %.2f, margin %.2f (%d of %d benign refused)" %
+                  (k, f1, t, m, fr, nben))
+        top = max(v[0] for v in found.values())
+        k = min(k for k, v in found.items() if v[0] >= top - 0.01)
+        f1, t, m, _, _ = found[k]
+        print("chosen: neighbours %d, threshold %.2f, margin %.2f (the smallest k within 0.01 of the best dev F1, "
+              "at most %.0f%% false refusals)" % (k, t, m, 100 * a.max_false_refusals))
+        sc = knn_scores(blocks, P, k)
+        preds = [decide(res[i], {"*": t}, m, cats, sc[i]) for i in dev]
+        print("\n".join(table(drows, preds, cats)[0]))
         return
     sel = [(r, x) for r, x in zip(rows, res) if a.split == "all" or r["split"] == a.split]
     preds = [x["category"] if x["status"] == "refused" else "benign" for _, x in sel]
