@@ -71,6 +71,7 @@ static float nearest(const float *q, const float *m, int n, int H, int k, int *a
   int ntop = 0;
   *at = -1;
   if (k > n) k = n;
+  if (k < 1) k = 1;
   for (int i = 0; i < n; i++) {
     float d = 0;
     for (int h = 0; h < H; h++) d += q[h] * m[(size_t)i * H + h];
@@ -131,9 +132,10 @@ int safety_check_vector(const SafetyPolicy *pol, const char *prompt, const float
       const SafetyCategory *cat = &pol->cat[best];
       const SafetyExample *ex = &cat->examples[v->nearest[best]];
       v->refused = 1, v->category = best, v->by = SAFETY_BY_EXAMPLE;
-      int n = snprintf(v->reason, sizeof v->reason, "nearest example \"%.160s\" (%.300s:%d), cosine %s%.3f >= %.3f",
-                       ex->text, pol->path, ex->line, pol->neighbours > 1 ? "of the nearest ones " : "", v->score[best],
-                       cat->threshold);
+      char of[48] = "";
+      if (pol->neighbours > 1) snprintf(of, sizeof of, "mean cosine of the %d nearest", pol->neighbours);
+      int n = snprintf(v->reason, sizeof v->reason, "nearest example \"%.160s\" (%.300s:%d), %s %.3f >= %.3f", ex->text,
+                       pol->path, ex->line, of[0] ? of : "cosine", v->score[best], cat->threshold);
       if (v->allowed_nearest >= 0 && n > 0 && (size_t)n < sizeof v->reason)
         snprintf(v->reason + n, sizeof v->reason - (size_t)n, "; allowed examples %.3f (nearest \"%.120s\")",
                  v->allowed_score, pol->allowed[v->allowed_nearest].text);
