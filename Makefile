@@ -408,4 +408,5 @@ include mk/text.mk
 include mk/vae.mk
 
 include mk/bench.mk
+include mk/safety.mk
 -include $(OBJ:.o=.d) $(APP_OBJ:.o=.d) build/app/main.d $(TEST_BIN:=.d)

@@ -52,6 +52,7 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "render")) return cmd_render(argc - 1, argv + 1);
+  if (!strcmp(cmd, "safety")) { int cmd_safety(int, char **); return cmd_safety(argc - 1, argv + 1); }  // src/app/cmd_safety.c
   if (!strcmp(cmd, "text")) { int cmd_text(int, char **); return cmd_text(argc - 1, argv + 1); }  // src/text/cmd_text.c
   tsr_user_error("unknown command '%s' (expected train, generate, eval, data, config or bench; see tessera --help)", cmd);
 }
