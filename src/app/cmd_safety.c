@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/app_error.h"
 #include "core/error.h"
 #include "infer/render.h"
 #include "infer/safety.h"
@@ -124,9 +125,9 @@ static int safety_cmd_check(int argc, char **argv) {
   else beside_bin(SAFETY_POLICY_DEFAULT, policy_path, sizeof policy_path);
   SafetyPolicy pol;
   TsrErr err;
-  if (safety_policy_load(policy_path, &pol, &err)) tsr_user_error("%s", err.msg);
+  if (safety_policy_load(policy_path, &pol, &err)) app_fail(&err);
   PromptList pl;
-  prompt_list_read(prompts, &pl);
+  if (prompt_list_read(prompts, &pl, &err)) app_fail(&err);
   TextEncoder te, *tep = NULL;
   if (!rules_only) {
     env = getenv("TSR_MINILM_DIR");
