@@ -51,7 +51,7 @@ man=$tmp/q/manifest-shard0of1-rank0.jsonl
 key=$(grep -o '"key":"[0-9a-f]*"' $man | head -1)
 echo '{"time":9e9,"event":"item","index":99999999,"line":1,'$key',"status":"done","output":"x.mp4","sha256":"'$(printf '0%.0s' $(seq 64))'"}' >>$man
 set +e; $T render --status $tmp/q >$tmp/st.out 2>$tmp/st.err; rc=$?; set -e
-[ $rc = 0 ] && grep -qE "^all +2 +2 +0 +0 +0$" $tmp/st.out || fail "--status with an index of 99999999: rc $rc: $(cat $tmp/st.out $tmp/st.err)"
+[ $rc = 0 ] && grep -qE "^all +2 +2 +0 +0 +0 +0$" $tmp/st.out || fail "--status with an index of 99999999: rc $rc: $(cat $tmp/st.out $tmp/st.err)"
 grep -qF "(1 manifest line ignored, the first: $man:6: item record: \"index\": 99999999 is not an item of the list (2 items))" $tmp/st.out ||
   fail "--status does not say what it ignored: $(cat $tmp/st.out)"
 cat >>$man <<EOF
@@ -62,7 +62,7 @@ cat >>$man <<EOF
 {"time":9e9,"event":"start","shard":0,"shards":2147483647,"rank":0,"ranks":1,"items":1,"total":2000000000}
 EOF
 set +e; $T render --status $tmp/q >$tmp/st.out 2>$tmp/st.err; rc=$?; set -e
-[ $rc = 0 ] && grep -qE "^all +2 +2 +0 +0 +0$" $tmp/st.out && grep -qF "(6 manifest lines ignored, the first: $man:" $tmp/st.out ||
+[ $rc = 0 ] && grep -qE "^all +2 +2 +0 +0 +0 +0$" $tmp/st.out && grep -qF "(6 manifest lines ignored, the first: $man:" $tmp/st.out ||
   fail "--status with bad manifest lines: rc $rc: $(cat $tmp/st.out $tmp/st.err)"
 "${R[@]}" $tmp/two.jsonl --out $tmp/q >$tmp/q2.log 2>$tmp/q2.err || fail "resume with bad manifest lines: $(tail -2 $tmp/q2.err)"
 [ "$(grep -c 'checksum verified: skipped' $tmp/q2.log)" = 2 ] || fail "resume did not skip both items: $(cat $tmp/q2.log)"

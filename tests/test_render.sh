@@ -99,7 +99,7 @@ for n in "${names[@]}"; do
   cmp -s $tmp/s/$n.mp4 $tmp/y/$n.mp4 || fail "$n: --shard run differs"
   cmp -s $tmp/m/$n.mp4 $tmp/y/$n.mp4 || fail "$n: 2-rank run differs"
 done
-$T render --status $tmp/m | grep -qE "^all +4 +4 +0 +0 +0$" || fail "status of the 2-rank run: $($T render --status $tmp/m)"
+$T render --status $tmp/m | grep -qE "^all +4 +4 +0 +0 +0 +0$" || fail "status of the 2-rank run: $($T render --status $tmp/m)"
 echo "ok  --shard 0/2 + 1/2 and mpirun -n 2 (one manifest per rank, items j mod 2) give the same 4 files"
 
 # 4 ranks as 2 CFG-parallel replicas: each item equals `generate --cfg-parallel` on 2 ranks.
@@ -124,7 +124,7 @@ grep -q "^tessera: error: $tmp/bad.jsonl:2: not a JSON object" $tmp/b.err &&
   grep -q "^tessera: error: $tmp/bad.jsonl:4: unknown key 'colour'" $tmp/b.err || fail "bad items: stderr: $(cat $tmp/b.err)"
 cmp -s $tmp/b/item00000.mp4 $tmp/g0.mp4 || fail "good item 0 of the bad list not rendered right"
 st=$($T render --status $tmp/b)
-echo "$st" | grep -qE "^all +5 +2 +3 +0 +0$" && echo "$st" | grep -q "failed: item 2: .*bad.jsonl:3: item 2: image:" || fail "status: $st"
+echo "$st" | grep -qE "^all +5 +2 +3 +0 +0 +0$" && echo "$st" | grep -q "failed: item 2: .*bad.jsonl:3: item 2: image:" || fail "status: $st"
 echo "ok  malformed line, missing image, unknown key: those 3 items failed (file:line), 2 done, exit 1"
 one_line_error() {  # expected-text command...
   local want=$1; shift

@@ -128,7 +128,7 @@ wait_gone "$arr" 300
 expect_completed "$arr" "render array"
 [ "$(ls "$tmp"/render/manifest-shard*of3-rank0.jsonl | wc -l)" = 3 ] || fail "expected 3 manifests: $(ls "$tmp/render")"
 status=$(slurm/queue_status "$tmp/render" "$arr")
-echo "$status" | grep -qE "^all +6 +6 +0 +0 +0$" || fail "queue status: $status"
+echo "$status" | grep -qE "^all +6 +6 +0 +0 +0 +0$" || fail "queue status: $status"
 for i in 0 1 2 3 4 5; do
   f=$tmp/render/item0000$i.mp4; frames=8
   [ $i = 2 ] && frames=16
@@ -209,7 +209,7 @@ log=$tmp/logs/mixed-$mix.out
 grep -q "error: $tmp/mixed.jsonl:2: not a JSON object" "$log" && grep -q "error: $tmp/mixed.jsonl:3: item 2: image: .*no_such.png: No such file" "$log" ||
   fail "job log lacks the file:line errors: $(cat "$log")"
 st=$($T render --status "$tmp/mixed")
-echo "$st" | grep -qE "^all +4 +2 +2 +0 +0$" && echo "$st" | grep -q "failed: item 1: .*mixed.jsonl:2:" || fail "mixed status: $st"
+echo "$st" | grep -qE "^all +4 +2 +2 +0 +0 +0$" && echo "$st" | grep -q "failed: item 1: .*mixed.jsonl:2:" || fail "mixed status: $st"
 [ -f "$tmp/mixed/item00000.mp4" ] && [ -f "$tmp/mixed/item00003.mp4" ] || fail "good items of the mixed list not rendered"
 echo "ok  malformed line and missing image: job FAILED (exit 1), both items failed with file:line in log and manifest, the other 2 done"
 

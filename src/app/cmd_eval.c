@@ -12,7 +12,7 @@
 #include "infer/session.h"
 
 typedef struct {
-  const char *ckpt, *suite, *out, *sampler;
+  const char *ckpt, *suite, *out, *sampler, *policy;
   int steps, seeds, seed, use_ema, upscale, keyframe;
   float cfg, shift;
   InferDevice dev;
@@ -32,6 +32,7 @@ static void usage(void) {
       "  --seed S      first seed (default: the checkpoint's sample seed)\n"
       "  --upscale K   nearest-neighbour upscale of the MP4 frames (default 4)\n"
       "  --raw         sample with the raw weights instead of the EMA\n"
+      "  --policy F    the prompt safety policy (default: the shipped one; docs/safety.md)\n"
       DEVICE_FLAG_HELP
       "  --keyframe    text-to-video items through a keyframe: make a clip, keep its first frame,\n"
       "                make the video again from it (docs/eval.md)\n");
@@ -65,6 +66,8 @@ static void parse(EvalArgs *a, int argc, char **argv) {
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt"))
       a->ckpt = v;
+    else if (!strcmp(k, "--policy"))
+      a->policy = v;
     else if (!strcmp(k, "--suite"))
       a->suite = v;
     else if (!strcmp(k, "--out"))
@@ -105,7 +108,7 @@ int cmd_eval(int argc, char **argv) {
   EvalSuite suite;
   if (eval_suite_load(a.suite, &suite, err.msg, sizeof err.msg) != 0) app_fail(&err);
   InferSession ses;
-  if (infer_open(&ses, a.ckpt, a.use_ema, a.dev, &err)) app_fail(&err);
+  if (infer_open(&ses, a.ckpt, a.use_ema, a.dev, &err) || infer_gate_open(&ses, a.policy, &err)) app_fail(&err);
   const EvalRunOptions o = {.suite_path = a.suite, .out = a.out, .seeds = a.seeds, .upscale = a.upscale,
                             .keyframe = a.keyframe, .use_ema = a.use_ema,
                             .flags = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler,

@@ -27,7 +27,7 @@
 #include "media/watch.h"
 
 typedef struct {
-  const char *ckpt, *prompt, *prompts, *out, *image, *extend, *first, *last, *remix, *sampler;
+  const char *ckpt, *prompt, *prompts, *out, *image, *extend, *first, *last, *remix, *sampler, *policy;
   int frames, steps, seed, upscale, extend_frames, use_ema, keyframe;
   InferDevice dev;
   int sp, tp, cfg_parallel;
@@ -50,6 +50,8 @@ static void usage(void) {
          "  --remix VIDEO --strength s   redo VIDEO under the prompt, noising it to t=s (0..1)\n"
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
          "  --raw             sample with the raw weights instead of the EMA\n"
+         "  --policy F        the prompt safety policy (default $TSR_SAFETY_POLICY, else configs/safety/policy.yaml;\n"
+         "                    docs/safety.md)\n"
          DEVICE_FLAG_HELP
          "  --keyframe        text-to-video through a keyframe: make a clip, keep its first frame,\n"
          "                    make the video again from that image (twice the sampling)\n"
@@ -76,6 +78,7 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     if (i + 1 >= argc) tsr_user_error("generate: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
+    else if (!strcmp(k, "--policy")) a->policy = v;
     else if (!strcmp(k, "--prompt")) a->prompt = v;
     else if (!strcmp(k, "--prompts")) a->prompts = v;
     else if (!strcmp(k, "--sp")) a->sp = parse_flag_int("generate", k, v, 1, 4096);
@@ -182,6 +185,7 @@ int cmd_generate(int argc, char **argv) {
   TsrErr oerr = {0};
   if (infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2, a.dev, &oerr))
     app_check(oerr.code != 0, &oerr);
+  if (infer_gate_open(&ses, a.policy, &oerr)) app_fail(&oerr);  // the same file on every rank
   const Config cfg = ses.cfg;
   const ModelConfig *mc = &cfg.model;
   if (a.size && (a.height != mc->height || a.width != mc->width))
@@ -215,12 +219,19 @@ int cmd_generate(int argc, char **argv) {
   if (gl.writer && pipeline_output_context(&oc, &ses, a.use_ema, sampler, &so, &err)) tsr_user_error("generate: %s", err.msg);
   oc.ranks = comm_world_size(), oc.dp = gl.dp, oc.cfg_parallel = gl.cfg == 2, oc.sp = gl.sp, oc.tp = gl.tp;
   double t0 = timer_now();
+  int refused = 0;
   for (int i = gl.replica; i < nprompts; i += gl.dp) {  // this replica's share of the prompts
     rq.prompt = prompts[i];
     rq.seed = so.seed + (uint64_t)(a.prompts ? i : 0);
     Video v;
     // (a replica without prompts never gets here)
-    if (pipeline_generate(&ses, &so, &rq, &v, &err) != 0) tsr_user_error("generate: %s", err.msg);
+    if (pipeline_generate(&ses, &so, &rq, &v, &err) != 0) {
+      if (err.code != TSR_EXIT_REFUSED) tsr_user_error("generate: %s", err.msg);
+      // refused by the safety policy: said, nothing written, the other prompts go on; exit code 3
+      if (gl.writer) fprintf(stderr, "tessera: error: generate: %s%s\n", a.prompts ? "" : "--prompt: ", err.msg);
+      refused++;
+      continue;
+    }
     char out[1100];
     if (a.prompts)
       snprintf(out, sizeof out, "%s/%03d.mp4", a.out, i);
@@ -243,5 +254,5 @@ int cmd_generate(int argc, char **argv) {
   tsr_free(prompts);
   infer_close(&ses);
   gen_layout_free(&gl);
-  return 0;
+  return refused ? TSR_EXIT_REFUSED : 0;
 }

@@ -34,7 +34,7 @@
 #include "infer/session.h"
 
 typedef struct {
-  const char *prompts, *ckpt, *out, *status_dir, *sampler;
+  const char *prompts, *ckpt, *out, *status_dir, *sampler, *policy;
   int shard, shards, steps, upscale, use_ema, sp, tp, cfg_parallel;
   InferDevice dev;
   long long seed;
@@ -55,6 +55,8 @@ static void usage(void) {
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
          "  --raw             sample with the raw weights instead of the EMA\n"
          DEVICE_FLAG_HELP
+         "  --policy F        the prompt safety policy (default: the shipped one; docs/safety.md); a refused\n"
+         "                    item is recorded as refused and the rest renders\n"
          "  --sp S --tp T --cfg-parallel   each item made by a replica of (2 x) S x T ranks (as generate);\n"
          "                    the job's ranks / replica size = dp replicas split the shard's items\n"
          "  --status DIR      print done/failed/running/pending counts per shard from DIR's manifests\n"
@@ -79,6 +81,7 @@ static void parse(RenderArgs *a, int argc, char **argv) {
     if (i + 1 >= argc) tsr_user_error("render: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
+    else if (!strcmp(k, "--policy")) a->policy = v;
     else if (!strcmp(k, "--out")) a->out = v;
     else if (!strcmp(k, "--status")) a->status_dir = v;
     else if (!strcmp(k, "--sampler")) {
@@ -113,24 +116,26 @@ static int show_status(const char *dir) {
   for (int i = 1; i < st.nstarts; i++)
     if (st.starts[i].time > latest->time) latest = &st.starts[i];
   const int N = latest->shards, total = st.total;
-  int(*count)[5] = tsr_calloc((size_t)N + 1, sizeof *count);  // per shard: items, pending, running, done, failed
+  int(*count)[6] = tsr_calloc((size_t)N + 1, sizeof *count);  // per shard: items, pending, running, done, failed, refused
   for (int k = 0; k < N; k++) count[k][0] = total / N + (k < total % N), count[N][0] += count[k][0];
   for (int i = 0; i < st.nitems; i++) {  // every record is of an item below total (manifest_load)
     const int s = st.items[i].status, k = st.items[i].index % N;
     count[k][1 + s]++, count[N][1 + s]++;
   }
-  for (int k = 0; k <= N; k++) count[k][1] = count[k][0] - count[k][2] - count[k][3] - count[k][4];
+  for (int k = 0; k <= N; k++) count[k][1] = count[k][0] - count[k][2] - count[k][3] - count[k][4] - count[k][5];
   printf("render queue %s: %d items in %d shard%s (%d manifest file%s)\n", dir, total, N, N > 1 ? "s" : "", st.nfiles,
          st.nfiles > 1 ? "s" : "");
-  printf("%-8s %7s %7s %7s %7s %7s\n", "shard", "items", "done", "failed", "running", "pending");
+  printf("%-8s %7s %7s %7s %7s %7s %7s\n", "shard", "items", "done", "failed", "running", "pending", "refused");
   for (int k = 0; k <= N; k++) {
     char name[32];
     if (k < N) snprintf(name, sizeof name, "%d/%d", k, N);
     else snprintf(name, sizeof name, "all");
-    printf("%-8s %7d %7d %7d %7d %7d\n", name, count[k][0], count[k][3], count[k][4], count[k][2], count[k][1]);
+    printf("%-8s %7d %7d %7d %7d %7d %7d\n", name, count[k][0], count[k][3], count[k][4], count[k][2], count[k][1],
+           count[k][5]);
   }
   for (int i = 0; i < st.nitems; i++)
-    if (st.items[i].status == ITEM_FAILED) printf("failed: item %d: %s\n", st.items[i].index, st.items[i].error);
+    if (st.items[i].status == ITEM_FAILED || st.items[i].status == ITEM_REFUSED)
+      printf("%s: item %d: %s\n", item_status_name(st.items[i].status), st.items[i].index, st.items[i].error);
   if (count[N][2])
     printf("(running: started and not finished; an item of a job that was killed stays running until a restart redoes it)\n");
   if (st.torn) printf("(%d unfinished last line%s of killed writers skipped)\n", st.torn, st.torn > 1 ? "s" : "");
@@ -204,6 +209,7 @@ static void open_session(InferSession *ses, const RenderArgs *a, GenLayout *gl, 
   TsrErr err = {0};
   if (infer_open_layout(ses, a->ckpt, a->use_ema, gen_model_layout(gl), gl->cfg == 2 ? 1 : 2, a->dev, &err))
     app_check(err.code != 0, &err);
+  if (infer_gate_open(ses, a->policy, &err)) app_fail(&err);
   float cfg = rs->flags.cfg >= 0 ? rs->flags.cfg : ses->cfg.sample.cfg;
   if (gl->cfg == 2 && cfg == 1.0f)
     comm_user_error_all("render: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");
@@ -272,7 +278,7 @@ int cmd_render(int argc, char **argv) {
       shard_items, nmine, a.out);
 
   InferSession ses;
-  int opened = 0, ndone = 0, nskip = 0, nfail = 0;
+  int opened = 0, ndone = 0, nskip = 0, nfail = 0, nrefused = 0;
   // One rank loads the model only when there is something to render; ranks
   // that shard a model load it together, up front (the load is collective).
   if (g_ranks > 1) open_session(&ses, &a, &gl, &rs), opened = 1;
@@ -296,8 +302,16 @@ int cmd_render(int argc, char **argv) {
     if (!opened) open_session(&ses, &a, &gl, &rs), opened = 1;
     record_item(&man, it, key, "running", NULL, NULL, job);
     RenderResult res;
-    TsrErr ierr;
-    if (render_item(&ses, it, &rs, a.out, &res, &ierr) != 0) {
+    TsrErr ierr = {0};
+    const int rc = render_item(&ses, it, &rs, a.out, &res, &ierr);
+    if (rc != 0 && ierr.code == TSR_EXIT_REFUSED) {
+      // refused by the safety policy before any sampling: recorded, not a failure; the rest goes on
+      if (g_writer) fprintf(stderr, "tessera: error: %s:%d: item %d: %s\n", a.prompts, it->line, it->index, ierr.msg);
+      record_item(&man, it, key, "refused", NULL, ierr.msg, job);
+      nrefused++;
+      continue;
+    }
+    if (rc != 0) {
       char where[1400];  // the manifest's error names the prompt file and line, as parse errors do
       snprintf(where, sizeof where, "%s:%d: item %d: %s", a.prompts, it->line, it->index, ierr.msg);
       if (g_writer) fprintf(stderr, "tessera: error: %s\n", where);
@@ -311,8 +325,8 @@ int cmd_render(int argc, char **argv) {
     say("item %d (line %d) [%d/%d]: %s (%d frames, %.1fs)", it->index, it->line, m + 1, nmine, res.out.paths.mp4, res.frames,
         res.seconds);
   }
-  say("shard %d/%d: %d rendered, %d done earlier, %d failed, in %.1fs%s", a.shard, a.shards, ndone, nskip, nfail,
-      timer_now() - t_begin, nfail ? " (see the manifest and `tessera render --status`)" : "");
+  say("shard %d/%d: %d rendered, %d done earlier, %d failed, %d refused, in %.1fs%s", a.shard, a.shards, ndone, nskip,
+      nfail, nrefused, timer_now() - t_begin, nfail ? " (see the manifest and `tessera render --status`)" : "");
   if (opened) infer_close(&ses);
   gen_layout_free(&gl);
   manifest_state_free(&st);

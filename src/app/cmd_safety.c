@@ -10,6 +10,7 @@
 
 #include "app/app_error.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "infer/render.h"
 #include "infer/safety.h"
 #include "text/minilm.h"
@@ -36,21 +37,6 @@ static void usage(FILE *f) {
 }
 
 // rel beside the folder holding bin/ (the binary works from any directory), else rel itself.
-static void beside_bin(const char *rel, char *out, size_t size) {
-  char exe[PATH_MAX - 64];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) {
-    exe[len] = 0;
-    for (int up = 0; up < 2; up++) {
-      char *slash = strrchr(exe, '/');
-      if (slash) *slash = 0;
-    }
-    snprintf(out, size, "%s/%s", exe, rel);
-    if (access(out, R_OK) == 0) return;
-  }
-  snprintf(out, size, "%s", rel);
-}
-
 static void write_vectors(const char *path, const SafetyPolicy *pol, const float *prompts, int n) {
   char tmp[PATH_MAX + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -119,10 +105,8 @@ static int safety_cmd_check(int argc, char **argv) {
   if (!prompts) tsr_user_error("safety check: expected a prompt list (see tessera safety check --help)");
   if (rules_only && vectors) tsr_user_error("safety check: --vectors needs the classifier, not --rules-only");
   char policy_path[PATH_MAX], model_dir[PATH_MAX];
-  const char *env = getenv("TSR_SAFETY_POLICY");
   if (policy) snprintf(policy_path, sizeof policy_path, "%s", policy);
-  else if (env && *env) snprintf(policy_path, sizeof policy_path, "%s", env);
-  else beside_bin(SAFETY_POLICY_DEFAULT, policy_path, sizeof policy_path);
+  else fs_project_path("TSR_SAFETY_POLICY", SAFETY_POLICY_DEFAULT, policy_path, sizeof policy_path);
   SafetyPolicy pol;
   TsrErr err;
   if (safety_policy_load(policy_path, &pol, &err)) app_fail(&err);
@@ -130,10 +114,8 @@ static int safety_cmd_check(int argc, char **argv) {
   if (prompt_list_read(prompts, &pl, &err)) app_fail(&err);
   TextEncoder te, *tep = NULL;
   if (!rules_only) {
-    env = getenv("TSR_MINILM_DIR");
     if (model) snprintf(model_dir, sizeof model_dir, "%s", model);
-    else if (env && *env) snprintf(model_dir, sizeof model_dir, "%s", env);
-    else beside_bin(MINILM_L6_DIR, model_dir, sizeof model_dir);
+    else fs_project_path("TSR_MINILM_DIR", MINILM_L6_DIR, model_dir, sizeof model_dir);
     if (model ? text_encoder_load(&te, model_dir, NULL, NULL, &err) : minilm_load(&te, model_dir, &err))
       tsr_user_error("%s (or --rules-only: the word rules alone)", err.msg);
     tep = &te;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,4 +38,24 @@ int fs_check_writable(const char *dir) {
   close(fd);
   unlink(probe);
   return 0;
+}
+
+void fs_project_path(const char *env, const char *rel, char *out, size_t size) {
+  const char *v = env ? getenv(env) : NULL;
+  if (v && *v) {
+    snprintf(out, size, "%s", v);
+    return;
+  }
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len > 0) {
+    exe[len] = '\0';
+    for (int up = 0; up < 2; up++) {  // .../bin/tessera -> the folder holding bin/
+      char *slash = strrchr(exe, '/');
+      if (slash) *slash = '\0';
+    }
+    snprintf(out, size, "%s/%s", exe, rel);
+    if (access(out, R_OK) == 0) return;
+  }
+  snprintf(out, size, "%s", rel);
 }

@@ -37,7 +37,7 @@ static void totals_add(EvalTotals *t, const EvalItem *it, const EvalScore *s) {
 }
 
 // ------------------------------------------------------------------ the run
-static int check_suite(const InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, int nlead, TsrErr *err) {
+static int check_suite(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, int nlead, TsrErr *err) {
   const ModelConfig *mc = &s->cfg.model;
   if (mc->channels != 3)
     return tsr_err(err, "eval: %s: the model makes %d-channel frames; eval scores RGB (3)", s->ckpt, mc->channels);
@@ -47,6 +47,9 @@ static int check_suite(const InferSession *s, const EvalSuite *suite, const Eval
                      "%s:%d: items[%d]: mode extend: a window of %d frames leaves no room for a lead-in of whole "
                      "temporal patches (%d)",
                      o->suite_path, suite->items[i].line, i, mc->frames, mc->pt);
+  for (int i = 0; i < suite->n; i++)  // every prompt passes the safety gate before anything is sampled
+    if (s->gate && safety_gate_check(s->gate, suite->items[i].prompt, err))
+      return tsr_err_prefix(err, "eval: %s:%d: items[%d]: ", o->suite_path, suite->items[i].line, i);
   for (int i = 0; i < suite->n; i++) {
     char cap[256];
     eval_item_caption(&suite->items[i], cap, sizeof cap);

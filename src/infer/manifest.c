@@ -60,7 +60,7 @@ void sb_free(StrBuf *b) {
 
 // ================================================================== manifest
 const char *item_status_name(ItemStatus s) {
-  static const char *const names[] = {"pending", "running", "done", "failed"};
+  static const char *const names[] = {"pending", "running", "done", "failed", "refused"};
   return names[s];
 }
 
@@ -117,7 +117,7 @@ static int start_record(const json_t *o, const char *file, ShardStart *s, char *
 }
 
 static int item_record(const json_t *o, ItemRecord *r, char *why, int whylen) {
-  static const char *const names[] = {"running", "done", "failed"};
+  static const char *const names[] = {"running", "done", "failed", "refused"};
   memset(r, 0, sizeof *r);
   if (json_object_get(o, "fnv1a64") || strlen(str_or(o, "key", "")) == 16) {
     snprintf(why, (size_t)whylen, "a record of tessera before 0.2 (FNV-1a checksums; now SHA-256): its item is "
@@ -128,10 +128,10 @@ static int item_record(const json_t *o, ItemRecord *r, char *why, int whylen) {
       int_field(o, "line", 1, 2147483647.0, &r->line, why, whylen) || hex_field(o, "key", r->key, why, whylen))
     return -1;
   const char *status = str_or(o, "status", "");
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < 4; k++)
     if (!strcmp(status, names[k])) r->status = (ItemStatus)(ITEM_RUNNING + k);
   if (r->status == ITEM_PENDING) {
-    snprintf(why, (size_t)whylen, "\"status\": expected running, done or failed");
+    snprintf(why, (size_t)whylen, "\"status\": expected running, done, failed or refused");
     return -1;
   }
   const char *output = str_or(o, "output", ""), *error = str_or(o, "error", "");

@@ -14,7 +14,7 @@
 //    "sha256", "bytes", "seconds", "error", "rank", "job"}
 // Records are written and read with libjansson. A record of tessera before
 // 0.2 (FNV-1a checksums) is ignored with that reason: its item is redone.
-// status is running | done | failed; an item's state is its latest record
+// status is running | done | failed | refused (by the safety policy; the reason in "error"); an item's state is its latest record
 // (by time) over every manifest in DIR, so a restart on another layout or
 // shard count still sees what is done. `key` is a hash of the item and the
 // render settings: an item whose prompt or settings changed is redone.
@@ -43,7 +43,7 @@ void sb_free(StrBuf *b);
 // (bounds every manifest record is checked against).
 #define MANIFEST_MAX_ITEMS (1 << 24)
 #define MANIFEST_MAX_SHARDS (1 << 20)
-typedef enum { ITEM_PENDING = 0, ITEM_RUNNING, ITEM_DONE, ITEM_FAILED } ItemStatus;
+typedef enum { ITEM_PENDING = 0, ITEM_RUNNING, ITEM_DONE, ITEM_FAILED, ITEM_REFUSED } ItemStatus;
 const char *item_status_name(ItemStatus s);
 
 // The latest record of one item, as folded from every manifest in DIR.

@@ -83,6 +83,7 @@ int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequ
   int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
   int rc = -1;
   char why[256];
+  if (s->gate && safety_gate_check(s->gate, rq->prompt, err)) goto done;  // before anything is read or sampled
   if (load_inputs(rq, mc, &r, &first, &last, &remix, err)) goto done;
   if (generate_frames_fit(mc, r.frames, watch_upscale_factor(H, rq->upscale), mem_available(), why, sizeof why)) {
     tsr_err(err, "%sframes %d: %s", rq->flag, r.frames, why);

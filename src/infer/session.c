@@ -133,7 +133,16 @@ int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, con
   return n;
 }
 
+int infer_gate_open(InferSession *s, const char *policy, TsrErr *err) {
+  s->gate = tsr_calloc(1, sizeof *s->gate);
+  if (safety_gate_open(s->gate, policy, s->text, err) == 0) return 0;
+  tsr_free(s->gate);
+  s->gate = NULL;
+  return -1;
+}
+
 void infer_close(InferSession *s) {
+  if (s->gate) safety_gate_close(s->gate), tsr_free(s->gate), s->gate = NULL;
   if (s->have_tokenizer) tokenizer_free(&s->tok);
   text_cond_close(s->text);
   model_free(&s->model);

@@ -9,6 +9,7 @@
 #include "data/tokenizer.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
+#include "infer/safety_gate.h"
 #include "text/text_cond.h"
 
 // Where inference runs (--device, --precision of generate / render / eval).
@@ -26,6 +27,7 @@ typedef struct {
   Tokenizer tok;
   int have_tokenizer;  // 0 for a model trained on random data: prompts are ignored
   TextCond *text;      // model.text.encoder minilm: the pretrained encoder (its WordPiece tokenizes prompts)
+  SafetyGate *gate;    // every prompt is checked before sampling (infer_gate_open); NULL: none
 } InferSession;
 
 // Returns 0, or -1 with err: a file that is not a checkpoint, a device that
@@ -41,4 +43,7 @@ int infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayou
 // Encode a prompt into tokens[L] (BOS first); warns (naming `what`) when it
 // is longer than the text window. Returns ntokens, or -1 with err.
 int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, const char *what, TsrErr *err);
+// Opens the session's safety gate (infer/safety_gate.h): policy NULL for the
+// shipped one. 0 or -1 with err (a policy file with errors).
+int infer_gate_open(InferSession *s, const char *policy, TsrErr *err);
 void infer_close(InferSession *s);

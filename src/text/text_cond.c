@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/half.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -38,28 +39,8 @@ struct TextCond {
   int rows_cap;
 };
 
-// Where `make deps` put the weights: $TSR_MINILM_DIR, models/minilm-l6
-// beside bin/ (so the binary works from any directory), else the relative
-// default (a run from the repository root).
-static void weights_dir(char *dir, size_t size) {
-  const char *env = getenv("TSR_MINILM_DIR");
-  if (env && *env) {
-    snprintf(dir, size, "%s", env);
-    return;
-  }
-  char exe[PATH_MAX - 32];  // room for "/" MINILM_L6_DIR in dir
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) {
-    exe[len] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';  // .../bin
-    slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';  // the folder holding bin/
-    snprintf(dir, size, "%s/%s", exe, MINILM_L6_DIR);
-    if (access(dir, R_OK) == 0) return;
-  }
-  snprintf(dir, size, "%s", MINILM_L6_DIR);
-}
+// Where `make deps` put the weights (core/fs.h: fs_project_path).
+static void weights_dir(char *dir, size_t size) { fs_project_path("TSR_MINILM_DIR", MINILM_L6_DIR, dir, size); }
 
 TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TsrErr *err) {
   TextCond *tc = tsr_calloc(1, sizeof *tc);
@@ -80,6 +61,8 @@ TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TsrErr *e
   tc->slot = tsr_calloc(tc->nslot, sizeof *tc->slot);
   return tc;
 }
+
+TextEncoder *text_cond_encoder(TextCond *tc) { return &tc->te; }
 
 void text_cond_close(TextCond *tc) {
   if (!tc) return;

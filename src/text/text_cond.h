@@ -30,6 +30,8 @@ void text_cond_close(TextCond *tc);
 int text_cond_width(const TextCond *tc);          // 384 for MiniLM-L6
 const char *text_cond_sha256(const TextCond *tc);  // of the weights
 const char *text_cond_dir(const TextCond *tc);
+// The encoder itself (the safety gate embeds prompts with it).
+TextEncoder *text_cond_encoder(TextCond *tc);
 WordPiece *text_cond_wordpiece(TextCond *tc);      // its tokenizer (not thread-safe)
 
 // text -> ids[L] ([CLS] pieces [SEP], 0-padded), *n ids used; *truncated set
