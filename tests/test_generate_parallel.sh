@@ -49,8 +49,10 @@ MPI 4 $T generate "${args[@]}" --prompt "$prompt" --sp 2 --cfg-parallel --out $t
 same_sheet $tmp/one.png $tmp/sp2cfg.png "sp 2 x cfg-parallel (4 ranks)"
 MPI 2 $T generate "${args[@]}" --prompt "$prompt" --tp 2 --out $tmp/tp2.mp4 >$tmp/tp2.log 2>&1 || fail "tp2: $(tail -3 $tmp/tp2.log)"
 same_sheet $tmp/one.png $tmp/tp2.png "tp 2"
+MPI 2 $T generate "${args[@]}" --prompt "$prompt" --sp 2 --ring 2 --out $tmp/ring2.mp4 >$tmp/ring2.log 2>&1 || fail "ring2: $(tail -3 $tmp/ring2.log)"
+same_sheet $tmp/one.png $tmp/ring2.png "sp 2 as ring attention (--ring 2)"
 grep -q '"layout":{"ranks":4,"dp":1,"cfg_parallel":true,"sp":2,"tp":1}' $tmp/sp2cfg.json || fail "layout in the provenance: $(cat $tmp/sp2cfg.json)"
-echo "ok  sp 2, cfg-parallel, sp 2 x cfg-parallel and tp 2 make the single-rank clip"
+echo "ok  sp 2, ring 2, cfg-parallel, sp 2 x cfg-parallel and tp 2 make the single-rank clip"
 
 # 2. data parallel over a prompt list
 printf '%s\n' "# three prompts" "a red circle moves left" "" "a blue square moves right" "a green triangle" >$tmp/prompts.txt

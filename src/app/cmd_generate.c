@@ -30,7 +30,7 @@ typedef struct {
   const char *ckpt, *prompt, *prompts, *out, *image, *extend, *first, *last, *remix, *sampler, *policy;
   int frames, steps, seed, upscale, extend_frames, use_ema, keyframe;
   InferDevice dev;
-  int sp, tp, cfg_parallel;
+  int sp, ring, tp, cfg_parallel;
   float cfg, shift, strength;
   const char *size;  // --size as given
   int height, width;  // its value
@@ -57,6 +57,8 @@ static void usage(void) {
          "                    make the video again from that image (twice the sampling)\n"
          "Under mpirun (world = dp x cfg x sp x tp ranks):\n"
          "  --sp S            split each clip's tokens over S ranks (sequence parallel)\n"
+         "  --ring R          R of the S ranks pass keys and values round a ring (ring attention; R divides S);\n"
+         "                    the other S/R split the heads (Ulysses), so heads need divide by tp x S/R only\n"
          "  --tp T            split the model's heads and MLP over T ranks (tensor parallel)\n"
          "  --cfg-parallel    the conditional and unconditional branches on two ranks\n"
          "  --prompts FILE    one prompt per line ('#' and blank lines skipped) instead of --prompt;\n"
@@ -82,6 +84,7 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     else if (!strcmp(k, "--prompt")) a->prompt = v;
     else if (!strcmp(k, "--prompts")) a->prompts = v;
     else if (!strcmp(k, "--sp")) a->sp = parse_flag_int("generate", k, v, 1, 4096);
+    else if (!strcmp(k, "--ring")) a->ring = parse_flag_int("generate", k, v, 1, 4096);
     else if (!strcmp(k, "--tp")) a->tp = parse_flag_int("generate", k, v, 1, 4096);
     else if (!strcmp(k, "--out")) a->out = v;
     else if (!strcmp(k, "--image")) a->image = v;
@@ -169,7 +172,7 @@ static void write_video(const OutputContext *oc, const VideoRequest *rq, const V
 }
 
 int cmd_generate(int argc, char **argv) {
-  GenArgs a = {.use_ema = 1, .sampler = NULL, .seed = -1, .cfg = -1, .shift = -1, .strength = 0.7f, .sp = 1, .tp = 1};
+  GenArgs a = {.use_ema = 1, .sampler = NULL, .seed = -1, .cfg = -1, .shift = -1, .strength = 0.7f, .sp = 1, .ring = 1, .tp = 1};
   if (argc < 2) {
     usage();
     return 2;
@@ -180,7 +183,7 @@ int cmd_generate(int argc, char **argv) {
   if (a.prompt && a.prompts) tsr_user_error("generate: use one of --prompt and --prompts");
   GenLayout gl;
   TsrErr lerr;
-  if (gen_layout_init(&gl, a.sp, a.tp, a.cfg_parallel, "generate", &lerr)) app_fail(&lerr);
+  if (gen_layout_init(&gl, a.sp, a.ring, a.tp, a.cfg_parallel, "generate", &lerr)) app_fail(&lerr);
   InferSession ses;
   TsrErr oerr = {0};
   if (infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2, a.dev, &oerr))

@@ -35,7 +35,7 @@
 
 typedef struct {
   const char *prompts, *ckpt, *out, *status_dir, *sampler, *policy;
-  int shard, shards, steps, upscale, use_ema, sp, tp, cfg_parallel;
+  int shard, shards, steps, upscale, use_ema, sp, ring, tp, cfg_parallel;
   InferDevice dev;
   long long seed;
   float cfg, shift;
@@ -57,7 +57,7 @@ static void usage(void) {
          DEVICE_FLAG_HELP
          "  --policy F        the prompt safety policy (default: the shipped one; docs/safety.md); a refused\n"
          "                    item is recorded as refused and the rest renders\n"
-         "  --sp S --tp T --cfg-parallel   each item made by a replica of (2 x) S x T ranks (as generate);\n"
+         "  --sp S --ring R --tp T --cfg-parallel   each item made by a replica of (2 x) S x T ranks (as generate);\n"
          "                    the job's ranks / replica size = dp replicas split the shard's items\n"
          "  --status DIR      print done/failed/running/pending counts per shard from DIR's manifests\n"
          "Exit status: 0 all items of this shard done, 1 some failed (see the manifest), 2 bad usage.\n");
@@ -96,6 +96,7 @@ static void parse(RenderArgs *a, int argc, char **argv) {
     else if (!strcmp(k, "--seed")) a->seed = parse_flag_int("render", k, v, 0, 2147483647L);
     else if (!strcmp(k, "--upscale")) a->upscale = parse_flag_int("render", k, v, 1, 64);
     else if (!strcmp(k, "--sp")) a->sp = parse_flag_int("render", k, v, 1, 1024);
+    else if (!strcmp(k, "--ring")) a->ring = parse_flag_int("render", k, v, 1, 1024);
     else if (!strcmp(k, "--tp")) a->tp = parse_flag_int("render", k, v, 1, 1024);
     else if (!strcmp(k, "--cfg")) a->cfg = parse_flag_float("render", k, v, 0.0f, 100.0f);
     else if (!strcmp(k, "--shift")) a->shift = parse_flag_float("render", k, v, 0.01f, 100.0f);
@@ -216,7 +217,7 @@ static void open_session(InferSession *ses, const RenderArgs *a, GenLayout *gl, 
 }
 
 int cmd_render(int argc, char **argv) {
-  RenderArgs a = {.use_ema = 1, .shards = 1, .seed = -1, .cfg = -1, .shift = -1, .sp = 1, .tp = 1};
+  RenderArgs a = {.use_ema = 1, .shards = 1, .seed = -1, .cfg = -1, .shift = -1, .sp = 1, .ring = 1, .tp = 1};
   if (argc < 2) {
     usage();
     return 2;
@@ -227,7 +228,7 @@ int cmd_render(int argc, char **argv) {
   g_rank = comm_world_rank(), g_ranks = comm_world_size();
   GenLayout gl;
   TsrErr lerr;
-  if (gen_layout_init(&gl, a.sp, a.tp, a.cfg_parallel, "render", &lerr)) app_fail(&lerr);
+  if (gen_layout_init(&gl, a.sp, a.ring, a.tp, a.cfg_parallel, "render", &lerr)) app_fail(&lerr);
   const int dp = gl.dp, group = gl.replica;
   g_writer = gl.writer;
 

@@ -5,13 +5,15 @@
 
 #include "core/error.h"
 
-int gen_layout_init(GenLayout *g, int sp, int tp, int cfg_parallel, const char *what, TsrErr *err) {
+int gen_layout_init(GenLayout *g, int sp, int ring, int tp, int cfg_parallel, const char *what, TsrErr *err) {
   memset(g, 0, sizeof *g);
   const int world = comm_world_size(), cfg = cfg_parallel ? 2 : 1, replica = cfg * sp * tp;
   if (sp < 1 || tp < 1 || world % replica)  // alike on every rank
     return tsr_err(err, "%s: the job's %d ranks do not split into replicas of cfg %d x sp %d x tp %d = %d ranks", what,
                    world, cfg, sp, tp, replica);
-  g->cfg = cfg, g->sp = sp, g->tp = tp, g->dp = world / replica;
+  if (ring < 1 || sp % ring)
+    return tsr_err(err, "%s: --ring %d: expected a divisor of --sp %d (sp = Ulysses degree x ring degree)", what, ring, sp);
+  g->cfg = cfg, g->sp = sp, g->tp = tp, g->dp = world / replica, g->ring = ring;
   // (dp, branch) together are the first coordinate of the model's layout:
   //   world_rank = ((replica * cfg + branch) * sp + sp_rank) * tp + tp_rank
   comm_layout(&g->cc, g->dp * cfg, sp, tp, what);
@@ -26,7 +28,7 @@ int gen_layout_init(GenLayout *g, int sp, int tp, int cfg_parallel, const char *
 
 ModelLayout gen_model_layout(GenLayout *g) {
   return (ModelLayout){.tp = g->tp, .sp = g->sp, .tp_rank = g->cc.tp_rank, .sp_rank = g->cc.sp_rank,
-                       .tp_group = &g->cc.tp_group, .sp_group = &g->cc.sp_group};
+                       .tp_group = &g->cc.tp_group, .sp_group = &g->cc.sp_group, .ring = g->ring};
 }
 
 CommGroup *gen_cfg_group(GenLayout *g) { return g->cfg == 2 ? &g->pair.sp_group : NULL; }
