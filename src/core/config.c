@@ -504,6 +504,17 @@ void model_config_finalize(ModelConfig *m, const char *where) {
   finalize_at(m, &w);
 }
 
+// The string choices (each checked against its ENUM list by the schema) as values.
+static void choices(Config *c) {
+  c->train.freeze_text = !strcmp(c->train.text_encoder, "frozen");
+  c->train.recompute_mode = !strcmp(c->train.recompute, "block")       ? CFG_RECOMPUTE_BLOCK
+                            : !strcmp(c->train.recompute, "attention") ? CFG_RECOMPUTE_ATTENTION
+                                                                       : CFG_RECOMPUTE_NONE;
+  c->sample.heun = !strcmp(c->sample.sampler, "heun");
+  c->run.cuda = !strcmp(c->run.device, "cuda");
+  c->run.bf16 = !strcmp(c->run.precision, "bf16");
+}
+
 // Checks that involve keys of several sections.
 static void check_cross(const Loader *L, const char *top) {
   const Config *c = L->c;
@@ -575,6 +586,7 @@ static void load(Config *c, const char *path, const char *text, size_t len, int 
   Where w = {.L = &L};
   finalize_at(&c->model, &w);
   check_cross(&L, top);
+  choices(c);
   release();  // L.loc
 }
 

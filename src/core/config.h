@@ -62,7 +62,11 @@ typedef struct {
   float time_limit;  // minutes of training after which the run checkpoints and stops (0: none)
   char text_encoder[8];  // "trained" (default) | "frozen": text.* keep their initial values (docs/model.md)
   char recompute[12];    // "none" (default) | "attention" | "block": what the backward recomputes (docs/ring.md)
+  // The string choices above as values, set once when the config is loaded (the strings stay for printing):
+  int freeze_text;       // text_encoder == "frozen"
+  int recompute_mode;    // CFG_RECOMPUTE_*
 } TrainConfig;
+enum { CFG_RECOMPUTE_NONE = 0, CFG_RECOMPUTE_ATTENTION, CFG_RECOMPUTE_BLOCK };  // model.h ModelRecompute
 
 typedef struct {
   char path[CFG_STR_MAX];  // corpus.h5; empty = random data
@@ -81,12 +85,14 @@ typedef struct {
   float cfg, shift;
   char sampler[16];  // "euler" | "heun"
   uint64_t seed;
+  int heun;          // sampler == "heun" (set at load)
 } SampleConfig;
 
 typedef struct {
   char device[16];     // "cpu" | "cuda"
   char precision[16];  // "fp32" | "bf16"
   int threads;         // 0 = all cores
+  int cuda, bf16;      // device == "cuda", precision == "bf16" (set at load)
 } RunConfig;
 
 typedef struct {

@@ -198,13 +198,6 @@ void model_freeze_text(Model *m) {
   m->text_frozen = 1;
 }
 
-ModelRecompute model_recompute_parse(const char *name) {
-  if (!strcmp(name, "attention")) return MODEL_RECOMPUTE_ATTENTION;
-  if (!strcmp(name, "block")) return MODEL_RECOMPUTE_BLOCK;
-  TSR_ASSERT(!strcmp(name, "none") || !name[0], "train.recompute %s", name);
-  return MODEL_RECOMPUTE_NONE;
-}
-
 void model_set_recompute(Model *m, ModelRecompute r) {
   TSR_ASSERT(!m->acts, "model_set_recompute after the activations were allocated");
   m->recompute = r;

@@ -83,8 +83,6 @@ void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Bac
 // What the backward recomputes (train.recompute); call before model_alloc_acts.
 // Gradients are bit-identical to MODEL_RECOMPUTE_NONE; the arena shrinks.
 void model_set_recompute(Model *m, ModelRecompute r);
-// "none" | "attention" | "block" (train.recompute; checked by the config loader).
-ModelRecompute model_recompute_parse(const char *name);
 // Size and allocate activations for batches up to max_batch (no allocation later).
 void model_alloc_acts(Model *m, int max_batch);
 // The same for forward only (sampling): the blocks reuse one block's buffers,

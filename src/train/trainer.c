@@ -397,7 +397,7 @@ static void log_fpenv(const Trainer *tr) {
 // values (the loss, the norm) still travel over MPI.
 static int open_backend(Trainer *tr) {
   const Config *cfg = tr->cfg;
-  const int cuda = !strcmp(cfg->run.device, "cuda");
+  const int cuda = cfg->run.cuda;
   char why[512];
   tr->be = backend_open(cfg->run.device, cfg->run.precision, cuda ? comm_local_rank() : 0, why, sizeof why);
   if (agree(tr, tr->be ? 0 : tsr_err(&tr->err, "%s: run.device %s, run.precision %s: %s", cfg->path, cfg->run.device,
@@ -438,8 +438,10 @@ static int setup(Trainer *tr) {
                             .tp_group = cc->tp > 1 ? &cc->tp_group : NULL,
                             .sp_group = cc->sp > 1 ? &cc->sp_group : NULL, .ring = par->ring}, tr->be);
   params_init(&tr->model.params, tc->seed);
-  if (!strcmp(tc->text_encoder, "frozen")) model_freeze_text(&tr->model);  // before zero_init: no update pieces
-  model_set_recompute(&tr->model, model_recompute_parse(tc->recompute));
+  if (tc->freeze_text) model_freeze_text(&tr->model);  // before zero_init: no update pieces
+  _Static_assert(CFG_RECOMPUTE_ATTENTION == (int)MODEL_RECOMPUTE_ATTENTION &&
+                     CFG_RECOMPUTE_BLOCK == (int)MODEL_RECOMPUTE_BLOCK, "train.recompute's values are the model's");
+  model_set_recompute(&tr->model, (ModelRecompute)tc->recompute_mode);
   model_alloc_acts(&tr->model, tr->mb);
   zero_init(&tr->zero, &tr->model.params, tr->be, &cc->dpsp_group, &cc->world, cc->tp_rank);
   if (!tr->be->mem.host) tr->stage = tsr_calloc(tr->zero.padded, sizeof(float));
