@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app_error.h"
 #include "comm/comm.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -112,7 +113,8 @@ int cmd_bench(int argc, char **argv) {
   if (!config) tsr_user_error("bench: --config FILE is required");
   if (batch < 1 || iters < 1 || steps < 1) tsr_user_error("bench: --batch, --iters and --steps must be >= 1");
   Config cfg;
-  config_load(&cfg, config, noverrides, overrides);
+  TsrErr cerr;
+  if (config_load(&cfg, config, noverrides, overrides, &cerr)) app_fail(&cerr);
   if (!strcmp(argv[1], "generate")) return bench_generate(&cfg, steps);
   const ModelConfig *mc = &cfg.model;
   TrainConfig tc = cfg.train;

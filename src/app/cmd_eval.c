@@ -6,6 +6,7 @@
 
 #include "app/app_error.h"
 #include "core/error.h"
+#include "app/flags.h"
 #include "core/parse.h"
 #include "infer/eval_run.h"
 #include "app/device_flag.h"

@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "app/flags.h"
 #include "core/parse.h"
 #include "core/fs.h"
 #include "core/log.h"

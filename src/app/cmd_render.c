@@ -24,6 +24,7 @@
 #include "core/sha256.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "app/flags.h"
 #include "core/parse.h"
 #include "core/timer.h"
 #include "infer/dist.h"

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "app/flags.h"
 #include "core/parse.h"
 #include "text/minilm.h"
 #include "text/minilm_weights.h"

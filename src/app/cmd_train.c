@@ -24,7 +24,8 @@ int cmd_train(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   Config cfg;
-  config_load(&cfg, argv[1], argc - 2, argv + 2);
+  TsrErr cerr;
+  if (config_load(&cfg, argv[1], argc - 2, argv + 2, &cerr)) app_fail(&cerr);  // alike on every rank
   // run.device and run.precision are checked when the trainer opens the
   // backend (a GPU per rank; no bf16 on the CPU). The layout (parallel.dp x sp x tp = the mpirun world size) is checked by
   // the trainer's comm_layout, collectively.

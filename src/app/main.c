@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/app_error.h"
 #include "comm/comm.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -22,7 +23,8 @@ static int cmd_config(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   Config c;
-  config_load(&c, argv[1], argc - 2, argv + 2);
+  TsrErr err;
+  if (config_load(&c, argv[1], argc - 2, argv + 2, &err)) app_fail(&err);
   config_print(&c);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "core/config.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -75,7 +76,15 @@ static void release(void) {
   else tsr_free(p);
 }
 
-// tsr_user_error with control characters escaped ("\n", "\x01"): messages
+// Errors end the load from deep inside the parser: user_error releases what
+// the load holds and jumps back to the public function that started it
+// (config_load, config_load_text), which returns -1 with the message. With no
+// load in progress (model_config_finalize on a config built in code) the
+// mistake is the program's: tsr_fatal.
+static _Thread_local jmp_buf *t_catch;
+static _Thread_local char t_msg[1024];
+
+// The message with control characters escaped ("\n", "\x01"): messages
 // quote keys, values and names from the input, and stay one line.
 __attribute__((format(printf, 1, 2))) _Noreturn static void user_error(const char *fmt, ...) {
   char msg[1024], out[1024];
@@ -91,7 +100,9 @@ __attribute__((format(printf, 1, 2))) _Noreturn static void user_error(const cha
   }
   out[o] = 0;
   while (nheld > 0) release();
-  tsr_user_error("%s", out);
+  if (!t_catch) tsr_fatal(__FILE__, __LINE__, "config", "%s", out);
+  snprintf(t_msg, sizeof t_msg, "%s", out);
+  longjmp(*t_catch, 1);
 }
 
 // One line "tessera: error: LOC: KEY: message", exit code 2.
@@ -499,9 +510,17 @@ static void finalize_at(ModelConfig *m, const Where *w) {
        "expected at least 2 with the minilm encoder ([CLS] and [SEP]), got %d", m->text_length);
 }
 
-void model_config_finalize(ModelConfig *m, const char *where) {
+int model_config_finalize(ModelConfig *m, const char *where, TsrErr *err) {
+  jmp_buf jb, *outer = t_catch;
+  if (setjmp(jb)) {
+    t_catch = outer;
+    return tsr_err(err, "%s", t_msg);
+  }
+  t_catch = &jb;
   Where w = {.fixed = where};
   finalize_at(m, &w);
+  t_catch = outer;
+  return 0;
 }
 
 // The string choices (each checked against its ENUM list by the schema) as values.
@@ -590,12 +609,25 @@ static void load(Config *c, const char *path, const char *text, size_t len, int 
   release();  // L.loc
 }
 
-void config_load(Config *c, const char *path, int noverrides, char **overrides) {
-  load(c, path, NULL, 0, noverrides, overrides);
+static int load_catching(Config *c, const char *path, const char *text, size_t len, int noverrides, char **overrides,
+                         TsrErr *err) {
+  jmp_buf jb, *outer = t_catch;
+  if (setjmp(jb)) {
+    t_catch = outer;
+    return tsr_err(err, "%s", t_msg);
+  }
+  t_catch = &jb;
+  load(c, path, text, len, noverrides, overrides);
+  t_catch = outer;
+  return 0;
 }
 
-void config_load_text(Config *c, const char *name, const char *text, size_t len) {
-  load(c, name, text, len, 0, NULL);
+int config_load(Config *c, const char *path, int noverrides, char **overrides, TsrErr *err) {
+  return load_catching(c, path, NULL, 0, noverrides, overrides, err);
+}
+
+int config_load_text(Config *c, const char *name, const char *text, size_t len, TsrErr *err) {
+  return load_catching(c, name, text, len, 0, NULL, err);
 }
 
 // ---------------------------------------------------------------- printing

@@ -8,6 +8,7 @@
 //   tessera: error: FILE:LINE:COL: KEY: expected ..., got ...
 // (FILE is "command line" for overrides), exit code 2.
 #pragma once
+#include "core/error.h"
 #include <stdint.h>
 #include <stdio.h>
 
@@ -108,15 +109,15 @@ typedef struct {
 // Defaults for every field (model fields zero: a model section is required).
 void config_defaults(Config *c);
 // Load `path`, apply `noverrides` strings "a.b=value", validate, derive.
-// On any problem: tsr_user_error (exit 2).
-void config_load(Config *c, const char *path, int noverrides, char **overrides);
+// 0, or -1 with one line "FILE:LINE:COL: key: expected ..., got ..." in err.
+int config_load(Config *c, const char *path, int noverrides, char **overrides, TsrErr *err);
 // The same for a config held in memory (e.g. the one stored in a checkpoint):
 // `name` stands for the file in messages ("NAME:LINE:COL: ...") and is
 // c->path; relative model paths start from its directory. At most 1 MiB.
-void config_load_text(Config *c, const char *name, const char *text, size_t len);
+int config_load_text(Config *c, const char *name, const char *text, size_t len, TsrErr *err);
 // Validate and fill derived fields of a model config (used by config_load and by
 // code that builds a ModelConfig by hand, e.g. tests). `where` names the source.
-void model_config_finalize(ModelConfig *m, const char *where);
+int model_config_finalize(ModelConfig *m, const char *where, TsrErr *err);  // 0 or -1 with err
 // Write the effective config as YAML (loadable again) to `out` / stdout.
 void config_write(const Config *c, FILE *out);
 void config_print(const Config *c);

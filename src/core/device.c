@@ -62,9 +62,3 @@ int device_available(char *why, size_t why_size) {
   snprintf(why, why_size, "%d CUDA device(s), driver API %d", n, version);
   return 1;
 }
-
-void device_require_cuda(const char *what) {
-  char why[256];
-  if (!device_available(why, sizeof why))
-    tsr_user_error("%s: cuda requested but no usable GPU: %s (use cpu)", what, why);
-}

@@ -11,7 +11,3 @@
 // `why`, e.g. "libcuda.so.1 not found: no NVIDIA driver on this machine".
 int device_available(char *why, size_t why_size);
 
-// For `run.device: cuda` / `--device cuda`: returns when a GPU is usable,
-// otherwise a one-line user error naming `what` (the config file and key,
-// or the flag) and the reason, exit code 2.
-void device_require_cuda(const char *what);

@@ -36,20 +36,6 @@ int parse_dims(const char *s, int n, int *out) {
   return 0;
 }
 
-float parse_flag_float(const char *cmd, const char *flag, const char *v, float lo, float hi) {
-  char *end;
-  float x = strtof(v, &end);
-  if (end == v || *end || !isfinite(x) || x < lo || x > hi)
-    tsr_user_error("%s: %s: expected a number in [%g, %g], got '%s'", cmd, flag, lo, hi, v);
-  return x;
-}
-
-int parse_flag_int(const char *cmd, const char *flag, const char *v, long lo, long hi) {
-  long x;
-  if (parse_long(v, lo, hi, &x)) tsr_user_error("%s: %s: expected an integer in [%ld, %ld], got '%s'", cmd, flag, lo, hi, v);
-  return (int)x;
-}
-
 int utf8_seq_len(const unsigned char *s, size_t n) {
   if (n == 0) return 0;
   const unsigned c = s[0];

@@ -95,7 +95,7 @@ int infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayou
   memset(s, 0, sizeof *s);
   s->ckpt = ckpt;
   if (check_is_checkpoint(ckpt, err)) return -1;  // the same file on every rank: all fail alike
-  ckpt_read_config(ckpt, &s->cfg);
+  if (ckpt_read_config(ckpt, &s->cfg, err)) return -1;  // the same file on every rank
   if (!(s->be = open_device(dev, &layout, err))) return -1;
   model_build(&s->model, &s->cfg.model, layout, s->be);
   CkptBuffers bufs = {.params = &s->model.params};

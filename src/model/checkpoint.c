@@ -560,7 +560,7 @@ int ckpt_run_id(const char *path, char *out, size_t n) {
 // The serial readers hold the HDF5 lock: a loader's prefetch thread may be in
 // HDF5 (an unlocked call here corrupted HDF5's free lists while it read).
 // They open the file as ckpt_open does (format, version, counters checked).
-void ckpt_read_config(const char *path, Config *cfg) {
+int ckpt_read_config(const char *path, Config *cfg, TsrErr *err) {
   CkptState s;
   CkptFile *k = ckpt_open(path, NULL, &s);
   h5_lock();
@@ -568,8 +568,9 @@ void ckpt_read_config(const char *path, Config *cfg) {
   h5_unlock();
   ckpt_close(k);
   // Parsed from memory: its errors read "PATH:LINE:COL: key: ...".
-  config_load_text(cfg, path, yaml, strlen(yaml));
+  const int rc = config_load_text(cfg, path, yaml, strlen(yaml), err);
   free(yaml);
+  return rc;
 }
 
 void ckpt_read_vocab(const char *path, char ***words, int *n) {

@@ -95,7 +95,7 @@ void ckpt_read_group(CkptFile *f, const char *group, const ParamTable *t, float 
 void ckpt_close(CkptFile *f);
 
 // The config the checkpoint was trained with (its `config` attribute).
-void ckpt_read_config(const char *path, Config *cfg);
+int ckpt_read_config(const char *path, Config *cfg, TsrErr *err);
 // The tokenizer vocabulary (/tokenizer/vocab): *words malloc'ed array of
 // malloc'ed strings, *n entries; *n = 0 when the checkpoint has none.
 void ckpt_read_vocab(const char *path, char ***words, int *n);

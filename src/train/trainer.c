@@ -227,7 +227,7 @@ static void save(Trainer *tr) {
 // checked tensor by tensor): a checkpoint trained with other values is refused.
 static int check_model_keys(Trainer *tr, const char *path) {
   Config saved;
-  ckpt_read_config(path, &saved);
+  if (ckpt_read_config(path, &saved, &tr->err)) return -1;
   const ModelConfig *a = &saved.model, *b = &tr->cfg->model;
   if (a->heads != b->heads || memcmp(a->rope, b->rope, sizeof a->rope) != 0)
     return tsr_err(&tr->err, "%s: trained with model.heads %d and rope %d/%d/%d, but %s has heads %d and rope %d/%d/%d "

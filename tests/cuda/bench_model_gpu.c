@@ -97,7 +97,11 @@ int main(int argc, char **argv) {
     return 0;
   }
   Config cfg;
-  config_load(&cfg, config, 0, NULL);
+  TsrErr cerr;
+  if (config_load(&cfg, config, 0, NULL, &cerr)) {
+    fprintf(stderr, "bench_model_gpu: %s\n", cerr.msg);
+    return 2;
+  }
   const ModelConfig *mc = &cfg.model;
   Model m;
   model_build(&m, mc, (ModelLayout){.tp = 1, .sp = 1}, be);

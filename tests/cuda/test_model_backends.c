@@ -51,7 +51,7 @@ static ModelConfig small_config(void) {
   c.pt = 1, c.ph = 4, c.pw = 4;  // grid 4x2x2: 16 tokens, 4 per latent frame
   c.dim = 48, c.depth = 2, c.heads = 4, c.mlp_ratio = 2;
   c.text_length = 6, c.text_layers = 1, c.vocab = 30, c.freq_dim = 32;
-  model_config_finalize(&c, "test_model_backends");
+  MUST(model_config_finalize(&c, "test_model_backends", &tl_err));
   return c;
 }
 

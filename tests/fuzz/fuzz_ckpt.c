@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static Config cfg;
   built = 0;
   if (!setjmp(fuzz_jmp)) {
-    ckpt_read_config(path, &cfg);
+    (void)ckpt_read_config(path, &cfg, &(TsrErr){0});
     const ModelConfig *mc = &cfg.model;
     double layers = (double)mc->depth + mc->text_layers + 2, d = mc->dim;
     double floats = layers * (4 + 2 * mc->mlp_ratio + 6) * d * d + ((double)mc->vocab + mc->patch_dim + mc->freq_dim) * d;

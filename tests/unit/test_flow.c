@@ -27,7 +27,7 @@ static void setup(Config *c) {
   m->dim = 64, m->depth = 1, m->heads = 1, m->text_length = 4, m->text_layers = 0, m->vocab = 16;
   m->mlp_ratio = 4, m->freq_dim = 256;
   strcpy(m->predict, "x");
-  model_config_finalize(m, "test_flow");
+  MUST(model_config_finalize(m, "test_flow", &tl_err));
   TrainConfig *t = &c->train;
   t->p_cond_none = t->p_cond_first = t->p_cond_prefix = t->p_cond_ends = t->p_cond_random = 0.0f;
 }

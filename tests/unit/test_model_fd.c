@@ -19,7 +19,7 @@ static ModelConfig cfg(void) {
   c.pt = 2, c.ph = 4, c.pw = 4;
   c.dim = 32, c.depth = 2, c.heads = 2, c.mlp_ratio = 2;
   c.text_length = 5, c.text_layers = 1, c.vocab = 20, c.freq_dim = 16;
-  model_config_finalize(&c, "test_model_fd");
+  MUST(model_config_finalize(&c, "test_model_fd", &tl_err));
   return c;
 }
 
@@ -84,7 +84,7 @@ static void test_minilm(void) {
   ModelConfig c = cfg();
   strcpy(c.text_encoder, "minilm");
   c.text_layers = 0;
-  model_config_finalize(&c, "test_model_fd minilm");
+  MUST(model_config_finalize(&c, "test_model_fd minilm", &tl_err));
   EXPECT(c.text_minilm && c.text_width == MINILM_WIDTH, "minilm config: text_width %d", c.text_width);
   Model m;
   model_build(&m, &c, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());

@@ -24,7 +24,7 @@ static ModelConfig small_config(void) {
   c.pt = 2, c.ph = 4, c.pw = 4;
   c.dim = 64, c.depth = 2, c.heads = 4, c.mlp_ratio = 4;
   c.text_length = 8, c.text_layers = 2, c.vocab = 50, c.freq_dim = 256;
-  model_config_finalize(&c, "test_model_vs_torch");
+  MUST(model_config_finalize(&c, "test_model_vs_torch", &tl_err));
   return c;
 }
 
@@ -110,7 +110,7 @@ int main(void) {
   check_case("build/model_case_small.h5", &small, 3, 0.3f);
   // The tiny model at its real shapes (512 tokens: several attention tiles).
   Config tiny;
-  config_load(&tiny, "configs/model/tiny.yaml", 0, NULL);
+  MUST(config_load(&tiny, "configs/model/tiny.yaml", 0, NULL, &tl_err));
   check_case("build/model_case_tiny.h5", &tiny.model, 2, 0.08f);
   return tl_finish("test_model_vs_torch");
 }

@@ -28,7 +28,7 @@ static ModelConfig config(void) {
   c.pt = 1, c.ph = 4, c.pw = 4;  // 16 tokens
   c.dim = 48, c.depth = 3, c.heads = 4, c.mlp_ratio = 2;
   c.text_length = 6, c.text_layers = 1, c.vocab = 30, c.freq_dim = 32;
-  model_config_finalize(&c, "test_recompute");
+  MUST(model_config_finalize(&c, "test_recompute", &tl_err));
   return c;
 }
 

@@ -21,7 +21,7 @@ static ModelConfig small_config(void) {
   c.pt = 2, c.ph = 4, c.pw = 4;
   c.dim = 32, c.depth = 2, c.heads = 2, c.mlp_ratio = 2;
   c.text_length = 6, c.text_layers = 1, c.vocab = 30, c.freq_dim = 32;
-  model_config_finalize(&c, "test_sampler");
+  MUST(model_config_finalize(&c, "test_sampler", &tl_err));
   return c;
 }
 
