@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "media/c2pa.h"
+#include "media/keys.h"
 #include "media/video_io.h"
 #include "media/watch.h"
 
@@ -35,6 +37,34 @@ static int write_text(const char *path, const char *data, size_t n, char *why, i
   return -1;
 }
 
+// The signer of this process, loaded on first use (TSR_SIGNING_KEY and
+// TSR_SIGNING_CERT, or a throwaway development key with one warning).
+static Signer g_signer;
+static int g_signer_ready;
+
+static int sign_mp4(const char *path, const char *json, size_t json_len, char *why, int whylen) {
+  TsrErr e = {0};
+  if (!g_signer_ready) {
+    int warn = 0;
+    if (signer_from_env(&g_signer, &warn, &e) != 0) {
+      snprintf(why, (size_t)whylen, "signing failed: %.500s", e.msg);
+      return -1;
+    }
+    if (warn)
+      fprintf(stderr, "tessera: warning: no signing key configured (TSR_SIGNING_KEY, TSR_SIGNING_CERT): videos are "
+                      "signed with a throwaway development key that proves nothing about who made them; "
+                      "run `tessera keys init DIR` (testing) or use a real certificate (docs/provenance.md)\n");
+    g_signer_ready = 1;
+  }
+  // The record is one JSON line; the assertion holds it without the newline.
+  while (json_len && (json[json_len - 1] == '\n' || json[json_len - 1] == ' ')) json_len--;
+  if (c2pa_sign_mp4(path, &g_signer, json, json_len, NULL, &e) != 0) {
+    snprintf(why, (size_t)whylen, "signing failed: %.500s", e.msg);
+    return -1;
+  }
+  return 0;
+}
+
 int outputs_write(const OutputPaths *p, const uint8_t *video, int frames, int H, int W, int k, const char *json,
                   size_t json_len, char *err, int errlen) {
   const char *final[3] = {p->mp4, p->sheet, p->json};
@@ -44,6 +74,7 @@ int outputs_write(const OutputPaths *p, const uint8_t *video, int frames, int H,
   uint8_t *big = watch_upscale(video, frames, H, W, k);
   if (video_write_mp4(tmp[0], big, frames, H * k, W * k, 8.0f, why, sizeof why) != 0) failed = 0;
   tsr_free(big);
+  if (failed < 0 && sign_mp4(tmp[0], json, json_len, why, sizeof why) != 0) failed = 0;
   if (failed < 0 && watch_contact_sheet(tmp[1], video, frames, H, W, why, sizeof why) != 0) failed = 1;
   if (failed < 0 && write_text(tmp[2], json, json_len, why, sizeof why) != 0) failed = 2;
   for (int i = 0; failed < 0 && i < 3; i++)

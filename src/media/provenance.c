@@ -1,6 +1,6 @@
 #include "media/provenance.h"
 
-#define TESSERA_VERSION "0.1.0"
+#include "media/version.h"
 
 static void field(StrBuf *b, const char *sep, const char *name, const char *v) {
   sb_printf(b, "%s\"%s\":", sep, name);
