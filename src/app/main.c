@@ -52,6 +52,8 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "render")) return cmd_render(argc - 1, argv + 1);
+  if (!strcmp(cmd, "verify")) { int cmd_verify(int, char **); return cmd_verify(argc - 1, argv + 1); }  // src/app/cmd_verify.c
+  if (!strcmp(cmd, "keys")) { int cmd_keys(int, char **); return cmd_keys(argc - 1, argv + 1); }  // src/app/cmd_keys.c
   if (!strcmp(cmd, "text")) { int cmd_text(int, char **); return cmd_text(argc - 1, argv + 1); }  // src/text/cmd_text.c
   tsr_user_error("unknown command '%s' (expected train, generate, eval, data, config or bench; see tessera --help)", cmd);
 }
