@@ -1,6 +1,8 @@
 #include "infer/outputs.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,12 +63,29 @@ static int signer_ready(char *why, int whylen) {
   return 0;
 }
 
-// The 32 watermark bits: the signer's key id, then a render id (the first
-// two bytes of the SHA-256 of the generation record).
+// The 32 watermark bits: the signer's key id, then a render id: the first
+// two bytes of the SHA-256 of the generation record without what does not
+// change the video (timing, the render list's place, the rank layout), so
+// the same prompt, seed and checkpoint carry the same mark whichever command
+// made them.
 static uint32_t wm_payload(const char *json, size_t json_len) {
   uint8_t md[32];
-  TSR_ASSERT(EVP_Digest(json, json_len, md, NULL, EVP_sha256(), NULL) == 1, "sha256");
-  return (uint32_t)key_id16(g_signer.cert) << 16 | (uint32_t)md[0] << 8 | md[1];
+  json_t *rec = json_loadb(json, json_len, 0, NULL);
+  char *canon = NULL;
+  if (rec) {
+    json_object_del(rec, "seconds");
+    json_object_del(rec, "render");
+    json_object_del(rec, "layout");
+    canon = json_dumps(rec, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(rec);
+  }
+  const char *src = canon ? canon : json;
+  size_t n = canon ? strlen(canon) : json_len;
+  TSR_ASSERT(EVP_Digest(src, n, md, NULL, EVP_sha256(), NULL) == 1, "sha256");
+  free(canon);
+  // A throwaway key has no identity: key id 0, so its videos stay reproducible.
+  uint32_t kid = g_signer.ephemeral ? 0 : key_id16(g_signer.cert);
+  return kid << 16 | (uint32_t)md[0] << 8 | md[1];
 }
 
 static int sign_mp4(const char *path, const char *json, size_t json_len, uint32_t payload, char *why, int whylen) {
