@@ -405,6 +405,7 @@ clean:
 	rm -rf build bin $(SAN_DIR) $(FUZZ_DIR)
 
 include mk/text.mk
+include mk/prov.mk
 
 include mk/bench.mk
 -include $(OBJ:.o=.d) $(APP_OBJ:.o=.d) build/app/main.d $(TEST_BIN:=.d)
