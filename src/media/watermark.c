@@ -86,26 +86,32 @@ static double *integrals(const uint8_t *rgb, int T, int H, int W) {
   return I;
 }
 
-// Each chip's residual (cell mean minus the mean of its neighbours), summed
-// over the frames that repeat it, for frames whose cell means are m.
+// Each chip's weighted residual, summed over the frames that repeat it: the
+// cell mean minus the mean of its neighbours, divided by the local activity
+// (the variance of the 3x3 cell means, plus a floor), so flat areas, where the
+// mark stands out, count more than busy ones. The weights depend on the
+// picture only, so without the mark each z below stays a sum of independent
+// random signs (variance 1).
 static void chip_residuals(double (*m)[WM_GRID][WM_GRID], int T, int sh, double *acc) {
   memset(acc, 0, NCHIP * sizeof *acc);
   for (int t = 0; t < T; t++)
     for (int i = 0; i < WM_GRID; i++)
       for (int j = 0; j < WM_GRID; j++) {
         if (isnan(m[t][i][j])) continue;
-        double s = 0;
+        double s = 0, s2 = 0;
         int n = 0;
         for (int di = -1; di <= 1; di++)
           for (int dj = -1; dj <= 1; dj++) {
             int a = i + di, b = j + dj;
             if ((di || dj) && a >= 0 && a < WM_GRID && b >= 0 && b < WM_GRID && !isnan(m[t][a][b])) {
               s += m[t][a][b];
+              s2 += m[t][a][b] * m[t][a][b];
               n++;
             }
           }
         if (n < 3) continue;
-        acc[(((t + sh) % WM_PERIOD) * WM_GRID + i) * WM_GRID + j] += m[t][i][j] - s / n;
+        double mean = s / n, var = fmax(0, s2 / n - mean * mean);
+        acc[(((t + sh) % WM_PERIOD) * WM_GRID + i) * WM_GRID + j] += (m[t][i][j] - mean) / (var + 16.0);
       }
 }
 
@@ -123,15 +129,18 @@ static double bit_scores(const uint8_t *bit, const int8_t *sign, const double *a
   return S;
 }
 
-// Adds amp[b] * sign * (+-1 for the bit) to every cell's luma, from src into dst.
-static void add_mark(const uint8_t *bit, const int8_t *sign, uint32_t payload, const float *amp, const uint8_t *src,
-                     uint8_t *dst, int T, int H, int W) {
+// Adds min(amp[b] + extra, WM_AMP_MAX) * sign * (+-1 for the bit) to every
+// cell's luma, from src into dst; extra [T][GRID][GRID] is what the picture
+// hides there beyond the base amplitude.
+static void add_mark(const uint8_t *bit, const int8_t *sign, uint32_t payload, const float *amp, const float *cap,
+                     const uint8_t *src, uint8_t *dst, int T, int H, int W) {
   for (int t = 0; t < T; t++)
     for (int y = 0; y < H; y++) {
       int gy = y * WM_GRID / H;
       for (int x = 0; x < W; x++) {
-        int c = ((t % WM_PERIOD) * WM_GRID + gy) * WM_GRID + x * WM_GRID / W;
-        float d = amp[bit[c]] * sign[c] * ((payload >> bit[c] & 1) ? 1.0f : -1.0f);
+        int gx = x * WM_GRID / W, c = ((t % WM_PERIOD) * WM_GRID + gy) * WM_GRID + gx;
+        float a = fminf(amp[bit[c]] + cap[((size_t)t * WM_GRID + gy) * WM_GRID + gx], WM_AMP_MAX);
+        float d = a * sign[c] * ((payload >> bit[c] & 1) ? 1.0f : -1.0f);
         size_t o = (((size_t)t * H + y) * W + x) * 3;
         for (int ch = 0; ch < 3; ch++) {  // the same offset on R, G, B: luma only
           float v = src[o + ch] + d;
@@ -153,12 +162,38 @@ void wm_embed(const WmKey *k, uint32_t payload, uint8_t *rgb, int T, int H, int 
   double *acc = malloc(NCHIP * sizeof *acc);
   TSR_ASSERT(host && m && acc, "out of memory");
   memcpy(host, rgb, n);
+  // Perceptual extra per cell: a tenth of the local spread of the cell means
+  // (3x3 cells): flat areas get the bit's amplitude, busy ones more.
+  float *cap = malloc((size_t)T * WM_GRID * WM_GRID * sizeof *cap);
+  TSR_ASSERT(cap, "out of memory");
+  {
+    const float c0[4] = {0, 0, 0, 0};
+    double *I = integrals(host, T, H, W);
+    for (int t = 0; t < T; t++) {
+      if (H >= WM_GRID && W >= WM_GRID) cells(I + t * fs, H, W, c0, m[t]);
+      for (int i = 0; i < WM_GRID; i++)
+        for (int j = 0; j < WM_GRID; j++) {
+          double s = 0, s2 = 0;
+          int k = 0;
+          for (int a = i - 1; a <= i + 1; a++)
+            for (int b = j - 1; b <= j + 1; b++)
+              if (H >= WM_GRID && W >= WM_GRID && a >= 0 && a < WM_GRID && b >= 0 && b < WM_GRID && !isnan(m[t][a][b])) {
+                s += m[t][a][b];
+                s2 += m[t][a][b] * m[t][a][b];
+                k++;
+              }
+          double sd = k > 1 ? sqrt(fmax(0, s2 / k - (s / k) * (s / k))) : 0;
+          cap[((size_t)t * WM_GRID + i) * WM_GRID + j] = (float)(0.1 * sd);
+        }
+    }
+    free(I);
+  }
   // Informed embedding: the embedder knows the picture, so it measures what
   // the detector will see (no crop, no shift) and raises the amplitude of
   // the bits whose margin is short (busy, noisy pictures), up to WM_AMP_MAX.
   const float crop0[4] = {0, 0, 0, 0};
   for (int it = 0; it < 8; it++) {
-    add_mark(bit, sign, payload, amp, host, rgb, T, H, W);
+    add_mark(bit, sign, payload, amp, cap, host, rgb, T, H, W);
     if (H < WM_GRID || W < WM_GRID) break;  // too small to measure: the base amplitude
     double *I = integrals(rgb, T, H, W), z[WM_BITS];
     for (int t = 0; t < T; t++) cells(I + t * fs, H, W, crop0, m[t]);
@@ -176,6 +211,7 @@ void wm_embed(const WmKey *k, uint32_t payload, uint8_t *rgb, int T, int H, int 
     if (!raised) break;
   }
   free(host);
+  free(cap);
   free(m);
   free(acc);
 }

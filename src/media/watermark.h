@@ -8,8 +8,9 @@
 // chip: the key assigns it to one of the 32 bits (each bit the same number of
 // chips) and a sign s = +-1; embedding adds amp * s * (+1 for bit 1, -1 for 0)
 // to the cell's luma. The detector averages each cell, removes the local
-// mean (the mean of the 8 neighbouring cells), and correlates: for bit b,
-// z_b = sum s*r / sqrt(sum r^2) over b's chips. Without the mark the signs are
+// mean (the mean of the 8 neighbouring cells), weights by the inverse local
+// activity, and correlates: for bit b, z_b = sum s*r / sqrt(sum r^2) over b's
+// chips. Without the mark the signs are
 // independent of the picture, so each z_b is a Rademacher sum with variance 1
 // and S = sum z_b^2 has the chi-square(32) Chernoff tail; the threshold on S
 // comes from that bound, for a false-detection rate <= 1e-6 over all the
@@ -21,7 +22,7 @@
 #define WM_GRID 16
 #define WM_PERIOD 8
 #define WM_AMP 3.0f       // luma levels (of 255) added or taken per cell, at least
-#define WM_AMP_MAX 24.0f  // at most (busy pictures, where the eye does not see it)
+#define WM_AMP_MAX 6.0f   // at most (busy pictures, where the eye does not see it)
 #define WM_TARGET_Z 8.0   // the margin per bit the embedder aims for before any attack
 
 typedef struct {

@@ -12,7 +12,8 @@ to half size, cropping 10% of each dimension (5% per side); `tessera verify
 the mark, plus random-noise clips, counted as false detections when the
 detector says "detected".
 
-usage: wm_bench.py TESSERA OUTDIR [N]   (N marked videos of each kind, default 50)
+usage: wm_bench.py TESSERA OUTDIR [N [NOISE]]   (N marked videos of each kind, default 50;
+       NOISE noise clips, default: enough for 220 unmarked videos in all)
 """
 import json, os, subprocess, sys
 import numpy as np
@@ -121,12 +122,14 @@ for kind, make, up in (("tessera 16x16 x16", shape_clip, 16), ("real 256x256", r
     results[kind] = {a: {"bit_accuracy": sum(acc[a]) / (32.0 * N), "detected": det[a], "videos": N,
                          "min_bits": min(acc[a])} for a in ATTACKS}
 # more unmarked: noise clips and half-size / cropped unmarked real clips
-for i in range(max(0, 200 - len(unmarked)) + 20):
+NOISE = int(sys.argv[4]) if len(sys.argv) > 4 else max(0, 200 - len(unmarked)) + 20
+for i in range(NOISE):
     p = f"{out}/noise.mp4"
     noise = rng.normal(128, rng.uniform(5, 60), (8, 64, 64, 3)).clip(0, 255)
     write_lossless(p, noise if i % 2 else np.repeat(np.repeat(noise[:, :16, :16], 4, 1), 4, 2))
     unmarked.append(detect(p))
 fd = sum(bool(w.get("detected")) for w in unmarked)
 print(json.dumps({"marked": results, "unmarked": {"videos": len(unmarked), "false_detections": fd,
-                  "max_score": max(w.get("score", 0) for w in unmarked),
+                  "max_score": max(w.get("score", 0) for w in unmarked), "scores_over_half_threshold":
+                  sum(w.get("score", 0) > 0.5 * w.get("threshold", 1e9) for w in unmarked),
                   "threshold": unmarked[0].get("threshold")}}, indent=1))
