@@ -66,9 +66,12 @@ assert d["valid"] and c["signature_valid"] and c["hard_binding_valid"] and c["de
 act = a["c2pa.actions"]["actions"][0]
 assert act["action"] == "c2pa.created" and act["digitalSourceType"].endswith("/trainedAlgorithmicMedia"), act
 assert act["softwareAgent"].startswith("tessera "), act
-assert a["org.tessera.generation"]["prompt"] == "a red circle moves left", a
+g = a["org.tessera.generation"]
+assert g["prompt"] == "a red circle moves left", g
+import hashlib
+assert g["conditioning_sha256"]["image"] == hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest(), g
 assert d["watermark"]["detected"] and d["watermark"]["payload"] == a["org.tessera.watermark"]["payload"], d["watermark"]
-' || fail "verify --json"
+' $tmp/first.png || fail "verify --json"
 echo "ok  generate + render: 4 MP4s Trusted by c2pa-python (dev CA as anchor), valid for tessera verify; watermark bits as signed (i2v)"
 (unset TSR_SIGNING_KEY TSR_SIGNING_CERT; G --prompt "a red circle moves left" --out $tmp/nokey.mp4 >/dev/null 2>$tmp/nokey.err) ||
   fail "generate without a key: $(cat $tmp/nokey.err)"

@@ -109,6 +109,11 @@ static void print_screen(const char *path, const C2paReport *r, const WmResult *
              (long long)json_integer_value(json_object_get(gen, "seed")), gen_str(gen, "sampler"),
              (long long)json_integer_value(json_object_get(gen, "steps")), json_number_value(json_object_get(gen, "cfg")),
              (long long)json_integer_value(json_object_get(gen, "frames")));
+      json_t *ch = json_object_get(gen, "conditioning_sha256"), *cond = json_object_get(gen, "conditioning"), *h;
+      const char *name;
+      json_object_foreach(ch, name, h) printf("  input:          --%s %s (sha256 %s)\n", name,
+                                              json_string_value(json_object_get(cond, name)),
+                                              json_is_string(h) ? json_string_value(h) : "unreadable when made");
       const char *sha = json_string_value(json_object_get(gen, "checkpoint_sha256"));
       printf("  checkpoint:     %s (step %lld%s%s)\n", gen_str(gen, "checkpoint"),
              (long long)json_integer_value(json_object_get(gen, "checkpoint_step")), sha ? ", sha256 " : "", sha ? sha : "");

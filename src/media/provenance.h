@@ -17,7 +17,8 @@ typedef struct {
   double strength;              // remix strength (0 without remix)
   const char *ckpt;
   long long ckpt_step;
-  uint64_t ckpt_fnv1a64;
+  uint64_t ckpt_fnv1a64;        // until the commands hash with SHA-256 (then removed)
+  const char *ckpt_sha256;      // the checkpoint's SHA-256 as hex (NULL: not computed)
   int use_ema;
   int ranks, dp, cfg_parallel, sp, tp;  // the layout that made it
   const char *render_prompts;   // render only: the prompt list (NULL: generate)
@@ -25,5 +26,8 @@ typedef struct {
   double seconds;
 } Provenance;
 
-// The record as one line of JSON (with its newline) appended to b.
+// The record as one line of JSON (with its newline) appended to b. The
+// conditioning inputs (image, extend, first, last, remix) are recorded with
+// their SHA-256 (libcrypto), read here; an unreadable one is recorded as null.
+// The same record is signed into the MP4's C2PA manifest (org.tessera.generation).
 void provenance_json(StrBuf *b, const Provenance *p);
