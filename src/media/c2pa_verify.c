@@ -18,6 +18,9 @@ static int fail(C2paReport *r, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(r->problem, sizeof r->problem, fmt, ap);
     va_end(ap);
+    // labels and names come from the file: keep the line printable
+    for (char *c = r->problem; *c; c++)
+      if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) *c = '?';
   }
   return -1;
 }
@@ -168,12 +171,16 @@ static void check_manifest(C2paReport *rep, const uint8_t *file, const BmffBox *
   Jumbf ast, cl, sg, a;
   const uint8_t *claim, *cose;
   size_t cln, cn;
+  if (strcmp(man->type4, "c2ma")) {
+    fail(rep, "manifest %s: not a standard manifest box (type '%s')", man->label, man->type4);
+    return;
+  }
   if (jumbf_child(man, "c2pa.assertions", &ast) != 0 || jumbf_child(man, "c2pa.claim", &cl) != 0 ||
-      jumbf_data(&cl, "cbor", &claim, &cln) != 0) {
+      strcmp(ast.type4, "c2as") || strcmp(cl.type4, "c2cl") || jumbf_data(&cl, "cbor", &claim, &cln) != 0) {
     fail(rep, "manifest %s: no assertion store or claim", man->label);
     return;
   }
-  if (jumbf_child(man, "c2pa.signature", &sg) != 0 || jumbf_data(&sg, "cbor", &cose, &cn) != 0) {
+  if (jumbf_child(man, "c2pa.signature", &sg) != 0 || strcmp(sg.type4, "c2cs") || jumbf_data(&sg, "cbor", &cose, &cn) != 0) {
     fail(rep, "manifest %s: no signature", man->label);
     return;
   }
