@@ -4,6 +4,8 @@
 // the threshold's false-detection bound).
 #include <string.h>
 
+#include "data/synth.h"
+#include "infer/eval.h"
 #include "media/bmff.h"
 #include "media/cbor.h"
 #include "media/watermark.h"
@@ -118,9 +120,56 @@ static void test_watermark(void) {
          "threshold %.1f\n", t);
 }
 
+// The mark's cost to the eval's scores: every item of the eval suite rendered
+// as its ground-truth clip (16x16, 8 frames, as the demo model makes them),
+// scored unmarked and marked; the totals may differ by at most 1 point.
+static void test_eval_cost(void) {
+  EvalSuite suite;
+  char err[512];
+  if (eval_suite_load("configs/eval/shapes.yaml", &suite, err, sizeof err) != 0) {
+    EXPECT(0, "suite: %s", err);
+    return;
+  }
+  const int T = 8, H = 16, W = 16;
+  uint8_t *v = malloc((size_t)T * H * W * 3);
+  double sum[2][3] = {{0}};
+  int n[3] = {0}, changed = 0;
+  WmKey k;
+  wm_key_from_string(&k, "eval");
+  for (int i = 0; i < suite.n; i++) {
+    const EvalItem *it = &suite.items[i];
+    if (it->mode != EVAL_T2V) continue;
+    SynthScene sc;
+    eval_item_scene(it, T, H, W, &sc);
+    synth_render(&sc, T, H, W, v);
+    EvalScore a, b;
+    eval_score_video(it, v, T, H, W, NULL, 0, &a);
+    wm_embed(&k, 0x5eed0000u + (uint32_t)i, v, T, H, W, WM_AMP);
+    eval_score_video(it, v, T, H, W, NULL, 0, &b);
+    float va[3] = {a.colour, a.shape, a.motion}, vb[3] = {b.colour, b.shape, b.motion};
+    for (int m = 0; m < 3; m++)
+      if (va[m] >= 0) {
+        sum[0][m] += va[m];
+        sum[1][m] += vb[m];
+        n[m]++;
+        changed += va[m] != vb[m];
+      }
+  }
+  const char *names[3] = {"colour", "shape", "motion"};
+  for (int m = 0; m < 3; m++) {
+    double pa = 100 * sum[0][m] / (n[m] ? n[m] : 1), pb = 100 * sum[1][m] / (n[m] ? n[m] : 1);
+    EXPECT(fabs(pa - pb) <= 1.0, "%s: %.1f%% unmarked, %.1f%% marked", names[m], pa, pb);
+    printf("  ok  eval %-6s on %d ground-truth clips: %.1f%% unmarked, %.1f%% marked\n", names[m], n[m], pa, pb);
+  }
+  printf("      (%d item scores changed by the mark)\n", changed);
+  free(v);
+  eval_suite_free(&suite);
+}
+
 int main(void) {
   test_cbor();
   test_bmff();
   test_watermark();
+  test_eval_cost();
   return tl_finish("test_prov");
 }
