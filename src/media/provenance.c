@@ -58,11 +58,6 @@ void provenance_json(StrBuf *b, const Provenance *p) {
   field(b, ",", "checkpoint", p->ckpt);
   sb_printf(b, ",\"checkpoint_step\":%lld,\"checkpoint_fnv1a64\":\"%016llx\",\"weights\":\"%s\",", p->ckpt_step,
             (unsigned long long)p->ckpt_fnv1a64, p->use_ema ? "ema" : "raw");
-  if (p->ckpt_sha256) {
-    sb_printf(b, "\"checkpoint_sha256\":");
-    sb_json_string(b, p->ckpt_sha256);
-    sb_printf(b, ",");
-  }
   sb_printf(b, "\"layout\":{\"ranks\":%d,\"dp\":%d,\"cfg_parallel\":%s,\"sp\":%d,\"tp\":%d},", p->ranks, p->dp,
             p->cfg_parallel ? "true" : "false", p->sp, p->tp);
   if (p->render_prompts) {

@@ -17,8 +17,7 @@ typedef struct {
   double strength;              // remix strength (0 without remix)
   const char *ckpt;
   long long ckpt_step;
-  uint64_t ckpt_fnv1a64;        // until the commands hash with SHA-256 (then removed)
-  const char *ckpt_sha256;      // the checkpoint's SHA-256 as hex (NULL: not computed)
+  uint64_t ckpt_fnv1a64;
   int use_ema;
   int ranks, dp, cfg_parallel, sp, tp;  // the layout that made it
   const char *render_prompts;   // render only: the prompt list (NULL: generate)
