@@ -44,7 +44,17 @@ static int write_text(const char *path, const char *data, size_t n, char *why, i
 // The signer of this process, loaded on first use (TSR_SIGNING_KEY and
 // TSR_SIGNING_CERT, or a throwaway development key with one warning).
 static Signer g_signer;
-static int g_signer_ready;
+static int g_signer_ready, g_warned;
+
+// Once per process, after the first video signed with a throwaway key is in
+// place (not before: a failing command keeps its one line of error).
+static void warn_ephemeral(void) {
+  if (!g_signer.ephemeral || g_warned) return;
+  g_warned = 1;
+  fprintf(stderr, "tessera: warning: no signing key configured (TSR_SIGNING_KEY, TSR_SIGNING_CERT): videos are "
+                  "signed with a throwaway development key that proves nothing about who made them; "
+                  "run `tessera keys init DIR` (testing) or use a real certificate (docs/provenance.md)\n");
+}
 
 static int signer_ready(char *why, int whylen) {
   TsrErr e = {0};
@@ -54,10 +64,6 @@ static int signer_ready(char *why, int whylen) {
       snprintf(why, (size_t)whylen, "signing failed: %.500s", e.msg);
       return -1;
     }
-    if (warn)
-      fprintf(stderr, "tessera: warning: no signing key configured (TSR_SIGNING_KEY, TSR_SIGNING_CERT): videos are "
-                      "signed with a throwaway development key that proves nothing about who made them; "
-                      "run `tessera keys init DIR` (testing) or use a real certificate (docs/provenance.md)\n");
     g_signer_ready = 1;
   }
   return 0;
@@ -134,7 +140,10 @@ int outputs_write(const OutputPaths *p, const uint8_t *video, int frames, int H,
       snprintf(why, sizeof why, "cannot rename %.200s into place: %s", tmp[i], strerror(errno));
       failed = i;
     }
-  if (failed < 0) return 0;
+  if (failed < 0) {
+    warn_ephemeral();
+    return 0;
+  }
   for (int i = 0; i < 3; i++) unlink(tmp[i]);
   snprintf(err, (size_t)errlen, "%s: cannot write: %s", final[failed], why);
   return -1;

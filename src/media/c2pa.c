@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "media/bmff.h"
 #include "media/cbor.h"
@@ -234,6 +235,10 @@ int c2pa_sign_mp4(const char *path, const Signer *s, const char *gen_json, size_
   if (build_store(&store, as, na, urn, s, err) != 0) goto done;
   TSR_ASSERT(store.n == n1, "manifest size changed between passes (%zu, %zu)", n1, store.n);
   memcpy(out.p + f0 + (ubox.n - store.n), store.p, store.n);
+  // The unsigned bytes are in memory: free their room first, so that signing
+  // needs no more disk than the signed file (a disk that holds the outputs
+  // does not fill up in between).
+  unlink(path);
   rc = file_write_all(path, out.p, out.n, err);
 done:
   for (int i = 0; i < 4; i++) bytes_free(&as[i].content);

@@ -16,10 +16,12 @@
 
 #include "media/version.h"
 
-// Adds a signed manifest to the MP4 at path, rewriting it (path.tmp, then
-// rename). gen_json: the generation record (a JSON object); extra_json: a
-// second JSON object recorded as org.tessera.watermark (NULL: none).
-// 0, or -1 with err (the file is left as it was).
+// Adds a signed manifest to the MP4 at path (a temporary output), rewriting
+// it: read, removed, written again (path.tmp, then rename), so it never needs
+// room for two copies. gen_json: the generation record (a JSON object);
+// extra_json: a second JSON object recorded as org.tessera.watermark (NULL:
+// none). 0, or -1 with err; after a failure to write, path is gone (before
+// that, e.g. a file that is not an MP4, it is left as it was).
 int c2pa_sign_mp4(const char *path, const Signer *s, const char *gen_json, size_t gen_len, const char *extra_json,
                   TsrErr *err);
 
