@@ -25,5 +25,8 @@ typedef struct {
   double seconds;
 } Provenance;
 
-// The record as one line of JSON (with its newline) appended to b.
+// The record as one line of JSON (with its newline) appended to b. The
+// conditioning inputs (image, extend, first, last, remix) are recorded with
+// their SHA-256 (libcrypto), read here; an unreadable one is recorded as null.
+// The same record is signed into the MP4's C2PA manifest (org.tessera.generation).
 void provenance_json(StrBuf *b, const Provenance *p);
