@@ -353,7 +353,7 @@ SAN_SKIP ?= test_slurm.sh test_cuda.sh
 SAN_UNIT_SKIP ?=
 # The part `make test` runs (1.5-2 minutes on 2 cores: the build, then the unit
 # binaries but the two whose time is PyTorch's and the eval loop's, not tessera's).
-SAN_CI := SAN_TESTS=unit SAN_UNIT_SKIP="test_model_vs_torch test_eval"
+SAN_CI := SAN_TESTS=unit SAN_UNIT_SKIP="test_model_vs_torch test_vae_vs_torch test_eval"
 SAN_TESTS ?= all
 .PHONY: sanitize sanitize-build
 sanitize-build:
