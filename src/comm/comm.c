@@ -75,17 +75,26 @@ static void group_ready(CommGroup *g, int want_rank, int want_size) {
   comm_stats_reset(g);
 }
 
+int comm_layout_check(int dp, int sp, int tp, const char *what, TsrErr *err) {
+  comm_init(NULL, NULL);
+  const int world = comm_world_size();
+  if (dp < 1 || sp < 1 || tp < 1)
+    return tsr_err(err, "%s: parallel layout dp=%d sp=%d tp=%d: each must be a positive integer", what, dp, sp, tp);
+  long long ranks = (long long)dp * sp * tp;
+  if (ranks != world)
+    return tsr_err(err, "%s: parallel layout dp=%d x sp=%d x tp=%d = %lld ranks, but the job has %d (world size); "
+                   "choose parallel.dp, parallel.sp, parallel.tp whose product is the number of ranks",
+                   what, dp, sp, tp, ranks, world);
+  return 0;
+}
+
 void comm_layout(CommContext *cc, int dp, int sp, int tp, const char *what) {
   comm_init(NULL, NULL);
   memset(cc, 0, sizeof *cc);
   int world = comm_world_size(), r = comm_world_rank();
-  if (dp < 1 || sp < 1 || tp < 1)
-    comm_user_error_all("%s: parallel layout dp=%d sp=%d tp=%d: each must be a positive integer", what, dp, sp, tp);
-  long long ranks = (long long)dp * sp * tp;
-  if (ranks != world)
-    comm_user_error_all("%s: parallel layout dp=%d x sp=%d x tp=%d = %lld ranks, but the job has %d (world size); "
-                        "choose parallel.dp, parallel.sp, parallel.tp whose product is the number of ranks",
-                        what, dp, sp, tp, ranks, world);
+  TsrErr err;
+  if (comm_layout_check(dp, sp, tp, what, &err))  // user input is checked before (comm_layout_check)
+    tsr_fatal(__FILE__, __LINE__, "comm", "%s", err.msg);
   cc->world_rank = r, cc->world_size = world;
   cc->dp = dp, cc->sp = sp, cc->tp = tp;
   // world_rank = (dp_rank * sp + sp_rank) * tp + tp_rank

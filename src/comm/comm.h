@@ -35,6 +35,7 @@
 //   bcast           n e on the root, 0 elsewhere
 // A group of size 1 sends nothing (0 bytes; the call is still counted).
 #pragma once
+#include "core/error.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,9 +74,11 @@ _Noreturn void comm_user_error_all(const char *fmt, ...) __attribute__((format(p
 int comm_world_first_failure(int failed);
 void comm_world_bcast_bytes(void *buf, size_t n, int root);
 
-// Split the world into the layout's groups (MPI backend). A layout that does
-// not multiply to the world size is a user error: one message on rank 0 and
-// every rank exits with code 2. `what` names the source (e.g. the config path).
+// Whether dp x sp x tp is a layout of this job's world: 0, or -1 with one
+// line naming `what` (e.g. the config path). Alike on every rank.
+int comm_layout_check(int dp, int sp, int tp, const char *what, TsrErr *err);
+// Split the world into the layout's groups (MPI backend); the layout must
+// pass comm_layout_check (else: a programming error, every rank aborts).
 // Calls comm_init first if nobody did.
 void comm_layout(CommContext *cc, int dp, int sp, int tp, const char *what);
 // Switch a group to NCCL (device buffers); collective over the group. The

@@ -16,6 +16,7 @@ int gen_layout_init(GenLayout *g, int sp, int ring, int tp, int cfg_parallel, co
   g->cfg = cfg, g->sp = sp, g->tp = tp, g->dp = world / replica, g->ring = ring;
   // (dp, branch) together are the first coordinate of the model's layout:
   //   world_rank = ((replica * cfg + branch) * sp + sp_rank) * tp + tp_rank
+  if (comm_layout_check(g->dp * cfg, sp, tp, what, err)) return -1;
   comm_layout(&g->cc, g->dp * cfg, sp, tp, what);
   g->replica = g->cc.dp_rank / cfg;
   g->branch = g->cc.dp_rank % cfg;

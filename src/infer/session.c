@@ -96,6 +96,7 @@ int infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayou
   s->ckpt = ckpt;
   if (check_is_checkpoint(ckpt, err)) return -1;  // the same file on every rank: all fail alike
   if (ckpt_read_config(ckpt, &s->cfg, err)) return -1;  // the same file on every rank
+  if (model_layout_check(&s->cfg.model, layout.tp, layout.sp, layout.ring, err)) return -1;  // alike on every rank
   if (!(s->be = open_device(dev, &layout, err))) return -1;
   model_build(&s->model, &s->cfg.model, layout, s->be);
   CkptBuffers bufs = {.params = &s->model.params};

@@ -58,29 +58,35 @@ static LinearOff add_linear_tp(ParamTable *t, const char *prefix, int in, int ou
   return o;
 }
 
-// Refuse layouts the model cannot be cut into: user errors that every rank
-// sees alike (one message, every rank exits 2). Missing groups are a
-// programming error.
+int model_layout_check(const ModelConfig *cfg, int tp, int sp, int ring_in, TsrErr *err) {
+  const int ring = ring_in > 1 ? ring_in : 1;
+  if (ring_in < 0 || sp % ring)
+    return tsr_err(err, "parallel.ring=%d: expected a divisor of parallel.sp=%d (sp = Ulysses degree x ring degree)",
+                   ring_in, sp);
+  const int U = sp / ring;
+  if (cfg->heads % (tp * U) && ring == 1)
+    return tsr_err(err, "model.heads=%d: parallel.tp=%d x parallel.sp=%d needs the heads to divide by tp*sp=%d "
+                   "(each rank attends with heads/(tp*sp) heads; ring attention, parallel.ring > 1, splits none)",
+                   cfg->heads, tp, sp, tp * sp);
+  if (cfg->heads % (tp * U))
+    return tsr_err(err, "model.heads=%d: parallel.tp=%d x Ulysses degree %d (parallel.sp=%d / parallel.ring=%d) needs "
+                   "the heads to divide by %d (each rank attends with heads/(tp*sp/ring) heads)",
+                   cfg->heads, tp, U, sp, ring, tp * U);
+  if (cfg->tokens % sp)
+    return tsr_err(err, "parallel.sp=%d does not divide the %d tokens of a clip (%d latent frames of %dx%d patches)", sp,
+                   cfg->tokens, cfg->grid_t, cfg->grid_h, cfg->grid_w);
+  return 0;
+}
+
+// A layout model_layout_check refuses, or groups that do not match it, are
+// the caller's mistake here: user input is checked before model_build.
 static void check_layout(const ModelConfig *cfg, ModelLayout lay) {
   TSR_ASSERT(lay.tp >= 1 && lay.sp >= 1 && lay.tp_rank >= 0 && lay.tp_rank < lay.tp && lay.sp_rank >= 0 &&
                  lay.sp_rank < lay.sp,
              "layout tp %d (rank %d) sp %d (rank %d)", lay.tp, lay.tp_rank, lay.sp, lay.sp_rank);
-  const int ring = lay.ring > 1 ? lay.ring : 1;
-  if (lay.ring < 0 || lay.sp % ring)
-    comm_user_error_all("parallel.ring=%d: expected a divisor of parallel.sp=%d (sp = Ulysses degree x ring degree)",
-                        lay.ring, lay.sp);
-  const int U = lay.sp / ring;
-  if (cfg->heads % (lay.tp * U) && ring == 1)
-    comm_user_error_all("model.heads=%d: parallel.tp=%d x parallel.sp=%d needs the heads to divide by tp*sp=%d "
-                        "(each rank attends with heads/(tp*sp) heads; ring attention, parallel.ring > 1, splits none)",
-                        cfg->heads, lay.tp, lay.sp, lay.tp * lay.sp);
-  if (cfg->heads % (lay.tp * U))
-    comm_user_error_all("model.heads=%d: parallel.tp=%d x Ulysses degree %d (parallel.sp=%d / parallel.ring=%d) needs "
-                        "the heads to divide by %d (each rank attends with heads/(tp*sp/ring) heads)",
-                        cfg->heads, lay.tp, U, lay.sp, ring, lay.tp * U);
-  if (cfg->tokens % lay.sp)
-    comm_user_error_all("parallel.sp=%d does not divide the %d tokens of a clip (%d latent frames of %dx%d patches)",
-                        lay.sp, cfg->tokens, cfg->grid_t, cfg->grid_h, cfg->grid_w);
+  TsrErr err;
+  if (model_layout_check(cfg, lay.tp, lay.sp, lay.ring, &err))
+    tsr_fatal(__FILE__, __LINE__, "model", "%s (model_layout_check first)", err.msg);
   TSR_ASSERT(lay.tp == 1 || (lay.tp_group && lay.tp_group->size == lay.tp && lay.tp_group->rank == lay.tp_rank),
              "layout tp=%d needs its tp group", lay.tp);
   TSR_ASSERT(lay.sp == 1 || (lay.sp_group && lay.sp_group->size == lay.sp && lay.sp_group->rank == lay.sp_rank),

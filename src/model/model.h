@@ -12,6 +12,7 @@
 #include "comm/comm.h"
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "core/params.h"
 #include "kernels/backend.h"
 
@@ -76,6 +77,10 @@ typedef struct {
   CommGroup *ulysses_group, *ring_group;
   CommGroup own_groups[2];
 } Model;
+
+// Whether the model can be cut into tp x sp ranks with `ring` of sp as ring
+// attention: 0, or -1 with one line naming the keys. Alike on every rank.
+int model_layout_check(const ModelConfig *cfg, int tp, int sp, int ring, TsrErr *err);
 
 // Declare the parameter table for this config and layout and allocate it in
 // the backend's memory (backend_cpu() for the host).

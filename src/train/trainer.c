@@ -424,6 +424,7 @@ static int setup(Trainer *tr) {
   // may run on (one per rank under mpirun's default binding)
   if (cfg->run.threads > 0) omp_set_num_threads(cfg->run.threads);
   fpenv_flush_denormals_all_threads();  // main() did; a resized pool is covered again here
+  if (comm_layout_check(par->dp, par->sp, par->tp, cfg->path, &tr->err)) return -1;  // alike on every rank
   comm_layout(&tr->cc, par->dp, par->sp, par->tp, cfg->path);
   CommContext *cc = &tr->cc;
   tr->rank0 = cc->world_rank == 0;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app_error.h"
 #include "comm/comm.h"
 #include "core/error.h"
 #include "testlib.h"
@@ -369,8 +370,9 @@ static void check_layout(int dp, int sp, int tp) {
 static int failure_mode(const char *mode) {
   CommContext cc;
   if (!strcmp(mode, "--bad-layout")) {  // dp*sp*tp != world: tp = 3 (2 at 3 ranks)
-    comm_layout(&cc, 1, 1, comm_world_size() == 3 ? 2 : 3, "configs/bad.yaml");
-    return 0;  // not reached: comm_layout exits 2
+    TsrErr err;  // refused as a command would refuse it: one message, every rank exits 2 (app_fail)
+    if (comm_layout_check(1, 1, comm_world_size() == 3 ? 2 : 3, "configs/bad.yaml", &err)) app_fail(&err);
+    return 0;  // not reached
   }
   comm_layout(&cc, comm_world_size(), 1, 1, "test_comm");
   if (!strcmp(mode, "--die-before-allreduce")) {  // rank 1 dies; the others wait in an allreduce
