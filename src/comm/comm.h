@@ -83,13 +83,16 @@ int comm_layout_check(int dp, int sp, int tp, const char *what, TsrErr *err);
 void comm_layout(CommContext *cc, int dp, int sp, int tp, const char *what);
 // Switch a group to NCCL (device buffers); collective over the group. The
 // first use picks this process's GPU (node-local rank mod device count) unless
-// the caller set one. Refused with a clear error (exit 2) when the build has no
-// NCCL or no GPU is present.
+// the caller set one. The caller checks comm_nccl_check first (a build without
+// NCCL, or no GPU here, is then the program's mistake: every rank aborts).
 // `stream` (a cudaStream_t, e.g. the backend's) orders the collectives after
 // the kernels queued there; NULL: a stream of the group's own. Host buffers
 // passed to a NCCL group still go over MPI (a loss, a norm): one group serves
 // both, chosen per call by where the buffer lives.
 void comm_group_use_nccl(CommGroup *g, void *stream);
+// Whether NCCL can run here (this build has it, a driver and a GPU are
+// present): 0, or -1 with the reason. comm_group_use_nccl needs it.
+int comm_nccl_check(TsrErr *err);
 int comm_have_nccl(void);  // 1 when this build has the NCCL backend
 // Wait until the group's queued calls are done (NCCL: its stream; MPI: no-op).
 void comm_sync(CommGroup *g);

@@ -59,18 +59,23 @@ static cudaStream_t st(const CommGroup *g) { return (cudaStream_t)g->stream; }
 // Before any CUDA/NCCL call: is there a driver and a device at all? A CPU
 // machine has no libcuda.so.1; asking the runtime there only gives a vaguer
 // error, so look for the driver first.
-static void require_gpu(void) {
+int comm_nccl_check(TsrErr *err) {
   void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!driver)
-    tsr_user_error("NCCL backend requested but no GPU is present (the CUDA driver libcuda.so.1 cannot be loaded: %s); "
-                   "use the CPU/MPI backend on this machine",
-                   dlerror());
+    return tsr_err(err, "NCCL backend requested but no GPU is present (the CUDA driver libcuda.so.1 cannot be loaded: "
+                   "%s); use the CPU/MPI backend on this machine", dlerror());
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess || n == 0)
-    tsr_user_error("NCCL backend requested but no GPU is present (cudaGetDeviceCount: %s, %d devices); "
-                   "use the CPU/MPI backend on this machine",
-                   e != cudaSuccess ? cudaGetErrorString(e) : "no error", n);
+    return tsr_err(err, "NCCL backend requested but no GPU is present (cudaGetDeviceCount: %s, %d devices); "
+                   "use the CPU/MPI backend on this machine", e != cudaSuccess ? cudaGetErrorString(e) : "no error", n);
+  return 0;
+}
+
+// Callers checked comm_nccl_check (comm.h): without a GPU here, the program erred.
+static void require_gpu(void) {
+  TsrErr err;
+  if (comm_nccl_check(&err)) tsr_fatal(__FILE__, __LINE__, "NCCL", "%s (comm_nccl_check first)", err.msg);
 }
 
 // Once per process: ranks on one node take devices local_rank mod count,
@@ -186,10 +191,12 @@ int comm_nccl_is_device(const void *p) {
   (void)p;
   return 0;
 }
+int comm_nccl_check(TsrErr *err) {
+  return tsr_err(err, "NCCL backend requested but this build has no NCCL (make found no CUDA + NCCL; see the ✓/✗ "
+                 "lines `make` prints)");
+}
 void comm_nccl_use(CommGroup *g, void *stream) {
-  tsr_user_error("NCCL backend requested for group %s but this build has no NCCL (make found no CUDA + NCCL; "
-                 "see the ✓/✗ lines `make` prints)",
-                 g->name);
+  tsr_fatal(__FILE__, __LINE__, "NCCL", "group %s: this build has no NCCL (comm_nccl_check first)", g->name);
 }
 #define UNREACHABLE(call) comm_fail(g, call, "no NCCL in this build")
 void comm_nccl_free(CommGroup *g) {}

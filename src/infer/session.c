@@ -72,6 +72,10 @@ static const Backend *open_device(InferDevice dev, ModelLayout *layout, TsrErr *
     backend_close(be);
     return NULL;
   }
+  if (be->nccl && agree(comm_nccl_check(err), err)) {
+    backend_close(be);
+    return NULL;
+  }
   if (be->nccl) {
     if (layout->tp_group && layout->tp_group->size > 1) comm_group_use_nccl(layout->tp_group, be->stream);
     if (layout->sp_group && layout->sp_group->size > 1) comm_group_use_nccl(layout->sp_group, be->stream);

@@ -407,6 +407,7 @@ static int open_backend(Trainer *tr) {
   tr->be->describe(tr->be, what, sizeof what);
   log_info("device: %s, %s", what, cfg->run.precision);
   if (!tr->be->nccl) return 0;
+  if (agree(tr, comm_nccl_check(&tr->err))) return -1;
   CommGroup *device_groups[] = {&tr->cc.tp_group, &tr->cc.sp_group, &tr->cc.dpsp_group};
   for (int i = 0; i < 3; i++)
     if (device_groups[i]->size > 1) comm_group_use_nccl(device_groups[i], tr->be->stream);

@@ -387,6 +387,8 @@ static int failure_mode(const char *mode) {
     return 0;
   }
   if (!strcmp(mode, "--nccl-refused")) {  // on a machine without a GPU: one clear user error, exit 2
+    TsrErr err;  // refused as a command refuses it
+    if (comm_nccl_check(&err)) app_fail(&err);
     comm_group_use_nccl(&cc.world, NULL);
     return 0;
   }
