@@ -5,14 +5,18 @@
 # tsr_user_error, tsr_user_error_abandon, comm_user_error_all, exit( or _exit(.
 # Comment lines are not counted.
 #
-# CLEAN lists the layers that must already have none: a call there fails this
-# test. The other layers' calls are printed (the work left), not failed.
-# TODO(issue 17, lead): once core, comm, model, text, train and infer are
-# converted, move them into CLEAN (in the end CLEAN = every layer below app,
-# and core/error.{h,c} no longer defines the exiting functions).
+# Every layer below app is held to it; ALLOWED names the few lines that may
+# stay, each with its reason, and a call anywhere else fails this test:
+#  - core/error.{h,c} define tsr_user_error and tsr_user_error_abandon (app's
+#    flag parsing uses them; they print once and exit 2);
+#  - model/checkpoint.c's write_failed: a checkpoint write that fails on one
+#    rank of several cannot return while the others sit in the collective
+#    HDF5 write; it leaves at once (without HDF5's exit handler, which crashes
+#    on a file whose close failed) and mpirun ends the job.
 set -u
 cd "$(dirname "$0")/.."
-CLEAN="kernels text data media train infer"
+CLEAN="core kernels comm model text data media train infer"
+ALLOWED='^src/core/error\.[ch]:[0-9]+:.*(void tsr_user_error(_abandon)?\(|_?exit\(2\))|^src/model/checkpoint\.c:[0-9]+:[[:space:]]*tsr_user_error_abandon\("%s: cannot write the checkpoint' 
 BELOW_APP="core kernels comm model text data media train infer"
 PATTERN='\b(tsr_user_error|tsr_user_error_abandon|comm_user_error_all|_?exit)[[:space:]]*\('
 
@@ -20,7 +24,7 @@ PATTERN='\b(tsr_user_error|tsr_user_error_abandon|comm_user_error_all|_?exit)[[:
 calls() {
   [ -d "src/$1" ] || return 0
   grep -rnE --include='*.c' --include='*.h' --include='*.cu' "$PATTERN" "src/$1" |
-    grep -vE '^[^:]+:[0-9]+:[[:space:]]*(//|/?\*)'
+    grep -vE '^[^:]+:[0-9]+:[[:space:]]*(//|/?\*)' | grep -vE "$ALLOWED"
 }
 
 failures=0

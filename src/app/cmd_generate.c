@@ -201,7 +201,7 @@ int cmd_generate(int argc, char **argv) {
   if (pipeline_sampler(&ses, &flags, "generate", &so, &sampler, &err)) tsr_user_error("%s", err.msg);
   so.progress = comm_world_rank() == 0 ? progress : NULL, so.cfg_group = gen_cfg_group(&gl);
   if (gl.cfg == 2 && so.cfg == 1.0f)
-    comm_user_error_all("generate: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");
+    app_fail(&(TsrErr){TSR_EXIT_USER, "generate: --cfg-parallel needs classifier-free guidance (--cfg other than 1)"});
   double t_start = timer_now();
   so.progress_ctx = &t_start;
   Model *m = &ses.model;

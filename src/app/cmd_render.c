@@ -214,7 +214,7 @@ static void open_session(InferSession *ses, const RenderArgs *a, GenLayout *gl, 
   if (infer_gate_open(ses, a->policy, &err)) app_fail(&err);
   float cfg = rs->flags.cfg >= 0 ? rs->flags.cfg : ses->cfg.sample.cfg;
   if (gl->cfg == 2 && cfg == 1.0f)
-    comm_user_error_all("render: --cfg-parallel needs classifier-free guidance (--cfg other than 1)");
+    app_fail(&(TsrErr){TSR_EXIT_USER, "render: --cfg-parallel needs classifier-free guidance (--cfg other than 1)"});
 }
 
 int cmd_render(int argc, char **argv) {

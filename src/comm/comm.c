@@ -51,20 +51,6 @@ uint64_t comm_stats_bytes(const CommGroup *g) {
   return s;
 }
 
-void comm_user_error_all(const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  if (comm_world_rank() == 0) {
-    fprintf(stderr, "tessera: error: %s\n", msg);
-    fflush(stderr);
-  }
-  comm_finalize();  // every rank is here, so MPI_Finalize's fence completes
-  exit(2);
-}
-
 // ---------------------------------------------------------------- layout
 
 static void group_ready(CommGroup *g, int want_rank, int want_size) {

@@ -62,11 +62,6 @@ int comm_world_size(void);  // 1 before comm_init or without MPI
 // the rank in MPI's shared-memory split of the world (then collective).
 int comm_local_rank(void);
 
-// A user mistake that EVERY rank detects the same way (a layout, a shape):
-// rank 0 prints "tessera: error: <message>", every rank finalizes MPI and
-// exits with code 2 -- one message, no MPI_Abort banner, no hang. For a
-// mistake only some ranks see, use tsr_user_error (it aborts the job with 2).
-_Noreturn void comm_user_error_all(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Agreement about an error (src/app/app_error.c), collective over the world:
 // the lowest rank that passed failed != 0, or -1 when none did; and a

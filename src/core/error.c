@@ -93,12 +93,6 @@ void tsr_mpi_fail(const char *file, int line, int code, const char *call) {
 // the message appears once, and when only they saw it, it still appears. The
 // rank leaves with _exit(2), not exit: MPI_Finalize (atexit) would wait for
 // ranks that are busy elsewhere; mpirun ends the job with status 2 instead.
-// The catch of this thread (NULL: user errors end the process).
-static _Thread_local TsrCatch *t_catch;
-
-void tsr_catch_push(TsrCatch *c) { t_catch = c; }
-void tsr_catch_pop(void) { t_catch = NULL; }
-
 // Shutdown hooks: few (one per open loader), so a small table under a lock.
 enum { MAX_HOOKS = 16 };
 static struct { void (*fn)(void *); void *arg; } g_hooks[MAX_HOOKS];
@@ -142,12 +136,6 @@ void tsr_shutdown(void) {
 _Noreturn static void user_error(int abandon, const char *fmt, va_list ap) {
   char msg[1024];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  if (t_catch) {  // a helper thread: hand the message over, do not exit
-    TsrCatch *c = t_catch;
-    t_catch = NULL;
-    memcpy(c->msg, msg, sizeof msg);
-    longjmp(c->jb, 1);
-  }
   int rank = 0, size = 1;
 #ifdef TSR_HAVE_MPI
   int up = 0, down = 0;

@@ -1,7 +1,6 @@
 // Error handling: library-call checks that abort every rank, and errors
 // returned to the caller for bad input.
 #pragma once
-#include <setjmp.h>
 #include <stddef.h>
 
 // A returned error. A library function that can fail on its input (a file, a
@@ -42,19 +41,6 @@ _Noreturn void tsr_user_error(const char *fmt, ...) __attribute__((format(printf
 // exit handler on a file whose close failed on a full disk): leaves with
 // _exit(2), skipping the exit handlers, after the shutdown hooks.
 _Noreturn void tsr_user_error_abandon(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-// A helper thread (the loader's prefetch thread) must never end the process:
-// only the main thread exits, after it has stopped its helpers. Such a thread
-// catches user errors: between tsr_catch_push(&c) (after setjmp(c.jb) returned
-// 0) and tsr_catch_pop(), tsr_user_error on that thread copies the message
-// into c.msg and longjmps to c.jb instead of exiting; the thread hands the
-// message to the main thread, which reports it once.
-typedef struct {
-  jmp_buf jb;
-  char msg[1024];
-} TsrCatch;
-void tsr_catch_push(TsrCatch *c);
-void tsr_catch_pop(void);
 
 // Work that must end before the libraries shut down (a prefetch thread inside
 // HDF5 while MPI_Finalize terminates HDF5): tsr_shutdown() runs the registered

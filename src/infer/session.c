@@ -104,12 +104,12 @@ int infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayou
   if (!(s->be = open_device(dev, &layout, err))) return -1;
   model_build(&s->model, &s->cfg.model, layout, s->be);
   CkptBuffers bufs = {.params = &s->model.params};
-  ckpt_load(ckpt, &bufs, &s->state, use_ema ? "ema" : "params");
+  if (ckpt_load(ckpt, &bufs, &s->state, use_ema ? "ema" : "params", err)) return -1;  // alike on every rank
   model_alloc_acts_forward(&s->model, max_batch);
   if (s->cfg.model.text_minilm) return agree(open_text_encoder(s, err), err);
   char **vocab;
   int V;
-  ckpt_read_vocab(ckpt, &vocab, &V);
+  if (ckpt_read_vocab(ckpt, &vocab, &V, err)) return -1;
   if (V > 0) {
     tokenizer_from_vocab(&s->tok, vocab, V);
     s->have_tokenizer = 1;

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
@@ -62,15 +64,38 @@ _Noreturn static void write_failed(CkptFile *k, const char *what, int err) {
 #define WCHECK(k, call, what) \
   do { if ((long long)(call) < 0) write_failed((k), (what), h5_stack_errno()); } while (0)
 
-// A mistake every rank sees alike (a missing tensor, a wrong shape): one line
-// from rank 0, every rank exits 2.
-// The HDF5 lock is released first (unlock_for_error).
-#define ckpt_error(k, ...)                                                    \
-  do {                                                                        \
-    unlock_for_error();                                                       \
-    if ((k)->world_size > 1) comm_user_error_all(__VA_ARGS__);                \
-    tsr_user_error(__VA_ARGS__);                                              \
+// A mistake in a file being read, which every rank sees alike (a missing
+// tensor, a wrong shape, a corrupt attribute): the HDF5 lock is released, and
+// the read jumps back to the public function that started it (READ_BEGIN),
+// which returns the line as an error on every rank. Outside one, the
+// program erred (tsr_fatal).
+static _Thread_local jmp_buf *t_catch;
+static _Thread_local char t_msg[1024];
+
+__attribute__((format(printf, 1, 2))) _Noreturn static void read_failed(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(t_msg, sizeof t_msg, fmt, ap);
+  va_end(ap);
+  if (!t_catch) tsr_fatal(__FILE__, __LINE__, "checkpoint", "%s", t_msg);
+  longjmp(*t_catch, 1);
+}
+#define ckpt_error(k, ...)     \
+  do {                         \
+    (void)(k);                 \
+    unlock_for_error();        \
+    read_failed(__VA_ARGS__);  \
   } while (0)
+// The public reading functions: READ_BEGIN(err, value on failure) ... READ_END before each return.
+#define READ_BEGIN(err, failed)   \
+  jmp_buf jb_, *outer_ = t_catch; \
+  if (setjmp(jb_)) {              \
+    t_catch = outer_;             \
+    tsr_err((err), "%s", t_msg);  \
+    return failed;                \
+  }                               \
+  t_catch = &jb_
+#define READ_END() (t_catch = outer_)
 
 static CkptFile *file_new(const char *path, const CkptComm *c) {
   CkptFile *k = tsr_calloc(1, sizeof *k);
@@ -338,7 +363,7 @@ static char *read_str_attr(CkptFile *k, const char *name, size_t max, int option
   return s;
 }
 
-CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s) {
+static CkptFile *open_for_reading(const char *path, const CkptComm *c, CkptState *s) {
   CkptFile *k = file_new(path, c);
   k->reading = 1;
   h5_lock();
@@ -422,7 +447,7 @@ static hid_t open_tensor(CkptFile *k, const char *name, const ParamInfo *p) {
   return ds;
 }
 
-void ckpt_read_group(CkptFile *k, const char *group, const ParamTable *t, float *buf) {
+static void read_group(CkptFile *k, const char *group, const ParamTable *t, float *buf) {
   h5_lock();
   // Names, types and logical shapes first: a different model config is one
   // clear error on every rank before any data moves.
@@ -465,6 +490,20 @@ void ckpt_read_group(CkptFile *k, const char *group, const ParamTable *t, float 
   h5_unlock();
 }
 
+CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s, TsrErr *err) {
+  READ_BEGIN(err, NULL);
+  CkptFile *k = open_for_reading(path, c, s);
+  READ_END();
+  return k;
+}
+
+int ckpt_read_group(CkptFile *k, const char *group, const ParamTable *t, float *buf, TsrErr *err) {
+  READ_BEGIN(err, -1);
+  read_group(k, group, t, buf);
+  READ_END();
+  return 0;
+}
+
 void ckpt_close(CkptFile *k) {
   h5_lock();
   if (k->reading) RCHECK(k, H5Fclose(k->f), "close");
@@ -475,20 +514,23 @@ void ckpt_close(CkptFile *k) {
   tsr_free(k);
 }
 
-void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which) {
-  CkptFile *k = ckpt_open(path, NULL, s);
+int ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which, TsrErr *err) {
+  READ_BEGIN(err, -1);
+  CkptFile *k = open_for_reading(path, NULL, s);
   const ParamTable *t = b->params;
   // the weights may live on a device: read on the host, then upload
   float *host = t->mem && !t->mem->host ? tsr_calloc(t->total, sizeof(float)) : t->data;
-  ckpt_read_group(k, strcmp(which, "ema") == 0 ? "ema" : "params", t, host);
+  read_group(k, strcmp(which, "ema") == 0 ? "ema" : "params", t, host);
   if (host != t->data) {
     mem_upload(t->mem, t->data, host, t->total * sizeof(float));
     tsr_free(host);
   }
-  if (b->m) ckpt_read_group(k, "optim/m", t, b->m);
-  if (b->v) ckpt_read_group(k, "optim/v", t, b->v);
-  if (b->ema) ckpt_read_group(k, "ema", t, b->ema);
+  if (b->m) read_group(k, "optim/m", t, b->m);
+  if (b->v) read_group(k, "optim/v", t, b->v);
+  if (b->ema) read_group(k, "ema", t, b->ema);
   ckpt_close(k);
+  READ_END();
+  return 0;
 }
 
 // Step number of "ckpt_<step>.h5", or -1.
@@ -562,20 +604,23 @@ int ckpt_run_id(const char *path, char *out, size_t n) {
 // They open the file as ckpt_open does (format, version, counters checked).
 int ckpt_read_config(const char *path, Config *cfg, TsrErr *err) {
   CkptState s;
-  CkptFile *k = ckpt_open(path, NULL, &s);
+  READ_BEGIN(err, -1);
+  CkptFile *k = open_for_reading(path, NULL, &s);
   h5_lock();
   char *yaml = read_str_attr(k, "config", CKPT_CONFIG_MAX, 0);
   h5_unlock();
   ckpt_close(k);
+  READ_END();
   // Parsed from memory: its errors read "PATH:LINE:COL: key: ...".
   const int rc = config_load_text(cfg, path, yaml, strlen(yaml), err);
   free(yaml);
   return rc;
 }
 
-void ckpt_read_vocab(const char *path, char ***words, int *n) {
+int ckpt_read_vocab(const char *path, char ***words, int *n, TsrErr *err) {
   CkptState s;
-  CkptFile *k = ckpt_open(path, NULL, &s);
+  READ_BEGIN(err, -1);
+  CkptFile *k = open_for_reading(path, NULL, &s);
   *words = NULL;
   *n = 0;
   h5_lock();
@@ -592,4 +637,6 @@ void ckpt_read_vocab(const char *path, char ***words, int *n) {
   }
   h5_unlock();
   ckpt_close(k);
+  READ_END();
+  return 0;
 }

@@ -58,7 +58,7 @@ void ckpt_save(const char *path, const CkptBuffers *b, const CkptState *s, const
 // `which` = "params" or "ema" chooses the weights loaded into params->data.
 // m/v/ema are filled when non-NULL and present (an error if requested and absent).
 // A sharded table (ParamInfo split fields) reads its own hyperslab.
-void ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which);
+int ckpt_load(const char *path, CkptBuffers *b, CkptState *s, const char *which, TsrErr *err);
 
 // ---- Checkpoints of a multi-rank job, one group of tensors at a time (the
 // trainer stages ZeRO-sharded state through one scratch buffer).
@@ -85,20 +85,20 @@ double ckpt_commit(CkptFile *f, char *const *vocab, int vocab_size);
 // Open PATH (every rank its own read-only handle) and read its attributes into
 // s. A missing, truncated or foreign file is a user error (exit 2; one message
 // when every rank of c->world sees it).
-CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s);
+CkptFile *ckpt_open(const char *path, const CkptComm *c, CkptState *s, TsrErr *err);  // NULL and err on failure
 int ckpt_has_group(CkptFile *f, const char *group);
 // Check that every parameter of t is in /group at its logical shape (a user
 // error naming the parameter otherwise), then read each whole tensor, check its
 // checksum and that every value is finite (a user error naming the tensor
 // otherwise), and keep this rank's part of it in buf.
-void ckpt_read_group(CkptFile *f, const char *group, const ParamTable *t, float *buf);
+int ckpt_read_group(CkptFile *f, const char *group, const ParamTable *t, float *buf, TsrErr *err);
 void ckpt_close(CkptFile *f);
 
 // The config the checkpoint was trained with (its `config` attribute).
 int ckpt_read_config(const char *path, Config *cfg, TsrErr *err);
 // The tokenizer vocabulary (/tokenizer/vocab): *words malloc'ed array of
 // malloc'ed strings, *n entries; *n = 0 when the checkpoint has none.
-void ckpt_read_vocab(const char *path, char ***words, int *n);
+int ckpt_read_vocab(const char *path, char ***words, int *n, TsrErr *err);
 // The latest ckpt_<step>.h5 in dir (by step), or "" if none. out has size n.
 void ckpt_latest(const char *dir, char *out, int n);
 // Remove all but the newest `keep` ckpt_<step>.h5 of run `run_id` in dir

@@ -176,10 +176,13 @@ static float *host_dest(Trainer *tr, float *buf) { return tr->stage ? tr->stage 
 static void from_host(Trainer *tr, float *buf, const float *host) {
   be_upload(tr->be, buf, host, tr->zero.padded * sizeof(float));  // nothing to do when host == buf
 }
-static void read_group(Trainer *tr, CkptFile *f, const char *group, float *buf) {
+// Every rank reads the same tensors' names, shapes and checksums: a bad file
+// fails alike on all of them.
+static int read_group(Trainer *tr, CkptFile *f, const char *group, float *buf) {
   float *h = host_dest(tr, buf);
-  ckpt_read_group(f, group, &tr->model.params, h);
+  if (ckpt_read_group(f, group, &tr->model.params, h, &tr->err)) return -1;
   from_host(tr, buf, h);
+  return 0;
 }
 
 // Collective: every rank writes its hyperslabs. The ZeRO shards of m, v and
@@ -260,7 +263,8 @@ static int resume(Trainer *tr) {
   }
   if (!path[0]) return 0;
   CkptComm cc = ckpt_comm(tr);
-  CkptFile *f = ckpt_open(path, &cc, &tr->state);
+  CkptFile *f = ckpt_open(path, &cc, &tr->state, &tr->err);
+  if (agree(tr, f ? 0 : -1)) return -1;
   int rc = check_model_keys(tr, path);  // before the tensors: a different model is named as such
   if (!rc && tr->text && strcmp(tr->state.text_sha256, text_cond_sha256(tr->text)) != 0)
     rc = tsr_err(&tr->err, "%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other "
@@ -270,12 +274,11 @@ static int resume(Trainer *tr) {
     ckpt_close(f);
     return -1;
   }
-  read_group(tr, f, "params", t->data);
-  read_group(tr, f, "optim/m", t->grad);
+  if (agree(tr, read_group(tr, f, "params", t->data)) || agree(tr, read_group(tr, f, "optim/m", t->grad))) return -1;
   zero_take(&tr->zero, t->grad, tr->zero.m);
-  read_group(tr, f, "optim/v", t->grad);
+  if (agree(tr, read_group(tr, f, "optim/v", t->grad))) return -1;
   zero_take(&tr->zero, t->grad, tr->zero.v);
-  read_group(tr, f, "ema", t->grad);
+  if (agree(tr, read_group(tr, f, "ema", t->grad))) return -1;
   zero_take(&tr->zero, t->grad, tr->zero.ema);
   ckpt_close(f);
   be_zero(tr->be, t->grad, tr->zero.padded);

@@ -25,10 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       built = 1;
       CkptBuffers b = {.params = &model.params};
       CkptState s;
-      ckpt_load(path, &b, &s, "params");
+      (void)ckpt_load(path, &b, &s, "params", &(TsrErr){0});
       char **words;
       int n;
-      ckpt_read_vocab(path, &words, &n);
+      (void)ckpt_read_vocab(path, &words, &n, &(TsrErr){0});
       for (int i = 0; i < n; i++) free(words[i]);
       free(words);
     }
