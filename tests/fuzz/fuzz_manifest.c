@@ -16,9 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FILE *f = fopen(path, "wb");
   if (!f || fwrite(data, 1, size, f) != size || fclose(f)) abort();
   ManifestState st = {0};
-  if (!setjmp(fuzz_jmp)) {
-    manifest_load(dir, &st);
-    manifest_state_free(&st);
-  }
+  manifest_load(dir, 0, &st);  // bad lines are ignored and counted, never an exit
+  manifest_state_free(&st);
   return 0;
 }
