@@ -264,7 +264,7 @@ void manifest_load(const char *dir, int total, ManifestState *st) {
   }
   st->total = total;
   // Fold: per index, the latest record; "running" records counted.
-  qsort(recs.v, (size_t)recs.n, sizeof *recs.v, by_index_then_time);
+  if (recs.n) qsort(recs.v, (size_t)recs.n, sizeof *recs.v, by_index_then_time);
   st->items = calloc((size_t)recs.n + 1, sizeof *st->items);
   TSR_ASSERT(st->items, "out of memory");
   for (long i = 0; i < recs.n; i++) {

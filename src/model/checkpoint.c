@@ -619,6 +619,8 @@ int ckpt_read_config(const char *path, Config *cfg, TsrErr *err) {
 
 int ckpt_read_vocab(const char *path, char ***words, int *n, TsrErr *err) {
   CkptState s;
+  *words = NULL;
+  *n = 0;
   READ_BEGIN(err, -1);
   CkptFile *k = open_for_reading(path, NULL, &s);
   *words = NULL;

@@ -15,8 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *path = fuzz_file("ckpt", data, size);
   static Config cfg;
   built = 0;
-  if (!setjmp(fuzz_jmp)) {
-    (void)ckpt_read_config(path, &cfg, &(TsrErr){0});
+  if (!setjmp(fuzz_jmp) && ckpt_read_config(path, &cfg, &(TsrErr){0}) == 0) {  // errors are returned
     const ModelConfig *mc = &cfg.model;
     double layers = (double)mc->depth + mc->text_layers + 2, d = mc->dim;
     double floats = layers * (4 + 2 * mc->mlp_ratio + 6) * d * d + ((double)mc->vocab + mc->patch_dim + mc->freq_dim) * d;
@@ -28,9 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       (void)ckpt_load(path, &b, &s, "params", &(TsrErr){0});
       char **words;
       int n;
-      (void)ckpt_read_vocab(path, &words, &n, &(TsrErr){0});
-      for (int i = 0; i < n; i++) free(words[i]);
-      free(words);
+      if (ckpt_read_vocab(path, &words, &n, &(TsrErr){0}) == 0) {
+        for (int i = 0; i < n; i++) free(words[i]);
+        free(words);
+      }
     }
   }
   if (built) model_free(&model);
