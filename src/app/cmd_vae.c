@@ -11,6 +11,7 @@
 #include "app/app_error.h"
 #include "app/flags.h"
 #include "core/fs.h"
+#include "core/h5io.h"
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "core/sha256.h"
@@ -30,8 +31,9 @@ static void usage(FILE *f) {
           "        train.out, train.steps, train.batch, train.lr, train.weight_decay, train.seed,\n"
           "        train.ckpt_every, train.log_every, train.resume (auto or a path), train.overwrite,\n"
           "        clip.frames, clip.height, clip.width\n"
-          "  eval --ckpt F --data C [--out DIR] [--clips N]   PSNR and SSIM per held-out clip, eval.json,\n"
-          "        sheet.png (input | reconstruction); C: a corpus.h5, or synth (shapes-world clips)\n"
+          "  eval --ckpt F --data C [--out DIR] [--clips N] [--dump]   PSNR and SSIM per held-out clip,\n"
+          "        eval.json, sheet.png (input | reconstruction); C: a corpus.h5, or synth (shapes-world\n"
+          "        clips); --dump also writes clips.h5 (/input, /recon [n,T,H,W,C]) to check the metrics\n"
           "  encode --ckpt F IN.mp4 --out L.h5 [--frames N] [--height H --width W]   the posterior mean\n"
           "  decode --ckpt F L.h5 --out OUT.mp4\n");
 }
@@ -67,7 +69,7 @@ static int cmd_train_vae(int argc, char **argv) {
 // Flags of eval / encode / decode: --name VALUE pairs and positional files.
 typedef struct {
   const char *ckpt, *data, *out, *in;
-  int clips, frames, height, width;
+  int clips, frames, height, width, dump;
 } Args;
 
 static void parse(const char *cmd, int argc, char **argv, Args *a) {
@@ -75,6 +77,10 @@ static void parse(const char *cmd, int argc, char **argv, Args *a) {
   *a = (Args){.clips = 8};
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
+    if (!strcmp(f, "--dump")) {
+      a->dump = 1;
+      continue;
+    }
     if (f[0] != '-') {
       if (a->in) tsr_err(&err, "vae %s: %s: expected one input file, got a second one", cmd, f), app_fail(&err);
       a->in = f;
@@ -140,6 +146,8 @@ static int cmd_eval_vae(int argc, char **argv) {
   const int rows = n < 4 ? n : 4;
   uint8_t *sheet = calloc((size_t)T * rows * H * 2 * W * 3, 1);
   json_t *list = json_array();
+  float *dump_x = a.dump ? malloc((size_t)n * clip_n * sizeof(float)) : NULL;
+  float *dump_y = a.dump ? malloc((size_t)n * clip_n * sizeof(float)) : NULL;
   double psnr_sum = 0, ssim_sum = 0;
   for (int i = 0; i < n; i++) {
     APP_TRY(vae_clips_read(clips, i, x, &err), &err);
@@ -151,6 +159,10 @@ static int cmd_eval_vae(int argc, char **argv) {
     const double psnr = vae_psnr(x, y, clip_n);
     psnr_sum += psnr, ssim_sum += ssim;
     json_array_append_new(list, json_pack("{s:i, s:o, s:o}", "clip", i, "psnr", jx_round(psnr, 7), "ssim", jx_round(ssim, 7)));
+    if (dump_x) {
+      memcpy(dump_x + (size_t)i * clip_n, x, clip_n * sizeof(float));
+      memcpy(dump_y + (size_t)i * clip_n, y, clip_n * sizeof(float));
+    }
     if (i < rows && v.cfg.in_channels == 3) sheet_put(sheet, rows, i, x, y, T, H, W);
     log_info("clip %d | psnr %.3f dB | ssim %.4f", i, psnr, ssim);
   }
@@ -165,6 +177,15 @@ static int cmd_eval_vae(int argc, char **argv) {
   if (v.cfg.in_channels == 3) {
     snprintf(path, sizeof path, "%s/sheet.png", out);
     if (watch_contact_sheet(path, sheet, T, rows * H, 2 * W, why, sizeof why)) tsr_err(&err, "%s: %s", path, why), app_fail(&err);
+  }
+  if (dump_x) {
+    snprintf(path, sizeof path, "%s/clips.h5", out);
+    const int64_t dims[5] = {n, T, H, W, v.cfg.in_channels};
+    hid_t f = h5_create(path);
+    h5_write(f, "/input", H5T_NATIVE_FLOAT, dump_x, 5, dims);
+    h5_write(f, "/recon", H5T_NATIVE_FLOAT, dump_y, 5, dims);
+    h5_close(f);
+    free(dump_x), free(dump_y);
   }
   printf("psnr %.3f dB | ssim %.4f | %d clips | %s/eval.json\n", psnr_sum / n, ssim_sum / n, n, out);
   free(x), free(y), free(lat), free(sheet);

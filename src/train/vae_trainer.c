@@ -162,7 +162,7 @@ static int run(Run *r, const VaeConfig *cfg, const Backend *be, TsrErr *err) {
   if (vae_clips_channels(r->clips) != cfg->in_channels)
     return tsr_err(err, "%s: channels: expected %d (vae.in_channels), got %d", o->data_path, cfg->in_channels,
                    vae_clips_channels(r->clips));
-  if (vae_check_clip(cfg, T, H, W, o->data_path[0] ? o->data_path : "clip", err)) return -1;
+  if (vae_check_clip(cfg, T, H, W, o->data_path[0] ? o->data_path : "synth clips (clip.*)", err)) return -1;
   if (fs_mkdirs(o->out) || fs_check_writable(o->out))
     return tsr_err(err, "%s: train.out: expected a writable directory: %s", o->out, strerror(errno));
   snprintf(r->ckpt, sizeof r->ckpt, "%s/vae.h5", o->out);

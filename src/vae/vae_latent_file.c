@@ -58,7 +58,7 @@ int vae_latent_read(const char *path, const VaeConfig *cfg, VaeLatentFile *l, Ts
   for (int i = 0; !rc && i < 3; i++)
     if (h5_attr_read_ints(f, names[i], 1, &v[i], why) < 0 || v[i] < 1 || v[i] > 65536)
       rc = tsr_err(err, "%s: attribute %s: expected a size in [1, 65536]", path, names[i]);
-  if (!rc && h5_attr_read_str(f, "vae_sha256", 64, &sha, why) < 0) rc = tsr_err(err, "%s: %s", path, why);
+  if (!rc && h5_attr_read_str(f, "vae_sha256", 80, &sha, why) < 0) rc = tsr_err(err, "%s: %s", path, why);
   if (!rc) {
     l->T = (int)v[0], l->H = (int)v[1], l->W = (int)v[2];
     snprintf(l->vae_sha256, sizeof l->vae_sha256, "%s", sha);
