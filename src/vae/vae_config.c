@@ -184,12 +184,11 @@ int vae_config_load(VaeConfig *c, const char *path, TsrErr *e) {
   if (!f) return tsr_err(e, "%s: expected a readable VAE config (YAML), got: %s", path, strerror(errno));
   char *text = NULL;
   size_t len = 0, cap = 0, n;
-  char buf[4096];
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-    if (len + n > cap) text = realloc(text, cap = 2 * (len + n));
-    memcpy(text + len, buf, n);
+  do {
+    if (len == cap) text = realloc(text, cap = 2 * cap + 4096);
+    n = fread(text + len, 1, cap - len, f);
     len += n;
-  }
+  } while (n > 0);
   fclose(f);
   int rc = vae_config_load_text(c, text ? text : "", len, path, e);
   free(text);
