@@ -89,6 +89,9 @@ $BIN train $OLDPWD/configs/train/tiny.yaml train.steps=1 train.out=dit > dit.log
 cp l.h5 nan.h5
 $PY -c "import h5py, numpy; f=h5py.File('nan.h5','r+'); f['latent'][0,0,0,0]=numpy.nan"
 printf 'vae:\n  name: x\n  in_channels: 3\n  base_channels: 8\n  channel_mult: [1, 2]\n  temporal_down: [1]\n  res_blocks: 1\n  latent_channels: 4\n  groups: 3\n' > bad.yaml
+cp c/vae.h5 corrupt.h5
+$PY -c "import h5py; f=h5py.File('corrupt.h5','r+'); d=f['params/encoder.conv_in.weight']; x=d[()]; x.flat[7]+=1; d[...]=x"
+sed 's/base_channels: 32/base_channels: 16/' $CFG > other.yaml
 expect() {  # name, expected text, command...
   local name=$1 want=$2; shift 2
   set +e; "$@" > out.txt 2> err.txt; local rc=$?; set -e
@@ -102,6 +105,8 @@ expect config "bad.yaml: vae.groups: expected a divisor of every level's channel
 expect key "train.stepz: unknown key" $BIN vae train $CFG train.stepz=3
 expect clip "clip.*): frames: expected 1 + a multiple of the temporal compression 4, got 6" $BIN vae train $CFG train.out=x clip.frames=6
 expect exists "a/vae.h5: exists: expected a new run directory" $BIN vae train $CFG train.out=a
+expect corrupt "corrupt.h5: /params/encoder.conv_in.weight: checksum mismatch" $BIN vae eval --ckpt corrupt.h5
+expect other-config "b/vae.h5: attribute config: expected the VAE config being trained" $BIN vae train other.yaml train.out=b train.resume=auto
 expect nan-latent "nan.h5: /latent: element 0 is not finite" $BIN vae decode --ckpt c/vae.h5 nan.h5 --out x.mp4
 expect not-latent "a/vae.h5: attribute format: expected 'tessera-vae-latent'" $BIN vae decode --ckpt c/vae.h5 a/vae.h5 --out x.mp4
 expect no-video "nope.mp4: " $BIN vae encode --ckpt c/vae.h5 nope.mp4 --out x.h5
