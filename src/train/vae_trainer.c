@@ -205,6 +205,7 @@ static int run(Run *r, const VaeConfig *cfg, const Backend *be, TsrErr *err) {
                           "run", r->st.run_id);
     char *line = jx_dump(m);
     fprintf(r->metrics, "%s\n", line);
+    fflush(r->metrics);
     free(line);
     json_decref(m);
     const int sig = train_signal_pending();
