@@ -21,6 +21,7 @@ grep -q '^step 6 | loss ' a.log || fail "no 'step N | loss X' line"
 [ "$(wc -l < a/metrics.jsonl)" = 6 ] || fail "metrics.jsonl: expected 6 lines"
 [ -s a/loss.png ] || fail "no loss.png"
 $BIN vae train $CFG train.out=b train.steps=3 train.batch=2 > b1.log 2>&1 || fail "train b"
+echo '{"step":4,"loss":9,"run":"a line of a step after the checkpoint, from a killed run"}' >> b/metrics.jsonl
 $BIN vae train $CFG train.out=b train.steps=6 train.batch=2 train.resume=auto > b2.log 2>&1 || { cat b2.log; fail "resume"; }
 grep -q 'resumed from b/vae.h5 at step 3' b2.log || fail "did not resume"
 $PY - <<'PY' || fail "resume is not bit-exact"

@@ -150,6 +150,33 @@ static int resume(Run *r, const VaeConfig *cfg, TsrErr *err) {
   return 1;
 }
 
+// A run killed after its last checkpoint left metrics lines past it: they are
+// dropped on resume (the steps are trained again), so that every step has one
+// line. Written under a temporary name and renamed.
+static int trim_metrics(const char *path, int64_t step, TsrErr *err) {
+  FILE *in = fopen(path, "r");
+  if (!in) return 0;
+  char tmp[1200], *line = NULL, why[256];
+  size_t cap = 0;
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *out = fopen(tmp, "w");
+  if (!out) {
+    fclose(in);
+    return tsr_err(err, "%s: cannot write: %s", tmp, strerror(errno));
+  }
+  ssize_t n;
+  while ((n = getline(&line, &cap, in)) > 0) {
+    json_t *o = jx_parse(line, (size_t)n, why, sizeof why);
+    long long s = 0;
+    if (o && !jx_int(o, "step", &s) && s <= step) fputs(line, out);
+    json_decref(o);
+  }
+  free(line);
+  fclose(in);
+  const int bad = fflush(out) || fs_sync_file(tmp) || fclose(out) || rename(tmp, path);
+  return bad ? tsr_err(err, "%s: cannot write: %s", path, strerror(errno)) : 0;
+}
+
 static int run(Run *r, const VaeConfig *cfg, const Backend *be, TsrErr *err) {
   const VaeTrainOpts *o = r->o;
   int T = o->frames, H = o->height, W = o->width;
@@ -177,6 +204,7 @@ static int run(Run *r, const VaeConfig *cfg, const Backend *be, TsrErr *err) {
     r->st = (VaeCkptState){.seed = o->seed};
     run_id_new(r->st.run_id, sizeof r->st.run_id);
   }
+  if (resumed && trim_metrics(r->metrics_path, r->st.step, err)) return -1;
   if (!(r->metrics = fopen(r->metrics_path, resumed ? "a" : "w")))
     return tsr_err(err, "%s: cannot write: %s", r->metrics_path, strerror(errno));
   log_info("vae %s: %d clips of %dx%dx%d per step, %zu parameters, run %s", cfg->name, o->batch, T, H, W,
