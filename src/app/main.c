@@ -39,6 +39,7 @@ static void usage(FILE *f) {
           "  config CONFIG [key=value...]  validate a config and print it\n"
           "  data synth|ingest|recaption|inspect ...  build and look at corpus.h5 files\n"
           "  bench step --config F         time one train step and one denoise step (JSON)\n"
+          "  vae train|eval|encode|decode ...  the causal 3D video autoencoder (see vae --help)\n"
           "  text encode --prompt P        the prompt's word pieces and pretrained text encoding\n"
           "  safety check PROMPTS          score a prompt list against the safety policy, without rendering\n"
           "  verify FILE.mp4 [--json]      check a video's C2PA manifest, signature and invisible watermark\n"
@@ -60,6 +61,7 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "safety")) { int cmd_safety(int, char **); return cmd_safety(argc - 1, argv + 1); }  // src/app/cmd_safety.c
   if (!strcmp(cmd, "verify")) { int cmd_verify(int, char **); return cmd_verify(argc - 1, argv + 1); }  // src/app/cmd_verify.c
   if (!strcmp(cmd, "keys")) { int cmd_keys(int, char **); return cmd_keys(argc - 1, argv + 1); }  // src/app/cmd_keys.c
+  if (!strcmp(cmd, "vae")) { int cmd_vae(int, char **); return cmd_vae(argc - 1, argv + 1); }  // src/app/cmd_vae.c
   if (!strcmp(cmd, "text")) { int cmd_text(int, char **); return cmd_text(argc - 1, argv + 1); }  // src/text/cmd_text.c
   tsr_user_error("unknown command '%s' (expected train, generate, eval, render, data, config, bench, text, safety, "
                  "verify or keys; see tessera --help)", cmd);

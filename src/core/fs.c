@@ -59,3 +59,13 @@ void fs_project_path(const char *env, const char *rel, char *out, size_t size) {
   }
   snprintf(out, size, "%s", rel);
 }
+
+int fs_sync_file(const char *path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}

@@ -13,3 +13,6 @@ int fs_check_writable(const char *dir);
 // bin/ (so the binary works from any directory), else `rel` itself (a run from
 // the repository root). env may be NULL.
 void fs_project_path(const char *env, const char *rel, char *out, size_t size);
+// fsync(2) of the file at path (its bytes on the disk before a rename gives it
+// its final name). 0, or -1 with errno set.
+int fs_sync_file(const char *path);

@@ -51,7 +51,7 @@ static void layout(Vae *v, Arena *a) {
   v->scalars = arena_floats(a, 2);
 }
 
-int vae_alloc(Vae *v, int B, int T, int H, int W, enum VaeMode mode, VaeErr *e) {
+int vae_alloc(Vae *v, int B, int T, int H, int W, enum VaeMode mode, TsrErr *e) {
   if (vae_check_clip(&v->cfg, T, H, W, "vae clips", e)) return -1;
   TSR_ASSERT(B >= 1, "vae_alloc: batch %d", B);
   arena_free(&v->arena);

@@ -75,7 +75,7 @@ typedef struct {
 void vae_build(Vae *v, const VaeConfig *cfg, const Backend *be);
 // (Re)lays out the activations for batches of B clips of T x H x W; -1 with
 // the reason when the clip does not fit the compression.
-int vae_alloc(Vae *v, int B, int T, int H, int W, enum VaeMode mode, VaeErr *e);
+int vae_alloc(Vae *v, int B, int T, int H, int W, enum VaeMode mode, TsrErr *e);
 void vae_free(Vae *v);
 // Encode, sample z = mean + exp(logvar/2) eps (eps ~ N(0,1) from the
 // counter RNG keyed (seed, RNG_VAE, sample0 + b, latent site, channel)),

@@ -14,7 +14,10 @@
 // of T frames (T = 1 + k ct) has 1 + (T-1)/ct latent frames.
 #pragma once
 
-#include "vae/vae_error.h"
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/error.h"
 
 #define VAE_MAX_LEVELS 6
 
@@ -36,12 +39,16 @@ typedef struct {
 // checks every key against the schema and the constraints between them.
 // Returns 0, or -1 with "FILE:LINE:COL: vae.KEY: expected ..., got ..." (or
 // "FILE: vae.KEY: expected ..., missing") in e.
-int vae_config_load(VaeConfig *c, const char *path, VaeErr *e);
+int vae_config_load(VaeConfig *c, const char *path, TsrErr *e);
+// The same from text[0..len) (a checkpoint's stored config); `path` names it in messages.
+int vae_config_load_text(VaeConfig *c, const char *text, size_t len, const char *path, TsrErr *e);
+// The config as YAML that vae_config_load_text reads back to the same values.
+void vae_config_write(const VaeConfig *c, FILE *out);
 // Derives ct, cs and checks the constraints of a hand-built config (tests);
 // `what` names it in the message.
-int vae_config_finalize(VaeConfig *c, const char *what, VaeErr *e);
+int vae_config_finalize(VaeConfig *c, const char *what, TsrErr *e);
 // Checks that a clip of T x H x W fits the compression: (T-1) % ct == 0,
 // H % cs == 0, W % cs == 0. `what` names the clip in the message.
-int vae_check_clip(const VaeConfig *c, int T, int H, int W, const char *what, VaeErr *e);
+int vae_check_clip(const VaeConfig *c, int T, int H, int W, const char *what, TsrErr *e);
 // Latent size of a T x H x W clip.
 static inline int vae_latent_t(const VaeConfig *c, int T) { return 1 + (T - 1) / c->ct; }

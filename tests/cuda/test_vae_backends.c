@@ -26,7 +26,7 @@ static void run(const Backend *be, const float *x, Run *r) {
   VaeConfig c = {.in_channels = C, .base_channels = 8, .levels = 3, .channel_mult = {1, 2, 2}, .temporal_down = {0, 1},
                  .n_temporal_down = 2, .res_blocks = 1, .latent_channels = 4, .groups = 4, .kl_weight = 0.1f,
                  .loss = "l2"};
-  VaeErr e;
+  TsrErr e;
   TSR_ASSERT(vae_config_finalize(&c, "test", &e) == 0, "%s", e.msg);
   Vae v;
   vae_build(&v, &c, be);
@@ -73,7 +73,7 @@ int main(void) {
   VaeConfig c = {.in_channels = C, .base_channels = 8, .levels = 3, .channel_mult = {1, 2, 2}, .temporal_down = {0, 1},
                  .n_temporal_down = 2, .res_blocks = 1, .latent_channels = 4, .groups = 4, .kl_weight = 0.1f,
                  .loss = "l2"};
-  VaeErr e;
+  TsrErr e;
   vae_config_finalize(&c, "test", &e);
   vae_build(&probe, &c, backend_cpu());
   same(a.params, b.params, probe.params.total, "parameters after 3 steps");

@@ -10,7 +10,7 @@
 
 static void good(const char *path, int ct, int cs, int Z, int levels) {
   VaeConfig c;
-  VaeErr e = {{0}};
+  TsrErr e = {0};
   int rc = vae_config_load(&c, path, &e);
   EXPECT(rc == 0, "%s: %s", path, e.msg);
   EXPECT(c.ct == ct && c.cs == cs && c.latent_channels == Z && c.levels == levels,
@@ -56,7 +56,7 @@ int main(void) {
     fputs(cases[i].extra, f);
     fclose(f);
     VaeConfig c;
-    VaeErr e = {{0}};
+    TsrErr e = {0};
     int rc = vae_config_load(&c, path, &e);
     if (!cases[i].want) {
       EXPECT(rc == 0, "case %zu: the base config fails: %s", i, e.msg);
@@ -66,7 +66,7 @@ int main(void) {
            "case %zu: rc %d, message '%s', want '%s'", i, rc, e.msg, cases[i].want);
     if (rc == -1 && strstr(e.msg, cases[i].want)) printf("  ok  %s\n", e.msg);
   }
-  VaeErr e;
+  TsrErr e;
   VaeConfig c;
   EXPECT(vae_config_load(&c, "build/tmp/no_such.yaml", &e) == -1 && strstr(e.msg, "no_such.yaml: expected a readable"),
          "missing file: %s", e.msg);

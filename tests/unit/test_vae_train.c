@@ -30,7 +30,7 @@ static void run(int steps, float *losses, float *recon0, float *recon1) {
   VaeConfig c = {.in_channels = C, .base_channels = 8, .levels = 2, .channel_mult = {1, 2}, .temporal_down = {1},
                  .n_temporal_down = 1, .res_blocks = 1, .latent_channels = 4, .groups = 4, .kl_weight = 1e-4f,
                  .loss = "l2"};
-  VaeErr e;
+  TsrErr e;
   TSR_ASSERT(vae_config_finalize(&c, "test", &e) == 0, "%s", e.msg);
   Vae v;
   vae_build(&v, &c, backend_cpu());

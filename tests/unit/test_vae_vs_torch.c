@@ -23,7 +23,7 @@ static VaeConfig small_config(int levels, const int *mult, const int *td) {
   strcpy(c.name, "ref-small");
   for (int l = 0; l < levels; l++) c.channel_mult[l] = mult[l];
   for (int l = 0; l + 1 < levels; l++) c.temporal_down[l] = td[l];
-  VaeErr e;
+  TsrErr e;
   TSR_ASSERT(vae_config_finalize(&c, "test", &e) == 0, "%s", e.msg);
   return c;
 }
@@ -49,7 +49,7 @@ static void check_case(const char *path, const VaeConfig *c, int B, int T, int H
   Vae v;
   vae_build(&v, c, backend_cpu());
   params_init_uniform(&v.params, 11, 0.15f);
-  VaeErr e;
+  TsrErr e;
   EXPECT(vae_alloc(&v, B, T, H, W, VAE_TRAIN, &e) == 0, "vae_alloc: %s", e.msg);
   const int C = c->in_channels;
   const int64_t nx = (int64_t)B * T * H * W * C;
@@ -94,7 +94,7 @@ static void check_causal(const VaeConfig *c, int B, int T, int H, int W) {
   Vae v;
   vae_build(&v, c, backend_cpu());
   params_init_uniform(&v.params, 5, 0.15f);
-  VaeErr e;
+  TsrErr e;
   const int C = c->in_channels, Z = c->latent_channels;
   TSR_ASSERT(vae_alloc(&v, B, T, H, W, VAE_TRAIN, &e) == 0, "%s", e.msg);
   const int Tl = vae_latent_t(c, T), hw = H * W, lhw = (H / c->cs) * (W / c->cs);
@@ -154,7 +154,7 @@ int main(void) {
   // configs/vae/standard.yaml's network (4 levels, time halved at the last two
   // down-samplings: 4x8x8) at width 8 instead of 96: 9 frames -> 3 latent frames
   VaeConfig std;
-  VaeErr e;
+  TsrErr e;
   TSR_ASSERT(vae_config_load(&std, "configs/vae/standard.yaml", &e) == 0, "%s", e.msg);
   std.base_channels = 8, std.groups = 4;
   TSR_ASSERT(vae_config_finalize(&std, "standard at width 8", &e) == 0, "%s", e.msg);
