@@ -58,7 +58,19 @@ for f in "${files[@]}"; do
   $T verify $f >$tmp/v.out 2>$tmp/v.err || fail "verify $f: $(cat $tmp/v.err)"
   grep -q "C2PA manifest:  valid" $tmp/v.out || fail "verify $f: $(cat $tmp/v.out)"
 done
-grep -q "watermark:      detected.*(as signed)" <($T verify $tmp/a.mp4) || fail "watermark: $($T verify $tmp/a.mp4)"
+# The mark from the pixels alone, against the payload the manifest signed. The
+# keyed pattern depends on the key `keys init` made at random, and this clip is
+# a 16x16 image-to-video (nearly the smallest the detector reads): allow one
+# of the 32 bits wrong (>= 96.9%, the issue asks >= 95%; make wm-bench measures
+# 50-video accuracy); seen once in about ten fresh keys.
+$T verify --json $tmp/a.mp4 | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin); w = d["watermark"]
+signed = d["c2pa"]["manifest"]["assertions"]["org.tessera.watermark"]["payload"]
+assert w["detected"], w
+errors = bin(int(w["payload"], 16) ^ int(signed, 16)).count("1")
+assert errors <= 1, ("bit errors", errors, w["payload"], signed)
+' || fail "watermark: $($T verify $tmp/a.mp4)"
 $T verify --json $tmp/a.mp4 | /usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin); c = d["c2pa"]; a = c["manifest"]["assertions"]
