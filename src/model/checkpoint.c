@@ -15,6 +15,7 @@
 
 #include "comm/comm.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/h5io.h"
 #include "core/timer.h"
 #include "model/ckpt_sum.h"
@@ -273,18 +274,6 @@ static void idle_barrier(CommGroup *world) {
 #endif
 }
 
-// The file's bytes on the disk before it gets its name (a crash of the
-// machine then finds the old checkpoint or the whole new one).
-static int sync_file(const char *path) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return -1;
-  int rc = fsync(fd);
-  int e = errno;
-  close(fd);
-  errno = e;
-  return rc;
-}
-
 double ckpt_commit(CkptFile *k, char *const *vocab, int vocab_size) {
   const double sum_seconds = k->sum_seconds;
   if (k->writers) {
@@ -311,7 +300,8 @@ double ckpt_commit(CkptFile *k, char *const *vocab, int vocab_size) {
       k->f = -1;
       WCHECK(k, H5Fclose(f), "vocabulary");
     }
-    if (sync_file(k->tmp) != 0) write_failed(k, "sync", errno);
+    // the bytes on the disk before the file gets its name (a crash then finds the old or the whole new one)
+    if (fs_sync_file(k->tmp) != 0) write_failed(k, "sync", errno);
     if (rename(k->tmp, k->path) != 0) write_failed(k, "rename", errno);
     h5_unlock();
   }
