@@ -126,7 +126,7 @@ build/comm/comm_nccl.o: Makefile  # its flags depend on what was found
 
 # ---------------------------------------------------------------- sources
 SRC := $(wildcard src/core/*.c src/kernels/cpu/*.c src/model/*.c src/comm/*.c src/media/*.c src/data/*.c \
-                  src/train/*.c src/infer/*.c) src/kernels/backend_cpu.c \
+                  src/train/*.c src/infer/*.c) src/kernels/backend_cpu.c src/kernels/backend_profile.c \
   $(if $(NVCC),src/kernels/backend_cuda.c,src/kernels/backend_nocuda.c)
 OBJ := $(SRC:src/%.c=build/%.o)
 LIB := build/libtessera.a

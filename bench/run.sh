@@ -14,6 +14,10 @@ mkdir -p build/bench
 for model in ${BENCH_MODELS:-tiny}; do
   /usr/bin/python3 bench/peers.py --model-yaml "configs/model/$model.yaml" --batch "${BENCH_BATCH:-4}" \
     --rounds "${BENCH_ROUNDS:-3}" --threads "${BENCH_PEER_THREADS:-1 2}" --steps 30 --out "build/bench/$model.json"
+  # Where tessera's steps spend their time, per op (kernels/backend_profile.h):
+  # the tables on the terminal, the JSON in build/bench/<model>_profile.json.
+  bin/tessera bench step --config "configs/model/$model.yaml" --batch "${BENCH_BATCH:-4}" --iters 3 --profile \
+    >"build/bench/${model}_profile.json"
 done
 
 # Data: synth clips/s, ingest frames/s, loader samples/s.

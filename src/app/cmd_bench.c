@@ -2,6 +2,8 @@
 // JSON line with the time of a training step (forward, backward, AdamW) and of
 // a denoising step (forward only), tokens/s, GFLOP per step, MFU and peak RSS,
 // on the config's run.device (e.g. run.device=cuda run.precision=bf16).
+// --profile adds, from further steps run through the profiling backend
+// (kernels/backend_profile.h), the time per op of each kind of step.
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "core/timer.h"
 #include "data/random_clips.h"
 #include "infer/sampler.h"
+#include "kernels/backend_profile.h"
 #include "kernels/ops.h"
 #include "model/model.h"
 #include "train/flow.h"
@@ -91,11 +94,120 @@ static int bench_generate(const Config *cfg, int steps) {
   return 0;
 }
 
+// One training step (forward, backward, AdamW): its seconds.
+static double bench_train_step(Model *m, Zero *opt, FlowBatch *fb, const TrainConfig *tc) {
+  const double t0 = timer_now();
+  params_zero_grad(&m->params);
+  model_forward(m, &fb->b);
+  model_backward(m, &fb->b);
+  zero_step(opt, &m->params, tc, 1e-5f, zero_grad_norm(opt));
+  be_sync(m->be);
+  return timer_now() - t0;
+}
+
+// One denoising step (forward only, no loss): its seconds.
+static double bench_denoise_step(Model *m, FlowBatch *fb) {
+  const double t0 = timer_now();
+  float *target = fb->b.target;
+  fb->b.target = NULL;
+  model_forward(m, &fb->b);
+  fb->b.target = target;
+  be_sync(m->be);
+  return timer_now() - t0;
+}
+
+// Per-op totals of one kind of step (kernels/backend_profile.h), summed over
+// the profiled steps: added to by profile_add, printed by profile_json.
+typedef struct {
+  double *seconds, wall;
+  long *calls;
+} StepProfile;
+
+// Adds the difference of two profile_totals snapshots and the step's wall time.
+static void profile_add(StepProfile *sp, const double *s0, const long *c0, const double *s1, const long *c1,
+                        double wall) {
+  for (int i = 0; i < profile_op_count(); i++) sp->seconds[i] += s1[i] - s0[i], sp->calls[i] += c1[i] - c0[i];
+  sp->wall += wall;
+}
+
+static int by_ms_desc(const void *a, const void *b) {
+  const double x = json_real_value(json_object_get(*(json_t *const *)a, "ms"));
+  const double y = json_real_value(json_object_get(*(json_t *const *)b, "ms"));
+  return (x < y) - (x > y);
+}
+
+// One kind's profile as a JSON array, most time first: {op, ms (per step),
+// calls (per step), share (of the step's wall time)}, ending with "other",
+// the step's time outside every op (host code, communication, copies);
+// printed as a table on stderr too.
+static json_t *profile_json(const StepProfile *sp, const char *what, int iters) {
+  const int n = profile_op_count();
+  json_t **rows = tsr_calloc((size_t)n + 1, sizeof *rows);
+  int nrows = 0;
+  double in_ops = 0.0;
+  for (int i = 0; i < n; i++) {
+    if (!sp->calls[i]) continue;
+    in_ops += sp->seconds[i];
+    rows[nrows++] = json_pack("{s:s, s:f, s:I, s:f}", "op", profile_op_name(i), "ms", sp->seconds[i] * 1e3 / iters,
+                              "calls", (json_int_t)(sp->calls[i] / iters), "share", sp->seconds[i] / sp->wall);
+  }
+  qsort(rows, (size_t)nrows, sizeof *rows, by_ms_desc);
+  rows[nrows++] = json_pack("{s:s, s:f, s:I, s:f}", "op", "other", "ms", (sp->wall - in_ops) * 1e3 / iters, "calls",
+                            (json_int_t)0, "share", (sp->wall - in_ops) / sp->wall);
+  fprintf(stderr, "profile: %s step, %.2f ms (mean of %d profiled steps)\n  %-24s %9s %6s %7s\n", what,
+          sp->wall * 1e3 / iters, iters, "op", "ms/step", "calls", "share");
+  json_t *a = json_array();
+  for (int r = 0; r < nrows; r++) {
+    json_t *row = rows[r];
+    const double ms = json_real_value(json_object_get(row, "ms")), share = json_real_value(json_object_get(row, "share"));
+    fprintf(stderr, "  %-24s %9.3f %6lld %6.1f%%\n", json_string_value(json_object_get(row, "op")), ms,
+            (long long)json_integer_value(json_object_get(row, "calls")), 100.0 * share);
+    json_object_set_new(row, "ms", jx_fixed(ms, 3));
+    json_object_set_new(row, "share", jx_fixed(share, 4));
+    json_array_append_new(a, row);
+  }
+  tsr_free(rows);
+  return a;
+}
+
+// --profile: `iters` more steps of each kind through the profiling backend,
+// charged per kind: {"train": [...], "denoise": [...]}. The timed steps above
+// ran without it, so the bench's figures do not include its overhead.
+static json_t *bench_profile(Model *m, Zero *opt, FlowBatch *fb, const TrainConfig *tc, int iters) {
+  const int n = profile_op_count();
+  const Backend *inner = m->be;
+  Backend *prof = backend_profiled(inner);
+  m->be = prof;  // the model's and the optimizer's ops go through the wrapper (same memory space)
+  opt->be = prof;
+  double *s[3];
+  long *c[3];
+  for (int k = 0; k < 3; k++) s[k] = tsr_calloc((size_t)n, sizeof(double)), c[k] = tsr_calloc((size_t)n, sizeof(long));
+  StepProfile train = {tsr_calloc((size_t)n, sizeof(double)), 0.0, tsr_calloc((size_t)n, sizeof(long))};
+  StepProfile denoise = {tsr_calloc((size_t)n, sizeof(double)), 0.0, tsr_calloc((size_t)n, sizeof(long))};
+  for (int i = 0; i < iters; i++) {
+    profile_totals(prof, s[0], c[0]);
+    const double tr = bench_train_step(m, opt, fb, tc);
+    profile_totals(prof, s[1], c[1]);
+    const double dn = bench_denoise_step(m, fb);
+    profile_totals(prof, s[2], c[2]);
+    profile_add(&train, s[0], c[0], s[1], c[1], tr);
+    profile_add(&denoise, s[1], c[1], s[2], c[2], dn);
+  }
+  json_t *o = json_pack("{s:o, s:o}", "train", profile_json(&train, "training", iters), "denoise",
+                        profile_json(&denoise, "denoising", iters));
+  m->be = inner;
+  opt->be = inner;
+  backend_close(prof);
+  for (int k = 0; k < 3; k++) tsr_free(s[k]), tsr_free(c[k]);
+  tsr_free(train.seconds), tsr_free(train.calls), tsr_free(denoise.seconds), tsr_free(denoise.calls);
+  return o;
+}
+
 int cmd_bench(int argc, char **argv) {
   const char *config = NULL;
-  int batch = 4, iters = 5, steps = 30;
+  int batch = 4, iters = 5, steps = 30, profile = 0;
   if (argc < 2 || (strcmp(argv[1], "step") != 0 && strcmp(argv[1], "generate") != 0)) {
-    printf("usage: tessera bench step --config F [--batch B] [--iters K] [key=value...]\n"
+    printf("usage: tessera bench step --config F [--batch B] [--iters K] [--profile] [key=value...]\n"
            "       tessera bench generate --config F [--steps N] [key=value...]   (one clip, Euler, CFG 4)\n"
            "key=value overrides the config, e.g. run.device=cuda run.precision=bf16\n");
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
@@ -108,7 +220,8 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-    else tsr_user_error("bench: unknown argument '%s' (expected --config F, --batch B, --iters K, --steps N)", argv[i]);
+    else if (!strcmp(argv[i], "--profile")) profile = 1;
+    else tsr_user_error("bench: unknown argument '%s' (expected --config F, --batch B, --iters K, --steps N, --profile)", argv[i]);
   }
   if (!config) tsr_user_error("bench: --config FILE is required");
   if (batch < 1 || iters < 1 || steps < 1) tsr_user_error("bench: --batch, --iters and --steps must be >= 1");
@@ -149,23 +262,8 @@ int cmd_bench(int argc, char **argv) {
 
   double *train_t = tsr_calloc((size_t)iters, sizeof(double)), *denoise_t = tsr_calloc((size_t)iters, sizeof(double));
   for (int i = -1; i < iters; i++) {  // i = -1: warm-up
-    double t0 = timer_now();
-    params_zero_grad(&m.params);
-    model_forward(&m, &fb.b);
-    model_backward(&m, &fb.b);
-    zero_step(&opt, &m.params, &tc, 1e-5f, zero_grad_norm(&opt));
-    be_sync(be);
-    double t1 = timer_now();
-    float *target = fb.b.target;
-    fb.b.target = NULL;
-    model_forward(&m, &fb.b);
-    fb.b.target = target;
-    be_sync(be);
-    double t2 = timer_now();
-    if (i >= 0) {
-      train_t[i] = t1 - t0;
-      denoise_t[i] = t2 - t1;
-    }
+    const double tr = bench_train_step(&m, &opt, &fb, &tc), dn = bench_denoise_step(&m, &fb);
+    if (i >= 0) train_t[i] = tr, denoise_t[i] = dn;
   }
   const Peak peak = peak_fp32(omp_get_max_threads());
   const double gemm_gflops = measure_gemm_gflops();
@@ -182,6 +280,7 @@ int cmd_bench(int argc, char **argv) {
                         jx_fixed(gemm_gflops, 1), "mfu", jx_fixed(gflop / train_s / peak.gflops, 4), "peak_rss_mb",
                         jx_fixed(peak_rss_mb(), 1), "gemm", gemm_library(), "text_encoder", mc->text_encoder,
                         "text_encode_ms", jx_fixed(encode_s * 1e3, 2));
+  if (profile) json_object_set_new(o, "profile", bench_profile(&m, &opt, &fb, &tc, iters));
   print_json(o);
   tsr_free(train_t);
   tsr_free(denoise_t);
