@@ -39,15 +39,16 @@ for line in sys.stdin:
 
 # Bytes each rank sent per training step, by group (the comm layer's counters,
 # checkpoints excluded), next to the analytic volume of docs/parallel.md
-# (docs/parallel_model.py): dp2 (ZeRO-1) and tp2 x sp2 on the tiny model.
-comm_bench() {  # name ranks overrides...
-  local name=$1 np=$2; shift 2
+# (docs/parallel_model.py): dp2 (ZeRO-1), tp2 x sp2, ring 2 and Ulysses 2 x
+# ring 2 (with block recomputation) on the tiny model.
+comm_bench() {  # name ranks ring recompute overrides...
+  local name=$1 np=$2 ring=$3 recompute=$4; shift 4
   local out=build/bench/$name; rm -rf "$out"
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 timeout 600 mpirun --oversubscribe \
     --bind-to none -np "$np" bin/tessera train configs/train/tiny.yaml "$@" train.steps=3 train.batch=4 \
-    train.log_every=1 train.out="$out" >"build/bench/$name.log" 2>&1 \
+    parallel.ring="$ring" train.recompute="$recompute" train.log_every=1 train.out="$out" >"build/bench/$name.log" 2>&1 \
     || { echo "$name bench run failed: $(tail -3 "build/bench/$name.log")"; exit 1; }
-  /usr/bin/python3 - "build/bench/$name.log" configs/model/tiny.yaml <<'PY'
+  /usr/bin/python3 - "build/bench/$name.log" configs/model/tiny.yaml "$ring" "$recompute" <<'PY'
 import json, sys, yaml
 sys.path.insert(0, "docs")
 import parallel_model as pm
@@ -61,10 +62,12 @@ N = (v["frames"] // pt[0]) * (v["height"] // pt[1]) * (v["width"] // pt[2])
 t = cfg["text"]
 psi, psi_split = pm.params(D, depth, R, P, t["vocab"], t["length"], t["layers"], hd=D // heads)
 dp, sp, tp = m["dp"], m["sp"], m["tp"]
-a = pm.step_bytes(dp, sp, tp, D, depth, N, t["length"], m["micro_batch"] * 1, psi, psi_split, m["accum"], hd=D // heads)
+ring, recompute = int(sys.argv[3]), sys.argv[4]
+a = pm.step_bytes(dp, sp, tp, D, depth, N, t["length"], m["micro_batch"] * 1, psi, psi_split, m["accum"], hd=D // heads,
+                  ring=max(ring, 1), recompute=recompute)
 p = dp * sp
 padded = 2 * (p - 1) / p * m["padded_params"] * 4
-print(f"dp{dp} x sp{sp} x tp{tp}, model {cfg['name']}: {psi:,} parameters ({m['local_params']:,} floats in this rank's "
+print(f"dp{dp} x sp{sp} (ring {max(ring, 1)}) x tp{tp}, recompute {recompute}, model {cfg['name']}: {psi:,} parameters ({m['local_params']:,} floats in this rank's "
       f"table with 64-byte alignment, {m['padded_params']:,} padded to {p} shards); measured over {m['steps']} steps")
 for g, b in m["comm_bytes_per_step"].items():
     want = a.get(g)
@@ -79,8 +82,10 @@ for g, b in m["comm_bytes_per_step"].items():
     print(f"  {g:5s} {b:12,.0f} B/step/rank{extra}")
 PY
 }
-comm_bench dp2 2 parallel.dp=2
-comm_bench tp2sp2 4 parallel.tp=2 parallel.sp=2
+comm_bench dp2 2 1 none parallel.dp=2
+comm_bench tp2sp2 4 1 none parallel.tp=2 parallel.sp=2
+comm_bench ring2 2 2 none parallel.sp=2
+comm_bench uly2ring2 4 2 block parallel.sp=4
 
 # Sequence-parallel generation of a long clip (128 frames of 32x32 = 4096
 # tokens, docs/model_parallel.md): activations and peak RSS per rank at sp 1, 2, 4.
