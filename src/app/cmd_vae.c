@@ -327,6 +327,10 @@ static int cmd_decode_vae(int argc, char **argv) {
     CommContext cc;
     comm_layout(&cc, ranks, 1, 1, "vae decode");
     float *y = root ? malloc(n * sizeof(float)) : NULL;
+    int a1, b1;
+    vae_shard_piece(l.t, 1, ranks, &a1, &b1);
+    log_info("decode: %d latent frames over %d ranks, about %d each; rank 1 recomputes a halo of %d latent frames "
+             "before its piece", l.t, ranks, b1 - a1, a1 - vae_decode_halo_start(&v, a1));
     vae_decode_sharded(&v, &cc.world, l.latent, l.t, y);
     if (root) to_pixels(px, y, n);
     free(y);
