@@ -99,7 +99,7 @@ void vae_encode(Vae *v, const float *clips, float *latents);
 void vae_decode(Vae *v, const float *latents, float *clips);
 // The last forward's reconstruction, host [B,T,H,W,C].
 void vae_read_recon(const Vae *v, float *clips);
-// Floats of one latent clip: T' * H' * W' * Z.
+// Floats of one latent clip: T' * H' * W' * Z (of a vae_alloc layout; one chunk's after vae_alloc_chunked).
 size_t vae_latent_floats(const Vae *v);
 
 // ---- Long videos in bounded memory (docs/vae.md "Long videos: chunks and shards").
