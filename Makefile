@@ -410,4 +410,5 @@ include mk/prov.mk
 
 include mk/bench.mk
 include mk/safety.mk
+include mk/vaechunk.mk
 -include $(OBJ:.o=.d) $(APP_OBJ:.o=.d) build/app/main.d $(TEST_BIN:=.d)

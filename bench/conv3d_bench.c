@@ -4,8 +4,8 @@
 // the layouts it prefers (format `any`: blocked nCdhw8c, the primitive alone,
 // without the reorders a caller would add) to show what plain layouts cost.
 // Build and run (docs/vae.md "Measured"):
-//   mpicc -std=gnu17 -O3 -march=native -fopenmp -Isrc -DTSR_HAVE_DNNL bench/conv3d_bench.c \
-//     build/libtessera.a -ldnnl -lm -o build/conv3d_bench && OMP_NUM_THREADS=2 build/conv3d_bench
+//   make conv3d-bench   (mk/vaechunk.mk: built against build/libtessera.a with
+//   the project's flags, run with OMP_NUM_THREADS, default 1)
 #include <dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>

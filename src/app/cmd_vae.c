@@ -15,6 +15,8 @@
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "core/timer.h"
+#include "comm/comm.h"
 #include "kernels/backend.h"
 #include "media/video_io.h"
 #include "media/watch.h"
@@ -23,6 +25,9 @@
 #include "vae/vae_ckpt.h"
 #include "vae/vae_latent_file.h"
 #include "vae/vae_metrics.h"
+#include "vae/vae_shard.h"
+
+enum { VAE_CMD_CHUNK = 2 };
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -34,8 +39,12 @@ static void usage(FILE *f) {
           "  eval --ckpt F --data C [--out DIR] [--clips N] [--dump]   PSNR and SSIM per held-out clip,\n"
           "        eval.json, sheet.png (input | reconstruction); C: a corpus.h5, or synth (shapes-world\n"
           "        clips); --dump also writes clips.h5 (/input, /recon [n,T,H,W,C]) to check the metrics\n"
-          "  encode --ckpt F IN.mp4 --out L.h5 [--frames N] [--height H --width W]   the posterior mean\n"
-          "  decode --ckpt F L.h5 --out OUT.mp4\n");
+          "  encode --ckpt F IN.mp4 --out L.h5 [--frames N] [--height H --width W] [--chunk K]   the posterior mean\n"
+          "  decode --ckpt F L.h5 --out OUT.mp4 [--chunk K]   under mpirun -np R: R ranks share the frames\n"
+          "        --chunk K: latent frames per chunk (K ct pixel frames; default %d): the video goes through\n"
+          "        chunk by chunk with a causal cache, so memory does not grow with its length; 0: the whole\n"
+          "        video at once (one rank; memory grows with the length: for comparison)\n",
+          VAE_CMD_CHUNK);
 }
 
 // A VAE from a checkpoint, laid out for inference on one clip of T x H x W.
@@ -69,14 +78,18 @@ static int cmd_train_vae(int argc, char **argv) {
 // Flags of eval / encode / decode: --name VALUE pairs and positional files.
 typedef struct {
   const char *ckpt, *data, *out, *in;
-  int clips, frames, height, width, dump;
+  int clips, frames, height, width, dump, chunk;
 } Args;
 
 static void parse(const char *cmd, int argc, char **argv, Args *a) {
   TsrErr err = {0};
-  *a = (Args){.clips = 8};
+  *a = (Args){.clips = 8, .chunk = VAE_CMD_CHUNK};
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
+    if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
+      usage(stdout);
+      exit(0);
+    }
     if (!strcmp(f, "--dump")) {
       a->dump = 1;
       continue;
@@ -95,6 +108,7 @@ static void parse(const char *cmd, int argc, char **argv, Args *a) {
     else if (!strcmp(f, "--frames")) a->frames = parse_flag_int(cmd, f, v, 1, 1 << 16);
     else if (!strcmp(f, "--height")) a->height = parse_flag_int(cmd, f, v, 1, 1 << 16);
     else if (!strcmp(f, "--width")) a->width = parse_flag_int(cmd, f, v, 1, 1 << 16);
+    else if (!strcmp(f, "--chunk")) a->chunk = parse_flag_int(cmd, f, v, 0, 1 << 12);
     else tsr_err(&err, "vae %s: %s: unknown flag (see tessera vae --help)", cmd, f), app_fail(&err);
   }
   if (!a->ckpt) tsr_err(&err, "vae %s: --ckpt: expected a VAE checkpoint (vae.h5)", cmd), app_fail(&err);
@@ -214,6 +228,13 @@ static void fit_video(VideoFrames *vf, const VaeConfig *c, int frames, int heigh
   vf->pixels = px, vf->T = T, vf->H = H, vf->W = W;
 }
 
+// One line of what a chunked pass did: frames, time, the chunk, the arena, peak RSS.
+static void report(const char *what, const Vae *v, int frames, double secs, int ranks) {
+  log_info("%s: %d frames in %.2f s (%.1f frames/s) on %d rank(s), chunks of %d latent frames, arena %.2f MiB, "
+           "peak RSS %.1f MiB", what, frames, secs, frames / (secs > 0 ? secs : 1e-9), ranks, v->chunk,
+           (double)v->arena.size / 1048576.0, peak_rss_mb());
+}
+
 static int cmd_encode_vae(int argc, char **argv) {
   Args a;
   parse("encode", argc, argv, &a);
@@ -228,21 +249,50 @@ static int cmd_encode_vae(int argc, char **argv) {
   if (video_read(a.in, 0, a.frames, &vf, why, sizeof why)) tsr_err(&err, "%s: %s", a.in, why), app_fail(&err);
   fit_video(&vf, &v.cfg, a.frames, a.height, a.width);
   APP_TRY(vae_check_clip(&v.cfg, vf.T, vf.H, vf.W, a.in, &err), &err);
-  APP_TRY(vae_alloc(&v, 1, vf.T, vf.H, vf.W, VAE_INFER, &err), &err);
-  const size_t n = (size_t)vf.T * vf.H * vf.W * 3;
-  float *x = malloc(n * sizeof(float));
-  for (size_t i = 0; i < n; i++) x[i] = vf.pixels[i] / 127.5f - 1.0f;
+  if (a.chunk) APP_TRY(vae_alloc_chunked(&v, 1, a.chunk, vf.H, vf.W, VAE_CHUNK_ENCODE, &err), &err);
+  else APP_TRY(vae_alloc(&v, 1, vf.T, vf.H, vf.W, VAE_INFER, &err), &err);
   VaeLatentFile l = {.T = vf.T, .H = vf.H, .W = vf.W, .t = vae_latent_t(&v.cfg, vf.T), .h = vf.H / v.cfg.cs,
                      .w = vf.W / v.cfg.cs, .z = v.cfg.latent_channels, .fps = vf.fps > 0 ? vf.fps : 8};
   if (sha256_file(a.ckpt, l.vae_sha256, NULL)) tsr_err(&err, "%s: cannot read: %s", a.ckpt, strerror(errno)), app_fail(&err);
-  l.latent = malloc(vae_latent_floats(&v) * sizeof(float));
-  vae_encode(&v, x, l.latent);
+  const size_t frame = (size_t)vf.H * vf.W * 3, lat_f = (size_t)l.h * l.w * l.z;
+  const int per = a.chunk ? a.chunk * v.cfg.ct : vf.T;  // frames per pass
+  float *x = malloc((size_t)per * frame * sizeof(float));  // one chunk of frames in [-1, 1]
+  l.latent = malloc((size_t)l.t * lat_f * sizeof(float));
+  const double t0 = timer_now();
+  if (a.chunk) vae_chunk_reset(&v);
+  for (int f0 = 0, z0 = 0; f0 < vf.T;) {
+    const int n = !a.chunk ? vf.T : f0 == 0 ? 1 : (vf.T - f0 < per ? vf.T - f0 : per);
+    for (size_t i = 0; i < (size_t)n * frame; i++) x[i] = vf.pixels[(size_t)f0 * frame + i] / 127.5f - 1.0f;
+    if (a.chunk) z0 += vae_encode_chunk(&v, x, f0, n, l.latent + (size_t)z0 * lat_f);
+    else vae_encode(&v, x, l.latent);
+    f0 += n;
+  }
+  report("encode", &v, vf.T, timer_now() - t0, 1);
   APP_TRY(vae_latent_write(a.out, &l, &v.cfg, &err), &err);
   printf("%s: %d frames of %dx%d -> latent %dx%dx%dx%d\n", a.out, l.T, l.H, l.W, l.t, l.h, l.w, l.z);
   free(x), free(l.latent);
   video_frames_free(&vf);
   vae_free(&v);
   return 0;
+}
+
+static void to_pixels(uint8_t *px, const float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) px[i] = to_u8(y[i]);
+}
+
+// Decode on one rank chunk by chunk, each chunk's frames straight to pixels:
+// memory is one chunk's plus the output's bytes.
+static void decode_local(Vae *v, const VaeLatentFile *l, int chunk, uint8_t *px) {
+  const size_t frame = (size_t)l->H * l->W * 3, lat_f = (size_t)l->h * l->w * l->z;
+  float *y = malloc((size_t)chunk * v->cfg.ct * frame * sizeof(float));
+  vae_chunk_reset(v);
+  for (int t0 = 0, f0 = 0; t0 < l->t;) {
+    const int n = t0 == 0 ? 1 : (l->t - t0 < chunk ? l->t - t0 : chunk);
+    const int F = vae_decode_chunk(v, l->latent + (size_t)t0 * lat_f, t0, n, y);
+    to_pixels(px + (size_t)f0 * frame, y, (size_t)F * frame);
+    t0 += n, f0 += F;
+  }
+  free(y);
 }
 
 static int cmd_decode_vae(int argc, char **argv) {
@@ -252,23 +302,46 @@ static int cmd_decode_vae(int argc, char **argv) {
   if (!a.in || !a.out) tsr_err(&err, "vae decode: expected L.h5 and --out OUT.mp4"), app_fail(&err);
   Vae v = {0};
   load_vae(a.ckpt, &v, &err);
+  if (v.cfg.in_channels != 3)
+    tsr_err(&err, "%s: vae.in_channels: expected 3 (RGB video), got %d", a.ckpt, v.cfg.in_channels), app_fail(&err);
   VaeLatentFile l;
   APP_TRY(vae_latent_read(a.in, &v.cfg, &l, &err), &err);
   char sha[65];
   if (sha256_file(a.ckpt, sha, NULL) == 0 && strcmp(sha, l.vae_sha256))
     log_warn("%s was encoded by another checkpoint (vae_sha256 %.12s..., %s is %.12s...)", a.in, l.vae_sha256, a.ckpt, sha);
-  APP_TRY(vae_alloc(&v, 1, l.T, l.H, l.W, VAE_INFER, &err), &err);
-  const size_t n = (size_t)l.T * l.H * l.W * v.cfg.in_channels;
-  float *y = malloc(n * sizeof(float));
-  vae_decode(&v, l.latent, y);
-  uint8_t *px = malloc(n);
-  for (size_t i = 0; i < n; i++) px[i] = to_u8(y[i]);
+  const int ranks = comm_world_size(), root = comm_world_rank() == 0;
+  if (!a.chunk && ranks > 1) tsr_err(&err, "vae decode: --chunk 0: expected one rank (ranks decode in chunks)"), app_fail(&err);
+  if (a.chunk) APP_TRY(vae_alloc_chunked(&v, 1, a.chunk, l.H, l.W, VAE_CHUNK_DECODE, &err), &err);
+  else APP_TRY(vae_alloc(&v, 1, l.T, l.H, l.W, VAE_INFER, &err), &err);
+  const size_t n = (size_t)l.T * l.H * l.W * 3;
+  uint8_t *px = root ? malloc(n) : NULL;
+  const double t0 = timer_now();
+  if (!a.chunk) {
+    float *y = malloc(n * sizeof(float));
+    vae_decode(&v, l.latent, y);
+    to_pixels(px, y, n);
+    free(y);
+  } else if (ranks == 1) {
+    decode_local(&v, &l, a.chunk, px);
+  } else {  // every rank its piece of the frames (a halo recomputed before it), gathered on rank 0
+    CommContext cc;
+    comm_layout(&cc, ranks, 1, 1, "vae decode");
+    float *y = root ? malloc(n * sizeof(float)) : NULL;
+    int a1, b1;
+    vae_shard_piece(l.t, 1, ranks, &a1, &b1);
+    log_info("decode: %d latent frames over %d ranks, about %d each; rank 1 recomputes a halo of %d latent frames "
+             "before its piece", l.t, ranks, b1 - a1, a1 - vae_decode_halo_start(&v, a1));
+    vae_decode_sharded(&v, &cc.world, l.latent, l.t, y);
+    if (root) to_pixels(px, y, n);
+    free(y);
+    comm_free(&cc);
+  }
+  report("decode", &v, l.T, timer_now() - t0, ranks);
   char why[512];
-  if (v.cfg.in_channels != 3)
-    tsr_err(&err, "%s: vae.in_channels: expected 3 (RGB video), got %d", a.ckpt, v.cfg.in_channels), app_fail(&err);
-  if (video_write_mp4(a.out, px, l.T, l.H, l.W, l.fps, why, sizeof why)) tsr_err(&err, "%s: %s", a.out, why), app_fail(&err);
-  printf("%s: %d frames of %dx%d\n", a.out, l.T, l.H, l.W);
-  free(y), free(px), free(l.latent);
+  if (root && video_write_mp4(a.out, px, l.T, l.H, l.W, l.fps, why, sizeof why))
+    tsr_err(&err, "%s: %s", a.out, why), app_fail(&err);
+  if (root) printf("%s: %d frames of %dx%d\n", a.out, l.T, l.H, l.W);
+  free(px), free(l.latent);
   vae_free(&v);
   return 0;
 }

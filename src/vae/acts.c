@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "vae/vae.h"
+#include "vae/vae_internal.h"
 
 // Per-sample shapes of every tensor from the clip's, and each conv's sizes.
 static void shapes(Vae *v) {
@@ -54,6 +54,7 @@ static void layout(Vae *v, Arena *a) {
 int vae_alloc(Vae *v, int B, int T, int H, int W, enum VaeMode mode, TsrErr *e) {
   if (vae_check_clip(&v->cfg, T, H, W, "vae clips", e)) return -1;
   TSR_ASSERT(B >= 1, "vae_alloc: batch %d", B);
+  vae_chunk_release(v);
   arena_free(&v->arena);
   tsr_free(v->host_x), tsr_free(v->host_eps), tsr_free(v->host_lat);
   v->B = B, v->T = T, v->H = H, v->W = W, v->mode = mode;
@@ -70,6 +71,7 @@ int vae_alloc(Vae *v, int B, int T, int H, int W, enum VaeMode mode, TsrErr *e) 
 }
 
 void vae_free(Vae *v) {
+  vae_chunk_release(v);
   arena_free(&v->arena);
   tsr_free(v->host_x), tsr_free(v->host_eps), tsr_free(v->host_lat);
   params_free(&v->params);

@@ -42,6 +42,7 @@ static int conv(Vae *v, const char *prefix, int in, int cout, int k, int st, int
   n->b = param(v, INIT_ZERO, 1, bs, "%s.bias", prefix);
   n->g = (Conv3dGeom){.c = cin, .o = cout, .kd = k, .kh = k, .kw = k, .sd = st, .sh = ss, .sw = ss,
                       .pd = {k - 1, 0}, .ph = {ph0, ph1}, .pw = {ph0, ph1}};
+  n->cache_frames = k - st;  // chunked inference: the input frames the next chunk's outputs still reach back to
   return n->out;
 }
 // The 3x3x3 causal convolution that keeps the size.

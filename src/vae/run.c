@@ -13,7 +13,7 @@
 static size_t numel(const Vae *v, const VaeTensor *t) { return (size_t)v->B * t->c * t->d * t->h * t->w; }
 static int sites(const VaeTensor *t) { return t->d * t->h * t->w; }
 
-static void node_forward(Vae *v, const VaeNode *n) {
+void vae_node_forward(Vae *v, const VaeNode *n) {
   const Backend *be = v->be;
   const VaeTensor *in = &v->t[n->in], *out = &v->t[n->out];
   switch (n->kind) {
@@ -60,13 +60,14 @@ static void node_backward(Vae *v, const VaeNode *n) {
 }
 
 static void upload_clips(Vae *v, const float *clips) {
+  TSR_ASSERT(!v->chunk, "vae: activations laid out for chunks (vae_alloc_chunked): call vae_alloc first");
   const VaeTensor *x = &v->t[v->t_x];
   vae_host_to_ncdhw(v->host_x, clips, v->B, x->d, x->h, x->w, x->c);
   be_upload(v->be, x->x, v->host_x, numel(v, x) * sizeof(float));
 }
 
 static void run_nodes(Vae *v, int from, int to) {
-  for (int i = from; i < to; i++) node_forward(v, &v->nodes[i]);
+  for (int i = from; i < to; i++) vae_node_forward(v, &v->nodes[i]);
 }
 
 float vae_forward(Vae *v, const float *clips, uint32_t sample0, uint64_t seed) {
@@ -112,6 +113,7 @@ void vae_encode(Vae *v, const float *clips, float *latents) {
 }
 
 void vae_decode(Vae *v, const float *latents, float *clips) {
+  TSR_ASSERT(!v->chunk, "vae_decode: activations laid out for chunks (vae_alloc_chunked): call vae_alloc first");
   const VaeTensor *z = &v->t[v->t_z];
   vae_host_to_ncdhw(v->host_lat, latents, v->B, z->d, z->h, z->w, z->c);
   be_upload(v->be, z->x, v->host_lat, numel(v, z) * sizeof(float));

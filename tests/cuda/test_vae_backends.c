@@ -1,7 +1,9 @@
 // The autoencoder on the CUDA backend's table against the CPU backend: the
 // same parameters and clips, 3 training steps (forward, backward, AdamW
 // through be_adamw_update) and an encode + decode on each; losses,
-// parameters, latents and decoded clips compared. Built here over the CPU
+// parameters, latents and decoded clips compared; also the chunked encode
+// and decode (a causal cache per conv) on the CUDA table against the CPU's
+// whole-clip ones. Built here over the CPU
 // stand-in of the gpu_* functions (build/cuda/test_vae_standin, mk/vae.mk):
 // the stand-in calls the CPU backend's ops, so everything must be bit for bit
 // the same and what is tested is src/vae's use of the backend (memory in the
@@ -20,6 +22,7 @@ enum { B = 2, T = 5, H = 16, W = 16, C = 3, STEPS = 3 };
 typedef struct {
   float loss[STEPS];
   float *params, *lat, *dec;
+  float *clat, *cdec;  // the same encode and decode chunk by chunk (vae_alloc_chunked, chunks of 1)
 } Run;
 
 static void run(const Backend *be, const float *x, Run *r) {
@@ -42,6 +45,11 @@ static void run(const Backend *be, const float *x, Run *r) {
   r->dec = tsr_calloc((size_t)B * T * H * W * C, sizeof(float));
   vae_encode(&v, x, r->lat);
   vae_decode(&v, r->lat, r->dec);
+  r->clat = tsr_calloc(vae_latent_floats(&v) * B, sizeof(float));
+  r->cdec = tsr_calloc((size_t)B * T * H * W * C, sizeof(float));
+  TSR_ASSERT(vae_alloc_chunked(&v, B, 1, H, W, VAE_CHUNK_ENCODE | VAE_CHUNK_DECODE, &e) == 0, "%s", e.msg);
+  vae_encode_chunked(&v, x, T, r->clat);
+  vae_decode_chunked(&v, r->lat, vae_latent_t(&c, T), r->cdec);
   printf("  %-40s losses %.6f %.6f %.6f, %zu parameters\n", be->name, r->loss[0], r->loss[1], r->loss[2],
          v.params.total);
   vae_adam_free(&o, &v);
@@ -81,6 +89,8 @@ int main(void) {
   vae_free(&probe);
   same(a.lat, b.lat, nl, "encode");
   same(a.dec, b.dec, (size_t)B * T * H * W * C, "decode");
+  same(b.clat, a.lat, nl, "chunked encode (vs whole, CPU)");
+  same(b.cdec, a.dec, (size_t)B * T * H * W * C, "chunked decode (vs whole, CPU)");
   backend_close(cuda);
   return tl_finish("test_vae_backends");
 }
