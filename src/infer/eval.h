@@ -125,3 +125,7 @@ typedef struct {
 // frames after it). NULL / 0 for t2v.
 void eval_score_video(const EvalItem *it, const uint8_t *video, int T, int H, int W, const uint8_t *cond, int ncond,
                       EvalScore *s);
+
+// A loop's seam (infer/generate.h): the last-to-first step (mean abs difference,
+// 0..255) and the median of the other n-1 steps.
+void loop_seam(const uint8_t *video, int n, int H, int W, float *seam, float *median);

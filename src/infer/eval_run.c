@@ -117,7 +117,7 @@ int eval_run(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, E
     for (int k = 0; k < o->seeds; k++) {
       const int v = i * o->seeds + k;
       const VideoRequest rq = {.prompt = it->prompt, .what = what, .flag = "", .seed = r->base_seed + (uint64_t)k,
-                               .frames = T, .keyframe = o->keyframe, .lead = cond, .nlead = ncond,
+                               .frames = ncond > 1 ? T - ncond : T, .keyframe = o->keyframe, .lead = cond, .nlead = ncond,
                                .upscale = o->upscale};
       Video vid;
       if (pipeline_generate(s, &r->so, &rq, &vid, err) != 0) {

@@ -517,3 +517,12 @@ void eval_score_video(const EvalItem *it, const uint8_t *video, int T, int H, in
     s->seam = (float)eval_seam(video, T, H, W, ncond, &s->seam_diff, &s->seam_median);
   }
 }
+
+void loop_seam(const uint8_t *video, int n, int H, int W, float *seam, float *median) {
+  const size_t fpx = (size_t)H * W * 3;
+  *seam = eval_frame_mad(video + (size_t)(n - 1) * fpx, video, H, W);
+  float *d = malloc(sizeof(float) * (size_t)(n > 1 ? n - 1 : 1));
+  for (int f = 0; f + 1 < n; f++) d[f] = eval_frame_mad(video + (size_t)f * fpx, video + (size_t)(f + 1) * fpx, H, W);
+  *median = n > 1 ? median_f(d, n - 1) : 0.0f;
+  free(d);
+}
