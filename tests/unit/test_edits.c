@@ -111,13 +111,14 @@ int main(void) {
     const uint8_t *rows[T] = {F(A, 4), F(A, 5), NULL, NULL, NULL, NULL, F(B, 0), F(B, 1)};
     reference_window(&m, &so, rows, (uint8_t[4]){1, 0, 0, 1}, win);
     EXPECT(same(F(out, 6), F(win, 2), 4), "connect: the transition is not the window between the two ends");
-    free(out);
   }
   conn.new_only = 1;
-  if (!run(&m, &conn, &out, &n)) {
-    EXPECT(n == 4, "connect --new-only: %d frames, expected 4", n);
-    free(out);
+  uint8_t *only;
+  if (!run(&m, &conn, &only, &n)) {
+    EXPECT(n == 4 && same(only, F(out, 6), 4), "connect --new-only: not the 4 transition frames (%d)", n);
+    free(only);
   }
+  free(out);
 
   // loop: a clip of 8, then a bridge of 4 from its last 2 frames into its first 2
   GenerateRequest loop = {.sampler = so, .loop = 1};
