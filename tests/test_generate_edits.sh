@@ -7,7 +7,10 @@
 #     --loop: window + bridge frames and its seam said; --remix of a 16-frame
 #     video covers all 16. Frames compared on the decoded MP4s (--upscale 1)
 #     with the inputs as tests/test_generate.sh does (H.264 is lossy).
-#  2. bad input: --loop with --last, --backward without --extend, --first and
+#  2. `tessera eval` with one item of each edit mode: the table rows and totals,
+#     eval.json with each video's frames, the inputs kept bit for bit (backward,
+#     connect: measured on the frames before encoding);
+#  3. bad input: --loop with --last, --backward without --extend, --first and
 #     --last of different sizes, --remix with --image, --new-only without an
 #     input video: one line naming what and why, exit 2.
 set -euo pipefail
@@ -55,7 +58,33 @@ for k, v in checks.items():
 PY
 echo "ok  backward extension, connection, loop, long remix: lengths and kept inputs"
 
-# 2. bad input
+# 2. the eval's edit items
+cat >$tmp/suite.yaml <<'EOF2'
+name: edits-smoke
+items:
+  - {prompt: "a red circle moves right", colour: red, shape: circle, motion: right, mode: backward}
+  - {prompt: "a blue square stays still", colour: blue, shape: square, motion: still, mode: loop}
+  - {prompt: "a green circle moves up", colour: green, shape: circle, motion: up, mode: connect, background: gray}
+  - {prompt: "a red square moves left", colour: red, shape: square, motion: left, mode: remix, from: blue}
+EOF2
+$T eval --ckpt $ckpt --suite $tmp/suite.yaml --out $tmp/eval --steps 2 --cfg 2 --seeds 1 >$tmp/eval.log 2>&1 || fail "eval: $(tail -3 $tmp/eval.log)"
+[ "$(grep -cE '^[0-9]+ +(backward|loop|connect|remix) ' $tmp/eval.log)" = 4 ] || fail "expected 4 edit rows: $(cat $tmp/eval.log)"
+for t in "backward extension" "loop" "connection of two videos" "long remix"; do
+  grep -q "^$t " $tmp/eval.log || fail "no totals row '$t': $(tail -8 $tmp/eval.log)"
+done
+/usr/bin/python3 - $tmp/eval/eval.json <<'PY' || fail "eval.json of the edits"
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = [it["videos"][0] for it in d["items"]]
+assert [x["frames"] for x in v] == [8, 12, 20, 16], [x["frames"] for x in v]
+assert v[0]["kept"] == 1 and v[2]["kept"] == 1 and v[1]["kept"] is None, v
+assert v[0]["seam"] is not None and v[1]["seam"] is not None and v[2]["continuity"] is not None, v
+for k in ("backward", "loop", "connect", "remix"):
+    assert d["totals"][k]["videos"] == 1, (k, d["totals"][k])
+PY
+echo "ok  eval: backward, loop, connect, remix items scored; inputs kept bit for bit"
+
+# 3. bad input
 bad() {  # expect exit 2 and one stderr line containing $1
   local want=$1; shift
   set +e; "$@" >$tmp/bad.out 2>$tmp/bad.err; local rc=$?; set -e
