@@ -153,7 +153,7 @@ typedef struct {
   int nkept, out_at[2], truth_at[2], kept_n[2];  // output frames that must equal truth frames
 } EvalEdit;
 // Renders the item's truth into truth (room for 3T frames) and fills e, for a
-// model window of T frames in temporal patches of pt (docs/eval.md "Edits").
+// model window of T frames in temporal patches of pt (docs/choices.md "Edits").
 void eval_edit_setup(const EvalItem *it, int T, int pt, int H, int W, uint8_t *truth, EvalEdit *e);
 // Score an edit item's output video [n,H,W,3] (modes backward, loop, connect, remix).
 void eval_score_edit(const EvalItem *it, const uint8_t *video, int n, int H, int W, const EvalEdit *e, EvalScore *s);

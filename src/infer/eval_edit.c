@@ -1,4 +1,4 @@
-// The eval's edit items (docs/eval.md "Edits"): each cuts its inputs from a
+// The eval's edit items (docs/choices.md "Edits"): each cuts its inputs from a
 // rendered shapes-world scene whose every frame is known, so the answers are
 // known too: a backward extension must end with its input exactly and join it
 // as smoothly as its own frames step; a loop's last-to-first step must be as
