@@ -93,7 +93,7 @@ static int plan_request(const ModelConfig *c, const GenerateRequest *r, Plan *p,
     p->made = round_up(want < 0 ? 0 : want, pt);
   }
   if (p->ka + p->made + p->kb < T) {
-    if (!r->nfirst && !r->nlast) return FAIL("frames %d: expected at least the model window %d", r->frames, T);
+    if (!video_in) return FAIL("frames %d: expected at least the model window %d", r->frames, T);
     return FAIL("frames %d: at least %d new frames fill a window of %d with %d conditioning frames", r->frames,
                 T - p->ka - p->kb, T, p->ka + p->kb);
   }
