@@ -22,6 +22,7 @@
 #include "infer/dist.h"
 #include "infer/budget.h"
 #include "infer/pipeline.h"
+#include "infer/eval.h"
 #include "app/app_error.h"
 #include "app/device_flag.h"
 #include "infer/session.h"
@@ -29,7 +30,7 @@
 
 typedef struct {
   const char *ckpt, *prompt, *prompts, *out, *image, *extend, *first, *last, *remix, *sampler, *policy;
-  int frames, steps, seed, upscale, extend_frames, use_ema, keyframe;
+  int frames, steps, seed, upscale, extend_frames, use_ema, keyframe, backward, loop, new_only;
   InferDevice dev;
   int sp, ring, tp, cfg_parallel;
   float cfg, shift, strength;
@@ -41,14 +42,24 @@ enum { MAX_PROMPT = 4094 };  // characters on a line of --prompts
 
 static void usage(void) {
   printf("usage: tessera generate --ckpt F --prompt P --out F.mp4 [options]\n"
-         "  --frames T        output frames (default: the model window; longer = window after window,\n"
-         "                    at most 1024 windows and what memory holds)\n"
+         "  --frames T        frames to make (default: the model window; longer = window after window,\n"
+         "                    at most 1024 windows and what memory holds); with an input video\n"
+         "                    (--extend, --first/--last videos) the new frames only (default: one window's)\n"
          "  --size HxW        must equal the model's frame size (default)\n"
          "  --steps N --cfg G --shift S --sampler euler|heun --seed N   (defaults from the checkpoint's sample config)\n"
          "  --image FILE      image-to-video: the video starts from this image (PNG, JPEG, or a video's first frame)\n"
-         "  --extend VIDEO    continue VIDEO: its last --extend-frames frames (default half a window) lead in\n"
-         "  --first PNG --last PNG   fill the frames between two images\n"
-         "  --remix VIDEO --strength s   redo VIDEO under the prompt, noising it to t=s (0..1)\n"
+         "  --extend VIDEO    continue VIDEO: its last --extend-frames frames (default half a window) lead in;\n"
+         "                    the output is VIDEO and then the new frames\n"
+         "  --backward        with --extend: make what came before VIDEO (its first frames lead out)\n"
+         "  --first F --last F   fill the frames between two images, or connect two videos (the end of\n"
+         "                    the first and the start of the last condition; both kept in the output)\n"
+         "  --new-only        output only the new frames, without the input videos\n"
+         "  --extend-frames K frames of an input video that condition (default: half a window, a quarter\n"
+         "                    each for two videos; whole temporal patches)\n"
+         "  --loop            a seamless loop: a clip, then a bridge from its end into its start\n"
+         "                    (--frames: the loop's length; --image: the loop starts from it)\n"
+         "  --remix VIDEO --strength s   redo all of VIDEO under the prompt, window by window, noising\n"
+         "                    it to t=s (0..1); --frames N: its first N frames only\n"
          "  --upscale K       nearest-neighbour upscale of the MP4 frames (default: to >= 256 px)\n"
          "  --raw             sample with the raw weights instead of the EMA\n"
          "  --policy F        the prompt safety policy (default $TSR_SAFETY_POLICY, else configs/safety/policy.yaml;\n"
@@ -67,6 +78,21 @@ static void usage(void) {
          "                    prompt i uses seed + i\n");
 }
 
+// Edits that contradict each other (the library checks lengths and sizes).
+static void check_edits(const GenArgs *a) {
+  if (a->backward && !a->extend)
+    tsr_user_error("generate: --backward needs --extend VIDEO (it makes what came before that video)");
+  if (a->loop && (a->last || a->first || a->extend || a->remix || a->keyframe))
+    tsr_user_error("generate: --loop with %s: a loop's end leads into its own start, so it takes no other ends "
+                   "(only --image to start from)",
+                   a->last ? "--last" : a->first ? "--first" : a->extend ? "--extend" : a->remix ? "--remix" : "--keyframe");
+  if (a->remix && (a->image || a->extend || a->first))
+    tsr_user_error("generate: --remix with %s: a remix redoes every frame of its video; give the frames one way",
+                   a->image ? "--image" : a->extend ? "--extend" : "--first");
+  if (a->new_only && !a->extend && !a->first)
+    tsr_user_error("generate: --new-only drops the input video from the output; there is none (--extend, --first/--last)");
+}
+
 static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *defaults) {
   for (int i = 1; i < argc; i++) {
     const char *k = argv[i];
@@ -77,6 +103,9 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     if (!strcmp(k, "--raw")) { a->use_ema = 0; continue; }
     if (!strcmp(k, "--cfg-parallel")) { a->cfg_parallel = 1; continue; }
     if (!strcmp(k, "--keyframe")) { a->keyframe = 1; continue; }
+    if (!strcmp(k, "--backward")) { a->backward = 1; continue; }
+    if (!strcmp(k, "--loop")) { a->loop = 1; continue; }
+    if (!strcmp(k, "--new-only")) { a->new_only = 1; continue; }
     if (device_flag(&a->dev, "generate", argc, argv, &i)) continue;
     if (i + 1 >= argc) tsr_user_error("generate: %s: expected a value after it", k);
     const char *v = argv[++i];
@@ -110,6 +139,7 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     else tsr_user_error("generate: unknown option '%s' (see tessera generate --help)", k);
   }
   (void)defaults;
+  check_edits(a);
   if (a->last && !a->first)
     tsr_user_error("generate: --last needs --first (interpolation fills the frames between two images)");
 }
@@ -172,6 +202,14 @@ static void write_video(const OutputContext *oc, const VideoRequest *rq, const V
   fflush(stdout);
 }
 
+// A loop's seam said in numbers: the last-to-first step against the others.
+static void log_loop_seam(const Video *v) {
+  float seam, median;
+  loop_seam(v->frames, v->n, v->H, v->W, &seam, &median);
+  printf("loop seam: last-to-first step %.2f, median of the other steps %.2f (mean abs difference, 0..255)\n", seam,
+         median);
+}
+
 int cmd_generate(int argc, char **argv) {
   GenArgs a = {.use_ema = 1, .sampler = NULL, .seed = -1, .cfg = -1, .shift = -1, .strength = 0.7f, .sp = 1, .ring = 1, .tp = 1};
   if (argc < 2) {
@@ -211,7 +249,7 @@ int cmd_generate(int argc, char **argv) {
   VideoRequest rq = {.what = a.prompts ? a.prompts : "--prompt", .flag = "--", .frames = a.frames,
                      .image = a.image, .extend = a.extend, .first = a.first, .last = a.last, .remix = a.remix,
                      .strength = a.strength, .extend_frames = a.extend_frames, .keyframe = a.keyframe,
-                     .upscale = a.upscale};
+                     .backward = a.backward, .loop = a.loop, .new_only = a.new_only, .upscale = a.upscale};
   char **prompts;
   const int nprompts = read_prompts(&a, &prompts);
   if (gl.dp > nprompts)
@@ -242,6 +280,7 @@ int cmd_generate(int argc, char **argv) {
     else
       snprintf(out, sizeof out, "%s", a.out);
     if (gl.writer) write_video(&oc, &rq, &v, out);
+    if (gl.writer && a.loop) log_loop_seam(&v);
     pipeline_video_free(&v);
   }
   double secs = timer_now() - t0;

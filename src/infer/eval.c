@@ -83,7 +83,7 @@ static int parse_item(Ctx *c, yaml_document_t *doc, const yaml_node_t *node, int
   snprintf(item, sizeof item, "items[%d]", idx);
   memset(it, 0, sizeof *it);
   it->colour = it->shape = it->motion = it->colour2 = it->shape2 = it->motion2 = -1;
-  it->objects = 1, it->mode = EVAL_T2V, it->background = 0, it->size = 0;
+  it->objects = 1, it->mode = EVAL_T2V, it->background = 0, it->size = 0, it->from = -1;
   it->line = (int)node->start_mark.line + 1;
   if (node->type != YAML_MAPPING_NODE)
     return fail(c, node, "%s: expected a mapping {prompt, colour, shape, motion, ...}", item);
@@ -107,12 +107,14 @@ static int parse_item(Ctx *c, yaml_document_t *doc, const yaml_node_t *node, int
       rc = name_field(c, vn, item, k, SYNTH_MOTIONS, EVAL_MOTION_SHORT, 6, &it->motion);
     else if (!strcmp(k, "colour2") || !strcmp(k, "color2"))
       rc = name_field(c, vn, item, k, SYNTH_COLOURS, NULL, 8, &it->colour2);
+    else if (!strcmp(k, "from"))
+      rc = name_field(c, vn, item, k, SYNTH_COLOURS, NULL, 8, &it->from);
     else if (!strcmp(k, "shape2"))
       rc = name_field(c, vn, item, k, SYNTH_SHAPES, NULL, 3, &it->shape2);
     else if (!strcmp(k, "motion2"))
       rc = name_field(c, vn, item, k, SYNTH_MOTIONS, EVAL_MOTION_SHORT, 6, &it->motion2);
     else if (!strcmp(k, "mode"))
-      rc = name_field(c, vn, item, k, EVAL_MODES, NULL, 3, &it->mode);
+      rc = name_field(c, vn, item, k, EVAL_MODES, NULL, EVAL_NMODES, &it->mode);
     else if (!strcmp(k, "background"))
       rc = name_field(c, vn, item, k, SYNTH_BACKGROUNDS, NULL, 3, &it->background), have_bg = 1;
     else if (!strcmp(k, "size"))
@@ -124,7 +126,7 @@ static int parse_item(Ctx *c, yaml_document_t *doc, const yaml_node_t *node, int
     } else
       return fail(c, kn,
                   "%s: unknown key '%s' (expected prompt, colour, shape, motion, objects, mode, colour2, shape2, "
-                  "motion2, background, size)",
+                  "motion2, background, size, from)",
                   item, k);
     if (rc) return rc;
   }
@@ -139,8 +141,13 @@ static int parse_item(Ctx *c, yaml_document_t *doc, const yaml_node_t *node, int
                 SYNTH_COLOURS[it->colour]);
   if (it->mode != EVAL_T2V && it->objects != 1)
     return fail(c, node, "%s: mode %s: conditioning scenes hold one object (objects: 1)", item, EVAL_MODES[it->mode]);
-  if (have_bg && it->mode == EVAL_T2V)
-    return fail(c, node, "%s: background: only for i2v / extend (it sets the conditioning scene)", item);
+  if (have_bg && (it->mode == EVAL_T2V || it->mode == EVAL_LOOP))
+    return fail(c, node, "%s: background: only for modes with an input scene (not t2v or loop)", item);
+  if (it->from >= 0 && it->mode != EVAL_REMIX)
+    return fail(c, node, "%s: from: the source colour of a remix (mode: remix)", item);
+  if (it->from >= 0 && it->from == it->colour)
+    return fail(c, node, "%s: from: a remix changes the colour (from and colour are both %s)", item,
+                SYNTH_COLOURS[it->colour]);
   return 0;
 }
 

@@ -22,14 +22,18 @@
 #define EVAL_SEAM_FACTOR 2.0f      // extension: seam difference <= factor * median step + eps
 #define EVAL_SEAM_EPS 1.0f         //   (mean abs difference per channel, 0..255)
 #define EVAL_CONSIST_BAND 0.5f     // consistency: pixel count within +-50% of the clip's median
+#define EVAL_CONNECT_DIST 0.15f    // connection: each made frame's object centre within this share of the
+                                   //   frame (max of H, W) of where the ground-truth scene has it
+#define EVAL_REMIX_STRENGTH 0.8f   // remix items: the source is noised to this t0
 
 // Minimum pixels of a blob to count as the object: max(4, H*W/128).
 int eval_min_pixels(int H, int W);
 
 // ------------------------------------------------------------------ suite
 
-enum { EVAL_T2V, EVAL_I2V, EVAL_EXTEND };
-extern const char *const EVAL_MODES[3];  // "t2v", "i2v", "extend"
+enum { EVAL_T2V, EVAL_I2V, EVAL_EXTEND, EVAL_BACKWARD, EVAL_LOOP, EVAL_CONNECT, EVAL_REMIX, EVAL_NMODES };
+// "t2v", "i2v", "extend", "backward", "loop", "connect", "remix" (the edits: eval_edit.c)
+extern const char *const EVAL_MODES[EVAL_NMODES];
 // Motions by their short names: "left", "right", "up", "down", "still", "bounce".
 extern const char *const EVAL_MOTION_SHORT[6];
 // ... and by index (the synth world's order, data/synth.h SYNTH_MOTIONS).
@@ -40,8 +44,9 @@ typedef struct {
   int colour, shape, motion;     // indices into SYNTH_COLOURS / SYNTH_SHAPES / SYNTH_MOTIONS
   int objects;                   // 1 or 2 (2: permanence is scored for the first object)
   int colour2, shape2, motion2;  // the second object (-1: not given)
-  int mode;                      // EVAL_T2V, EVAL_I2V, EVAL_EXTEND
-  int background, size;          // the conditioning scene of i2v / extend (default black, small)
+  int mode;                      // EVAL_T2V, EVAL_I2V, EVAL_EXTEND, ... (EVAL_MODES)
+  int background, size;          // the conditioning scene of i2v / extend / edits (default black, small)
+  int from;                      // remix: the source scene's colour (-1: not given)
   int line;                      // where the item starts in the suite file (1-based)
 } EvalItem;
 
@@ -114,7 +119,11 @@ typedef struct {
   // 1 / 0, or -1 where the metric does not apply to the item
   float colour, shape, motion, permanence, first_frame, seam;
   float consistency;  // in [0,1]
+  float kept;         // edits: the input frames are in the output bit for bit (1 / 0 / -1)
+  float continuity;   // connection: every made frame's object where the ground truth has it (1 / 0 / -1)
   float first_frame_mae, seam_diff, seam_median;
+  int frames;             // the video's frames
+  float continuity_dist;  // connection: the largest distance from the ground truth (share of the frame)
   int permanence_occluded;
   EvalAnalysis a;
 } EvalScore;
@@ -125,3 +134,32 @@ typedef struct {
 // frames after it). NULL / 0 for t2v.
 void eval_score_video(const EvalItem *it, const uint8_t *video, int T, int H, int W, const uint8_t *cond, int ncond,
                       EvalScore *s);
+
+// ------------------------------------------------------------------ edits (eval_edit.c)
+
+// An edit item's ground truth and request (eval_edit_setup): the scene truth
+// [ntruth,H,W,3] the inputs are cut from, what the request gives, and where
+// the inputs must reappear in the output.
+typedef struct {
+  const uint8_t *truth;
+  int ntruth;
+  int lead_n;              // truth[0, lead_n) comes before the new frames (0: none)
+  int tail_at, tail_n;     // truth[tail_at, +tail_n) comes after them (0: none)
+  int source;              // remix: truth (in the source colour) is the video to redo
+  int loop;
+  int frames;              // GenerateRequest.frames
+  int out_n;               // the output's frames
+  int made_at, made_n;     // the output frames that are made
+  int nkept, out_at[2], truth_at[2], kept_n[2];  // output frames that must equal truth frames
+} EvalEdit;
+// Renders the item's truth into truth (room for 3T frames) and fills e, for a
+// model window of T frames in temporal patches of pt (docs/choices.md "Edits").
+void eval_edit_setup(const EvalItem *it, int T, int pt, int H, int W, uint8_t *truth, EvalEdit *e);
+// Score an edit item's output video [n,H,W,3] (modes backward, loop, connect, remix).
+void eval_score_edit(const EvalItem *it, const uint8_t *video, int n, int H, int W, const EvalEdit *e, EvalScore *s);
+// The centre of colour c's largest blob in frame (pixels); 0 when it is smaller than eval_min_pixels.
+int eval_object_centre(const uint8_t *frame, int H, int W, int c, float *cx, float *cy);
+
+// A loop's seam (infer/generate.h): the last-to-first step (mean abs difference,
+// 0..255) and the median of the other n-1 steps.
+void loop_seam(const uint8_t *video, int n, int H, int W, float *seam, float *median);

@@ -34,6 +34,8 @@ static void totals_add(EvalTotals *t, const EvalItem *it, const EvalScore *s) {
   acc_add(&t->permanence, s->permanence);
   acc_add(&t->first_frame, s->first_frame);
   acc_add(&t->seam, s->seam);
+  acc_add(&t->kept, s->kept);
+  acc_add(&t->continuity, s->continuity);
 }
 
 // ------------------------------------------------------------------ the run
@@ -46,6 +48,10 @@ static int check_suite(InferSession *s, const EvalSuite *suite, const EvalRunOpt
       return tsr_err(err,
                      "%s:%d: items[%d]: mode extend: a window of %d frames leaves no room for a lead-in of whole "
                      "temporal patches (%d)",
+                     o->suite_path, suite->items[i].line, i, mc->frames, mc->pt);
+  for (int i = 0; i < suite->n; i++)
+    if (suite->items[i].mode == EVAL_CONNECT && mc->frames < 3 * mc->pt)
+      return tsr_err(err, "%s:%d: items[%d]: mode connect: a window of %d frames has no room between two inputs' %d frames",
                      o->suite_path, suite->items[i].line, i, mc->frames, mc->pt);
   for (int i = 0; i < suite->n; i++)  // every prompt passes the safety gate before anything is sampled
     if (s->gate && safety_gate_check(s->gate, suite->items[i].prompt, err))
@@ -68,7 +74,8 @@ static void sum_totals(EvalReport *r) {
     const EvalItem *it = &suite->items[i];
     for (int k = 0; k < r->opt.seeds; k++) {
       const EvalScore *s = &r->scores[i * r->opt.seeds + k];
-      EvalTotals *t = it->mode == EVAL_I2V ? &r->i2v : it->mode == EVAL_EXTEND ? &r->ext : it->objects > 1 ? &r->two : &r->single;
+      EvalTotals *by_mode[EVAL_NMODES] = {&r->single, &r->i2v, &r->ext, &r->back, &r->loop, &r->conn, &r->remix};
+      EvalTotals *t = it->mode == EVAL_T2V && it->objects > 1 ? &r->two : by_mode[it->mode];
       totals_add(t, it, s);
       if (t == &r->single) r->confusion[it->motion][s->a.motion >= 0 ? s->a.motion : 6]++;
     }
@@ -91,7 +98,7 @@ int eval_run(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, E
            o->seeds, o->seeds == 1 ? "" : "s", s->ckpt, o->use_ema ? "EMA" : "raw", r->ckpt_step, r->so.steps,
            r->so.cfg, T, H, W);
 
-  uint8_t *clip = tsr_calloc((size_t)T * H * W * 3, 1);
+  uint8_t *clip = tsr_calloc((size_t)3 * T * H * W * 3, 1);  // an item's scene (an edit's: up to 3 windows)
   r->scores = tsr_calloc((size_t)r->nv, sizeof *r->scores);
   r->paths = tsr_calloc((size_t)r->nv, sizeof *r->paths);
   double t_start = timer_now();
@@ -102,7 +109,10 @@ int eval_run(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, E
     snprintf(what, sizeof what, "items[%d]", i);
     const uint8_t *cond = NULL;
     int ncond = 0;
-    if (it->mode != EVAL_T2V) {  // the conditioning frames: the synth world's render of the item's scene
+    EvalEdit edit = {0};
+    const int is_edit = it->mode >= EVAL_BACKWARD;
+    if (is_edit) eval_edit_setup(it, T, mc->pt, H, W, clip, &edit);
+    if (it->mode == EVAL_I2V || it->mode == EVAL_EXTEND) {  // the conditioning frames: the synth world's render of the item's scene
       SynthScene sc;
       eval_item_scene(it, T, H, W, &sc);
       synth_render(&sc, T, H, W, clip);
@@ -116,16 +126,27 @@ int eval_run(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, E
     slug[sl] = 0;
     for (int k = 0; k < o->seeds; k++) {
       const int v = i * o->seeds + k;
-      const VideoRequest rq = {.prompt = it->prompt, .what = what, .flag = "", .seed = r->base_seed + (uint64_t)k,
-                               .frames = T, .keyframe = o->keyframe, .lead = cond, .nlead = ncond,
-                               .upscale = o->upscale};
+      VideoRequest rq = {.prompt = it->prompt, .what = what, .flag = "", .seed = r->base_seed + (uint64_t)k,
+                         .frames = ncond > 1 ? T - ncond : T, .keyframe = o->keyframe, .lead = cond, .nlead = ncond,
+                         .upscale = o->upscale};
+      if (is_edit)  // the edit's inputs cut from its scene (eval_edit.c)
+        rq = (VideoRequest){.prompt = it->prompt, .what = what, .flag = "", .seed = rq.seed, .frames = edit.frames,
+                            .lead = edit.lead_n ? clip : NULL, .nlead = edit.lead_n,
+                            .tail = edit.tail_n ? clip + (size_t)edit.tail_at * H * W * 3 : NULL, .ntail = edit.tail_n,
+                            .source = edit.source ? clip : NULL, .nsource = edit.source ? edit.ntruth : 0,
+                            .strength = edit.source ? EVAL_REMIX_STRENGTH : 0.0f, .loop = edit.loop,
+                            .upscale = o->upscale};
       Video vid;
       if (pipeline_generate(s, &r->so, &rq, &vid, err) != 0) {
         rc = tsr_err_prefix(err, "eval: %s:%d: items[%d]: ", o->suite_path, it->line, i);
         break;
       }
       EvalScore *sc = &r->scores[v];
-      eval_score_video(it, vid.frames, T, H, W, cond, ncond, sc);
+      if (is_edit)
+        eval_score_edit(it, vid.frames, vid.n, H, W, &edit, sc);
+      else
+        eval_score_video(it, vid.frames, T, H, W, cond, ncond, sc);
+      sc->frames = vid.n;
       snprintf(r->paths[v], sizeof r->paths[v], "%s/%02d_%s_s%llu.mp4", o->out, i, slug, (unsigned long long)rq.seed);
       WrittenVideo w;
       const double secs = vid.seconds;
@@ -157,7 +178,8 @@ void eval_report_free(EvalReport *r) {
 // ------------------------------------------------------------------ the table
 static void print_totals(const char *label, const EvalTotals *t) {
   if (!t->colour.n) return;
-  char c[16], sh[16], m[16], d[16], p[16], ff[16], se[16];
+  char c[16], sh[16], m[16], d[16], p[16], ff[16], se[16], ke[16], co[16];
+  put_pct(ke, sizeof ke, &t->kept), put_pct(co, sizeof co, &t->continuity);
   put_pct(c, sizeof c, &t->colour), put_pct(sh, sizeof sh, &t->shape), put_pct(m, sizeof m, &t->motion);
   put_pct(d, sizeof d, &t->direction), put_pct(p, sizeof p, &t->permanence), put_pct(ff, sizeof ff, &t->first_frame);
   put_pct(se, sizeof se, &t->seam);
@@ -166,24 +188,28 @@ static void print_totals(const char *label, const EvalTotals *t) {
   if (t->permanence.n) printf("  permanence %s", p);
   if (t->first_frame.n) printf("  first-frame %s", ff);
   if (t->seam.n) printf("  seam %s", se);
+  if (t->kept.n) printf("  inputs kept %s", ke);
+  if (t->continuity.n) printf("  continuity %s", co);
   printf("\n");
 }
 
 void eval_report_print(const EvalReport *r) {
   const EvalSuite *suite = r->suite;
-  printf("\n%-3s %-6s %-46s %6s %6s %6s %7s %6s %6s  %s\n", "#", "mode", "prompt", "colour", "shape", "motion",
-         "consist", "perm", "cond", "found (first seed)");
+  printf("\n%-3s %-8s %-46s %6s %6s %6s %7s %6s %6s %6s  %s\n", "#", "mode", "prompt", "colour", "shape", "motion",
+         "consist", "perm", "cond", "kept", "found (first seed)");
   for (int i = 0; i < suite->n; i++) {  // one row per item, averaged over the seeds
     const EvalItem *it = &suite->items[i];
     EvalTotals row = {0};
     for (int k = 0; k < r->opt.seeds; k++) totals_add(&row, it, &r->scores[i * r->opt.seeds + k]);
-    char c[16], sh[16], mo[16], pe[16], co[16];
+    char c[16], sh[16], mo[16], pe[16], co[16], ke[16];
+    put_pct(ke, sizeof ke, &row.kept);
     put_pct(c, sizeof c, &row.colour), put_pct(sh, sizeof sh, &row.shape), put_pct(mo, sizeof mo, &row.motion);
     put_pct(pe, sizeof pe, &row.permanence);
-    put_pct(co, sizeof co, it->mode == EVAL_I2V ? &row.first_frame : &row.seam);
+    // cond: the mode's own check (first frame, seam, or a connection's continuity)
+    put_pct(co, sizeof co, it->mode == EVAL_I2V ? &row.first_frame : it->mode == EVAL_CONNECT ? &row.continuity : &row.seam);
     const EvalScore *s0 = &r->scores[i * r->opt.seeds];
-    printf("%-3d %-6s %-46.46s %6s %6s %6s %7.2f %6s %6s  %s %s %s\n", i, EVAL_MODES[it->mode], it->prompt, c, sh, mo,
-           acc_mean(&row.consistency), pe, co, name_or(SYNTH_COLOURS, s0->a.colour, "-"),
+    printf("%-3d %-8s %-46.46s %6s %6s %6s %7.2f %6s %6s %6s  %s %s %s\n", i, EVAL_MODES[it->mode], it->prompt, c, sh,
+           mo, acc_mean(&row.consistency), pe, co, ke, name_or(SYNTH_COLOURS, s0->a.colour, "-"),
            name_or(SYNTH_SHAPES, s0->a.shape, "-"), name_or(EVAL_MOTION_SHORT, s0->a.motion, "-"));
   }
   printf("\ntotals (videos, share correct; consistency in [0,1]):\n");
@@ -191,6 +217,10 @@ void eval_report_print(const EvalReport *r) {
   print_totals("two objects (permanence)", &r->two);
   print_totals("image-to-video", &r->i2v);
   print_totals("extension", &r->ext);
+  print_totals("backward extension", &r->back);
+  print_totals("loop", &r->loop);
+  print_totals("connection of two videos", &r->conn);
+  print_totals("long remix", &r->remix);
   int off = 0;
   for (int e = 0; e < 6; e++)
     for (int f = 0; f < 7; f++)
@@ -211,10 +241,11 @@ static json_t *metric(float v) { return v < 0 ? json_null() : jx_round(v, 6); }
 
 static json_t *totals_json(const EvalTotals *t) {
   json_t *o = json_pack("{s:i}", "videos", t->colour.n);
-  const EvalAcc *a[8] = {&t->colour,      &t->shape,      &t->motion,      &t->direction,
-                     &t->consistency, &t->permanence, &t->first_frame, &t->seam};
-  const char *names[8] = {"colour", "shape", "motion", "direction", "consistency", "permanence", "first_frame", "seam"};
-  for (int i = 0; i < 8; i++) json_object_set_new(o, names[i], metric((float)acc_mean(a[i])));
+  const EvalAcc *a[10] = {&t->colour,      &t->shape,      &t->motion,      &t->direction, &t->consistency,
+                          &t->permanence, &t->first_frame, &t->seam,        &t->kept,      &t->continuity};
+  const char *names[10] = {"colour",     "shape",       "motion", "direction", "consistency",
+                           "permanence", "first_frame", "seam",   "kept",      "continuity"};
+  for (int i = 0; i < 10; i++) json_object_set_new(o, names[i], metric((float)acc_mean(a[i])));
   return o;
 }
 
@@ -249,7 +280,8 @@ int eval_report_write_json(const EvalReport *r, const char *path, TsrErr *err) {
     if (it->mode != EVAL_T2V) {
       json_object_set_new(jo, "background", json_string(SYNTH_BACKGROUNDS[it->background]));
       json_object_set_new(jo, "size", json_string(SYNTH_SIZES[it->size]));
-      json_object_set_new(jo, "conditioning_frames", json_integer(it->mode == EVAL_I2V ? 1 : r->nlead));
+      if (it->mode == EVAL_I2V || it->mode == EVAL_EXTEND)
+        json_object_set_new(jo, "conditioning_frames", json_integer(it->mode == EVAL_I2V ? 1 : r->nlead));
     }
     json_t *videos = json_array();
     for (int k = 0; k < r->opt.seeds; k++) {
@@ -265,7 +297,8 @@ int eval_report_write_json(const EvalReport *r, const char *path, TsrErr *err) {
           an->clean_frames, "colour_frames", an->colour_frames, "tracked_on", an->on_colour ? "colour" : "mask");
       if (it->objects > 1) json_object_set_new(found, "occluded", json_boolean(s->permanence_occluded));
       if (it->mode == EVAL_I2V) json_object_set_new(found, "first_frame_mae", jx_fixed(s->first_frame_mae, 3));
-      if (it->mode == EVAL_EXTEND) {
+      if (it->mode == EVAL_CONNECT) json_object_set_new(found, "continuity_dist", jx_fixed(s->continuity_dist, 3));
+      if (it->mode == EVAL_EXTEND || it->mode == EVAL_BACKWARD || it->mode == EVAL_LOOP) {
         json_object_set_new(found, "seam_diff", jx_fixed(s->seam_diff, 3));
         json_object_set_new(found, "seam_median", jx_fixed(s->seam_median, 3));
       }
@@ -274,15 +307,20 @@ int eval_report_write_json(const EvalReport *r, const char *path, TsrErr *err) {
                              "colour", metric(s->colour), "shape", metric(s->shape), "motion", metric(s->motion),
                              "consistency", metric(s->consistency), "permanence", metric(s->permanence),
                              "first_frame", metric(s->first_frame), "seam", metric(s->seam), "found", found);
+      json_object_set_new(vo, "kept", metric(s->kept));
+      json_object_set_new(vo, "continuity", metric(s->continuity));
+      json_object_set_new(vo, "frames", json_integer(s->frames));
       json_array_append_new(videos, vo);
     }
     json_object_set_new(jo, "videos", videos);
     json_array_append_new(items, jo);
   }
   json_object_set_new(doc, "items", items);
-  json_object_set_new(doc, "totals", json_pack("{s:o, s:o, s:o, s:o}", "single_object_t2v", totals_json(&r->single),
-                                               "two_objects", totals_json(&r->two), "i2v", totals_json(&r->i2v), "extend",
-                                               totals_json(&r->ext)));
+  json_object_set_new(doc, "totals",
+                      json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "single_object_t2v", totals_json(&r->single),
+                                "two_objects", totals_json(&r->two), "i2v", totals_json(&r->i2v), "extend",
+                                totals_json(&r->ext), "backward", totals_json(&r->back), "loop", totals_json(&r->loop),
+                                "connect", totals_json(&r->conn), "remix", totals_json(&r->remix)));
   json_t *counts = json_array();
   for (int e = 0; e < 6; e++) {
     json_t *row = json_array();

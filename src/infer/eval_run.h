@@ -26,7 +26,7 @@ typedef struct {
 } EvalAcc;  // a metric summed over videos (values < 0 do not apply)
 
 typedef struct {
-  EvalAcc colour, shape, motion, direction, consistency, permanence, first_frame, seam;
+  EvalAcc colour, shape, motion, direction, consistency, permanence, first_frame, seam, kept, continuity;
 } EvalTotals;
 
 typedef struct {
@@ -43,6 +43,7 @@ typedef struct {
   char (*paths)[512];       // [nv] the MP4s
   double seconds;
   EvalTotals single, two, i2v, ext;  // single-object t2v, two objects, image-to-video, extension
+  EvalTotals back, loop, conn, remix;  // the edits: backward extension, loop, connection, long remix
   int confusion[6][7];      // single-object t2v: expected motion x found (6: none)
 } EvalReport;
 

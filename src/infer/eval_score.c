@@ -10,7 +10,7 @@
 #include "infer/eval.h"
 
 
-const char *const EVAL_MODES[3] = {"t2v", "i2v", "extend"};
+const char *const EVAL_MODES[EVAL_NMODES] = {"t2v", "i2v", "extend", "backward", "loop", "connect", "remix"};
 
 // Fill ratio of each shape in its axis-aligned bounding box (circle pi/4, square
 // 1, triangle 1/2) and in its bounding box rotated by 45 degrees (circle pi/4,
@@ -516,4 +516,25 @@ void eval_score_video(const EvalItem *it, const uint8_t *video, int T, int H, in
   if (it->mode == EVAL_EXTEND && cond && ncond > 0) {
     s->seam = (float)eval_seam(video, T, H, W, ncond, &s->seam_diff, &s->seam_median);
   }
+}
+
+void loop_seam(const uint8_t *video, int n, int H, int W, float *seam, float *median) {
+  const size_t fpx = (size_t)H * W * 3;
+  *seam = eval_frame_mad(video + (size_t)(n - 1) * fpx, video, H, W);
+  float *d = malloc(sizeof(float) * (size_t)(n > 1 ? n - 1 : 1));
+  for (int f = 0; f + 1 < n; f++) d[f] = eval_frame_mad(video + (size_t)f * fpx, video + (size_t)(f + 1) * fpx, H, W);
+  *median = n > 1 ? median_f(d, n - 1) : 0.0f;
+  free(d);
+}
+
+int eval_object_centre(const uint8_t *frame, int H, int W, int c, float *cx, float *cy) {
+  uint8_t *set = malloc((size_t)H * W);
+  int *label = malloc(sizeof(int) * (size_t)H * W * 2);
+  Blob b;
+  colour_set(frame, H, W, c, set);
+  const int found = largest_blob(set, H, W, label, label + H * W, &b) >= eval_min_pixels(H, W);
+  if (found) *cx = (float)(b.sx / b.size), *cy = (float)(b.sy / b.size);
+  free(set);
+  free(label);
+  return found;
 }

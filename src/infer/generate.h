@@ -1,7 +1,16 @@
-// Video generation on top of the sampler: pixel conditioning (image-to-video,
-// extension, first/last frame interpolation, remix) and long videos made
-// window after window, each new window conditioned on the overlapping end of
-// the previous one.
+// Video generation on top of the sampler. Every mode is one mechanism
+// (DESIGN.md "Conditioning masks"): a canvas of frames, some given (input
+// videos, images) and some to make, covered by model windows; each window's
+// latent frames that are already on the canvas enter clean (t = 0) and the
+// others are sampled. The modes differ only in the canvas and the order of the
+// windows (docs/choices.md "Edits"):
+//   text-to-video        [made]                      windows forward from 0
+//   image / extension    [first][made]               forward from the first's last k frames
+//   backward extension   [made][last]                backward from the last's first k frames
+//   connection           [first][made][last]         forward, the last window ending k into `last`
+//   loop                 [clip][bridge][clip's start] the clip forward, then one bridge window
+//   remix                [source, noised to t0]      forward, each window after the first
+//                                                    conditioned on the previous one's overlap
 #pragma once
 #include <stdint.h>
 
@@ -9,14 +18,26 @@
 #include "model/model.h"
 
 typedef struct {
-  int frames;              // output frames: the model window T, or more for a long video
+  // The frames to make (0: the mode's default):
+  //   text-to-video, loop, image inputs: the whole output (an image is pt frames of it);
+  //   a video input (extension either way, connection): the new frames only;
+  //   remix: the source's first `frames` (0: all of it).
+  int frames;
   SamplerOptions sampler;  // steps, cfg, shift, heun, seed (t0 set from remix_strength)
-  // Conditioning pixels at the model's H x W, uint8 RGB:
-  const uint8_t *first;    // [nfirst,H,W,3] frames the video starts with (an image: nfirst = 1)
+  // Conditioning pixels at the model's H x W, uint8 RGB. An input of one frame
+  // is an image (it fills a whole latent frame, pt video frames); longer is a
+  // video, kept whole in the output (unless new_only) and conditioning through
+  // its `context` frames nearest the new ones.
+  const uint8_t *first;    // [nfirst,H,W,3] before the new frames (image-to-video, extension, connection)
   int nfirst;
-  const uint8_t *last;     // [nlast,H,W,3] frames it ends with (interpolation; single window only)
+  const uint8_t *last;     // [nlast,H,W,3] after them (interpolation, backward extension, connection)
   int nlast;
-  const uint8_t *remix;    // [T,H,W,3] a video to redo under the prompt (SDEdit)
+  int context;             // frames of a video input that condition (0: half a window for one
+                           // input, a quarter for two; whole temporal patches)
+  int new_only;            // output only the made frames, not the input videos or images
+  int loop;                // a seamless loop: the last frames lead into the first (no `last`)
+  const uint8_t *remix;    // [nremix,H,W,3] a video to redo under the prompt (SDEdit), window by window
+  int nremix;
   float remix_strength;    // t0 in (0,1]: how much of the source is noised away
   int overlap;             // frames shared by consecutive windows of a long video (0: T/2)
   // Text-to-video through a keyframe (factorised, as Emu Video does): a first
@@ -25,9 +46,13 @@ typedef struct {
   int keyframe;
 } GenerateRequest;
 
-// out: [frames,H,W,3]. The model must hold activations for 2 samples (CFG).
-// The caller's tokens [L] / ntokens describe the prompt. Returns 0, or -1
-// with a reason in err (a request the model cannot serve).
+// How many frames generate_video writes for r (into *n). Returns 0, or -1 with
+// a reason in err (a request the model cannot serve: too short, misaligned).
+int generate_output_frames(const ModelConfig *c, const GenerateRequest *r, int *n, char *err, int errlen);
+
+// out: [generate_output_frames,H,W,3]. The model must hold activations for 2
+// samples (CFG). The caller's tokens [L] / ntokens describe the prompt.
+// Returns 0, or -1 with a reason in err (a request the model cannot serve).
 int generate_video(Model *m, const int32_t *tokens, int ntokens, const GenerateRequest *r, uint8_t *out, char *err,
                    int errlen);
 

@@ -30,44 +30,60 @@ int pipeline_sampler(const InferSession *s, const SamplerFlags *f, const char *c
   return 0;
 }
 
-// An image or video file as frames at H x W (scaled and centre-cropped).
+// An image or video file as frames at H x W (scaled and centre-cropped);
+// hw (may be NULL): its size as stored.
 static int load_frames(const VideoRequest *rq, const char *what, const char *path, int H, int W, int max_frames,
-                       VideoFrames *fit, TsrErr *err) {
+                       VideoFrames *fit, int hw[2], TsrErr *err) {
   VideoFrames raw = {0};
   char why[256];
   if (access(path, R_OK) != 0) return tsr_err(err, "%s%s: %s: %s", rq->flag, what, path, strerror(errno));
   if (video_read(path, 0.0f, max_frames, &raw, why, sizeof why) != 0)
     return tsr_err(err, "%s%s: %s: cannot decode: %s", rq->flag, what, path, why);
+  if (hw) hw[0] = raw.H, hw[1] = raw.W;
   video_resize_crop(&raw, H, W, fit);
   video_frames_free(&raw);
   return 0;
 }
 
 // The request's conditioning inputs into r (pixels owned by first/last/remix).
+// An --extend video is `first` (forwards) or `last` (--backward); --first and
+// --last are images or videos of one size.
 static int load_inputs(const VideoRequest *rq, const ModelConfig *mc, GenerateRequest *r, VideoFrames *first,
                        VideoFrames *last, VideoFrames *remix, TsrErr *err) {
-  const int T = mc->frames, H = mc->height, W = mc->width;
+  const int H = mc->height, W = mc->width;
+  int hw_first[2], hw_last[2];
   if (rq->lead) r->first = rq->lead, r->nfirst = rq->nlead;
+  if (rq->tail) r->last = rq->tail, r->nlast = rq->ntail;
+  if (rq->source) r->remix = rq->source, r->nremix = rq->nsource;
   if (rq->image || rq->first) {
-    if (load_frames(rq, rq->image ? "image" : "first", rq->image ? rq->image : rq->first, H, W, 1, first, err)) return -1;
-    r->first = first->pixels, r->nfirst = 1;
+    if (load_frames(rq, rq->image ? "image" : "first", rq->image ? rq->image : rq->first, H, W, rq->image ? 1 : 0,
+                    first, hw_first, err))
+      return -1;
+    r->first = first->pixels, r->nfirst = first->T;
   }
   if (rq->extend) {
-    if (load_frames(rq, "extend", rq->extend, H, W, 0, first, err)) return -1;
-    int k = rq->extend_frames ? rq->extend_frames : (T / 2) / mc->pt * mc->pt;
-    if (first->T < k)
-      return tsr_err(err, "%sextend: %s: has %d frames, %d needed to lead in", rq->flag, rq->extend, first->T, k);
-    r->first = first->pixels + (size_t)(first->T - k) * H * W * 3, r->nfirst = k;
+    VideoFrames *v = rq->backward ? last : first;
+    if (load_frames(rq, "extend", rq->extend, H, W, 0, v, NULL, err)) return -1;
+    if (rq->extend_frames && v->T < rq->extend_frames)
+      return tsr_err(err, "%sextend: %s: has %d frames, %d needed to lead in", rq->flag, rq->extend, v->T,
+                     rq->extend_frames);
+    if (v->T == 1) return tsr_err(err, "%sextend: %s: is one frame, not a video (use %simage)", rq->flag, rq->extend, rq->flag);
+    if (rq->backward) r->last = v->pixels, r->nlast = v->T;
+    else r->first = v->pixels, r->nfirst = v->T;
   }
   if (rq->last) {
-    if (load_frames(rq, "last", rq->last, H, W, 1, last, err)) return -1;
-    r->last = last->pixels, r->nlast = 1;
+    if (load_frames(rq, "last", rq->last, H, W, 0, last, hw_last, err)) return -1;
+    r->last = last->pixels, r->nlast = last->T;
+    if (rq->first && (hw_first[0] != hw_last[0] || hw_first[1] != hw_last[1]))
+      return tsr_err(err, "%sfirst %s is %dx%d but %slast %s is %dx%d: the two ends of a connection must be one size",
+                     rq->flag, rq->first, hw_first[0], hw_first[1], rq->flag, rq->last, hw_last[0], hw_last[1]);
   }
   if (rq->remix) {
-    if (load_frames(rq, "remix", rq->remix, H, W, T, remix, err)) return -1;
-    if (remix->T < T)
-      return tsr_err(err, "%sremix: %s: has %d frames, the model window needs %d", rq->flag, rq->remix, remix->T, T);
-    r->remix = remix->pixels;
+    if (load_frames(rq, "remix", rq->remix, H, W, 0, remix, NULL, err)) return -1;
+    if (remix->T < mc->frames)
+      return tsr_err(err, "%sremix: %s: has %d frames, the model window needs %d", rq->flag, rq->remix, remix->T,
+                     mc->frames);
+    r->remix = remix->pixels, r->nremix = remix->T;
   }
   return 0;
 }
@@ -76,8 +92,9 @@ int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequ
   memset(out, 0, sizeof *out);
   const ModelConfig *mc = &s->cfg.model;
   const int H = mc->height, W = mc->width;
-  GenerateRequest r = {.frames = rq->frames ? rq->frames : mc->frames, .sampler = *so,
-                       .remix_strength = rq->strength > 0 ? rq->strength : 0.7f, .keyframe = rq->keyframe};
+  GenerateRequest r = {.frames = rq->frames, .sampler = *so, .remix_strength = rq->strength > 0 ? rq->strength : 0.7f,
+                       .keyframe = rq->keyframe, .context = rq->extend_frames, .loop = rq->loop,
+                       .new_only = rq->new_only};
   r.sampler.seed = rq->seed;
   VideoFrames first = {0}, last = {0}, remix = {0};
   int32_t *tokens = tsr_calloc((size_t)mc->text_length, sizeof(int32_t));
@@ -85,14 +102,19 @@ int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequ
   char why[256];
   if (s->gate && safety_gate_check(s->gate, rq->prompt, err)) goto done;  // before anything is read or sampled
   if (load_inputs(rq, mc, &r, &first, &last, &remix, err)) goto done;
-  if (generate_frames_fit(mc, r.frames, watch_upscale_factor(H, rq->upscale), mem_available(), why, sizeof why)) {
-    tsr_err(err, "%sframes %d: %s", rq->flag, r.frames, why);
+  int nout;
+  if (generate_output_frames(mc, &r, &nout, why, sizeof why)) {
+    tsr_err(err, "%s", why);
+    goto done;
+  }
+  if (generate_frames_fit(mc, nout, watch_upscale_factor(H, rq->upscale), mem_available(), why, sizeof why)) {
+    tsr_err(err, "%sframes %d: %s", rq->flag, nout, why);
     goto done;
   }
   const int ntokens = infer_encode(s, rq->prompt, tokens, rq->what, err);
   if (ntokens < 0) goto done;
-  out->frames = tsr_calloc((size_t)r.frames * H * W * 3, 1);
-  out->n = r.frames, out->H = H, out->W = W;
+  out->frames = tsr_calloc((size_t)nout * H * W * 3, 1);
+  out->n = nout, out->H = H, out->W = W;
   double t0 = timer_now();
   if (generate_video(&s->model, tokens, ntokens, &r, out->frames, why, sizeof why) != 0) {
     tsr_err(err, "%s", why);

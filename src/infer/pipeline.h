@@ -31,13 +31,16 @@ typedef struct {
   const char *what;      // names the prompt in warnings ("--prompt", "item 3 (line 4)")
   const char *flag;      // prefix of the input names in messages: "--" (generate) or "" (render)
   uint64_t seed;
-  int frames;            // 0: the model window; more: a long video, window after window
-  const char *image, *extend, *first, *last, *remix;  // input files (NULL: none)
+  int frames;            // 0: the mode's default; GenerateRequest.frames says what it counts
+  const char *image, *extend, *first, *last, *remix;  // input files (NULL: none); first/last: image or video
   float strength;        // remix: noised to t = strength (0: 0.7)
-  int extend_frames;     // extend: frames that lead in (0: half a window, whole temporal patches)
+  int extend_frames;     // frames of an input video that condition (0: GenerateRequest.context's default)
   int keyframe;          // text-to-video through a keyframe (GenerateRequest.keyframe)
-  const uint8_t *lead;   // conditioning frames given as pixels at the model size (eval), instead of files
-  int nlead;
+  int backward, loop, new_only;  // extend backward; a seamless loop; output only the made frames
+  // Inputs given as pixels at the model size (eval), instead of files: before the
+  // new frames (lead), after them (tail), a video to remix (source).
+  const uint8_t *lead, *tail, *source;
+  int nlead, ntail, nsource;
   int upscale;           // MP4 upscale factor (0: to >= 256 px); checked against memory
 } VideoRequest;
 
