@@ -65,6 +65,13 @@ first, last = sum(loss[:3]) / 3, sum(loss[-10:]) / 10
 assert 1.5 < first < 3.0, f"first losses {loss[:3]}: expected ~2 (normalised latents)"
 assert last < 0.9 * first, f"loss did not fall: first {first:.4f}, last {last:.4f}"
 print(f"ok  latent training: loss {first:.4f} -> {last:.4f} over 30 steps")
+import h5py, numpy as np
+c, k = h5py.File('lat.h5', 'r'), h5py.File('run/ckpt_30.h5', 'r')
+spec = dict(l.split(' ', 1) for l in k.attrs['latent_space'].decode().strip().split('\n'))
+assert spec['vae_sha256'] == c.attrs['vae_sha256'].decode() and spec['compression'] == '2 2' and spec['channels'] == '4', spec
+for key in ('mean', 'std'):
+    assert np.array_equal(np.array(spec[key].split(), np.float32), c.attrs['latent_' + key]), key
+print("ok  the checkpoint records the corpus's latent space (VAE hash, compression, statistics)")
 PY
 
 # ---- bad input: one line, exit 2, nothing written under the final name

@@ -4,6 +4,8 @@
 // weights). A latent model's video is the latent grid: video.channels = the
 // VAE's latent channels, frames/height/width = the latent T', H', W'.
 #pragma once
+#include <stddef.h>
+
 #include "core/config.h"
 #include "core/error.h"
 
@@ -12,4 +14,21 @@
 // a corpus made by another VAE (SHA-256), latent channels or compression
 // that differ. 0, or -1 with one line naming the file, the item and what was
 // expected. Holds h5_lock around its HDF5 reads.
-int latent_space_check(const char *cfg_path, const ModelConfig *m, const char *data, TsrErr *err);
+// spec (spec_size bytes; may be NULL) gets the latent space of a latent corpus
+// in the text form below ("" otherwise): the trainer keeps it in its
+// checkpoints, so generation de-normalises with the statistics it trained on.
+int latent_space_check(const char *cfg_path, const ModelConfig *m, const char *data, char *spec, size_t spec_size,
+                       TsrErr *err);
+
+// A latent space as a checkpoint records it (attribute `latent_space`):
+//   vae_sha256 HEX\ncompression CT CS\nchannels Z\nmean M0 M1 ...\nstd S0 S1 ...\n
+enum { LATENT_MAX_CHANNELS = 64 };
+typedef struct {
+  char vae_sha256[65];
+  int ct, cs, channels;
+  float mean[LATENT_MAX_CHANNELS], std[LATENT_MAX_CHANNELS];
+} LatentSpace;
+// 0, or -1 when it does not fit in n bytes (or too many channels).
+int latent_space_format(const LatentSpace *ls, char *out, size_t n);
+// 0, or -1 with one line naming `what` (the checkpoint) and what was expected.
+int latent_space_parse(const char *text, const char *what, LatentSpace *ls, TsrErr *err);
