@@ -10,7 +10,7 @@
 #include "core/sha256.h"
 #include "data/corpus.h"
 #include "kernels/backend.h"
-#include "latent/latent_patch.h"
+#include "kernels/ops.h"
 #include "vae/vae.h"
 #include "vae/vae_ckpt.h"
 
@@ -86,7 +86,7 @@ static int open_writer(Enc *e, TsrErr *err) {
 // Clip i of bucket b: pixels from the corpus, encoded to lat [T',H',W',Z].
 static int encode_clip(Enc *e, const CorpusBucket *b, int i, float *patches, float *clip, float *lat, TsrErr *err) {
   if (corpus_read_patches(&e->c, b, i, 0, b->N, patches, err)) return -1;
-  latent_unpatchify(patches, b->T, b->H, b->W, e->c.channels, e->c.pt, e->c.ph, e->c.pw, clip);
+  unpatchify(clip, patches, 1, b->T, b->H, b->W, e->c.channels, e->c.pt, e->c.ph, e->c.pw);
   vae_encode(&e->v, clip, lat);
   return 0;
 }
