@@ -3,6 +3,7 @@
 
     /usr/bin/python3 tests/ref/check_latent_corpus.py PIXELS.h5 VAE.h5 LATENT.h5
     /usr/bin/python3 tests/ref/check_latent_corpus.py --same A.h5 B.h5
+    /usr/bin/python3 tests/ref/check_latent_corpus.py --codec CASE.h5 VAE.h5
 
 First form: every clip of every bucket of PIXELS is put back into frames by a
 numpy reshape of its uint8 patches, encoded by the PyTorch reference of the
@@ -13,7 +14,11 @@ latent_mean / latent_std attributes are recomputed from the stored float16
 values (float64, population std); vae_sha256 is hashlib's SHA-256 of VAE.h5;
 captions, recaptions, tokens, meta/ and the vocabulary equal PIXELS'.
 Second form: every dataset and attribute of A equals B's (a 2-rank file
-against the 1-rank one). Prints `latent-corpus: PASS` or FAIL lines, exit 1.
+against the 1-rank one). Third form (tests/unit/test_latent_codec.c): the
+codec's uint8 frames equal (within one level) the reference decode of the
+case's latent patches (numpy unpatchify, * std + mean), and its normalised
+latent of the case's image the reference encode of that one-frame video.
+Prints `latent-corpus: PASS` or FAIL lines, exit 1.
 """
 import hashlib
 import os
@@ -68,14 +73,43 @@ def same(a, b):
     print("compared %d objects of %s and %s" % (len(A), a, b))
 
 
-def check(pix, vae_path, lat):
-    P, V, L = h5py.File(pix, "r"), h5py.File(vae_path, "r"), h5py.File(lat, "r")
+def load_vae(vae_path):
+    V = h5py.File(vae_path, "r")
     cfg = yaml.safe_load(V.attrs["config"].decode())["vae"]
     torch.set_default_dtype(torch.float64)
     m = TesseraVAE(cfg)
     with torch.no_grad():
         for name, t in m.named_doc_params():
             t.copy_(torch.from_numpy(V["params/" + name][()].astype(np.float64)))
+    return m, cfg
+
+
+def codec(case, vae_path):
+    m, cfg = load_vae(vae_path)
+    c = h5py.File(case, "r")
+    mean, std = c["mean"][()].astype(np.float64), c["std"][()].astype(np.float64)
+    T, H, W, _ = c["frames"].shape
+    ct, cs = 2 ** sum(cfg["temporal_down"]), 2 ** (len(cfg["channel_mult"]) - 1)
+    t, h, w = 1 + (T - 1) // ct, H // cs, W // cs
+    z = unpatch(c["patches"][()][None].astype(np.float64), t, h, w, len(mean), 1, 2, 2)[0] * std + mean
+    with torch.no_grad():
+        x = m.decode(torch.from_numpy(z).permute(3, 0, 1, 2)[None])[0].permute(1, 2, 3, 0).numpy()
+    ref = np.clip((x + 1.0) * 127.5, 0, 255)
+    d = np.abs(c["frames"][()].astype(np.float64) - ref)
+    if d.max() > 1.0:
+        bad.append("decoded frames differ from the reference by up to %.3g levels" % d.max())
+    img = c["image"][()].astype(np.float64) / 127.5 - 1.0
+    with torch.no_grad():
+        mo = m.encode(torch.from_numpy(img).permute(2, 0, 1)[None, :, None])[0, :len(mean), 0].permute(1, 2, 0).numpy()
+    e = np.abs(c["latent"][()] - (mo - mean) / std).max()
+    if e > 1e-4:
+        bad.append("the image's latent differs from the reference by %.3g" % e)
+    print("codec: frames within %.3f levels of the reference decode, image latent within %.2g" % (d.max(), e))
+
+
+def check(pix, vae_path, lat):
+    P, L = h5py.File(pix, "r"), h5py.File(lat, "r")
+    m, cfg = load_vae(vae_path)
     ct = 2 ** sum(cfg["temporal_down"])
     cs = 2 ** (len(cfg["channel_mult"]) - 1)
     Z = cfg["latent_channels"]
@@ -135,6 +169,8 @@ def check(pix, vae_path, lat):
 if __name__ == "__main__":
     if sys.argv[1] == "--same":
         same(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--codec":
+        codec(sys.argv[2], sys.argv[3])
     else:
         check(sys.argv[1], sys.argv[2], sys.argv[3])
     for b in bad:
