@@ -4,8 +4,9 @@
 # checked against the PyTorch reference encoder and numpy statistics
 # (tests/ref/check_latent_corpus.py); the 2-rank file equal to the 1-rank file
 # (every dataset and attribute); `data inspect` names it a latent corpus; a
-# latent-space training run (model.vae) whose loss is finite and falls; and
-# bad input: one line naming the file and item, exit 2, nothing written.
+# latent-space training run (model.vae) whose loss is finite and falls, its
+# checkpoint holding the corpus's latent space; generate (text- and
+# image-to-video) decoding through the VAE; and bad input: one line naming the file and item, exit 2, nothing written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/bin/tessera
@@ -74,6 +75,15 @@ for key in ('mean', 'std'):
 print("ok  the checkpoint records the corpus's latent space (VAE hash, compression, statistics)")
 PY
 
+# ---- generation through the VAE: text-to-video, image-to-video (5 frames of 16x16 decoded from 3x8x8x4 latents)
+$BIN generate --ckpt run/ckpt_30.h5 --prompt "a red circle moves left" --steps 3 --out g.mp4 > gen.log 2>&1 ||
+  { cat gen.log; fail "latent text-to-video"; }
+grep -q 'wrote g.mp4 (5 frames 16x16' gen.log || { cat gen.log; fail "expected 5 frames of 16x16"; }
+$BIN generate --ckpt run/ckpt_30.h5 --prompt "a red circle moves left" --steps 3 --image g.png --out i.mp4 > i2v.log 2>&1 ||
+  { cat i2v.log; fail "latent image-to-video"; }
+grep -q 'wrote i.mp4 (5 frames 16x16' i2v.log || { cat i2v.log; fail "i2v: expected 5 frames of 16x16"; }
+echo "ok  latent generate: text-to-video and image-to-video decoded through the VAE"
+
 # ---- bad input: one line, exit 2, nothing written under the final name
 bad() {  # NAME EXPECTED-TEXT -- command...   (stderr: one line of ours; mpirun adds its own report)
   local name=$1 want=$2; shift 3
@@ -109,4 +119,9 @@ import h5py, numpy as np
 f = h5py.File('nan.h5', 'r+'); p = f['buckets/3x8x8/patches']; x = p[()]; x[:, 7, 2] = np.nan; p[...] = x"
 bad nan_latent "expected a finite latent" -- $BIN train train.yaml data.path=nan.h5 train.out=r5
 for k in 1 2 3 4 5; do [ ! -e r$k/ckpt_30.h5 ] || fail "r$k trained"; done
+bad gen_extend "not yet in latent space" -- $BIN generate --ckpt run/ckpt_30.h5 --prompt p --steps 2 --extend g.mp4 --out e1.mp4
+cp vae/vae.h5 vae_a.h5 && cp vae_b/vae.h5 vae/vae.h5  # model.vae now holds another VAE
+bad gen_other_vae "(another VAE)" -- $BIN generate --ckpt run/ckpt_30.h5 --prompt p --steps 2 --out e2.mp4
+cp vae_a.h5 vae/vae.h5
+[ ! -e e1.mp4 ] && [ ! -e e2.mp4 ] || fail "a video written after an error"
 echo "test_latent: PASS"
