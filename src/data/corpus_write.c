@@ -63,6 +63,7 @@ struct CorpusWriter {
   char **vocab;  // corpus_writer_set_vocab_words: kept instead of built
   int vocab_n;
   int latent, ct, cs;  // corpus_writer_set_latent: float16 patches
+  hid_t f16;           // the float16 type (latent), in the file and in memory
   char sha256[65];
   float *mean, *std;  // [C]
 };
@@ -224,6 +225,7 @@ void corpus_writer_set_vocab_words(CorpusWriter *w, char *const *words, int V) {
 void corpus_writer_set_latent(CorpusWriter *w, const char *vae_sha256, int ct, int cs) {
   TSR_ASSERT(w->nb == 0 && strlen(vae_sha256) == 64 && ct > 0 && cs > 0, "corpus_writer_set_latent: after an add, or bad");
   w->latent = 1, w->ct = ct, w->cs = cs;
+  w->f16 = corpus_f16_type();
   memcpy(w->sha256, vae_sha256, 65);
 }
 
@@ -256,9 +258,7 @@ static int create_bucket(CorpusWriter *w, WBucket *b, TsrErr *err) {
   WCHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
   if (w->deflate > 0) WCHECK(H5Pset_deflate(dcpl, (unsigned)w->deflate));
   WCHECK(H5Pset_fletcher32(dcpl));  // after deflate: the checksum covers the stored bytes, one per clip
-  hid_t ftype = w->latent ? corpus_f16_type() : H5T_STD_U8LE;
-  b->patches = H5Dcreate2(b->group, "patches", ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (w->latent) H5Tclose(ftype);
+  b->patches = H5Dcreate2(b->group, "patches", w->latent ? w->f16 : H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   WCHECK(b->patches);
   WCHECK(H5Pclose(dcpl));
   WCHECK(H5Sclose(space));
@@ -302,10 +302,7 @@ static int flush_batch(CorpusWriter *w, WBucket *b, TsrErr *err) {
   WCHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
   hid_t mspace = H5Screate_simple(3, count, NULL);
   WCHECK(mspace);
-  hid_t mtype = w->latent ? corpus_f16_type() : H5T_NATIVE_UINT8;
-  herr_t wr = H5Dwrite(b->patches, mtype, mspace, fspace, H5P_DEFAULT, b->batch);
-  if (w->latent) H5Tclose(mtype);
-  WCHECK(wr);
+  WCHECK(H5Dwrite(b->patches, w->latent ? w->f16 : H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, b->batch));
   WCHECK(H5Sclose(mspace));
   WCHECK(H5Sclose(fspace));
   b->written += b->nbatch;
@@ -543,6 +540,7 @@ static void writer_free(CorpusWriter *w) {
   free(w->vocab);
   free(w->mean);
   free(w->std);
+  if (w->f16 > 0) H5Tclose(w->f16);
   free(w->path);
   free(w->tmp);
   free(w);

@@ -75,8 +75,7 @@ static int load_inputs(const VideoRequest *rq, const ModelConfig *mc, GenerateRe
 
 int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequest *rq, Video *out, TsrErr *err) {
   memset(out, 0, sizeof *out);
-  ModelConfig pix;
-  const ModelConfig *mc = latent_codec_pixels(s->codec, &s->cfg.model, &pix);  // the frames a latent model decodes to
+  const ModelConfig *mc = &s->pixels;  // a latent model: the video its latents decode to
   const int H = mc->height, W = mc->width;
   GenerateRequest r = {.frames = rq->frames ? rq->frames : mc->frames, .sampler = *so,
                        .remix_strength = rq->strength > 0 ? rq->strength : 0.7f, .keyframe = rq->keyframe};

@@ -108,6 +108,8 @@ int infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayou
   if (ckpt_load(ckpt, &bufs, &s->state, use_ema ? "ema" : "params", err)) return -1;  // alike on every rank
   model_alloc_acts_forward(&s->model, max_batch);
   if (latent_codec_open(&s->codec, &s->cfg.model, s->state.latent_space, ckpt, err)) return -1;  // alike on every rank
+  ModelConfig pixels;
+  s->pixels = *latent_codec_pixels(s->codec, &s->cfg.model, &pixels);
   if (s->cfg.model.text_minilm) return agree(open_text_encoder(s, err), err);
   char **vocab;
   int V;
