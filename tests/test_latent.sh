@@ -6,7 +6,7 @@
 # (every dataset and attribute); `data inspect` names it a latent corpus; a
 # latent-space training run (model.vae) whose loss is finite and falls, its
 # checkpoint holding the corpus's latent space; generate (text- and
-# image-to-video) decoding through the VAE; and bad input: one line naming the file and item, exit 2, nothing written.
+# image-to-video, extension) decoding through the VAE; and bad input: one line naming the file and item, exit 2, nothing written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/bin/tessera
@@ -82,7 +82,10 @@ grep -q 'wrote g.mp4 (5 frames 16x16' gen.log || { cat gen.log; fail "expected 5
 $BIN generate --ckpt run/ckpt_30.h5 --prompt "a red circle moves left" --steps 3 --image g.png --out i.mp4 > i2v.log 2>&1 ||
   { cat i2v.log; fail "latent image-to-video"; }
 grep -q 'wrote i.mp4 (5 frames 16x16' i2v.log || { cat i2v.log; fail "i2v: expected 5 frames of 16x16"; }
-echo "ok  latent generate: text-to-video and image-to-video decoded through the VAE"
+$BIN generate --ckpt run/ckpt_30.h5 --prompt "a red circle moves left" --steps 3 --extend g.mp4 --out x.mp4 > ext.log 2>&1 ||
+  { cat ext.log; fail "latent extension"; }
+grep -q 'wrote x.mp4 (5 frames 16x16' ext.log || { cat ext.log; fail "extend: expected 5 frames of 16x16"; }
+echo "ok  latent generate: text-to-video, image-to-video, extension decoded through the VAE"
 
 # ---- bad input: one line, exit 2, nothing written under the final name
 bad() {  # NAME EXPECTED-TEXT -- command...   (stderr: one line of ours; mpirun adds its own report)
@@ -119,7 +122,7 @@ import h5py, numpy as np
 f = h5py.File('nan.h5', 'r+'); p = f['buckets/3x8x8/patches']; x = p[()]; x[:, 7, 2] = np.nan; p[...] = x"
 bad nan_latent "expected a finite latent" -- $BIN train train.yaml data.path=nan.h5 train.out=r5
 for k in 1 2 3 4 5; do [ ! -e r$k/ckpt_30.h5 ] || fail "r$k trained"; done
-bad gen_extend "not yet in latent space" -- $BIN generate --ckpt run/ckpt_30.h5 --prompt p --steps 2 --extend g.mp4 --out e1.mp4
+bad gen_interp "not yet in latent space" -- $BIN generate --ckpt run/ckpt_30.h5 --prompt p --steps 2 --first g.png --last g.png --out e1.mp4
 cp vae/vae.h5 vae_a.h5 && cp vae_b/vae.h5 vae/vae.h5  # model.vae now holds another VAE
 bad gen_other_vae "(another VAE)" -- $BIN generate --ckpt run/ckpt_30.h5 --prompt p --steps 2 --out e2.mp4
 cp vae_a.h5 vae/vae.h5

@@ -95,16 +95,18 @@ void latent_codec_decode(LatentCodec *lc, const ModelConfig *m, const float *pat
   free(z), free(x);
 }
 
-void latent_codec_encode_image(LatentCodec *lc, const uint8_t *image, int H, int W, float *latent) {
-  const int cs = lc->ls.cs, Z = lc->ls.channels;
-  const size_t nx = (size_t)H * W * 3, nz = (size_t)(H / cs) * (W / cs) * Z;
+int latent_codec_encode_frames(LatentCodec *lc, const uint8_t *frames, int n, int H, int W, float *latent) {
+  const int cs = lc->ls.cs, ct = lc->ls.ct, Z = lc->ls.channels;
+  const int T = 1 + (n - 1) / ct * ct, t = 1 + (T - 1) / ct;  // the causal VAE's whole latent frames
+  const size_t nx = (size_t)T * H * W * 3, nz = (size_t)t * (H / cs) * (W / cs) * Z;
   float *x = malloc(nx * sizeof(float));
   TSR_ASSERT(x, "out of memory");
-  for (size_t i = 0; i < nx; i++) x[i] = (float)image[i] / 127.5f - 1.0f;
-  layout(lc, 1, H, W);  // an image is a one-frame video: the causal VAE's first latent frame
+  for (size_t i = 0; i < nx; i++) x[i] = (float)frames[i] / 127.5f - 1.0f;
+  layout(lc, T, H, W);  // an image is a one-frame video: the first latent frame
   vae_encode(&lc->v, x, latent);
   for (size_t i = 0; i < nz; i++) latent[i] = (latent[i] - lc->ls.mean[i % Z]) / lc->ls.std[i % Z];
   free(x);
+  return t;
 }
 
 int latent_generate_video(Model *m, LatentCodec *lc, const int32_t *tokens, int ntokens, const GenerateRequest *r,
@@ -112,13 +114,13 @@ int latent_generate_video(Model *m, LatentCodec *lc, const int32_t *tokens, int 
   const ModelConfig *c = &m->cfg;
   ModelConfig pixels;
   const ModelConfig *pix = latent_codec_pixels(lc, c, &pixels);
-  if (r->frames != pix->frames || r->nlast || r->remix || r->keyframe || r->nfirst > 1) {
-    snprintf(err, (size_t)errlen, "a latent model makes one window of %d frames, from text or one image (extension, "
-             "interpolation, remix, keyframes and long videos are not yet in latent space)", pix->frames);
+  if (r->frames != pix->frames || r->nlast || r->remix || r->keyframe || r->nfirst >= pix->frames) {
+    snprintf(err, (size_t)errlen, "a latent model makes one window of %d frames, from text, an image or leading frames "
+             "(interpolation, remix, keyframes and long videos are not yet in latent space)", pix->frames);
     return -1;
   }
   if (r->nfirst && c->pt != 1) {
-    snprintf(err, (size_t)errlen, "image-to-video in latent space needs the model's patch t = 1 (the image is one "
+    snprintf(err, (size_t)errlen, "conditioning frames in latent space need the model's patch t = 1 (an image is one "
              "latent frame), got %d", c->pt);
     return -1;
   }
@@ -128,9 +130,10 @@ int latent_generate_video(Model *m, LatentCodec *lc, const int32_t *tokens, int 
   uint8_t cond[256] = {0};
   TSR_ASSERT(c->grid_t <= 256, "grid_t %d > 256", c->grid_t);
   if (r->nfirst) {
-    latent_codec_encode_image(lc, r->first, pix->height, pix->width, z);  // latent frame 0; the rest is sampled
+    // the leading latent frames the given frames make on their own (causal), held clean; the rest is sampled
+    const int t = latent_codec_encode_frames(lc, r->first, r->nfirst, pix->height, pix->width, z);
     patchify(x_src, z, 1, c->frames, c->height, c->width, c->channels, c->pt, c->ph, c->pw);
-    cond[0] = 1;
+    memset(cond, 1, (size_t)t);
   }
   SamplerOptions so = r->sampler;
   so.t0 = 1.0f;

@@ -26,12 +26,15 @@ const ModelConfig *latent_codec_pixels(const LatentCodec *lc, const ModelConfig 
 
 // Normalised latent patches [N,P] (the model's sample) -> uint8 RGB frames [T,H,W,3].
 void latent_codec_decode(LatentCodec *lc, const ModelConfig *m, const float *patches, uint8_t *frames);
-// One uint8 RGB image [H,W,3] -> its normalised latent frame [H/cs, W/cs, Z].
-void latent_codec_encode_image(LatentCodec *lc, const uint8_t *image, int H, int W, float *latent);
+// n uint8 RGB frames [n,H,W,3] (an image: n = 1) -> the normalised latent frames
+// [t, H/cs, W/cs, Z] of their first 1 + (n-1)/ct*ct frames (the causal VAE's
+// latent frames that those frames alone determine); returns t.
+int latent_codec_encode_frames(LatentCodec *lc, const uint8_t *frames, int n, int H, int W, float *latent);
 
-// generate_video for a latent model: text-to-video and image-to-video
-// (r->first with nfirst = 1; the model's patch t must be 1) in one window;
-// extension, interpolation, remix, keyframes and long videos are refused
-// with a reason (not yet in latent space). Same contract as generate_video.
+// generate_video for a latent model, one window: text-to-video, and
+// image-to-video / extension (r->first, nfirst frames: their latent frames
+// held clean; the model's patch t must be 1); interpolation, remix,
+// keyframes and long videos are refused with a reason (not yet in latent
+// space). Same contract as generate_video.
 int latent_generate_video(Model *m, LatentCodec *lc, const int32_t *tokens, int ntokens, const GenerateRequest *r,
                           uint8_t *out, char *err, int errlen);

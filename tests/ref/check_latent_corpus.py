@@ -17,7 +17,7 @@ Second form: every dataset and attribute of A equals B's (a 2-rank file
 against the 1-rank one). Third form (tests/unit/test_latent_codec.c): the
 codec's uint8 frames equal (within one level) the reference decode of the
 case's latent patches (numpy unpatchify, * std + mean), and its normalised
-latent of the case's image the reference encode of that one-frame video.
+latents of the case's image and three frames the reference encode of them.
 Prints `latent-corpus: PASS` or FAIL lines, exit 1.
 """
 import hashlib
@@ -104,6 +104,13 @@ def codec(case, vae_path):
     e = np.abs(c["latent"][()] - (mo - mean) / std).max()
     if e > 1e-4:
         bad.append("the image's latent differs from the reference by %.3g" % e)
+    clip = c["clip3"][()].astype(np.float64) / 127.5 - 1.0
+    with torch.no_grad():
+        mo3 = m.encode(torch.from_numpy(clip).permute(3, 0, 1, 2)[None])[0, :len(mean)].permute(1, 2, 3, 0).numpy()
+    e3 = np.abs(c["latent3"][()] - (mo3 - mean) / std).max()
+    if e3 > 1e-4:
+        bad.append("three frames' latents differ from the reference by %.3g" % e3)
+    e = max(e, e3)
     print("codec: frames within %.3f levels of the reference decode, image latent within %.2g" % (d.max(), e))
 
 

@@ -2,7 +2,7 @@
 // autoencoder (tests/ref/check_latent_corpus.py --codec): normalised latent
 // patches de-normalised with the checkpoint's statistics, unpatchified and
 // decoded to uint8 frames; an image encoded to its normalised first latent
-// frame. Plus the checks of latent_codec_open (another VAE's hash, a
+// frame, three frames to their two latent frames. Plus the checks of latent_codec_open (another VAE's hash, a
 // checkpoint without a latent space) and the latent space's text form.
 #include <hdf5.h>
 #include <stdlib.h>
@@ -70,7 +70,11 @@ int main(void) {
   latent_codec_decode(lc, &m, patches, frames);
   for (int i = 0; i < 8 * 12 * 3; i++) image[i] = (uint8_t)(i * 37 % 256);
   float latent[4 * 6 * 4];
-  latent_codec_encode_image(lc, image, 8, 12, latent);
+  EXPECT(latent_codec_encode_frames(lc, image, 1, 8, 12, latent) == 1, "an image is one latent frame");
+  uint8_t clip3[3 * 8 * 12 * 3];  // three frames: the two latent frames they make (1 + 2/ct)
+  for (int i = 0; i < 3 * 8 * 12 * 3; i++) clip3[i] = (uint8_t)(i * 91 % 253);
+  float latent3[2 * 4 * 6 * 4];
+  EXPECT(latent_codec_encode_frames(lc, clip3, 3, 8, 12, latent3) == 2, "three frames are two latent frames");
   latent_codec_free(lc);
 
   hid_t f = H5Fcreate(DIR "/case.h5", H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -79,6 +83,9 @@ int main(void) {
   write(f, "frames", H5T_NATIVE_UINT8, frames, 4, df);
   write(f, "image", H5T_NATIVE_UINT8, image, 3, di);
   write(f, "latent", H5T_NATIVE_FLOAT, latent, 3, dl);
+  const hsize_t dc[4] = {3, 8, 12, 3}, dl3[4] = {2, 4, 6, 4};
+  write(f, "clip3", H5T_NATIVE_UINT8, clip3, 4, dc);
+  write(f, "latent3", H5T_NATIVE_FLOAT, latent3, 4, dl3);
   write(f, "mean", H5T_NATIVE_FLOAT, ls.mean, 1, dz);
   write(f, "std", H5T_NATIVE_FLOAT, ls.std, 1, dz);
   H5Fclose(f);
