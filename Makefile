@@ -406,6 +406,7 @@ clean:
 
 include mk/text.mk
 include mk/vae.mk
+include mk/latent.mk
 include mk/prov.mk
 
 include mk/bench.mk

@@ -15,9 +15,9 @@
 #    on a file whose close failed) and mpirun ends the job.
 set -u
 cd "$(dirname "$0")/.."
-CLEAN="core kernels comm model text data media train infer"
+CLEAN="core kernels comm model text data media latent train infer"
 ALLOWED='^src/core/error\.[ch]:[0-9]+:.*(void tsr_user_error(_abandon)?\(|_?exit\(2\))|^src/model/checkpoint\.c:[0-9]+:[[:space:]]*tsr_user_error_abandon\("%s: cannot write the checkpoint' 
-BELOW_APP="core kernels comm model text data media train infer"
+BELOW_APP="core kernels comm model text data media latent train infer"
 PATTERN='\b(tsr_user_error|tsr_user_error_abandon|comm_user_error_all|_?exit)[[:space:]]*\('
 
 # calls LAYER: "file:line: code" for each call in src/LAYER, comment lines left out.

@@ -19,6 +19,8 @@ static void usage(FILE *f) {
           "        rewrite the descriptive captions of F from measured attributes of its pixels\n"
           "  inspect F [--sheet OUT.png] [--clips K] [--frames F] [--no-sheet]\n"
           "        buckets, caption statistics, samples, and a PNG contact sheet\n"
+          "  encode --vae VAE.h5 IN.h5 --out OUT.h5 [--patch TxHxW]\n"
+          "        a pixel corpus encoded through a VAE checkpoint into a latent corpus\n"
           "Run `tessera data <command> --help` for a command's options.\n");
 }
 
@@ -36,5 +38,6 @@ int cmd_data(int argc, char **argv) {
   if (!strcmp(sub, "ingest")) return data_cmd_ingest(argc - 1, argv + 1);
   if (!strcmp(sub, "recaption")) return data_cmd_recaption(argc - 1, argv + 1);
   if (!strcmp(sub, "inspect")) return data_cmd_inspect(argc - 1, argv + 1);
-  tsr_user_error("unknown data command '%s' (expected synth, ingest, recaption or inspect; see tessera data --help)", sub);
+  if (!strcmp(sub, "encode")) return data_cmd_encode(argc - 1, argv + 1);
+  tsr_user_error("unknown data command '%s' (expected synth, ingest, recaption, inspect or encode; see tessera data --help)", sub);
 }

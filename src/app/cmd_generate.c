@@ -228,8 +228,7 @@ int cmd_generate(int argc, char **argv) {
   if (infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2, a.dev, &oerr))
     app_check(oerr.code != 0, &oerr);
   if (infer_gate_open(&ses, a.policy, &oerr)) app_fail(&oerr);  // the same file on every rank
-  const Config cfg = ses.cfg;
-  const ModelConfig *mc = &cfg.model;
+  const ModelConfig *mc = &ses.pixels;  // a latent model: the frames its latents decode to
   if (a.size && (a.height != mc->height || a.width != mc->width))
     tsr_user_error("generate: --size %s: this model makes %dx%d frames", a.size, mc->height, mc->width);
   TsrErr err;

@@ -5,3 +5,4 @@ int data_cmd_synth(int argc, char **argv);     // synth_cmd.c
 int data_cmd_ingest(int argc, char **argv);    // cmd_ingest.c
 int data_cmd_recaption(int argc, char **argv); // recaption_cmd.c
 int data_cmd_inspect(int argc, char **argv);   // inspect.c
+int data_cmd_encode(int argc, char **argv);    // cmd_encode.c

@@ -201,6 +201,14 @@ static void write_sheet(const Corpus *c, const char *out, int K, int Fmax) {
   free(pick);
 }
 
+// The latent corpus's VAE and statistics (corpus.h).
+static void inspect_latent(const Corpus *c) {
+  printf("  latent corpus: VAE sha256 %s, compression %dx%dx%d (t x h x w)\n", c->vae_sha256, c->ct, c->cs, c->cs);
+  printf("  latent mean/std per channel:");
+  for (int k = 0; k < c->channels; k++) printf(" %.4g/%.4g", c->latent_mean[k], c->latent_std[k]);
+  printf("\n");
+}
+
 int data_cmd_inspect(int argc, char **argv) {
   const char *file = NULL, *sheet = NULL;
   int K = 4, F = 8, no_sheet = 0;
@@ -239,16 +247,17 @@ int data_cmd_inspect(int argc, char **argv) {
   for (int i = 0; i < c.nbuckets; i++) total += c.buckets[i].count;
   printf("corpus %s\n", file);
   printf("  format %s, version %d\n", CORPUS_FORMAT, CORPUS_VERSION);
-  printf("  patch %dx%dx%d (pt x ph x pw), channels %d, text_length %d, values uint8 -> v/127.5-1 in [-1, 1]\n", c.pt,
-         c.ph, c.pw, c.channels, c.text_length);
+  printf("  patch %dx%dx%d (pt x ph x pw), channels %d, text_length %d, values %s\n", c.pt, c.ph, c.pw, c.channels,
+         c.text_length, c.latent ? "float16 latents, read as (z - mean) / std" : "uint8 -> v/127.5-1 in [-1, 1]");
+  if (c.latent) inspect_latent(&c);
   printf("  tokenizer: %d entries (%d special + %d words)\n", c.vocab_size, TOK_FIRST_WORD, c.vocab_size - TOK_FIRST_WORD);
   printf("  buckets: %d, clips: %lld\n", c.nbuckets, (long long)total);
   int32_t *buf = malloc((size_t)(c.text_length > WORDS_MAX ? c.text_length : WORDS_MAX) * sizeof *buf);
   TSR_ASSERT(buf, "out of memory");
   for (int i = 0; i < c.nbuckets; i++) {
     const CorpusBucket *b = &c.buckets[i];
-    printf("bucket %s: %d clips, N %d tokens x P %d values (patches [%d, %d, %d] uint8)\n", b->name, b->count, b->N,
-           b->P, b->count, b->N, b->P);
+    printf("bucket %s: %d clips, N %d tokens x P %d values (patches [%d, %d, %d] %s)\n", b->name, b->count, b->N,
+           b->P, b->count, b->N, b->P, c.latent ? "float16" : "uint8");
     if (b->count > STATS_MAX_CLIPS) printf("  (caption statistics over every %lld-th clip)\n", (long long)stats_stride(b));
     LenStats s;
     caption_stats(&c, b, &tok, 0, buf, &s);
@@ -267,7 +276,8 @@ int data_cmd_inspect(int argc, char **argv) {
     }
   }
   free(buf);
-  if (!no_sheet) {
+  if (!no_sheet && c.latent) printf("sheet: none (a latent corpus: `tessera vae decode` shows its clips)\n");
+  if (!no_sheet && !c.latent) {
     char *def = NULL;
     if (!sheet) {
       size_t n = strlen(file);

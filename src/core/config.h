@@ -30,6 +30,8 @@ typedef struct {
   char predict[4];                      // what the network outputs: "v" velocity (default) | "x" clean video
   char text_encoder[16];                // "learned" (default: the model's own, over corpus words) | "minilm"
                                         // (frozen pretrained all-MiniLM-L6-v2, WordPiece; docs/text_encoder.md)
+  char vae[CFG_STR_MAX];                // the vae.h5 whose latent space the model works in; "" = pixels
+                                        // (docs/vae.md "Latent corpora and the latent DiT")
   // derived
   int head_dim, tokens, patch_dim;      // dim/heads, N, P
   int grid_t, grid_h, grid_w;           // T/pt, H/ph, W/pw

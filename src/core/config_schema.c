@@ -43,6 +43,7 @@ const Field cfg_fields[] = {
     INT3("model.rope", model.rope, 2, 65536, 0),  // absent: derived from head_dim
     INT("model.freq_dim", model.freq_dim, 2, 65536),
     ENUM("model.predict", model.predict, "v|x"),  // absent: v
+    STR("model.vae", model.vae, 0, 0),            // absent: pixels
 
     INT("train.steps", train.steps, 1, NOMAX),
     INT("train.batch", train.batch, 1, NOMAX),

@@ -17,6 +17,15 @@
 //   /tokenizer/vocab/    strings [V]       ids 0 <pad>, 1 <bos>, 2 <unk>, 3 <eos>, then words
 //   /tokenizer attrs: patch [3] (pt,ph,pw), channels, text_length L, value_range [2] (-1, 1)
 //
+// A latent corpus (`tessera data encode`, docs/vae.md "Latent corpora") is the
+// same layout with buckets named by the latent grid T'xH'xW', `channels` the
+// latent channels Z and
+//       patches          float16 [n, N, P]  the VAE's posterior mean, not normalised
+//   attrs /: vae_sha256 (fixed string, the checkpoint's SHA-256, 64 hex),
+//            vae_compression int64 [3] (ct, cs, cs), latent_mean, latent_std
+//            float32 [Z] (per channel over every latent value of the corpus)
+// The reader returns its patches normalised, (z - latent_mean[c]) / latent_std[c].
+//
 // A string column ("strings [n]") is a group of two datasets: `bytes` uint8 [B]
 // (the UTF-8 texts one after another, no terminators) and `offsets` uint64
 // [n+1] (entry i is bytes [offsets[i], offsets[i+1])). Version 1 stored
@@ -45,7 +54,8 @@
 #define CORPUS_MAX_VOCAB (1 << 24)
 #define CORPUS_MAX_META_WIDTH 65536
 
-// One clip to write: pixels uint8 [T,H,W,C] (patchified by the writer).
+// One clip to write: pixels uint8 [T,H,W,C] (patchified by the writer); a
+// latent corpus's clips come through corpus_writer_add_latent (pixels unused).
 typedef struct {
   const uint8_t *pixels;
   const char *caption;    // short caption (UTF-8)
@@ -70,7 +80,17 @@ CorpusWriter *corpus_writer_open(const char *path, int pt, int ph, int pw, int c
 // (default 4096), and the deflate level of `patches` (0 off .. 9; default 1).
 void corpus_writer_set_vocab(CorpusWriter *w, int max_vocab);
 void corpus_writer_set_deflate(CorpusWriter *w, int level);
+// Optional, before the first add: the vocabulary to keep (words[0..V-1],
+// specials first; copied) instead of one built from the captions at close.
+void corpus_writer_set_vocab_words(CorpusWriter *w, char *const *words, int V);
+// A latent corpus: before the first add (patches become float16, clips come
+// through corpus_writer_add_latent); the statistics any time before close (copied, [channels]).
+void corpus_writer_set_latent(CorpusWriter *w, const char *vae_sha256, int ct, int cs);
+void corpus_writer_set_latent_stats(CorpusWriter *w, const float *mean, const float *std);
 int corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip, TsrErr *err);
+// A latent corpus's clip: latent float [T,H,W,Z] of the latent grid T x H x W (stored as float16).
+int corpus_writer_add_latent(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip, const float *latent,
+                             TsrErr *err);
 // Per-clip ground-truth rows for meta/<name> (float32, `width` values per clip),
 // appended in clip order of bucket TxHxW. Optional; kept in memory (cannot fail).
 void corpus_writer_meta(CorpusWriter *w, int T, int H, int W, const char *name, const float *values, int width);
@@ -100,13 +120,19 @@ typedef struct {
   CorpusBucket *buckets;
   int vocab_size;
   char **vocab;           // [vocab_size]
+  // a latent corpus (latent = 1): the attributes above; mean/std [channels]
+  int latent, ct, cs;
+  char vae_sha256[65];
+  float *latent_mean, *latent_std;
   struct CorpusHandles *priv;  // open dataset handles and scratch (corpus_read.c)
 } Corpus;
 
 int corpus_open(Corpus *c, const char *path, TsrErr *err);
 void corpus_close(Corpus *c);  // also on a Corpus that failed to open or was zeroed
 const CorpusBucket *corpus_bucket(const Corpus *c, int T, int H, int W);  // NULL if absent
-// Patches of clip i, tokens [n0, n0+n), as floats in [-1,1]: out [n, P].
+// Patches of clip i, tokens [n0, n0+n), as floats in [-1,1]: out [n, P]. For a
+// latent corpus the normalised latents (above); a value that is not finite
+// is an error naming the clip.
 int corpus_read_patches(const Corpus *c, const CorpusBucket *b, int clip, int n0, int n, float *out, TsrErr *err);
 // Tokens of clip i: which = 0 short caption, 1 recaption. tokens [L].
 int corpus_read_tokens(const Corpus *c, const CorpusBucket *b, int clip, int which, int32_t *tokens, int32_t *ntokens,

@@ -67,6 +67,10 @@ int cc_dtype(const char *file, const char *item, hid_t ds, CorpusDtype want, Tsr
       ok = (cls == H5T_FLOAT && (size == 4 || size == 8)) || (cls == H5T_INTEGER && size <= 8);
       exp = "numbers (float32)";
       break;
+    case DT_FLOAT16:  // IEEE binary16 (latent corpora)
+      ok = cls == H5T_FLOAT && size == 2 && H5Tget_ebias(t) == 15;
+      exp = "float16";
+      break;
   }
   char found[64] = "";
   if (!ok) h5_type_name(t, found, sizeof found);

@@ -14,7 +14,7 @@
 
 #include "core/error.h"
 
-typedef enum { DT_UINT8, DT_INT32, DT_UINT64, DT_NUMBER } CorpusDtype;
+typedef enum { DT_UINT8, DT_INT32, DT_UINT64, DT_NUMBER, DT_FLOAT16 } CorpusDtype;
 
 // loc/name as a group or dataset (want = H5I_GROUP or H5I_DATASET); -1 on error.
 hid_t cc_open(const char *file, hid_t loc, const char *item, const char *name, H5I_type_t want, TsrErr *err);

@@ -23,8 +23,10 @@
 
 #include "core/error.h"
 #include "core/h5io.h"
+#include "core/half.h"
 #include "data/corpus.h"
 #include "data/corpus_check.h"
+#include "data/corpus_latent.h"
 #include "data/tokenizer.h"
 
 typedef struct {  // a string column: bytes uint8 [nbytes], offsets uint64 [n+1]
@@ -280,7 +282,8 @@ static int open_bucket_group(Corpus *c, hid_t g, const char *item, const int v[3
 
   snprintf(sub, sizeof sub, "%s/patches", item);
   const int64_t wp[3] = {n, N, P};
-  if ((rb->patches = open_ds(f, g, sub, "patches", DT_UINT8, 3, wp, "(n, N, P)", 1, err)) < 0) return -1;
+  const CorpusDtype pt = c->latent ? DT_FLOAT16 : DT_UINT8;  // float16: a latent corpus (corpus_latent.h)
+  if ((rb->patches = open_ds(f, g, sub, "patches", pt, 3, wp, "(n, N, P)", 1, err)) < 0) return -1;
 
   static const char *const cap_names[2] = {"caption", "recaption"};
   static const char *const tok_names[2] = {"caption_tokens", "tokens"};
@@ -431,7 +434,7 @@ static int open_file(Corpus *c, const char *path, TsrErr *err) {
   H5Pclose(fapl);
   if (file < 0) return tsr_err(err, "%s: not an HDF5 file (truncated or corrupt?)", f);
   c->file = file;
-  if (check_format(f, c->file, err) || open_tokenizer(c, err)) return -1;
+  if (check_format(f, c->file, err) || open_tokenizer(c, err) || corpus_latent_open(c, err)) return -1;
   c->priv = calloc(1, sizeof *c->priv);
   TSR_ASSERT(c->priv, "out of memory");
   hid_t gb = cc_open(f, c->file, "/buckets", "buckets", H5I_GROUP, err);
@@ -487,6 +490,8 @@ void corpus_close(Corpus *c) {
   h5_quiet_end(q);
   for (int i = 0; i < c->vocab_size; i++) free(c->vocab[i]);
   free(c->vocab);
+  free(c->latent_mean);
+  free(c->latent_std);
   free(c->buckets);
   memset(c, 0, sizeof *c);
 }
@@ -514,22 +519,32 @@ int corpus_read_patches(const Corpus *c, const CorpusBucket *b, int clip, int n0
   if (n == 0) return 0;
   RBucket *rb = rbucket(c, b);
   const size_t m = (size_t)n * (size_t)b->P;  // at most CORPUS_MAX_CLIP_BYTES (checked at open)
+  const size_t bytes = c->latent ? 2 * m : m;  // float16 or uint8
   struct CorpusHandles *h = c->priv;
-  if (m > h->scratch_cap) {
+  if (bytes > h->scratch_cap) {
     free(h->scratch);
-    h->scratch = malloc(m);
-    TSR_ASSERT(h->scratch, "out of memory (%zu bytes for a clip)", m);
-    h->scratch_cap = m;
+    h->scratch = malloc(bytes);
+    TSR_ASSERT(h->scratch, "out of memory (%zu bytes for a clip)", bytes);
+    h->scratch_cap = bytes;
   }
   uint8_t *buf = h->scratch;
   hsize_t start[3] = {(hsize_t)clip, (hsize_t)n0, 0}, count[3] = {1, (hsize_t)n, (hsize_t)b->P};
   H5Quiet q = h5_quiet_begin();
   char item[64];
   snprintf(item, sizeof item, "/buckets/%s/patches", b->name);
-  int rc = read_slab(rb->patches, H5T_NATIVE_UINT8, 3, start, count, buf);
+  hid_t mt = c->latent ? corpus_f16_type() : H5T_NATIVE_UINT8;
+  int rc = read_slab(rb->patches, mt, 3, start, count, buf);
   if (rc < 0) read_failed(c->path, item, "clip", clip, rc, err);
+  if (c->latent) H5Tclose(mt);
   h5_quiet_end(q);
   if (rc < 0) return -1;
+  if (c->latent) {
+    int64_t bad = corpus_latent_decode(c, (const uint16_t *)(const void *)buf, m, out);
+    if (bad >= 0)
+      return tsr_err(err, "%s: %s: clip %d: token %lld value %lld: expected a finite latent, found %g", c->path, item,
+                     clip, (long long)(n0 + bad / b->P), (long long)(bad % b->P), (double)f16_to_f32(((uint16_t *)(void *)buf)[bad]));
+    return 0;
+  }
   for (size_t i = 0; i < m; i++) out[i] = (float)buf[i] / 127.5f - 1.0f;  // exact at 0 -> -1 and 255 -> 1; vectorises
   return 0;
 }

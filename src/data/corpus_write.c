@@ -20,8 +20,10 @@
 
 #include "core/error.h"
 #include "core/h5io.h"
+#include "core/half.h"
 #include "core/log.h"
 #include "data/corpus.h"
+#include "data/corpus_latent.h"
 #include "data/tokenizer.h"
 
 enum { DEFAULT_MAX_VOCAB = 4096, DEFAULT_DEFLATE = 1, BATCH_BYTES = 4 << 20, CHUNK_BYTES = 64 << 10 };
@@ -58,6 +60,12 @@ struct CorpusWriter {
   int failed;  // a write failed: the file is closed and the .tmp removed
   WBucket *b;
   int nb, capb;
+  char **vocab;  // corpus_writer_set_vocab_words: kept instead of built
+  int vocab_n;
+  int latent, ct, cs;  // corpus_writer_set_latent: float16 patches
+  hid_t f16;           // the float16 type (latent), in the file and in memory
+  char sha256[65];
+  float *mean, *std;  // [C]
 };
 
 // Closes the file and every object still open in it, removes the .tmp.
@@ -207,6 +215,30 @@ void corpus_writer_set_vocab(CorpusWriter *w, int max_vocab) {
 
 void corpus_writer_set_deflate(CorpusWriter *w, int level) { w->deflate = level < 0 ? 0 : level > 9 ? 9 : level; }
 
+void corpus_writer_set_vocab_words(CorpusWriter *w, char *const *words, int V) {
+  TSR_ASSERT(!w->vocab && V >= TOK_FIRST_WORD, "corpus_writer_set_vocab_words: twice, or %d words", V);
+  w->vocab = xrealloc(NULL, (size_t)V * sizeof *w->vocab);
+  for (int i = 0; i < V; i++) w->vocab[i] = xstrdup(words[i]);
+  w->vocab_n = V;
+}
+
+void corpus_writer_set_latent(CorpusWriter *w, const char *vae_sha256, int ct, int cs) {
+  TSR_ASSERT(w->nb == 0 && strlen(vae_sha256) == 64 && ct > 0 && cs > 0, "corpus_writer_set_latent: after an add, or bad");
+  w->latent = 1, w->ct = ct, w->cs = cs;
+  w->f16 = corpus_f16_type();
+  memcpy(w->sha256, vae_sha256, 65);
+}
+
+void corpus_writer_set_latent_stats(CorpusWriter *w, const float *mean, const float *std) {
+  TSR_ASSERT(w->latent, "corpus_writer_set_latent_stats: not a latent corpus");
+  if (!w->mean) w->mean = xrealloc(NULL, sizeof(float) * (size_t)w->C), w->std = xrealloc(NULL, sizeof(float) * (size_t)w->C);
+  memcpy(w->mean, mean, sizeof(float) * (size_t)w->C);
+  memcpy(w->std, std, sizeof(float) * (size_t)w->C);
+}
+
+// Bytes of one stored patch value.
+static size_t value_bytes(const CorpusWriter *w) { return w->latent ? 2 : 1; }
+
 static WBucket *find_bucket(CorpusWriter *w, int T, int H, int W) {
   for (int i = 0; i < w->nb; i++)
     if (w->b[i].T == T && w->b[i].H == H && w->b[i].W == W) return &w->b[i];
@@ -226,7 +258,7 @@ static int create_bucket(CorpusWriter *w, WBucket *b, TsrErr *err) {
   WCHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
   if (w->deflate > 0) WCHECK(H5Pset_deflate(dcpl, (unsigned)w->deflate));
   WCHECK(H5Pset_fletcher32(dcpl));  // after deflate: the checksum covers the stored bytes, one per clip
-  b->patches = H5Dcreate2(b->group, "patches", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  b->patches = H5Dcreate2(b->group, "patches", w->latent ? w->f16 : H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   WCHECK(b->patches);
   WCHECK(H5Pclose(dcpl));
   WCHECK(H5Sclose(space));
@@ -252,7 +284,7 @@ static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W, TsrErr *err) {
   b->P = w->pt * w->ph * w->pw * w->C;
   snprintf(b->name, sizeof b->name, "%dx%dx%d", T, H, W);
   if (create_bucket(w, b, err)) return NULL;
-  int64_t clip_bytes = (int64_t)b->N * b->P;
+  int64_t clip_bytes = (int64_t)b->N * b->P * (int64_t)value_bytes(w);
   b->batch_cap = (int)(BATCH_BYTES / clip_bytes);
   if (b->batch_cap < 1) b->batch_cap = 1;
   if (b->batch_cap > 256) b->batch_cap = 256;
@@ -270,7 +302,7 @@ static int flush_batch(CorpusWriter *w, WBucket *b, TsrErr *err) {
   WCHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
   hid_t mspace = H5Screate_simple(3, count, NULL);
   WCHECK(mspace);
-  WCHECK(H5Dwrite(b->patches, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, b->batch));
+  WCHECK(H5Dwrite(b->patches, w->latent ? w->f16 : H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, b->batch));
   WCHECK(H5Sclose(mspace));
   WCHECK(H5Sclose(fspace));
   b->written += b->nbatch;
@@ -278,13 +310,14 @@ static int flush_batch(CorpusWriter *w, WBucket *b, TsrErr *err) {
   return 0;
 }
 
-// pixels [T,H,W,C] -> patches [N,P]: token (t,h,w), vector (pt,ph,pw,C), row-major.
-static void patchify_u8(uint8_t *out, const uint8_t *px, int T, int H, int W, int C, int pt, int ph, int pw) {
+// pixels [T,H,W,C] -> patches [N,P]: token (t,h,w), vector (pt,ph,pw,C), row-major;
+// values of `es` bytes (uint8 pixels, float16 latents).
+static void patchify(uint8_t *out, const uint8_t *px, int T, int H, int W, int C, int pt, int ph, int pw, size_t es) {
   const int nh = H / ph, nw = W / pw;
-  const size_t run = (size_t)pw * C;  // one patch row is contiguous in the frame
+  const size_t run = (size_t)pw * C * es;  // one patch row is contiguous in the frame (bytes)
   for (int t = 0; t < T; t++)
     for (int h = 0; h < H; h++) {
-      const uint8_t *row = px + ((size_t)t * H + h) * W * C;
+      const uint8_t *row = px + ((size_t)t * H + h) * W * C * es;
       const int tt = t / pt, a = t % pt, hh = h / ph, bb = h % ph;
       for (int ww = 0; ww < nw; ww++) {
         size_t n = ((size_t)tt * nh + hh) * nw + ww;
@@ -294,8 +327,9 @@ static void patchify_u8(uint8_t *out, const uint8_t *px, int T, int H, int W, in
     }
 }
 
-int corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip, TsrErr *err) {
+static int add_clip(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip, const float *latent, TsrErr *err) {
   TSR_ASSERT(!w->failed, "corpus_writer_add after a failed write");
+  TSR_ASSERT(!w->latent == !latent, "corpus_writer_add%s on a %s corpus", latent ? "_latent" : "", w->latent ? "latent" : "pixel");
   WBucket *b = get_bucket(w, T, H, W, err);
   if (!b) return -1;
   if (b->count == b->cap) {
@@ -310,9 +344,27 @@ int corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *cl
   b->source[b->count] = utf8_clean(clip->source, "source name", w->path, &w->warned_utf8);
   b->fps[b->count] = clip->fps;
   b->count++;
-  patchify_u8(b->batch + (size_t)b->nbatch * b->N * b->P, clip->pixels, T, H, W, w->C, w->pt, w->ph, w->pw);
+  uint8_t *dst = b->batch + (size_t)b->nbatch * b->N * b->P * value_bytes(w);
+  if (w->latent) {  // float -> float16, then the same byte patchify
+    const size_t m = (size_t)T * H * W * w->C;
+    uint16_t *h = xrealloc(NULL, m * sizeof *h);
+    for (size_t i = 0; i < m; i++) h[i] = f32_to_f16(latent[i]);
+    patchify(dst, (const uint8_t *)h, T, H, W, w->C, w->pt, w->ph, w->pw, 2);
+    free(h);
+  } else {
+    patchify(dst, clip->pixels, T, H, W, w->C, w->pt, w->ph, w->pw, 1);
+  }
   if (++b->nbatch == b->batch_cap) return flush_batch(w, b, err);
   return 0;
+}
+
+int corpus_writer_add(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip, TsrErr *err) {
+  return add_clip(w, T, H, W, clip, NULL, err);
+}
+
+int corpus_writer_add_latent(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip, const float *latent,
+                             TsrErr *err) {
+  return add_clip(w, T, H, W, clip, latent, err);
 }
 
 void corpus_writer_meta(CorpusWriter *w, int T, int H, int W, const char *name, const float *values, int width) {
@@ -484,6 +536,11 @@ static void free_bucket(WBucket *b) {
 static void writer_free(CorpusWriter *w) {
   for (int i = 0; i < w->nb; i++) free_bucket(&w->b[i]);
   free(w->b);
+  for (int i = 0; i < w->vocab_n; i++) free(w->vocab[i]);
+  free(w->vocab);
+  free(w->mean);
+  free(w->std);
+  if (w->f16 > 0) H5Tclose(w->f16);
   free(w->path);
   free(w->tmp);
   free(w);
@@ -506,6 +563,10 @@ static int write_rest(CorpusWriter *w, const Tokenizer *tok, int64_t *trunc_shor
   WCHECK(H5Gclose(g));
   if (attr_str(w, w->file, "format", CORPUS_FORMAT, err) || attr_i64(w, w->file, "version", CORPUS_VERSION, err))
     return -1;
+  if (w->latent) {
+    TSR_ASSERT(w->mean, "%s: a latent corpus closed without its statistics", w->path);
+    WCHECK(corpus_latent_write(w->file, w->sha256, w->ct, w->cs, w->mean, w->std, w->C));
+  }
   WCHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL));
   WCHECK(H5Fclose(w->file));
   w->file = -1;
@@ -527,7 +588,8 @@ int corpus_writer_close(CorpusWriter *w, TsrErr *err) {
       texts[k++] = w->b[i].recaption[j];
     }
   Tokenizer tok;
-  tokenizer_build(&tok, texts, (int)k, w->max_vocab);
+  if (w->vocab) tokenizer_from_vocab(&tok, w->vocab, w->vocab_n);
+  else tokenizer_build(&tok, texts, (int)k, w->max_vocab);
   free(texts);
 
   int64_t trunc_short = 0, trunc_long = 0;

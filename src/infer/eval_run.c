@@ -40,7 +40,7 @@ static void totals_add(EvalTotals *t, const EvalItem *it, const EvalScore *s) {
 
 // ------------------------------------------------------------------ the run
 static int check_suite(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, int nlead, TsrErr *err) {
-  const ModelConfig *mc = &s->cfg.model;
+  const ModelConfig *mc = &s->pixels;
   if (mc->channels != 3)
     return tsr_err(err, "eval: %s: the model makes %d-channel frames; eval scores RGB (3)", s->ckpt, mc->channels);
   for (int i = 0; i < suite->n; i++)
@@ -84,7 +84,7 @@ static void sum_totals(EvalReport *r) {
 
 int eval_run(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, EvalReport *r, TsrErr *err) {
   memset(r, 0, sizeof *r);
-  const ModelConfig *mc = &s->cfg.model;
+  const ModelConfig *mc = &s->pixels;
   const int T = mc->frames, H = mc->height, W = mc->width, nlead = (T / 2) / mc->pt * mc->pt;
   *r = (EvalReport){.suite = suite, .opt = *o, .ckpt = s->ckpt, .ckpt_step = (long long)s->state.step, .T = T,
                     .H = H, .W = W, .nlead = nlead, .nv = suite->n * o->seeds};

@@ -9,6 +9,7 @@
 #include "core/timer.h"
 #include "infer/budget.h"
 #include "infer/generate.h"
+#include "infer/latent_codec.h"
 #include "media/provenance.h"
 #include "media/video_io.h"
 #include "media/watch.h"
@@ -90,7 +91,7 @@ static int load_inputs(const VideoRequest *rq, const ModelConfig *mc, GenerateRe
 
 int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequest *rq, Video *out, TsrErr *err) {
   memset(out, 0, sizeof *out);
-  const ModelConfig *mc = &s->cfg.model;
+  const ModelConfig *mc = &s->pixels;  // a latent model: the video its latents decode to
   const int H = mc->height, W = mc->width;
   GenerateRequest r = {.frames = rq->frames, .sampler = *so, .remix_strength = rq->strength > 0 ? rq->strength : 0.7f,
                        .keyframe = rq->keyframe, .context = rq->extend_frames, .loop = rq->loop,
@@ -116,7 +117,8 @@ int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequ
   out->frames = tsr_calloc((size_t)nout * H * W * 3, 1);
   out->n = nout, out->H = H, out->W = W;
   double t0 = timer_now();
-  if (generate_video(&s->model, tokens, ntokens, &r, out->frames, why, sizeof why) != 0) {
+  if ((s->codec ? latent_generate_video(&s->model, s->codec, tokens, ntokens, &r, out->frames, why, sizeof why)
+               : generate_video(&s->model, tokens, ntokens, &r, out->frames, why, sizeof why)) != 0) {
     tsr_err(err, "%s", why);
     pipeline_video_free(out);
     goto done;

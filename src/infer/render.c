@@ -404,7 +404,7 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
                 TsrErr *err) {
   memset(res, 0, sizeof *res);
   if (it->error[0]) return tsr_err(err, "%s", it->error);
-  const ModelConfig *mc = &s->cfg.model;
+  const ModelConfig *mc = &s->pixels;
   if (it->height && (it->height != mc->height || it->width != mc->width))
     return tsr_err(err, "size %dx%d: this model makes %dx%d frames", it->height, it->width, mc->height, mc->width);
   SamplerOptions so;

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "comm/comm.h"
+#include "infer/latent_codec.h"
 
 // A user who points --ckpt at a corpus (or any other HDF5 file) hears that it
 // is not a checkpoint, before the loader looks for what only checkpoints hold.
@@ -106,6 +107,9 @@ int infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayou
   CkptBuffers bufs = {.params = &s->model.params};
   if (ckpt_load(ckpt, &bufs, &s->state, use_ema ? "ema" : "params", err)) return -1;  // alike on every rank
   model_alloc_acts_forward(&s->model, max_batch);
+  if (latent_codec_open(&s->codec, &s->cfg.model, s->state.latent_space, ckpt, err)) return -1;  // alike on every rank
+  ModelConfig pixels;
+  s->pixels = *latent_codec_pixels(s->codec, &s->cfg.model, &pixels);
   if (s->cfg.model.text_minilm) return agree(open_text_encoder(s, err), err);
   char **vocab;
   int V;
@@ -150,6 +154,7 @@ void infer_close(InferSession *s) {
   if (s->gate) safety_gate_close(s->gate), tsr_free(s->gate), s->gate = NULL;
   if (s->have_tokenizer) tokenizer_free(&s->tok);
   text_cond_close(s->text);
+  latent_codec_free(s->codec);
   model_free(&s->model);
   backend_close(s->be);
 }

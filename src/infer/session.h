@@ -28,6 +28,8 @@ typedef struct {
   int have_tokenizer;  // 0 for a model trained on random data: prompts are ignored
   TextCond *text;      // model.text.encoder minilm: the pretrained encoder (its WordPiece tokenizes prompts)
   SafetyGate *gate;    // every prompt is checked before sampling (infer_gate_open); NULL: none
+  struct LatentCodec *codec;  // model.vae: the VAE and latent statistics (infer/latent_codec.h); NULL: pixels
+  ModelConfig pixels;  // the frames it makes: cfg.model, or the video a latent model's window decodes to
 } InferSession;
 
 // Returns 0, or -1 with err: a file that is not a checkpoint, a device that

@@ -184,6 +184,7 @@ CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, c
   for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) WCHECK(k, h5_attr_ints_try(k->f, ints[i].name, &ints[i].v, 1), "attributes");
   WCHECK(k, h5_attr_str_try(k->f, "run_id", s->run_id), "attributes");
   if (s->text_sha256[0]) WCHECK(k, h5_attr_str_try(k->f, "text_encoder_sha256", s->text_sha256), "attributes");
+  if (s->latent_space[0]) WCHECK(k, h5_attr_str_try(k->f, "latent_space", s->latent_space), "attributes");
   char *yaml = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&yaml, &len);
@@ -399,6 +400,9 @@ static CkptFile *open_for_reading(const char *path, const CkptComm *c, CkptState
   char *text = read_str_attr(k, "text_encoder_sha256", sizeof s->text_sha256 - 1, 1);  // only with a pretrained encoder
   snprintf(s->text_sha256, sizeof s->text_sha256, "%s", text ? text : "");
   free(text);
+  char *latent = read_str_attr(k, "latent_space", sizeof s->latent_space - 1, 1);  // only a latent model's
+  snprintf(s->latent_space, sizeof s->latent_space, "%s", latent ? latent : "");
+  free(latent);
   h5_unlock();
   return k;
 }

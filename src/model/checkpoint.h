@@ -41,6 +41,7 @@ typedef struct {
   uint64_t cursor_epoch, cursor_position, cursor_batches;  // data loader cursor (global positions)
   char run_id[CKPT_RUN_ID_MAX];  // the run the checkpoint belongs to ("" in version 1 files)
   char text_sha256[72];  // model.text.encoder minilm: SHA-256 of the encoder's weights ("" otherwise)
+  char latent_space[4096];  // model.vae: its SHA-256, compression, latent statistics (latent/latent_space.h); "" pixels
 } CkptState;
 
 // Buffers over the parameter table (m, v, ema may be NULL: not saved / not loaded).

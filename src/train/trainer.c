@@ -27,6 +27,7 @@
 #include "data/corpus.h"
 #include "data/loader.h"
 #include "data/random_clips.h"
+#include "latent/latent_space.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
 #include "text/text_cond.h"
@@ -120,6 +121,8 @@ static int text_states(Trainer *tr) {
 static int open_data(Trainer *tr) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
+  if (latent_space_check(cfg->path, mc, cfg->data.path, tr->state.latent_space, sizeof tr->state.latent_space, &tr->err))
+    return -1;  // pixels, or model.vae's latents (their statistics go into the checkpoints)
   if (!cfg->data.path[0]) return 0;
   TsrErr err;
   LoaderOptions o = {.dp_rank = tr->cc.dp_rank, .dp_size = tr->cc.dp, .sp_rank = tr->cc.sp_rank,
