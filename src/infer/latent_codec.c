@@ -114,9 +114,13 @@ int latent_generate_video(Model *m, LatentCodec *lc, const int32_t *tokens, int 
   const ModelConfig *c = &m->cfg;
   ModelConfig pixels;
   const ModelConfig *pix = latent_codec_pixels(lc, c, &pixels);
-  if (r->frames != pix->frames || r->nlast || r->remix || r->keyframe || r->nfirst >= pix->frames) {
-    snprintf(err, (size_t)errlen, "a latent model makes one window of %d frames, from text, an image or leading frames "
-             "(interpolation, remix, keyframes and long videos are not yet in latent space)", pix->frames);
+  // One window from text or an image: the output the edit plan (generate.h)
+  // gives the request must be that window.
+  int nout = -1;
+  if (generate_output_frames(pix, r, &nout, err, errlen)) return -1;
+  if (nout != pix->frames || r->nfirst > 1 || r->nlast || r->remix || r->keyframe || r->loop) {
+    snprintf(err, (size_t)errlen, "a latent model makes one window of %d frames, from text or an image (extension, "
+             "interpolation, loops, remix, keyframes and long videos are not yet in latent space)", pix->frames);
     return -1;
   }
   if (r->nfirst && c->pt != 1) {
