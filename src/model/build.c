@@ -168,14 +168,29 @@ void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Bac
   params_alloc(t);
 }
 
-Dims model_dims(const Model *m, int B) {
+int model_grid_check(const Model *m, int gt, int gh, int gw, TsrErr *err) {
+  const ModelConfig *c = &m->cfg;
+  if (gt < 1 || gh < 1 || gw < 1 || gt > c->grid_t || gh > c->grid_h || gw > c->grid_w)
+    return tsr_err(err, "token grid %dx%dx%d: expected 1..%d x 1..%d x 1..%d (the model's maximum %dx%dx%d)", gt, gh, gw,
+                   c->grid_t, c->grid_h, c->grid_w, c->frames, c->height, c->width);
+  const int n = gt * gh * gw;
+  if (n % m->layout.sp)
+    return tsr_err(err, "token grid %dx%dx%d: its %d tokens do not divide over sequence parallel size %d", gt, gh, gw, n,
+                   m->layout.sp);
+  return 0;
+}
+
+Dims model_dims(const Model *m, int B, int gt, int gh, int gw) {
   const ModelConfig *c = &m->cfg;
   Dims d = {0};
+  if (gt == 0 && gh == 0 && gw == 0) gt = c->grid_t, gh = c->grid_h, gw = c->grid_w;
+  TsrErr err;
+  if (model_grid_check(m, gt, gh, gw, &err)) tsr_fatal(__FILE__, __LINE__, "model", "%s", err.msg);
   d.B = B;
   d.tp = m->layout.tp;
   d.sp = m->layout.sp;
-  d.Nf = c->tokens;
-  d.N = c->tokens / d.sp;
+  d.Nf = gt * gh * gw;
+  d.N = d.Nf / d.sp;
   d.P = c->patch_dim;
   d.D = c->dim;
   d.H = c->heads;
@@ -190,9 +205,9 @@ Dims model_dims(const Model *m, int B) {
   d.U = d.sp / d.R;
   d.Nu = d.N * d.U;
   d.Ha = d.Ht / d.U;
-  d.gt = c->grid_t;
-  d.gh = c->grid_h;
-  d.gw = c->grid_w;
+  d.gt = gt;
+  d.gh = gh;
+  d.gw = gw;
   d.n0 = m->layout.sp_rank * d.N;
   return d;
 }
