@@ -185,7 +185,8 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, si
 
 void model_alloc_acts_tokens(Model *m, int max_batch, int64_t max_tokens, int forward_only) {
   TSR_ASSERT(max_batch >= 1, "max_batch %d", max_batch);
-  Dims d = model_dims(m, max_batch, 0, 0, 0);
+  const ModelConfig *mx = &m->max_cfg;  // capacity for the largest clip the model can run
+  Dims d = model_dims(m, max_batch, mx->grid_t, mx->grid_h, mx->grid_w);
   const int64_t full = (int64_t)max_batch * d.Nf;
   TSR_ASSERT(max_tokens >= d.sp && max_tokens <= full && max_tokens % d.sp == 0,
              "max_tokens %lld: expected a multiple of sp %d in [sp, %lld]", (long long)max_tokens, d.sp, (long long)full);
@@ -206,8 +207,8 @@ void model_alloc_acts_tokens(Model *m, int max_batch, int64_t max_tokens, int fo
 }
 
 void model_alloc_acts(Model *m, int max_batch) {
-  model_alloc_acts_tokens(m, max_batch, (int64_t)max_batch * m->cfg.tokens, 0);
+  model_alloc_acts_tokens(m, max_batch, (int64_t)max_batch * m->max_cfg.tokens, 0);
 }
 void model_alloc_acts_forward(Model *m, int max_batch) {
-  model_alloc_acts_tokens(m, max_batch, (int64_t)max_batch * m->cfg.tokens, 1);
+  model_alloc_acts_tokens(m, max_batch, (int64_t)max_batch * m->max_cfg.tokens, 1);
 }

@@ -61,7 +61,8 @@ typedef struct ModelActs ModelActs;        // activation pointers (model_interna
 typedef struct ModelOffsets ModelOffsets;  // parameter offsets (model_internal.h)
 
 typedef struct {
-  ModelConfig cfg;
+  ModelConfig cfg;     // the config; its video window is the one batches default to (model_set_window)
+  ModelConfig max_cfg; // the config as built: its window is the maximum of any batch
   ModelLayout layout;
   const Backend *be; // where it computes; params.data / .grad and the arena are its memory
   ParamTable params;
@@ -101,6 +102,11 @@ void model_alloc_acts_forward(Model *m, int max_batch);
 // samples and max_tokens = B*N tokens (over the sp group) in all, e.g. a
 // token budget shared by buckets of different shapes (docs/choices.md).
 void model_alloc_acts_tokens(Model *m, int max_batch, int64_t max_tokens, int forward_only);
+// Sets the window batches default to (cfg's frames/height/width, grid and
+// tokens) to T x H x W within the built maximum, e.g. a generation at another
+// size: 0, or -1 with one line (not divisible by the patch, over the maximum,
+// tokens not divisible by sp).
+int model_set_window(Model *m, int T, int H, int W, TsrErr *err);
 // Whether this model (its layout) can run a batch of grid gt x gh x gw: 0, or
 // -1 with one line (larger than the config's grid, tokens not divisible by sp).
 int model_grid_check(const Model *m, int gt, int gh, int gw, TsrErr *err);

@@ -1,4 +1,4 @@
-// The model's video window is a maximum (docs/choices.md "Native sizes"):
+// (Defined in build.c.) The model's video window is a maximum (docs/choices.md "Native sizes"):
 // any clip T x H x W within it, each divisible by the patch, runs through the
 // same parameters with RoPE on its own integer token coordinates. These
 // helpers check such a shape and give the ModelConfig "at" it (the same
