@@ -22,7 +22,7 @@ losses() { $PY -c 'import json,sys; print(" ".join(repr(json.loads(l)["loss"]) f
 
 # 1. ingest into aspect x length buckets
 cp "$IMAGEIO/cockatoo.mp4" "$IMAGEIO/realshort.mp4" "$IMAGEIO/newtonscradle.gif" "$tmp/videos/"
-ffmpeg -v error -y -t 2.5 -i "$IMAGEIO/cockatoo.mp4" -vf transpose=1,scale=180:320 -c:v libx264 "$tmp/videos/tall.mp4"
+ffmpeg -v error -y -t 4 -i "$IMAGEIO/cockatoo.mp4" -vf transpose=1,scale=180:320 -c:v libx264 "$tmp/videos/tall.mp4"
 $T data ingest --videos "$tmp/videos" --out "$tmp/c.h5" --buckets 8x16x16,16x16x16,8x16x32,16x16x32,8x32x16 \
   --fps 8 --clips-per-video 0 >"$tmp/ingest.log" 2>&1 || fail "ingest: $(tail -3 "$tmp/ingest.log")"
 $PY - "$tmp/c.h5" <<'EOF' || fail "ingest buckets (log: $tmp/ingest.log)"
@@ -32,25 +32,36 @@ def sources(g):
     b, o = bytes(g["meta/source/bytes"][()]), g["meta/source/offsets"][()]
     return [b[o[i]:o[i + 1]].decode() for i in range(len(o) - 1)]
 got = {k: sources(f["buckets"][k]) for k in f["buckets"]}
-want = {"16x16x32": ["cockatoo.mp4"] * 7, "8x16x16": ["realshort.mp4"], "8x32x16": ["tall.mp4"] * 2}
+want = {"16x16x32": ["cockatoo.mp4"] * 7, "8x16x16": ["realshort.mp4"], "8x32x16": ["tall.mp4"] * 4}
 if got != want:
     print("    buckets:", got, "\n    expected:", want)
     sys.exit(1)
 EOF
 grep -q "newtonscradle.gif: skipped (too short): 7 frames at 8 fps, a clip needs 8" "$tmp/ingest.log" || fail "gif not skipped as too short"
-echo "ok  ingest --buckets: cockatoo -> 16x16x32 (7 clips), realshort -> 8x16x16, vertical -> 8x32x16 (2), gif too short"
+echo "ok  ingest --buckets: cockatoo -> 16x16x32 (7 clips), realshort -> 8x16x16, vertical -> 8x32x16 (4), gif too short"
 
 # 2. train on all three buckets; stop at a checkpoint, resume, compare
-small=(model.depth=2 model.dim=64 train.batch=1 data.tokens=512 data.buckets=all data.path=$tmp/c.h5
-       train.log_every=1 train.warmup=2 data.p_drop=0.2 sample.steps=2)
+# data.tokens=384: batches of 1, 6 and 3 clips; equal weights so that every bucket is drawn in 8 steps
+small=(model.depth=2 model.dim=64 train.batch=1 data.tokens=384 data.path=$tmp/c.h5
+       data.buckets=16x16x32:1,8x16x16:1,8x32x16:1
+       train.seed=2 train.log_every=1 train.warmup=2 data.p_drop=0.2 sample.steps=2)
 $T train configs/train/tiny.yaml "${small[@]}" train.steps=8 train.ckpt_every=4 train.out=$tmp/full >$tmp/full.log 2>&1 ||
   fail "training on three buckets: $(tail -3 $tmp/full.log)"
-for b in "bucket 16x16x32: 7 clips, 2 per micro-batch" "bucket 8x16x16: 1 clips, 8 per micro-batch" \
-         "bucket 8x32x16: 2 clips, 4 per micro-batch"; do
+for b in "bucket 16x16x32: 7 clips, 1 per micro-batch" "bucket 8x16x16: 1 clips, 6 per micro-batch" \
+         "bucket 8x32x16: 4 clips, 3 per micro-batch"; do
   grep -q "$b" $tmp/full.log || fail "training log lacks '$b'"
 done
 full=$(losses $tmp/full/metrics.jsonl)
 [ "$(echo $full | wc -w)" = 8 ] || fail "expected 8 losses, got: $full"
+# the step-4 cursor: mid-epoch in the first bucket and in the last
+$PY - $tmp/full/ckpt_4.h5 <<'EOF' || fail "ckpt_4's data cursor is not mid-epoch in two buckets"
+import sys, h5py
+a = h5py.File(sys.argv[1], "r").attrs
+c = a["cursor_buckets"]
+more = [tuple(map(int, p.split(":"))) for p in (c.decode() if isinstance(c, bytes) else str(c)).split(",")]
+print("    cursor: bucket 0 epoch %d position %d, then %s" % (a["cursor_epoch"], a["cursor_position"], more))
+sys.exit(0 if a["cursor_position"] % 7 and more[1][1] % 4 and len(more) == 2 else 1)
+EOF
 mkdir -p $tmp/split && cp $tmp/full/ckpt_4.h5 $tmp/split/
 $T train configs/train/tiny.yaml "${small[@]}" train.steps=8 train.ckpt_every=4 train.out=$tmp/split train.resume=auto \
   >$tmp/split.log 2>&1 || fail "resumed run: $(tail -3 $tmp/split.log)"
