@@ -135,8 +135,9 @@ static void parse_options(IngestOptions *o, int argc, char **argv) {
                      o->ph, o->pw);
   for (int k = 0; k < o->nsizes; k++)
     if (o->size[k][0] % o->ph || o->size[k][1] % o->pw)
-      tsr_user_error("data ingest: size %dx%d: expected H and W multiples of the patch's h and w (%d, %d; --patch %dx%dx%d)",
-                     o->size[k][0], o->size[k][1], o->ph, o->pw, o->pt, o->ph, o->pw);
+      tsr_user_error("data ingest: %s %dx%d: expected H and W multiples of the patch's h and w (%d, %d; --patch %dx%dx%d)",
+                     o->frames[k] ? "--buckets size" : "--size", o->size[k][0], o->size[k][1], o->ph, o->pw, o->pt,
+                     o->ph, o->pw);
 }
 
 static void print_summary(const IngestOptions *o, const IngestStats *st, double dt) {

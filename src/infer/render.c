@@ -404,9 +404,8 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
                 TsrErr *err) {
   memset(res, 0, sizeof *res);
   if (it->error[0]) return tsr_err(err, "%s", it->error);
-  const ModelConfig *mc = &s->cfg.model;
-  if (it->height && (it->height != mc->height || it->width != mc->width))
-    return tsr_err(err, "size %dx%d: this model makes %dx%d frames", it->height, it->width, mc->height, mc->width);
+  // the item's size and frames (any shape within the model's maximum), else the maximum's window
+  if (infer_shape_flags(s, it->height, it->width, it->frames, "render", err)) return -1;
   SamplerOptions so;
   const char *sampler;
   if (pipeline_sampler(s, &rs->flags, "render", &so, &sampler, err)) return -1;

@@ -146,7 +146,7 @@ int infer_shape_flags(InferSession *s, int H, int W, int frames, const char *cmd
   int trained = 1;
   TsrErr why;
   if (infer_set_shape(s, T, H, W, &trained, &why))
-    return tsr_err(err, "%s: --size %dx%d --frames %d: %s", cmd, H, W, frames ? frames : T, why.msg);
+    return tsr_err(err, "%s: size %dx%d, frames %d: %s", cmd, H, W, frames ? frames : T, why.msg);
   if (!trained)
     log_warn("%s: %s never trained on %dx%dx%d (frames x height x width; trained on %s): sampling it anyway", cmd,
              s->ckpt, T, H, W, s->state.buckets[0] ? s->state.buckets : "its window alone");
