@@ -100,4 +100,24 @@ for bad in "--size 18x16" "--size 64x32" "--size 16x16 --frames 32x" "--size 16x
   [ $rc = 2 ] && [ "$(grep -c . $tmp/bad.log)" = 1 ] || fail "generate $bad: exit $rc, expected 2 and one line: $(cat $tmp/bad.log)"
   echo "ok  generate $bad refused: $(cat $tmp/bad.log)"
 done
+# render: per-item size and frames; an item without them is the maximum again; a bad size fails that item alone
+cat >$tmp/list.jsonl <<'EOF'
+{"prompt": "a white bird turns its head", "size": "16x32", "frames": 16, "id": "wide"}
+{"prompt": "a white bird turns its head", "size": [32, 16], "frames": 8, "id": "tall"}
+{"prompt": "a white bird turns its head", "id": "max"}
+{"prompt": "a white bird turns its head", "size": "18x16", "id": "bad"}
+EOF
+set +e
+$T render $tmp/list.jsonl --ckpt $ck --steps 2 --out $tmp/r >$tmp/render.log 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || fail "render: exit $rc, expected 1 (one failed item): $(tail -3 $tmp/render.log)"
+grep -q "list.jsonl:4: item 3: render: size 18x16, frames 16: shape 16x18x16 (frames x height x width): not divisible by the model's patch" \
+  $tmp/render.log || fail "render: no reason for the bad item: $(grep -i bad $tmp/render.log)"
+for want in "wide 512,256,16" "tall 128,256,8" "max 256,256,16"; do
+  set -- $want
+  got=$(wh $tmp/r/$1.mp4)
+  [ "$got" = "$2" ] || fail "render item $1: $got (width,height,frames), expected $2"
+done
+echo "ok  render: items at 16x32x16, 32x16x8 and the 32x32x16 maximum; a bad size fails its item alone"
 echo "test_buckets: all passed"
