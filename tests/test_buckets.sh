@@ -75,6 +75,22 @@ $PY tests/ckpt_compare.py $tmp/full/ckpt_8.h5 $tmp/split/ckpt_8.h5 --abs 0 --rel
   fail "resumed weights differ: $(tail -3 $tmp/cmp.log)"
 echo "ok  three buckets trained; resumed at step 4 (mid-epoch): losses 5-8 and final weights bit for bit: $split"
 
+# the same 8 steps sequence-parallel (Ulysses x ring) and tensor-parallel on 2 ranks: the one-rank losses
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+for lay in "parallel.sp=2 parallel.ring=2" "parallel.tp=2"; do
+  rm -rf $tmp/par
+  OMP_NUM_THREADS=1 timeout 120 mpirun --oversubscribe -np 2 $T train configs/train/tiny.yaml "${small[@]}" $lay \
+    train.steps=8 train.ckpt_every=0 train.out=$tmp/par >$tmp/par.log 2>&1 || fail "$lay: $(tail -3 $tmp/par.log)"
+  $PY - "$full" "$(losses $tmp/par/metrics.jsonl)" <<'EOF' || fail "$lay: losses differ from one rank"
+import sys
+a, b = [list(map(float, x.split())) for x in sys.argv[1:3]]
+ok = len(a) == len(b) == 8 and all(abs(x - y) <= 1e-6 * abs(x) for x, y in zip(a, b))
+if not ok: print("    one rank:", a, "\n    2 ranks: ", b)
+sys.exit(0 if ok else 1)
+EOF
+  echo "ok  $lay on three buckets: the one-rank losses (rel 1e-6)"
+done
+
 # 3. generate in two trained aspect ratios, warn for an untrained shape, refuse the impossible
 ck=$tmp/full/ckpt_8.h5
 gen() { $T generate --ckpt $ck --prompt "a white bird turns its head" --steps 2 --seed 1 "$@"; }
