@@ -49,6 +49,7 @@ typedef struct {
   int rank0;       // world rank 0: logs, metrics, loss plot, checkpoint rename
   int mb, accum;   // samples per micro-batch on this rank, micro-batches per step
   int maxb;        // the most samples of a micro-batch (mb; data.buckets: the loader's largest bucket batch)
+  double win_tokens, win_flops;  // data.buckets: tokens and FLOPs of the global batches since the last log line
   const Backend *be;  // run.device: where the model, its gradients and the optimizer state live
   float *stage;       // device backends: host staging of one parameter-sized buffer for checkpoints
   Model model;
@@ -347,6 +348,10 @@ static int next_batch(Trainer *tr, int64_t step, int k) {
       fb->b.gt = at.grid_t, fb->b.gh = at.grid_h, fb->b.gw = at.grid_w;
     }
     flow_prepare(fb, &at, &cfg->train, 0.0f, cfg->train.seed, first, stride);  // loader did caption dropout
+    if (cfg_multi(tr)) {  // every dp rank's micro-batch has this shape
+      tr->win_tokens += (double)fb->b.B * at.tokens * tr->cc.dp;
+      tr->win_flops += model_train_flops(&at, fb->b.B, tr->model.text_frozen) * tr->cc.dp;
+    }
     return agree(tr, text_states(tr));
   }
   const size_t L = (size_t)mc->text_length, NP = (size_t)fb->nloc * mc->patch_dim;
@@ -402,12 +407,18 @@ static void log_comm(Trainer *tr) {
   json_decref(o);
 }
 
-static void log_step(Trainer *tr, int64_t step, double loss, double norm, float lr, double dt) {
+// dt: seconds per step, the mean of the nsteps since the last line.
+static void log_step(Trainer *tr, int64_t step, double loss, double norm, float lr, double dt, int nsteps) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
   double tok_s = (double)cfg->train.batch * mc->tokens / dt;
   // MFU of the job against the sum of the ranks' fp32 peaks (train/peak.h)
   double mfu = model_train_flops(mc, cfg->train.batch, tr->model.text_frozen) / dt * 1e-9 / tr->peak_gflops;
+  if (cfg_multi(tr) && nsteps > 0) {  // the batches' own shapes, over the steps since the last line
+    tok_s = tr->win_tokens / (dt * nsteps);
+    mfu = tr->win_flops / (dt * nsteps) * 1e-9 / tr->peak_gflops;
+  }
+  tr->win_tokens = tr->win_flops = 0.0;
   double eta = (double)(cfg->train.steps - step) * dt;
   if (cfg->train.time_limit > 0) eta = fmin(eta, fmax(0.0, 60.0 * cfg->train.time_limit - (timer_now() - tr->t_begin)));
   log_info("step %lld | loss %.6f | grad %.4f | lr %.3e | %.0f tok/s | %.0f ms/step | mfu %.1f%% | eta %.0fs",
@@ -611,7 +622,7 @@ int train_run(const Config *cfg, const TrainOptions *opt, float *final_loss, Tsr
     if (tr.state.step % tc->log_every == 0 || last || sig) {
       if (tr.rank0) progress_clear(stderr);
       double now = timer_now();
-      log_step(&tr, tr.state.step, loss, norm, lr, (now - t_window) / window_steps);
+      log_step(&tr, tr.state.step, loss, norm, lr, (now - t_window) / window_steps, window_steps);
       t_window = now;
       window_steps = 0;
     } else if (tr.rank0) {  // on a terminal, a bar over the steps until the next log line
