@@ -75,6 +75,20 @@ $PY tests/ckpt_compare.py $tmp/full/ckpt_8.h5 $tmp/split/ckpt_8.h5 --abs 0 --rel
   fail "resumed weights differ: $(tail -3 $tmp/cmp.log)"
 echo "ok  three buckets trained; resumed at step 4 (mid-epoch): losses 5-8 and final weights bit for bit: $split"
 
+# a resume with another bucket choice, and a corrupt cursor_buckets attribute: one line, exit 2
+refuse() {  # NAME DIR ARGS...: train must exit 2 with one error line
+  local name=$1 dir=$2; shift 2
+  set +e; $T train configs/train/tiny.yaml "${small[@]}" train.steps=8 train.out=$dir train.resume=auto "$@" >$tmp/$name.log 2>&1
+  local rc=$?; set -e
+  [ $rc = 2 ] && [ "$(grep -c 'error' $tmp/$name.log)" = 1 ] || fail "$name: exit $rc: $(tail -3 $tmp/$name.log)"
+  echo "ok  $name refused: $(grep error $tmp/$name.log)"
+}
+mkdir -p $tmp/other && cp $tmp/full/ckpt_4.h5 $tmp/other/
+refuse other-buckets $tmp/other data.buckets=16x16x32,8x32x16,8x16x16
+mkdir -p $tmp/corrupt && cp $tmp/full/ckpt_4.h5 $tmp/corrupt/
+$PY -c 'import h5py, numpy as np, sys; h5py.File(sys.argv[1], "r+").attrs["cursor_buckets"] = np.bytes_("6:0,x")' $tmp/corrupt/ckpt_4.h5
+refuse corrupt-cursor $tmp/corrupt
+
 # the same 8 steps sequence-parallel (Ulysses x ring) and tensor-parallel on 2 ranks: the one-rank losses
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 for lay in "parallel.sp=2 parallel.ring=2" "parallel.tp=2"; do

@@ -78,6 +78,14 @@ typedef struct {
 // data.buckets: the loader draws batches from several buckets (docs/choices.md "Native sizes").
 static int cfg_multi(const Trainer *tr) { return tr->loader && tr->cfg->data.buckets[0]; }
 
+// "TxHxW,..." of the loader's buckets in its order (the checkpoint's `buckets`).
+static void bucket_names(const Trainer *tr, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (int k = 0; k < loader_nbuckets(tr->loader) && len < n; k++)
+    len += (size_t)snprintf(buf + len, n - len, "%s%s", k ? "," : "", loader_shape(tr->loader, k).name);
+}
+
 static int agree(Trainer *tr, int rc) {
   const int first = comm_world_first_failure(rc != 0);
   if (first < 0) return 0;
@@ -297,10 +305,12 @@ static int resume(Trainer *tr) {
       log_warn("%s: data cursor %llu does not split over dp=%d ranks; resuming at %llu", path,
                (unsigned long long)pos, tr->cc.dp, (unsigned long long)(pos / dp * dp));
     LoaderCursor c = {.epoch = tr->state.cursor_epoch, .position = pos / dp, .batches = tr->state.cursor_batches};
-    if (cfg_multi(tr) && tr->state.cursor_more != loader_nbuckets(tr->loader) - 1)
-      return tsr_err(&tr->err, "%s: the checkpoint's data cursor covers %d buckets, data.buckets chose %d from %s "
-                     "(resume with the same data.buckets)", path, tr->state.cursor_more + 1,
-                     loader_nbuckets(tr->loader), tr->cfg->data.path);
+    char names[sizeof tr->state.buckets];
+    if (cfg_multi(tr)) bucket_names(tr, names, sizeof names);
+    if (cfg_multi(tr) && (tr->state.cursor_more != loader_nbuckets(tr->loader) - 1 || strcmp(names, tr->state.buckets)))
+      return tsr_err(&tr->err, "%s: the checkpoint's data cursor is for buckets %s, data.buckets chose %s from %s "
+                     "(resume with the same data.buckets)", path, tr->state.buckets[0] ? tr->state.buckets : "(one)",
+                     names, tr->cfg->data.path);
     for (int k = 0; cfg_multi(tr) && k < tr->state.cursor_more; k++)
       c.more_epoch[k] = tr->state.cursor_more_epoch[k], c.more_position[k] = tr->state.cursor_more_position[k] / dp;
     loader_seek(tr->loader, c);
@@ -513,10 +523,9 @@ static int setup(Trainer *tr) {
     tr->fb.b.text_states = tr->states;
   }
   if (cfg_multi(tr)) {
-    size_t len = 0;
+    bucket_names(tr, tr->state.buckets, sizeof tr->state.buckets);
     for (int k = 0; k < loader_nbuckets(tr->loader); k++) {
       const LoaderShape sh = loader_shape(tr->loader, k);
-      len += (size_t)snprintf(tr->state.buckets + len, sizeof tr->state.buckets - len, "%s%s", k ? "," : "", sh.name);
       log_info("bucket %s: %d clips, %d per micro-batch (%d tokens each), weight %.3g", sh.name, sh.count, sh.B, sh.N,
                sh.weight);
     }
