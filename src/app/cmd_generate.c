@@ -45,7 +45,8 @@ static void usage(void) {
          "  --frames T        frames to make (default: the model window; longer = window after window,\n"
          "                    at most 1024 windows and what memory holds); with an input video\n"
          "                    (--extend, --first/--last videos) the new frames only (default: one window's)\n"
-         "  --size HxW        must equal the model's frame size (default)\n"
+         "  --size HxW        frame size: any within the model's maximum, divisible by its patch (default: the\n"
+         "                    maximum; a warning when the checkpoint never trained on the shape)\n"
          "  --steps N --cfg G --shift S --sampler euler|heun --seed N   (defaults from the checkpoint's sample config)\n"
          "  --image FILE      image-to-video: the video starts from this image (PNG, JPEG, or a video's first frame)\n"
          "  --extend VIDEO    continue VIDEO: its last --extend-frames frames (default half a window) lead in;\n"
@@ -228,10 +229,13 @@ int cmd_generate(int argc, char **argv) {
   if (infer_open_layout(&ses, a.ckpt, a.use_ema, gen_model_layout(&gl), gl.cfg == 2 ? 1 : 2, a.dev, &oerr))
     app_check(oerr.code != 0, &oerr);
   if (infer_gate_open(&ses, a.policy, &oerr)) app_fail(&oerr);  // the same file on every rank
-  const ModelConfig *mc = &ses.pixels;  // a latent model: the frames its latents decode to
-  if (a.size && (a.height != mc->height || a.width != mc->width))
-    tsr_user_error("generate: --size %s: this model makes %dx%d frames", a.size, mc->height, mc->width);
   TsrErr err;
+  // --frames picks a shorter window only for a video made from nothing or an
+  // image; with an input video it counts the new frames (generate.h), made
+  // in the full window
+  const int window_frames = a.extend || a.first || a.last || a.remix ? 0 : a.frames;
+  if (infer_shape_flags(&ses, a.size ? a.height : 0, a.size ? a.width : 0, window_frames, "generate", &err))
+    app_fail(&err);
   const SamplerFlags flags = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler, .seed = a.seed};
   SamplerOptions so;
   const char *sampler;

@@ -27,6 +27,9 @@ static void usage(FILE *f) {
           "  --frames T              frames per clip (required; a multiple of the patch's t)\n"
           "  --size HxW              clip size (required); give it several times for aspect-ratio\n"
           "                          buckets: each video goes to the one closest to its aspect\n"
+          "  --buckets TxHxW,...     buckets of aspect ratios and lengths instead of --frames/--size\n"
+          "                          (e.g. 8x16x16,16x16x32,8x32x16): the closest aspect, then the\n"
+          "                          longest length the video fills (resize + minimal centre crop)\n"
           "  --fps F                 frame rate clips are sampled at (8)\n"
           "  --patch TxHxW           spacetime patch (2x4x4)\n"
           "  --text-length L         caption tokens stored per clip (32)\n"
@@ -80,6 +83,21 @@ static void parse_options(IngestOptions *o, int argc, char **argv) {
       o->size[o->nsizes][0] = d[0];
       o->size[o->nsizes][1] = d[1];
       o->nsizes++;
+    } else if (!strcmp(key, "--buckets")) {
+      char spec[1024];
+      snprintf(spec, sizeof spec, "%s", v);
+      for (char *save = NULL, *it = strtok_r(spec, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        int d[3];
+        if (parse_dims(it, 3, d) || d[0] > 4096 || d[1] > 8192 || d[2] > 8192)
+          tsr_user_error("data ingest: --buckets '%s': item '%s': expected TxHxW (frames x height x width, e.g. "
+                         "8x16x32)", v, it);
+        if (o->nsizes == INGEST_MAX_SIZES) tsr_user_error("data ingest: --buckets '%s': at most %d buckets", v, INGEST_MAX_SIZES);
+        for (int k = 0; k < o->nsizes; k++)
+          if (o->frames[k] == d[0] && o->size[k][0] == d[1] && o->size[k][1] == d[2])
+            tsr_user_error("data ingest: --buckets '%s': bucket %s given twice", v, it);
+        o->frames[o->nsizes] = d[0], o->size[o->nsizes][0] = d[1], o->size[o->nsizes][1] = d[2];
+        o->nsizes++;
+      }
     } else if (!strcmp(key, "--fps")) {
       char *end;
       errno = 0;
@@ -105,15 +123,21 @@ static void parse_options(IngestOptions *o, int argc, char **argv) {
   }
   if (!o->videos) tsr_user_error("data ingest: --videos DIR is required");
   if (!o->out) tsr_user_error("data ingest: --out FILE is required");
-  if (!o->T) tsr_user_error("data ingest: --frames T is required");
-  if (!o->nsizes) tsr_user_error("data ingest: --size HxW is required");
-  if (o->T % o->pt)
-    tsr_user_error("data ingest: --frames %d: expected a multiple of the patch's t (%d, --patch %dx%dx%d)", o->T, o->pt,
-                   o->pt, o->ph, o->pw);
+  int lengths = 0, sizes = 0;  // --buckets items carry their own frames; --size ones take --frames
+  for (int k = 0; k < o->nsizes; k++) lengths += o->frames[k] > 0, sizes += o->frames[k] == 0;
+  if (!o->T && sizes) tsr_user_error("data ingest: --frames T is required with --size");
+  if (!o->nsizes) tsr_user_error("data ingest: --size HxW (with --frames T) or --buckets TxHxW,... is required");
+  if (lengths && sizes) tsr_user_error("data ingest: --buckets and --size: expected one of them");
+  for (int k = 0; k < o->nsizes; k++)
+    if ((o->frames[k] ? o->frames[k] : o->T) % o->pt)
+      tsr_user_error("data ingest: %s %d: expected a multiple of the patch's t (%d, --patch %dx%dx%d)",
+                     o->frames[k] ? "--buckets frames" : "--frames", o->frames[k] ? o->frames[k] : o->T, o->pt, o->pt,
+                     o->ph, o->pw);
   for (int k = 0; k < o->nsizes; k++)
     if (o->size[k][0] % o->ph || o->size[k][1] % o->pw)
-      tsr_user_error("data ingest: --size %dx%d: expected H and W multiples of the patch's h and w (%d, %d; --patch %dx%dx%d)",
-                     o->size[k][0], o->size[k][1], o->ph, o->pw, o->pt, o->ph, o->pw);
+      tsr_user_error("data ingest: %s %dx%d: expected H and W multiples of the patch's h and w (%d, %d; --patch %dx%dx%d)",
+                     o->frames[k] ? "--buckets size" : "--size", o->size[k][0], o->size[k][1], o->ph, o->pw, o->pt,
+                     o->ph, o->pw);
 }
 
 static void print_summary(const IngestOptions *o, const IngestStats *st, double dt) {
@@ -130,7 +154,7 @@ static void print_summary(const IngestOptions *o, const IngestStats *st, double 
   for (int k = 0; k < o->nsizes; k++)
     if (st->bucket_clips[k])
       snprintf(buckets + strlen(buckets), sizeof buckets - strlen(buckets), "%s%dx%dx%d: %ld", buckets[0] ? ", " : "",
-               o->T, o->size[k][0], o->size[k][1], st->bucket_clips[k]);
+               o->frames[k] ? o->frames[k] : o->T, o->size[k][0], o->size[k][1], st->bucket_clips[k]);
   log_info("ingested %d video%s, %ld clip%s%s -> %s [%s]", st->videos, st->videos == 1 ? "" : "s", st->clips,
            st->clips == 1 ? "" : "s", skipped, o->out, buckets);
   log_info("%.2f s (decoding %.2f s), %.0f frames/s", dt, st->decode_s, dt > 0 ? st->frames / dt : 0.0);

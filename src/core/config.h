@@ -76,6 +76,10 @@ typedef struct {
   float p_recaption;       // use the descriptive caption with this probability
   float p_drop;            // null caption probability (for guidance)
   int prefetch;
+  // Multi-bucket training (docs/choices.md "Native sizes"): "" = the model's
+  // window only; "all" = every corpus bucket within it; or "TxHxW[:weight],...".
+  char buckets[CFG_STR_MAX];
+  int tokens;  // token budget of one micro-batch on a rank (0: its samples x the window's tokens)
 } DataConfig;
 
 typedef struct {

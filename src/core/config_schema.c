@@ -79,6 +79,8 @@ const Field cfg_fields[] = {
     PROB("data.p_recaption", data.p_recaption),
     PROB("data.p_drop", data.p_drop),
     INT("data.prefetch", data.prefetch, 0, 64),
+    STR("data.buckets", data.buckets, 0, 0),
+    INT("data.tokens", data.tokens, 0, NOMAX),
 
     INT("parallel.tp", parallel.tp, 1, 65536),
     INT("parallel.sp", parallel.sp, 1, 65536),

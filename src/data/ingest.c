@@ -92,6 +92,21 @@ static char **list_videos(const IngestOptions *o, int *count, int *ignored, TsrE
   return names;
 }
 
+static int bucket_frames(const IngestOptions *o, int k) { return o->frames[k] ? o->frames[k] : o->T; }
+
+// The longest bucket of size H x W whose length `avail` frames fill, -1 if none; *longest: the longest of that size.
+static int pick_length(const IngestOptions *o, int H, int W, int avail, int *longest) {
+  int best = -1;
+  *longest = 0;
+  for (int k = 0; k < o->nsizes; k++) {
+    if (o->size[k][0] != H || o->size[k][1] != W) continue;
+    const int t = bucket_frames(o, k);
+    if (t > *longest) *longest = t;
+    if (t <= avail && (best < 0 || t > bucket_frames(o, best))) best = k;
+  }
+  return best;
+}
+
 // The bucket whose aspect ratio (W/H) is closest to the video's, on a log scale; ties: the first given.
 static int pick_bucket(const IngestOptions *o, int H, int W) {
   double a = log((double)W / H);
@@ -108,11 +123,13 @@ static int pick_bucket(const IngestOptions *o, int H, int W) {
 static int ingest_video(const IngestOptions *o, const char *name, const char *path, const Caption *c, int vh, int vw,
                         CorpusWriter **w, IngestStats *st, char *recap, TsrErr *err) {
   const int K = o->clips_per_video;
-  const int max_frames = K > 0 ? K * o->T : 0;
   char msg[512], caption_buf[1024];
-  // The bucket from the stream's frame size; frames are scaled while decoding (video_read_fit).
-  const int b = pick_bucket(o, vh, vw);
+  // The bucket's size from the stream's frame size (frames are scaled while
+  // decoding, video_read_fit); its length from the frames decoded.
+  int b = pick_bucket(o, vh, vw), longest;
   const int bh = o->size[b][0], bw = o->size[b][1];
+  pick_length(o, bh, bw, 0, &longest);
+  const int max_frames = K > 0 ? K * longest : 0;
   VideoFrames v;
   double td = timer_now();
   int rc = video_read_fit(path, o->fps, max_frames, bh, bw, &v, msg, sizeof msg);
@@ -122,18 +139,22 @@ static int ingest_video(const IngestOptions *o, const char *name, const char *pa
     st->undecodable++;
     return 0;
   }
-  if (v.T < o->T) {
-    log_warn("%s: skipped (too short): %d frames at %g fps, a clip needs %d", path, v.T, (double)o->fps, o->T);
+  int shortest = INT_MAX;
+  for (int k = 0; k < o->nsizes; k++)
+    if (o->size[k][0] == bh && o->size[k][1] == bw && bucket_frames(o, k) < shortest) shortest = bucket_frames(o, k);
+  if ((b = pick_length(o, bh, bw, v.T, &longest)) < 0) {
+    log_warn("%s: skipped (too short): %d frames at %g fps, a clip needs %d", path, v.T, (double)o->fps, shortest);
     st->too_short++;
     video_frames_free(&v);
     return 0;
   }
-  int n = v.T / o->T;
+  const int T = bucket_frames(o, b);
+  int n = v.T / T;
   if (K > 0 && n > K) n = K;
   const int generated = !c || blank(c->caption);
   for (int k = 0; k < n && rc == 0; k++) {
-    VideoFrames sub = {.T = o->T, .H = v.H, .W = v.W, .fps = v.fps,
-                       .pixels = v.pixels + (size_t)k * o->T * v.H * v.W * 3};
+    VideoFrames sub = {.T = T, .H = v.H, .W = v.W, .fps = v.fps,
+                       .pixels = v.pixels + (size_t)k * T * v.H * v.W * 3};
     VideoFrames clip;
     video_resize_crop(&sub, bh, bw, &clip);
     ClipAttributes a;
@@ -148,15 +169,15 @@ static int ingest_video(const IngestOptions *o, const char *name, const char *pa
     recaption_compose(caption, &a, recap, RECAPTION_MAX);
     if (!*w && !(*w = corpus_writer_open(o->out, o->pt, o->ph, o->pw, 3, o->text_length, err))) rc = -1;
     CorpusClip cc = {.pixels = clip.pixels, .caption = caption, .recaption = recap, .source = name, .fps = v.fps};
-    if (rc == 0) rc = corpus_writer_add(*w, o->T, bh, bw, &cc, err);
+    if (rc == 0) rc = corpus_writer_add(*w, T, bh, bw, &cc, err);
     video_frames_free(&clip);
   }
   if (rc == 0) {
     log_info("  %s: %dx%d, %d frames at %g fps -> %d clip%s of %dx%dx%d%s", name, vw, vh, v.T, (double)v.fps, n,
-             n == 1 ? "" : "s", o->T, bh, bw, generated ? " (generated caption)" : "");
+             n == 1 ? "" : "s", T, bh, bw, generated ? " (generated caption)" : "");
     st->videos++;
     st->clips += n;
-    st->frames += (long)n * o->T;
+    st->frames += (long)n * T;
     st->bucket_clips[b] += n;
   }
   video_frames_free(&v);
@@ -190,10 +211,13 @@ static int ingest_files(const IngestOptions *o, char **names, int nfiles, Captio
     corpus_writer_abort(w);
     return -1;
   }
+  int shortest = INT_MAX;
+  for (int k = 0; k < o->nsizes; k++)
+    if (bucket_frames(o, k) < shortest) shortest = bucket_frames(o, k);
   if (!w)
     return tsr_err(err, "%s: no decodable video long enough for a clip (%d file%s tried: %d undecodable, %d shorter "
                    "than %d frames at %g fps)", o->videos, nfiles, nfiles == 1 ? "" : "s", st->undecodable,
-                   st->too_short, o->T, (double)o->fps);
+                   st->too_short, shortest, (double)o->fps);
   return corpus_writer_close(w, err);
 }
 

@@ -20,6 +20,10 @@ typedef struct {
   int T;
   int nsizes;
   int size[INGEST_MAX_SIZES][2];  // H, W of each bucket
+  // Frames of each bucket (0: T). With several lengths for one H x W, a video
+  // of that aspect goes to the longest that its decoded frames fill
+  // (docs/choices.md "Native sizes"): buckets are (aspect, length) pairs.
+  int frames[INGEST_MAX_SIZES];
   float fps;
   int pt, ph, pw;
   int text_length;

@@ -42,6 +42,7 @@
 #define SHUFFLE_CHANNEL 0xC0FFEEu
 #define RECAPTION_CHANNEL 0x10AD0001u
 #define DROP_CHANNEL 0x10AD0002u
+#define BUCKET_CHANNEL 0xB0C4E7u
 
 #define PT_CHECK(call) \
   do { int pt_rc_ = (call); if (pt_rc_) tsr_fatal(__FILE__, __LINE__, "pthread", "%s failed (%d)", #call, pt_rc_); } while (0)
@@ -51,25 +52,36 @@ typedef struct {
   int32_t *tokens;    // [B, L]
   int32_t *ntokens;   // [B]
   int64_t *clip_ids;  // [B]
+  int bucket;         // the batch's bucket
   LoaderCursor at, next;  // cursor of this batch and of the one after it
 } Slot;
 
+// One bucket's stream. perm* are reader state (see "Threads").
+typedef struct {
+  const CorpusBucket *cb;
+  LoaderShape shape;
+  uint64_t shard;       // clips of one epoch on this dp rank
+  int32_t *ids, *nids;  // o.tokenize: [n, 2, L] ids of (caption, recaption) of every clip, [n, 2] counts
+  uint32_t *perm;       // permutation of epoch perm_epoch, [n]
+  uint64_t perm_epoch;
+  int perm_valid;
+} Stream;
+
 struct Loader {
   Corpus corpus;
-  const CorpusBucket *bucket;
   LoaderOptions o;
-  int n;             // clips in the bucket
-  int nloc, n0, P;   // this sp rank's tokens [n0, n0+nloc) of N, patch vector length
+  int multi;         // o.buckets given
+  int nb;            // streams
+  Stream *st;        // [nb]
+  double wsum;       // sum of the streams' weights
+  int P;             // patch vector length
   int L, Lc;         // model text length, corpus text length
-  uint64_t shard;    // clips of one epoch on this dp rank
+  int maxB;          // the most clips of a batch
+  size_t max_x;      // the most floats of a batch's x0 on this rank
   LoaderCursor cur;  // the next batch to deliver (consumer side, caller's thread)
-  int32_t *ids, *nids;  // o.tokenize: [n, 2, L] ids of (caption, recaption) of every clip, [n, 2] counts
   int32_t *null_ids, null_n;  // o.tokenize: the null caption
 
   // Reader state: touched only by the thread that reads (see top).
-  uint32_t *perm;    // permutation of epoch perm_epoch, [n]
-  uint64_t perm_epoch;
-  int perm_valid;
   int32_t *tokbuf;   // [Lc]
 
   // Prefetch ring.
@@ -88,58 +100,82 @@ struct Loader {
 
 // ------------------------------------------------------------------ order
 
+// Bucket k's epoch and position in a cursor (bucket 0: the cursor's own fields).
+static uint64_t *cur_epoch(LoaderCursor *c, int k) { return k ? &c->more_epoch[k - 1] : &c->epoch; }
+static uint64_t *cur_position(LoaderCursor *c, int k) { return k ? &c->more_position[k - 1] : &c->position; }
+
 // Fisher-Yates with 64 random bits per swap (multiply-shift to [0, i]).
-static void make_perm(Loader *l, uint64_t epoch) {
+// Stream k > 0 mixes k into the counter (stream 0 draws what one bucket always did).
+static void make_perm(Loader *l, Stream *s, int k, uint64_t epoch) {
   const uint64_t seed = l->o.seed;
-  for (int i = 0; i < l->n; i++) l->perm[i] = (uint32_t)i;
-  for (int i = l->n - 1; i > 0; i--) {
-    uint32_t ctr[4] = {RNG_DATA, (uint32_t)epoch, (uint32_t)i, SHUFFLE_CHANNEL ^ (uint32_t)(epoch >> 32)}, r[4];
+  const int n = s->shape.count;
+  for (int i = 0; i < n; i++) s->perm[i] = (uint32_t)i;
+  for (int i = n - 1; i > 0; i--) {
+    uint32_t ctr[4] = {RNG_DATA, (uint32_t)epoch, (uint32_t)i,
+                       SHUFFLE_CHANNEL ^ (uint32_t)(epoch >> 32) ^ ((uint32_t)k << 24)}, r[4];
     philox4x32(seed, ctr, r);
     uint64_t u = (uint64_t)r[0] | ((uint64_t)r[1] << 32);
     int j = (int)(((unsigned __int128)u * (unsigned __int128)(i + 1)) >> 64);
-    uint32_t t = l->perm[i];
-    l->perm[i] = l->perm[j];
-    l->perm[j] = t;
+    uint32_t t = s->perm[i];
+    s->perm[i] = s->perm[j];
+    s->perm[j] = t;
   }
-  l->perm_epoch = epoch;
-  l->perm_valid = 1;
+  s->perm_epoch = epoch;
+  s->perm_valid = 1;
 }
 
 static void cursor_normalise(const Loader *l, LoaderCursor *c) {
-  if (c->position >= l->shard) {
-    c->epoch += c->position / l->shard;
-    c->position %= l->shard;
+  for (int k = 0; k < l->nb; k++) {
+    uint64_t *e = cur_epoch(c, k), *p = cur_position(c, k), shard = l->st[k].shard;
+    if (*p >= shard) {
+      *e += *p / shard;
+      *p %= shard;
+    }
   }
+}
+
+int loader_bucket_of(const Loader *l, uint64_t batch) {
+  if (l->nb == 1) return 0;
+  double u = rng_uniform(l->o.seed, RNG_DATA, (uint32_t)batch, (uint32_t)(batch >> 32), BUCKET_CHANNEL) * l->wsum;
+  int k = 0;
+  while (k < l->nb - 1 && u >= l->st[k].shape.weight) u -= l->st[k++].shape.weight;
+  return k;
 }
 
 // Read the batch at *cur into the given buffers (clip_ids may be NULL) and
 // advance *cur past it (left as it was on an error). Runs on the reader
 // thread only.
 static int read_batch(Loader *l, LoaderCursor *cur, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids,
-                      TsrErr *err) {
+                      int *bucket, TsrErr *err) {
   const LoaderOptions *o = &l->o;
-  LoaderCursor at = *cur, *c = &at;
-  const int B = o->batch, L = l->L;
+  LoaderCursor at = *cur;
+  const int k = loader_bucket_of(l, at.batches);
+  Stream *s = &l->st[k];
+  const LoaderShape *sh = &s->shape;
+  uint64_t *epoch = cur_epoch(&at, k), *position = cur_position(&at, k);
+  const int B = sh->B, L = l->L;
+  // channels of the caption draws: bucket 0 keeps the single-bucket ones
+  const uint32_t rc_channel = RECAPTION_CHANNEL ^ ((uint32_t)k << 20), dr_channel = DROP_CHANNEL ^ ((uint32_t)k << 20);
   for (int b = 0; b < B; b++) {
-    if (!l->perm_valid || l->perm_epoch != c->epoch) make_perm(l, c->epoch);
-    const uint64_t gpos = (uint64_t)o->dp_rank + c->position * (uint64_t)o->dp_size;  // position in the epoch's permutation
-    const int clip = (int)l->perm[gpos];
-    const uint32_t e32 = (uint32_t)c->epoch, g32 = (uint32_t)gpos;
-    const int which = rng_uniform(o->seed, RNG_DROPOUT, e32, g32, RECAPTION_CHANNEL) < o->p_recaption;  // 1 recaption
-    const int drop = rng_uniform(o->seed, RNG_DROPOUT, e32, g32, DROP_CHANNEL) < o->p_drop;
+    if (!s->perm_valid || s->perm_epoch != *epoch) make_perm(l, s, k, *epoch);
+    const uint64_t gpos = (uint64_t)o->dp_rank + *position * (uint64_t)o->dp_size;  // position in the epoch's permutation
+    const int clip = (int)s->perm[gpos];
+    const uint32_t e32 = (uint32_t)*epoch, g32 = (uint32_t)gpos;
+    const int which = rng_uniform(o->seed, RNG_DROPOUT, e32, g32, rc_channel) < o->p_recaption;  // 1 recaption
+    const int drop = rng_uniform(o->seed, RNG_DROPOUT, e32, g32, dr_channel) < o->p_drop;
     int32_t *tok = tokens + (size_t)b * L;
 
     h5_lock();
     int32_t nt = 0;
-    int rc = corpus_read_patches(&l->corpus, l->bucket, clip, l->n0, l->nloc, x0 + (size_t)b * l->nloc * l->P, err);
-    if (rc == 0 && !drop && !l->ids) rc = corpus_read_tokens(&l->corpus, l->bucket, clip, which, l->tokbuf, &nt, err);
+    int rc = corpus_read_patches(&l->corpus, s->cb, clip, sh->n0, sh->nloc, x0 + (size_t)b * sh->nloc * l->P, err);
+    if (rc == 0 && !drop && !s->ids) rc = corpus_read_tokens(&l->corpus, s->cb, clip, which, l->tokbuf, &nt, err);
     h5_unlock();
     if (rc) return -1;
 
-    if (l->ids) {  // re-tokenised at open
-      const size_t at = (size_t)clip * 2 + (size_t)which;
-      memcpy(tok, drop ? l->null_ids : l->ids + at * L, (size_t)L * sizeof *tok);
-      nt = drop ? l->null_n : l->nids[at];
+    if (s->ids) {  // re-tokenised at open
+      const size_t i = (size_t)clip * 2 + (size_t)which;
+      memcpy(tok, drop ? l->null_ids : s->ids + i * L, (size_t)L * sizeof *tok);
+      nt = drop ? l->null_n : s->nids[i];
     } else if (drop) {  // null caption: BOS only
       memset(tok, 0, (size_t)L * sizeof *tok);
       tok[0] = 1;
@@ -152,13 +188,14 @@ static int read_batch(Loader *l, LoaderCursor *cur, float *x0, int32_t *tokens, 
     ntokens[b] = nt;
     if (clip_ids) clip_ids[b] = clip;
 
-    if (++c->position == l->shard) {
-      c->position = 0;
-      c->epoch++;
+    if (++*position == s->shard) {
+      *position = 0;
+      ++*epoch;
     }
   }
-  c->batches++;
+  at.batches++;
   *cur = at;
+  if (bucket) *bucket = k;
   return 0;
 }
 
@@ -180,7 +217,7 @@ static void *worker_main(void *arg) {
 
     s->at = l->wcur;
     TsrErr err;
-    int rc = read_batch(l, &l->wcur, s->x0, s->tokens, s->ntokens, s->clip_ids, &err);
+    int rc = read_batch(l, &l->wcur, s->x0, s->tokens, s->ntokens, s->clip_ids, &s->bucket, &err);
     s->next = l->wcur;
 
     PT_CHECK(pthread_mutex_lock(&l->mu));
@@ -233,35 +270,39 @@ static void worker_shutdown(void *arg) {
   worker_stop(arg);
 }
 
-// o.tokenize: every caption and recaption of the bucket through the given
+// o.tokenize: every caption and recaption of each bucket through the given
 // tokenizer, once (strings read on this thread, before any prefetch).
 static int retokenize(Loader *l, const char *path, TsrErr *err) {
   const LoaderOptions *o = &l->o;
   const int L = l->L;
   char msg[1024], item[160];
-  l->ids = tsr_calloc((size_t)l->n * 2 * L, sizeof *l->ids);
-  l->nids = tsr_calloc((size_t)l->n * 2, sizeof *l->nids);
   l->null_ids = tsr_calloc((size_t)L, sizeof *l->null_ids);
   if (o->tokenize(o->tokenize_ctx, "", "the null caption", l->null_ids, &l->null_n, NULL, msg, sizeof msg) != 0)
     return tsr_err(err, "%s: %s", path, msg);
-  int cut[2] = {0, 0};
-  for (int clip = 0; clip < l->n; clip++)
-    for (int which = 0; which < 2; which++) {
-      h5_lock();
-      char *text = corpus_read_caption(&l->corpus, l->bucket, clip, which, err);
-      h5_unlock();
-      if (!text) return -1;
-      int truncated = 0;
-      snprintf(item, sizeof item, "bucket %s clip %d %s", l->bucket->name, clip, which ? "recaption" : "caption");
-      const size_t at = (size_t)clip * 2 + (size_t)which;
-      int rc = o->tokenize(o->tokenize_ctx, text, item, l->ids + at * L, &l->nids[at], &truncated, msg, sizeof msg);
-      free(text);
-      if (rc != 0) return tsr_err(err, "%s: %s", path, msg);
-      cut[which] += truncated;
-    }
-  if (cut[0] || cut[1])
-    log_warn("%s: %d of %d captions and %d of %d recaptions are longer than the text window of %d tokens: cut",
-             path, cut[0], l->n, cut[1], l->n, L);
+  for (int k = 0; k < l->nb; k++) {
+    Stream *s = &l->st[k];
+    const int n = s->shape.count;
+    s->ids = tsr_calloc((size_t)n * 2 * L, sizeof *s->ids);
+    s->nids = tsr_calloc((size_t)n * 2, sizeof *s->nids);
+    int cut[2] = {0, 0};
+    for (int clip = 0; clip < n; clip++)
+      for (int which = 0; which < 2; which++) {
+        h5_lock();
+        char *text = corpus_read_caption(&l->corpus, s->cb, clip, which, err);
+        h5_unlock();
+        if (!text) return -1;
+        int truncated = 0;
+        snprintf(item, sizeof item, "bucket %s clip %d %s", s->cb->name, clip, which ? "recaption" : "caption");
+        const size_t at = (size_t)clip * 2 + (size_t)which;
+        int rc = o->tokenize(o->tokenize_ctx, text, item, s->ids + at * L, &s->nids[at], &truncated, msg, sizeof msg);
+        free(text);
+        if (rc != 0) return tsr_err(err, "%s: %s", path, msg);
+        cut[which] += truncated;
+      }
+    if (cut[0] || cut[1])
+      log_warn("%s: bucket %s: %d of %d captions and %d of %d recaptions are longer than the text window of %d "
+               "tokens: cut", path, s->cb->name, cut[0], n, cut[1], n, L);
+  }
   return 0;
 }
 
@@ -269,7 +310,78 @@ static int retokenize(Loader *l, const char *path, TsrErr *err) {
 
 int loader_worker_flushes_denormals(const Loader *l) { return l->running ? l->worker_flushes : -1; }
 
-// The options against the corpus (open in l); the bucket found goes to l->bucket.
+// Adds bucket b as a stream with weight w (< 0: the default, clips / B).
+static int add_stream(Loader *l, const char *path, const CorpusBucket *b, double w, TsrErr *err) {
+  const LoaderOptions *o = &l->o;
+  if (l->nb == LOADER_MAX_BUCKETS)
+    return tsr_err(err, "%s: more than %d buckets chosen (data.buckets)", path, LOADER_MAX_BUCKETS);
+  if (b->N % o->sp_size)
+    return tsr_err(err, "%s: bucket %s has %d tokens per clip, not divisible by sequence parallel size %d", path,
+                   b->name, b->N, o->sp_size);
+  if (b->count < o->dp_size)
+    return tsr_err(err, "%s: bucket %s has %d clips, fewer than the data parallel size %d", path, b->name, b->count,
+                   o->dp_size);
+  Stream *s = &l->st[l->nb++];
+  s->cb = b;
+  LoaderShape *sh = &s->shape;
+  const int64_t full = (int64_t)(o->T / l->corpus.pt) * (o->H / l->corpus.ph) * (o->W / l->corpus.pw);
+  const int64_t budget = o->token_budget > 0 ? o->token_budget : (int64_t)o->batch * full;
+  sh->B = l->multi ? (int)(budget / b->N > 1 ? budget / b->N : 1) : o->batch;
+  sh->T = b->T, sh->H = b->H, sh->W = b->W, sh->N = b->N, sh->count = b->count;
+  sh->nloc = b->N / o->sp_size;
+  sh->n0 = o->sp_rank * sh->nloc;
+  sh->weight = w >= 0 ? w : (double)b->count / sh->B;
+  snprintf(sh->name, sizeof sh->name, "%s", b->name);
+  s->shard = (uint64_t)(b->count - o->dp_rank + o->dp_size - 1) / (uint64_t)o->dp_size;
+  s->perm = tsr_calloc((size_t)b->count, sizeof *s->perm);
+  return 0;
+}
+
+static int fits(const LoaderOptions *o, const CorpusBucket *b) { return b->T <= o->T && b->H <= o->H && b->W <= o->W; }
+
+// data.buckets: "all", or "TxHxW[:weight],..." (each present and within the maximum).
+static int choose_buckets(Loader *l, const char *path, TsrErr *err) {
+  const LoaderOptions *o = &l->o;
+  const Corpus *c = &l->corpus;
+  if (!strcmp(o->buckets, "all")) {
+    for (int i = 0; i < c->nbuckets; i++) {
+      const CorpusBucket *b = &c->buckets[i];
+      if (!fits(o, b)) {
+        log_warn("%s: bucket %s (%d clips) is larger than the model's maximum %dx%dx%d: not used", path, b->name,
+                 b->count, o->T, o->H, o->W);
+        continue;
+      }
+      if (add_stream(l, path, b, -1.0, err)) return -1;
+    }
+    if (l->nb == 0)
+      return tsr_err(err, "%s: data.buckets all: no bucket within the model's maximum %dx%dx%d", path, o->T, o->H, o->W);
+    return 0;
+  }
+  char spec[1024];
+  snprintf(spec, sizeof spec, "%s", o->buckets);
+  for (char *save = NULL, *item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    int T, H, W, used = 0;
+    double w = -1.0;
+    char *colon = strchr(item, ':');
+    if (colon) *colon = 0;
+    if (sscanf(item, "%dx%dx%d%n", &T, &H, &W, &used) != 3 || item[used] ||
+        (colon && (sscanf(colon + 1, "%lf%n", &w, &used) != 1 || colon[1 + used] || !(w > 0))))
+      return tsr_err(err, "data.buckets: item \"%s%s%s\": expected TxHxW or TxHxW:weight (weight > 0), or \"all\"",
+                     item, colon ? ":" : "", colon ? colon + 1 : "");
+    const CorpusBucket *b = corpus_bucket(c, T, H, W);
+    if (!b) return tsr_err(err, "%s: data.buckets: no bucket /buckets/%dx%dx%d in the corpus", path, T, H, W);
+    if (!fits(o, b))
+      return tsr_err(err, "%s: data.buckets: bucket %s is larger than the model's maximum %dx%dx%d", path, b->name,
+                     o->T, o->H, o->W);
+    for (int k = 0; k < l->nb; k++)
+      if (l->st[k].cb == b) return tsr_err(err, "data.buckets: bucket %s listed twice", b->name);
+    if (add_stream(l, path, b, w, err)) return -1;
+  }
+  if (l->nb == 0) return tsr_err(err, "data.buckets: \"%s\": no bucket listed", o->buckets);
+  return 0;
+}
+
+// The options against the corpus (open in l); the streams found go to l->st.
 static int check_corpus(Loader *l, const char *path, int pt, int ph, int pw, int channels, TsrErr *err) {
   const LoaderOptions *o = &l->o;
   const Corpus *c = &l->corpus;
@@ -279,25 +391,20 @@ static int check_corpus(Loader *l, const char *path, int pt, int ph, int pw, int
   if (!o->tokenize && c->text_length < o->text_length)
     return tsr_err(err, "%s: /tokenizer text_length %d is shorter than the model's text length %d (model.text.length)",
                    path, c->text_length, o->text_length);
-  l->bucket = corpus_bucket(c, o->T, o->H, o->W);
-  if (!l->bucket) {
+  l->st = tsr_calloc(LOADER_MAX_BUCKETS, sizeof *l->st);
+  if (l->multi) return choose_buckets(l, path, err);
+  const CorpusBucket *b = corpus_bucket(c, o->T, o->H, o->W);
+  if (!b) {
     char avail[768] = "";
     size_t len = 0;
     for (int i = 0; i < c->nbuckets && len + 64 < sizeof avail; i++)
       len += (size_t)snprintf(avail + len, sizeof avail - len, "%s%s (%d clips)", i ? ", " : "", c->buckets[i].name,
                               c->buckets[i].count);
     if (c->nbuckets == 0) snprintf(avail, sizeof avail, "none");
-    return tsr_err(err, "%s: no bucket /buckets/%dx%dx%d for the model's video window; available: %s", path, o->T, o->H,
-                   o->W, avail);
+    return tsr_err(err, "%s: no bucket /buckets/%dx%dx%d for the model's video window; available: %s (data.buckets=all "
+                   "trains on every bucket within the window)", path, o->T, o->H, o->W, avail);
   }
-  const CorpusBucket *b = l->bucket;
-  if (b->N % o->sp_size)
-    return tsr_err(err, "%s: bucket %s has %d tokens per clip, not divisible by sequence parallel size %d", path,
-                   b->name, b->N, o->sp_size);
-  if (b->count < o->dp_size)
-    return tsr_err(err, "%s: bucket %s has %d clips, fewer than the data parallel size %d", path, b->name, b->count,
-                   o->dp_size);
-  return 0;
+  return add_stream(l, path, b, 1.0, err);
 }
 
 static int check_options(const LoaderOptions *o, TsrErr *err) {
@@ -312,6 +419,7 @@ static int check_options(const LoaderOptions *o, TsrErr *err) {
     return tsr_err(err, "loader: data.p_recaption %g, expected a probability in [0,1]", (double)o->p_recaption);
   if (!(o->p_drop >= 0 && o->p_drop <= 1))
     return tsr_err(err, "loader: data.p_drop %g, expected a probability in [0,1]", (double)o->p_drop);
+  if (o->token_budget < 0) return tsr_err(err, "loader: data.tokens %lld, expected >= 0", (long long)o->token_budget);
   return 0;
 }
 
@@ -319,23 +427,26 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
   if (check_options(o, err)) return NULL;
   Loader *l = tsr_calloc(1, sizeof *l);
   l->o = *o;
+  l->multi = o->buckets && o->buckets[0];
   h5_lock();
   int rc = corpus_open(&l->corpus, path, err);  // validates format, shapes, dtypes
   h5_unlock();
-  if (rc || check_corpus(l, path, pt, ph, pw, channels, err)) {
+  rc = rc || check_corpus(l, path, pt, ph, pw, channels, err);
+  l->o.buckets = NULL;  // not kept: the caller's string
+  if (rc) {
     loader_close(l);
     return NULL;
   }
   const Corpus *c = &l->corpus;
-  const CorpusBucket *b = l->bucket;
-  l->n = b->count;
-  l->P = b->P;
-  l->nloc = b->N / o->sp_size;
-  l->n0 = o->sp_rank * l->nloc;
+  l->P = l->st[0].cb->P;
   l->L = o->text_length;
   l->Lc = c->text_length;
-  l->shard = (uint64_t)(l->n - o->dp_rank + o->dp_size - 1) / (uint64_t)o->dp_size;
-  l->perm = tsr_calloc((size_t)l->n, sizeof *l->perm);
+  for (int k = 0; k < l->nb; k++) {
+    const LoaderShape *sh = &l->st[k].shape;
+    l->wsum += sh->weight;
+    if (sh->B > l->maxB) l->maxB = sh->B;
+    if ((size_t)sh->B * sh->nloc * l->P > l->max_x) l->max_x = (size_t)sh->B * sh->nloc * l->P;
+  }
   if (o->tokenize && retokenize(l, path, err)) {
     loader_close(l);
     return NULL;
@@ -344,11 +455,11 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
 
   l->nslots = o->prefetch;
   if (l->nslots) {
-    const size_t B = (size_t)o->batch;
+    const size_t B = (size_t)l->maxB;
     l->slots = tsr_calloc((size_t)l->nslots, sizeof *l->slots);
     for (int i = 0; i < l->nslots; i++) {
       Slot *s = &l->slots[i];
-      s->x0 = tsr_calloc(B * (size_t)l->nloc * (size_t)l->P, sizeof *s->x0);
+      s->x0 = tsr_calloc(l->max_x, sizeof *s->x0);
       s->tokens = tsr_calloc(B * (size_t)l->L, sizeof *s->tokens);
       s->ntokens = tsr_calloc(B, sizeof *s->ntokens);
       s->clip_ids = tsr_calloc(B, sizeof *s->clip_ids);
@@ -362,8 +473,9 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
   return l;
 }
 
-int loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids, TsrErr *err) {
-  if (l->nslots == 0) return read_batch(l, &l->cur, x0, tokens, ntokens, clip_ids, err);
+int loader_next_bucket(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids, int *bucket,
+                       TsrErr *err) {
+  if (l->nslots == 0) return read_batch(l, &l->cur, x0, tokens, ntokens, clip_ids, bucket, err);
   PT_CHECK(pthread_mutex_lock(&l->mu));
   while (l->count == 0 && !l->failed) PT_CHECK(pthread_cond_wait(&l->can_take, &l->mu));
   if (l->count == 0) {  // the worker failed on this batch: its error, on this thread
@@ -374,13 +486,14 @@ int loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t
   Slot *s = &l->slots[l->head];
   PT_CHECK(pthread_mutex_unlock(&l->mu));
 
-  TSR_ASSERT(s->at.epoch == l->cur.epoch && s->at.position == l->cur.position && s->at.batches == l->cur.batches,
-             "loader: prefetched batch out of order");
-  const size_t B = (size_t)l->o.batch;
-  memcpy(x0, s->x0, B * (size_t)l->nloc * (size_t)l->P * sizeof *x0);
+  TSR_ASSERT(!memcmp(&s->at, &l->cur, sizeof s->at), "loader: prefetched batch out of order");
+  const LoaderShape *sh = &l->st[s->bucket].shape;
+  const size_t B = (size_t)sh->B;
+  memcpy(x0, s->x0, B * (size_t)sh->nloc * (size_t)l->P * sizeof *x0);
   memcpy(tokens, s->tokens, B * (size_t)l->L * sizeof *tokens);
   memcpy(ntokens, s->ntokens, B * sizeof *ntokens);
   if (clip_ids) memcpy(clip_ids, s->clip_ids, B * sizeof *clip_ids);
+  if (bucket) *bucket = s->bucket;
   l->cur = s->next;
 
   PT_CHECK(pthread_mutex_lock(&l->mu));
@@ -389,6 +502,25 @@ int loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t
   PT_CHECK(pthread_cond_signal(&l->can_fill));
   PT_CHECK(pthread_mutex_unlock(&l->mu));
   return 0;
+}
+
+int loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids, TsrErr *err) {
+  return loader_next_bucket(l, x0, tokens, ntokens, clip_ids, NULL, err);
+}
+
+int loader_nbuckets(const Loader *l) { return l->nb; }
+LoaderShape loader_shape(const Loader *l, int bucket) {
+  TSR_ASSERT(bucket >= 0 && bucket < l->nb, "loader bucket %d of %d", bucket, l->nb);
+  return l->st[bucket].shape;
+}
+int loader_max_batch(const Loader *l) { return l->maxB; }
+int64_t loader_max_tokens(const Loader *l) {
+  int64_t m = 0;
+  for (int k = 0; k < l->nb; k++) {
+    const int64_t t = (int64_t)l->st[k].shape.B * l->st[k].shape.N;
+    if (t > m) m = t;
+  }
+  return m;
 }
 
 LoaderCursor loader_cursor(const Loader *l) { return l->cur; }
@@ -400,7 +532,7 @@ void loader_seek(Loader *l, LoaderCursor c) {
   worker_start(l);
 }
 
-int loader_bucket_size(const Loader *l) { return l->n; }
+int loader_bucket_size(const Loader *l) { return l->st[0].shape.count; }
 
 void loader_close(Loader *l) {
   if (!l) return;
@@ -421,9 +553,12 @@ void loader_close(Loader *l) {
   h5_lock();
   corpus_close(&l->corpus);
   h5_unlock();
-  tsr_free(l->perm);
-  tsr_free(l->ids);
-  tsr_free(l->nids);
+  for (int k = 0; l->st && k < l->nb; k++) {
+    tsr_free(l->st[k].perm);
+    tsr_free(l->st[k].ids);
+    tsr_free(l->st[k].nids);
+  }
+  tsr_free(l->st);
   tsr_free(l->null_ids);
   tsr_free(l->tokbuf);
   tsr_free(l);

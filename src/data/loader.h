@@ -4,6 +4,16 @@
 // rank's token slice only (a hyperslab of the patch axis), caption choice,
 // a background prefetch thread, and a cursor a checkpoint saves.
 //
+// Buckets (docs/choices.md "Native sizes"). By default the loader reads one
+// bucket, T x H x W. With `buckets` set ("all", or "TxHxW[:weight],..."),
+// T x H x W is the model's maximum and every chosen bucket within it is a
+// stream of its own, ordered and sharded as below (its own permutation per
+// epoch, its own epoch and position in the cursor). Each batch is one bucket:
+// batch number k draws bucket b with probability weight_b / sum(weights),
+// keyed by (seed, k), the same on every rank; it holds B_b = max(1,
+// token_budget / N_b) clips. Default weights: clips_b / B_b (every bucket
+// runs through its epoch in about the same number of batches).
+//
 // Order: epoch e shuffles the bucket's clip indices with a permutation keyed
 // by (seed, e); dp rank r takes positions r, r+dp, r+2dp, ... of it. Its
 // stream runs on across epochs (no clip dropped), B clips per batch.
@@ -35,13 +45,28 @@ typedef struct {
   // the null caption is its tokens of "".
   LoaderTokenize tokenize;
   void *tokenize_ctx;
+  const char *buckets;   // NULL or "": bucket T x H x W alone; else see the top
+  int64_t token_budget;  // tokens (over the sp group) per batch; 0: batch x the tokens of T x H x W
 } LoaderOptions;
 
+#define LOADER_MAX_BUCKETS 64
+
 typedef struct {
-  uint64_t epoch;     // current epoch of this rank's stream
+  uint64_t epoch;     // current epoch of this rank's stream (multi-bucket: bucket 0's)
   uint64_t position;  // index into this rank's shard of that epoch
   uint64_t batches;   // batches delivered so far
+  uint64_t more_epoch[LOADER_MAX_BUCKETS - 1], more_position[LOADER_MAX_BUCKETS - 1];  // buckets 1.. (multi-bucket)
 } LoaderCursor;
+
+// The shape of a bucket's batches.
+typedef struct {
+  int B;          // clips per batch
+  int T, H, W, N; // clip shape, tokens per clip
+  int nloc, n0;   // this sp rank's tokens
+  int count;      // clips in the bucket
+  double weight;  // its draw weight (not normalised)
+  char name[32];
+} LoaderShape;
 
 typedef struct Loader Loader;
 
@@ -53,6 +78,14 @@ Loader *loader_open(const char *path, const LoaderOptions *o, int pt, int ph, in
 // 0, or -1 with the corpus error of that batch in err (read by the prefetch
 // thread or here); the cursor stays at the failed batch, which fails again.
 int loader_next(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids, TsrErr *err);
+// The same, and which bucket it came from (its shape: loader_shape).
+int loader_next_bucket(Loader *l, float *x0, int32_t *tokens, int32_t *ntokens, int64_t *clip_ids, int *bucket,
+                       TsrErr *err);
+int loader_nbuckets(const Loader *l);
+LoaderShape loader_shape(const Loader *l, int bucket);
+int loader_bucket_of(const Loader *l, uint64_t batch);  // bucket of batch number `batch` (cursor.batches)
+int loader_max_batch(const Loader *l);                  // the most clips of a batch
+int64_t loader_max_tokens(const Loader *l);             // the most B x N of a batch (over the sp group)
 LoaderCursor loader_cursor(const Loader *l);  // position of the next batch
 void loader_seek(Loader *l, LoaderCursor c);  // the next batch is the one at c
 int loader_bucket_size(const Loader *l);      // clips in the bucket

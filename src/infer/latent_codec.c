@@ -71,6 +71,16 @@ const ModelConfig *latent_codec_pixels(const LatentCodec *lc, const ModelConfig 
   return pix;
 }
 
+int latent_codec_grid(const LatentCodec *lc, int T, int H, int W, int *t, int *h, int *w, TsrErr *err) {
+  if (!lc) return *t = T, *h = H, *w = W, 0;
+  const int ct = lc->ls.ct, cs = lc->ls.cs;
+  if (T < 1 || (T - 1) % ct || H % cs || W % cs)
+    return tsr_err(err, "a latent model makes 1 + a multiple of %d frames of sizes a multiple of %d (its VAE's "
+                   "compression %dx%dx%d), not %d frames of %dx%d", ct, cs, ct, cs, cs, T, H, W);
+  *t = 1 + (T - 1) / ct, *h = H / cs, *w = W / cs;
+  return 0;
+}
+
 // The VAE laid out for one clip of T x H x W pixels (re-laid out when it changes).
 static void layout(LatentCodec *lc, int T, int H, int W) {
   if (lc->T == T && lc->H == H && lc->W == W) return;

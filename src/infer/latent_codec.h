@@ -23,6 +23,10 @@ void latent_codec_free(LatentCodec *lc);
 // The pixel video the model's window decodes to (T = 1 + (T'-1) ct frames of
 // H' cs x W' cs RGB) as a ModelConfig copy in *pix; m itself without a codec.
 const ModelConfig *latent_codec_pixels(const LatentCodec *lc, const ModelConfig *m, ModelConfig *pix);
+// The latent grid (*t, *h, *w) of a video of T x H x W pixels: 0, or -1 with
+// a reason in err when T is not 1 + a multiple of the temporal compression or
+// H, W not multiples of the spatial one. lc NULL: the pixels themselves.
+int latent_codec_grid(const LatentCodec *lc, int T, int H, int W, int *t, int *h, int *w, TsrErr *err);
 
 // Normalised latent patches [N,P] (the model's sample) -> uint8 RGB frames [T,H,W,3].
 void latent_codec_decode(LatentCodec *lc, const ModelConfig *m, const float *patches, uint8_t *frames);

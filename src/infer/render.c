@@ -404,9 +404,10 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
                 TsrErr *err) {
   memset(res, 0, sizeof *res);
   if (it->error[0]) return tsr_err(err, "%s", it->error);
-  const ModelConfig *mc = &s->pixels;
-  if (it->height && (it->height != mc->height || it->width != mc->width))
-    return tsr_err(err, "size %dx%d: this model makes %dx%d frames", it->height, it->width, mc->height, mc->width);
+  // the item's size and frames (any shape within the model's maximum), else the maximum's window;
+  // with an input video `frames` counts the new frames (generate.h), made in the full window
+  const int window_frames = it->extend || it->first || it->last || it->remix ? 0 : it->frames;
+  if (infer_shape_flags(s, it->height, it->width, window_frames, "render", err)) return -1;
   SamplerOptions so;
   const char *sampler;
   if (pipeline_sampler(s, &rs->flags, "render", &so, &sampler, err)) return -1;

@@ -125,6 +125,41 @@ int infer_open_layout(InferSession *s, const char *ckpt, int use_ema, ModelLayou
   return 0;
 }
 
+int infer_set_shape(InferSession *s, int T, int H, int W, int *trained, TsrErr *err) {
+  if (model_set_window(&s->model, T, H, W, err)) return -1;
+  s->cfg.model = s->model.cfg;
+  ModelConfig pixels;
+  s->pixels = *latent_codec_pixels(s->codec, &s->cfg.model, &pixels);
+  if (!trained) return 0;
+  const ModelConfig *mx = &s->model.max_cfg;
+  char name[48];
+  snprintf(name, sizeof name, "%dx%dx%d", T, H, W);
+  if (!s->state.buckets[0]) {  // a single-bucket run trained on the window alone
+    *trained = T == mx->frames && H == mx->height && W == mx->width;
+    return 0;
+  }
+  *trained = 0;
+  const size_t n = strlen(name);
+  for (const char *p = s->state.buckets; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
+    if (strcspn(p, ",") == n && !strncmp(p, name, n)) *trained = 1;
+  return 0;
+}
+
+int infer_shape_flags(InferSession *s, int H, int W, int frames, const char *cmd, TsrErr *err) {
+  ModelConfig pixmax;  // the maximum in the frames the user asks for (a latent model's: decoded)
+  const ModelConfig *mx = latent_codec_pixels(s->codec, &s->model.max_cfg, &pixmax);
+  const int T = frames > 0 && frames < mx->frames ? frames : mx->frames;
+  if (!H) H = mx->height, W = mx->width;
+  int trained = 1, t, h, w;
+  TsrErr why;
+  if (latent_codec_grid(s->codec, T, H, W, &t, &h, &w, &why) || infer_set_shape(s, t, h, w, &trained, &why))
+    return tsr_err(err, "%s: size %dx%d, frames %d: %s", cmd, H, W, frames ? frames : T, why.msg);
+  if (!trained)
+    log_warn("%s: %s never trained on %dx%dx%d (frames x height x width; trained on %s): sampling it anyway", cmd,
+             s->ckpt, T, H, W, s->state.buckets[0] ? s->state.buckets : "its window alone");
+  return 0;
+}
+
 int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, const char *what, TsrErr *err) {
   const int L = s->cfg.model.text_length;
   if (s->text) {

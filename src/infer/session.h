@@ -48,4 +48,15 @@ int infer_encode(const InferSession *s, const char *prompt, int32_t *tokens, con
 // Opens the session's safety gate (infer/safety_gate.h): policy NULL for the
 // shipped one. 0 or -1 with err (a policy file with errors).
 int infer_gate_open(InferSession *s, const char *policy, TsrErr *err);
+// Generate at T x H x W (within the model's maximum; docs/choices.md "Native
+// sizes"): s->cfg.model and s->model.cfg take that window. 0, or -1 with one
+// line naming the shape and why. *trained (may be NULL): 1 if the checkpoint
+// trained on that shape (its recorded buckets, or the model's window).
+int infer_set_shape(InferSession *s, int T, int H, int W, int *trained, TsrErr *err);
+// The window of a command's --size HxW (0: the maximum's) and --frames T (0, or
+// more than the maximum's frames: the maximum's; long videos go window by
+// window): infer_set_shape, and a warning when the checkpoint never trained
+// on it. In the frames the session makes (a latent model: decoded pixels,
+// converted to its latent grid). The same on every rank. Errors name `cmd`.
+int infer_shape_flags(InferSession *s, int H, int W, int frames, const char *cmd, TsrErr *err);
 void infer_close(InferSession *s);

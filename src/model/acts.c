@@ -11,9 +11,9 @@
 #include "core/error.h"
 #include "model/model_internal.h"
 
-void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, int forward_only,
+void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, size_t M, int forward_only,
                        ModelRecompute recompute) {
-  const size_t B = (size_t)d.B, N = (size_t)d.N, M = B * N, D = (size_t)d.D, Dm = (size_t)d.Dm;
+  const size_t B = (size_t)d.B, N = (size_t)d.N, D = (size_t)d.D, Dm = (size_t)d.Dm;
   const size_t L = (size_t)d.L, BL = B * L, H = (size_t)d.H, P = (size_t)d.P, F = (size_t)d.F;
   // this rank's shard of the video blocks: heads and MLP hidden (tp), tokens (sp)
   const size_t Ht = (size_t)d.Ht, Dt = (size_t)d.Dt, Dmt = (size_t)d.Dmt;
@@ -183,23 +183,32 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, in
   }
 }
 
-static void alloc_acts(Model *m, int max_batch, int forward_only) {
+void model_alloc_acts_tokens(Model *m, int max_batch, int64_t max_tokens, int forward_only) {
   TSR_ASSERT(max_batch >= 1, "max_batch %d", max_batch);
+  const ModelConfig *mx = &m->max_cfg;  // capacity for the largest clip the model can run
+  Dims d = model_dims(m, max_batch, mx->grid_t, mx->grid_h, mx->grid_w);
+  const int64_t full = (int64_t)max_batch * d.Nf;
+  TSR_ASSERT(max_tokens >= d.sp && max_tokens <= full && max_tokens % d.sp == 0,
+             "max_tokens %lld: expected a multiple of sp %d in [sp, %lld]", (long long)max_tokens, d.sp, (long long)full);
   m->max_batch = max_batch;
+  m->max_tokens = max_tokens;
   ModelActs *a = tsr_calloc(1, sizeof *a);
   a->text = tsr_calloc((size_t)m->cfg.text_layers, sizeof *a->text);
   a->blocks = tsr_calloc((size_t)m->cfg.depth, sizeof *a->blocks);
-  Dims d = model_dims(m, max_batch);
-  const size_t M = (size_t)d.B * d.N;
+  const size_t M = (size_t)(max_tokens / d.sp);
   a->host = (HostBatch){.sel = tsr_calloc(M, 1), .lossw = tsr_calloc(M, sizeof(float)),
                         .ntok = tsr_calloc((size_t)d.B, sizeof(int)), .tvec = tsr_calloc(2 * (size_t)d.B, sizeof(float))};
   Arena measure;
   arena_measure(&measure);
-  model_layout_acts(a, &measure, &m->cfg, d, forward_only, m->recompute);
+  model_layout_acts(a, &measure, &m->cfg, d, M, forward_only, m->recompute);
   arena_init(&m->arena, &m->be->mem, measure.peak);
-  model_layout_acts(a, &m->arena, &m->cfg, d, forward_only, m->recompute);
+  model_layout_acts(a, &m->arena, &m->cfg, d, M, forward_only, m->recompute);
   m->acts = a;
 }
 
-void model_alloc_acts(Model *m, int max_batch) { alloc_acts(m, max_batch, 0); }
-void model_alloc_acts_forward(Model *m, int max_batch) { alloc_acts(m, max_batch, 1); }
+void model_alloc_acts(Model *m, int max_batch) {
+  model_alloc_acts_tokens(m, max_batch, (int64_t)max_batch * m->max_cfg.tokens, 0);
+}
+void model_alloc_acts_forward(Model *m, int max_batch) {
+  model_alloc_acts_tokens(m, max_batch, (int64_t)max_batch * m->max_cfg.tokens, 1);
+}

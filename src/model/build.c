@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "model/model_internal.h"
+#include "model/window.h"
 
 // Declares one parameter of 1 or 2 dims whose name is printf-formatted.
 static size_t add(ParamTable *t, enum ParamInit init, int ndim, int64_t d0, int64_t d1, const char *fmt, ...)
@@ -115,6 +116,7 @@ void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Bac
   if (layout.sp == 1) layout.sp_group = NULL;
   if (layout.ring < 1) layout.ring = 1;
   m->cfg = *cfg;
+  m->max_cfg = *cfg;
   m->layout = layout;
   split_sp(m);
   const int D = cfg->dim, Dm = cfg->mlp_ratio * cfg->dim, hd = cfg->head_dim;
@@ -168,14 +170,62 @@ void model_build(Model *m, const ModelConfig *cfg, ModelLayout layout, const Bac
   params_alloc(t);
 }
 
-Dims model_dims(const Model *m, int B) {
+int model_window_check(const ModelConfig *m, int T, int H, int W, int sp, TsrErr *err) {
+  if (T < 1 || H < 1 || W < 1)
+    return tsr_err(err, "shape %dx%dx%d (frames x height x width): expected positive sizes", T, H, W);
+  if (T % m->pt || H % m->ph || W % m->pw)
+    return tsr_err(err, "shape %dx%dx%d (frames x height x width): not divisible by the model's patch %dx%dx%d", T, H,
+                   W, m->pt, m->ph, m->pw);
+  if (T > m->frames || H > m->height || W > m->width)
+    return tsr_err(err, "shape %dx%dx%d (frames x height x width): larger than the model's maximum %dx%dx%d", T, H, W,
+                   m->frames, m->height, m->width);
+  const long long n = (long long)(T / m->pt) * (H / m->ph) * (W / m->pw);
+  if (sp > 1 && n % sp)
+    return tsr_err(err, "shape %dx%dx%d: its %lld tokens do not divide over sequence parallel size %d", T, H, W, n, sp);
+  return 0;
+}
+
+int model_config_at(const ModelConfig *max, int T, int H, int W, ModelConfig *out, TsrErr *err) {
+  if (model_window_check(max, T, H, W, 1, err)) return -1;
+  ModelConfig c = *max;
+  c.frames = T, c.height = H, c.width = W;
+  c.grid_t = T / c.pt, c.grid_h = H / c.ph, c.grid_w = W / c.pw;
+  c.tokens = c.grid_t * c.grid_h * c.grid_w;
+  *out = c;
+  return 0;
+}
+
+int model_set_window(Model *m, int T, int H, int W, TsrErr *err) {
+  ModelConfig at;
+  if (model_window_check(&m->max_cfg, T, H, W, m->layout.sp, err) || model_config_at(&m->max_cfg, T, H, W, &at, err))
+    return -1;
+  m->cfg = at;
+  return 0;
+}
+
+int model_grid_check(const Model *m, int gt, int gh, int gw, TsrErr *err) {
+  const ModelConfig *c = &m->max_cfg;
+  if (gt < 1 || gh < 1 || gw < 1 || gt > c->grid_t || gh > c->grid_h || gw > c->grid_w)
+    return tsr_err(err, "token grid %dx%dx%d: expected 1..%d x 1..%d x 1..%d (the model's maximum %dx%dx%d)", gt, gh, gw,
+                   c->grid_t, c->grid_h, c->grid_w, c->frames, c->height, c->width);
+  const int n = gt * gh * gw;
+  if (n % m->layout.sp)
+    return tsr_err(err, "token grid %dx%dx%d: its %d tokens do not divide over sequence parallel size %d", gt, gh, gw, n,
+                   m->layout.sp);
+  return 0;
+}
+
+Dims model_dims(const Model *m, int B, int gt, int gh, int gw) {
   const ModelConfig *c = &m->cfg;
   Dims d = {0};
+  if (gt == 0 && gh == 0 && gw == 0) gt = c->grid_t, gh = c->grid_h, gw = c->grid_w;
+  TsrErr err;
+  if (model_grid_check(m, gt, gh, gw, &err)) tsr_fatal(__FILE__, __LINE__, "model", "%s", err.msg);
   d.B = B;
   d.tp = m->layout.tp;
   d.sp = m->layout.sp;
-  d.Nf = c->tokens;
-  d.N = c->tokens / d.sp;
+  d.Nf = gt * gh * gw;
+  d.N = d.Nf / d.sp;
   d.P = c->patch_dim;
   d.D = c->dim;
   d.H = c->heads;
@@ -190,9 +240,9 @@ Dims model_dims(const Model *m, int B) {
   d.U = d.sp / d.R;
   d.Nu = d.N * d.U;
   d.Ha = d.Ht / d.U;
-  d.gt = c->grid_t;
-  d.gh = c->grid_h;
-  d.gw = c->grid_w;
+  d.gt = gt;
+  d.gh = gh;
+  d.gw = gw;
   d.n0 = m->layout.sp_rank * d.N;
   return d;
 }

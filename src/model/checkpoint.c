@@ -185,6 +185,15 @@ CkptFile *ckpt_create(const char *path, const CkptState *s, const Config *cfg, c
   WCHECK(k, h5_attr_str_try(k->f, "run_id", s->run_id), "attributes");
   if (s->text_sha256[0]) WCHECK(k, h5_attr_str_try(k->f, "text_encoder_sha256", s->text_sha256), "attributes");
   if (s->latent_space[0]) WCHECK(k, h5_attr_str_try(k->f, "latent_space", s->latent_space), "attributes");
+  if (s->buckets[0]) WCHECK(k, h5_attr_str_try(k->f, "buckets", s->buckets), "attributes");
+  if (s->cursor_more > 0) {
+    char more[(CKPT_MAX_BUCKETS - 1) * 44] = "";
+    size_t len = 0;
+    for (int i = 0; i < s->cursor_more && i < CKPT_MAX_BUCKETS - 1; i++)
+      len += (size_t)snprintf(more + len, sizeof more - len, "%s%llu:%llu", i ? "," : "",
+                              (unsigned long long)s->cursor_more_epoch[i], (unsigned long long)s->cursor_more_position[i]);
+    WCHECK(k, h5_attr_str_try(k->f, "cursor_buckets", more), "attributes");
+  }
   char *yaml = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&yaml, &len);
@@ -397,6 +406,20 @@ static CkptFile *open_for_reading(const char *path, const CkptComm *c, CkptState
   char *id = read_str_attr(k, "run_id", sizeof s->run_id - 1, k->version == 1);  // none in version 1
   snprintf(s->run_id, sizeof s->run_id, "%s", id ? id : "");
   free(id);
+  char *buckets = read_str_attr(k, "buckets", sizeof s->buckets - 1, 1);  // only from multi-bucket runs
+  snprintf(s->buckets, sizeof s->buckets, "%s", buckets ? buckets : "");
+  free(buckets);
+  char *more = read_str_attr(k, "cursor_buckets", (CKPT_MAX_BUCKETS - 1) * 44, 1);
+  s->cursor_more = 0;
+  for (const char *p = more; p && *p && s->cursor_more < CKPT_MAX_BUCKETS - 1;) {
+    unsigned long long e, q;
+    int used = 0;
+    if (sscanf(p, "%llu:%llu%n", &e, &q, &used) != 2 || (p[used] && p[used] != ','))
+      ckpt_error(k, "%s: attribute cursor_buckets: expected epoch:position,... (corrupt file?)", path);
+    s->cursor_more_epoch[s->cursor_more] = e, s->cursor_more_position[s->cursor_more++] = q;
+    p += used + (p[used] == ',');
+  }
+  free(more);
   char *text = read_str_attr(k, "text_encoder_sha256", sizeof s->text_sha256 - 1, 1);  // only with a pretrained encoder
   snprintf(s->text_sha256, sizeof s->text_sha256, "%s", text ? text : "");
   free(text);

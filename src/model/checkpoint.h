@@ -32,6 +32,7 @@
 #define CKPT_CONFIG_MAX (1 << 20)
 #define CKPT_VOCAB_MAX (1 << 24)
 #define CKPT_WORD_MAX (1 << 20)
+#define CKPT_MAX_BUCKETS 64  // == LOADER_MAX_BUCKETS
 
 typedef struct {
   int64_t step;          // training steps completed
@@ -39,6 +40,12 @@ typedef struct {
   int64_t bad_steps;     // consecutive non-finite steps at save time
   uint64_t seed;
   uint64_t cursor_epoch, cursor_position, cursor_batches;  // data loader cursor (global positions)
+  // Multi-bucket training (data.buckets): the cursor of buckets 1.. (bucket 0's
+  // above), as attribute cursor_buckets "epoch:position,..."; and the buckets
+  // trained on, attribute buckets "TxHxW,..." (both absent otherwise).
+  int cursor_more;
+  uint64_t cursor_more_epoch[CKPT_MAX_BUCKETS - 1], cursor_more_position[CKPT_MAX_BUCKETS - 1];
+  char buckets[CKPT_MAX_BUCKETS * 20];
   char run_id[CKPT_RUN_ID_MAX];  // the run the checkpoint belongs to ("" in version 1 files)
   char text_sha256[72];  // model.text.encoder minilm: SHA-256 of the encoder's weights ("" otherwise)
   char latent_space[4096];  // model.vae: its SHA-256, compression, latent statistics (latent/latent_space.h); "" pixels

@@ -199,8 +199,10 @@ float model_forward(Model *m, const Batch *b) {
   TSR_ASSERT(b->B >= 1 && b->B <= m->max_batch, "batch %d outside 1..%d", b->B, m->max_batch);
   ModelActs *a = m->acts;
   const ModelOffsets *o = m->off;
-  a->d = model_dims(m, b->B);
+  a->d = model_dims(m, b->B, b->gt, b->gh, b->gw);
   const Dims d = a->d;
+  TSR_ASSERT((int64_t)d.B * d.Nf <= m->max_tokens, "batch of %d x %d tokens over the %lld the activations hold", d.B,
+             d.Nf, (long long)m->max_tokens);
   const int M = d.B * d.N, D = d.D;
   for (int s = 0; s < d.B; s++)
     TSR_ASSERT(b->ntokens[s] >= 1 && b->ntokens[s] <= d.L, "sample %d: ntokens %d outside 1..%d", s,

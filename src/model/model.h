@@ -26,6 +26,9 @@ typedef struct {
   uint8_t *cond;    // [B,gt] 1 = conditioning latent frame
   float *text_states;  // [B,L,text_width] model.text.encoder minilm: the encoder's states (NULL otherwise)
   float *target;    // [B,N,P] velocity target (training only; may be NULL)
+  // The clip's latent grid (T/pt, H/ph, W/pw), within the config's (the
+  // maximum); 0,0,0 = the config's own grid. N = gt*gh*gw.
+  int gt, gh, gw;
   // Generated (non-conditioned) tokens of the whole global batch, over every
   // dp rank (the trainer allreduces it): the loss is sum(w*se)/(P*loss_tokens)
   // over this rank's samples, so summing the ranks' losses and gradients gives
@@ -58,13 +61,15 @@ typedef struct ModelActs ModelActs;        // activation pointers (model_interna
 typedef struct ModelOffsets ModelOffsets;  // parameter offsets (model_internal.h)
 
 typedef struct {
-  ModelConfig cfg;
+  ModelConfig cfg;     // the config; its video window is the one batches default to (model_set_window)
+  ModelConfig max_cfg; // the config as built: its window is the maximum of any batch
   ModelLayout layout;
   const Backend *be; // where it computes; params.data / .grad and the arena are its memory
   ParamTable params;
   ModelOffsets *off;
   int max_batch;
-  Arena arena;       // activations, sized for max_batch at model_alloc
+  int64_t max_tokens; // B*N (over the sp group) the activations hold: max_batch * cfg.tokens unless a budget was given
+  Arena arena;       // activations, sized for max_batch and max_tokens at model_alloc
   ModelActs *acts;
   float *out;        // [B,N,P] last forward's prediction (in the arena: model_read_output)
   float loss;        // last forward's loss (when a target was given)
@@ -93,6 +98,18 @@ void model_alloc_acts(Model *m, int max_batch);
 // The same for forward only (sampling): the blocks reuse one block's buffers,
 // about depth times less memory; model_backward is refused.
 void model_alloc_acts_forward(Model *m, int max_batch);
+// The same for batches of any grid within the config's: up to max_batch
+// samples and max_tokens = B*N tokens (over the sp group) in all, e.g. a
+// token budget shared by buckets of different shapes (docs/choices.md).
+void model_alloc_acts_tokens(Model *m, int max_batch, int64_t max_tokens, int forward_only);
+// Sets the window batches default to (cfg's frames/height/width, grid and
+// tokens) to T x H x W within the built maximum, e.g. a generation at another
+// size: 0, or -1 with one line (not divisible by the patch, over the maximum,
+// tokens not divisible by sp).
+int model_set_window(Model *m, int T, int H, int W, TsrErr *err);
+// Whether this model (its layout) can run a batch of grid gt x gh x gw: 0, or
+// -1 with one line (larger than the config's grid, tokens not divisible by sp).
+int model_grid_check(const Model *m, int gt, int gh, int gw, TsrErr *err);
 void model_free(Model *m);
 // Freeze the text encoder (train.text_encoder: frozen): its parameters (text.*)
 // are marked frozen and keep their values; model_backward computes no gradient

@@ -140,10 +140,13 @@ struct ModelActs {
 static inline float *PW(Model *m, size_t off) { return m->params.data + off; }
 static inline float *PG(Model *m, size_t off) { return m->params.grad + off; }
 
-Dims model_dims(const Model *m, int B);
+// Dims of a batch of B clips of grid gt x gh x gw (0,0,0: the config's).
+Dims model_dims(const Model *m, int B, int gt, int gh, int gw);
 // forward.c, also called by the backward's recomputation (train.recompute):
 // one DiT block, blocks[i].xin -> out; its self-attention part alone.
 void block_forward(Model *m, int i, float *out);
 void self_attention_forward(Model *m, BlockActs *k, const BlockOff *w, float *stage);
-void model_layout_acts(ModelActs *a, Arena *arena, const ModelConfig *c, Dims d, int forward_only,
+// d: B = max_batch, N = the most tokens of one sample (this rank's); M: the
+// most tokens of a batch (this rank's, <= B*N).
+void model_layout_acts(ModelActs *a, Arena *arena, const ModelConfig *c, Dims d, size_t M, int forward_only,
                        ModelRecompute recompute);

@@ -12,15 +12,20 @@ void flow_batch_alloc(FlowBatch *fb, const ModelConfig *mc, int max_batch) {
 }
 
 void flow_batch_alloc_slice(FlowBatch *fb, const ModelConfig *mc, int max_batch, int n0, int nloc) {
+  flow_batch_alloc_tokens(fb, mc, max_batch, (int64_t)max_batch * nloc, n0, nloc);
+}
+
+void flow_batch_alloc_tokens(FlowBatch *fb, const ModelConfig *mc, int max_batch, int64_t max_local, int n0,
+                             int nloc) {
   TSR_ASSERT(n0 >= 0 && nloc >= 1 && n0 + nloc <= mc->tokens, "flow batch slice [%d, %d+%d) of %d tokens", n0, n0,
              nloc, mc->tokens);
-  const size_t B = (size_t)max_batch, NP = (size_t)nloc * mc->patch_dim;
+  const size_t B = (size_t)max_batch, XP = (size_t)max_local * mc->patch_dim;
   memset(fb, 0, sizeof *fb);
   fb->n0 = n0, fb->nloc = nloc;
   fb->b.B = max_batch;
-  fb->x0 = tsr_calloc(B * NP, sizeof(float));
-  fb->b.x = tsr_calloc(B * NP, sizeof(float));
-  fb->b.target = tsr_calloc(B * NP, sizeof(float));
+  fb->x0 = tsr_calloc(XP, sizeof(float));
+  fb->b.x = tsr_calloc(XP, sizeof(float));
+  fb->b.target = tsr_calloc(XP, sizeof(float));
   fb->b.t = tsr_calloc(B, sizeof(float));
   fb->b.tokens = tsr_calloc(B * (size_t)mc->text_length, sizeof(int32_t));
   fb->b.ntokens = tsr_calloc(B, sizeof(int32_t));

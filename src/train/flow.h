@@ -18,6 +18,11 @@ typedef struct {
 
 void flow_batch_alloc(FlowBatch *fb, const ModelConfig *mc, int max_batch);  // all N tokens
 void flow_batch_alloc_slice(FlowBatch *fb, const ModelConfig *mc, int max_batch, int n0, int nloc);
+// Buffers for batches of any grid within mc's (data.buckets): up to max_batch
+// samples and max_local tokens on this rank in all; n0, nloc: the slice of a
+// clip at mc's own grid (the caller sets fb->b.B, n0, nloc per batch).
+void flow_batch_alloc_tokens(FlowBatch *fb, const ModelConfig *mc, int max_batch, int64_t max_local, int n0,
+                             int nloc);
 void flow_batch_free(FlowBatch *fb);
 // Given fb->x0 and captions already in fb->b.tokens/ntokens, draw for sample s
 // (global index first_sample + s * stride): t ~ logit-normal, eps ~ N(0,1) per

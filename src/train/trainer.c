@@ -30,6 +30,7 @@
 #include "latent/latent_space.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
+#include "model/window.h"
 #include "text/text_cond.h"
 #include "train/flow.h"
 #include "train/loss_plot.h"
@@ -48,6 +49,8 @@ typedef struct {
   CommContext cc;
   int rank0;       // world rank 0: logs, metrics, loss plot, checkpoint rename
   int mb, accum;   // samples per micro-batch on this rank, micro-batches per step
+  int maxb;        // the most samples of a micro-batch (mb; data.buckets: the loader's largest bucket batch)
+  double win_tokens, win_flops;  // data.buckets: tokens and FLOPs of the global batches since the last log line
   const Backend *be;  // run.device: where the model, its gradients and the optimizer state live
   float *stage;       // device backends: host staging of one parameter-sized buffer for checkpoints
   Model model;
@@ -73,6 +76,17 @@ typedef struct {
 // rank only (its shard of the data, its GPU), so after each such step every
 // rank calls agree(): when any rank failed, all return -1 together and the
 // command prints the first failing rank's message (app_check).
+// data.buckets: the loader draws batches from several buckets (docs/choices.md "Native sizes").
+static int cfg_multi(const Trainer *tr) { return tr->loader && tr->cfg->data.buckets[0]; }
+
+// "TxHxW,..." of the loader's buckets in its order (the checkpoint's `buckets`).
+static void bucket_names(const Trainer *tr, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (int k = 0; k < loader_nbuckets(tr->loader) && len < n; k++)
+    len += (size_t)snprintf(buf + len, n - len, "%s%s", k ? "," : "", loader_shape(tr->loader, k).name);
+}
+
 static int agree(Trainer *tr, int rc) {
   const int first = comm_world_first_failure(rc != 0);
   if (first < 0) return 0;
@@ -102,8 +116,6 @@ static int open_text_encoder(Trainer *tr) {
   if (text_cond_width(tr->text) != mc->text_width)
     return tsr_err(&tr->err, "%s: the encoder in %s has width %d, the model expects %d", tr->cfg->path,
                    text_cond_dir(tr->text), text_cond_width(tr->text), mc->text_width);
-  tr->states = tsr_calloc((size_t)tr->mb * mc->text_length * mc->text_width, sizeof(float));
-  tr->fb.b.text_states = tr->states;
   snprintf(tr->state.text_sha256, sizeof tr->state.text_sha256, "%s", text_cond_sha256(tr->text));
   log_info("text encoder: all-MiniLM-L6-v2 from %s (sha256 %.16s...), frozen, states cached as float16",
            text_cond_dir(tr->text), text_cond_sha256(tr->text));
@@ -113,7 +125,7 @@ static int open_text_encoder(Trainer *tr) {
 static int text_states(Trainer *tr) {
   if (!tr->text) return 0;
   TsrErr err;
-  if (text_cond_states(tr->text, tr->fb.b.tokens, tr->fb.b.ntokens, tr->mb, tr->states, &err) != 0)
+  if (text_cond_states(tr->text, tr->fb.b.tokens, tr->fb.b.ntokens, tr->fb.b.B, tr->states, &err) != 0)
     return tsr_err(&tr->err, "%s: text encoder: %s", tr->cfg->path, err.msg);
   return 0;
 }
@@ -129,7 +141,7 @@ static int open_data(Trainer *tr) {
                      .sp_size = tr->cc.sp, .batch = tr->mb, .seed = cfg->train.seed,
                      .p_recaption = cfg->data.p_recaption, .p_drop = cfg->data.p_drop,
                      .text_length = mc->text_length, .T = mc->frames, .H = mc->height, .W = mc->width,
-                     .prefetch = cfg->data.prefetch};
+                     .prefetch = cfg->data.prefetch, .buckets = cfg->data.buckets, .token_budget = cfg->data.tokens};
   if (tr->text) {  // the corpus's captions re-tokenised with the encoder's WordPiece; no corpus vocabulary
     o.tokenize = tokenize_caption, o.tokenize_ctx = tr->text;
     if (!(tr->loader = loader_open(cfg->data.path, &o, mc->pt, mc->ph, mc->pw, mc->channels, &tr->err))) return -1;
@@ -200,6 +212,10 @@ static void save(Trainer *tr) {
     LoaderCursor c = loader_cursor(tr->loader);
     tr->state.cursor_epoch = c.epoch, tr->state.cursor_position = c.position * (uint64_t)tr->cc.dp;
     tr->state.cursor_batches = c.batches;
+    tr->state.cursor_more = cfg_multi(tr) ? loader_nbuckets(tr->loader) - 1 : 0;
+    for (int k = 0; k < tr->state.cursor_more; k++)
+      tr->state.cursor_more_epoch[k] = c.more_epoch[k],
+      tr->state.cursor_more_position[k] = c.more_position[k] * (uint64_t)tr->cc.dp;
   }
   tr->state.adam_step = tr->zero.step;
   const double t0 = timer_now();
@@ -291,7 +307,16 @@ static int resume(Trainer *tr) {
     if (pos % dp)
       log_warn("%s: data cursor %llu does not split over dp=%d ranks; resuming at %llu", path,
                (unsigned long long)pos, tr->cc.dp, (unsigned long long)(pos / dp * dp));
-    loader_seek(tr->loader, (LoaderCursor){tr->state.cursor_epoch, pos / dp, tr->state.cursor_batches});
+    LoaderCursor c = {.epoch = tr->state.cursor_epoch, .position = pos / dp, .batches = tr->state.cursor_batches};
+    char names[sizeof tr->state.buckets];
+    if (cfg_multi(tr)) bucket_names(tr, names, sizeof names);
+    if (cfg_multi(tr) && (tr->state.cursor_more != loader_nbuckets(tr->loader) - 1 || strcmp(names, tr->state.buckets)))
+      return tsr_err(&tr->err, "%s: the checkpoint's data cursor is for buckets %s, data.buckets chose %s from %s "
+                     "(resume with the same data.buckets)", path, tr->state.buckets[0] ? tr->state.buckets : "(one)",
+                     names, tr->cfg->data.path);
+    for (int k = 0; cfg_multi(tr) && k < tr->state.cursor_more; k++)
+      c.more_epoch[k] = tr->state.cursor_more_epoch[k], c.more_position[k] = tr->state.cursor_more_position[k] / dp;
+    loader_seek(tr->loader, c);
   }
   log_info("resumed from %s at step %lld", path, (long long)tr->state.step);
   return 1;
@@ -301,8 +326,22 @@ static int resume(Trainer *tr) {
 // sample j is first + j * dp. This is the order in which the loader deals a
 // global batch of B = dp * accum * mb clips (dp rank r takes every dp-th), so
 // noise, t and masks follow the clip whatever the layout.
+// With data.buckets a micro-batch holds up to maxb samples: the indices are
+// spaced for maxb (maxb == mb otherwise: dp * accum * maxb == train.batch).
 static uint64_t first_sample(const Trainer *tr, int64_t step, int k) {
-  return (uint64_t)step * (uint64_t)tr->cfg->train.batch + (uint64_t)k * tr->mb * tr->cc.dp + (uint64_t)tr->cc.dp_rank;
+  const uint64_t dp = (uint64_t)tr->cc.dp;
+  return (uint64_t)step * dp * (uint64_t)tr->accum * (uint64_t)tr->maxb + (uint64_t)k * tr->maxb * dp +
+         (uint64_t)tr->cc.dp_rank;
+}
+
+// The model config at the shape of loader bucket k (data.buckets), or the model's own.
+static ModelConfig bucket_config(const Trainer *tr, int k) {
+  ModelConfig c = tr->cfg->model;
+  if (!tr->loader || !cfg_multi(tr)) return c;
+  const LoaderShape sh = loader_shape(tr->loader, k);
+  TsrErr err;
+  if (model_config_at(&tr->cfg->model, sh.T, sh.H, sh.W, &c, &err)) tsr_fatal(__FILE__, __LINE__, "train", "%s", err.msg);
+  return c;
 }
 
 static int next_batch(Trainer *tr, int64_t step, int k) {
@@ -312,8 +351,20 @@ static int next_batch(Trainer *tr, int64_t step, int k) {
   FlowBatch *fb = &tr->fb;
   if (tr->loader) {
     // a bad clip is this rank's alone: every rank agrees before the step's collectives
-    if (agree(tr, loader_next(tr->loader, fb->x0, fb->b.tokens, fb->b.ntokens, NULL, &tr->err))) return -1;
-    flow_prepare(fb, mc, &cfg->train, 0.0f, cfg->train.seed, first, stride);  // loader did caption dropout
+    int bucket = 0;
+    if (agree(tr, loader_next_bucket(tr->loader, fb->x0, fb->b.tokens, fb->b.ntokens, NULL, &bucket, &tr->err)))
+      return -1;
+    const ModelConfig at = bucket_config(tr, bucket);
+    if (cfg_multi(tr)) {  // this batch's shape: B clips of the bucket's grid, this rank's token slice
+      const LoaderShape sh = loader_shape(tr->loader, bucket);
+      fb->b.B = sh.B, fb->nloc = sh.nloc, fb->n0 = sh.n0;
+      fb->b.gt = at.grid_t, fb->b.gh = at.grid_h, fb->b.gw = at.grid_w;
+    }
+    flow_prepare(fb, &at, &cfg->train, 0.0f, cfg->train.seed, first, stride);  // loader did caption dropout
+    if (cfg_multi(tr)) {  // every dp rank's micro-batch has this shape
+      tr->win_tokens += (double)fb->b.B * at.tokens * tr->cc.dp;
+      tr->win_flops += model_train_flops(&at, fb->b.B, tr->model.text_frozen) * tr->cc.dp;
+    }
     return agree(tr, text_states(tr));
   }
   const size_t L = (size_t)mc->text_length, NP = (size_t)fb->nloc * mc->patch_dim;
@@ -332,9 +383,13 @@ static int next_batch(Trainer *tr, int64_t step, int k) {
 static double step_loss_tokens(Trainer *tr, int64_t step) {
   const Config *cfg = tr->cfg;
   double n = 0.0;
-  for (int k = 0; k < tr->accum; k++)
-    n += flow_count_generated(&cfg->model, &cfg->train, cfg->train.seed, first_sample(tr, step, k),
-                              (uint64_t)tr->cc.dp, tr->mb);
+  const uint64_t batches = tr->loader ? loader_cursor(tr->loader).batches : 0;
+  for (int k = 0; k < tr->accum; k++) {
+    const int bucket = tr->loader ? loader_bucket_of(tr->loader, batches + (uint64_t)k) : 0;
+    const ModelConfig at = bucket_config(tr, bucket);
+    const int B = cfg_multi(tr) && tr->loader ? loader_shape(tr->loader, bucket).B : tr->mb;
+    n += flow_count_generated(&at, &cfg->train, cfg->train.seed, first_sample(tr, step, k), (uint64_t)tr->cc.dp, B);
+  }
   comm_allreduce(&tr->cc.dp_group, &n, 1, COMM_F64, COMM_SUM);
   return n;
 }
@@ -365,12 +420,18 @@ static void log_comm(Trainer *tr) {
   json_decref(o);
 }
 
-static void log_step(Trainer *tr, int64_t step, double loss, double norm, float lr, double dt) {
+// dt: seconds per step, the mean of the nsteps since the last line.
+static void log_step(Trainer *tr, int64_t step, double loss, double norm, float lr, double dt, int nsteps) {
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
   double tok_s = (double)cfg->train.batch * mc->tokens / dt;
   // MFU of the job against the sum of the ranks' fp32 peaks (train/peak.h)
   double mfu = model_train_flops(mc, cfg->train.batch, tr->model.text_frozen) / dt * 1e-9 / tr->peak_gflops;
+  if (cfg_multi(tr) && nsteps > 0) {  // the batches' own shapes, over the steps since the last line
+    tok_s = tr->win_tokens / (dt * nsteps);
+    mfu = tr->win_flops / (dt * nsteps) * 1e-9 / tr->peak_gflops;
+  }
+  tr->win_tokens = tr->win_flops = 0.0;
   double eta = (double)(cfg->train.steps - step) * dt;
   if (cfg->train.time_limit > 0) eta = fmin(eta, fmax(0.0, 60.0 * cfg->train.time_limit - (timer_now() - tr->t_begin)));
   log_info("step %lld | loss %.6f | grad %.4f | lr %.3e | %.0f tok/s | %.0f ms/step | mfu %.1f%% | eta %.0fs",
@@ -450,13 +511,28 @@ static int setup(Trainer *tr) {
   _Static_assert(CFG_RECOMPUTE_ATTENTION == (int)MODEL_RECOMPUTE_ATTENTION &&
                      CFG_RECOMPUTE_BLOCK == (int)MODEL_RECOMPUTE_BLOCK, "train.recompute's values are the model's");
   model_set_recompute(&tr->model, (ModelRecompute)tc->recompute_mode);
-  model_alloc_acts(&tr->model, tr->mb);
   zero_init(&tr->zero, &tr->model.params, tr->be, &cc->dpsp_group, &cc->world, cc->tp_rank);
   if (!tr->be->mem.host) tr->stage = tsr_calloc(tr->zero.padded, sizeof(float));
-  const int nloc = mc->tokens / cc->sp;
-  flow_batch_alloc_slice(&tr->fb, mc, tr->mb, cc->sp_rank * nloc, nloc);
-  if (cc->sp > 1 && !cfg->data.path[0]) tr->clip = tsr_calloc((size_t)mc->tokens * mc->patch_dim, sizeof(float));
   if (agree(tr, open_text_encoder(tr)) || agree(tr, open_data(tr))) return -1;
+  // data.buckets: activations for the largest batch of tokens of any bucket, and for its most samples
+  tr->maxb = cfg_multi(tr) ? loader_max_batch(tr->loader) : tr->mb;
+  const int64_t max_tokens = cfg_multi(tr) ? loader_max_tokens(tr->loader) : (int64_t)tr->mb * mc->tokens;
+  model_alloc_acts_tokens(&tr->model, tr->maxb, max_tokens, 0);
+  const int nloc = mc->tokens / cc->sp;
+  flow_batch_alloc_tokens(&tr->fb, mc, tr->maxb, max_tokens / cc->sp, cc->sp_rank * nloc, nloc);
+  if (cc->sp > 1 && !cfg->data.path[0]) tr->clip = tsr_calloc((size_t)mc->tokens * mc->patch_dim, sizeof(float));
+  if (tr->text) {
+    tr->states = tsr_calloc((size_t)tr->maxb * mc->text_length * mc->text_width, sizeof(float));
+    tr->fb.b.text_states = tr->states;
+  }
+  if (cfg_multi(tr)) {
+    bucket_names(tr, tr->state.buckets, sizeof tr->state.buckets);
+    for (int k = 0; k < loader_nbuckets(tr->loader); k++) {
+      const LoaderShape sh = loader_shape(tr->loader, k);
+      log_info("bucket %s: %d clips, %d per micro-batch (%d tokens each), weight %.3g", sh.name, sh.count, sh.B, sh.N,
+               sh.weight);
+    }
+  }
   const double mib = 1.0 / 1048576.0, full_state = 2.0 * (double)tr->model.params.total * sizeof(float);
   log_info("layout dp=%d sp=%d tp=%d (%d ranks): batch %d = %d dp x %d micro-batches x %d samples; "
            "%zu local parameters per rank",
@@ -558,7 +634,7 @@ int train_run(const Config *cfg, const TrainOptions *opt, float *final_loss, Tsr
     if (tr.state.step % tc->log_every == 0 || last || sig) {
       if (tr.rank0) progress_clear(stderr);
       double now = timer_now();
-      log_step(&tr, tr.state.step, loss, norm, lr, (now - t_window) / window_steps);
+      log_step(&tr, tr.state.step, loss, norm, lr, (now - t_window) / window_steps, window_steps);
       t_window = now;
       window_steps = 0;
     } else if (tr.rank0) {  // on a terminal, a bar over the steps until the next log line

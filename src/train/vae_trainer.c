@@ -145,7 +145,8 @@ static int resume(Run *r, const VaeConfig *cfg, TsrErr *err) {
   if (r->st.seed != r->o->seed)
     return tsr_err(err, "%s: attribute seed: expected train.seed = %llu, found %llu", path, (unsigned long long)r->o->seed,
                    (unsigned long long)r->st.seed);
-  vae_clips_seek(r->clips, (LoaderCursor){r->st.cursor_epoch, r->st.cursor_position, r->st.cursor_batches});
+  vae_clips_seek(r->clips, (LoaderCursor){.epoch = r->st.cursor_epoch, .position = r->st.cursor_position,
+                                          .batches = r->st.cursor_batches});
   log_info("resumed from %s at step %lld", path, (long long)r->st.step);
   return 1;
 }

@@ -205,7 +205,7 @@ static void test_shards(void) {
       rec_read(l, &s, 0, nb);
       for (int k = 0; k < nb; k++) {  // cursor before batch k: k*B clips into the stream
         uint64_t done = (uint64_t)k * o.batch;
-        LoaderCursor want = {done / shard, done % shard, (uint64_t)k};
+        LoaderCursor want = {.epoch = done / shard, .position = done % shard, .batches = (uint64_t)k};
         if (!cur_eq(s.cur[k], want)) cursor_bad++;
       }
       for (int e = 0; e < epochs; e++)
@@ -319,7 +319,7 @@ static void test_cursor(void) {
       rec_read(l, &s, 0, m);
       EXPECT(rec_same(&s, 0, &r, k, m), "dp=%d prefetch=%d->%d: new loader seek: batches differ", dp, pf, o.prefetch);
       // Seek to the start: the first k batches again.
-      loader_seek(l, (LoaderCursor){0, 0, 0});
+      loader_seek(l, (LoaderCursor){.epoch = 0});
       rec_read(l, &s, 0, k);
       EXPECT(rec_same(&s, 0, &r, 0, k), "dp=%d: seek to start: batches differ", dp);
       loader_close(l);

@@ -108,7 +108,11 @@ static void reference(const ModelConfig *c, Reference *r) {
 
 // One layout: this rank's dp coordinate picks samples dp_rank*Bl .. of the
 // batch (Bl = B/dp), its sp coordinate the token slice.
-static void check_layout(CommContext *world_cc, const ModelConfig *c, const Reference *r, int tp, int sp, int ring) {
+// built: the config the sharded model is built with (NULL: c). A larger one is
+// a maximum (docs/choices.md "Native sizes"): the model then runs at c's
+// window (model_set_window) against the single-rank model built at c.
+static void check_layout(CommContext *world_cc, const ModelConfig *c, const Reference *r, int tp, int sp, int ring,
+                         const ModelConfig *built) {
   const int W = comm_world_size(), dp = W / (tp * sp);
   CommContext cc;
   comm_layout(&cc, dp, sp, tp, "test_model_parallel");
@@ -116,13 +120,14 @@ static void check_layout(CommContext *world_cc, const ModelConfig *c, const Refe
   const int N = c->tokens / sp, Nf = c->tokens, P = c->patch_dim, L = c->text_length, gt = c->grid_t;
   const int Bl = B / dp, s0 = cc.dp_rank * Bl, n0 = cc.sp_rank * N;
   char name[64];
-  snprintf(name, sizeof name, "%dh tp%d x sp%d(ring%d) x dp%d", c->heads, tp, sp, ring, dp);
+  snprintf(name, sizeof name, "%dh tp%d x sp%d(ring%d) x dp%d%s", c->heads, tp, sp, ring, dp, built ? " 8x8 of 8x16" : "");
 
   Model m;
-  model_build(&m, c,
+  model_build(&m, built ? built : c,
               (ModelLayout){.tp = tp, .sp = sp, .tp_rank = cc.tp_rank, .sp_rank = cc.sp_rank, .tp_group = &cc.tp_group,
                             .sp_group = &cc.sp_group, .ring = ring}, backend_cpu());
   params_init_uniform(&m.params, 7, 0.3f);
+  if (built) MUST(model_set_window(&m, c->frames, c->height, c->width, &tl_err));
   model_alloc_acts(&m, Bl);
 
   // this rank's share of the batch
@@ -263,13 +268,24 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
     const int tp = layouts[i][0], sp = layouts[i][1], ring = layouts[i][2];
     if (W % (tp * sp) || B % (W / (tp * sp))) continue;
-    check_layout(&wc, &c, &r, tp, sp, ring);
+    check_layout(&wc, &c, &r, tp, sp, ring, NULL);
+  }
+  // a model whose maximum is 4x8x16 (32 tokens) run at 4x8x8 (RoPE, masks and
+  // the sp/ring/tp token split on the smaller grid)
+  ModelConfig wide = c;
+  wide.width = 16;
+  MUST(model_config_finalize(&wide, "test_model_parallel", &tl_err));
+  const int smaller[][3] = {{1, 2, 1}, {2, 2, 1}, {1, 2, 2}, {1, 4, 2}};
+  for (size_t i = 0; i < sizeof smaller / sizeof smaller[0]; i++) {
+    const int tp = smaller[i][0], sp = smaller[i][1], ring = smaller[i][2];
+    if (W % (tp * sp) || B % (W / (tp * sp))) continue;
+    check_layout(&wc, &c, &r, tp, sp, ring, &wide);
   }
   // 3 heads (the demo model's count): no Ulysses degree but 1 divides them; ring does
   ModelConfig c3 = small_config(3);
   Reference r3;
   reference(&c3, &r3);
-  for (int ring = 2; ring <= W; ring *= 2) check_layout(&wc, &c3, &r3, 1, ring, ring);
+  for (int ring = 2; ring <= W; ring *= 2) check_layout(&wc, &c3, &r3, 1, ring, ring, NULL);
 
   // sampler: t2v/i2v mix with guidance and Heun, against one rank
   SamplerOptions so = {.steps = 3, .cfg = 2.5f, .shift = 2.0f, .heun = 1, .seed = 5, .t0 = 1.0f};

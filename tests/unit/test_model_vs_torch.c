@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/h5io.h"
 #include "model/model.h"
+#include "model/window.h"
 #include "model_case.h"
 #include "testlib.h"
 #include "train/optimizer.h"
@@ -30,11 +31,17 @@ static ModelConfig small_config(void) {
 
 // scale: parameters are U(-scale, scale) (norm weights 1 +- scale), so every
 // path, adaLN included, carries signal; chosen per width to keep activations O(1).
-static void write_case(const char *path, const ModelConfig *c, int B, float scale) {
+// The model is built at `max` and run on clips of shape c (c == max: the
+// config's own window; else a smaller grid within it, activations sized for
+// exactly B clips of c): the reference computes at c, the parameters are the same.
+static void write_case(const char *path, const ModelConfig *max, const ModelConfig *c, int B, float scale) {
   Model m;
-  model_build(&m, c, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
+  model_build(&m, max, (ModelLayout){.tp = 1, .sp = 1}, backend_cpu());
   params_init_uniform(&m.params, 7, scale);
-  model_alloc_acts(&m, B);
+  if (c == max)
+    model_alloc_acts(&m, B);
+  else
+    model_alloc_acts_tokens(&m, B, (int64_t)B * c->tokens, 0);
   const int N = c->tokens, P = c->patch_dim, L = c->text_length, gt = c->grid_t;
   float *x = calloc((size_t)B * N * P, sizeof(float)), *target = calloc((size_t)B * N * P, sizeof(float));
   float t[8];
@@ -51,6 +58,7 @@ static void write_case(const char *path, const ModelConfig *c, int B, float scal
   }
   cond[1 * gt + 0] = 1;  // sample 1: image-to-video (first latent frame clean)
   Batch b = {.B = B, .x = x, .t = t, .tokens = tokens, .ntokens = ntokens, .cond = cond, .target = target};
+  if (c != max) b.gt = c->grid_t, b.gh = c->grid_h, b.gw = c->grid_w;
 
   hid_t f = h5_create(path);
   case_write_config(f, c);
@@ -97,17 +105,30 @@ static void write_case(const char *path, const ModelConfig *c, int B, float scal
   free(target);
 }
 
-static void check_case(const char *path, const ModelConfig *c, int B, float scale) {
-  write_case(path, c, B, scale);
+static void check_case_at(const char *path, const ModelConfig *max, const ModelConfig *c, int B, float scale) {
+  write_case(path, max, c, B, scale);
   char cmd[512];
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/ref/check_model.py %s", path);
   int rc = system(cmd);
   EXPECT(rc == 0, "%s: check_model.py reported a mismatch (exit %d)", path, rc);
 }
 
+static void check_case(const char *path, const ModelConfig *c, int B, float scale) {
+  check_case_at(path, c, c, B, scale);
+}
+
 int main(void) {
   ModelConfig small = small_config();
   check_case("build/model_case_small.h5", &small, 3, 0.3f);
+  // A window of 4x32x32 (grid 2x8x8) run at 16x32 and 32x16 (grid 2x4x8, 2x8x4):
+  // the reference knows only the clip's shape (docs/choices.md "Native sizes").
+  ModelConfig wide = small, at;
+  wide.height = 32, wide.width = 32;
+  MUST(model_config_finalize(&wide, "test_model_vs_torch", &tl_err));
+  MUST(model_config_at(&wide, 4, 16, 32, &at, &tl_err));
+  check_case_at("build/model_case_16x32.h5", &wide, &at, 2, 0.3f);
+  MUST(model_config_at(&wide, 4, 32, 16, &at, &tl_err));
+  check_case_at("build/model_case_32x16.h5", &wide, &at, 2, 0.3f);
   // The tiny model at its real shapes (512 tokens: several attention tiles).
   Config tiny;
   MUST(config_load(&tiny, "configs/model/tiny.yaml", 0, NULL, &tl_err));
