@@ -23,6 +23,8 @@ static void patches_to_pixels(const ModelConfig *c, const float *patches, float 
   }
 }
 
+static const FrameSpace PIXELS = {0, pixels_to_patches, patches_to_pixels};
+
 // the keyframe pass's second sampling draws noise apart from the first's and
 // from the windows of a long video (seed + w)
 enum { KEYFRAME_SEED_OFFSET = 1000003 };
@@ -131,10 +133,11 @@ int generate_frames_fit(const ModelConfig *c, int frames, int k, uint64_t mem, c
 // The canvas and the sampling state shared by its windows.
 typedef struct {
   Model *m;
+  const FrameSpace *space;
   const int32_t *tokens;
   int ntokens;
   SamplerOptions so;      // the request's; seed + w for window w
-  uint8_t *px, *known;    // [L,H,W,3] frames, [L] 1 where given or made
+  uint8_t *px, *known;    // [L] frames of space->frame bytes, [L] 1 where given or made
   const uint8_t *source;  // remix: [L,H,W,3] the video noised to t0 for the frames not known (NULL: noise)
   float t0;
   int windows;            // sampled so far
@@ -147,7 +150,7 @@ typedef struct {
 static int fill_window(Canvas *cv, int at, char *err, int errlen) {
   const ModelConfig *c = &cv->m->cfg;
   const int T = c->frames, pt = c->pt;
-  const size_t frame = (size_t)c->height * c->width * c->channels;
+  const size_t frame = cv->space->frame;
   uint8_t cond[256] = {0};
   TSR_ASSERT(c->grid_t <= 256, "grid_t %d > 256", c->grid_t);
   int unknown = 0;
@@ -168,10 +171,10 @@ static int fill_window(Canvas *cv, int at, char *err, int errlen) {
   SamplerOptions so = cv->so;
   so.t0 = cv->source ? cv->t0 : 1.0f;
   so.seed = cv->so.seed + (uint64_t)cv->windows++;  // fresh noise per window
-  pixels_to_patches(c, cv->window, cv->video, cv->x_src);
+  cv->space->to_patches(c, cv->window, cv->video, cv->x_src);
   int32_t ntok = cv->ntokens;
   sample_flow(cv->m, &so, 1, cv->tokens, &ntok, cond, cv->x_src, cv->x);
-  patches_to_pixels(c, cv->x, cv->video, cv->window);
+  cv->space->from_patches(c, cv->x, cv->video, cv->window);
   for (int f = 0; f < T; f++)
     if (!cv->known[at + f]) {
       memcpy(cv->px + (size_t)(at + f) * frame, cv->window + (size_t)f * frame, frame);
@@ -208,7 +211,7 @@ static void put(Canvas *cv, const uint8_t *src, int n, int at, int copies, size_
 static int run_plan(Canvas *cv, const GenerateRequest *r, const Plan *p, char *err, int errlen) {
   const ModelConfig *c = &cv->m->cfg;
   const int T = c->frames, step = T - p->overlap, L = p->na + p->made + p->nb;
-  const size_t frame = (size_t)c->height * c->width * c->channels;
+  const size_t frame = cv->space->frame;
   if (r->nfirst) put(cv, r->first, r->nfirst, 0, p->na, frame);
   if (r->nlast) put(cv, r->last, r->nlast, p->na + p->made, p->nb, frame);
   if (r->remix || (!r->nfirst && !r->nlast && !r->loop)) return fill_forward(cv, 0, L, step, err, errlen);
@@ -224,9 +227,16 @@ static int run_plan(Canvas *cv, const GenerateRequest *r, const Plan *p, char *e
 
 int generate_video(Model *m, const int32_t *tokens, int ntokens, const GenerateRequest *r, uint8_t *out, char *err,
                    int errlen) {
+  FrameSpace px = PIXELS;
+  px.frame = (size_t)m->cfg.height * m->cfg.width * m->cfg.channels;
+  return generate_canvas(m, &px, tokens, ntokens, r, out, err, errlen);
+}
+
+int generate_canvas(Model *m, const FrameSpace *space, const int32_t *tokens, int ntokens, const GenerateRequest *r,
+                    uint8_t *out, char *err, int errlen) {
   const ModelConfig *c = &m->cfg;
   const int T = c->frames;
-  const size_t frame = (size_t)c->height * c->width * c->channels, NP = (size_t)c->tokens * c->patch_dim;
+  const size_t frame = space->frame, NP = (size_t)c->tokens * c->patch_dim;
   Plan p;
   if (plan_request(c, r, &p, err, errlen)) return -1;
   if (r->keyframe && !r->nfirst && !r->nlast && !r->remix && !r->loop) {
@@ -234,18 +244,18 @@ int generate_video(Model *m, const int32_t *tokens, int ntokens, const GenerateR
     pass1.frames = T;
     pass1.keyframe = pass2.keyframe = 0;
     uint8_t *clip = tsr_calloc((size_t)T * frame, 1);
-    int rc = generate_video(m, tokens, ntokens, &pass1, clip, err, errlen);
+    int rc = generate_canvas(m, space, tokens, ntokens, &pass1, clip, err, errlen);
     pass2.first = clip;  // its first frame, as an image
     pass2.nfirst = 1;
     pass2.sampler.seed = r->sampler.seed + KEYFRAME_SEED_OFFSET;
-    if (rc == 0) rc = generate_video(m, tokens, ntokens, &pass2, out, err, errlen);
+    if (rc == 0) rc = generate_canvas(m, space, tokens, ntokens, &pass2, out, err, errlen);
     tsr_free(clip);
     return rc;
   }
   const int L = p.na + p.made + p.nb;
-  Canvas cv = {.m = m, .tokens = tokens, .ntokens = ntokens, .so = r->sampler, .t0 = r->remix_strength,
+  Canvas cv = {.m = m, .space = space, .tokens = tokens, .ntokens = ntokens, .so = r->sampler, .t0 = r->remix_strength,
                .px = tsr_calloc((size_t)L * frame, 1), .known = tsr_calloc((size_t)L, 1),
-               .window = tsr_calloc((size_t)T * frame, 1), .video = tsr_calloc((size_t)T * frame, sizeof(float)),
+               .window = tsr_calloc((size_t)T * frame, 1), .video = tsr_calloc((size_t)T * c->height * c->width * c->channels, sizeof(float)),
                .x_src = tsr_calloc(NP, sizeof(float)), .x = tsr_calloc(NP, sizeof(float))};
   uint8_t *source = NULL;
   if (r->remix) {  // the source padded to whole temporal patches by repeating its last frame

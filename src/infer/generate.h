@@ -56,6 +56,20 @@ int generate_output_frames(const ModelConfig *c, const GenerateRequest *r, int *
 int generate_video(Model *m, const int32_t *tokens, int ntokens, const GenerateRequest *r, uint8_t *out, char *err,
                    int errlen);
 
+// The canvas's frames (docs/vae.md "Edits and long videos in latent space"):
+// generate_video's are uint8 RGB pixels; a latent model's are its normalised
+// latent frames (infer/latent_codec.h). A window's frames [T] of `frame`
+// bytes each <-> the model's patches [N,P] (video: scratch of T*H*W*C floats).
+typedef struct {
+  size_t frame;
+  void (*to_patches)(const ModelConfig *c, const uint8_t *frames, float *video, float *patches);
+  void (*from_patches)(const ModelConfig *c, const float *patches, float *video, uint8_t *frames);
+} FrameSpace;
+// generate_video over frames of `space`: r's first / last / remix and out hold
+// frames of space->frame bytes; frames, context and overlap count them.
+int generate_canvas(Model *m, const FrameSpace *space, const int32_t *tokens, int ntokens, const GenerateRequest *r,
+                    uint8_t *out, char *err, int errlen);
+
 // A long video is at most this many windows (hours of sampling on a CPU for
 // the demo model; docs/choices.md).
 enum { GENERATE_MAX_WINDOWS = 1024 };

@@ -10,7 +10,9 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "infer/generate.h"
+#include "latent/latent_space.h"
 #include "model/model.h"
+#include "vae/vae_config.h"
 
 typedef struct LatentCodec LatentCodec;
 
@@ -19,6 +21,8 @@ typedef struct LatentCodec LatentCodec;
 // *out = NULL for a pixel model. 0, or -1 with one line naming the files.
 int latent_codec_open(LatentCodec **out, const ModelConfig *m, const char *latent_space, const char *ckpt, TsrErr *err);
 void latent_codec_free(LatentCodec *lc);
+// A codec over a VAE of random weights (params_init(seed)) in latent space ls: for tests.
+LatentCodec *latent_codec_new(const VaeConfig *cfg, const LatentSpace *ls, uint64_t seed);
 
 // The pixel video the model's window decodes to (T = 1 + (T'-1) ct frames of
 // H' cs x W' cs RGB) as a ModelConfig copy in *pix; m itself without a codec.
@@ -35,10 +39,18 @@ void latent_codec_decode(LatentCodec *lc, const ModelConfig *m, const float *pat
 // latent frames that those frames alone determine); returns t.
 int latent_codec_encode_frames(LatentCodec *lc, const uint8_t *frames, int n, int H, int W, float *latent);
 
-// generate_video for a latent model, one window: text-to-video, and
-// image-to-video / extension (r->first, nfirst frames: their latent frames
-// held clean; the model's patch t must be 1); interpolation, remix,
-// keyframes and long videos are refused with a reason (not yet in latent
-// space). Same contract as generate_video.
+// How many pixel frames latent_generate_video writes for r (generate.h's
+// request in pixels: frames, context, overlap count pixel frames): 0, or -1
+// with a reason in err (a request the latent model cannot serve, e.g. an
+// input video or a length that is not 1 + a multiple of the temporal
+// compression).
+int latent_output_frames(const LatentCodec *lc, const ModelConfig *c, const GenerateRequest *r, int *n, char *err,
+                         int errlen);
+// generate_video for a latent model, every mode (docs/vae.md "Edits and long
+// videos in latent space"): the inputs encoded (each on its own, chunked),
+// generate.c's canvas over latent frames, the canvas decoded once chunk by
+// chunk, the given pixel frames copied back where the output keeps them.
+// The model's patch t must be 1 when there are inputs. Same contract as
+// generate_video; out holds latent_output_frames frames.
 int latent_generate_video(Model *m, LatentCodec *lc, const int32_t *tokens, int ntokens, const GenerateRequest *r,
                           uint8_t *out, char *err, int errlen);

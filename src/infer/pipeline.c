@@ -104,7 +104,8 @@ int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequ
   if (s->gate && safety_gate_check(s->gate, rq->prompt, err)) goto done;  // before anything is read or sampled
   if (load_inputs(rq, mc, &r, &first, &last, &remix, err)) goto done;
   int nout;
-  if (generate_output_frames(mc, &r, &nout, why, sizeof why)) {
+  if ((s->codec ? latent_output_frames(s->codec, &s->model.cfg, &r, &nout, why, sizeof why)
+               : generate_output_frames(mc, &r, &nout, why, sizeof why)) != 0) {
     tsr_err(err, "%s", why);
     goto done;
   }
