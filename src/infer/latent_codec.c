@@ -200,8 +200,7 @@ static int latent_plan(const LatentCodec *lc, const ModelConfig *c, const Genera
   memset(p, 0, sizeof *p);
   GenerateRequest *lr = &p->lr;
   *lr = *r;
-  lr->new_only = 0;
-  lr->first = lr->last = lr->remix = NULL;
+  lr->new_only = 0;  // (first, last, remix still point at pixels: latent_generate_video puts their latents there)
   if ((r->nfirst || r->nlast || r->remix) && c->pt != 1)
     return FAIL("conditioning frames in latent space need the model's patch t = 1 (an image is one latent frame), "
                 "got %d", c->pt);
@@ -231,7 +230,9 @@ static int latent_plan(const LatentCodec *lc, const ModelConfig *c, const Genera
     lr->frames = r->remix || !video_in ? m + (r->remix ? 0 : images) : m;
   }
   int tout;
-  if (generate_output_frames(c, lr, &tout, err, errlen)) return -1;
+  char why[256];
+  if (generate_output_frames(c, lr, &tout, why, sizeof why))  // its counts are latent frames
+    return FAIL("in latent frames (each %d pixel frames after the first): %s", ct, why);
   p->t = tout;
   const int P = 1 + (tout - 1) * ct;
   p->from = r->new_only ? p->head : 0;
