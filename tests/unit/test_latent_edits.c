@@ -204,6 +204,29 @@ int main(void) {
     free(out);
   }
 
+  // between two images: each its own latent frame (the last encoded alone), 2 made between; 7 frames in all
+  GenerateRequest ip = {.sampler = so, .first = A, .nfirst = 1, .last = B, .nlast = 1};
+  if (!run(&m, lc, &ip, &out, &n)) {
+    EXPECT(n == 7 && same(out, A, 1) && same(F(out, 6), B, 1), "interpolate: the images not kept (%d frames)", n);
+    encode(A, 1, w1), encode(B, 1, L(w1, 1));
+    window(&m, &so, (const float *[T]){L(w1, 0), NULL, NULL, L(w1, 1)}, (uint8_t[T]){1, 0, 0, 1}, w0);
+    decode(w0, 4, want);
+    EXPECT(same(F(out, 1), F(want, 1), 5), "interpolate: not the window between the two images' latent frames");
+    free(out);
+  }
+
+  // keyframe: a clip, then the window again from its first latent frame as an image (seed + 1000003)
+  GenerateRequest kf = {.sampler = so, .keyframe = 1};
+  if (!run(&m, lc, &kf, &out, &n)) {
+    EXPECT(n == 7, "keyframe: %d frames, expected 7", n);
+    window(&m, &so, (const float *[T]){NULL, NULL, NULL, NULL}, (uint8_t[T]){0}, w0);
+    const SamplerOptions s2 = seeded(so, 1000003);
+    window(&m, &s2, (const float *[T]){L(w0, 0), NULL, NULL, NULL}, (uint8_t[T]){1, 0, 0, 0}, w1);
+    decode(w1, 4, want);
+    EXPECT(same(out, want, 7), "keyframe: not the second pass from the first's first latent frame");
+    free(out);
+  }
+
   // what a latent model cannot serve: one reason each
   char err[256];
   GenerateRequest bad = {.frames = 6, .sampler = so};
