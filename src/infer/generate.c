@@ -138,7 +138,7 @@ typedef struct {
   int ntokens;
   SamplerOptions so;      // the request's; seed + w for window w
   uint8_t *px, *known;    // [L] frames of space->frame bytes, [L] 1 where given or made
-  const uint8_t *source;  // remix: [L,H,W,3] the video noised to t0 for the frames not known (NULL: noise)
+  const uint8_t *source;  // remix: [L] frames, the video noised to t0 for the frames not known (NULL: noise)
   float t0;
   int windows;            // sampled so far
   uint8_t *window;        // scratch [T,H,W,3]
@@ -255,7 +255,8 @@ int generate_canvas(Model *m, const FrameSpace *space, const int32_t *tokens, in
   const int L = p.na + p.made + p.nb;
   Canvas cv = {.m = m, .space = space, .tokens = tokens, .ntokens = ntokens, .so = r->sampler, .t0 = r->remix_strength,
                .px = tsr_calloc((size_t)L * frame, 1), .known = tsr_calloc((size_t)L, 1),
-               .window = tsr_calloc((size_t)T * frame, 1), .video = tsr_calloc((size_t)T * c->height * c->width * c->channels, sizeof(float)),
+               .window = tsr_calloc((size_t)T * frame, 1),
+               .video = tsr_calloc((size_t)T * c->height * c->width * c->channels, sizeof(float)),
                .x_src = tsr_calloc(NP, sizeof(float)), .x = tsr_calloc(NP, sizeof(float))};
   uint8_t *source = NULL;
   if (r->remix) {  // the source padded to whole temporal patches by repeating its last frame
