@@ -114,7 +114,8 @@ static uint8_t to_u8(float x) {  // as generate.c turns pixel-model samples into
 static void decode_frames(LatentCodec *lc, const float *z, int t, int h, int w, int from, int n, uint8_t *frames) {
   const int Z = lc->ls.channels, ct = lc->ls.ct, H = h * lc->ls.cs, W = w * lc->ls.cs;
   const size_t lat_f = (size_t)h * w * Z, px_f = (size_t)H * W * 3;
-  float *zc = malloc((size_t)LATENT_CHUNK * lat_f * sizeof(float)), *y = malloc((size_t)LATENT_CHUNK * ct * px_f * sizeof(float));
+  float *zc = malloc((size_t)LATENT_CHUNK * lat_f * sizeof(float));
+  float *y = malloc((size_t)LATENT_CHUNK * ct * px_f * sizeof(float));
   TSR_ASSERT(zc && y, "out of memory");
   layout(lc, H, W);
   vae_chunk_reset(&lc->v);

@@ -63,7 +63,8 @@ static void decode(const float *z, int t, uint8_t *px) {
 static void window(Model *m, const SamplerOptions *so, const float *const rows[T], const uint8_t cond[T], float *out) {
   const ModelConfig *c = &m->cfg;
   const size_t NP = (size_t)c->tokens * c->patch_dim;
-  float *lat = calloc((size_t)T * LF, sizeof(float)), *x_src = calloc(NP, sizeof(float)), *x = calloc(NP, sizeof(float));
+  float *lat = calloc((size_t)T * LF, sizeof(float)), *x_src = calloc(NP, sizeof(float));
+  float *x = calloc(NP, sizeof(float));
   for (int f = 0; f < T; f++)
     if (rows[f]) memcpy(lat + f * LF, rows[f], LF * sizeof(float));
   patchify(x_src, lat, 1, T, h, h, Z, c->pt, c->ph, c->pw);
