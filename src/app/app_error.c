@@ -1,5 +1,6 @@
 #include "app/app_error.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,15 @@ _Noreturn static void leave(const TsrErr *e, int from_rank) {
 }
 
 void app_fail(const TsrErr *e) { leave(e, 0); }
+
+void app_user_error(const char *fmt, ...) {
+  TsrErr e = {.code = TSR_EXIT_USER};
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e.msg, sizeof e.msg, fmt, ap);
+  va_end(ap);
+  leave(&e, 0);
+}
 
 void app_check(int rc, const TsrErr *e) {
   int first = comm_world_first_failure(rc != 0);

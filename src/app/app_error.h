@@ -9,6 +9,10 @@
 // and exits with e->code (2 when unset).
 _Noreturn void app_fail(const TsrErr *e);
 
+// app_fail with a message formatted here (code TSR_EXIT_USER): a bad flag or
+// argument, which every rank parses alike.
+_Noreturn void app_user_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 // After a step that may fail on some ranks only (each its shard of the data):
 // collective over the world. When no rank failed (rc == 0 everywhere) it
 // returns. Otherwise the first failing rank's message is printed once (with
