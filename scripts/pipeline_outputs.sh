@@ -3,15 +3,22 @@
 # text file of hashes: every mode of `generate`, a `render` list and an `eval`
 # suite. Used to show a refactor changes nothing:
 #   scripts/pipeline_outputs.sh OLD_BIN build/tmp/old >old.txt
-#   scripts/pipeline_outputs.sh bin/tessera build/tmp/new >new.txt; diff old.txt new.txt
+#   scripts/pipeline_outputs.sh bin/tessera build/tmp/new build/tmp/old/run/ckpt_3.h5 >new.txt; diff old.txt new.txt
+# The third argument reuses a checkpoint: the frames carry a watermark whose
+# payload hashes the generation record, which names the checkpoint (its hash and run id), so two separately
+# trained checkpoints, bit-identical in their weights, still make different pixels.
 # Timings are left out of the JSON records (they differ from run to run).
 set -euo pipefail
 T=$(realpath "$1"); d=$2; d0=$2; rm -rf "$d"; mkdir -p "$d"
 export OMP_NUM_THREADS=1
 small=(model.depth=2 model.dim=64 model.video.frames=8 model.video.height=16 model.video.width=16 train.batch=2 train.warmup=1)
 $T data synth --out $d/s.h5 --clips 16 --frames 8 --size 16x16 --seed 1 >$d/log 2>&1
-$T train configs/train/tiny.yaml "${small[@]}" train.steps=3 train.out=$d/run data.path=$d/s.h5 >>$d/log 2>&1
-ckpt=$d/run/ckpt_3.h5
+if [ -n "${3:-}" ]; then
+  ckpt=$(realpath "$3")
+else
+  $T train configs/train/tiny.yaml "${small[@]}" train.steps=3 train.out=$d/run data.path=$d/s.h5 >>$d/log 2>&1
+  ckpt=$d/run/ckpt_3.h5
+fi
 ffmpeg -v error -f lavfi -i color=c=blue:s=16x16 -frames:v 1 $d/blue.png
 G() { $T generate --ckpt $ckpt --steps 3 --cfg 2 --upscale 1 "$@" >>$d/log 2>&1; }
 G --prompt "a red circle moves left" --out $d/t2v.mp4
