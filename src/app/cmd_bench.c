@@ -51,14 +51,14 @@ static TextCond *open_text(const Config *cfg, const Backend *be) {
   if (!cfg->model.text_minilm) return NULL;
   TsrErr err;
   TextCond *tc = text_cond_open(cfg->model.text_length, (size_t)64 << 20, be, &err);
-  if (!tc) tsr_user_error("%s: model.text.encoder minilm: %s", cfg->path, err.msg);
+  if (!tc) app_user_error("%s: model.text.encoder minilm: %s", cfg->path, err.msg);
   return tc;
 }
 
 static const Backend *open_run_backend(const Config *cfg) {
   char why[512];
   const Backend *be = backend_open(cfg->run.device, cfg->run.precision, 0, why, sizeof why);
-  if (!be) tsr_user_error("%s: run.device %s, run.precision %s: %s", cfg->path, cfg->run.device, cfg->run.precision, why);
+  if (!be) app_user_error("%s: run.device %s, run.precision %s: %s", cfg->path, cfg->run.device, cfg->run.precision, why);
   return be;
 }
 
@@ -221,10 +221,10 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--profile")) profile = 1;
-    else tsr_user_error("bench: unknown argument '%s' (expected --config F, --batch B, --iters K, --steps N, --profile)", argv[i]);
+    else app_user_error("bench: unknown argument '%s' (expected --config F, --batch B, --iters K, --steps N, --profile)", argv[i]);
   }
-  if (!config) tsr_user_error("bench: --config FILE is required");
-  if (batch < 1 || iters < 1 || steps < 1) tsr_user_error("bench: --batch, --iters and --steps must be >= 1");
+  if (!config) app_user_error("bench: --config FILE is required");
+  if (batch < 1 || iters < 1 || steps < 1) app_user_error("bench: --batch, --iters and --steps must be >= 1");
   Config cfg;
   TsrErr cerr;
   if (config_load(&cfg, config, noverrides, overrides, &cerr)) app_fail(&cerr);
@@ -256,7 +256,7 @@ int cmd_bench(int argc, char **argv) {
     fb.b.text_states = tsr_calloc((size_t)batch * mc->text_length * mc->text_width, sizeof(float));
     const double t0 = timer_now();
     if (text_cond_states(text, fb.b.tokens, fb.b.ntokens, batch, fb.b.text_states, &err) != 0)
-      tsr_user_error("bench: text encoder: %s", err.msg);
+      app_user_error("bench: text encoder: %s", err.msg);
     encode_s = timer_now() - t0;
   }
 

@@ -41,7 +41,7 @@ static void write_vectors(const char *path, const SafetyPolicy *pol, const float
   char tmp[PATH_MAX + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "wb");
-  if (!f) tsr_user_error("%s: cannot write the vectors", path);
+  if (!f) app_user_error("%s: cannot write the vectors", path);
   int32_t rows = n + pol->nallowed, H = pol->hidden;
   for (int c = 0; c < pol->ncat; c++) rows += pol->cat[c].nexamples;
   int ok = fwrite(&rows, 4, 1, f) == 1 && fwrite(&H, 4, 1, f) == 1;
@@ -51,7 +51,7 @@ static void write_vectors(const char *path, const SafetyPolicy *pol, const float
   ok &= fwrite(prompts, sizeof(float) * (size_t)H, (size_t)n, f) == (size_t)n;
   if (fclose(f) || !ok || rename(tmp, path)) {
     remove(tmp);
-    tsr_user_error("%s: cannot write the vectors (disk full?)", path);
+    app_user_error("%s: cannot write the vectors (disk full?)", path);
   }
 }
 
@@ -90,20 +90,20 @@ static int safety_cmd_check(int argc, char **argv) {
     if (!strcmp(a, "--json")) { as_json = 1; continue; }
     if (!strcmp(a, "--rules-only")) { rules_only = 1; continue; }
     if (a[0] != '-') {
-      if (prompts) tsr_user_error("safety check: one prompt list expected, got '%s' and '%s'", prompts, a);
+      if (prompts) app_user_error("safety check: one prompt list expected, got '%s' and '%s'", prompts, a);
       prompts = a;
       continue;
     }
     if (strcmp(a, "--policy") && strcmp(a, "--model") && strcmp(a, "--vectors"))
-      tsr_user_error("safety check: unknown option '%s' (see tessera safety check --help)", a);
-    if (i + 1 >= argc) tsr_user_error("safety check: %s: expected a value after it", a);
+      app_user_error("safety check: unknown option '%s' (see tessera safety check --help)", a);
+    if (i + 1 >= argc) app_user_error("safety check: %s: expected a value after it", a);
     const char *v = argv[++i];
     if (!strcmp(a, "--policy")) policy = v;
     else if (!strcmp(a, "--model")) model = v;
     else vectors = v;
   }
-  if (!prompts) tsr_user_error("safety check: expected a prompt list (see tessera safety check --help)");
-  if (rules_only && vectors) tsr_user_error("safety check: --vectors needs the classifier, not --rules-only");
+  if (!prompts) app_user_error("safety check: expected a prompt list (see tessera safety check --help)");
+  if (rules_only && vectors) app_user_error("safety check: --vectors needs the classifier, not --rules-only");
   char policy_path[PATH_MAX], model_dir[PATH_MAX];
   if (policy) snprintf(policy_path, sizeof policy_path, "%s", policy);
   else fs_project_path("TSR_SAFETY_POLICY", SAFETY_POLICY_DEFAULT, policy_path, sizeof policy_path);
@@ -117,9 +117,9 @@ static int safety_cmd_check(int argc, char **argv) {
     if (model) snprintf(model_dir, sizeof model_dir, "%s", model);
     else fs_project_path("TSR_MINILM_DIR", MINILM_L6_DIR, model_dir, sizeof model_dir);
     if (model ? text_encoder_load(&te, model_dir, NULL, NULL, &err) : minilm_load(&te, model_dir, &err))
-      tsr_user_error("%s (or --rules-only: the word rules alone)", err.msg);
+      app_user_error("%s (or --rules-only: the word rules alone)", err.msg);
     tep = &te;
-    if (safety_policy_embed(&pol, tep, &err)) tsr_user_error("%s", err.msg);
+    if (safety_policy_embed(&pol, tep, &err)) app_user_error("%s", err.msg);
   }
   // The prompts' vectors in padded batches (prompt_list_read checked the text is UTF-8).
   float *vec = tep ? calloc((size_t)pl.n * pol.hidden + 1, sizeof *vec) : NULL;
@@ -129,7 +129,7 @@ static int safety_cmd_check(int argc, char **argv) {
     for (int i = 0; i < pl.n; i++)
       if (!pl.items[i].error[0]) texts[n] = pl.items[i].prompt, row[n++] = i;
     float *tmp = malloc(sizeof *tmp * ((size_t)n * pol.hidden + 1));
-    if (safety_embed_texts(tep, texts, n, tmp, &err)) tsr_user_error("%s", err.msg);
+    if (safety_embed_texts(tep, texts, n, tmp, &err)) app_user_error("%s", err.msg);
     for (int k = 0; k < n; k++)
       memcpy(vec + (size_t)row[k] * pol.hidden, tmp + (size_t)k * pol.hidden, sizeof *tmp * pol.hidden);
     free(texts), free(row), free(tmp);
@@ -176,5 +176,5 @@ int cmd_safety(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[1], "check")) return safety_cmd_check(argc - 1, argv + 1);
-  tsr_user_error("unknown safety command '%s' (expected check; see tessera safety --help)", argv[1]);
+  app_user_error("unknown safety command '%s' (expected check; see tessera safety --help)", argv[1]);
 }

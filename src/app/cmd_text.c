@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app_error.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "app/flags.h"
@@ -35,30 +36,30 @@ static int text_encode(int argc, char **argv) {
       return 0;
     }
     if (strcmp(a, "--prompt") && strcmp(a, "--model") && strcmp(a, "--window") && strcmp(a, "--values"))
-      tsr_user_error("text encode: unknown option '%s' (see tessera text encode --help)", a);
-    if (i + 1 >= argc) tsr_user_error("text encode: %s: expected a value after it", a);
+      app_user_error("text encode: unknown option '%s' (see tessera text encode --help)", a);
+    if (i + 1 >= argc) app_user_error("text encode: %s: expected a value after it", a);
     const char *v = argv[++i];
     if (!strcmp(a, "--prompt")) prompt = v;
     else if (!strcmp(a, "--model")) dir = v;
     else if (!strcmp(a, "--window")) window = parse_flag_int("text encode", a, v, 2, 512);
     else nvalues = parse_flag_int("text encode", a, v, 0, 4096);
   }
-  if (!prompt) tsr_user_error("text encode: --prompt: expected the text to encode");
+  if (!prompt) app_user_error("text encode: --prompt: expected the text to encode");
   TextEncoder te;
   TsrErr err;
   if (dir && strcmp(dir, MINILM_L6_DIR) ? text_encoder_load(&te, dir, NULL, NULL, &err) : minilm_load(&te, dir, &err))
-    tsr_user_error("%s", err.msg);
-  if (window > te.cfg.max_pos) tsr_user_error("text encode: --window %d: expected at most %d (the encoder's positions)", window, te.cfg.max_pos);
+    app_user_error("%s", err.msg);
+  if (window > te.cfg.max_pos) app_user_error("text encode: --window %d: expected at most %d (the encoder's positions)", window, te.cfg.max_pos);
   int32_t *ids = malloc(sizeof(int32_t) * (size_t)window);
   WpResult r;
-  if (wordpiece_encode(&te.wp, prompt, strlen(prompt), "prompt", ids, window, &r, &err)) tsr_user_error("%s", err.msg);
+  if (wordpiece_encode(&te.wp, prompt, strlen(prompt), "prompt", ids, window, &r, &err)) app_user_error("%s", err.msg);
   if (r.pieces == 0)
-    tsr_user_error("prompt: no words (empty, or only spaces and control characters), expected text to encode");
+    app_user_error("prompt: no words (empty, or only spaces and control characters), expected text to encode");
   if (r.truncated)
     log_warn("prompt: %d word pieces, cut to the window of %d (%d pieces and [CLS], [SEP])", r.pieces, window, window - 2);
   const int H = te.cfg.hidden;
   float *hidden = malloc(sizeof(float) * (size_t)r.n * H), *pooled = malloc(sizeof(float) * H);
-  if (text_encoder_forward(&te, ids, &r.n, 1, r.n, hidden, pooled, &err)) tsr_user_error("%s", err.msg);
+  if (text_encoder_forward(&te, ids, &r.n, 1, r.n, hidden, pooled, &err)) app_user_error("%s", err.msg);
   printf("encoder: %s (%d layers, width %d, vocabulary %d, SHA-256 %s)\n", te.dir, te.cfg.layers, H, te.cfg.vocab,
          te.weights_sha256);
   printf("pieces:");
@@ -83,5 +84,5 @@ int cmd_text(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[1], "encode")) return text_encode(argc - 1, argv + 1);
-  tsr_user_error("unknown text command '%s' (expected encode; see tessera text --help)", argv[1]);
+  app_user_error("unknown text command '%s' (expected encode; see tessera text --help)", argv[1]);
 }

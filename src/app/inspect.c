@@ -28,7 +28,7 @@ static void usage(FILE *f) {
 static int parse_pos_int(const char *opt, const char *v) {
   char *end;
   long x = strtol(v, &end, 10);
-  if (!*v || *end || x < 1 || x > 10000) tsr_user_error("data inspect: %s: expected a positive integer, found '%s'", opt, v);
+  if (!*v || *end || x < 1 || x > 10000) app_user_error("data inspect: %s: expected a positive integer, found '%s'", opt, v);
   return (int)x;
 }
 
@@ -139,7 +139,7 @@ static void write_sheet(const Corpus *c, const char *out, int K, int Fmax) {
   int64_t SH = margin;
   for (int k = 0; k < K; k++) SH += (int64_t)pick[k].b->H * s + text_h + margin;
   if (SW > SHEET_MAX_SIDE || SH > SHEET_MAX_SIDE)
-    tsr_user_error("data inspect: the contact sheet would be %lldx%lld pixels, more than %d a side: ask for fewer --clips "
+    app_user_error("data inspect: the contact sheet would be %lldx%lld pixels, more than %d a side: ask for fewer --clips "
                    "or --frames, or --no-sheet", (long long)SW, (long long)SH, SHEET_MAX_SIDE);
   uint8_t *img = malloc((size_t)SW * SH * 3);
   TSR_ASSERT(img, "out of memory");
@@ -219,7 +219,7 @@ int data_cmd_inspect(int argc, char **argv) {
       return 0;
     }
     if (!strcmp(a, "--sheet") || !strcmp(a, "--clips") || !strcmp(a, "--frames")) {
-      if (i + 1 >= argc) tsr_user_error("data inspect: %s: expected a value after it", a);
+      if (i + 1 >= argc) app_user_error("data inspect: %s: expected a value after it", a);
       const char *v = argv[++i];
       if (!strcmp(a, "--sheet")) sheet = v;
       else if (!strcmp(a, "--clips")) K = parse_pos_int(a, v);
@@ -227,11 +227,11 @@ int data_cmd_inspect(int argc, char **argv) {
     } else if (!strcmp(a, "--no-sheet")) {
       no_sheet = 1;
     } else if (a[0] == '-' && a[1]) {
-      tsr_user_error("data inspect: unknown option '%s' (see tessera data inspect --help)", a);
+      app_user_error("data inspect: unknown option '%s' (see tessera data inspect --help)", a);
     } else if (!file) {
       file = a;
     } else {
-      tsr_user_error("data inspect: one corpus file expected, found '%s' after '%s'", a, file);
+      app_user_error("data inspect: one corpus file expected, found '%s' after '%s'", a, file);
     }
   }
   if (!file) {

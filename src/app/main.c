@@ -63,7 +63,7 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "keys")) { int cmd_keys(int, char **); return cmd_keys(argc - 1, argv + 1); }  // src/app/cmd_keys.c
   if (!strcmp(cmd, "vae")) { int cmd_vae(int, char **); return cmd_vae(argc - 1, argv + 1); }  // src/app/cmd_vae.c
   if (!strcmp(cmd, "text")) { int cmd_text(int, char **); return cmd_text(argc - 1, argv + 1); }  // src/text/cmd_text.c
-  tsr_user_error("unknown command '%s' (expected train, generate, eval, render, data, config, bench, text, safety, "
+  app_user_error("unknown command '%s' (expected train, generate, eval, render, data, config, bench, text, safety, "
                  "verify or keys; see tessera --help)", cmd);
 }
 

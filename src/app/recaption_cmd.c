@@ -63,15 +63,15 @@ int data_cmd_recaption(int argc, char **argv) {
       return 0;
     }
     if (!strcmp(a, "--out")) {
-      if (i + 1 >= argc || !argv[i + 1][0]) tsr_user_error("data recaption: --out: expected a file name after it");
+      if (i + 1 >= argc || !argv[i + 1][0]) app_user_error("data recaption: --out: expected a file name after it");
       out = argv[++i];
     } else if (!strncmp(a, "--out=", 6)) {
-      if (!a[6]) tsr_user_error("data recaption: --out: expected a file name");
+      if (!a[6]) app_user_error("data recaption: --out: expected a file name");
       out = a + 6;
     } else if (!strncmp(a, "--", 2)) {
-      tsr_user_error("data recaption: unknown option '%s' (see tessera data recaption --help)", a);
+      app_user_error("data recaption: unknown option '%s' (see tessera data recaption --help)", a);
     } else if (in) {
-      tsr_user_error("data recaption: unexpected argument '%s' (one corpus at a time)", a);
+      app_user_error("data recaption: unexpected argument '%s' (one corpus at a time)", a);
     } else {
       in = a;
     }
