@@ -410,10 +410,11 @@ static void log_comm(Trainer *tr) {
   json_t *bytes = json_object();
   for (int i = 0; i < NGROUPS; i++)
     json_object_set_new(bytes, group_at(tr, i)->name, json_real((double)tr->step_bytes[i] / (double)tr->counted_steps));
-  json_t *o = json_pack("{s:o, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:i}", "comm_bytes_per_step", bytes, "steps",
+  json_t *o = json_pack("{s:o, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:i, s:f, s:f}", "comm_bytes_per_step", bytes, "steps",
                         (json_int_t)tr->counted_steps, "dp", tr->cc.dp, "sp", tr->cc.sp, "tp", tr->cc.tp, "local_params",
                         (json_int_t)tr->model.params.total, "padded_params", (json_int_t)tr->zero.padded, "accum",
-                        tr->accum, "micro_batch", tr->mb);
+                        tr->accum, "micro_batch", tr->mb, "bucket_mb", tr->zero.bucket * 4.0 / 1048576.0,
+                        "dp_wait_s_per_step", tr->zero.reductions ? tr->zero.wait_s / tr->zero.reductions : 0.0);
   char *line = jx_dump(o);
   log_info("comm %s", line);
   free(line);
@@ -512,6 +513,10 @@ static int setup(Trainer *tr) {
                      CFG_RECOMPUTE_BLOCK == (int)MODEL_RECOMPUTE_BLOCK, "train.recompute's values are the model's");
   model_set_recompute(&tr->model, (ModelRecompute)tc->recompute_mode);
   zero_init(&tr->zero, &tr->model.params, tr->be, &cc->dpsp_group, &cc->world, cc->tp_rank);
+  if (par->bucket_mb > 0) {  // gradient buckets reduced during the backward (zero.h "Overlap")
+    zero_set_overlap(&tr->zero, (size_t)fmax(1.0, par->bucket_mb * 1048576.0 / sizeof(float)));
+    tr->model.grad_ready = zero_grad_ready, tr->model.grad_ready_ctx = &tr->zero;
+  }
   if (!tr->be->mem.host) tr->stage = tsr_calloc(tr->zero.padded, sizeof(float));
   if (agree(tr, open_text_encoder(tr)) || agree(tr, open_data(tr))) return -1;
   // data.buckets: activations for the largest batch of tokens of any bucket, and for its most samples
@@ -596,6 +601,7 @@ int train_run(const Config *cfg, const TrainOptions *opt, float *final_loss, Tsr
     for (int k = 0; k < tr.accum; k++) {  // gradients accumulate (+=) over the micro-batches
       if ((rc = next_batch(&tr, step, k))) goto fail;
       loss += model_forward(&tr.model, &tr.fb.b);
+      if (k == tr.accum - 1) zero_overlap_begin(&tr.zero, &tr.model.params);  // earlier ones still accumulate
       model_backward(&tr.model, &tr.fb.b);
     }
     // Each rank's loss and gradient are its share of the global batch's: the sums are the whole.
