@@ -408,13 +408,15 @@ static void count_bytes(Trainer *tr, int sign) {
 static void log_comm(Trainer *tr) {
   if (tr->counted_steps == 0 || tr->cc.world_size == 1) return;
   json_t *bytes = json_object();
+  const double nred = tr->zero.reductions ? tr->zero.reductions : 1;  // gradient reductions (steps) of this run
   for (int i = 0; i < NGROUPS; i++)
     json_object_set_new(bytes, group_at(tr, i)->name, json_real((double)tr->step_bytes[i] / (double)tr->counted_steps));
-  json_t *o = json_pack("{s:o, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:i, s:f, s:f}", "comm_bytes_per_step", bytes, "steps",
+  json_t *o = json_pack("{s:o, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:i, s:f, s:f, s:f, s:f}", "comm_bytes_per_step", bytes, "steps",
                         (json_int_t)tr->counted_steps, "dp", tr->cc.dp, "sp", tr->cc.sp, "tp", tr->cc.tp, "local_params",
                         (json_int_t)tr->model.params.total, "padded_params", (json_int_t)tr->zero.padded, "accum",
                         tr->accum, "micro_batch", tr->mb, "bucket_mb", tr->zero.bucket * 4.0 / 1048576.0,
-                        "dp_wait_s_per_step", tr->zero.reductions ? tr->zero.wait_s / tr->zero.reductions : 0.0);
+                        "dp_wait_s_per_step", tr->zero.wait_s / nred, "buckets_per_step", tr->zero.buckets / nred,
+                        "buckets_early_per_step", tr->zero.buckets_early / nred);
   char *line = jx_dump(o);
   log_info("comm %s", line);
   free(line);

@@ -91,12 +91,16 @@ static void start_bucket(Zero *z, size_t a, size_t b) {
   TSR_ASSERT(z->nreqs < z->cap_reqs, "zero: more gradient buckets than expected (%d)", z->cap_reqs);
   comm_ireduce_scatterv(z->group, z->grad + a, recv, counts, COMM_F32, &z->reqs[z->nreqs++]);
   z->started = a;
+  z->buckets++;
 }
 
 void zero_grad_ready(void *zero, size_t from) {
   Zero *z = zero;
   if (!z->active) return;
-  if (z->started > from && z->started - from >= z->bucket) start_bucket(z, from, z->started);
+  if (z->started > from && z->started - from >= z->bucket) {
+    start_bucket(z, from, z->started);
+    z->buckets_early++;
+  }
   while (z->first_open < z->nreqs && comm_test(&z->reqs[z->first_open])) z->first_open++;
 }
 
@@ -109,6 +113,7 @@ void zero_reduce_grads(Zero *z, const ParamTable *params) {
     z->active = 0;
   } else {
     comm_reduce_scatter(z->group, params->grad, z->g, z->shard, COMM_F32);
+    z->buckets++;
   }
   z->wait_s += timer_now() - t0;
   z->reductions++;

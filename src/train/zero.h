@@ -52,6 +52,7 @@ typedef struct {
   int nreqs, cap_reqs, first_open;  // first_open: the first request not yet seen complete
   double wait_s;     // seconds this rank waited in gradient reduce-scatters (blocking call or final waits)
   int reductions;    // zero_reduce_grads calls (wait_s / reductions: the mean per step)
+  long buckets, buckets_early;  // reduce-scatters started in all, and of them during the backward
 } Zero;
 
 // Pads params->data and ->grad to the sharded length (values kept), allocates
