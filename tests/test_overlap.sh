@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ZeRO's gradient reduce-scatter overlapped with the backward (parallel.bucket_mb,
 # docs/parallel_train.md "Overlap") against the blocking path (bucket_mb 0), on
-# the tiny model, 4 steps at dp 2, dp 2 x sp 2 and dp 4 (ranks oversubscribed):
+# the tiny model, 4 steps at dp 2, dp 2 x sp 2 (2 micro-batches) and dp 4 (ranks oversubscribed):
 #  - parameters, EMA and both AdamW moments equal bit for bit (ckpt_compare with
 #    zero tolerance) -- at dp 4 only because the comm layer's ring sums every
 #    element in an order fixed by its owner, not by the bucket;
@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 source tests/parallel_train_lib.sh overlap
 steps=(train.steps=4 train.ckpt_every=0)
 field() { $PY -c 'import json,sys; l=next(l for l in open(sys.argv[1]) if l.startswith("comm {")); print(json.loads(l[5:])[sys.argv[2]])' "$@"; }
-for layout in "2 parallel.dp=2" "4 parallel.dp=2 parallel.sp=2" "4 parallel.dp=4"; do
+# dp 2 x sp 2 with two micro-batches: only the last one's backward overlaps (the first accumulates)
+for layout in "2 parallel.dp=2" "4 parallel.dp=2 parallel.sp=2 train.accum=2" "4 parallel.dp=4"; do
   set -- $layout; np=$1; shift
-  name=$(echo "$*" | tr -d ' .=' | sed 's/parallel//g')
+  name=$(echo "$*" | tr -d ' .=' | sed 's/parallel//g; s/train//g')
   train "$name-block" "$np" "$@" "${steps[@]}"
   [ $rc = 0 ] || fail "$name blocking run exit $rc: $(tail -3 $tmp/$name-block.log)"
   # 0.02 MiB: a bucket per block or two of the tiny model (67,840 floats)

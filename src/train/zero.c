@@ -75,6 +75,7 @@ void zero_set_overlap(Zero *z, size_t bucket_floats) {
 
 void zero_overlap_begin(Zero *z, const ParamTable *params) {
   if (!z->bucket) return;
+  TSR_ASSERT(!z->active, "zero_overlap_begin twice before zero_reduce_grads (buckets of the first still in flight)");
   z->active = 1, z->grad = params->grad, z->started = z->padded, z->nreqs = 0, z->first_open = 0;
 }
 
