@@ -249,12 +249,11 @@ static void ring_post(CommGroup *g, Ring *s) {
   const int p = s->p, k = s->step, sb = ((s->r - k - 1) % p + p) % p, rb = ((s->r - k - 2) % p + p) % p;
   const char *src = k == 0 ? s->send + s->dsp[sb] * s->es : s->buf[(k - 1) & 1];
   const int next = (s->r + 1) % p, prev = (s->r + p - 1) % p;
-  MPI_Datatype dt = MPI_BYTE;
+  const MPI_Datatype dt = mpi_type(s->t);
   COMM_MPI_CHECK(g, "MPI_Irecv",
-                 MPI_Irecv(s->buf[k & 1], mpi_count(g, "MPI_Irecv", s->cnt[rb] * s->es), dt, prev, s->tag, mpi_comm(g),
-                           &s->rq[0]));
+                 MPI_Irecv(s->buf[k & 1], mpi_count(g, "MPI_Irecv", s->cnt[rb]), dt, prev, s->tag, mpi_comm(g), &s->rq[0]));
   COMM_MPI_CHECK(g, "MPI_Isend",
-                 MPI_Isend(src, mpi_count(g, "MPI_Isend", s->cnt[sb] * s->es), dt, next, s->tag, mpi_comm(g), &s->rq[1]));
+                 MPI_Isend(src, mpi_count(g, "MPI_Isend", s->cnt[sb]), dt, next, s->tag, mpi_comm(g), &s->rq[1]));
 }
 
 // The step in flight is done: add this rank's share; post the next step or finish.
