@@ -151,6 +151,8 @@ void comm_mpi_group_free(CommGroup *g) {
   if (!down) COMM_MPI_CHECK(g, "MPI_Comm_free", MPI_Comm_free(c));
   tsr_free(c);
   g->mpi = NULL;
+  tsr_free(g->ring_scratch);
+  g->ring_scratch = NULL, g->ring_scratch_bytes = 0;
 }
 
 void comm_mpi_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op) {
@@ -240,6 +242,7 @@ typedef struct {
   const char *send;
   char *recv;
   char *buf[2];          // received partial sums (double-buffered: one is in flight as the next send)
+  int own_buf;           // 1: buf was allocated for this call, 0: it is the group's ring_scratch
   MPI_Request rq[2];     // receive, send of the step in flight
 } Ring;
 
@@ -287,7 +290,15 @@ void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const 
     at += s->cnt[j];
     if (s->cnt[j] > most) most = s->cnt[j];
   }
-  s->buf[0] = tsr_calloc(2 * (most ? most : 1), s->es);
+  // The group's scratch when free (the blocking call allocates nothing after the first), else a buffer of its own.
+  const size_t need = 2 * (most ? most : 1) * s->es;
+  if (!g->ring_scratch_busy && g->ring_scratch_bytes < need) {
+    tsr_free(g->ring_scratch);
+    g->ring_scratch = tsr_calloc(need, 1), g->ring_scratch_bytes = need;
+  }
+  s->own_buf = g->ring_scratch_busy;
+  s->buf[0] = s->own_buf ? tsr_calloc(need, 1) : g->ring_scratch;
+  g->ring_scratch_busy = 1;
   s->buf[1] = s->buf[0] + most * s->es;
   req->g = g, req->ring = s, req->pending = 1;
   ring_post(g, s);
@@ -295,7 +306,11 @@ void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const 
 
 static void ring_free(CommRequest *req) {
   Ring *s = req->ring;
-  tsr_free(s->buf[0]);
+  if (s->own_buf) {
+    tsr_free(s->buf[0]);
+  } else {
+    req->g->ring_scratch_busy = 0;
+  }
   tsr_free(s->cnt);
   tsr_free(s);
   req->ring = NULL;

@@ -27,6 +27,9 @@ typedef struct CommGroup {
   int *v_counts;        // 4 * size ints: alltoallv's int counts/displacements (owned; no allocation per call)
   struct CommGroup *parent;  // comm_group_split's parent: its stats count this group's calls too (else NULL)
   unsigned nb_seq;      // non-blocking collectives started on this group (their MPI tags)
+  void *ring_scratch;   // the ring reduce-scatter's buffers, kept between calls (comm_mpi.c; owned)
+  size_t ring_scratch_bytes;
+  int ring_scratch_busy;  // 1: a reduce-scatter in flight uses it (a concurrent one allocates its own)
 } CommGroup;
 
 // A started point-to-point exchange (comm_sendrecv_start) or non-blocking

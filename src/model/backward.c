@@ -209,7 +209,7 @@ static void text_encoder_backward(Model *m) {
   be_embedding_backward(m->be, PG(m, o->tok_emb), PG(m, o->pos_emb), g->dtx, a->tokens, d.B, d.L, d.D);
 }
 
-// The table holds the text encoder, embeddings, blocks 0..depth-1, final
+// The table holds the text encoder, x/t/y embeddings, blocks 0..depth-1, final
 // layer in that order, so the backward finishes a suffix of it at a time.
 static void grad_ready(Model *m, size_t from) {
   if (m->grad_ready && m->layout.tp == 1) m->grad_ready(m->grad_ready_ctx, from);
@@ -249,5 +249,6 @@ void model_backward(Model *m, const Batch *b) {
     }
   }
   conditioning_backward(m);
+  grad_ready(m, o->x_embed.w);  // x_embed, t_embed, y_embed: only the text encoder is left
   if (!m->text_frozen) text_encoder_backward(m);
 }

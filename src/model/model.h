@@ -76,7 +76,8 @@ typedef struct {
   int text_frozen;   // model_freeze_text: backward stops at the text encoder's output
   ModelRecompute recompute;  // model_set_recompute (before model_alloc_acts)
   // Called by model_backward at block boundaries as parameter gradients become
-  // final: every gradient at table offset >= from is final (ZeRO starts its
+  // final (after the final layer, each block, and the embeddings): every
+  // gradient at table offset >= from is final (ZeRO starts its
   // reduction while the backward goes on, train/zero.h). NULL: not called.
   // Not called at tp > 1 (the per-head norm gradients are summed at the end).
   void (*grad_ready)(void *ctx, size_t from);

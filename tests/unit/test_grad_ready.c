@@ -2,7 +2,8 @@
 // (train/zero.h): when model_backward says "every gradient from offset `from`
 // on is final", it must be -- those gradients are snapshotted at the call and
 // compared bit for bit with the gradients after the whole backward. Also: one
-// call after the final layer and one per block, `from` strictly decreasing,
+// call after the final layer, one per block and one after the embeddings
+// (only the text encoder left), `from` strictly decreasing,
 // and each newly reported range already holds its (non-zero) gradients. With
 // and without train.recompute: block.
 #include <stdlib.h>
@@ -56,7 +57,7 @@ static void check(ModelRecompute rc, const char *what) {
   model_forward(&m, &b);
   model_backward(&m, &b);
   const size_t total = m.params.total;
-  EXPECT(s.calls == c.depth + 1, "%s: %d grad_ready calls, want depth + 1 = %d", what, s.calls, c.depth + 1);
+  EXPECT(s.calls == c.depth + 2, "%s: %d grad_ready calls, want depth + 2 = %d", what, s.calls, c.depth + 2);
   for (int k = 0; k < s.calls; k++) {
     size_t from = s.from[k], upto = k ? s.from[k - 1] : total;
     EXPECT(from > 0 && from < upto, "%s: call %d reports from %zu (previous %zu, table %zu)", what, k, from, upto, total);
