@@ -516,8 +516,12 @@ static int setup(Trainer *tr) {
   model_set_recompute(&tr->model, (ModelRecompute)tc->recompute_mode);
   zero_init(&tr->zero, &tr->model.params, tr->be, &cc->dpsp_group, &cc->world, cc->tp_rank);
   if (par->bucket_mb > 0) {  // gradient buckets reduced during the backward (zero.h "Overlap")
-    zero_set_overlap(&tr->zero, (size_t)fmax(1.0, par->bucket_mb * 1048576.0 / sizeof(float)));
+    // tp > 1: the model reports no block boundaries (model.h grad_ready), so the blocking path
+    zero_set_overlap(&tr->zero, cc->tp > 1 ? 0 : (size_t)fmax(1.0, par->bucket_mb * 1048576.0 / sizeof(float)));
     tr->model.grad_ready = zero_grad_ready, tr->model.grad_ready_ctx = &tr->zero;
+    log_info("parallel.bucket_mb %g: %s", par->bucket_mb,
+             tr->zero.bucket ? "the gradient reduce-scatter runs in buckets during the backward"
+                             : "no overlap in this layout (tp > 1, dp x sp = 1, or NCCL): one reduce-scatter after the backward");
   }
   if (!tr->be->mem.host) tr->stage = tsr_calloc(tr->zero.padded, sizeof(float));
   if (agree(tr, open_text_encoder(tr)) || agree(tr, open_data(tr))) return -1;
