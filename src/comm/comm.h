@@ -28,6 +28,8 @@
 // p = group size, e = element size:
 //   allreduce       floor(2 (p-1) n e / p)      (reduce-scatter + allgather)
 //   reduce_scatter  (p-1) n e                   (n = the block each rank keeps)
+//   ireduce_scatterv sum of counts[j] e over j != rank  (equal blocks: as reduce_scatter)
+//   iallgather      as allgather
 //   allgather       (p-1) n e                   (n = each rank's block)
 //   alltoall        (p-1) n e                   (n = one block)
 //   alltoallv       sum of send_counts[j] e over j != rank
