@@ -86,6 +86,8 @@ comm_bench dp2 2 1 none parallel.dp=2
 comm_bench tp2sp2 4 1 none parallel.tp=2 parallel.sp=2
 comm_bench ring2 2 2 none parallel.sp=2
 comm_bench uly2ring2 4 2 block parallel.sp=4
+# The fraction of the ZeRO reduce-scatter's time hidden behind the backward at dp 2.
+bench/overlap_bench.sh
 
 # Sequence-parallel generation of a long clip (128 frames of 32x32 = 4096
 # tokens, docs/model_parallel.md): activations and peak RSS per rank at sp 1, 2, 4.

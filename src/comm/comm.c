@@ -215,6 +215,7 @@ void comm_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest, vo
              g->name, g->size, dest, src);
   req->g = g;
   req->pending = 0;
+  req->ring = NULL;
   account(g, COMM_STAT_P2P, dest == g->rank ? 0 : comm_bytes_expected(COMM_STAT_P2P, g->size, ns, t, 0));
   if (on_device(g, send)) {
     comm_nccl_sendrecv(g, send, ns, dest, recv, nr, src, t);
@@ -230,6 +231,46 @@ void comm_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest, vo
 
 void comm_wait(CommRequest *req) {
   if (req->pending) comm_mpi_wait(req);
+}
+
+int comm_test(CommRequest *req) { return req->pending ? comm_mpi_test(req) : 1; }
+
+// ---------------------------------------------------------------- non-blocking collectives
+
+static void request_done(CommGroup *g, CommRequest *req) {
+  req->g = g, req->pending = 0, req->ring = NULL;
+}
+
+void comm_ireduce_scatterv(CommGroup *g, const void *send, void *recv, const size_t *counts, CommType t,
+                           CommRequest *req) {
+  const size_t es = comm_type_size(t);
+  size_t total = 0;
+  for (int j = 0; j < g->size; j++) total += counts[j];
+  // the ring sends every block but this rank's (for equal blocks: (p-1) n e, as comm_reduce_scatter)
+  account(g, COMM_STAT_REDUCE_SCATTER, g->size == 1 ? 0 : (uint64_t)(total - counts[g->rank]) * es);
+  request_done(g, req);
+  if (on_device(g, send)) {  // NCCL: queued on the group's stream (asynchronous already); equal blocks only
+    for (int j = 1; j < g->size; j++)
+      if (counts[j] != counts[0]) comm_fail(g, "ireduce_scatterv", "unequal blocks on a NCCL group are not supported");
+    comm_nccl_reduce_scatter(g, send, recv, counts[0], t);
+    return;
+  }
+  if (g->size == 1) {
+    if (send != recv) memmove(recv, send, counts[0] * es);
+    return;
+  }
+  comm_mpi_ireduce_scatter(g, send, recv, counts, 0, t, req);
+}
+
+void comm_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req) {
+  account(g, COMM_STAT_ALLGATHER, comm_bytes_expected(COMM_STAT_ALLGATHER, g->size, n, t, 0));
+  request_done(g, req);
+  if (on_device(g, send)) { comm_nccl_allgather(g, send, recv, n, t); return; }
+  if (g->size == 1) {
+    if (send != recv) memmove(recv, send, n * comm_type_size(t));
+    return;
+  }
+  comm_mpi_iallgather(g, send, recv, n, t, req);
 }
 
 void comm_group_split(CommGroup *parent, int color, int key, const char *name, CommGroup *out) {

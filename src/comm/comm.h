@@ -28,6 +28,8 @@
 // p = group size, e = element size:
 //   allreduce       floor(2 (p-1) n e / p)      (reduce-scatter + allgather)
 //   reduce_scatter  (p-1) n e                   (n = the block each rank keeps)
+//   ireduce_scatterv sum of counts[j] e over j != rank  (equal blocks: as reduce_scatter)
+//   iallgather      as allgather
 //   allgather       (p-1) n e                   (n = each rank's block)
 //   alltoall        (p-1) n e                   (n = one block)
 //   alltoallv       sum of send_counts[j] e over j != rank
@@ -123,6 +125,29 @@ void comm_barrier(CommGroup *g);
 void comm_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest, void *recv, size_t nr, int src,
                          CommType t, int tag, CommRequest *req);
 void comm_wait(CommRequest *req);
+// 1 when the request is complete (then as after comm_wait), else 0 after
+// letting MPI progress it (Open MPI has no progress thread: a non-blocking
+// collective moves only while some rank calls into MPI).
+int comm_test(CommRequest *req);
+
+// ---- Non-blocking collectives (ZeRO's gradient buckets overlap the backward,
+// docs/parallel_train.md "Overlap"). Same rules as the blocking calls:
+// collective over the group, started in the same order on every rank; the
+// buffers stay untouched until comm_test says 1 or comm_wait returns; the
+// bytes are counted when the call starts, by the convention above.
+// Reduce-scatter with variable blocks: send holds the blocks of ranks 0..p-1
+// back to back (counts[j] elements each); recv[counts[rank]] gets this rank's
+// summed block (send == recv allowed). Counted as sum_{j != rank} counts[j] e
+// (equal blocks: (p-1) n e, as comm_reduce_scatter). Host buffers: the comm
+// layer's own ring over MPI point-to-point, whose sum order per element depends
+// only on the owning rank -- so a buffer reduced in any bucketing gives the
+// same bits, and comm_reduce_scatter (this ring, waited) the same again.
+// Device buffers on a NCCL group: ncclReduceScatter on the stream (equal
+// blocks only; asynchronous to the host as every NCCL call).
+void comm_ireduce_scatterv(CommGroup *g, const void *send, void *recv, const size_t *counts, CommType t,
+                           CommRequest *req);
+// As comm_allgather (in place when send == recv + rank * n): MPI_Iallgather.
+void comm_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
 // A subgroup of `parent`, collective over it: the ranks with the same color,
 // ordered by key, named `name`. On a NCCL parent the subgroup is NCCL too
 // (on the parent's stream). Its calls are counted in the parent's stats as

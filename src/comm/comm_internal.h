@@ -30,6 +30,13 @@ void comm_mpi_barrier(CommGroup *g);
 void comm_mpi_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest, void *recv, size_t nr, int src,
                              CommType t, int tag, CommRequest *req);
 void comm_mpi_wait(CommRequest *req);
+// Non-blocking collectives (comm.h). The reduce-scatter is the comm layer's
+// own ring over MPI_Isend/MPI_Irecv (its sum order per element depends only on
+// the owning rank, never on the counts); counts NULL: every rank's block is n.
+void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const size_t *counts, size_t n, CommType t,
+                              CommRequest *req);
+void comm_mpi_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
+int comm_mpi_test(CommRequest *req);  // 1: complete (req->pending 0)
 // Bytes over the group's MPI communicator (used by the NCCL backend for its unique id).
 void comm_mpi_bcast_bytes(CommGroup *g, void *buf, size_t bytes, int root);
 // The rank's index among the ranks on its node (MPI_COMM_TYPE_SHARED), for picking a GPU.

@@ -151,6 +151,8 @@ void comm_mpi_group_free(CommGroup *g) {
   if (!down) COMM_MPI_CHECK(g, "MPI_Comm_free", MPI_Comm_free(c));
   tsr_free(c);
   g->mpi = NULL;
+  tsr_free(g->ring_scratch);
+  g->ring_scratch = NULL, g->ring_scratch_bytes = 0;
 }
 
 void comm_mpi_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op) {
@@ -162,11 +164,12 @@ void comm_mpi_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op
   }
 }
 
+// The blocking reduce-scatter is the ring below, started and waited for: the
+// same bits as any bucketing of the same buffer (zero.c's overlap path).
 void comm_mpi_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
-  int c = mpi_count(g, "MPI_Reduce_scatter_block", n);
-  COMM_MPI_CHECK(g, "MPI_Reduce_scatter_block",
-                 MPI_Reduce_scatter_block(send == recv ? MPI_IN_PLACE : send, recv, c, mpi_type(t), MPI_SUM,
-                                          mpi_comm(g)));
+  CommRequest req;
+  comm_mpi_ireduce_scatter(g, send, recv, NULL, n, t, &req);
+  comm_mpi_wait(&req);
 }
 
 void comm_mpi_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t) {
@@ -222,12 +225,149 @@ void comm_mpi_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest
   req->pending = 2;
 }
 
-void comm_mpi_wait(CommRequest *req) {
-  if (!req->pending) return;
+// ---- Ring reduce-scatter (non-blocking, progressed by comm_mpi_test/wait).
+// Rank r's block j (counts[j] elements at displs[j]) travels the ring and
+// ends at rank j: at step k (0..p-2) rank r sends its partial sum of block
+// (r-k-1) mod p to r+1 and receives block (r-k-2) mod p from r-1, adding its
+// own share (MPI_Reduce_local: own + received). Block j's sum is therefore
+// always g[j+1] + ... in ring order from rank j+1, whatever the counts, so a
+// buffer reduced in buckets gets the same bits as reduced at once. Each rank
+// sends every block but its own: sum_{j != r} counts[j] elements.
+typedef struct {
+  int p, r, step;        // step: ring steps completed
+  int tag;
+  CommType t;
+  size_t es;
+  size_t *cnt, *dsp;     // [p] elements
+  const char *send;
+  char *recv;
+  char *buf[2];          // received partial sums (double-buffered: one is in flight as the next send)
+  int own_buf;           // 1: buf was allocated for this call, 0: it is the group's ring_scratch
+  MPI_Request rq[2];     // receive, send of the step in flight
+} Ring;
+
+enum { TAG_RING = 1 << 14 };  // above the point-to-point tags of ring attention (src/model/ring.c)
+
+static void ring_post(CommGroup *g, Ring *s) {
+  const int p = s->p, k = s->step, sb = ((s->r - k - 1) % p + p) % p, rb = ((s->r - k - 2) % p + p) % p;
+  const char *src = k == 0 ? s->send + s->dsp[sb] * s->es : s->buf[(k - 1) & 1];
+  const int next = (s->r + 1) % p, prev = (s->r + p - 1) % p;
+  const MPI_Datatype dt = mpi_type(s->t);
+  COMM_MPI_CHECK(g, "MPI_Irecv",
+                 MPI_Irecv(s->buf[k & 1], mpi_count(g, "MPI_Irecv", s->cnt[rb]), dt, prev, s->tag, mpi_comm(g), &s->rq[0]));
+  COMM_MPI_CHECK(g, "MPI_Isend",
+                 MPI_Isend(src, mpi_count(g, "MPI_Isend", s->cnt[sb]), dt, next, s->tag, mpi_comm(g), &s->rq[1]));
+}
+
+// The step in flight is done: add this rank's share; post the next step or finish.
+static void ring_advance(CommGroup *g, Ring *s) {
+  const int p = s->p, k = s->step, rb = ((s->r - k - 2) % p + p) % p;
+  char *acc = s->buf[k & 1];
+  if (s->cnt[rb])
+    COMM_MPI_CHECK(g, "MPI_Reduce_local",
+                   MPI_Reduce_local(s->send + s->dsp[rb] * s->es, acc, mpi_count(g, "MPI_Reduce_local", s->cnt[rb]),
+                                    mpi_type(s->t), MPI_SUM));
+  s->step++;
+  if (s->step == p - 1) {
+    memcpy(s->recv, acc, s->cnt[s->r] * s->es);  // rb == r: this rank's block, complete
+  } else {
+    ring_post(g, s);
+  }
+}
+
+void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const size_t *counts, size_t n, CommType t,
+                              CommRequest *req) {
+  const int p = g->size;
+  Ring *s = tsr_calloc(1, sizeof *s);
+  s->t = t, s->p = p, s->r = g->rank, s->es = comm_type_size(t), s->send = send, s->recv = recv;
+  s->tag = TAG_RING + (int)(g->nb_seq++ % TAG_RING);  // one tag per collective: concurrent ones never cross
+  s->cnt = tsr_calloc(2 * (size_t)p, sizeof(size_t));
+  s->dsp = s->cnt + p;
+  size_t most = 0, at = 0;
+  for (int j = 0; j < p; j++) {
+    s->cnt[j] = counts ? counts[j] : n;
+    s->dsp[j] = at;
+    at += s->cnt[j];
+    if (s->cnt[j] > most) most = s->cnt[j];
+  }
+  // The group's scratch when free (the blocking call allocates nothing after the first), else a buffer of its own.
+  const size_t need = 2 * (most ? most : 1) * s->es;
+  if (!g->ring_scratch_busy && g->ring_scratch_bytes < need) {
+    tsr_free(g->ring_scratch);
+    g->ring_scratch = tsr_calloc(need, 1), g->ring_scratch_bytes = need;
+  }
+  s->own_buf = g->ring_scratch_busy;
+  s->buf[0] = s->own_buf ? tsr_calloc(need, 1) : g->ring_scratch;
+  g->ring_scratch_busy = 1;
+  s->buf[1] = s->buf[0] + most * s->es;
+  req->g = g, req->ring = s, req->pending = 1;
+  ring_post(g, s);
+}
+
+static void ring_free(CommRequest *req) {
+  Ring *s = req->ring;
+  if (s->own_buf) {
+    tsr_free(s->buf[0]);
+  } else {
+    req->g->ring_scratch_busy = 0;
+  }
+  tsr_free(s->cnt);
+  tsr_free(s);
+  req->ring = NULL;
+  req->pending = 0;
+}
+
+void comm_mpi_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req) {
+  int c = mpi_count(g, "MPI_Iallgather", n);
+  int in_place = send == (const char *)recv + (size_t)g->rank * n * comm_type_size(t);
+  req->g = g, req->ring = NULL;
+  COMM_MPI_CHECK(g, "MPI_Iallgather",
+                 MPI_Iallgather(in_place ? MPI_IN_PLACE : send, c, mpi_type(t), recv, c, mpi_type(t), mpi_comm(g),
+                                (MPI_Request *)req->mpi_req[0]));
+  req->pending = 1;
+}
+
+int comm_mpi_test(CommRequest *req) {
+  if (!req->pending) return 1;
+  if (req->ring) {
+    Ring *s = req->ring;
+    for (;;) {  // as many ring steps as have arrived
+      int done = 0;
+      COMM_MPI_CHECK(req->g, "MPI_Testall", MPI_Testall(2, s->rq, &done, MPI_STATUSES_IGNORE));
+      if (!done) return 0;
+      ring_advance(req->g, s);
+      if (s->step == s->p - 1) {
+        ring_free(req);
+        return 1;
+      }
+    }
+  }
   MPI_Request r[2];
   memcpy(&r[0], req->mpi_req[0], sizeof r[0]);
   memcpy(&r[1], req->mpi_req[1], sizeof r[1]);
-  COMM_MPI_CHECK(req->g, "MPI_Waitall", MPI_Waitall(2, r, MPI_STATUSES_IGNORE));
+  int done = 0;
+  COMM_MPI_CHECK(req->g, "MPI_Testall", MPI_Testall(req->pending, r, &done, MPI_STATUSES_IGNORE));
+  memcpy(req->mpi_req[0], &r[0], sizeof r[0]);
+  memcpy(req->mpi_req[1], &r[1], sizeof r[1]);
+  if (done) req->pending = 0;
+  return done;
+}
+
+void comm_mpi_wait(CommRequest *req) {
+  if (!req->pending) return;
+  if (req->ring) {
+    Ring *s = req->ring;
+    while (s->step < s->p - 1) {
+      COMM_MPI_CHECK(req->g, "MPI_Waitall", MPI_Waitall(2, s->rq, MPI_STATUSES_IGNORE));
+      ring_advance(req->g, s);
+    }
+    ring_free(req);
+    return;
+  }
+  MPI_Request r[2];
+  memcpy(&r[0], req->mpi_req[0], sizeof r[0]);
+  memcpy(&r[1], req->mpi_req[1], sizeof r[1]);
+  COMM_MPI_CHECK(req->g, "MPI_Waitall", MPI_Waitall(req->pending, r, MPI_STATUSES_IGNORE));
   req->pending = 0;
 }
 
@@ -276,5 +416,13 @@ void comm_mpi_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest
   UNREACHABLE("sendrecv");
 }
 void comm_mpi_wait(CommRequest *req) {}
+void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const size_t *counts, size_t n, CommType t,
+                              CommRequest *req) {
+  UNREACHABLE("ireduce_scatter");
+}
+void comm_mpi_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req) {
+  UNREACHABLE("iallgather");
+}
+int comm_mpi_test(CommRequest *req) { return 1; }
 int comm_mpi_local_rank(void) { return 0; }
 #endif

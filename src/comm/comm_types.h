@@ -26,14 +26,20 @@ typedef struct CommGroup {
   CommStats stats;
   int *v_counts;        // 4 * size ints: alltoallv's int counts/displacements (owned; no allocation per call)
   struct CommGroup *parent;  // comm_group_split's parent: its stats count this group's calls too (else NULL)
+  unsigned nb_seq;      // non-blocking collectives started on this group (their MPI tags)
+  void *ring_scratch;   // the ring reduce-scatter's buffers, kept between calls (comm_mpi.c; owned)
+  size_t ring_scratch_bytes;
+  int ring_scratch_busy;  // 1: a reduce-scatter in flight uses it (a concurrent one allocates its own)
 } CommGroup;
 
-// A started point-to-point exchange (comm_sendrecv_start): the MPI requests
-// are kept by value (no allocation on the step path).
+// A started point-to-point exchange (comm_sendrecv_start) or non-blocking
+// collective (comm_ireduce_scatterv, comm_iallgather): the MPI requests are
+// kept by value (no allocation on the step path for point-to-point).
 typedef struct {
   CommGroup *g;
   int pending;                                // MPI requests to wait for (0: done, or queued on a NCCL stream)
   _Alignas(8) unsigned char mpi_req[2][16];   // MPI_Request x2 (size checked in comm_mpi.c)
+  void *ring;                                 // a ring reduce-scatter's state (comm_mpi.c; owned), else NULL
 } CommRequest;
 
 static inline size_t comm_type_size(CommType t) {

@@ -85,6 +85,7 @@ typedef struct {
 typedef struct {
   int tp, sp, dp;
   int ring;  // ring-attention degree inside sp (sp = Ulysses x ring; 1: Ulysses only; docs/ring.md)
+  float bucket_mb;  // ZeRO's gradient buckets overlapped with the backward (MiB); 0: one reduce-scatter after it
 } ParallelConfig;
 
 typedef struct {

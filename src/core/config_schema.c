@@ -86,6 +86,7 @@ const Field cfg_fields[] = {
     INT("parallel.sp", parallel.sp, 1, 65536),
     INT("parallel.dp", parallel.dp, 1, 65536),
     INT("parallel.ring", parallel.ring, 1, 65536),  // of sp: Ulysses degree = sp / ring
+    FLT("parallel.bucket_mb", parallel.bucket_mb, 0, 1e6, 0),  // 0 = no overlap (docs/parallel_train.md)
 
     INT("sample.steps", sample.steps, 1, 100000),
     FLT("sample.cfg", sample.cfg, 0, INF, 0),

@@ -209,6 +209,12 @@ static void text_encoder_backward(Model *m) {
   be_embedding_backward(m->be, PG(m, o->tok_emb), PG(m, o->pos_emb), g->dtx, a->tokens, d.B, d.L, d.D);
 }
 
+// The table holds the text encoder, x/t/y embeddings, blocks 0..depth-1, final
+// layer in that order, so the backward finishes a suffix of it at a time.
+static void grad_ready(Model *m, size_t from) {
+  if (m->grad_ready && m->layout.tp == 1) m->grad_ready(m->grad_ready_ctx, from);
+}
+
 void model_backward(Model *m, const Batch *b) {
   TSR_ASSERT(b->target, "model_backward needs a forward with a target");
   TSR_ASSERT(!m->acts->forward_only, "model_backward with forward-only activations (model_alloc_acts_forward)");
@@ -222,7 +228,11 @@ void model_backward(Model *m, const Batch *b) {
   // g->dout was written by mse_loss in the forward.
   if (d.tp > 1) zero(m, g->dnorm, (size_t)m->cfg.depth * 4 * d.hd);
   final_backward(m);
-  for (int i = m->cfg.depth - 1; i >= 0; i--) block_backward(m, i);
+  grad_ready(m, o->final_adaln.w);
+  for (int i = m->cfg.depth - 1; i >= 0; i--) {
+    block_backward(m, i);
+    grad_ready(m, o->blocks[i].adaln.w);  // a block's parameters lie from its adaLN to the next block's
+  }
   be_linear_backward(m->be, NULL, PG(m, o->x_embed.w), PG(m, o->x_embed.b), g->dx, a->x, PW(m, o->x_embed.w), (int)M, d.P,
                   d.D);
   if (d.tp > 1) {
@@ -239,5 +249,6 @@ void model_backward(Model *m, const Batch *b) {
     }
   }
   conditioning_backward(m);
+  grad_ready(m, o->x_embed.w);  // x_embed, t_embed, y_embed: only the text encoder is left
   if (!m->text_frozen) text_encoder_backward(m);
 }

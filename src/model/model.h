@@ -75,6 +75,13 @@ typedef struct {
   float loss;        // last forward's loss (when a target was given)
   int text_frozen;   // model_freeze_text: backward stops at the text encoder's output
   ModelRecompute recompute;  // model_set_recompute (before model_alloc_acts)
+  // Called by model_backward at block boundaries as parameter gradients become
+  // final (after the final layer, each block, and the embeddings): every
+  // gradient at table offset >= from is final (ZeRO starts its
+  // reduction while the backward goes on, train/zero.h). NULL: not called.
+  // Not called at tp > 1 (the per-head norm gradients are summed at the end).
+  void (*grad_ready)(void *ctx, size_t from);
+  void *grad_ready_ctx;
   // The sp group's two dimensions (docs/ring.md): the Ulysses all-to-all group
   // (the ranks of one ring position) and the ring (the ranks of one Ulysses
   // position). Each is layout.sp_group when it is the whole of sp, one of

@@ -408,12 +408,15 @@ static void count_bytes(Trainer *tr, int sign) {
 static void log_comm(Trainer *tr) {
   if (tr->counted_steps == 0 || tr->cc.world_size == 1) return;
   json_t *bytes = json_object();
+  const double nred = tr->zero.reductions ? tr->zero.reductions : 1;  // gradient reductions (steps) of this run
   for (int i = 0; i < NGROUPS; i++)
     json_object_set_new(bytes, group_at(tr, i)->name, json_real((double)tr->step_bytes[i] / (double)tr->counted_steps));
-  json_t *o = json_pack("{s:o, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:i}", "comm_bytes_per_step", bytes, "steps",
+  json_t *o = json_pack("{s:o, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:i, s:f, s:f, s:f, s:f}", "comm_bytes_per_step", bytes, "steps",
                         (json_int_t)tr->counted_steps, "dp", tr->cc.dp, "sp", tr->cc.sp, "tp", tr->cc.tp, "local_params",
                         (json_int_t)tr->model.params.total, "padded_params", (json_int_t)tr->zero.padded, "accum",
-                        tr->accum, "micro_batch", tr->mb);
+                        tr->accum, "micro_batch", tr->mb, "bucket_mb", tr->zero.bucket * 4.0 / 1048576.0,
+                        "dp_wait_s_per_step", tr->zero.wait_s / nred, "buckets_per_step", tr->zero.buckets / nred,
+                        "buckets_early_per_step", tr->zero.buckets_early / nred);
   char *line = jx_dump(o);
   log_info("comm %s", line);
   free(line);
@@ -512,6 +515,14 @@ static int setup(Trainer *tr) {
                      CFG_RECOMPUTE_BLOCK == (int)MODEL_RECOMPUTE_BLOCK, "train.recompute's values are the model's");
   model_set_recompute(&tr->model, (ModelRecompute)tc->recompute_mode);
   zero_init(&tr->zero, &tr->model.params, tr->be, &cc->dpsp_group, &cc->world, cc->tp_rank);
+  if (par->bucket_mb > 0) {  // gradient buckets reduced during the backward (zero.h "Overlap")
+    // tp > 1: the model reports no block boundaries (model.h grad_ready), so the blocking path
+    zero_set_overlap(&tr->zero, cc->tp > 1 ? 0 : (size_t)fmax(1.0, par->bucket_mb * 1048576.0 / sizeof(float)));
+    tr->model.grad_ready = zero_grad_ready, tr->model.grad_ready_ctx = &tr->zero;
+    log_info("parallel.bucket_mb %g: %s", par->bucket_mb,
+             tr->zero.bucket ? "the gradient reduce-scatter runs in buckets during the backward"
+                             : "no overlap in this layout (tp > 1, dp x sp = 1, or NCCL): one reduce-scatter after the backward");
+  }
   if (!tr->be->mem.host) tr->stage = tsr_calloc(tr->zero.padded, sizeof(float));
   if (agree(tr, open_text_encoder(tr)) || agree(tr, open_data(tr))) return -1;
   // data.buckets: activations for the largest batch of tokens of any bucket, and for its most samples
@@ -596,6 +607,7 @@ int train_run(const Config *cfg, const TrainOptions *opt, float *final_loss, Tsr
     for (int k = 0; k < tr.accum; k++) {  // gradients accumulate (+=) over the micro-batches
       if ((rc = next_batch(&tr, step, k))) goto fail;
       loss += model_forward(&tr.model, &tr.fb.b);
+      if (k == tr.accum - 1) zero_overlap_begin(&tr.zero, &tr.model.params);  // earlier ones still accumulate
       model_backward(&tr.model, &tr.fb.b);
     }
     // Each rank's loss and gradient are its share of the global batch's: the sums are the whole.

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/timer.h"
 
 // Replace a table buffer by a longer zero-padded copy (the collectives move
 // `size` equal shards, so the buffer is a whole number of them).
@@ -54,6 +55,7 @@ void zero_init(Zero *z, ParamTable *params, const Backend *be, CommGroup *dpsp, 
 
 void zero_free(Zero *z) {
   if (z->group && z->group->size > 1) be_free(z->be, z->g);
+  tsr_free(z->reqs);
   be_free(z->be, z->m);
   be_free(z->be, z->v);
   be_free(z->be, z->ema);
@@ -62,9 +64,60 @@ void zero_free(Zero *z) {
   memset(z, 0, sizeof *z);
 }
 
+void zero_set_overlap(Zero *z, size_t bucket_floats) {
+  const int usable = z->group->size > 1 && z->group->backend == COMM_BACKEND_MPI;
+  z->bucket = usable ? bucket_floats : 0;
+  if (!z->bucket) return;
+  // one bucket per hook call at most (each >= bucket floats), and the rest at the end
+  z->cap_reqs = (int)(z->padded / z->bucket) + 2;
+  z->reqs = tsr_calloc((size_t)z->cap_reqs, sizeof *z->reqs);
+}
+
+void zero_overlap_begin(Zero *z, const ParamTable *params) {
+  if (!z->bucket) return;
+  TSR_ASSERT(!z->active, "zero_overlap_begin twice before zero_reduce_grads (buckets of the first still in flight)");
+  z->active = 1, z->grad = params->grad, z->started = z->padded, z->nreqs = 0, z->first_open = 0;
+}
+
+// Start the reduce-scatter of grad[a, b): rank j gets the part inside its shard.
+static void start_bucket(Zero *z, size_t a, size_t b) {
+  const int p = z->group->size;
+  size_t counts[p];
+  for (int j = 0; j < p; j++) {
+    size_t lo = z->shard * (size_t)j, hi = lo + z->shard;
+    size_t x = a > lo ? a : lo, y = b < hi ? b : hi;
+    counts[j] = y > x ? y - x : 0;
+  }
+  float *recv = z->g + (a > z->lo && a < z->hi ? a - z->lo : 0);
+  TSR_ASSERT(z->nreqs < z->cap_reqs, "zero: more gradient buckets than expected (%d)", z->cap_reqs);
+  comm_ireduce_scatterv(z->group, z->grad + a, recv, counts, COMM_F32, &z->reqs[z->nreqs++]);
+  z->started = a;
+  z->buckets++;
+}
+
+void zero_grad_ready(void *zero, size_t from) {
+  Zero *z = zero;
+  if (!z->active) return;
+  if (z->started > from && z->started - from >= z->bucket) {
+    start_bucket(z, from, z->started);
+    z->buckets_early++;
+  }
+  while (z->first_open < z->nreqs && comm_test(&z->reqs[z->first_open])) z->first_open++;
+}
+
 void zero_reduce_grads(Zero *z, const ParamTable *params) {
   if (z->group->size == 1) return;
-  comm_reduce_scatter(z->group, params->grad, z->g, z->shard, COMM_F32);
+  double t0 = timer_now();
+  if (z->active) {
+    if (z->started > 0) start_bucket(z, 0, z->started);
+    for (int i = z->first_open; i < z->nreqs; i++) comm_wait(&z->reqs[i]);
+    z->active = 0;
+  } else {
+    comm_reduce_scatter(z->group, params->grad, z->g, z->shard, COMM_F32);
+    z->buckets++;
+  }
+  z->wait_s += timer_now() - t0;
+  z->reductions++;
 }
 
 static double sum_squares(const Zero *z, const float *x, size_t n) {

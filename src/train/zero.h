@@ -43,6 +43,16 @@ typedef struct {
   ZeroPiece *pieces; // the parameters' parts inside [lo, hi)
   int npieces;
   int step;          // AdamW updates done (bias correction)
+  // Overlap (zero_set_overlap): buckets of the gradient reduced during the backward.
+  size_t bucket;     // floats per bucket (0: no overlap, one reduce-scatter after the backward)
+  int active;        // between zero_overlap_begin and zero_reduce_grads
+  const float *grad; // the gradient buffer being reduced
+  size_t started;    // [started, padded) has been handed to reduce-scatters
+  CommRequest *reqs; // in flight, in start order
+  int nreqs, cap_reqs, first_open;  // first_open: the first request not yet seen complete
+  double wait_s;     // seconds this rank waited in gradient reduce-scatters (blocking call or final waits)
+  int reductions;    // zero_reduce_grads calls (wait_s / reductions: the mean per step)
+  long buckets, buckets_early;  // reduce-scatters started in all, and of them during the backward
 } Zero;
 
 // Pads params->data and ->grad to the sharded length (values kept), allocates
@@ -50,7 +60,22 @@ typedef struct {
 void zero_init(Zero *z, ParamTable *params, const Backend *be, CommGroup *dpsp, CommGroup *world, int tp_rank);
 void zero_free(Zero *z);
 // Sum the gradients over the group: this rank's shard of the sum lands in z->g.
+// With overlap: starts what the backward did not, and waits for every bucket.
 void zero_reduce_grads(Zero *z, const ParamTable *params);
+
+// ---- Overlap (parallel.bucket_mb, docs/parallel_train.md "Overlap").
+// Buckets of ~bucket_floats (0: off; a group of one rank or a NCCL group:
+// off). Per step: zero_overlap_begin before the backward of the last
+// micro-batch, with zero_grad_ready as the model's grad_ready hook (its ctx the
+// Zero). At each block boundary the gradients from `from` on are final: once
+// those not yet started make a bucket, their reduce-scatter starts (variable
+// blocks: each rank's part of the bucket that falls in its shard), and every
+// bucket in flight is progressed (MPI_Test; Open MPI has no progress thread).
+// The comm layer's ring sums each element in an order fixed by its owner, so z->g
+// gets the same bits as the blocking path; the bytes sent are the same too.
+void zero_set_overlap(Zero *z, size_t bucket_floats);
+void zero_overlap_begin(Zero *z, const ParamTable *params);
+void zero_grad_ready(void *zero, size_t from);
 // Global L2 norm of the summed gradient (every rank gets the same value).
 double zero_grad_norm(const Zero *z);
 // Clip (when norm > grad_clip > 0), AdamW on the shard, allgather the weights.

@@ -307,6 +307,108 @@ static void check_sendrecv(CommGroup *g) {
     }
 }
 
+// ---------------------------------------------------------------- non-blocking
+
+// Variable blocks, some empty: rank j keeps vr_count(j, scale) elements.
+static size_t vr_count(int j, size_t scale) { return (size_t)((j * 5 + 1) % 3) * scale; }
+
+// comm_ireduce_scatterv against the formula (sum over ranks), with comm_test
+// polled until done on odd sizes and comm_wait on even ones; bytes: every
+// block but this rank's.
+static void check_ireduce_scatterv(CommGroup *g) {
+  int p = g->size;
+  for (size_t k = 0; k < sizeof all_types / sizeof *all_types; k++)
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+      CommType t = all_types[k];
+      size_t scale = sizes[s], es = comm_type_size(t), counts[64], at = 0, mine = 0, total = 0;
+      for (int j = 0; j < p; j++) {
+        counts[j] = g_on_device ? scale : vr_count(j, scale);  // NCCL: equal blocks only
+        if (j == g->rank) mine = at;
+        at += counts[j];
+      }
+      total = at;
+      uint8_t *host = tsr_calloc(total + 1, es);
+      for (size_t i = 0; i < total; i++) set_elem(host, t, i, val(t, g->rank, i, 6));
+      void *send = work_alloc(total * es), *recv = work_alloc(counts[g->rank] * es + 1);
+      put(send, host, total * es);
+      comm_stats_reset(g);
+      CommRequest req;
+      comm_ireduce_scatterv(g, send, recv, counts, t, &req);
+      if (s % 2) {
+        while (!comm_test(&req)) {}
+      } else {
+        comm_wait(&req);
+      }
+      EXPECT(comm_test(&req) == 1, "ireduce_scatterv on group %s: comm_test after completion", g->name);
+      get(host, recv, counts[g->rank] * es, g);
+      CHECK_ELEMS("ireduce_scatterv", g, t, counts[g->rank], host, ({
+                    long acc = 0;
+                    for (int r = 0; r < p; r++) acc += val(t, r, mine + i, 6);
+                    acc;
+                  }));
+      CHECK_BYTES("ireduce_scatterv", g, COMM_STAT_REDUCE_SCATTER, (uint64_t)(total - counts[g->rank]) * es);
+      work_free(send), work_free(recv);
+      tsr_free(host);
+    }
+}
+
+// Floats whose sum depends on the order of addition (magnitudes 1e-3..1e3).
+static float ugly(int rank, size_t i) { return (float)((double)((rank * 7919 + (long)i * 104729) % 1000 - 500) * 1e-3 *
+                                                       (double)(1 << ((rank + i) % 21))); }
+
+// ZeRO's overlap relies on it: a buffer reduce-scattered in buckets (several in
+// flight at once, each rank's part of a bucket inside its own block) gives the
+// same bits as one blocking comm_reduce_scatter.
+static void check_bucketed_bits(CommGroup *g) {
+  if (g_on_device || g->size == 1) return;
+  const int p = g->size;
+  const size_t n = 1000, total = (size_t)p * n, cuts[] = {0, 1, 333, 999, 1000, 1001, 1700, total - 5, total};
+  const int ncuts = sizeof cuts / sizeof *cuts;
+  float *grad = tsr_calloc(total, sizeof(float)), *once = tsr_calloc(n, sizeof(float)),
+        *bucketed = tsr_calloc(n, sizeof(float));
+  for (size_t i = 0; i < total; i++) grad[i] = ugly(g->rank, i);
+  comm_reduce_scatter(g, grad, once, n, COMM_F32);
+  CommRequest req[16];
+  int nreq = 0;
+  for (int c = ncuts - 1; c > 0; c--) {  // from the end, as the backward finishes them
+    size_t a = cuts[c - 1] < total ? cuts[c - 1] : total, b = cuts[c] < total ? cuts[c] : total, counts[64];
+    if (a >= b) continue;
+    for (int j = 0; j < p; j++) {
+      size_t lo = n * (size_t)j, hi = lo + n, x = a > lo ? a : lo, y = b < hi ? b : hi;
+      counts[j] = y > x ? y - x : 0;
+    }
+    size_t lo = n * (size_t)g->rank;
+    comm_ireduce_scatterv(g, grad + a, bucketed + (a > lo && a < lo + n ? a - lo : 0), counts, COMM_F32, &req[nreq++]);
+    comm_test(&req[0]);
+  }
+  for (int i = nreq - 1; i >= 0; i--) comm_wait(&req[i]);
+  EXPECT(!memcmp(once, bucketed, n * sizeof(float)),
+         "bucketed reduce-scatter on group %s (rank %d of %d): not the bits of the blocking one", g->name, g->rank, p);
+  tsr_free(grad), tsr_free(once), tsr_free(bucketed);
+}
+
+static void check_iallgather(CommGroup *g) {
+  int p = g->size;
+  for (size_t k = 0; k < sizeof all_types / sizeof *all_types; k++)
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+      CommType t = all_types[k];
+      size_t n = sizes[s], es = comm_type_size(t);
+      uint8_t *host = tsr_calloc(p * n + 1, es);
+      for (size_t i = 0; i < n; i++) set_elem(host, t, i, val(t, g->rank, i, 7));
+      void *recv = work_alloc(p * n * es), *send = (char *)recv + g->rank * n * es;  // in place, as zero.c
+      put(send, host, n * es);
+      comm_stats_reset(g);
+      CommRequest req;
+      comm_iallgather(g, send, recv, n, t, &req);
+      while (!comm_test(&req)) {}
+      get(host, recv, p * n * es, g);
+      CHECK_ELEMS("iallgather", g, t, p * n, host, val(t, (int)(i / (n ? n : 1)), i % (n ? n : 1), 7));
+      CHECK_BYTES("iallgather", g, COMM_STAT_ALLGATHER, (uint64_t)(p - 1) * n * es);
+      work_free(recv);
+      tsr_free(host);
+    }
+}
+
 // The group's members, gathered over the group itself, are the world ranks
 // the layout formula says, in group-rank order.
 static void check_members(CommGroup *g, const int *want, int want_size, int want_rank) {
@@ -357,6 +459,9 @@ static void check_layout(int dp, int sp, int tp) {
     check_alltoallv(g);
     check_bcast(g);
     check_sendrecv(g);
+    check_ireduce_scatterv(g);
+    check_bucketed_bits(g);
+    check_iallgather(g);
     comm_barrier(g);
   }
   if (r == 0)
