@@ -122,6 +122,23 @@ $PY -c 'import sys; from PIL import Image; assert Image.open(sys.argv[1]).size =
 grep -q "frames 1 with extend" $tmp/r.log || fail "render item with frames 1 and extend not refused: $(cat $tmp/r.log)"
 echo "ok  render: a frames-1 item writes still.png + still.json; frames 1 with extend fails that item"
 
+# eval: an image item (scored for colour and shape, motion not) beside a video item
+printf 'name: t\nitems:\n  - {prompt: "a red circle stays still", colour: red, shape: circle, motion: still, mode: image}\n  - {prompt: "a red circle moves left", colour: red, shape: circle, motion: left}\n' >$tmp/suite.yaml
+$T eval --ckpt $ck --suite $tmp/suite.yaml --steps 2 --out $tmp/eval >$tmp/eval.log 2>&1 || fail "eval: $(tail -3 $tmp/eval.log)"
+$PY - $tmp/eval <<'PYEOF' || fail "eval of an image item (log: $tmp/eval.log)"
+import sys, json, os
+from PIL import Image
+d = sys.argv[1]
+r = json.load(open(d + "/eval.json"))
+img, vid = r["totals"]["image"], r["totals"]["single_object_t2v"]
+assert img["videos"] == 1 and vid["videos"] == 1, (img, vid)
+assert img["motion"] is None and vid["motion"] is not None, "motion scored for the image or not for the video"
+pngs = [f for f in os.listdir(d) if f.startswith("00_") and f.endswith(".png")]
+assert len(pngs) == 1 and Image.open(os.path.join(d, pngs[0])).size == (32, 32), pngs
+print("    eval.json totals: image", img, "\n    video", vid)
+PYEOF
+echo "ok  eval: an image item (PNG, colour and shape, motion unscored) beside a video item"
+
 # 4. bad input: one line, exit 2
 refuse() {  # DESCRIPTION COMMAND...: exit 2 and one error line (train prints its config on stdout first)
   local what=$1; shift

@@ -109,8 +109,11 @@ static void check_image(const GenArgs *a) {
   if ((n >= 4 && !strcasecmp(a->out + n - 4, ".jpg")) || (n >= 5 && !strcasecmp(a->out + n - 5, ".jpeg")))
     tsr_user_error("generate: --out %s: images are written as PNG (name it .png)", a->out);
   if (n && output_is_image(a->out) && a->frames != 1)
-    tsr_user_error("generate: --out %s is an image: expected --frames 1 (%s; a video is written as .mp4)", a->out,
-                   a->frames ? "got more" : "without --frames, the model window");
+  {
+    char got[64];
+    snprintf(got, sizeof got, a->frames ? "got %d" : "without --frames, the model window", a->frames);
+    tsr_user_error("generate: --out %s is an image: expected --frames 1 (%s; a video is written as .mp4)", a->out, got);
+  }
 }
 
 static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *defaults) {
