@@ -9,7 +9,7 @@
 #  2. a tiny model trains on image and video buckets together (data.buckets=all,
 #     a token budget: the image buckets get the bigger batches); a run stopped at
 #     a checkpoint and resumed prints the same losses bit for bit and ends with the
-#     same weights;
+#     same weights; sp=2 and tp=2 on 2 ranks give the one-rank losses;
 #  3. `generate --frames 1 --out x.png` writes a PNG of the asked size that PIL
 #     decodes, with the generation record in its iTXt chunk and beside it (no MP4,
 #     no sheet); `--out y.mp4` a one-frame MP4; a render item of frames 1 a PNG;
@@ -86,6 +86,22 @@ tail4=$(echo $full | cut -d' ' -f5-8)
 $PY tests/ckpt_compare.py $tmp/full/ckpt_8.h5 $tmp/split/ckpt_8.h5 --abs 0 --rel 0 >$tmp/cmp.log ||
   fail "resumed weights differ: $(tail -3 $tmp/cmp.log)"
 echo "ok  images and videos trained together; resumed at step 4: losses 5-8 and final weights bit for bit: $split"
+
+# the same 8 steps sequence-parallel (the image's 16 tokens split over 2 ranks) and tensor-parallel: the one-rank losses
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+for lay in "parallel.sp=2" "parallel.tp=2"; do
+  rm -rf $tmp/par
+  OMP_NUM_THREADS=1 timeout 120 mpirun --oversubscribe -np 2 $T train configs/train/tiny.yaml "${small[@]}" $lay \
+    train.steps=8 train.ckpt_every=0 train.out=$tmp/par >$tmp/par.log 2>&1 || fail "$lay: $(tail -3 $tmp/par.log)"
+  $PY - "$full" "$(losses $tmp/par/metrics.jsonl)" <<'EOF2' || fail "$lay: losses differ from one rank"
+import sys
+a, b = [list(map(float, x.split())) for x in sys.argv[1:3]]
+ok = len(a) == len(b) == 8 and all(abs(x - y) <= 1e-6 * abs(x) for x, y in zip(a, b))
+if not ok: print("    one rank:", a, "\n    2 ranks: ", b)
+sys.exit(0 if ok else 1)
+EOF2
+  echo "ok  $lay on image and video buckets: the one-rank losses (rel 1e-6)"
+done
 
 # 3. an image from text: PNG (any trained size), a one-frame MP4, a render item
 ck=$tmp/full/ckpt_8.h5
