@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -44,7 +45,8 @@ static void usage(void) {
   printf("usage: tessera generate --ckpt F --prompt P --out F.mp4 [options]\n"
          "  --frames T        frames to make (default: the model window; longer = window after window,\n"
          "                    at most 1024 windows and what memory holds); with an input video\n"
-         "                    (--extend, --first/--last videos) the new frames only (default: one window's)\n"
+         "                    (--extend, --first/--last videos) the new frames only (default: one window's);\n"
+         "                    1: an image from the prompt alone, --out F.png (or a one-frame .mp4)\n"
          "  --size HxW        frame size: any within the model's maximum, divisible by its patch (default: the\n"
          "                    maximum; a warning when the checkpoint never trained on the shape)\n"
          "  --steps N --cfg G --shift S --sampler euler|heun --seed N   (defaults from the checkpoint's sample config)\n"
@@ -94,6 +96,26 @@ static void check_edits(const GenArgs *a) {
     tsr_user_error("generate: --new-only drops the input video from the output; there is none (--extend, --first/--last)");
 }
 
+// --frames 1 is an image (docs/choices.md "Images"): from text alone, written
+// as a PNG (or a one-frame MP4); a .png is one frame.
+static void check_image(const GenArgs *a) {
+  const VideoRequest probe = {.frames = a->frames, .image = a->image, .extend = a->extend, .first = a->first,
+                              .last = a->last, .remix = a->remix, .loop = a->loop, .keyframe = a->keyframe};
+  const char *conflict = pipeline_image_conflict(&probe);
+  if (conflict)
+    tsr_user_error("generate: --frames 1 with --%s: one frame is an image, made from the prompt alone (the edits "
+                   "need a video)", conflict);
+  const size_t n = a->out && !a->prompts ? strlen(a->out) : 0;
+  if ((n >= 4 && !strcasecmp(a->out + n - 4, ".jpg")) || (n >= 5 && !strcasecmp(a->out + n - 5, ".jpeg")))
+    tsr_user_error("generate: --out %s: images are written as PNG (name it .png)", a->out);
+  if (n && output_is_image(a->out) && a->frames != 1)
+  {
+    char got[64];
+    snprintf(got, sizeof got, a->frames ? "got %d" : "without --frames, the model window", a->frames);
+    tsr_user_error("generate: --out %s is an image: expected --frames 1 (%s; a video is written as .mp4)", a->out, got);
+  }
+}
+
 static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *defaults) {
   for (int i = 1; i < argc; i++) {
     const char *k = argv[i];
@@ -141,6 +163,7 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
   }
   (void)defaults;
   check_edits(a);
+  check_image(a);
   if (a->last && !a->first)
     tsr_user_error("generate: --last needs --first (interpolation fills the frames between two images)");
 }
@@ -198,6 +221,11 @@ static void write_video(const OutputContext *oc, const VideoRequest *rq, const V
   WrittenVideo w;
   TsrErr err;
   if (pipeline_write(oc, rq, v, out, 0, 0, &w, &err) != 0) tsr_user_error("generate: %s", err.msg);
+  if (!w.paths.sheet[0]) {  // an image
+    printf("wrote %s (an image, %dx%d), %s in %.1fs\n", w.paths.mp4, v->H, v->W, w.paths.json, v->seconds);
+    fflush(stdout);
+    return;
+  }
   printf("wrote %s (%d frames %dx%d, upscaled x%d), %s, %s in %.1fs\n", w.paths.mp4, v->n, v->H, v->W,
          watch_upscale_factor(v->H, rq->upscale), w.paths.sheet, w.paths.json, v->seconds);
   fflush(stdout);
@@ -279,7 +307,7 @@ int cmd_generate(int argc, char **argv) {
     }
     char out[1100];
     if (a.prompts)
-      snprintf(out, sizeof out, "%s/%03d.mp4", a.out, i);
+      snprintf(out, sizeof out, "%s/%03d.%s", a.out, i, a.frames == 1 ? "png" : "mp4");
     else
       snprintf(out, sizeof out, "%s", a.out);
     if (gl.writer) write_video(&oc, &rq, &v, out);

@@ -129,8 +129,8 @@ static void parse_options(IngestOptions *o, int argc, char **argv) {
   if (!o->nsizes) tsr_user_error("data ingest: --size HxW (with --frames T) or --buckets TxHxW,... is required");
   if (lengths && sizes) tsr_user_error("data ingest: --buckets and --size: expected one of them");
   for (int k = 0; k < o->nsizes; k++)
-    if ((o->frames[k] ? o->frames[k] : o->T) % o->pt)
-      tsr_user_error("data ingest: %s %d: expected a multiple of the patch's t (%d, --patch %dx%dx%d)",
+    if ((o->frames[k] ? o->frames[k] : o->T) % o->pt && (o->frames[k] ? o->frames[k] : o->T) != 1)  // 1: images
+      tsr_user_error("data ingest: %s %d: expected a multiple of the patch's t (%d, --patch %dx%dx%d), or 1 (images)",
                      o->frames[k] ? "--buckets frames" : "--frames", o->frames[k] ? o->frames[k] : o->T, o->pt, o->pt,
                      o->ph, o->pw);
   for (int k = 0; k < o->nsizes; k++)

@@ -48,6 +48,7 @@ static int clip_pixels(const Corpus *c, const CorpusBucket *b, int i, float *pat
             int q = (int)v;
             q = q < 0 ? 0 : q > 255 ? 255 : q;
             int t = tt * c->pt + a, yy = hh * c->ph + y, xx = ww * c->pw + x;
+            if (t >= b->T) continue;  // an image's still patch: its first frame is the image
             px[(((size_t)t * b->H + yy) * b->W + xx) * C + ch] = (uint8_t)q;
           }
   }

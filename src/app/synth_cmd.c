@@ -21,7 +21,7 @@ static void usage(FILE *f) {
           "  --out FILE          corpus to write (required; written as FILE.tmp, then renamed)\n"
           "  --recipe FILE       YAML recipe (datasets/shapes.yaml); flags override it\n"
           "  --clips N           number of clips (10000)\n"
-          "  --frames T          frames per clip (16; a multiple of the patch's t)\n"
+          "  --frames T          frames per clip (16; a multiple of the patch's t, or 1: images of still objects)\n"
           "  --size HxW          frame size (32x32; multiples of the patch's h and w)\n"
           "  --seed S            RNG seed (0); clip i depends only on (S, i)\n"
           "  --patch TxHxW       spacetime patch (2x4x4)\n"
@@ -74,7 +74,7 @@ int data_cmd_synth(int argc, char **argv) {
     if (set == 0) tsr_user_error("data synth: unknown option '--%s' (see tessera data synth --help)", key);
   }
   if (!o.out[0]) tsr_user_error("data synth: --out FILE is required (the corpus.h5 to write)");
-  if (o.T % o.pt)
+  if (o.T % o.pt && o.T != 1)  // 1: images (a still temporal patch each; docs/choices.md "Images")
     tsr_user_error("data synth: %s %d: expected a multiple of the patch's t size %d (%s %dx%dx%d)", o.from_frames, o.T,
                    o.pt, o.from_patch, o.pt, o.ph, o.pw);
   if (o.H % o.ph || o.W % o.pw)

@@ -43,6 +43,11 @@
 
 #include "core/error.h"
 
+// A bucket of T = 1 holds images (docs/choices.md "Images"): with a temporal
+// patch pt > 1 each is stored as one still temporal patch (the frame pt
+// times), so its grid has t = 1 and its patch vectors are P long as any.
+static inline int corpus_grid_t(int T, int pt) { return T == 1 ? 1 : T / pt; }
+
 #define CORPUS_FORMAT "tessera-corpus"
 #define CORPUS_VERSION 2
 

@@ -310,11 +310,11 @@ static int open_bucket(Corpus *c, hid_t gb, const char *name, CorpusBucket *b, R
     return tsr_err(err, "%s: %s: expected a bucket group named TxHxW with sizes in [1, %d] (e.g. 16x32x32)", f, item,
                    CORPUS_MAX_DIM);
   const int T = v[0], H = v[1], W = v[2];
-  if (T % c->pt || H % c->ph || W % c->pw)
+  if ((T % c->pt && T != 1) || H % c->ph || W % c->pw)
     return tsr_err(err, "%s: %s: bucket size not divisible by the patch %dx%dx%d (/tokenizer attribute 'patch')", f,
                    item, c->pt, c->ph, c->pw);
   // Each factor is at most 65536 (dims) or 4096 (patch, channels): no int64 overflow.
-  const int64_t N = (int64_t)(T / c->pt) * (H / c->ph) * (W / c->pw), P = (int64_t)c->pt * c->ph * c->pw * c->channels;
+  const int64_t N = (int64_t)corpus_grid_t(T, c->pt) * (H / c->ph) * (W / c->pw), P = (int64_t)c->pt * c->ph * c->pw * c->channels;
   if (P > INT_MAX || N * P > CORPUS_MAX_CLIP_BYTES)
     return tsr_err(err, "%s: %s: a clip of N %lld tokens x P %lld values is more than the %lld bytes a clip may have", f,
                    item, (long long)N, (long long)P, (long long)CORPUS_MAX_CLIP_BYTES);

@@ -268,8 +268,8 @@ static int create_bucket(CorpusWriter *w, WBucket *b, TsrErr *err) {
 static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W, TsrErr *err) {
   WBucket *b = find_bucket(w, T, H, W);
   if (b) return b;
-  if (T <= 0 || H <= 0 || W <= 0 || T % w->pt || H % w->ph || W % w->pw) {
-    tsr_err(err, "%s: clip size %dx%dx%d (TxHxW): expected positive sizes divisible by the patch %dx%dx%d", w->path, T,
+  if (T <= 0 || H <= 0 || W <= 0 || (T % w->pt && T != 1) || H % w->ph || W % w->pw) {
+    tsr_err(err, "%s: clip size %dx%dx%d (TxHxW): expected positive sizes divisible by the patch %dx%dx%d (or T = 1)", w->path, T,
             H, W, w->pt, w->ph, w->pw);
     return NULL;
   }
@@ -280,7 +280,7 @@ static WBucket *get_bucket(CorpusWriter *w, int T, int H, int W, TsrErr *err) {
   b = &w->b[w->nb++];
   memset(b, 0, sizeof *b);
   b->T = T, b->H = H, b->W = W;
-  b->N = (T / w->pt) * (H / w->ph) * (W / w->pw);
+  b->N = corpus_grid_t(T, w->pt) * (H / w->ph) * (W / w->pw);
   b->P = w->pt * w->ph * w->pw * w->C;
   snprintf(b->name, sizeof b->name, "%dx%dx%d", T, H, W);
   if (create_bucket(w, b, err)) return NULL;
@@ -351,6 +351,12 @@ static int add_clip(CorpusWriter *w, int T, int H, int W, const CorpusClip *clip
     for (size_t i = 0; i < m; i++) h[i] = f32_to_f16(latent[i]);
     patchify(dst, (const uint8_t *)h, T, H, W, w->C, w->pt, w->ph, w->pw, 2);
     free(h);
+  } else if (T == 1 && w->pt > 1) {  // an image: one still temporal patch, the frame pt times
+    const size_t frame = (size_t)H * W * w->C;
+    uint8_t *still = xrealloc(NULL, frame * (size_t)w->pt);
+    for (int f = 0; f < w->pt; f++) memcpy(still + f * frame, clip->pixels, frame);
+    patchify(dst, still, w->pt, H, W, w->C, w->pt, w->ph, w->pw, 1);
+    free(still);
   } else {
     patchify(dst, clip->pixels, T, H, W, w->C, w->pt, w->ph, w->pw, 1);
   }

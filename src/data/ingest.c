@@ -94,12 +94,25 @@ static char **list_videos(const IngestOptions *o, int *count, int *ignored, TsrE
 
 static int bucket_frames(const IngestOptions *o, int k) { return o->frames[k] ? o->frames[k] : o->T; }
 
+// Images (docs/choices.md "Images") go to the 1-frame buckets and only there;
+// a video never becomes stills.
+static int is_image_file(const char *name) {
+  static const char *const ext[] = {".png", ".jpg", ".jpeg", ".webp", ".bmp"};
+  const size_t n = strlen(name);
+  for (size_t k = 0; k < sizeof ext / sizeof ext[0]; k++) {
+    const size_t e = strlen(ext[k]);
+    if (n > e && !strcasecmp(name + n - e, ext[k])) return 1;
+  }
+  return 0;
+}
+static int kind_of(const IngestOptions *o, int k, int image) { return (bucket_frames(o, k) == 1) == image; }
+
 // The longest bucket of size H x W whose length `avail` frames fill, -1 if none; *longest: the longest of that size.
-static int pick_length(const IngestOptions *o, int H, int W, int avail, int *longest) {
+static int pick_length(const IngestOptions *o, int H, int W, int avail, int image, int *longest) {
   int best = -1;
   *longest = 0;
   for (int k = 0; k < o->nsizes; k++) {
-    if (o->size[k][0] != H || o->size[k][1] != W) continue;
+    if (o->size[k][0] != H || o->size[k][1] != W || !kind_of(o, k, image)) continue;
     const int t = bucket_frames(o, k);
     if (t > *longest) *longest = t;
     if (t <= avail && (best < 0 || t > bucket_frames(o, best))) best = k;
@@ -108,11 +121,12 @@ static int pick_length(const IngestOptions *o, int H, int W, int avail, int *lon
 }
 
 // The bucket whose aspect ratio (W/H) is closest to the video's, on a log scale; ties: the first given.
-static int pick_bucket(const IngestOptions *o, int H, int W) {
+static int pick_bucket(const IngestOptions *o, int H, int W, int image) {
   double a = log((double)W / H);
-  int best = 0;
+  int best = -1;
   double bd = 1e30;
   for (int k = 0; k < o->nsizes; k++) {
+    if (!kind_of(o, k, image)) continue;
     double d = fabs(a - log((double)o->size[k][1] / o->size[k][0]));
     if (d < bd - 1e-12) bd = d, best = k;
   }
@@ -126,9 +140,16 @@ static int ingest_video(const IngestOptions *o, const char *name, const char *pa
   char msg[512], caption_buf[1024];
   // The bucket's size from the stream's frame size (frames are scaled while
   // decoding, video_read_fit); its length from the frames decoded.
-  int b = pick_bucket(o, vh, vw), longest;
+  const int image = is_image_file(name);
+  int b = pick_bucket(o, vh, vw, image), longest;
+  if (b < 0) {
+    log_warn("%s: skipped (%s): no %s bucket given", path, image ? "an image" : "a video",
+             image ? "1-frame (1xHxW)" : "video");
+    st->too_short++;
+    return 0;
+  }
   const int bh = o->size[b][0], bw = o->size[b][1];
-  pick_length(o, bh, bw, 0, &longest);
+  pick_length(o, bh, bw, 0, image, &longest);
   const int max_frames = K > 0 ? K * longest : 0;
   VideoFrames v;
   double td = timer_now();
@@ -141,8 +162,9 @@ static int ingest_video(const IngestOptions *o, const char *name, const char *pa
   }
   int shortest = INT_MAX;
   for (int k = 0; k < o->nsizes; k++)
-    if (o->size[k][0] == bh && o->size[k][1] == bw && bucket_frames(o, k) < shortest) shortest = bucket_frames(o, k);
-  if ((b = pick_length(o, bh, bw, v.T, &longest)) < 0) {
+    if (o->size[k][0] == bh && o->size[k][1] == bw && kind_of(o, k, image) && bucket_frames(o, k) < shortest)
+      shortest = bucket_frames(o, k);
+  if ((b = pick_length(o, bh, bw, v.T, image, &longest)) < 0) {
     log_warn("%s: skipped (too short): %d frames at %g fps, a clip needs %d", path, v.T, (double)o->fps, shortest);
     st->too_short++;
     video_frames_free(&v);

@@ -345,6 +345,8 @@ static void scene_attempt(SynthScene *s, uint64_t seed, uint32_t sample, uint32_
     o->size = pick(&d, 2);
     o->motion = pick(&d, 6);
   }
+  if (T == 1)  // an image (a one-frame clip) shows no motion: every object stays still (draws unchanged)
+    for (int i = 0; i < n; i++) s->obj[i].motion = M_STILL;
   int a = -1, b = -1;
   if (occlude) {
     a = pick(&d, n);

@@ -141,8 +141,8 @@ static int parse_item(Ctx *c, yaml_document_t *doc, const yaml_node_t *node, int
                 SYNTH_COLOURS[it->colour]);
   if (it->mode != EVAL_T2V && it->objects != 1)
     return fail(c, node, "%s: mode %s: conditioning scenes hold one object (objects: 1)", item, EVAL_MODES[it->mode]);
-  if (have_bg && (it->mode == EVAL_T2V || it->mode == EVAL_LOOP))
-    return fail(c, node, "%s: background: only for modes with an input scene (not t2v or loop)", item);
+  if (have_bg && (it->mode == EVAL_T2V || it->mode == EVAL_LOOP || it->mode == EVAL_IMAGE))
+    return fail(c, node, "%s: background: only for modes with an input scene (not t2v, loop or image)", item);
   if (it->from >= 0 && it->mode != EVAL_REMIX)
     return fail(c, node, "%s: from: the source colour of a remix (mode: remix)", item);
   if (it->from >= 0 && it->from == it->colour)

@@ -31,8 +31,9 @@ int eval_min_pixels(int H, int W);
 
 // ------------------------------------------------------------------ suite
 
-enum { EVAL_T2V, EVAL_I2V, EVAL_EXTEND, EVAL_BACKWARD, EVAL_LOOP, EVAL_CONNECT, EVAL_REMIX, EVAL_NMODES };
-// "t2v", "i2v", "extend", "backward", "loop", "connect", "remix" (the edits: eval_edit.c)
+enum { EVAL_T2V, EVAL_I2V, EVAL_EXTEND, EVAL_BACKWARD, EVAL_LOOP, EVAL_CONNECT, EVAL_REMIX, EVAL_IMAGE, EVAL_NMODES };
+// "t2v", "i2v", "extend", "backward", "loop", "connect", "remix" (the edits: eval_edit.c), "image" (a
+// one-frame video from text: colour and shape scored, no motion; docs/choices.md "Images")
 extern const char *const EVAL_MODES[EVAL_NMODES];
 // Motions by their short names: "left", "right", "up", "down", "still", "bounce".
 extern const char *const EVAL_MOTION_SHORT[6];

@@ -74,7 +74,8 @@ static void sum_totals(EvalReport *r) {
     const EvalItem *it = &suite->items[i];
     for (int k = 0; k < r->opt.seeds; k++) {
       const EvalScore *s = &r->scores[i * r->opt.seeds + k];
-      EvalTotals *by_mode[EVAL_NMODES] = {&r->single, &r->i2v, &r->ext, &r->back, &r->loop, &r->conn, &r->remix};
+      EvalTotals *by_mode[EVAL_NMODES] = {&r->single, &r->i2v, &r->ext, &r->back, &r->loop, &r->conn, &r->remix,
+                                            &r->image};
       EvalTotals *t = it->mode == EVAL_T2V && it->objects > 1 ? &r->two : by_mode[it->mode];
       totals_add(t, it, s);
       if (t == &r->single) r->confusion[it->motion][s->a.motion >= 0 ? s->a.motion : 6]++;
@@ -110,7 +111,7 @@ int eval_run(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, E
     const uint8_t *cond = NULL;
     int ncond = 0;
     EvalEdit edit = {0};
-    const int is_edit = it->mode >= EVAL_BACKWARD;
+    const int is_edit = it->mode >= EVAL_BACKWARD && it->mode <= EVAL_REMIX, image = it->mode == EVAL_IMAGE;
     if (is_edit) eval_edit_setup(it, T, mc->pt, H, W, clip, &edit);
     if (it->mode == EVAL_I2V || it->mode == EVAL_EXTEND) {  // the conditioning frames: the synth world's render of the item's scene
       SynthScene sc;
@@ -127,7 +128,7 @@ int eval_run(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, E
     for (int k = 0; k < o->seeds; k++) {
       const int v = i * o->seeds + k;
       VideoRequest rq = {.prompt = it->prompt, .what = what, .flag = "", .seed = r->base_seed + (uint64_t)k,
-                         .frames = ncond > 1 ? T - ncond : T, .keyframe = o->keyframe, .lead = cond, .nlead = ncond,
+                         .frames = image ? 1 : ncond > 1 ? T - ncond : T, .keyframe = o->keyframe, .lead = cond, .nlead = ncond,
                          .upscale = o->upscale};
       if (is_edit)  // the edit's inputs cut from its scene (eval_edit.c)
         rq = (VideoRequest){.prompt = it->prompt, .what = what, .flag = "", .seed = rq.seed, .frames = edit.frames,
@@ -137,7 +138,10 @@ int eval_run(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, E
                             .strength = edit.source ? EVAL_REMIX_STRENGTH : 0.0f, .loop = edit.loop,
                             .upscale = o->upscale};
       Video vid;
-      if (pipeline_generate(s, &r->so, &rq, &vid, err) != 0) {
+      // an image: the window of one frame (one still temporal patch), then the suite's again
+      int grc = image && infer_shape_flags(s, H, W, 1, "eval", err) ? -1 : pipeline_generate(s, &r->so, &rq, &vid, err);
+      if (image && infer_shape_flags(s, H, W, T, "eval", err)) grc = -1;
+      if (grc != 0) {
         rc = tsr_err_prefix(err, "eval: %s:%d: items[%d]: ", o->suite_path, it->line, i);
         break;
       }
@@ -145,9 +149,10 @@ int eval_run(InferSession *s, const EvalSuite *suite, const EvalRunOptions *o, E
       if (is_edit)
         eval_score_edit(it, vid.frames, vid.n, H, W, &edit, sc);
       else
-        eval_score_video(it, vid.frames, T, H, W, cond, ncond, sc);
+        eval_score_video(it, vid.frames, vid.n, H, W, cond, ncond, sc);
       sc->frames = vid.n;
-      snprintf(r->paths[v], sizeof r->paths[v], "%s/%02d_%s_s%llu.mp4", o->out, i, slug, (unsigned long long)rq.seed);
+      snprintf(r->paths[v], sizeof r->paths[v], "%s/%02d_%s_s%llu.%s", o->out, i, slug, (unsigned long long)rq.seed,
+               image ? "png" : "mp4");
       WrittenVideo w;
       const double secs = vid.seconds;
       rc = pipeline_write(&oc, &rq, &vid, r->paths[v], 0, 0, &w, err);
@@ -221,6 +226,7 @@ void eval_report_print(const EvalReport *r) {
   print_totals("loop", &r->loop);
   print_totals("connection of two videos", &r->conn);
   print_totals("long remix", &r->remix);
+  print_totals("image (one frame)", &r->image);
   int off = 0;
   for (int e = 0; e < 6; e++)
     for (int f = 0; f < 7; f++)
@@ -317,10 +323,11 @@ int eval_report_write_json(const EvalReport *r, const char *path, TsrErr *err) {
   }
   json_object_set_new(doc, "items", items);
   json_object_set_new(doc, "totals",
-                      json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "single_object_t2v", totals_json(&r->single),
+                      json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "single_object_t2v", totals_json(&r->single),
                                 "two_objects", totals_json(&r->two), "i2v", totals_json(&r->i2v), "extend",
                                 totals_json(&r->ext), "backward", totals_json(&r->back), "loop", totals_json(&r->loop),
-                                "connect", totals_json(&r->conn), "remix", totals_json(&r->remix)));
+                                "connect", totals_json(&r->conn), "remix", totals_json(&r->remix), "image",
+                                totals_json(&r->image)));
   json_t *counts = json_array();
   for (int e = 0; e < 6; e++) {
     json_t *row = json_array();

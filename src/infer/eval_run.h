@@ -44,6 +44,7 @@ typedef struct {
   double seconds;
   EvalTotals single, two, i2v, ext;  // single-object t2v, two objects, image-to-video, extension
   EvalTotals back, loop, conn, remix;  // the edits: backward extension, loop, connection, long remix
+  EvalTotals image;                    // images (one frame from text)
   int confusion[6][7];      // single-object t2v: expected motion x found (6: none)
 } EvalReport;
 

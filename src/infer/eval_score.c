@@ -10,7 +10,7 @@
 #include "infer/eval.h"
 
 
-const char *const EVAL_MODES[EVAL_NMODES] = {"t2v", "i2v", "extend", "backward", "loop", "connect", "remix"};
+const char *const EVAL_MODES[EVAL_NMODES] = {"t2v", "i2v", "extend", "backward", "loop", "connect", "remix", "image"};
 
 // Fill ratio of each shape in its axis-aligned bounding box (circle pi/4, square
 // 1, triangle 1/2) and in its bounding box rotated by 45 degrees (circle pi/4,
@@ -509,6 +509,7 @@ void eval_score_video(const EvalItem *it, const uint8_t *video, int T, int H, in
   s->shape = (float)(s->a.shape == it->shape);
   s->motion = (float)(s->a.motion == it->motion);
   s->consistency = s->a.consistency;
+  if (it->mode == EVAL_IMAGE) s->motion = s->consistency = -1.0f;  // one frame: nothing moves
   if (it->mode == EVAL_I2V && cond) {
     s->first_frame_mae = eval_frame_mad(video, cond, H, W);
     s->first_frame = (float)(s->first_frame_mae < EVAL_FIRST_FRAME_MAE);

@@ -56,7 +56,7 @@ static int plan_request(const ModelConfig *c, const GenerateRequest *r, Plan *p,
   const int T = c->frames, pt = c->pt;
   memset(p, 0, sizeof *p);
   p->overlap = r->overlap > 0 ? r->overlap : default_overlap(c);
-  if (p->overlap <= 0 || p->overlap >= T || p->overlap % pt)
+  if (T > pt && (p->overlap <= 0 || p->overlap >= T || p->overlap % pt))  // (one temporal patch, an image: no overlap)
     return FAIL("overlap %d: expected a multiple of the temporal patch %d below the window %d", p->overlap, pt, T);
   if (r->remix) {  // the whole source (or its first `frames`), window by window
     const int n = r->frames ? r->frames : r->nremix;

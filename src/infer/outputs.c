@@ -6,20 +6,29 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "media/c2pa.h"
+#include "media/image_io.h"
 #include "media/keys.h"
 #include "media/watermark.h"
 #include "media/video_io.h"
 #include "media/watch.h"
 
+int output_is_image(const char *path) {
+  const size_t n = strlen(path);
+  return n >= 4 && !strcasecmp(path + n - 4, ".png");
+}
+
 void output_paths(const char *mp4, OutputPaths *p) {
   size_t n = strlen(mp4);
-  int stem = (int)(n >= 4 && !strcmp(mp4 + n - 4, ".mp4") ? n - 4 : n);
+  const int image = output_is_image(mp4);
+  int stem = (int)(n >= 4 && (image || !strcmp(mp4 + n - 4, ".mp4")) ? n - 4 : n);
   snprintf(p->mp4, sizeof p->mp4, "%s", mp4);
-  snprintf(p->sheet, sizeof p->sheet, "%.*s.png", stem, mp4);
+  if (image) p->sheet[0] = 0;  // an image is its own sheet
+  else snprintf(p->sheet, sizeof p->sheet, "%.*s.png", stem, mp4);
   snprintf(p->json, sizeof p->json, "%.*s.json", stem, mp4);
 }
 
@@ -109,6 +118,32 @@ static int sign_mp4(const char *path, const char *json, size_t json_len, uint32_
   return 0;
 }
 
+// An image (docs/choices.md "Images"): the marked frame as a PNG at its own
+// size, the record in its iTXt chunk and beside it (OUT.json); no C2PA
+// manifest (tessera signs MP4s only).
+static int write_image(const OutputPaths *p, const uint8_t *marked, int H, int W, const char *json, size_t json_len,
+                       char *err, int errlen) {
+  const char *final[2] = {p->mp4, p->json};
+  char tmp[2][1100], why[600] = "";
+  for (int i = 0; i < 2; i++) snprintf(tmp[i], sizeof tmp[i], "%s.part", final[i]);
+  char *text = tsr_calloc(json_len + 1, 1);  // the record without its newline
+  memcpy(text, json, json_len);
+  for (size_t n = json_len; n && (text[n - 1] == '\n' || text[n - 1] == ' '); n--) text[n - 1] = 0;
+  int failed = -1;
+  if (png_write_rgb_text(tmp[0], marked, H, W, "tessera.generation", text, why, sizeof why) != 0) failed = 0;
+  tsr_free(text);
+  if (failed < 0 && write_text(tmp[1], json, json_len, why, sizeof why) != 0) failed = 1;
+  for (int i = 0; failed < 0 && i < 2; i++)
+    if (rename(tmp[i], final[i]) != 0) {
+      snprintf(why, sizeof why, "cannot rename %.200s into place: %s", tmp[i], strerror(errno));
+      failed = i;
+    }
+  if (failed < 0) return 0;
+  for (int i = 0; i < 2; i++) unlink(tmp[i]);
+  snprintf(err, (size_t)errlen, "%s: cannot write: %s", final[failed], why);
+  return -1;
+}
+
 int outputs_write(const OutputPaths *p, const uint8_t *video, int frames, int H, int W, int k, const char *json,
                   size_t json_len, char *err, int errlen) {
   const char *final[3] = {p->mp4, p->sheet, p->json};
@@ -128,6 +163,12 @@ int outputs_write(const OutputPaths *p, const uint8_t *video, int frames, int H,
   wm_key_from_env(&wk);
   uint32_t payload = wm_payload(json, json_len);
   wm_embed(&wk, payload, marked, frames, H, W, WM_AMP);
+  if (output_is_image(p->mp4)) {
+    TSR_ASSERT(frames == 1, "an image output of %d frames", frames);
+    int rc = write_image(p, marked, H, W, json, json_len, err, errlen);
+    tsr_free(marked);
+    return rc;
+  }
   uint8_t *big = watch_upscale(marked, frames, H, W, k);
   if (video_write_mp4(tmp[0], big, frames, H * k, W * k, 8.0f, why, sizeof why) != 0) failed = 0;
   tsr_free(big);

@@ -13,6 +13,10 @@ typedef struct {
   char mp4[1024], sheet[1024], json[1024];
 } OutputPaths;
 
+// Whether an output path names an image (.png, any case): a one-frame video
+// written as OUT.png (watermarked, its record in an iTXt chunk) and OUT.json,
+// no contact sheet (sheet ""), no C2PA manifest (docs/choices.md "Images").
+int output_is_image(const char *path);
 // OUT.mp4 -> OUT.png and OUT.json (a name without ".mp4" gets both suffixes added).
 void output_paths(const char *mp4, OutputPaths *p);
 // video [frames,H,W,3] at upscale factor k for the MP4; json: the record's

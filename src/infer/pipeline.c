@@ -89,8 +89,18 @@ static int load_inputs(const VideoRequest *rq, const ModelConfig *mc, GenerateRe
   return 0;
 }
 
+const char *pipeline_image_conflict(const VideoRequest *rq) {
+  if (rq->frames != 1) return NULL;
+  return rq->image ? "image" : rq->extend ? "extend" : rq->first ? "first" : rq->last ? "last" : rq->remix ? "remix"
+         : rq->loop ? "loop" : rq->keyframe ? "keyframe" : rq->lead || rq->tail || rq->source ? "an input video" : NULL;
+}
+
 int pipeline_generate(InferSession *s, const SamplerOptions *so, const VideoRequest *rq, Video *out, TsrErr *err) {
   memset(out, 0, sizeof *out);
+  const char *conflict = pipeline_image_conflict(rq);
+  if (conflict)
+    return tsr_err(err, "%sframes 1 with %s%s: one frame is an image, made from the prompt alone (the edits need a "
+                   "video)", rq->flag, rq->flag, conflict);
   const ModelConfig *mc = &s->pixels;  // a latent model: the video its latents decode to
   const int H = mc->height, W = mc->width;
   GenerateRequest r = {.frames = rq->frames, .sampler = *so, .remix_strength = rq->strength > 0 ? rq->strength : 0.7f,

@@ -50,6 +50,10 @@ typedef struct {
   double seconds;   // sampling time
 } Video;
 
+// frames 1 is an image (docs/choices.md "Images"), made from text alone: the
+// input or edit that contradicts it ("image", "extend", "loop", ...), or NULL.
+const char *pipeline_image_conflict(const VideoRequest *rq);
+
 // Reads and fits the request's inputs, checks it fits the model and memory,
 // and samples. so: pipeline_sampler's settings (its seed is replaced by the
 // request's). Every rank of a distributed generation calls it.

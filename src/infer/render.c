@@ -396,8 +396,9 @@ void render_item_key(const RenderItem *it, const RenderSettings *rs, char key[65
 }
 
 void render_output_path(const RenderItem *it, const char *dir, char *path, int len) {
-  if (it->id) snprintf(path, (size_t)len, "%s/%s.mp4", dir, it->id);
-  else snprintf(path, (size_t)len, "%s/item%05d.mp4", dir, it->index);
+  const char *ext = it->frames == 1 ? "png" : "mp4";  // one frame: an image (docs/choices.md "Images")
+  if (it->id) snprintf(path, (size_t)len, "%s/%s.%s", dir, it->id, ext);
+  else snprintf(path, (size_t)len, "%s/item%05d.%s", dir, it->index, ext);
 }
 
 int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs, const char *dir, RenderResult *res,

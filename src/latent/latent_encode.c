@@ -86,7 +86,9 @@ static int open_writer(Enc *e, TsrErr *err) {
 // Clip i of bucket b: pixels from the corpus, encoded to lat [T',H',W',Z].
 static int encode_clip(Enc *e, const CorpusBucket *b, int i, float *patches, float *clip, float *lat, TsrErr *err) {
   if (corpus_read_patches(&e->c, b, i, 0, b->N, patches, err)) return -1;
-  unpatchify(clip, patches, 1, b->T, b->H, b->W, e->c.channels, e->c.pt, e->c.ph, e->c.pw);
+  // an image bucket (T = 1) holds still temporal patches: unpatchified to pt frames, the first encoded
+  unpatchify(clip, patches, 1, corpus_grid_t(b->T, e->c.pt) * e->c.pt, b->H, b->W, e->c.channels, e->c.pt, e->c.ph,
+             e->c.pw);
   vae_encode(&e->v, clip, lat);
   return 0;
 }
@@ -145,7 +147,7 @@ static int encode_bucket(Enc *e, const CorpusBucket *b, TsrErr *err) {
   const size_t L = (size_t)t * h * w * Z;
   if (agree(vae_alloc(&e->v, 1, b->T, b->H, b->W, VAE_INFER, err))) return -1;
   float *patches = malloc(sizeof(float) * (size_t)b->N * b->P);
-  float *clip = malloc(sizeof(float) * (size_t)b->T * b->H * b->W * e->c.channels);
+  float *clip = malloc(sizeof(float) * (size_t)corpus_grid_t(b->T, e->c.pt) * e->c.pt * b->H * b->W * e->c.channels);
   float *mine = calloc((size_t)K * L, sizeof(float)), *all = malloc(sizeof(float) * (size_t)R * K * L);
   TSR_ASSERT(patches && clip && mine && all, "out of memory (a block of %d x %d latents)", R, K);
   float **meta = NULL, *fps = NULL;

@@ -22,6 +22,11 @@ static void png_on_error(png_structp png, png_const_charp msg) {
 static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
 
 int png_write_rgb(const char *path, const uint8_t *rgb, int H, int W, char *err, int errlen) {
+  return png_write_rgb_text(path, rgb, H, W, NULL, NULL, err, errlen);
+}
+
+int png_write_rgb_text(const char *path, const uint8_t *rgb, int H, int W, const char *key, const char *text, char *err,
+                       int errlen) {
   size_t n = strlen(path);
   // volatile: GCC's -Wclobbered (at -O1 with sanitizers) cannot see that tmp is
   // never changed after setjmp below.
@@ -45,6 +50,11 @@ int png_write_rgb(const char *path, const uint8_t *rgb, int H, int W, char *err,
   png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_set_compression_level(png, 6);
+  if (key) {  // iTXt: UTF-8, uncompressed (readable with any PNG tool)
+    png_text t = {.compression = PNG_ITXT_COMPRESSION_NONE, .key = (png_charp)key, .text = (png_charp)text,
+                  .itxt_length = strlen(text), .lang = (png_charp) "", .lang_key = (png_charp) ""};
+    png_set_text(png, info, &t, 1);
+  }
   rows = malloc((size_t)H * sizeof *rows);
   if (!rows) { snprintf(err, (size_t)errlen, "out of memory"); goto fail; }
   for (int y = 0; y < H; y++) rows[y] = (png_bytep)(rgb + (size_t)y * W * 3);

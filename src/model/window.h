@@ -8,6 +8,12 @@
 #include "core/config.h"
 #include "core/error.h"
 
+// An image is a one-frame video, T = 1 (docs/choices.md "Images"): with a
+// temporal patch pt > 1 it is one *still* temporal patch, the frame repeated
+// pt times (as an image input to generate and the image conditioning modes of
+// training are), so its grid has t = 1 and its ModelConfig's window is pt
+// frames (the first of which generation returns).
+int model_grid_t(const ModelConfig *m, int T);  // T == 1 ? 1 : T / pt
 // 0 if T x H x W is a shape the model can make (positive, divisible by the
 // patch, within frames x height x width, tokens divisible by `sp`), else -1
 // with one line naming the shape and why.

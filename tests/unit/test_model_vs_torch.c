@@ -129,6 +129,11 @@ int main(void) {
   check_case_at("build/model_case_16x32.h5", &wide, &at, 2, 0.3f);
   MUST(model_config_at(&wide, 4, 32, 16, &at, &tl_err));
   check_case_at("build/model_case_32x16.h5", &wide, &at, 2, 0.3f);
+  // An image (docs/choices.md "Images"): T = 1 is one still temporal patch, grid 1x4x4 (t = 1).
+  MUST(model_config_at(&wide, 1, 16, 16, &at, &tl_err));
+  EXPECT(at.grid_t == 1 && at.frames == wide.pt && at.tokens == 16, "image config: grid_t %d frames %d tokens %d",
+         at.grid_t, at.frames, at.tokens);
+  check_case_at("build/model_case_image.h5", &wide, &at, 2, 0.3f);
   // The tiny model at its real shapes (512 tokens: several attention tiles).
   Config tiny;
   MUST(config_load(&tiny, "configs/model/tiny.yaml", 0, NULL, &tl_err));
