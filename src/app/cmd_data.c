@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "app/app_error.h"
 #include "app/commands.h"
+#include "core/error.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -39,5 +40,5 @@ int cmd_data(int argc, char **argv) {
   if (!strcmp(sub, "recaption")) return data_cmd_recaption(argc - 1, argv + 1);
   if (!strcmp(sub, "inspect")) return data_cmd_inspect(argc - 1, argv + 1);
   if (!strcmp(sub, "encode")) return data_cmd_encode(argc - 1, argv + 1);
-  tsr_user_error("unknown data command '%s' (expected synth, ingest, recaption, inspect or encode; see tessera data --help)", sub);
+  app_user_error("unknown data command '%s' (expected synth, ingest, recaption, inspect or encode; see tessera data --help)", sub);
 }

@@ -38,8 +38,8 @@ int data_cmd_encode(int argc, char **argv) {
     }
     if (!strncmp(a, "--", 2)) {
       if (strcmp(a, "--vae") && strcmp(a, "--out") && strcmp(a, "--patch") && strcmp(a, "--per-rank"))
-        tsr_user_error("data encode: unknown option '%s' (see tessera data encode --help)", a);
-      if (i + 1 >= argc || !argv[i + 1][0]) tsr_user_error("data encode: %s: expected a value after it", a);
+        app_user_error("data encode: unknown option '%s' (see tessera data encode --help)", a);
+      if (i + 1 >= argc || !argv[i + 1][0]) app_user_error("data encode: %s: expected a value after it", a);
       const char *v = argv[++i];
       if (!strcmp(a, "--vae")) o.vae = v;
       else if (!strcmp(a, "--out")) o.out = v;
@@ -47,11 +47,11 @@ int data_cmd_encode(int argc, char **argv) {
       else {
         int d[3];
         if (parse_dims(v, 3, d) || d[0] < 1 || d[1] < 1 || d[2] < 1 || d[0] > 64 || d[1] > 64 || d[2] > 64)
-          tsr_user_error("data encode: --patch: expected TxHxW with sizes in [1, 64] (e.g. 1x2x2), got '%s'", v);
+          app_user_error("data encode: --patch: expected TxHxW with sizes in [1, 64] (e.g. 1x2x2), got '%s'", v);
         o.pt = d[0], o.ph = d[1], o.pw = d[2];
       }
     } else if (o.in) {
-      tsr_user_error("data encode: unexpected argument '%s' (one corpus at a time)", a);
+      app_user_error("data encode: unexpected argument '%s' (one corpus at a time)", a);
     } else {
       o.in = a;
     }

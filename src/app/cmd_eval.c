@@ -43,7 +43,7 @@ static int parse_int(const char *flag, const char *v, int lo, int hi) {
   char *end;
   long x = strtol(v, &end, 10);
   if (!*v || *end || x < lo || x > hi)
-    tsr_user_error("eval: %s: expected an integer in [%d, %d], got '%s'", flag, lo, hi, v);
+    app_user_error("eval: %s: expected an integer in [%d, %d], got '%s'", flag, lo, hi, v);
   return (int)x;
 }
 
@@ -63,7 +63,7 @@ static void parse(EvalArgs *a, int argc, char **argv) {
       continue;
     }
     if (device_flag(&a->dev, "eval", argc, argv, &i)) continue;
-    if (i + 1 >= argc) tsr_user_error("eval: %s: expected a value after it", k);
+    if (i + 1 >= argc) app_user_error("eval: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt"))
       a->ckpt = v;
@@ -89,10 +89,10 @@ static void parse(EvalArgs *a, int argc, char **argv) {
       char *end;
       float x = strtof(v, &end);
       if (!*v || *end || !isfinite(x) || x < 0.0f || x > 100.0f)
-        tsr_user_error("eval: --cfg: expected a number in [0, 100], got '%s'", v);
+        app_user_error("eval: --cfg: expected a number in [0, 100], got '%s'", v);
       a->cfg = x;
     } else
-      tsr_user_error("eval: unknown option '%s' (see tessera eval --help)", k);
+      app_user_error("eval: unknown option '%s' (see tessera eval --help)", k);
   }
 }
 

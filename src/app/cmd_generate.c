@@ -84,16 +84,16 @@ static void usage(void) {
 // Edits that contradict each other (the library checks lengths and sizes).
 static void check_edits(const GenArgs *a) {
   if (a->backward && !a->extend)
-    tsr_user_error("generate: --backward needs --extend VIDEO (it makes what came before that video)");
+    app_user_error("generate: --backward needs --extend VIDEO (it makes what came before that video)");
   if (a->loop && (a->last || a->first || a->extend || a->remix || a->keyframe))
-    tsr_user_error("generate: --loop with %s: a loop's end leads into its own start, so it takes no other ends "
+    app_user_error("generate: --loop with %s: a loop's end leads into its own start, so it takes no other ends "
                    "(only --image to start from)",
                    a->last ? "--last" : a->first ? "--first" : a->extend ? "--extend" : a->remix ? "--remix" : "--keyframe");
   if (a->remix && (a->image || a->extend || a->first))
-    tsr_user_error("generate: --remix with %s: a remix redoes every frame of its video; give the frames one way",
+    app_user_error("generate: --remix with %s: a remix redoes every frame of its video; give the frames one way",
                    a->image ? "--image" : a->extend ? "--extend" : "--first");
   if (a->new_only && !a->extend && !a->first)
-    tsr_user_error("generate: --new-only drops the input video from the output; there is none (--extend, --first/--last)");
+    app_user_error("generate: --new-only drops the input video from the output; there is none (--extend, --first/--last)");
 }
 
 // --frames 1 is an image (docs/choices.md "Images"): from text alone, written
@@ -103,16 +103,16 @@ static void check_image(const GenArgs *a) {
                               .last = a->last, .remix = a->remix, .loop = a->loop, .keyframe = a->keyframe};
   const char *conflict = pipeline_image_conflict(&probe);
   if (conflict)
-    tsr_user_error("generate: --frames 1 with --%s: one frame is an image, made from the prompt alone (the edits "
+    app_user_error("generate: --frames 1 with --%s: one frame is an image, made from the prompt alone (the edits "
                    "need a video)", conflict);
   const size_t n = a->out && !a->prompts ? strlen(a->out) : 0;
   if ((n >= 4 && !strcasecmp(a->out + n - 4, ".jpg")) || (n >= 5 && !strcasecmp(a->out + n - 5, ".jpeg")))
-    tsr_user_error("generate: --out %s: images are written as PNG (name it .png)", a->out);
+    app_user_error("generate: --out %s: images are written as PNG (name it .png)", a->out);
   if (n && output_is_image(a->out) && a->frames != 1)
   {
     char got[64];
     snprintf(got, sizeof got, a->frames ? "got %d" : "without --frames, the model window", a->frames);
-    tsr_user_error("generate: --out %s is an image: expected --frames 1 (%s; a video is written as .mp4)", a->out, got);
+    app_user_error("generate: --out %s is an image: expected --frames 1 (%s; a video is written as .mp4)", a->out, got);
   }
 }
 
@@ -130,7 +130,7 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     if (!strcmp(k, "--loop")) { a->loop = 1; continue; }
     if (!strcmp(k, "--new-only")) { a->new_only = 1; continue; }
     if (device_flag(&a->dev, "generate", argc, argv, &i)) continue;
-    if (i + 1 >= argc) tsr_user_error("generate: %s: expected a value after it", k);
+    if (i + 1 >= argc) app_user_error("generate: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
     else if (!strcmp(k, "--policy")) a->policy = v;
@@ -148,7 +148,7 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     else if (!strcmp(k, "--sampler")) a->sampler = v;
     else if (!strcmp(k, "--size")) {
       int hw[2];
-      if (parse_dims(v, 2, hw)) tsr_user_error("generate: --size: expected HxW (e.g. 32x48), got '%s'", v);
+      if (parse_dims(v, 2, hw)) app_user_error("generate: --size: expected HxW (e.g. 32x48), got '%s'", v);
       a->size = v, a->height = hw[0], a->width = hw[1];
     }
     else if (!strcmp(k, "--frames")) a->frames = parse_flag_int("generate", k, v, 1, 100000);
@@ -159,13 +159,13 @@ static void parse(GenArgs *a, int argc, char **argv, const SampleConfig *default
     else if (!strcmp(k, "--cfg")) a->cfg = parse_flag_float("generate", k, v, 0.0f, 100.0f);
     else if (!strcmp(k, "--shift")) a->shift = parse_flag_float("generate", k, v, 0.01f, 100.0f);
     else if (!strcmp(k, "--strength")) a->strength = parse_flag_float("generate", k, v, 0.01f, 1.0f);
-    else tsr_user_error("generate: unknown option '%s' (see tessera generate --help)", k);
+    else app_user_error("generate: unknown option '%s' (see tessera generate --help)", k);
   }
   (void)defaults;
   check_edits(a);
   check_image(a);
   if (a->last && !a->first)
-    tsr_user_error("generate: --last needs --first (interpolation fills the frames between two images)");
+    app_user_error("generate: --last needs --first (interpolation fills the frames between two images)");
 }
 
 static void progress(int i, int n, void *ctx) {
@@ -179,23 +179,23 @@ static int read_prompts(const GenArgs *a, char ***out) {
   int at;
   if (!a->prompts) {
     if (text_check(a->prompt, strlen(a->prompt), &at, why, sizeof why))
-      tsr_user_error("generate: --prompt: %s (a prompt is UTF-8 text)", why);
+      app_user_error("generate: --prompt: %s (a prompt is UTF-8 text)", why);
     *out = tsr_calloc(1, sizeof(char *));
     (*out)[0] = strdup(a->prompt);
     return 1;
   }
   FILE *f = fopen(a->prompts, "r");
-  if (!f) tsr_user_error("generate: --prompts %s: cannot open: %s", a->prompts, strerror(errno));
+  if (!f) app_user_error("generate: --prompts %s: cannot open: %s", a->prompts, strerror(errno));
   int n = 0, cap = 16;
   char **v = tsr_calloc((size_t)cap, sizeof(char *)), *line = NULL;
   size_t linecap = 0;
   ssize_t got;
   for (int lineno = 1; (got = getline(&line, &linecap, f)) > 0; lineno++) {
     if (text_check(line, (size_t)got, &at, why, sizeof why))
-      tsr_user_error("generate: --prompts %s:%d: %s (a prompt list is UTF-8 text)", a->prompts, lineno, why);
+      app_user_error("generate: --prompts %s:%d: %s (a prompt list is UTF-8 text)", a->prompts, lineno, why);
     size_t len = strcspn(line, "\r\n");
     if (len > MAX_PROMPT)
-      tsr_user_error("generate: --prompts %s:%d: longer than %d characters", a->prompts, lineno, MAX_PROMPT);
+      app_user_error("generate: --prompts %s:%d: longer than %d characters", a->prompts, lineno, MAX_PROMPT);
     line[len] = 0;
     const char *p = line + strspn(line, " \t");
     if (!*p || *p == '#') continue;
@@ -207,10 +207,10 @@ static int read_prompts(const GenArgs *a, char ***out) {
     }
     v[n++] = strdup(p);
   }
-  if (ferror(f)) tsr_user_error("generate: --prompts %s: cannot read: %s", a->prompts, strerror(errno));
+  if (ferror(f)) app_user_error("generate: --prompts %s: cannot read: %s", a->prompts, strerror(errno));
   free(line);
   fclose(f);
-  if (n == 0) tsr_user_error("generate: --prompts %s: no prompt in it (one per line)", a->prompts);
+  if (n == 0) app_user_error("generate: --prompts %s: no prompt in it (one per line)", a->prompts);
   *out = v;
   return n;
 }
@@ -247,8 +247,8 @@ int cmd_generate(int argc, char **argv) {
   }
   parse(&a, argc, argv, NULL);
   if (!a.ckpt || !(a.prompt || a.prompts) || !a.out)
-    tsr_user_error("generate: --ckpt, --prompt (or --prompts) and --out are required");
-  if (a.prompt && a.prompts) tsr_user_error("generate: use one of --prompt and --prompts");
+    app_user_error("generate: --ckpt, --prompt (or --prompts) and --out are required");
+  if (a.prompt && a.prompts) app_user_error("generate: use one of --prompt and --prompts");
   GenLayout gl;
   TsrErr lerr;
   if (gen_layout_init(&gl, a.sp, a.ring, a.tp, a.cfg_parallel, "generate", &lerr)) app_fail(&lerr);
@@ -267,16 +267,16 @@ int cmd_generate(int argc, char **argv) {
   const SamplerFlags flags = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler, .seed = a.seed};
   SamplerOptions so;
   const char *sampler;
-  if (pipeline_sampler(&ses, &flags, "generate", &so, &sampler, &err)) tsr_user_error("%s", err.msg);
+  if (pipeline_sampler(&ses, &flags, "generate", &so, &sampler, &err)) app_user_error("%s", err.msg);
   so.progress = comm_world_rank() == 0 ? progress : NULL, so.cfg_group = gen_cfg_group(&gl);
   if (gl.cfg == 2 && so.cfg == 1.0f)
     app_fail(&(TsrErr){TSR_EXIT_USER, "generate: --cfg-parallel needs classifier-free guidance (--cfg other than 1)"});
   double t_start = timer_now();
   so.progress_ctx = &t_start;
   Model *m = &ses.model;
-  if (!!a.image + !!a.extend + !!a.first > 1) tsr_user_error("generate: use one of --image, --extend, --first");
+  if (!!a.image + !!a.extend + !!a.first > 1) app_user_error("generate: use one of --image, --extend, --first");
   if (a.keyframe && (a.image || a.extend || a.first || a.last || a.remix))
-    tsr_user_error("generate: --keyframe is for text-to-video; --image, --extend, --first, --last and --remix give the frames");
+    app_user_error("generate: --keyframe is for text-to-video; --image, --extend, --first, --last and --remix give the frames");
   VideoRequest rq = {.what = a.prompts ? a.prompts : "--prompt", .flag = "--", .frames = a.frames,
                      .image = a.image, .extend = a.extend, .first = a.first, .last = a.last, .remix = a.remix,
                      .strength = a.strength, .extend_frames = a.extend_frames, .keyframe = a.keyframe,

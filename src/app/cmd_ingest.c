@@ -47,7 +47,7 @@ static void parse_options(IngestOptions *o, int argc, char **argv) {
       exit(0);
     }
     if (strncmp(a, "--", 2))
-      tsr_user_error("data ingest: unexpected argument '%s' (options start with --; see tessera data ingest --help)", a);
+      app_user_error("data ingest: unexpected argument '%s' (options start with --; see tessera data ingest --help)", a);
     char key[64];
     const char *v;
     const char *eq = strchr(a, '=');
@@ -56,30 +56,30 @@ static void parse_options(IngestOptions *o, int argc, char **argv) {
       v = eq + 1;
     } else {
       snprintf(key, sizeof key, "%s", a);
-      if (i + 1 >= argc) tsr_user_error("data ingest: %s: expected a value after it", key);
+      if (i + 1 >= argc) app_user_error("data ingest: %s: expected a value after it", key);
       v = argv[++i];
     }
     long n;
     if (!strcmp(key, "--videos")) {
-      if (!*v) tsr_user_error("data ingest: --videos: expected a directory");
+      if (!*v) app_user_error("data ingest: --videos: expected a directory");
       o->videos = v;
     } else if (!strcmp(key, "--captions")) {
-      if (!*v) tsr_user_error("data ingest: --captions: expected a JSONL file");
+      if (!*v) app_user_error("data ingest: --captions: expected a JSONL file");
       o->captions = v;
     } else if (!strcmp(key, "--out")) {
-      if (!*v) tsr_user_error("data ingest: --out: expected a file name");
+      if (!*v) app_user_error("data ingest: --out: expected a file name");
       o->out = v;
     } else if (!strcmp(key, "--frames")) {
-      if (parse_long(v, 1, 4096, &n)) tsr_user_error("data ingest: --frames '%s': expected an integer in 1..4096", v);
+      if (parse_long(v, 1, 4096, &n)) app_user_error("data ingest: --frames '%s': expected an integer in 1..4096", v);
       o->T = (int)n;
     } else if (!strcmp(key, "--size")) {
       int d[2];
       if (parse_dims(v, 2, d) || d[0] > 8192 || d[1] > 8192)
-        tsr_user_error("data ingest: --size '%s': expected HxW with H and W in 1..8192 (e.g. 32x32)", v);
+        app_user_error("data ingest: --size '%s': expected HxW with H and W in 1..8192 (e.g. 32x32)", v);
       int dup = 0;
       for (int k = 0; k < o->nsizes; k++) dup |= o->size[k][0] == d[0] && o->size[k][1] == d[1];
       if (dup) continue;
-      if (o->nsizes == INGEST_MAX_SIZES) tsr_user_error("data ingest: --size '%s': at most %d sizes", v, INGEST_MAX_SIZES);
+      if (o->nsizes == INGEST_MAX_SIZES) app_user_error("data ingest: --size '%s': at most %d sizes", v, INGEST_MAX_SIZES);
       o->size[o->nsizes][0] = d[0];
       o->size[o->nsizes][1] = d[1];
       o->nsizes++;
@@ -89,12 +89,12 @@ static void parse_options(IngestOptions *o, int argc, char **argv) {
       for (char *save = NULL, *it = strtok_r(spec, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
         int d[3];
         if (parse_dims(it, 3, d) || d[0] > 4096 || d[1] > 8192 || d[2] > 8192)
-          tsr_user_error("data ingest: --buckets '%s': item '%s': expected TxHxW (frames x height x width, e.g. "
+          app_user_error("data ingest: --buckets '%s': item '%s': expected TxHxW (frames x height x width, e.g. "
                          "8x16x32)", v, it);
-        if (o->nsizes == INGEST_MAX_SIZES) tsr_user_error("data ingest: --buckets '%s': at most %d buckets", v, INGEST_MAX_SIZES);
+        if (o->nsizes == INGEST_MAX_SIZES) app_user_error("data ingest: --buckets '%s': at most %d buckets", v, INGEST_MAX_SIZES);
         for (int k = 0; k < o->nsizes; k++)
           if (o->frames[k] == d[0] && o->size[k][0] == d[1] && o->size[k][1] == d[2])
-            tsr_user_error("data ingest: --buckets '%s': bucket %s given twice", v, it);
+            app_user_error("data ingest: --buckets '%s': bucket %s given twice", v, it);
         o->frames[o->nsizes] = d[0], o->size[o->nsizes][0] = d[1], o->size[o->nsizes][1] = d[2];
         o->nsizes++;
       }
@@ -103,39 +103,39 @@ static void parse_options(IngestOptions *o, int argc, char **argv) {
       errno = 0;
       float f = strtof(v, &end);
       if (errno || end == v || *end || !(f > 0.0f && f <= 1000.0f))
-        tsr_user_error("data ingest: --fps '%s': expected a number in (0, 1000]", v);
+        app_user_error("data ingest: --fps '%s': expected a number in (0, 1000]", v);
       o->fps = f;
     } else if (!strcmp(key, "--patch")) {
       int d[3];
       if (parse_dims(v, 3, d) || d[0] > 64 || d[1] > 64 || d[2] > 64)
-        tsr_user_error("data ingest: --patch '%s': expected TxHxW with each in 1..64 (e.g. 2x4x4)", v);
+        app_user_error("data ingest: --patch '%s': expected TxHxW with each in 1..64 (e.g. 2x4x4)", v);
       o->pt = d[0], o->ph = d[1], o->pw = d[2];
     } else if (!strcmp(key, "--text-length")) {
-      if (parse_long(v, 2, 4096, &n)) tsr_user_error("data ingest: --text-length '%s': expected an integer in 2..4096", v);
+      if (parse_long(v, 2, 4096, &n)) app_user_error("data ingest: --text-length '%s': expected an integer in 2..4096", v);
       o->text_length = (int)n;
     } else if (!strcmp(key, "--clips-per-video")) {
       if (parse_long(v, 0, 1 << 20, &n))
-        tsr_user_error("data ingest: --clips-per-video '%s': expected an integer >= 0 (0 = all)", v);
+        app_user_error("data ingest: --clips-per-video '%s': expected an integer >= 0 (0 = all)", v);
       o->clips_per_video = (int)n;
     } else {
-      tsr_user_error("data ingest: unknown option '%s' (see tessera data ingest --help)", key);
+      app_user_error("data ingest: unknown option '%s' (see tessera data ingest --help)", key);
     }
   }
-  if (!o->videos) tsr_user_error("data ingest: --videos DIR is required");
-  if (!o->out) tsr_user_error("data ingest: --out FILE is required");
+  if (!o->videos) app_user_error("data ingest: --videos DIR is required");
+  if (!o->out) app_user_error("data ingest: --out FILE is required");
   int lengths = 0, sizes = 0;  // --buckets items carry their own frames; --size ones take --frames
   for (int k = 0; k < o->nsizes; k++) lengths += o->frames[k] > 0, sizes += o->frames[k] == 0;
-  if (!o->T && sizes) tsr_user_error("data ingest: --frames T is required with --size");
-  if (!o->nsizes) tsr_user_error("data ingest: --size HxW (with --frames T) or --buckets TxHxW,... is required");
-  if (lengths && sizes) tsr_user_error("data ingest: --buckets and --size: expected one of them");
+  if (!o->T && sizes) app_user_error("data ingest: --frames T is required with --size");
+  if (!o->nsizes) app_user_error("data ingest: --size HxW (with --frames T) or --buckets TxHxW,... is required");
+  if (lengths && sizes) app_user_error("data ingest: --buckets and --size: expected one of them");
   for (int k = 0; k < o->nsizes; k++)
     if ((o->frames[k] ? o->frames[k] : o->T) % o->pt && (o->frames[k] ? o->frames[k] : o->T) != 1)  // 1: images
-      tsr_user_error("data ingest: %s %d: expected a multiple of the patch's t (%d, --patch %dx%dx%d), or 1 (images)",
+      app_user_error("data ingest: %s %d: expected a multiple of the patch's t (%d, --patch %dx%dx%d), or 1 (images)",
                      o->frames[k] ? "--buckets frames" : "--frames", o->frames[k] ? o->frames[k] : o->T, o->pt, o->pt,
                      o->ph, o->pw);
   for (int k = 0; k < o->nsizes; k++)
     if (o->size[k][0] % o->ph || o->size[k][1] % o->pw)
-      tsr_user_error("data ingest: %s %dx%d: expected H and W multiples of the patch's h and w (%d, %d; --patch %dx%dx%d)",
+      app_user_error("data ingest: %s %dx%d: expected H and W multiples of the patch's h and w (%d, %d; --patch %dx%dx%d)",
                      o->frames[k] ? "--buckets size" : "--size", o->size[k][0], o->size[k][1], o->ph, o->pw, o->pt,
                      o->ph, o->pw);
 }

@@ -75,25 +75,25 @@ static void parse(RenderArgs *a, int argc, char **argv) {
     if (!strcmp(k, "--raw")) { a->use_ema = 0; continue; }
     if (!strcmp(k, "--cfg-parallel")) { a->cfg_parallel = 1; continue; }
     if (k[0] != '-') {
-      if (a->prompts) tsr_user_error("render: one prompt list expected, got '%s' and '%s'", a->prompts, k);
+      if (a->prompts) app_user_error("render: one prompt list expected, got '%s' and '%s'", a->prompts, k);
       a->prompts = k;
       continue;
     }
     if (device_flag(&a->dev, "render", argc, argv, &i)) continue;
-    if (i + 1 >= argc) tsr_user_error("render: %s: expected a value after it", k);
+    if (i + 1 >= argc) app_user_error("render: %s: expected a value after it", k);
     const char *v = argv[++i];
     if (!strcmp(k, "--ckpt")) a->ckpt = v;
     else if (!strcmp(k, "--policy")) a->policy = v;
     else if (!strcmp(k, "--out")) a->out = v;
     else if (!strcmp(k, "--status")) a->status_dir = v;
     else if (!strcmp(k, "--sampler")) {
-      if (strcmp(v, "euler") && strcmp(v, "heun")) tsr_user_error("render: --sampler: expected euler or heun, got '%s'", v);
+      if (strcmp(v, "euler") && strcmp(v, "heun")) app_user_error("render: --sampler: expected euler or heun, got '%s'", v);
       a->sampler = v;
     } else if (!strcmp(k, "--shard")) {
       char tail;
       if (sscanf(v, "%d/%d%c", &a->shard, &a->shards, &tail) != 2 || a->shards < 1 || a->shard < 0 ||
           a->shard >= a->shards || a->shards > MANIFEST_MAX_SHARDS)
-        tsr_user_error("render: --shard: expected K/N with 0 <= K < N <= %d, got '%s'", MANIFEST_MAX_SHARDS, v);
+        app_user_error("render: --shard: expected K/N with 0 <= K < N <= %d, got '%s'", MANIFEST_MAX_SHARDS, v);
     } else if (!strcmp(k, "--steps")) a->steps = parse_flag_int("render", k, v, 1, 10000);
     else if (!strcmp(k, "--seed")) a->seed = parse_flag_int("render", k, v, 0, 2147483647L);
     else if (!strcmp(k, "--upscale")) a->upscale = parse_flag_int("render", k, v, 1, 64);
@@ -102,7 +102,7 @@ static void parse(RenderArgs *a, int argc, char **argv) {
     else if (!strcmp(k, "--tp")) a->tp = parse_flag_int("render", k, v, 1, 1024);
     else if (!strcmp(k, "--cfg")) a->cfg = parse_flag_float("render", k, v, 0.0f, 100.0f);
     else if (!strcmp(k, "--shift")) a->shift = parse_flag_float("render", k, v, 0.01f, 100.0f);
-    else tsr_user_error("render: unknown option '%s' (see tessera render --help)", k);
+    else app_user_error("render: unknown option '%s' (see tessera render --help)", k);
   }
 }
 
@@ -110,9 +110,9 @@ static void parse(RenderArgs *a, int argc, char **argv) {
 static int show_status(const char *dir) {
   ManifestState st;
   manifest_load(dir, 0, &st);
-  if (st.nfiles == 0) tsr_user_error("render --status: %s: no manifest-*.jsonl files (nothing rendered there yet)", dir);
+  if (st.nfiles == 0) app_user_error("render --status: %s: no manifest-*.jsonl files (nothing rendered there yet)", dir);
   if (st.nstarts == 0)
-    tsr_user_error("render --status: %s: no valid start record in its manifests%s%s", dir, st.bad_lines ? "; the first bad line: " : "",
+    app_user_error("render --status: %s: no valid start record in its manifests%s%s", dir, st.bad_lines ? "; the first bad line: " : "",
                    st.first_bad);
   // The latest start record says how the queue is cut (a restart may change N).
   const ShardStart *latest = &st.starts[0];
@@ -226,7 +226,7 @@ int cmd_render(int argc, char **argv) {
   }
   parse(&a, argc, argv);
   if (a.status_dir) return show_status(a.status_dir);
-  if (!a.prompts || !a.ckpt || !a.out) tsr_user_error("render: PROMPTS, --ckpt and --out are required (see tessera render --help)");
+  if (!a.prompts || !a.ckpt || !a.out) app_user_error("render: PROMPTS, --ckpt and --out are required (see tessera render --help)");
   g_rank = comm_world_rank(), g_ranks = comm_world_size();
   GenLayout gl;
   TsrErr lerr;

@@ -43,7 +43,7 @@ int data_cmd_synth(int argc, char **argv) {
       return 0;
     }
     if (!strcmp(argv[i], "--recipe")) {
-      if (i + 1 >= argc) tsr_user_error("data synth: --recipe: expected a file name after it");
+      if (i + 1 >= argc) app_user_error("data synth: --recipe: expected a file name after it");
       APP_TRY(synth_recipe_load(&o, argv[++i], &err), &err);
     } else if (!strncmp(argv[i], "--recipe=", 9)) {
       APP_TRY(synth_recipe_load(&o, argv[i] + 9, &err), &err);
@@ -54,31 +54,31 @@ int data_cmd_synth(int argc, char **argv) {
     const char *a = argv[i], *v;
     char key[64], where[96];
     if (strncmp(a, "--", 2) || !a[2])
-      tsr_user_error("data synth: unexpected argument '%s' (see tessera data synth --help)", a);
+      app_user_error("data synth: unexpected argument '%s' (see tessera data synth --help)", a);
     const char *eq = strchr(a, '=');
     size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-    if (len >= sizeof key) tsr_user_error("data synth: unknown option '%s' (see tessera data synth --help)", a);
+    if (len >= sizeof key) app_user_error("data synth: unknown option '%s' (see tessera data synth --help)", a);
     memcpy(key, a + 2, len);
     key[len] = 0;
     if (eq)
       v = eq + 1;
     else {
       if (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))
-        tsr_user_error("data synth: --%s: expected a value after it", key);
+        app_user_error("data synth: --%s: expected a value after it", key);
       v = argv[++i];
     }
     if (!strcmp(key, "recipe")) continue;
     snprintf(where, sizeof where, "data synth: --%s", key);
     int set = strchr(key, '_') ? 0 : synth_option_set(&o, key, v, where, &err);
     if (set < 0) app_fail(&err);
-    if (set == 0) tsr_user_error("data synth: unknown option '--%s' (see tessera data synth --help)", key);
+    if (set == 0) app_user_error("data synth: unknown option '--%s' (see tessera data synth --help)", key);
   }
-  if (!o.out[0]) tsr_user_error("data synth: --out FILE is required (the corpus.h5 to write)");
+  if (!o.out[0]) app_user_error("data synth: --out FILE is required (the corpus.h5 to write)");
   if (o.T % o.pt && o.T != 1)  // 1: images (a still temporal patch each; docs/choices.md "Images")
-    tsr_user_error("data synth: %s %d: expected a multiple of the patch's t size %d (%s %dx%dx%d)", o.from_frames, o.T,
+    app_user_error("data synth: %s %d: expected a multiple of the patch's t size %d (%s %dx%dx%d)", o.from_frames, o.T,
                    o.pt, o.from_patch, o.pt, o.ph, o.pw);
   if (o.H % o.ph || o.W % o.pw)
-    tsr_user_error("data synth: %s %dx%d: expected multiples of the patch's h and w sizes %dx%d (%s %dx%dx%d)",
+    app_user_error("data synth: %s %dx%d: expected multiples of the patch's h and w sizes %dx%d (%s %dx%dx%d)",
                    o.from_size, o.H, o.W, o.ph, o.pw, o.from_patch, o.pt, o.ph, o.pw);
   APP_TRY(corpus_writer_check_path(o.out, &err), &err);  // before the work: a directory or a missing one fails now
 
