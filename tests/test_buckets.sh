@@ -118,6 +118,17 @@ w=$(wh $tmp/wide.mp4) t=$(wh $tmp/tall.mp4)
 [ "${w%%,*}" = "$((2 * $(echo $w | cut -d, -f2)))" ] && [ "${w##*,}" = 16 ] || fail "wide.mp4 is $w (width,height,frames)"
 [ "$(echo $t | cut -d, -f2)" = "$((2 * ${t%%,*}))" ] && [ "${t##*,}" = 8 ] || fail "tall.mp4 is $t"
 echo "ok  generate 16x32x16 ($w) and 32x16x8 ($t) from the three-bucket model"
+# eval at a bucket's shape (--size/--frames): every video made and scored at it
+printf 'name: two\nitems:\n  - {prompt: "a red circle moves left", colour: red, shape: circle, motion: left}\n  - {prompt: "a blue square moves up", colour: blue, shape: square, motion: up}\n' >$tmp/suite.yaml
+$T eval --ckpt $ck --suite $tmp/suite.yaml --steps 2 --upscale 1 --size 32x16 --frames 8 --out $tmp/ev >$tmp/ev.log 2>&1 ||
+  fail "eval 32x16x8: $(tail -2 $tmp/ev.log)"
+/usr/bin/python3 - $tmp/ev/eval.json <<'PY' || fail "eval.json is not at 32x16x8"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["frames"] == 8 and d["size"] == [32, 16], (d["frames"], d["size"])
+PY
+for f in $tmp/ev/*.mp4; do [ "$(wh $f)" = "16,32,8" ] || fail "eval video $f is $(wh $f), expected 16,32,8 (width,height,frames)"; done
+echo "ok  eval --size 32x16 --frames 8: $(ls $tmp/ev/*.mp4 | wc -l) videos made and scored at that bucket's shape"
 gen --size 32x32 --frames 8 --out $tmp/sq.mp4 >$tmp/sq.log 2>&1 || fail "generate 32x32: $(tail -2 $tmp/sq.log)"
 grep -q "never trained on 8x32x32 (frames x height x width; trained on 16x16x32,8x16x16,8x32x16)" $tmp/sq.log ||
   fail "no warning for an untrained shape: $(grep -i warn $tmp/sq.log)"

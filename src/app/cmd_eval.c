@@ -15,6 +15,7 @@
 typedef struct {
   const char *ckpt, *suite, *out, *sampler, *policy;
   int steps, seeds, seed, use_ema, upscale, keyframe;
+  int hw[2], frames;  // --size HxW, --frames T (0: the model's maximum)
   float cfg, shift;
   InferDevice dev;
 } EvalArgs;
@@ -32,6 +33,8 @@ static void usage(void) {
       "  --seeds K     videos per prompt, seeds S..S+K-1 (default 1)\n"
       "  --seed S      first seed (default: the checkpoint's sample seed)\n"
       "  --upscale K   nearest-neighbour upscale of the MP4 frames (default 4)\n"
+      "  --size HxW --frames T   the shape every video is made at: any within the model's maximum\n"
+      "                (default: the maximum), to score each bucket of a multi-bucket model\n"
       "  --raw         sample with the raw weights instead of the EMA\n"
       "  --policy F    the prompt safety policy (default: the shipped one; docs/safety.md)\n"
       DEVICE_FLAG_HELP
@@ -81,6 +84,11 @@ static void parse(EvalArgs *a, int argc, char **argv) {
       a->seed = parse_int(k, v, 0, 2147483647);
     else if (!strcmp(k, "--upscale"))
       a->upscale = parse_int(k, v, 1, 64);
+    else if (!strcmp(k, "--frames"))
+      a->frames = parse_int(k, v, 1, 100000);
+    else if (!strcmp(k, "--size")) {
+      if (parse_dims(v, 2, a->hw)) app_user_error("eval: --size: expected HxW (e.g. 16x32), got '%s'", v);
+    }
     else if (!strcmp(k, "--sampler"))
       a->sampler = v;
     else if (!strcmp(k, "--shift"))
@@ -110,6 +118,7 @@ int cmd_eval(int argc, char **argv) {
   if (eval_suite_load(a.suite, &suite, err.msg, sizeof err.msg) != 0) app_fail(&err);
   InferSession ses;
   if (infer_open(&ses, a.ckpt, a.use_ema, a.dev, &err) || infer_gate_open(&ses, a.policy, &err)) app_fail(&err);
+  if (infer_shape_flags(&ses, a.hw[0], a.hw[1], a.frames, "eval", &err)) app_fail(&err);
   const EvalRunOptions o = {.suite_path = a.suite, .out = a.out, .seeds = a.seeds, .upscale = a.upscale,
                             .keyframe = a.keyframe, .use_ema = a.use_ema,
                             .flags = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler,
