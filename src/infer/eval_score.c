@@ -488,7 +488,7 @@ void eval_item_scene(const EvalItem *it, int T, int H, int W, SynthScene *s) {
 void eval_score_video(const EvalItem *it, const uint8_t *video, int T, int H, int W, const uint8_t *cond, int ncond,
                       EvalScore *s) {
   memset(s, 0, sizeof *s);
-  s->permanence = s->first_frame = s->seam = -1.0f;
+  s->permanence = s->first_frame = s->seam = s->kept = s->continuity = -1.0f;  // -1: not scored (null in eval.json)
   const size_t fpx = (size_t)H * W * 3;
   int skip = it->mode == EVAL_EXTEND && ncond > 0 && ncond < T ? ncond : 0;
   const uint8_t *v = video + (size_t)skip * fpx;

@@ -37,6 +37,9 @@ static SynthScene one(int colour, int shape, int size, int motion, int backgroun
 static EvalScore score(const EvalItem *it, const uint8_t *v) {
   EvalScore s;
   eval_score_video(it, v, T, H, W, NULL, 0, &s);
+  // the edit checks are not this mode's: unscored (-1, null in eval.json), not failed
+  EXPECT(s.kept == -1.0f && s.continuity == -1.0f, "mode %d: kept %g continuity %g, expected -1 (not scored)",
+         (int)it->mode, s.kept, s.continuity);
   return s;
 }
 
