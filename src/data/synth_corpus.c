@@ -7,6 +7,7 @@
 #include "core/timer.h"
 #include "data/corpus.h"
 #include "data/synth.h"
+#include "data/synth_wording.h"
 
 #define CAPTION_MAX 256
 #define RECAPTION_MAX 4096
@@ -67,7 +68,8 @@ static int write_chunk(const SynthOptions *o, CorpusWriter *w, Chunk *k, long st
     SynthScene s;
     synth_scene_range(&s, o->seed, (uint64_t)(start + c), T, H, W, o->min_objects, o->max_objects);
     synth_render(&s, T, H, W, k->pixels + (size_t)c * clip_bytes);
-    synth_caption(&s, k->captions + (size_t)c * CAPTION_MAX, CAPTION_MAX);
+    synth_caption_varied(&s, o->seed, (uint64_t)(start + c), o->caption_variety, k->captions + (size_t)c * CAPTION_MAX,
+                         CAPTION_MAX);
     synth_recaption(&s, T, H, W, k->recaptions + (size_t)c * RECAPTION_MAX, RECAPTION_MAX);
     meta_rows(&s, T, H, W, k->objects + (size_t)c * SYNTH_MAX_OBJECTS * OBJ_FIELDS, k->positions + (size_t)c * pos_width,
               k->background + c, k->occlusion + (size_t)c * SYNTH_MAX_OBJECTS);

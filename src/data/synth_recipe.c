@@ -24,6 +24,7 @@ void synth_options_default(SynthOptions *o) {
                       .min_objects = 1,
                       .max_objects = SYNTH_MAX_OBJECTS,
                       .fps = 8.0f,
+                      .caption_variety = 0.5f,
                       .from_frames = "--frames",
                       .from_size = "--size",
                       .from_patch = "default --patch"};
@@ -109,6 +110,9 @@ int synth_option_set(SynthOptions *o, const char *key, const char *v, const char
   } else if (!strcmp(k, "objects")) {
     if (parse_objects(v, &o->min_objects, &o->max_objects))
       return tsr_err(err, "%s '%s': expected A-B or A with 1 <= A <= B <= %d (e.g. 1-3)", where, v, SYNTH_MAX_OBJECTS);
+  } else if (!strcmp(k, "caption-variety")) {
+    if (parse_float(v, 0.0f, 1.0f, &o->caption_variety))
+      return tsr_err(err, "%s '%s': expected a share in [0, 1]", where, v);
   } else if (!strcmp(k, "fps")) {
     if (parse_float(v, 0.001f, 1000.0f, &o->fps)) return tsr_err(err, "%s '%s': expected a number in (0, 1000]", where, v);
   } else {
@@ -191,7 +195,8 @@ static int read_recipe(SynthOptions *o, const char *path, yaml_document_t *doc, 
   char where[PATH_MAX + 128];
   if (!root || root->type != YAML_MAPPING_NODE)
     return tsr_err(err, "%s: expected a mapping of recipe keys (see datasets/shapes.yaml)", path);
-  static const char *const keys[] = {"clips", "frames", "size", "seed", "patch", "text_length", "objects", "fps"};
+  static const char *const keys[] = {"clips", "frames", "size", "seed", "patch", "text_length", "objects", "fps",
+                                     "caption_variety"};
   for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
     yaml_node_t *k = node(&r, p->key), *v = node(&r, p->value);
     if (k->type != YAML_SCALAR_NODE) return tsr_err(err, "%s: expected a key name", loc(&r, k, where, sizeof where));
@@ -213,7 +218,7 @@ static int read_recipe(SynthOptions *o, const char *path, yaml_document_t *doc, 
       if (!known)
         return tsr_err(err,
                        "%s: unknown recipe key '%s' (expected clips, frames, size, seed, patch, text_length, objects, "
-                       "fps, backgrounds, colours, shapes, sizes, motions)",
+                       "fps, caption_variety, backgrounds, colours, shapes, sizes, motions)",
                        loc(&r, k, where, sizeof where), key);
       loc(&r, v, where, sizeof where);
       snprintf(where + strlen(where), sizeof where - strlen(where), ": %s", key);

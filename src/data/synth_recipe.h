@@ -16,6 +16,7 @@ typedef struct {
   int text_length;
   int min_objects, max_objects;
   float fps;
+  float caption_variety;  // share of short captions in other words (synth_wording.h)
   // where frames, size and patch were last set, for the cross-checks' messages
   char from_frames[PATH_MAX + 96], from_size[PATH_MAX + 96], from_patch[PATH_MAX + 96];
 } SynthOptions;

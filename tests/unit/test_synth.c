@@ -16,6 +16,7 @@
 
 #include "app/commands.h"
 #include "data/synth.h"
+#include "data/synth_wording.h"
 #include "testlib.h"
 
 enum { M_LEFT, M_RIGHT, M_UP, M_DOWN, M_STILL, M_BOUNCE };
@@ -698,7 +699,7 @@ static void test_end_to_end(const char *dir) {
       bad_meta += occl[i * 3 + k] != (float)behind[k];
     }
     char cap[256], rec[4096];
-    synth_caption(&s, cap, sizeof cap);
+    synth_caption_varied(&s, 5, (uint64_t)i, 0.5f, cap, sizeof cap);  // the default caption_variety
     synth_recaption(&s, T, H, W, rec, sizeof rec);
     if (caps && recs) bad_text += !caps[i] || !recs[i] || strcmp(caps[i], cap) || strcmp(recs[i], rec);
   }
