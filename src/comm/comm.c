@@ -273,6 +273,14 @@ void comm_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommT
   comm_mpi_iallgather(g, send, recv, n, t, req);
 }
 
+void comm_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req) {
+  account(g, COMM_STAT_ALLREDUCE, comm_bytes_expected(COMM_STAT_ALLREDUCE, g->size, n, t, 0));
+  request_done(g, req);
+  if (on_device(g, buf)) { comm_nccl_allreduce(g, buf, n, t, op); return; }  // queued on the stream
+  if (g->size == 1 || n == 0) return;
+  comm_mpi_iallreduce(g, buf, n, t, op, req);
+}
+
 void comm_group_split(CommGroup *parent, int color, int key, const char *name, CommGroup *out) {
   memset(out, 0, sizeof *out);
   if (parent->size == 1) {  // a singleton: no communicator needed

@@ -2,7 +2,8 @@
 // accumulated into m->params.grad. Mirrors forward.c step by step, in reverse.
 // Gradient scratch (a->gs) is zeroed before each use because every backward
 // op accumulates. Under tp the input gradient of each column-parallel Linear
-// is all-reduced over tp (Megatron's f), so the residual stream's gradient
+// is all-reduced over tp (Megatron's f; col_linear_backward overlaps it with
+// the weight gradient), so the residual stream's gradient
 // and every replicated parameter's gradient are whole on every tp rank;
 // under sp the attention gradients go through the inverse all-to-alls and
 // parameter gradients stay per-rank shares (the trainer sums them).
@@ -74,8 +75,7 @@ static void block_backward(Model *m, int i) {
   zero(m, g->dm2, M * Dmt);
   be_gelu_backward(m->be, g->dm2, g->dm1, k->f1, (int64_t)(M * Dmt));
   zero(m, g->dh, M * D);
-  be_linear_backward(m->be, g->dh, PG(m, w->fc1.w), PG(m, w->fc1.b), g->dm2, k->h3, PW(m, w->fc1.w), M, D, Dmt);
-  tp_allreduce(m, g->dh, M * D);
+  col_linear_backward(m, g->dh, PG(m, w->fc1.w), PG(m, w->fc1.b), g->dm2, k->h3, PW(m, w->fc1.w), M, D, Dmt);
   zero(m, g->dh2, M * D);
   be_modulate_backward(m->be, g->dh2, dmod + 3 * D, dmod + 4 * D, g->dh, k->ln3n, scale2, sel, S, d.B, d.N, d.D);
   be_layernorm_backward(m->be, g->dx, NULL, NULL, g->dh2, k->x2, NULL, k->ln3_mean, k->ln3_rstd, M, D);
@@ -97,8 +97,7 @@ static void block_backward(Model *m, int i) {
   be_rmsnorm_backward(m->be, g->dh, Dt, norm_grad(m, i, NORM_CQ, w->cq_norm), g->dq, Dt, k->cq, Dt, PW(m, w->cq_norm),
                    k->cq_rstd, M, d.Ht, d.hd);
   zero(m, g->dh2, M * D);
-  be_linear_backward(m->be, g->dh2, PG(m, w->cq.w), PG(m, w->cq.b), g->dh, k->ln2, PW(m, w->cq.w), M, D, Dt);
-  tp_allreduce(m, g->dh2, M * D);
+  col_linear_backward(m, g->dh2, PG(m, w->cq.w), PG(m, w->cq.b), g->dh, k->ln2, PW(m, w->cq.w), M, D, Dt);
   be_layernorm_backward(m->be, g->dx, PG(m, w->norm2.w), PG(m, w->norm2.b), g->dh2, k->x1, PW(m, w->norm2.w), k->ln2_mean,
                      k->ln2_rstd, M, D);
 
@@ -118,8 +117,7 @@ static void block_backward(Model *m, int i) {
   be_rmsnorm_backward(m->be, g->dqkv + Dt, 3 * Dt, norm_grad(m, i, NORM_K, w->k_norm), g->dk, Dt, k->qkv + Dt, 3 * Dt,
                    PW(m, w->k_norm), k->k_rstd, M, d.Ht, d.hd);
   zero(m, g->dh, M * D);
-  be_linear_backward(m->be, g->dh, PG(m, w->qkv.w), PG(m, w->qkv.b), g->dqkv, k->h1, PW(m, w->qkv.w), M, D, 3 * Dt);
-  tp_allreduce(m, g->dh, M * D);
+  col_linear_backward(m, g->dh, PG(m, w->qkv.w), PG(m, w->qkv.b), g->dqkv, k->h1, PW(m, w->qkv.w), M, D, 3 * Dt);
   zero(m, g->dh2, M * D);
   be_modulate_backward(m->be, g->dh2, dmod, dmod + D, g->dh, k->ln1n, scale1, sel, S, d.B, d.N, d.D);
   be_layernorm_backward(m->be, g->dx, NULL, NULL, g->dh2, k->xin, NULL, k->ln1_mean, k->ln1_rstd, M, D);
@@ -233,13 +231,24 @@ void model_backward(Model *m, const Batch *b) {
     block_backward(m, i);
     grad_ready(m, o->blocks[i].adaln.w);  // a block's parameters lie from its adaLN to the next block's
   }
+  // the sharded cross.kv gave each tp rank its heads' part of dctx, and the
+  // per-head norm weights their heads' part of the gradient: sum over tp,
+  // overlapped with x_embed's gradient (which reads neither) unless blocking
+  const int overlap = d.tp > 1 && !m->layout.tp_blocking;
+  CommRequest rq[2];
+  if (overlap) {
+    if (!m->text_frozen) comm_iallreduce(m->layout.tp_group, g->dctx, (size_t)d.B * d.L * d.D, COMM_F32, COMM_SUM, &rq[0]);
+    comm_iallreduce(m->layout.tp_group, g->dnorm, (size_t)m->cfg.depth * 4 * d.hd, COMM_F32, COMM_SUM, &rq[1]);
+  }
   be_linear_backward(m->be, NULL, PG(m, o->x_embed.w), PG(m, o->x_embed.b), g->dx, a->x, PW(m, o->x_embed.w), (int)M, d.P,
                   d.D);
+  if (overlap) {
+    if (!m->text_frozen) comm_wait(&rq[0]);
+    comm_wait(&rq[1]);
+  }
   if (d.tp > 1) {
-    // the sharded cross.kv gave each tp rank its heads' part of dctx, and the
-    // per-head norm weights their heads' part of the gradient: sum over tp
-    if (!m->text_frozen) tp_allreduce(m, g->dctx, (size_t)d.B * d.L * d.D);
-    tp_allreduce(m, g->dnorm, (size_t)m->cfg.depth * 4 * d.hd);
+    if (!overlap && !m->text_frozen) tp_allreduce(m, g->dctx, (size_t)d.B * d.L * d.D);
+    if (!overlap) tp_allreduce(m, g->dnorm, (size_t)m->cfg.depth * 4 * d.hd);
     for (int i = 0; i < m->cfg.depth; i++) {
       const BlockOff *w = &m->off->blocks[i];
       const size_t offs[4] = {w->q_norm, w->k_norm, w->cq_norm, w->ck_norm};

@@ -8,6 +8,22 @@ void tp_allreduce(const Model *m, float *x, size_t n) {
   if (m->layout.tp > 1) comm_allreduce(m->layout.tp_group, x, n, COMM_F32, COMM_SUM);
 }
 
+void col_linear_backward(const Model *m, float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int M, int I, int O) {
+  if (m->layout.tp == 1 || m->layout.tp_blocking) {
+    be_linear_backward(m->be, din, dw, db, dout, in, w, M, I, O);
+    tp_allreduce(m, din, (size_t)M * I);
+    return;
+  }
+  CommRequest req;
+  be_linear_backward(m->be, din, NULL, NULL, dout, in, w, M, I, O);
+  comm_iallreduce(m->layout.tp_group, din, (size_t)M * I, COMM_F32, COMM_SUM, &req);
+  be_linear_backward(m->be, NULL, dw, NULL, dout, in, w, M, I, O);
+  comm_test(&req);  // Open MPI progresses a non-blocking collective only inside MPI calls
+  if (db) be_linear_backward(m->be, NULL, NULL, db, dout, in, w, M, I, O);
+  comm_wait(&req);
+}
+
 void row_linear_forward(const Model *m, float *out, const float *in, const float *w, const float *b, int M, int I,
                         int O) {
   if (m->layout.tp == 1) {

@@ -10,6 +10,18 @@
 // x[n] <- sum over the tp group (tp = 1: nothing).
 void tp_allreduce(const Model *m, float *x, size_t n);
 
+// Column-parallel Linear's backward (Megatron's f in the backward):
+// din[M,I] += dout w summed over tp, dw[O,I] += dout^T in, db[O] += sum dout
+// (this rank's shards). Overlapped (layout.tp_blocking 0, the default): din
+// first, its all-reduce started (comm_iallreduce), dw and db computed while
+// it travels, then waited; blocking: the fused be_linear_backward, then
+// comm_allreduce. The same kernels on the same inputs, the same bytes; the
+// bits are the same wherever the non-blocking sum is (a tp group of 2:
+// always, tests/test_tp_overlap.sh). din must be zero or hold only this
+// rank's share on entry (it is summed). tp = 1: exactly be_linear_backward.
+void col_linear_backward(const Model *m, float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int M, int I, int O);
+
 // Row-parallel Linear: out[M,O] = sum_tp(in[M,I] w[O,I]^T) + b, with in and w
 // this rank's input slice; b (whole) added once, after the all-reduce.
 // tp = 1: exactly linear_forward.
