@@ -281,6 +281,17 @@ void comm_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, C
   comm_mpi_iallreduce(g, buf, n, t, op, req);
 }
 
+void comm_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req) {
+  account(g, COMM_STAT_ALLTOALL, comm_bytes_expected(COMM_STAT_ALLTOALL, g->size, n, t, 0));
+  request_done(g, req);
+  if (on_device(g, send)) { comm_nccl_alltoall(g, send, recv, n, t); return; }  // queued on the stream
+  if (g->size == 1) {
+    if (send != recv) memmove(recv, send, n * comm_type_size(t));
+    return;
+  }
+  comm_mpi_ialltoall(g, send, recv, n, t, req);
+}
+
 void comm_group_split(CommGroup *parent, int color, int key, const char *name, CommGroup *out) {
   memset(out, 0, sizeof *out);
   if (parent->size == 1) {  // a singleton: no communicator needed

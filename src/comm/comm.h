@@ -31,6 +31,7 @@
 //   ireduce_scatterv sum of counts[j] e over j != rank  (equal blocks: as reduce_scatter)
 //   iallgather      as allgather
 //   iallreduce      as allreduce
+//   ialltoall       as alltoall
 //   allgather       (p-1) n e                   (n = each rank's block)
 //   alltoall        (p-1) n e                   (n = one block)
 //   alltoallv       sum of send_counts[j] e over j != rank
@@ -157,6 +158,10 @@ void comm_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommT
 // bit-identical to comm_allreduce; on larger groups MPI may pick another
 // summation order than the blocking call's.
 void comm_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req);
+// As comm_alltoall (send != recv), started: MPI_Ialltoall on host buffers,
+// ncclSend/ncclRecv queued on the stream for device buffers. Moves data only:
+// the same bits as the blocking call.
+void comm_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
 // A subgroup of `parent`, collective over it: the ranks with the same color,
 // ordered by key, named `name`. On a NCCL parent the subgroup is NCCL too
 // (on the parent's stream). Its calls are counted in the parent's stats as

@@ -26,7 +26,11 @@ static float *norm_grad(Model *m, int block, int which, size_t off) {
 
 // Self-attention backward: datt [M,Dt] (token-parallel) -> dq, dk [M,Dt] and
 // dv into dqkv (zeroed by the caller), before RoPE / QK-norm backward.
-static void self_attention_backward(Model *m, BlockActs *k) {
+// overlap (Ulysses, not layout.comm_blocking): datt is already in g->datth
+// (block_backward moved it while the proj weight gradient was computed), and
+// dv's all-to-all back to tokens is left in flight in *dv_req (the caller
+// finishes it after the q/k RoPE and norm backward, which do not touch dv).
+static void self_attention_backward(Model *m, BlockActs *k, int overlap, CommRequest *dv_req) {
   ModelActs *a = m->acts;
   GradScratch *g = &a->gs;
   const Dims d = a->d;
@@ -39,12 +43,18 @@ static void self_attention_backward(Model *m, BlockActs *k) {
   const int W = d.Ha * d.hd;
   const size_t nh = (size_t)d.B * d.Nu * W;  // one head-parallel tensor
   float *dqh = g->dqkvh, *dkh = dqh + nh, *dvh = dkh + nh;
-  sp_tokens_to_heads(m, d.B, 1, (const float *const[]){g->datt}, (const int[]){Dt}, (float *const[]){g->datth});
+  if (!overlap)
+    sp_tokens_to_heads(m, d.B, 1, (const float *const[]){g->datt}, (const int[]){Dt}, (float *const[]){g->datth});
   zero(m, g->dqkvh, 3 * nh);
   ring_attention_backward(m, dqh, dkh, dvh, g->datth, k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, d.B, d.Nu, d.Ha,
                           d.hd);
-  sp_heads_to_tokens(m, d.B, 3, (const float *const[]){dqh, dkh, dvh}, (float *const[]){g->dq, g->dk, g->dqkv + 2 * Dt},
-                     (const int[]){Dt, Dt, 3 * Dt});
+  if (!overlap) {
+    sp_heads_to_tokens(m, d.B, 3, (const float *const[]){dqh, dkh, dvh},
+                       (float *const[]){g->dq, g->dk, g->dqkv + 2 * Dt}, (const int[]){Dt, Dt, 3 * Dt});
+    return;
+  }
+  sp_heads_to_tokens(m, d.B, 2, (const float *const[]){dqh, dkh}, (float *const[]){g->dq, g->dk}, (const int[]){Dt, Dt});
+  sp_heads_to_tokens_start(m, d.B, dvh, dv_req);
 }
 
 // dx holds d loss / d (block output) on entry and d loss / d (block input) on exit.
@@ -105,17 +115,30 @@ static void block_backward(Model *m, int i) {
   zero(m, g->dh, M * D);
   be_gate_residual_backward(m->be, g->dh, dmod + 2 * D, g->dx, k->pa, gate1, sel, S, d.B, d.N, d.D);
   zero(m, g->datt, M * Dt);
-  be_linear_backward(m->be, g->datt, PG(m, w->proj.w), PG(m, w->proj.b), g->dh, k->att, PW(m, w->proj.w), M, Dt, D);
+  // Ulysses, overlapped: datt's all-to-all to the heads layout travels while
+  // the proj weight gradient is computed, dv's back to tokens while q and k
+  // go through the RoPE and norm backward (the same kernels, the same bits)
+  const int sp_overlap = d.U > 1 && !m->layout.comm_blocking;
+  CommRequest rq;
+  if (sp_overlap) {
+    be_linear_backward(m->be, g->datt, NULL, NULL, g->dh, k->att, PW(m, w->proj.w), M, Dt, D);
+    sp_tokens_to_heads_start(m, d.B, g->datt, (int)Dt, &rq);
+    be_linear_backward(m->be, NULL, PG(m, w->proj.w), PG(m, w->proj.b), g->dh, k->att, PW(m, w->proj.w), M, Dt, D);
+    sp_tokens_to_heads_finish(m, d.B, g->datth, &rq);
+  } else {
+    be_linear_backward(m->be, g->datt, PG(m, w->proj.w), PG(m, w->proj.b), g->dh, k->att, PW(m, w->proj.w), M, Dt, D);
+  }
   zero(m, g->dq, M * Dt);
   zero(m, g->dk, M * Dt);
   zero(m, g->dqkv, M * 3 * Dt);
-  self_attention_backward(m, k);
+  self_attention_backward(m, k, sp_overlap, &rq);
   be_rope3d_backward(m->be, g->dq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
   be_rope3d_backward(m->be, g->dk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
   be_rmsnorm_backward(m->be, g->dqkv, 3 * Dt, norm_grad(m, i, NORM_Q, w->q_norm), g->dq, Dt, k->qkv, 3 * Dt, PW(m, w->q_norm),
                    k->q_rstd, M, d.Ht, d.hd);
   be_rmsnorm_backward(m->be, g->dqkv + Dt, 3 * Dt, norm_grad(m, i, NORM_K, w->k_norm), g->dk, Dt, k->qkv + Dt, 3 * Dt,
                    PW(m, w->k_norm), k->k_rstd, M, d.Ht, d.hd);
+  if (sp_overlap) sp_heads_to_tokens_finish(m, d.B, g->dqkv + 2 * Dt, 3 * (int)Dt, &rq);
   zero(m, g->dh, M * D);
   col_linear_backward(m, g->dh, PG(m, w->qkv.w), PG(m, w->qkv.b), g->dqkv, k->h1, PW(m, w->qkv.w), M, D, 3 * Dt);
   zero(m, g->dh2, M * D);
@@ -234,7 +257,7 @@ void model_backward(Model *m, const Batch *b) {
   // the sharded cross.kv gave each tp rank its heads' part of dctx, and the
   // per-head norm weights their heads' part of the gradient: sum over tp,
   // overlapped with x_embed's gradient (which reads neither) unless blocking
-  const int overlap = d.tp > 1 && !m->layout.tp_blocking;
+  const int overlap = d.tp > 1 && !m->layout.comm_blocking;
   CommRequest rq[2];
   if (overlap) {
     if (!m->text_frozen) comm_iallreduce(m->layout.tp_group, g->dctx, (size_t)d.B * d.L * d.D, COMM_F32, COMM_SUM, &rq[0]);
