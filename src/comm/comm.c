@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,6 +279,8 @@ void comm_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, C
   request_done(g, req);
   if (on_device(g, buf)) { comm_nccl_allreduce(g, buf, n, t, op); return; }  // queued on the stream
   if (g->size == 1 || n == 0) return;
+  // beyond MPI's int count: the blocking call's chunks, done on return (as a request already complete)
+  if (n > (size_t)INT_MAX) { comm_mpi_allreduce(g, buf, n, t, op); return; }
   comm_mpi_iallreduce(g, buf, n, t, op, req);
 }
 

@@ -150,9 +150,9 @@ void comm_ireduce_scatterv(CommGroup *g, const void *send, void *recv, const siz
                            CommRequest *req);
 // As comm_allgather (in place when send == recv + rank * n): MPI_Iallgather.
 void comm_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
-// As comm_allreduce (in place), started: MPI_Iallreduce on host buffers (n
-// within MPI's int count), ncclAllReduce queued on the stream for device
-// buffers. The tensor-parallel backward sums a column-parallel Linear's input
+// As comm_allreduce (in place), started: MPI_Iallreduce on host buffers (a
+// count beyond MPI's int: the blocking call, complete on return),
+// ncclAllReduce queued on the stream for device buffers. The tensor-parallel backward sums a column-parallel Linear's input
 // gradient with it while the weight gradient is computed (model/parallel.h
 // col_linear_backward). On a group of 2 the sum is a + b on both ranks,
 // bit-identical to comm_allreduce; on larger groups MPI may pick another

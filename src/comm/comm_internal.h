@@ -36,7 +36,7 @@ void comm_mpi_wait(CommRequest *req);
 void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const size_t *counts, size_t n, CommType t,
                               CommRequest *req);
 void comm_mpi_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
-// MPI_Iallreduce in place (one call: n must fit MPI's int count).
+// MPI_Iallreduce in place (one call: n <= INT_MAX, comm.c sends larger ones to the blocking call).
 void comm_mpi_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req);
 // MPI_Ialltoall (send != recv).
 void comm_mpi_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
