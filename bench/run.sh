@@ -109,6 +109,12 @@ print("long clip (4096 tokens) generated at sp 1 (no mpirun): peak RSS %d MiB" %
   bin/tessera generate --ckpt "$out/run/ckpt_1.h5" --prompt "a red circle moves left" --steps 1 --cfg 2 --upscale 1 \
   --out "$out/sp1b.mp4"
 
+# Training peak memory per rank of one long clip (4096 tokens) at sequence-parallel
+# degree 1, 2, 4 and 8 (Ulysses 4 x ring 2), train.recompute none and block,
+# against 1/degree (issue 21's target: within 15%; docs/parallel.md "Training
+# memory per rank").
+bench/train_mem.sh
+
 # The autoencoder: encode/decode frames/s against its PyTorch reference, peak RSS of 25 vs 1,441 frames.
 bench/vae_bench.sh
 

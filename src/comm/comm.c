@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -271,6 +272,27 @@ void comm_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommT
     return;
   }
   comm_mpi_iallgather(g, send, recv, n, t, req);
+}
+
+void comm_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req) {
+  account(g, COMM_STAT_ALLREDUCE, comm_bytes_expected(COMM_STAT_ALLREDUCE, g->size, n, t, 0));
+  request_done(g, req);
+  if (on_device(g, buf)) { comm_nccl_allreduce(g, buf, n, t, op); return; }  // queued on the stream
+  if (g->size == 1 || n == 0) return;
+  // beyond MPI's int count: the blocking call's chunks, done on return (as a request already complete)
+  if (n > (size_t)INT_MAX) { comm_mpi_allreduce(g, buf, n, t, op); return; }
+  comm_mpi_iallreduce(g, buf, n, t, op, req);
+}
+
+void comm_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req) {
+  account(g, COMM_STAT_ALLTOALL, comm_bytes_expected(COMM_STAT_ALLTOALL, g->size, n, t, 0));
+  request_done(g, req);
+  if (on_device(g, send)) { comm_nccl_alltoall(g, send, recv, n, t); return; }  // queued on the stream
+  if (g->size == 1) {
+    if (send != recv) memmove(recv, send, n * comm_type_size(t));
+    return;
+  }
+  comm_mpi_ialltoall(g, send, recv, n, t, req);
 }
 
 void comm_group_split(CommGroup *parent, int color, int key, const char *name, CommGroup *out) {

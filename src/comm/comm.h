@@ -30,6 +30,8 @@
 //   reduce_scatter  (p-1) n e                   (n = the block each rank keeps)
 //   ireduce_scatterv sum of counts[j] e over j != rank  (equal blocks: as reduce_scatter)
 //   iallgather      as allgather
+//   iallreduce      as allreduce
+//   ialltoall       as alltoall
 //   allgather       (p-1) n e                   (n = each rank's block)
 //   alltoall        (p-1) n e                   (n = one block)
 //   alltoallv       sum of send_counts[j] e over j != rank
@@ -148,6 +150,18 @@ void comm_ireduce_scatterv(CommGroup *g, const void *send, void *recv, const siz
                            CommRequest *req);
 // As comm_allgather (in place when send == recv + rank * n): MPI_Iallgather.
 void comm_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
+// As comm_allreduce (in place), started: MPI_Iallreduce on host buffers (a
+// count beyond MPI's int: the blocking call, complete on return),
+// ncclAllReduce queued on the stream for device buffers. The tensor-parallel backward sums a column-parallel Linear's input
+// gradient with it while the weight gradient is computed (model/parallel.h
+// col_linear_backward). On a group of 2 the sum is a + b on both ranks,
+// bit-identical to comm_allreduce; on larger groups MPI may pick another
+// summation order than the blocking call's.
+void comm_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req);
+// As comm_alltoall (send != recv), started: MPI_Ialltoall on host buffers,
+// ncclSend/ncclRecv queued on the stream for device buffers. Moves data only:
+// the same bits as the blocking call.
+void comm_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
 // A subgroup of `parent`, collective over it: the ranks with the same color,
 // ordered by key, named `name`. On a NCCL parent the subgroup is NCCL too
 // (on the parent's stream). Its calls are counted in the parent's stats as

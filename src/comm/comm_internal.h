@@ -36,6 +36,10 @@ void comm_mpi_wait(CommRequest *req);
 void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const size_t *counts, size_t n, CommType t,
                               CommRequest *req);
 void comm_mpi_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
+// MPI_Iallreduce in place (one call: n <= INT_MAX, comm.c sends larger ones to the blocking call).
+void comm_mpi_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req);
+// MPI_Ialltoall (send != recv).
+void comm_mpi_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
 int comm_mpi_test(CommRequest *req);  // 1: complete (req->pending 0)
 // Bytes over the group's MPI communicator (used by the NCCL backend for its unique id).
 void comm_mpi_bcast_bytes(CommGroup *g, void *buf, size_t bytes, int root);

@@ -327,6 +327,23 @@ void comm_mpi_iallgather(CommGroup *g, const void *send, void *recv, size_t n, C
   req->pending = 1;
 }
 
+void comm_mpi_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req) {
+  req->g = g, req->ring = NULL;
+  COMM_MPI_CHECK(g, "MPI_Iallreduce",
+                 MPI_Iallreduce(MPI_IN_PLACE, buf, mpi_count(g, "MPI_Iallreduce", n), mpi_type(t), mpi_op(op),
+                                mpi_comm(g), (MPI_Request *)req->mpi_req[0]));
+  req->pending = 1;
+}
+
+void comm_mpi_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req) {
+  TSR_ASSERT(send != recv, "ialltoall on group %s: send and recv must differ", g->name);
+  int c = mpi_count(g, "MPI_Ialltoall", n);
+  req->g = g, req->ring = NULL;
+  COMM_MPI_CHECK(g, "MPI_Ialltoall",
+                 MPI_Ialltoall(send, c, mpi_type(t), recv, c, mpi_type(t), mpi_comm(g), (MPI_Request *)req->mpi_req[0]));
+  req->pending = 1;
+}
+
 int comm_mpi_test(CommRequest *req) {
   if (!req->pending) return 1;
   if (req->ring) {
@@ -422,6 +439,12 @@ void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const 
 }
 void comm_mpi_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req) {
   UNREACHABLE("iallgather");
+}
+void comm_mpi_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req) {
+  UNREACHABLE("iallreduce");
+}
+void comm_mpi_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req) {
+  UNREACHABLE("ialltoall");
 }
 int comm_mpi_test(CommRequest *req) { return 1; }
 int comm_mpi_local_rank(void) { return 0; }

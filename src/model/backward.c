@@ -2,7 +2,8 @@
 // accumulated into m->params.grad. Mirrors forward.c step by step, in reverse.
 // Gradient scratch (a->gs) is zeroed before each use because every backward
 // op accumulates. Under tp the input gradient of each column-parallel Linear
-// is all-reduced over tp (Megatron's f), so the residual stream's gradient
+// is all-reduced over tp (Megatron's f; col_linear_backward overlaps it with
+// the weight gradient), so the residual stream's gradient
 // and every replicated parameter's gradient are whole on every tp rank;
 // under sp the attention gradients go through the inverse all-to-alls and
 // parameter gradients stay per-rank shares (the trainer sums them).
@@ -25,7 +26,11 @@ static float *norm_grad(Model *m, int block, int which, size_t off) {
 
 // Self-attention backward: datt [M,Dt] (token-parallel) -> dq, dk [M,Dt] and
 // dv into dqkv (zeroed by the caller), before RoPE / QK-norm backward.
-static void self_attention_backward(Model *m, BlockActs *k) {
+// overlap (Ulysses, not layout.comm_blocking): datt is already in g->datth
+// (block_backward moved it while the proj weight gradient was computed), and
+// dv's all-to-all back to tokens is left in flight in *dv_req (the caller
+// finishes it after the q/k RoPE and norm backward, which do not touch dv).
+static void self_attention_backward(Model *m, BlockActs *k, int overlap, CommRequest *dv_req) {
   ModelActs *a = m->acts;
   GradScratch *g = &a->gs;
   const Dims d = a->d;
@@ -38,12 +43,18 @@ static void self_attention_backward(Model *m, BlockActs *k) {
   const int W = d.Ha * d.hd;
   const size_t nh = (size_t)d.B * d.Nu * W;  // one head-parallel tensor
   float *dqh = g->dqkvh, *dkh = dqh + nh, *dvh = dkh + nh;
-  sp_tokens_to_heads(m, d.B, 1, (const float *const[]){g->datt}, (const int[]){Dt}, (float *const[]){g->datth});
+  if (!overlap)
+    sp_tokens_to_heads(m, d.B, 1, (const float *const[]){g->datt}, (const int[]){Dt}, (float *const[]){g->datth});
   zero(m, g->dqkvh, 3 * nh);
   ring_attention_backward(m, dqh, dkh, dvh, g->datth, k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, d.B, d.Nu, d.Ha,
                           d.hd);
-  sp_heads_to_tokens(m, d.B, 3, (const float *const[]){dqh, dkh, dvh}, (float *const[]){g->dq, g->dk, g->dqkv + 2 * Dt},
-                     (const int[]){Dt, Dt, 3 * Dt});
+  if (!overlap) {
+    sp_heads_to_tokens(m, d.B, 3, (const float *const[]){dqh, dkh, dvh},
+                       (float *const[]){g->dq, g->dk, g->dqkv + 2 * Dt}, (const int[]){Dt, Dt, 3 * Dt});
+    return;
+  }
+  sp_heads_to_tokens(m, d.B, 2, (const float *const[]){dqh, dkh}, (float *const[]){g->dq, g->dk}, (const int[]){Dt, Dt});
+  sp_heads_to_tokens_start(m, d.B, dvh, dv_req);
 }
 
 // dx holds d loss / d (block output) on entry and d loss / d (block input) on exit.
@@ -74,8 +85,7 @@ static void block_backward(Model *m, int i) {
   zero(m, g->dm2, M * Dmt);
   be_gelu_backward(m->be, g->dm2, g->dm1, k->f1, (int64_t)(M * Dmt));
   zero(m, g->dh, M * D);
-  be_linear_backward(m->be, g->dh, PG(m, w->fc1.w), PG(m, w->fc1.b), g->dm2, k->h3, PW(m, w->fc1.w), M, D, Dmt);
-  tp_allreduce(m, g->dh, M * D);
+  col_linear_backward(m, g->dh, PG(m, w->fc1.w), PG(m, w->fc1.b), g->dm2, k->h3, PW(m, w->fc1.w), M, D, Dmt);
   zero(m, g->dh2, M * D);
   be_modulate_backward(m->be, g->dh2, dmod + 3 * D, dmod + 4 * D, g->dh, k->ln3n, scale2, sel, S, d.B, d.N, d.D);
   be_layernorm_backward(m->be, g->dx, NULL, NULL, g->dh2, k->x2, NULL, k->ln3_mean, k->ln3_rstd, M, D);
@@ -97,8 +107,7 @@ static void block_backward(Model *m, int i) {
   be_rmsnorm_backward(m->be, g->dh, Dt, norm_grad(m, i, NORM_CQ, w->cq_norm), g->dq, Dt, k->cq, Dt, PW(m, w->cq_norm),
                    k->cq_rstd, M, d.Ht, d.hd);
   zero(m, g->dh2, M * D);
-  be_linear_backward(m->be, g->dh2, PG(m, w->cq.w), PG(m, w->cq.b), g->dh, k->ln2, PW(m, w->cq.w), M, D, Dt);
-  tp_allreduce(m, g->dh2, M * D);
+  col_linear_backward(m, g->dh2, PG(m, w->cq.w), PG(m, w->cq.b), g->dh, k->ln2, PW(m, w->cq.w), M, D, Dt);
   be_layernorm_backward(m->be, g->dx, PG(m, w->norm2.w), PG(m, w->norm2.b), g->dh2, k->x1, PW(m, w->norm2.w), k->ln2_mean,
                      k->ln2_rstd, M, D);
 
@@ -106,20 +115,32 @@ static void block_backward(Model *m, int i) {
   zero(m, g->dh, M * D);
   be_gate_residual_backward(m->be, g->dh, dmod + 2 * D, g->dx, k->pa, gate1, sel, S, d.B, d.N, d.D);
   zero(m, g->datt, M * Dt);
-  be_linear_backward(m->be, g->datt, PG(m, w->proj.w), PG(m, w->proj.b), g->dh, k->att, PW(m, w->proj.w), M, Dt, D);
+  // Ulysses, overlapped: datt's all-to-all to the heads layout travels while
+  // the proj weight gradient is computed, dv's back to tokens while q and k
+  // go through the RoPE and norm backward (the same kernels, the same bits)
+  const int sp_overlap = d.U > 1 && !m->layout.comm_blocking;
+  CommRequest rq;
+  if (sp_overlap) {
+    be_linear_backward(m->be, g->datt, NULL, NULL, g->dh, k->att, PW(m, w->proj.w), M, Dt, D);
+    sp_tokens_to_heads_start(m, d.B, g->datt, (int)Dt, &rq);
+    be_linear_backward(m->be, NULL, PG(m, w->proj.w), PG(m, w->proj.b), g->dh, k->att, PW(m, w->proj.w), M, Dt, D);
+    sp_tokens_to_heads_finish(m, d.B, g->datth, &rq);
+  } else {
+    be_linear_backward(m->be, g->datt, PG(m, w->proj.w), PG(m, w->proj.b), g->dh, k->att, PW(m, w->proj.w), M, Dt, D);
+  }
   zero(m, g->dq, M * Dt);
   zero(m, g->dk, M * Dt);
   zero(m, g->dqkv, M * 3 * Dt);
-  self_attention_backward(m, k);
+  self_attention_backward(m, k, sp_overlap, &rq);
   be_rope3d_backward(m->be, g->dq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
   be_rope3d_backward(m->be, g->dk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
   be_rmsnorm_backward(m->be, g->dqkv, 3 * Dt, norm_grad(m, i, NORM_Q, w->q_norm), g->dq, Dt, k->qkv, 3 * Dt, PW(m, w->q_norm),
                    k->q_rstd, M, d.Ht, d.hd);
   be_rmsnorm_backward(m->be, g->dqkv + Dt, 3 * Dt, norm_grad(m, i, NORM_K, w->k_norm), g->dk, Dt, k->qkv + Dt, 3 * Dt,
                    PW(m, w->k_norm), k->k_rstd, M, d.Ht, d.hd);
+  if (sp_overlap) sp_heads_to_tokens_finish(m, d.B, g->dqkv + 2 * Dt, 3 * (int)Dt, &rq);
   zero(m, g->dh, M * D);
-  be_linear_backward(m->be, g->dh, PG(m, w->qkv.w), PG(m, w->qkv.b), g->dqkv, k->h1, PW(m, w->qkv.w), M, D, 3 * Dt);
-  tp_allreduce(m, g->dh, M * D);
+  col_linear_backward(m, g->dh, PG(m, w->qkv.w), PG(m, w->qkv.b), g->dqkv, k->h1, PW(m, w->qkv.w), M, D, 3 * Dt);
   zero(m, g->dh2, M * D);
   be_modulate_backward(m->be, g->dh2, dmod, dmod + D, g->dh, k->ln1n, scale1, sel, S, d.B, d.N, d.D);
   be_layernorm_backward(m->be, g->dx, NULL, NULL, g->dh2, k->xin, NULL, k->ln1_mean, k->ln1_rstd, M, D);
@@ -233,13 +254,24 @@ void model_backward(Model *m, const Batch *b) {
     block_backward(m, i);
     grad_ready(m, o->blocks[i].adaln.w);  // a block's parameters lie from its adaLN to the next block's
   }
+  // the sharded cross.kv gave each tp rank its heads' part of dctx, and the
+  // per-head norm weights their heads' part of the gradient: sum over tp,
+  // overlapped with x_embed's gradient (which reads neither) unless blocking
+  const int overlap = d.tp > 1 && !m->layout.comm_blocking;
+  CommRequest rq[2];
+  if (overlap) {
+    if (!m->text_frozen) comm_iallreduce(m->layout.tp_group, g->dctx, (size_t)d.B * d.L * d.D, COMM_F32, COMM_SUM, &rq[0]);
+    comm_iallreduce(m->layout.tp_group, g->dnorm, (size_t)m->cfg.depth * 4 * d.hd, COMM_F32, COMM_SUM, &rq[1]);
+  }
   be_linear_backward(m->be, NULL, PG(m, o->x_embed.w), PG(m, o->x_embed.b), g->dx, a->x, PW(m, o->x_embed.w), (int)M, d.P,
                   d.D);
+  if (overlap) {
+    if (!m->text_frozen) comm_wait(&rq[0]);
+    comm_wait(&rq[1]);
+  }
   if (d.tp > 1) {
-    // the sharded cross.kv gave each tp rank its heads' part of dctx, and the
-    // per-head norm weights their heads' part of the gradient: sum over tp
-    if (!m->text_frozen) tp_allreduce(m, g->dctx, (size_t)d.B * d.L * d.D);
-    tp_allreduce(m, g->dnorm, (size_t)m->cfg.depth * 4 * d.hd);
+    if (!overlap && !m->text_frozen) tp_allreduce(m, g->dctx, (size_t)d.B * d.L * d.D);
+    if (!overlap) tp_allreduce(m, g->dnorm, (size_t)m->cfg.depth * 4 * d.hd);
     for (int i = 0; i < m->cfg.depth; i++) {
       const BlockOff *w = &m->off->blocks[i];
       const size_t offs[4] = {w->q_norm, w->k_norm, w->cq_norm, w->ck_norm};

@@ -10,6 +10,18 @@
 // x[n] <- sum over the tp group (tp = 1: nothing).
 void tp_allreduce(const Model *m, float *x, size_t n);
 
+// Column-parallel Linear's backward (Megatron's f in the backward):
+// din[M,I] += dout w summed over tp, dw[O,I] += dout^T in, db[O] += sum dout
+// (this rank's shards). Overlapped (layout.comm_blocking 0, the default): din
+// first, its all-reduce started (comm_iallreduce), dw and db computed while
+// it travels, then waited; blocking: the fused be_linear_backward, then
+// comm_allreduce. The same kernels on the same inputs, the same bytes; the
+// bits are the same wherever the non-blocking sum is (a tp group of 2:
+// always, tests/test_tp_overlap.sh). din must be zero or hold only this
+// rank's share on entry (it is summed). tp = 1: exactly be_linear_backward.
+void col_linear_backward(const Model *m, float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int M, int I, int O);
+
 // Row-parallel Linear: out[M,O] = sum_tp(in[M,I] w[O,I]^T) + b, with in and w
 // this rank's input slice; b (whole) added once, after the all-reduce.
 // tp = 1: exactly linear_forward.
@@ -24,6 +36,15 @@ void row_linear_forward(const Model *m, float *out, const float *in, const float
 void sp_tokens_to_heads(const Model *m, int B, int nt, const float *const tok[], const int ld[], float *const head[]);
 // The inverse: head-parallel [B,Nu,W] -> token-parallel rows at stride ld (written, not added).
 void sp_heads_to_tokens(const Model *m, int B, int nt, const float *const head[], float *const tok[], const int ld[]);
+// The same for one tensor in two halves, so that independent compute hides
+// the all-to-all (the backward, unless layout.comm_blocking): _start packs
+// into the group's send buffer and starts comm_ialltoall, _finish waits and
+// unpacks. One exchange in flight at a time (they share gs.sp_send/sp_recv).
+// The same bytes and bits as the blocking calls (data movement only).
+void sp_tokens_to_heads_start(const Model *m, int B, const float *tok, int ld, CommRequest *req);
+void sp_tokens_to_heads_finish(const Model *m, int B, float *head, CommRequest *req);
+void sp_heads_to_tokens_start(const Model *m, int B, const float *head, CommRequest *req);
+void sp_heads_to_tokens_finish(const Model *m, int B, float *tok, int ld, CommRequest *req);
 
 
 // Self-attention of this rank's Nr query tokens over the keys of the whole

@@ -113,7 +113,8 @@ static const size_t sizes[] = {0, 1, 7, 1000};
 
 // ---------------------------------------------------------------- collectives
 
-static void check_allreduce(CommGroup *g) {
+// nb: the same through comm_iallreduce, waited (the same values and bytes).
+static void check_allreduce(CommGroup *g, int nb) {
   int p = g->size;
   for (size_t k = 0; k < sizeof all_types / sizeof *all_types; k++)
     for (int op = COMM_SUM; op <= COMM_MIN; op++)
@@ -125,9 +126,17 @@ static void check_allreduce(CommGroup *g) {
         void *work = work_alloc(n * es);
         put(work, host, n * es);
         comm_stats_reset(g);
-        comm_allreduce(g, work, n, t, (CommOp)op);
+        if (nb) {
+          CommRequest req;
+          comm_iallreduce(g, work, n, t, (CommOp)op, &req);
+          comm_wait(&req);
+        } else {
+          comm_allreduce(g, work, n, t, (CommOp)op);
+        }
         get(host, work, n * es, g);
-        const char *what = op == COMM_SUM ? "allreduce sum" : op == COMM_MAX ? "allreduce max" : "allreduce min";
+        const char *what = op == COMM_SUM ? (nb ? "iallreduce sum" : "allreduce sum")
+                           : op == COMM_MAX ? (nb ? "iallreduce max" : "allreduce max")
+                                            : (nb ? "iallreduce min" : "allreduce min");
         CHECK_ELEMS(what, g, t, n, host, ({
                       long acc = val(t, 0, i, op);
                       for (int r = 1; r < p; r++) {
@@ -194,9 +203,10 @@ static void check_allgather(CommGroup *g, int in_place) {
 
 // Block j of rank r's send buffer, element i: value(r, j * 1000 + i). Rank r
 // receives block j from rank j: value(j, r * 1000 + i).
-static void check_alltoall(CommGroup *g, int in_place) {
+// nb: comm_ialltoall, polled with comm_test (not in place).
+static void check_alltoall(CommGroup *g, int in_place, int nb) {
   int p = g->size;
-  const char *what = in_place ? "alltoall (in place)" : "alltoall";
+  const char *what = nb ? "ialltoall" : in_place ? "alltoall (in place)" : "alltoall";
   for (size_t k = 0; k < sizeof all_types / sizeof *all_types; k++)
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
       CommType t = all_types[k];
@@ -207,7 +217,13 @@ static void check_alltoall(CommGroup *g, int in_place) {
       void *send = work_alloc(p * n * es), *recv = in_place ? send : work_alloc(p * n * es);
       put(send, host, p * n * es);
       comm_stats_reset(g);
-      comm_alltoall(g, send, recv, n, t);
+      if (nb) {
+        CommRequest req;
+        comm_ialltoall(g, send, recv, n, t, &req);
+        while (!comm_test(&req)) {}
+      } else {
+        comm_alltoall(g, send, recv, n, t);
+      }
       get(host, recv, p * n * es, g);
       size_t nn = n ? n : 1;
       CHECK_ELEMS(what, g, t, p * n, host, val(t, (int)(i / nn), g->rank * 1000 + i % nn, 5));
@@ -449,13 +465,15 @@ static void check_layout(int dp, int sp, int tp) {
   for (size_t i = 0; i < 6; i++) {
     CommGroup *g = groups[i];
     if (g_on_device) comm_group_use_nccl(g, NULL);
-    check_allreduce(g);
+    check_allreduce(g, 0);
+    check_allreduce(g, 1);
     check_reduce_scatter(g, 0);
     check_reduce_scatter(g, 1);
     check_allgather(g, 0);
     check_allgather(g, 1);
-    if (!g_on_device) check_alltoall(g, 1);  // NCCL has no in-place alltoall
-    check_alltoall(g, 0);
+    if (!g_on_device) check_alltoall(g, 1, 0);  // NCCL has no in-place alltoall
+    check_alltoall(g, 0, 0);
+    check_alltoall(g, 0, 1);
     check_alltoallv(g);
     check_bcast(g);
     check_sendrecv(g);
