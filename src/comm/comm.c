@@ -279,8 +279,8 @@ void comm_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, C
   request_done(g, req);
   if (on_device(g, buf)) { comm_nccl_allreduce(g, buf, n, t, op); return; }  // queued on the stream
   if (g->size == 1 || n == 0) return;
-  // beyond MPI's int count: the blocking call's chunks, done on return (as a request already complete)
-  if (n > (size_t)INT_MAX) { comm_mpi_allreduce(g, buf, n, t, op); return; }
+  // beyond one chunk: the blocking call's chunks (the same rings, the same bits), done on return
+  if (n > (size_t)COMM_MPI_CHUNK) { comm_mpi_allreduce(g, buf, n, t, op); return; }
   comm_mpi_iallreduce(g, buf, n, t, op, req);
 }
 

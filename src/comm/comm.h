@@ -26,7 +26,8 @@
 // Byte accounting (CommStats, docs/parallel.md "Byte convention"): each call
 // adds the bytes THIS rank sends under the bandwidth-optimal (ring) algorithm,
 // p = group size, e = element size:
-//   allreduce       floor(2 (p-1) n e / p)      (reduce-scatter + allgather)
+//   allreduce       floor(2 (p-1) n e / p)      (reduce-scatter + allgather; the
+//                                               host ring sends exactly this when p | n)
 //   reduce_scatter  (p-1) n e                   (n = the block each rank keeps)
 //   ireduce_scatterv sum of counts[j] e over j != rank  (equal blocks: as reduce_scatter)
 //   iallgather      as allgather
@@ -101,7 +102,9 @@ void comm_free(CommContext *cc);
 // size * n on entry, this rank's block in its first n on return); allgather
 // with send == recv + rank * n; alltoall with send == recv (MPI backend only).
 
-// In place: buf[n] <- op over the group.
+// In place: buf[n] <- op over the group. Host buffers: the comm layer's ring
+// (see comm_iallreduce): a fixed summation order per element for a given n and
+// group size, the same on every rank and in the non-blocking call.
 void comm_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op);
 // send[size * n] (rank r's block at r*n) summed over the group; recv[n] gets this rank's block.
 void comm_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
@@ -150,13 +153,17 @@ void comm_ireduce_scatterv(CommGroup *g, const void *send, void *recv, const siz
                            CommRequest *req);
 // As comm_allgather (in place when send == recv + rank * n): MPI_Iallgather.
 void comm_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
-// As comm_allreduce (in place), started: MPI_Iallreduce on host buffers (a
-// count beyond MPI's int: the blocking call, complete on return),
-// ncclAllReduce queued on the stream for device buffers. The tensor-parallel backward sums a column-parallel Linear's input
-// gradient with it while the weight gradient is computed (model/parallel.h
-// col_linear_backward). On a group of 2 the sum is a + b on both ranks,
-// bit-identical to comm_allreduce; on larger groups MPI may pick another
-// summation order than the blocking call's.
+// As comm_allreduce (in place), started. Host buffers: both calls are the
+// comm layer's own ring all-reduce over MPI point-to-point (reduce-scatter
+// then allgather, blocks of n/p; comm_mpi.c), whose summation order for each
+// element depends only on n and the group size -- so comm_iallreduce, waited,
+// gives the same bits as comm_allreduce on ANY group size (MPI_Allreduce and
+// MPI_Iallreduce may pick different orders beyond 2 ranks). It moves while
+// comm_test / comm_wait are called (one ring step per arrival). A count
+// beyond 2^30: the blocking call's chunks, complete on return. Device
+// buffers: ncclAllReduce queued on the stream. The tensor-parallel backward
+// sums a column-parallel Linear's input gradient with it while the weight
+// gradient is computed (model/parallel.h col_linear_backward).
 void comm_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req);
 // As comm_alltoall (send != recv), started: MPI_Ialltoall on host buffers,
 // ncclSend/ncclRecv queued on the stream for device buffers. Moves data only:

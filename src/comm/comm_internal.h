@@ -18,6 +18,7 @@ void comm_mpi_group_world(CommGroup *g);  // a duplicate of MPI_COMM_WORLD named
 // MPI_Comm_split of `parent` by (color, key) into `out` (named `name`).
 void comm_mpi_group_split(const CommGroup *parent, int color, int key, const char *name, CommGroup *out);
 void comm_mpi_group_free(CommGroup *g);
+// All-reduce: the comm layer's ring (comm_mpi_iallreduce, waited), COMM_MPI_CHUNK elements at a time.
 void comm_mpi_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op);
 void comm_mpi_reduce_scatter(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
 void comm_mpi_allgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t);
@@ -36,7 +37,12 @@ void comm_mpi_wait(CommRequest *req);
 void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const size_t *counts, size_t n, CommType t,
                               CommRequest *req);
 void comm_mpi_iallgather(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);
-// MPI_Iallreduce in place (one call: n <= INT_MAX, comm.c sends larger ones to the blocking call).
+// Elements per call of the blocking all-reduce and bcast (MPI counts are int).
+enum { COMM_MPI_CHUNK = 1 << 30 };
+// The comm layer's ring all-reduce in place, over MPI_Isend/MPI_Irecv (its
+// summation order depends only on n and the group size, so the blocking call
+// gives the same bits); n <= COMM_MPI_CHUNK (comm.c sends larger ones to the
+// blocking call, which chunks them).
 void comm_mpi_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req);
 // MPI_Ialltoall (send != recv).
 void comm_mpi_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req);

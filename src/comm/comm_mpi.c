@@ -118,7 +118,7 @@ static int mpi_count(const CommGroup *g, const char *call, size_t n) {
   if (n > (size_t)INT_MAX) comm_fail(g, call, "count %zu exceeds MPI's int limit %d", n, INT_MAX);
   return (int)n;
 }
-enum { CHUNK = 1 << 30 };  // elements per MPI call for allreduce and bcast
+enum { CHUNK = COMM_MPI_CHUNK };  // elements per call for allreduce and bcast
 
 static void group_set(CommGroup *g, MPI_Comm c, const char *name) {
   snprintf(g->name, sizeof g->name, "%s", name);
@@ -155,12 +155,16 @@ void comm_mpi_group_free(CommGroup *g) {
   g->ring_scratch = NULL, g->ring_scratch_bytes = 0;
 }
 
+// The blocking all-reduce is the ring all-reduce below, started and waited
+// for, CHUNK elements at a time: the same bits as comm_mpi_iallreduce of the
+// same count on any group size (one algorithm, one summation order).
 void comm_mpi_allreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op) {
   size_t es = comm_type_size(t);
   for (size_t off = 0; off < n; off += CHUNK) {
     size_t c = n - off < CHUNK ? n - off : CHUNK;
-    COMM_MPI_CHECK(g, "MPI_Allreduce",
-                   MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * es, (int)c, mpi_type(t), mpi_op(op), mpi_comm(g)));
+    CommRequest req;
+    comm_mpi_iallreduce(g, (char *)buf + off * es, c, t, op, &req);
+    comm_mpi_wait(&req);
   }
 }
 
@@ -225,73 +229,109 @@ void comm_mpi_sendrecv_start(CommGroup *g, const void *send, size_t ns, int dest
   req->pending = 2;
 }
 
-// ---- Ring reduce-scatter (non-blocking, progressed by comm_mpi_test/wait).
-// Rank r's block j (counts[j] elements at displs[j]) travels the ring and
-// ends at rank j: at step k (0..p-2) rank r sends its partial sum of block
-// (r-k-1) mod p to r+1 and receives block (r-k-2) mod p from r-1, adding its
-// own share (MPI_Reduce_local: own + received). Block j's sum is therefore
-// always g[j+1] + ... in ring order from rank j+1, whatever the counts, so a
-// buffer reduced in buckets gets the same bits as reduced at once. Each rank
-// sends every block but its own: sum_{j != r} counts[j] elements.
+// ---- Ring reduce-scatter and ring all-reduce (non-blocking, progressed by
+// comm_mpi_test/wait).
+// Reduce-scatter: rank r's block j (counts[j] elements at displs[j]) travels
+// the ring and ends at rank j: at step k (0..p-2) rank r sends its partial sum
+// of block (r-k-1) mod p to r+1 and receives block (r-k-2) mod p from r-1,
+// adding its own share (MPI_Reduce_local: own + received). Block j's sum is
+// therefore always g[j+1] + ... in ring order from rank j+1, whatever the
+// counts, so a buffer reduced in buckets gets the same bits as reduced at
+// once. Each rank sends every block but its own: sum_{j != r} counts[j].
+// All-reduce (in place, blocks of n/p, the first n mod p one longer): the same
+// p-1 steps, the partial sums kept in the buffer itself (received + own, into
+// block (r-k-2)), then p-1 allgather steps (block (r-k) mod p to r+1, block
+// (r-k-1) from r-1, straight into place). Each element's sum is taken in one
+// fixed order that depends only on n and p -- never on MPI's algorithm choice
+// -- so the blocking and the non-blocking call give the same bits on any group
+// size. Sends 2n - counts[r] - counts[r+1] elements: 2 (p-1) n / p when p
+// divides n (the accounting's convention, comm.h).
 typedef struct {
-  int p, r, step;        // step: ring steps completed
+  int p, r, step, nsteps;  // step: ring steps completed of nsteps (p-1, or 2 (p-1) for an all-reduce)
   int tag;
+  int ar;                  // 1: all-reduce in place on data
   CommType t;
+  CommOp op;
   size_t es;
   size_t *cnt, *dsp;     // [p] elements
   const char *send;
   char *recv;
-  char *buf[2];          // received partial sums (double-buffered: one is in flight as the next send)
+  char *data;            // the all-reduce's buffer
+  char *buf[2];          // received partial sums (double-buffered: one is in flight as the next send; all-reduce: buf[0] only)
   int own_buf;           // 1: buf was allocated for this call, 0: it is the group's ring_scratch
   MPI_Request rq[2];     // receive, send of the step in flight
 } Ring;
 
 enum { TAG_RING = 1 << 14 };  // above the point-to-point tags of ring attention (src/model/ring.c)
 
+static int ring_mod(int x, int p) { return ((x % p) + p) % p; }
+
 static void ring_post(CommGroup *g, Ring *s) {
-  const int p = s->p, k = s->step, sb = ((s->r - k - 1) % p + p) % p, rb = ((s->r - k - 2) % p + p) % p;
-  const char *src = k == 0 ? s->send + s->dsp[sb] * s->es : s->buf[(k - 1) & 1];
+  const int p = s->p, k = s->step;
   const int next = (s->r + 1) % p, prev = (s->r + p - 1) % p;
   const MPI_Datatype dt = mpi_type(s->t);
+  const char *src;
+  char *dst;
+  int sb, rb;
+  if (k < p - 1) {  // reduce-scatter step
+    sb = ring_mod(s->r - k - 1, p), rb = ring_mod(s->r - k - 2, p);
+    if (s->ar) {
+      src = s->data + s->dsp[sb] * s->es, dst = s->buf[0];
+    } else {
+      src = k == 0 ? s->send + s->dsp[sb] * s->es : s->buf[(k - 1) & 1], dst = s->buf[k & 1];
+    }
+  } else {  // all-reduce's allgather step
+    const int j = k - (p - 1);
+    sb = ring_mod(s->r - j, p), rb = ring_mod(s->r - j - 1, p);
+    src = s->data + s->dsp[sb] * s->es, dst = s->data + s->dsp[rb] * s->es;
+  }
   COMM_MPI_CHECK(g, "MPI_Irecv",
-                 MPI_Irecv(s->buf[k & 1], mpi_count(g, "MPI_Irecv", s->cnt[rb]), dt, prev, s->tag, mpi_comm(g), &s->rq[0]));
+                 MPI_Irecv(dst, mpi_count(g, "MPI_Irecv", s->cnt[rb]), dt, prev, s->tag, mpi_comm(g), &s->rq[0]));
   COMM_MPI_CHECK(g, "MPI_Isend",
                  MPI_Isend(src, mpi_count(g, "MPI_Isend", s->cnt[sb]), dt, next, s->tag, mpi_comm(g), &s->rq[1]));
 }
 
-// The step in flight is done: add this rank's share; post the next step or finish.
+// The step in flight is done: add this rank's share (reduce-scatter steps);
+// post the next step or finish.
 static void ring_advance(CommGroup *g, Ring *s) {
-  const int p = s->p, k = s->step, rb = ((s->r - k - 2) % p + p) % p;
-  char *acc = s->buf[k & 1];
-  if (s->cnt[rb])
-    COMM_MPI_CHECK(g, "MPI_Reduce_local",
-                   MPI_Reduce_local(s->send + s->dsp[rb] * s->es, acc, mpi_count(g, "MPI_Reduce_local", s->cnt[rb]),
-                                    mpi_type(s->t), MPI_SUM));
-  s->step++;
-  if (s->step == p - 1) {
-    memcpy(s->recv, acc, s->cnt[s->r] * s->es);  // rb == r: this rank's block, complete
-  } else {
-    ring_post(g, s);
+  const int p = s->p, k = s->step;
+  if (k < p - 1) {
+    const int rb = ring_mod(s->r - k - 2, p);
+    if (s->cnt[rb]) {
+      const int c = mpi_count(g, "MPI_Reduce_local", s->cnt[rb]);
+      if (s->ar)  // block rb <- received op own
+        COMM_MPI_CHECK(g, "MPI_Reduce_local",
+                       MPI_Reduce_local(s->buf[0], s->data + s->dsp[rb] * s->es, c, mpi_type(s->t), mpi_op(s->op)));
+      else  // received <- own + received
+        COMM_MPI_CHECK(g, "MPI_Reduce_local",
+                       MPI_Reduce_local(s->send + s->dsp[rb] * s->es, s->buf[k & 1], c, mpi_type(s->t), MPI_SUM));
+    }
+    if (!s->ar && k + 1 == p - 1) memcpy(s->recv, s->buf[k & 1], s->cnt[s->r] * s->es);  // rb == r: complete
   }
+  s->step++;
+  if (s->step < s->nsteps) ring_post(g, s);
 }
 
-void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const size_t *counts, size_t n, CommType t,
-                              CommRequest *req) {
+// Counts, displacements and scratch of a ring. Reduce-scatter: counts[j], or
+// n each when counts is NULL; all-reduce (ar): n split into p blocks of n/p,
+// the first n mod p one element longer.
+static Ring *ring_new(CommGroup *g, const size_t *counts, size_t n, CommType t, int ar) {
   const int p = g->size;
   Ring *s = tsr_calloc(1, sizeof *s);
-  s->t = t, s->p = p, s->r = g->rank, s->es = comm_type_size(t), s->send = send, s->recv = recv;
+  s->t = t, s->p = p, s->r = g->rank, s->es = comm_type_size(t), s->ar = ar;
+  s->nsteps = ar ? 2 * (p - 1) : p - 1;
   s->tag = TAG_RING + (int)(g->nb_seq++ % TAG_RING);  // one tag per collective: concurrent ones never cross
   s->cnt = tsr_calloc(2 * (size_t)p, sizeof(size_t));
   s->dsp = s->cnt + p;
   size_t most = 0, at = 0;
   for (int j = 0; j < p; j++) {
-    s->cnt[j] = counts ? counts[j] : n;
+    s->cnt[j] = ar ? n / (size_t)p + ((size_t)j < n % (size_t)p) : counts ? counts[j] : n;
     s->dsp[j] = at;
     at += s->cnt[j];
     if (s->cnt[j] > most) most = s->cnt[j];
   }
-  // The group's scratch when free (the blocking call allocates nothing after the first), else a buffer of its own.
-  const size_t need = 2 * (most ? most : 1) * s->es;
+  // The group's scratch when free (the blocking calls allocate nothing after the first), else a buffer of its own.
+  const size_t need = (ar ? 1 : 2) * (most ? most : 1) * s->es;
   if (!g->ring_scratch_busy && g->ring_scratch_bytes < need) {
     tsr_free(g->ring_scratch);
     g->ring_scratch = tsr_calloc(need, 1), g->ring_scratch_bytes = need;
@@ -299,7 +339,14 @@ void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const 
   s->own_buf = g->ring_scratch_busy;
   s->buf[0] = s->own_buf ? tsr_calloc(need, 1) : g->ring_scratch;
   g->ring_scratch_busy = 1;
-  s->buf[1] = s->buf[0] + most * s->es;
+  s->buf[1] = ar ? NULL : s->buf[0] + most * s->es;
+  return s;
+}
+
+void comm_mpi_ireduce_scatter(CommGroup *g, const void *send, void *recv, const size_t *counts, size_t n, CommType t,
+                              CommRequest *req) {
+  Ring *s = ring_new(g, counts, n, t, 0);
+  s->send = send, s->recv = recv;
   req->g = g, req->ring = s, req->pending = 1;
   ring_post(g, s);
 }
@@ -328,11 +375,10 @@ void comm_mpi_iallgather(CommGroup *g, const void *send, void *recv, size_t n, C
 }
 
 void comm_mpi_iallreduce(CommGroup *g, void *buf, size_t n, CommType t, CommOp op, CommRequest *req) {
-  req->g = g, req->ring = NULL;
-  COMM_MPI_CHECK(g, "MPI_Iallreduce",
-                 MPI_Iallreduce(MPI_IN_PLACE, buf, mpi_count(g, "MPI_Iallreduce", n), mpi_type(t), mpi_op(op),
-                                mpi_comm(g), (MPI_Request *)req->mpi_req[0]));
-  req->pending = 1;
+  Ring *s = ring_new(g, NULL, n, t, 1);
+  s->op = op, s->data = buf;
+  req->g = g, req->ring = s, req->pending = 1;
+  ring_post(g, s);
 }
 
 void comm_mpi_ialltoall(CommGroup *g, const void *send, void *recv, size_t n, CommType t, CommRequest *req) {
@@ -353,7 +399,7 @@ int comm_mpi_test(CommRequest *req) {
       COMM_MPI_CHECK(req->g, "MPI_Testall", MPI_Testall(2, s->rq, &done, MPI_STATUSES_IGNORE));
       if (!done) return 0;
       ring_advance(req->g, s);
-      if (s->step == s->p - 1) {
+      if (s->step == s->nsteps) {
         ring_free(req);
         return 1;
       }
@@ -374,7 +420,7 @@ void comm_mpi_wait(CommRequest *req) {
   if (!req->pending) return;
   if (req->ring) {
     Ring *s = req->ring;
-    while (s->step < s->p - 1) {
+    while (s->step < s->nsteps) {
       COMM_MPI_CHECK(req->g, "MPI_Waitall", MPI_Waitall(2, s->rq, MPI_STATUSES_IGNORE));
       ring_advance(req->g, s);
     }

@@ -151,6 +151,63 @@ static void check_allreduce(CommGroup *g, int nb) {
       }
 }
 
+// Host float sums whose order matters (magnitudes 1e-8 .. 1e8): comm_allreduce
+// and comm_iallreduce (waited, and while other work is pending) must give the
+// SAME bits on every group size, and exactly the ring order comm.h states:
+// blocks of n/p (the first n mod p one longer); block j's element summed from
+// rank j+1 round the ring, ((v[j+1] + v[j+2]) + ...) + v[j]. The independent
+// answer is that order computed here from every rank's values; MPI's own
+// MPI_Allreduce / MPI_Iallreduce may differ from it and from each other.
+static double ord_val(int rank, size_t i) {
+  static const double mag[] = {1e8, 1e-8, 3.3, -7e7, 1.1e-3, 2.5e4, -1e-6, 9.9e2};
+  return mag[(rank * 3 + i) % 8] * (1.0 + 0.137 * (double)((rank * 7 + i * 13) % 11));
+}
+static void check_allreduce_order(CommGroup *g) {
+  const int p = g->size;
+  const size_t sizes_o[] = {1, 5, 1001, 4096};
+  for (size_t si = 0; si < sizeof sizes_o / sizeof *sizes_o; si++)
+    for (int f64 = 0; f64 <= 1; f64++)
+      for (int mode = 0; mode < 3; mode++) {  // 0 blocking, 1 non-blocking waited, 2 non-blocking tested then waited
+        const size_t n = sizes_o[si];
+        float *a = tsr_calloc(n, sizeof(float));
+        double *b = tsr_calloc(n, sizeof(double));
+        for (size_t i = 0; i < n; i++) a[i] = (float)ord_val(g->rank, i), b[i] = ord_val(g->rank, i);
+        void *buf = f64 ? (void *)b : (void *)a;
+        const CommType t = f64 ? COMM_F64 : COMM_F32;
+        comm_stats_reset(g);
+        if (mode == 0) {
+          comm_allreduce(g, buf, n, t, COMM_SUM);
+        } else {
+          CommRequest req;
+          comm_iallreduce(g, buf, n, t, COMM_SUM, &req);
+          if (mode == 2)
+            for (int k = 0; k < 3; k++) comm_test(&req);
+          comm_wait(&req);
+        }
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < n; i++) {
+          size_t q = n / (size_t)p, rem = n % (size_t)p, j = 0, at = 0;  // the block holding element i
+          while (at + q + (j < rem) <= i) at += q + (j < rem), j++;
+          float fa = 0;
+          double da = 0;
+          for (int k = 1; k <= p; k++) {
+            int rk = (int)((j + (size_t)k) % (size_t)p);
+            if (k == 1) fa = (float)ord_val(rk, i), da = ord_val(rk, i);
+            else fa = fa + (float)ord_val(rk, i), da = da + ord_val(rk, i);
+          }
+          int ok = f64 ? memcmp(&b[i], &da, sizeof da) == 0 : memcmp(&a[i], &fa, sizeof fa) == 0;
+          if (!ok && bad++ == 0) first = i;
+        }
+        EXPECT(bad == 0, "%s %s on group %s (rank %d of %d) n=%zu: %zu elements not in the ring's order, first [%zu]",
+               mode == 0 ? "allreduce" : mode == 1 ? "iallreduce" : "iallreduce (tested)", f64 ? "f64" : "f32",
+               g->name, g->rank, p, n, bad, first);
+        CHECK_BYTES("allreduce (order)", g, COMM_STAT_ALLREDUCE,
+                    (uint64_t)(2 * (uint64_t)(p - 1) * n * comm_type_size(t) / (uint64_t)p));
+        tsr_free(a);
+        tsr_free(b);
+      }
+}
+
 static void check_reduce_scatter(CommGroup *g, int in_place) {
   int p = g->size;
   const char *what = in_place ? "reduce_scatter (in place)" : "reduce_scatter";
@@ -467,6 +524,7 @@ static void check_layout(int dp, int sp, int tp) {
     if (g_on_device) comm_group_use_nccl(g, NULL);
     check_allreduce(g, 0);
     check_allreduce(g, 1);
+    if (!g_on_device) check_allreduce_order(g);
     check_reduce_scatter(g, 0);
     check_reduce_scatter(g, 1);
     check_allgather(g, 0);
