@@ -6,15 +6,17 @@
 // while proj's weight gradient is computed and dv's while q and k go through
 // the RoPE and norm backward) against the blocking path (layout.comm_blocking
 // = 1: fused linear backward, comm_allreduce, comm_alltoall), run under
-// mpirun by tests/test_tpsp_overlap.sh at 2 ranks (tp2, sp2) and 4 ranks (tp2
-// x dp2, sp2 x dp2, tp2 x sp2, tp2 x ring2, sp4, Ulysses 2 x ring 2). Both
+// mpirun by tests/test_tpsp_overlap.sh at 2 ranks (tp2, sp2), 4 ranks (tp2
+// x dp2, sp2 x dp2, tp2 x sp2, tp2 x ring2, sp4, Ulysses 2 x ring 2, tp4) and
+// 8 ranks with --tp4 (tp4 x dp2, tp4 x ring2). Both
 // models start from the same weights and take STEPS plain SGD steps (the
 // gradient summed over dp x sp, the trainer's job) on changing batches; at
 // every step, on every rank:
 //  - the loss and EVERY parameter gradient are bit-identical (memcmp);
 //  - the tp and sp groups sent the same bytes in the same number of calls.
-// A tp group of 2 sums a + b on both paths and an all-to-all only moves data,
-// so the bits must agree exactly.
+// Both paths sum over tp with the comm layer's ring all-reduce (one summation
+// order per element for a given count and group size, comm.h), and an
+// all-to-all only moves data, so the bits must agree exactly at any tp.
 // Without mpirun (one rank) there is nothing to compare: it says so, exit 0.
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,11 +149,14 @@ int main(int argc, char **argv) {
   CommContext wc;
   comm_layout(&wc, W, 1, 1, "test_tpsp_overlap");
   ModelConfig c = config();
-  // (tp, sp, ring); ranks left over are dp
-  const int layouts[][3] = {{2, 1, 1}, {1, 2, 1}, {2, 2, 1}, {2, 2, 2}, {1, 4, 1}, {1, 4, 2}};
+  // (tp, sp, ring); ranks left over are dp. --tp4 (the 8-rank run): only the
+  // tp-4 layouts (tp4 x dp2, tp4 x ring2), the others are covered at 2 and 4.
+  const int only_tp4 = argc > 1 && !strcmp(argv[1], "--tp4");
+  const int layouts[][3] = {{2, 1, 1}, {1, 2, 1}, {2, 2, 1}, {2, 2, 2}, {1, 4, 1}, {1, 4, 2}, {4, 1, 1}, {4, 2, 2}};
   for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
     const int tp = layouts[i][0], sp = layouts[i][1], ring = layouts[i][2];
     if (W % (tp * sp) || B % (W / (tp * sp))) continue;
+    if (only_tp4 != (tp == 4 && W == 8)) continue;
     check(&wc, &c, tp, sp, ring);
   }
   int failed = tl_failures;
