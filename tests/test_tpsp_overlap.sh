@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The backward's tensor-parallel all-reduces and Ulysses all-to-alls overlapped
+# The backward's tensor-parallel all-reduces and the Ulysses all-to-alls (forward:
+# v's during q/k's norm and RoPE; backward) overlapped
 # with independent compute (model/parallel.h col_linear_backward and the
 # sp_*_start/_finish halves, the default) against the blocking path
 # (layout.comm_blocking): build/tests/test_tpsp_overlap under mpirun at 2 ranks
@@ -21,4 +22,4 @@ for np in 2 4 8; do
   [ $rc = 0 ] || fail "np $np exit $rc: $(grep -m8 'FAIL\|error\|differ' "$tmp/np$np.log")"
   echo "np $np:"; grep "^  " "$tmp/np$np.log"
 done
-echo "ok  tp/sp backward overlapped = blocking, bit for bit"
+echo "ok  tp/sp forward and backward overlapped = blocking, bit for bit"

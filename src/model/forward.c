@@ -97,7 +97,8 @@ static void conditioning_forward(Model *m) {
 // Self-attention over every token of the clip: qkv (this rank's heads, [M,3Dt])
 // -> att [M,Dt]. QK-norm and RoPE (global token coordinates) per token; under
 // Ulysses the all-to-all gives each rank the Nu tokens of its ring position
-// for Ha heads, and back; under ring the keys of the other ring positions
+// for Ha heads (v's in flight during q/k's norm and RoPE unless
+// layout.comm_blocking), and back; under ring the keys of the other ring positions
 // come round the ring (ring.c). `stage`: [M,Dt] free until the cross-attention
 // (this block's catt in the forward; the backward's recomputation passes
 // gradient scratch, since catt is then kept).
@@ -115,13 +116,33 @@ void self_attention_forward(Model *m, BlockActs *k, const BlockOff *w, float *st
   }
   // q, k token-parallel, staged in this block's att and `stage`
   float *tq = k->att, *tk = stage;
-  be_rmsnorm_forward(m->be, tq, Dt, k->q_rstd, k->qkv, 3 * Dt, PW(m, w->q_norm), M, d.Ht, d.hd);
-  be_rmsnorm_forward(m->be, tk, Dt, k->k_rstd, k->qkv + Dt, 3 * Dt, PW(m, w->k_norm), M, d.Ht, d.hd);
-  be_rope3d_forward(m->be, tq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
-  be_rope3d_forward(m->be, tk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
   const int W = d.Ha * d.hd;
-  sp_tokens_to_heads(m, d.B, 3, (const float *const[]){tq, tk, k->qkv + 2 * Dt}, (const int[]){Dt, Dt, 3 * Dt},
-                     (float *const[]){k->q, k->k, k->vh});
+  if (m->layout.comm_blocking) {
+    be_rmsnorm_forward(m->be, tq, Dt, k->q_rstd, k->qkv, 3 * Dt, PW(m, w->q_norm), M, d.Ht, d.hd);
+    be_rmsnorm_forward(m->be, tk, Dt, k->k_rstd, k->qkv + Dt, 3 * Dt, PW(m, w->k_norm), M, d.Ht, d.hd);
+    be_rope3d_forward(m->be, tq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+    be_rope3d_forward(m->be, tk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+    sp_tokens_to_heads(m, d.B, 3, (const float *const[]){tq, tk, k->qkv + 2 * Dt}, (const int[]){Dt, Dt, 3 * Dt},
+                       (float *const[]){k->q, k->k, k->vh});
+  } else {
+    // Overlapped: v needs neither norm nor RoPE, so its all-to-all travels
+    // while q and k are normed and rotated (comm_test lets Open MPI move it);
+    // then q's and k's (blocking: nothing independent is left). The same
+    // kernels on the same inputs and data movement only: the blocking path's
+    // bits; the same three all-to-alls of the same size (v's first).
+    CommRequest rq;
+    sp_tokens_to_heads_start(m, d.B, k->qkv + 2 * Dt, 3 * Dt, &rq);
+    be_rmsnorm_forward(m->be, tq, Dt, k->q_rstd, k->qkv, 3 * Dt, PW(m, w->q_norm), M, d.Ht, d.hd);
+    comm_test(&rq);
+    be_rmsnorm_forward(m->be, tk, Dt, k->k_rstd, k->qkv + Dt, 3 * Dt, PW(m, w->k_norm), M, d.Ht, d.hd);
+    comm_test(&rq);
+    be_rope3d_forward(m->be, tq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+    comm_test(&rq);
+    be_rope3d_forward(m->be, tk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
+    sp_tokens_to_heads_finish(m, d.B, k->vh, &rq);
+    sp_tokens_to_heads(m, d.B, 2, (const float *const[]){tq, tk}, (const int[]){Dt, Dt},
+                       (float *const[]){k->q, k->k});
+  }
   ring_attention_forward(m, k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, d.B, d.Nu, d.Ha, d.hd);
   sp_heads_to_tokens(m, d.B, 1, (const float *const[]){k->atth}, (float *const[]){k->att}, (const int[]){Dt});
 }

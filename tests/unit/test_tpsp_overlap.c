@@ -12,7 +12,9 @@
 // models start from the same weights and take STEPS plain SGD steps (the
 // gradient summed over dp x sp, the trainer's job) on changing batches; at
 // every step, on every rank:
-//  - the loss and EVERY parameter gradient are bit-identical (memcmp);
+//  - the forward's output, the loss and EVERY parameter gradient are
+//    bit-identical (memcmp); the forward overlaps v's Ulysses all-to-all with
+//    q/k's norm and RoPE (forward.c self_attention_forward);
 //  - the tp and sp groups sent the same bytes in the same number of calls.
 // Both paths sum over tp with the comm layer's ring all-reduce (one summation
 // order per element for a given count and group size, comm.h), and an
@@ -56,7 +58,7 @@ static void build(Model *m, const ModelConfig *c, CommContext *cc, int ring, int
 
 // One step: forward + backward on this rank's share of the step's batch, then
 // SGD with the gradient summed over dp x sp. Returns the loss.
-static float step(Model *m, CommContext *cc, const ModelConfig *c, int s, float *gsum) {
+static float step(Model *m, CommContext *cc, const ModelConfig *c, int s, float *gsum, float *out) {
   const int sp = cc->sp, N = c->tokens / sp, Nf = c->tokens, P = c->patch_dim, Bl = B / cc->dp, s0 = cc->dp_rank * Bl;
   float *x = calloc((size_t)B * Nf * P, sizeof(float)), *target = calloc((size_t)B * Nf * P, sizeof(float));
   tl_fill(x, (int64_t)B * Nf * P, 10 + 2 * (uint32_t)s);
@@ -76,6 +78,7 @@ static float step(Model *m, CommContext *cc, const ModelConfig *c, int s, float 
              .loss_tokens = cc->dp > 1 ? loss_tokens : 0.0};
   params_zero_grad(&m->params);
   float loss = model_forward(m, &b);
+  model_read_output(m, out, Bl);  // the forward's prediction for this rank's tokens
   model_backward(m, &b);
   memcpy(gsum, m->params.grad, m->params.total * sizeof(float));
   comm_allreduce(&cc->dpsp_group, gsum, m->params.total, COMM_F32, COMM_SUM);
@@ -96,18 +99,22 @@ static void check(CommContext *wc, const ModelConfig *c, int tp, int sp, int rin
   build(&ovl, c, &cc, ring, 0, B / dp);
   const size_t n = blk.params.total;
   float *gb = calloc(n, sizeof(float)), *go = calloc(n, sizeof(float));
+  const size_t nout = (size_t)(B / dp) * (c->tokens / sp) * c->patch_dim;
+  float *ob = calloc(nout, sizeof(float)), *oo = calloc(nout, sizeof(float));
   int bad = 0;
   uint64_t bytes = 0;
   for (int s = 0; s < STEPS; s++) {
     comm_stats_reset(&cc.tp_group);
     comm_stats_reset(&cc.sp_group);
-    float lb = step(&blk, &cc, c, s, gb);
+    float lb = step(&blk, &cc, c, s, gb, ob);
     const CommStats sb = cc.tp_group.stats, pb = cc.sp_group.stats;
     comm_stats_reset(&cc.tp_group);
     comm_stats_reset(&cc.sp_group);
-    float lo = step(&ovl, &cc, c, s, go);
+    float lo = step(&ovl, &cc, c, s, go, oo);
     const CommStats so = cc.tp_group.stats, po = cc.sp_group.stats;
     bytes = comm_stats_bytes(&cc.tp_group) + comm_stats_bytes(&cc.sp_group);
+    if (memcmp(ob, oo, nout * sizeof(float)))
+      bad = 1, printf("  rank %d %s step %d: the forward's output differs\n", comm_world_rank(), name, s);
     if (memcmp(&lb, &lo, sizeof lb)) bad = 1, printf("  rank %d %s step %d: loss %.9g vs %.9g\n", comm_world_rank(), name, s, lb, lo);
     // the rank's own gradient (before the dp x sp sum) and the summed one
     if (memcmp(blk.params.grad, ovl.params.grad, n * sizeof(float)) || memcmp(gb, go, n * sizeof(float))) {
@@ -130,10 +137,12 @@ static void check(CommContext *wc, const ModelConfig *c, int tp, int sp, int rin
   EXPECT(!bad, "%s: overlapped backward differs from blocking", name);
   EXPECT(bytes > 0, "%s: the tp and sp groups sent nothing", name);
   if (comm_world_rank() == 0)
-    printf("  %-26s %d steps: losses, every gradient, tp + sp bytes (%llu per step) bit-identical\n", name, STEPS,
+    printf("  %-26s %d steps: outputs, losses, every gradient, tp + sp bytes (%llu per step) bit-identical\n", name, STEPS,
            (unsigned long long)bytes);
   free(gb);
   free(go);
+  free(ob);
+  free(oo);
   model_free(&blk);
   model_free(&ovl);
   comm_free(&cc);
