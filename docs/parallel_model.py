@@ -6,6 +6,8 @@ and the time the alpha-beta model gives them. Plain Python, no dependencies:
 
   python3 docs/parallel_model.py                     # the worked example (xl, 64 nodes)
   python3 docs/parallel_model.py --example minute720p # one minute of 720p in latent space, 64 nodes
+  python3 docs/parallel_model.py --example minute720p --flops 400e12 --table   # layouts x memory x bytes x time
+  python3 docs/parallel_model.py --example here --table # the tiny model's bench layouts on this 2-core machine
   python3 docs/parallel_model.py --dp 2 --sp 2 --tp 1 --dim 64 --depth 2 --heads 4 \
       --tokens 256 --batch 2 --text-len 16 --text-layers 1 --vocab 256 --patch-dim 48
 
@@ -79,14 +81,78 @@ def step_flops(D, depth, N, L, B, R_mlp=4, text_layers=0):
     return 3 * B * depth * (lin + attn)
 
 
+def tpsp_hidden(tp, U, D, depth, N_local, B, P, flops_per_s, mem_bw, t_ar, t_a2a, t_ctx, accum=1, R_mlp=4,
+                recompute="none"):
+    """Seconds of TP and Ulysses communication that the overlap built in src/model hides, per optimizer step.
+
+    Each overlapped collective hides min(its time, the independent work the code puts beside it)
+    (model/parallel.c col_linear_backward, model/backward.c, model/forward.c self_attention_forward):
+      tp, per block backward: the dX all-reduce of qkv, cross.q, fc1 ([B, N/sp, D] each, time t_ar)
+          beside that Linear's dW GEMM (2 M D (3, 1, R) D/tp FLOPs, M = B N/sp);
+          once per step: dctx and the norm gradients (t_ctx) beside x_embed's dW (2 M P D);
+          not hidden: the forward's 3 row-parallel all-reduces (and their recomputation).
+      Ulysses (t_a2a per [B, N/sp, D/tp] all-to-all), per block:
+          forward: v's beside q/k's RMSNorm and RoPE (memory-bound: ~8 M D/tp e bytes at mem_bw),
+          again in the backward's recomputation (recompute attention or block);
+          backward: d(att) beside attn.proj's dW (2 M D D/tp FLOPs), dv beside the RoPE and norm
+          backward of dq, dk (~10 M D/tp e bytes);
+          not hidden: q's, k's, the output's forward ones, dq's and dk's (the next op needs them).
+    Returns (tp_hidden, ulysses_hidden) in seconds."""
+    e = 4
+    M = B * N_local
+    Dt = D / tp
+    tp_h = uly_h = 0.0
+    if tp > 1:
+        covers = [2 * M * D * 3 * Dt, 2 * M * D * Dt, 2 * M * D * R_mlp * Dt]
+        tp_h = depth * sum(min(t_ar, c / flops_per_s) for c in covers)
+        tp_h += min(t_ctx, 2 * M * P * D / flops_per_s)
+    if U > 1:
+        v_fwd = min(t_a2a, 8 * M * Dt * e / mem_bw)
+        redo = 1 if recompute in ("attention", "block") else 0
+        uly_h = depth * (v_fwd * (1 + redo) + min(t_a2a, 2 * M * Dt * D / flops_per_s)
+                         + min(t_a2a, 10 * M * Dt * e / mem_bw))
+    return tp_h * accum, uly_h * accum
+
+
+def memory_per_rank(dp, sp, tp, D, depth, N, B, psi, psi_split, R_mlp=4, ring=1, recompute="none", e=4):
+    """Bytes one rank holds in training (fp32, ZeRO-1 over dp x sp), by part.
+
+    params and grads: Psi_tp each; AdamW's two moments: 2 Psi_tp / (dp sp). Activations of the
+    M = B N/sp local tokens (src/model/acts.c): per block 10 [M, D] (residual stream, norms,
+    modulated inputs, row-parallel outputs) + (9 + 2R) [M, D/tp] (qkv, q, k, att, cross q/q-norm/att,
+    fc1, gelu); Ulysses keeps 2 more [M, D/tp] per block and 6 of scratch, the ring 11 [M, D/tp];
+    recompute block keeps each block's input and one block's set, attention drops q, k, att.
+    Scratch (gradients, all-to-all and loss buffers): 21 [M, D], calibrated on bench/train_mem.sh's
+    arena at sp 1 (depth 4, D 256, 4,096 tokens: model 516 / 208 MiB, measured 523 / 209 MiB for
+    recompute none / block); at sp 2, 4, 8 (ring 2) the model is 0.96-0.99 of
+    the measured arena (docs/parallel.md)."""
+    R = max(ring, 1)
+    U = sp // R
+    M = B * N // sp
+    Dt = D / tp
+    psi_tp = psi - psi_split + psi_split // tp
+    per_block = M * (10 * D + (9 + 2 * R_mlp) * Dt + (2 * Dt if U > 1 else 0)) * e
+    if recompute == "block":
+        kept = depth * M * D * e + per_block
+    elif recompute == "attention":
+        kept = depth * (per_block - 3 * M * Dt * e) + 3 * M * Dt * e
+    else:
+        kept = depth * per_block
+    acts = kept + 21 * M * D * e + (6 * M * Dt * e if U > 1 else 0) + (11 * M * Dt * e if R > 1 else 0)
+    out = {"params": psi_tp * e, "grads": psi_tp * e, "adam": 2 * psi_tp * e / (dp * sp), "acts": acts}
+    out["total"] = sum(out.values())
+    return out
+
+
 def step_time(dp, sp, tp, D, depth, N, L, B, psi, psi_split, flops_per_s, links, gpus_per_node, accum=1,
-              ring=1, recompute="none", hd=64, overlap=True):
+              ring=1, recompute="none", hd=64, overlap=True, tpsp_overlap=False, mem_bw=3.35e12, P=64):
     """Compute and communication seconds of one optimizer step on one rank, and what overlap hides.
 
     links: {"intra": (alpha, beta), "inter": (alpha, beta)}. Overlap (docs/parallel.md):
     each ring transfer hides behind the attention of the block in hand; ZeRO's
     reduce-scatter behind the backward (bucketed) and its allgather behind the
-    next forward; TP and Ulysses stay on the critical path."""
+    next forward; TP and Ulysses stay on the critical path unless tpsp_overlap (then the
+    part tpsp_hidden finds independent work for is taken off: the overlap built in src/model)."""
     R = max(ring, 1)
     U = sp // R
     W = dp * sp * tp
@@ -113,6 +179,19 @@ def step_time(dp, sp, tp, D, depth, N, L, B, psi, psi_split, flops_per_s, links,
     p = dp * sp
     out["dpsp"] = 2 * (p - 1) * a + v["dpsp"] / b if p > 1 else 0.0
     exposed = out["tp"] + out["ulysses"]
+    out["tp_hidden"] = out["ulysses_hidden"] = 0.0
+    if tpsp_overlap and (tp > 1 or U > 1):
+        a, b = link(1, tp)
+        e = 4
+        Nl = N // sp
+        t_ar = 2 * (tp - 1) * a + 2 * (tp - 1) / tp * B * Nl * D * e / b if tp > 1 else 0.0
+        t_ctx = 2 * (2 * (tp - 1) * a) + 2 * (tp - 1) / tp * (B * L * D + 4 * depth * hd) * e / b if tp > 1 else 0.0
+        a, b = link(tp, U)
+        t_a2a = (U - 1) * a + (U - 1) / U * B * Nl * D / tp * e / b if U > 1 else 0.0
+        th, uh = tpsp_hidden(tp, U, D, depth, Nl, B, P, flops_per_s, mem_bw, t_ar, t_a2a, t_ctx, accum,
+                             recompute=recompute)
+        out["tp_hidden"], out["ulysses_hidden"] = th, uh
+        exposed -= th + uh
     if overlap:
         # one ring hop against one block pair's attention: (N/R)^2 of the (N)^2 per head shard
         attn_hop = accum * B * depth * 4 * (N / R) ** 2 * D / (U * tp) * 3 / flops_per_s
@@ -132,13 +211,57 @@ MINUTE_720P = dict(tokens=361 * 45 * 80, patch_dim=64, batch=1, dp=1, sp=64, rin
                    recompute="block")
 # Layouts of 512 ranks (64 nodes x 8) the example compares (tp, Ulysses, ring, dp).
 MINUTE_720P_LAYOUTS = [(8, 2, 32, 1), (8, 1, 64, 1), (4, 4, 32, 1), (1, 8, 64, 1), (8, 2, 16, 2)]
+# This machine (2-core AMD EPYC, shared): the tiny model (configs/model/tiny.yaml) at the layouts
+# bench/run.sh's comm_bench trains (global batch 4), one rank per core at most 2 busy at once:
+# per-rank FLOP/s = 53% MFU of one 103.5 GFLOP/s core (docs/performance.md) x min(1, 2 / ranks);
+# shared-memory links: 0.37 GB/s per rank (bench/overlap_bench.sh's ring reduce-scatter under
+# load ~6, docs/parallel.md), alpha 10 us and memory 20 GB/s assumed, not measured.
+HERE = dict(dim=256, depth=6, heads=4, mlp_ratio=4, patch_dim=96, vocab=4096, text_len=32, text_layers=2,
+            tokens=512, batch=4, dp=2, sp=1, ring=1, tp=1, recompute="none", gpus_per_node=64,
+            bw_intra=0.37e9, alpha_intra=10e-6, mem_bw=20e9, flops=0.53 * 103.5e9)
+# (tp, Ulysses, ring, dp, recompute)
+HERE_LAYOUTS = [(1, 1, 1, 2, "none"), (2, 2, 1, 1, "none"), (1, 1, 2, 1, "none"), (1, 2, 2, 1, "block"),
+                (2, 1, 1, 1, "none"), (4, 1, 1, 1, "none")]
+
+
+def table(a, psi, psi_split, hd, layouts, batch_global=None):
+    """Layouts x memory per rank x bytes per step x predicted step time (without and with the TP/SP overlap)."""
+    print(f"  {'tp x U x ring x dp':19s} {'recomp':6s} {'tok/rank':>9s} {'mem GB':>7s} {'(acts)':>7s} "
+          f"{'tp GB':>7s} {'uly GB':>7s} {'ring GB':>8s} {'dpsp GB':>8s} {'compute s':>9s} "
+          f"{'exp. s':>7s} {'exp.+ov s':>9s} {'step s':>7s} {'hidden':>6s}")
+    rows = []
+    for tp, U, R, dp, rc in layouts:
+        b = argparse.Namespace(**vars(a))
+        b.tp, b.sp, b.ring, b.dp, b.recompute = tp, U * R, R, dp, rc
+        if batch_global:
+            b.batch = batch_global // dp
+        W = dp * U * R * tp
+        if a.example == "here":
+            b.flops = a.flops * min(1.0, 2.0 / W)
+        b.tpsp_overlap = False
+        t0 = report(b, psi, psi_split, hd, quiet=True)
+        b.tpsp_overlap = True
+        t1 = report(b, psi, psi_split, hd, quiet=True)
+        m = memory_per_rank(b.dp, b.sp, b.tp, b.dim, b.depth, b.tokens, b.batch, psi, psi_split, b.mlp_ratio,
+                            b.ring, b.recompute)
+        r = t1["bytes"]
+        tpsp = t0["tp"] + t0["ulysses"]
+        hid = (t1["tp_hidden"] + t1["ulysses_hidden"]) / tpsp if tpsp else 0.0
+        ok = "" if a.heads % (tp * U) == 0 else "  (heads do not divide: refused)"
+        print(f"  {f'{tp} x {U} x {R} x {dp}':19s} {rc:6s} {b.tokens // (U * R):9,d} {m['total'] / 1e9:7.2f} "
+              f"{m['acts'] / 1e9:7.2f} {r['tp'] / 1e9:7.3f} {r['ulysses'] / 1e9:7.3f} {r['ring'] / 1e9:8.3f} "
+              f"{r['dpsp'] / 1e9:8.3f} {t1['compute']:9.3f} {t0['exposed']:7.3f} {t1['exposed']:9.3f} "
+              f"{t1['step']:7.3f} {hid:6.0%}{ok}")
+        rows.append((tp, U, R, dp, rc, m, t0, t1))
+    return rows
 
 
 def report(a, psi, psi_split, hd, quiet=False):
     """The per-group lines (and the step time with overlap) of one layout; returns step_time's dict."""
     links = {"intra": (a.alpha_intra, a.bw_intra), "inter": (a.alpha_inter, a.bw_inter)}
     t = step_time(a.dp, a.sp, a.tp, a.dim, a.depth, a.tokens, a.text_len, a.batch, psi, psi_split, a.flops,
-                  links, a.gpus_per_node, a.accum, ring=a.ring, recompute=a.recompute, hd=hd)
+                  links, a.gpus_per_node, a.accum, ring=a.ring, recompute=a.recompute, hd=hd,
+                  tpsp_overlap=a.tpsp_overlap, mem_bw=a.mem_bw, P=a.patch_dim)
     if quiet:
         return t
     r = t["bytes"]
@@ -160,44 +283,72 @@ def report(a, psi, psi_split, hd, quiet=False):
     print(f"  communication, not overlapped: {(t['tp'] + t['ulysses'] + t['ring'] + t['dpsp']) * 1e3:.1f} ms; "
           f"compute at {a.flops / 1e12:g} TFLOP/s per rank: {t['compute'] * 1e3:.1f} ms; "
           f"exposed with overlap: {t['exposed'] * 1e3:.1f} ms; step {t['step'] * 1e3:.1f} ms")
+    if a.tpsp_overlap:
+        print(f"  TP/Ulysses overlap (built): hides {t['tp_hidden'] * 1e3:.1f} ms of tp's {t['tp'] * 1e3:.1f}, "
+              f"{t['ulysses_hidden'] * 1e3:.1f} ms of Ulysses' {t['ulysses'] * 1e3:.1f}")
     return t
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--example", choices=["xl64", "minute720p"], default="xl64",
+    ap.add_argument("--example", choices=["xl64", "minute720p", "here"], default="xl64",
                     help="defaults of a worked example (explicit flags still win)")
     ap.add_argument("--dp", type=int)
     ap.add_argument("--sp", type=int)
     ap.add_argument("--ring", type=int, help="ring-attention degree inside sp (1: Ulysses only)")
     ap.add_argument("--tp", type=int)
     ap.add_argument("--recompute", choices=["none", "attention", "block"])
-    ap.add_argument("--dim", type=int, default=1152)
-    ap.add_argument("--depth", type=int, default=28)
-    ap.add_argument("--heads", type=int, default=16)
-    ap.add_argument("--mlp-ratio", type=int, default=4)
+    ap.add_argument("--dim", type=int)
+    ap.add_argument("--depth", type=int)
+    ap.add_argument("--heads", type=int)
+    ap.add_argument("--mlp-ratio", type=int)
     ap.add_argument("--patch-dim", type=int)
-    ap.add_argument("--vocab", type=int, default=8192)
-    ap.add_argument("--text-len", type=int, default=77)
-    ap.add_argument("--text-layers", type=int, default=6)
+    ap.add_argument("--vocab", type=int)
+    ap.add_argument("--text-len", type=int)
+    ap.add_argument("--text-layers", type=int)
     ap.add_argument("--tokens", type=int, help="tokens N of one sample")
     ap.add_argument("--batch", type=int, help="samples per model replica (mp group) per micro-step")
     ap.add_argument("--accum", type=int, default=1, help="micro-steps per optimizer step")
-    ap.add_argument("--gpus-per-node", type=int, default=8)
-    ap.add_argument("--bw-intra", type=float, default=400e9, help="bytes/s per GPU inside a node")
-    ap.add_argument("--bw-inter", type=float, default=50e9, help="bytes/s per GPU between nodes")
-    ap.add_argument("--alpha-intra", type=float, default=3e-6)
-    ap.add_argument("--alpha-inter", type=float, default=10e-6)
-    ap.add_argument("--flops", type=float, default=100e12, help="sustained FLOP/s of one rank")
+    ap.add_argument("--gpus-per-node", type=int)
+    ap.add_argument("--bw-intra", type=float, help="bytes/s per GPU inside a node (400e9)")
+    ap.add_argument("--bw-inter", type=float, help="bytes/s per GPU between nodes (50e9)")
+    ap.add_argument("--alpha-intra", type=float, help="(3e-6)")
+    ap.add_argument("--alpha-inter", type=float, help="(10e-6)")
+    ap.add_argument("--flops", type=float, help="sustained FLOP/s of one rank (100e12)")
+    ap.add_argument("--mem-bw", type=float, help="memory bytes/s of one rank, for the elementwise work "
+                    "the Ulysses overlap hides behind (3.35e12)")
+    ap.add_argument("--tpsp-overlap", action="store_true",
+                    help="take off the TP/Ulysses time the overlap built in src/model hides (tpsp_hidden)")
+    ap.add_argument("--table", action="store_true",
+                    help="the example's layouts x memory per rank x bytes per step x step time, "
+                    "without and with the TP/SP overlap")
     a = ap.parse_args()
-    base = dict(tokens=4096, patch_dim=16, batch=2, dp=16, sp=4, ring=1, tp=8, recompute="none")
+    base = dict(tokens=4096, patch_dim=16, batch=2, dp=16, sp=4, ring=1, tp=8, recompute="none",
+                dim=1152, depth=28, heads=16, mlp_ratio=4, vocab=8192, text_len=77, text_layers=6,
+                gpus_per_node=8, bw_intra=400e9, bw_inter=50e9, alpha_intra=3e-6, alpha_inter=10e-6,
+                flops=100e12, mem_bw=3.35e12)
     if a.example == "minute720p":
         base.update(MINUTE_720P)
+    if a.example == "here":
+        base.update(HERE)
     for k, v in base.items():
         if getattr(a, k) is None:
             setattr(a, k, v)
     hd = a.dim // a.heads
     psi, psi_split = params(a.dim, a.depth, a.mlp_ratio, a.patch_dim, a.vocab, a.text_len, a.text_layers, hd=hd)
+    if a.table:
+        if a.example == "minute720p":
+            print(f"one minute of 720p ({a.tokens:,} tokens, B 1), 512 ranks = 64 nodes x 8, "
+                  f"{a.flops / 1e12:g} TFLOP/s and {a.mem_bw / 1e12:g} TB/s per rank; links "
+                  f"{a.bw_intra / 1e9:g} / {a.bw_inter / 1e9:g} GB/s; memory fp32 + AdamW, ZeRO-1 over dp x sp:")
+            table(a, psi, psi_split, hd, [(tp, U, R, dp, a.recompute) for tp, U, R, dp in MINUTE_720P_LAYOUTS])
+        elif a.example == "here":
+            print(f"this machine (2-core AMD EPYC, shared): tiny model, {a.tokens} tokens per clip, global batch 4; "
+                  f"{a.flops / 1e9:.0f} GFLOP/s per rank x min(1, 2/ranks), links {a.bw_intra / 1e9:g} GB/s:")
+            table(a, psi, psi_split, hd, HERE_LAYOUTS, batch_global=4)
+        else:
+            table(a, psi, psi_split, hd, [(a.tp, a.sp // a.ring, a.ring, a.dp, a.recompute)])
+        return
     report(a, psi, psi_split, hd)
     if a.example == "minute720p":
         print("\nlayouts of the same 512 ranks (tp x Ulysses x ring x dp), block recomputation, B 1 per replica:")
