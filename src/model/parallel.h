@@ -15,9 +15,9 @@ void tp_allreduce(const Model *m, float *x, size_t n);
 // (this rank's shards). Overlapped (layout.comm_blocking 0, the default): din
 // first, its all-reduce started (comm_iallreduce), dw and db computed while
 // it travels, then waited; blocking: the fused be_linear_backward, then
-// comm_allreduce. The same kernels on the same inputs, the same bytes; the
-// bits are the same wherever the non-blocking sum is (a tp group of 2:
-// always, tests/test_tp_overlap.sh). din must be zero or hold only this
+// comm_allreduce. The same kernels on the same inputs, the same bytes, and
+// the same bits at any tp (both sums are the comm layer's ring, one order per
+// element; tests/test_tpsp_overlap.sh at tp 2 and 4). din must be zero or hold only this
 // rank's share on entry (it is summed). tp = 1: exactly be_linear_backward.
 void col_linear_backward(const Model *m, float *din, float *dw, float *db, const float *dout, const float *in,
                          const float *w, int M, int I, int O);
