@@ -48,7 +48,7 @@ typedef struct {
   CommGroup *tp_group;   // the ranks sharing this rank's tokens (NULL when tp == 1)
   CommGroup *sp_group;   // the ranks sharing this rank's heads shard (NULL when sp == 1)
   int ring;              // ring-attention degree inside sp (0 or 1: Ulysses only)
-  int comm_blocking;     // 1: the backward's tp all-reduces and Ulysses all-to-alls block (0: overlapped, model/parallel.h)
+  int comm_blocking;     // 1: the tp all-reduces and Ulysses all-to-alls that overlap compute block instead (0: overlapped, model/parallel.h)
 } ModelLayout;
 
 // train.recompute: what the backward recomputes instead of keeping.
