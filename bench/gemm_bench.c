@@ -5,6 +5,9 @@
 // C fallback, e.g.
 //   mpicc -std=gnu17 -O3 -march=native -fopenmp -Isrc -DTSR_HAVE_DNNL src/core/*.c
 //     src/kernels/cpu/gemm.c bench/gemm_bench.c -ldnnl -lm -o /tmp/gemm_bench
+// or against the built library (after `make`):
+//   mpicc -std=gnu17 -O3 -march=native -fopenmp -Isrc -DTSR_HAVE_DNNL bench/gemm_bench.c
+//     build/libtessera.a -ldnnl -lm -o build/gemm_bench
 //
 // `gemm_bench pad [SECONDS [O I ...]]`: the weight-gradient GEMM dw[O,I] = dout^T in
 // (ta = 1, K = 2048 rows) on the tiny model's linear shapes, timed in one

@@ -19,7 +19,9 @@
 enum { LD_PAD = 16 };  // floats added to a padded leading dimension (64 bytes)
 
 // Whether dw's `in` operand [M, I] is copied with ld I + 16 first. Measured
-// with `gemm_bench pad` (oneDNN 2.6 sgemm, 2 threads, Zen 3 AVX2, K = 2048):
+// with `gemm_bench pad` (oneDNN 2.6 sgemm, 2 threads, K = 2048, a shared
+// 2-vCPU AMD EPYC Zen 4 with AVX-512; the Zen 3 AVX2 profile in
+// docs/performance.md saw the same slow shape):
 // dw[256, 1024] 1.43x and dw[256, 2048] 1.33x faster padded (copy included),
 // dw[768, 1024] 1.07x, dw[512, 1024] 1.02x; dw[1024, 1024] 0.96-0.98x,
 // dw[256, 4096] 0.97x, and every ld that is not a multiple of 1024 floats
