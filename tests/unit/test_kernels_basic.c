@@ -93,7 +93,9 @@ static void test_linear(int with_bias, int M, int I, int O, int big) {
   c.b = with_bias ? frand(c.O, 1.0f) : NULL;
   c.r = frand((int64_t)c.M * c.O, 1.0f);
   c.scratch = fzeros((int64_t)c.M * c.O);
-  OpTest t = {.name = big ? "linear(large, threaded)" : with_bias ? "linear" : "linear(no bias)", .ctx = &c, .nout = 1,
+  OpTest t = {.name = big == 2 ? "linear(I = 1024: dw's input copied with a padded ld)"
+                     : big      ? "linear(large, threaded)"
+                     : with_bias ? "linear" : "linear(no bias)", .ctx = &c, .nout = 1,
               .out_n = {(int64_t)c.M * c.O}, .out_name = {"out"}, .fwd = lin_fwd, .loss = lin_loss,
               .ngrad = with_bias ? 3 : 2, .grad_n = {(int64_t)c.M * c.I, (int64_t)c.O * c.I, c.O},
               .grad_name = {"in", "w", "b"}, .param = {c.in, c.w, c.b}, .bwd = lin_bwd, .fast_exact_accum = 0,
@@ -469,6 +471,10 @@ int main(void) {
   test_adamw(1003);
   // sizes above the OpenMP thresholds, so the threaded paths run (no FD)
   test_linear(1, 301, 300, 203, 1);
+  // a power-of-two leading dimension (I = 1024, O <= 768, M >= 256): the fast
+  // backward copies `in` into scratch with ld 1040 before dw's GEMM
+  // (kernels/cpu/linear.c pad_in); the gradients must still match the reference
+  test_linear(1, 320, 1024, 200, 2);
   test_layernorm(1, 301, 300, 1);
   test_rmsnorm(301, 4, 64, 1);
   test_activation(0, 100003, 1);

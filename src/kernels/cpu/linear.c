@@ -1,9 +1,74 @@
 // Linear layer, PyTorch layout: out[M,O] = in[M,I] w[O,I]^T + b[O].
 // Fast path: three GEMMs (forward N·T, din N·N, dw T·N) with beta = 1 for the
 // accumulating gradients; the bias is broadcast into out first (beta = 1).
+//
+// The weight gradient dw = dout^T in (a T,N GEMM reducing over the M rows)
+// copies `in` into a scratch buffer with its leading dimension padded by 16
+// floats when I falls under the measured rule of pad_in() below: a leading
+// dimension of a multiple of 4 KiB maps every row of the operand onto the
+// same cache sets, and oneDNN's sgemm on those shapes runs at about 0.7x of
+// the padded speed (`gemm_bench pad`; docs/performance.md). The padded copy
+// holds the same values, so the result is the same product.
+#include <pthread.h>
 #include <stddef.h>
+#include <string.h>
 
+#include "core/error.h"
 #include "kernels/ops.h"
+
+enum { LD_PAD = 16 };  // floats added to a padded leading dimension (64 bytes)
+
+// Whether dw's `in` operand [M, I] is copied with ld I + 16 first. Measured
+// with `gemm_bench pad` (oneDNN 2.6 sgemm, 2 threads, K = 2048, a shared
+// 2-vCPU AMD EPYC Zen 4 with AVX-512; the Zen 3 AVX2 profile in
+// docs/performance.md saw the same slow shape):
+// dw[256, 1024] 1.43x and dw[256, 2048] 1.33x faster padded (copy included),
+// dw[768, 1024] 1.07x, dw[512, 1024] 1.02x; dw[1024, 1024] 0.96-0.98x,
+// dw[256, 4096] 0.97x, and every ld that is not a multiple of 1024 floats
+// (256, 512, 768, 1536) slower padded (0.75-0.93x). So: I a multiple of 1024
+// up to 2048 with O up to 768, and only with oneDNN (the blocked C fallback
+// packs its operands itself; not measured).
+static int pad_in(int M, int I, int O) {
+#ifdef TSR_HAVE_DNNL
+  return M >= 256 && I % 1024 == 0 && I <= 2048 && O <= 768;
+#else
+  (void)M, (void)I, (void)O;
+  return 0;
+#endif
+}
+
+// Grow-only per-thread scratch for the padded copy (no allocation after the
+// first step); a pthread key destructor frees it when its thread exits.
+typedef struct {
+  float *buf;
+  size_t cap;
+  int registered;
+} PadScratch;
+static _Thread_local PadScratch tl_pad;
+static pthread_key_t pad_key;
+static pthread_once_t pad_once = PTHREAD_ONCE_INIT;
+
+static void pad_release(void *p) {
+  PadScratch *s = p;
+  tsr_free(s->buf);
+  s->buf = NULL, s->cap = 0, s->registered = 0;
+}
+static void pad_make_key(void) { TSR_ASSERT(pthread_key_create(&pad_key, pad_release) == 0, "pthread_key_create failed"); }
+
+static float *pad_scratch(size_t n) {
+  PadScratch *s = &tl_pad;
+  if (n > s->cap) {
+    if (!s->registered) {
+      pthread_once(&pad_once, pad_make_key);
+      pthread_setspecific(pad_key, s);
+      s->registered = 1;
+    }
+    tsr_free(s->buf);
+    s->buf = tsr_calloc(n, sizeof(float));
+    s->cap = n;
+  }
+  return s->buf;
+}
 
 void linear_forward(float *out, const float *in, const float *w, const float *b, int M, int I, int O) {
   if (b) {
@@ -37,7 +102,17 @@ static void bias_grad(float *db, const float *dout, int M, int O) {
 void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int M, int I, int O) {
   if (din) gemm(0, 0, M, I, O, 1.0f, dout, O, w, I, 1.0f, din, I);
-  if (dw) gemm(1, 0, O, I, M, 1.0f, dout, O, in, I, 1.0f, dw, I);
+  if (dw) {
+    const float *B = in;
+    int ldb = I;
+    if (pad_in(M, I, O)) {
+      float *p = pad_scratch((size_t)M * (I + LD_PAD));
+#pragma omp parallel for schedule(static)
+      for (int m = 0; m < M; m++) memcpy(p + (size_t)m * (I + LD_PAD), in + (size_t)m * I, (size_t)I * sizeof(float));
+      B = p, ldb = I + LD_PAD;
+    }
+    gemm(1, 0, O, I, M, 1.0f, dout, O, B, ldb, 1.0f, dw, I);
+  }
   if (db) bias_grad(db, dout, M, O);
 }
 
