@@ -28,7 +28,7 @@ static void usage(FILE *f) {
           "  --text-length L     caption tokens stored per clip (32)\n"
           "  --objects A-B       objects per clip, drawn uniformly from A..B within 1..3 (1-3)\n"
           "  --fps F             frame rate recorded in meta/fps (8)\n"
-          "  --caption-variety P share of short captions said in other words (0.5; 0: canonical only)\n"
+          "  --caption-variety P share of short captions said in other words (0: canonical only; make demo: 0.5)\n"
           "Threads: OMP_NUM_THREADS.\n");
 }
 

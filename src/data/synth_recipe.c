@@ -24,7 +24,7 @@ void synth_options_default(SynthOptions *o) {
                       .min_objects = 1,
                       .max_objects = SYNTH_MAX_OBJECTS,
                       .fps = 8.0f,
-                      .caption_variety = 0.5f,
+                      .caption_variety = 0.0f,
                       .from_frames = "--frames",
                       .from_size = "--size",
                       .from_patch = "default --patch"};

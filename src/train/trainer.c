@@ -153,11 +153,12 @@ static int open_data(Trainer *tr) {
   h5_unlock();
   if (rc) return tr->err = err, -1;
   if (corpus.vocab_size > mc->vocab) {
+    int words = corpus.vocab_size;  // corpus_close clears it
     h5_lock();
     corpus_close(&corpus);
     h5_unlock();
     return tsr_err(&tr->err, "%s: tokenizer has %d words, more than model.vocab = %d of %s", cfg->data.path,
-                   corpus.vocab_size, mc->vocab, cfg->path);
+                   words, mc->vocab, cfg->path);
   }
   tr->vocab_size = corpus.vocab_size;
   tr->vocab = tsr_calloc((size_t)corpus.vocab_size, sizeof(char *));

@@ -632,9 +632,9 @@ static void test_end_to_end(const char *dir) {
                   "40",     "--frames",  "8",
                   "--size", "16x24",     "--seed",
                   "5",      "--objects", "1-3",
-                  NULL};
+                  "--caption-variety", "0.5", NULL};
   fflush(stdout);
-  int rc = data_cmd_synth(15, argv);
+  int rc = data_cmd_synth(17, argv);
   EXPECT(rc == 0, "data synth returned %d", rc);
   EXPECT(access(tmp, F_OK) != 0, "%s left behind", tmp);
   hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -699,7 +699,7 @@ static void test_end_to_end(const char *dir) {
       bad_meta += occl[i * 3 + k] != (float)behind[k];
     }
     char cap[256], rec[4096];
-    synth_caption_varied(&s, 5, (uint64_t)i, 0.5f, cap, sizeof cap);  // the default caption_variety
+    synth_caption_varied(&s, 5, (uint64_t)i, 0.5f, cap, sizeof cap);  // --caption-variety 0.5
     synth_recaption(&s, T, H, W, rec, sizeof rec);
     if (caps && recs) bad_text += !caps[i] || !recs[i] || strcmp(caps[i], cap) || strcmp(recs[i], rec);
   }
