@@ -11,6 +11,41 @@
 #include "core/error.h"
 #include "model/model_internal.h"
 
+static size_t align16(size_t n) { return (n + 15) / 16 * 16; }  // 64-byte offsets inside one region
+
+// The sequence-parallel scratch, X = M*Dt floats a tensor (one of q, k, v of
+// this rank's heads, token or head layout; one ring K or V block): Ulysses'
+// all-to-all send and receive buffers [2X]; the ring's K/V blocks in flight
+// [2][2X] at the same place (the all-to-alls and the ring never run at once),
+// then the forward's block output [X] and lse [M*Ht], or the backward's dK/dV
+// partial sums [2][2X] and the one arriving [2X].
+static size_t sp_scratch_floats(Dims d, size_t M, int backward) {
+  const size_t X = align16(M * (size_t)d.Dt), lse = align16(M * (size_t)d.Ht);
+  size_t n = d.U > 1 ? 2 * X : 0;
+  const size_t ring = d.R == 1 ? 0 : backward ? 10 * X : 5 * X + lse;
+  return ring > n ? ring : n;
+}
+
+static void layout_sp_scratch(GradScratch *g, float *base, Dims d, size_t M, int backward) {
+  if (!base) return;  // measuring
+  const size_t X = align16(M * (size_t)d.Dt);
+  if (d.U > 1) {
+    g->sp_send = base;
+    g->sp_recv = base + X;
+  }
+  if (d.R > 1) {
+    g->ring_kv[0] = base;
+    g->ring_kv[1] = base + 2 * X;
+    g->ring_o = base + 4 * X;  // forward
+    g->ring_lse = base + 5 * X;
+    if (backward) {
+      g->ring_dkv[0] = base + 4 * X;
+      g->ring_dkv[1] = base + 6 * X;
+      g->ring_dkv_in = base + 8 * X;
+    }
+  }
+}
+
 void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, size_t M, int forward_only,
                        ModelRecompute recompute) {
   const size_t B = (size_t)d.B, N = (size_t)d.N, D = (size_t)d.D, Dm = (size_t)d.Dm;
@@ -136,27 +171,28 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, si
 
   GradScratch *g = &a->gs;
   g->dout = arena_floats(ar, M * P);  // the loss writes d loss / d out in the forward
-  if (ulysses) {  // all-to-all buffers, one tensor at a time
-    g->sp_send = arena_floats(ar, M * Dt);
-    g->sp_recv = arena_floats(ar, M * Dt);
-  }
-  if (ring) {  // K/V blocks round the ring (M*Dt == B*Nu*Ha*hd: one of q, k, v)
-    g->ring_kv[0] = arena_floats(ar, 2 * M * Dt);
-    g->ring_kv[1] = arena_floats(ar, 2 * M * Dt);
-    g->ring_o = arena_floats(ar, M * Dt);
-    g->ring_lse = arena_floats(ar, M * Ht);
-  }
-  if (forward_only) return;
-  if (ring) {
-    g->ring_dkv[0] = arena_floats(ar, 2 * M * Dt);
-    g->ring_dkv[1] = arena_floats(ar, 2 * M * Dt);
-    g->ring_dkv_in = arena_floats(ar, 2 * M * Dt);
+  if (forward_only) {  // the all-to-all and ring buffers, never live at once: one region
+    if (ulysses || ring) layout_sp_scratch(g, arena_floats(ar, sp_scratch_floats(d, M, 0)), d, M, 0);
+    return;
   }
   g->dx = arena_floats(ar, M * D);
-  g->dh = arena_floats(ar, M * D);
-  g->dh2 = arena_floats(ar, M * D);
-  g->dm1 = arena_floats(ar, M * Dmt);
-  g->dm2 = arena_floats(ar, M * Dmt);
+  // dh, dh2, dm1, dm2 in one pool, which also holds the sequence-parallel
+  // scratch: that lives only inside one self-attention (forward, its
+  // recomputation, or backward), while these are free (layout_sp_scratch)
+  const size_t mlp = align16(M * Dmt), res = align16(M * D);
+  const size_t sp_off = ulysses ? (res > 3 * align16(M * Dt) ? res : 3 * align16(M * Dt)) : 0;
+  size_t pool_n = 2 * res + 2 * mlp;
+  if (ulysses || ring) {
+    const size_t need = sp_off + sp_scratch_floats(d, M, 1);
+    if (need > pool_n) pool_n = need;
+  }
+  float *pool = arena_floats(ar, pool_n);
+  g->dh = pool;
+  g->dh2 = pool ? pool + res : NULL;
+  g->dm1 = pool ? pool + 2 * res : NULL;
+  g->dm2 = pool ? pool + 2 * res + mlp : NULL;
+  if (ulysses || ring) layout_sp_scratch(g, pool ? pool + sp_off : NULL, d, M, 1);
+  if (ulysses) g->dqkvh = pool;  // written only once the proj backward is done with dh
   g->dqkv = arena_floats(ar, M * 3 * Dt);
   g->dq = arena_floats(ar, M * Dt);
   g->dk = arena_floats(ar, M * Dt);
@@ -177,10 +213,9 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, si
   g->dtm1 = arena_floats(ar, BL * Dm);
   g->dtm2 = arena_floats(ar, BL * Dm);
   if (d.tp > 1) g->dnorm = arena_floats(ar, (size_t)c->depth * 4 * (size_t)d.hd);
-  if (ulysses) {
-    g->datth = arena_floats(ar, M * Dt);
-    g->dqkvh = arena_floats(ar, 3 * M * Dt);
-  }
+  // datt (token layout) is dead once its all-to-all has packed it: the head
+  // layout arrives in the same buffer
+  if (ulysses) g->datth = g->datt;
 }
 
 void model_alloc_acts_tokens(Model *m, int max_batch, int64_t max_tokens, int forward_only) {
