@@ -124,10 +124,10 @@ def memory_per_rank(dp, sp, tp, D, depth, N, B, psi, psi_split, R_mlp=4, ring=1,
     recompute block keeps each block's input and one block's set, attention drops q, k, att.
     Scratch (gradients and loss buffers): 21 [M, D], calibrated on bench/train_mem.sh's
     arena at sp 1 (depth 4, D 256, 4,096 tokens: model 516 / 208 MiB, measured 523 / 209 MiB for
-    recompute none / block). The sequence-parallel scratch (X = [M, D/tp]: Ulysses' head-layout
-    dq/dk/dv 3X from offset 0 and, from max(3X, [M, D]) on, its all-to-all buffers 2X or the
-    ring's 10X) lies in the pool of dh, dh2, dm1, dm2 (2 [M, D] + 2 [M, R D/tp]); only what
-    does not fit is extra (src/model/acts.c). At sp 2, 4, 8 (ring 2) see docs/parallel.md for the
+    recompute none / block). The sequence-parallel scratch (X = [M, D/tp]) lies in the pool of
+    dh, dh2, dm1, dm2 (2 [M, D] + 2 [M, R D/tp]): the ring's 10X from its start, Ulysses'
+    all-to-all buffers 2X past dh; only what does not fit is extra (src/model/acts.c; Ulysses'
+    head-layout gradients live in datt and dqkv). At sp 2, 4, 8 (ring 2) see docs/parallel.md for the
     model against the measured arena."""
     R = max(ring, 1)
     U = sp // R
@@ -142,7 +142,7 @@ def memory_per_rank(dp, sp, tp, D, depth, N, B, psi, psi_split, R_mlp=4, ring=1,
     else:
         kept = depth * per_block
     pool = 2 * M * D + 2 * R_mlp * M * Dt
-    need = (max(3 * Dt, D) * M if U > 1 else 0) + (10 * M * Dt if R > 1 else 2 * M * Dt if U > 1 else 0)
+    need = max(M * (D + 2 * Dt) if U > 1 else 0, 10 * M * Dt if R > 1 else 0)
     acts = kept + 21 * M * D * e + max(0, need - pool) * e
     out = {"params": psi_tp * e, "grads": psi_tp * e, "adam": 2 * psi_tp * e / (dp * sp), "acts": acts}
     out["total"] = sum(out.values())
