@@ -120,12 +120,15 @@ def memory_per_rank(dp, sp, tp, D, depth, N, B, psi, psi_split, R_mlp=4, ring=1,
     params and grads: Psi_tp each; AdamW's two moments: 2 Psi_tp / (dp sp). Activations of the
     M = B N/sp local tokens (src/model/acts.c): per block 10 [M, D] (residual stream, norms,
     modulated inputs, row-parallel outputs) + (9 + 2R) [M, D/tp] (qkv, q, k, att, cross q/q-norm/att,
-    fc1, gelu); Ulysses keeps 2 more [M, D/tp] per block and 6 of scratch, the ring 11 [M, D/tp];
+    fc1, gelu); Ulysses keeps 2 more [M, D/tp] per block (head-layout v and attention output);
     recompute block keeps each block's input and one block's set, attention drops q, k, att.
-    Scratch (gradients, all-to-all and loss buffers): 21 [M, D], calibrated on bench/train_mem.sh's
+    Scratch (gradients and loss buffers): 21 [M, D], calibrated on bench/train_mem.sh's
     arena at sp 1 (depth 4, D 256, 4,096 tokens: model 516 / 208 MiB, measured 523 / 209 MiB for
-    recompute none / block); at sp 2, 4, 8 (ring 2) the model is 0.96-0.99 of
-    the measured arena (docs/parallel.md)."""
+    recompute none / block). The sequence-parallel scratch (X = [M, D/tp]) lies in the pool of
+    dh, dh2, dm1, dm2 (2 [M, D] + 2 [M, R D/tp]): the ring's 10X from its start, Ulysses'
+    all-to-all buffers 2X past dh; only what does not fit is extra (src/model/acts.c; Ulysses'
+    head-layout gradients live in datt and dqkv). At sp 2, 4, 8 (ring 2) see docs/parallel.md for the
+    model against the measured arena."""
     R = max(ring, 1)
     U = sp // R
     M = B * N // sp
@@ -138,7 +141,9 @@ def memory_per_rank(dp, sp, tp, D, depth, N, B, psi, psi_split, R_mlp=4, ring=1,
         kept = depth * (per_block - 3 * M * Dt * e) + 3 * M * Dt * e
     else:
         kept = depth * per_block
-    acts = kept + 21 * M * D * e + (6 * M * Dt * e if U > 1 else 0) + (11 * M * Dt * e if R > 1 else 0)
+    pool = 2 * M * D + 2 * R_mlp * M * Dt
+    need = max(M * (D + 2 * Dt) if U > 1 else 0, 10 * M * Dt if R > 1 else 0)
+    acts = kept + 21 * M * D * e + max(0, need - pool) * e
     out = {"params": psi_tp * e, "grads": psi_tp * e, "adam": 2 * psi_tp * e / (dp * sp), "acts": acts}
     out["total"] = sum(out.values())
     return out

@@ -6,10 +6,47 @@
 // the blocks share block 0's buffers as in forward-only, each keeping only its
 // input; attention — they share only the self-attention's q, k, output, lse
 // (and Ulysses' head-parallel copies), recomputed in the backward.
+// Sequence parallel adds no scratch of its own where it fits: the all-to-all
+// and ring buffers live only inside one self-attention, and in training sit
+// in the pool of dh, dh2, dm1, dm2 (free then); the head-layout gradients in
+// datt and dqkv. Only the head-layout v and attention output (vh, atth) are
+// kept per block, for the attention backward.
 #include <string.h>
 
 #include "core/error.h"
 #include "model/model_internal.h"
+
+static size_t align16(size_t n) { return (n + 15) / 16 * 16; }  // 64-byte offsets inside one region
+
+// The sequence-parallel scratch, X = M*Dt floats a tensor (one of q, k, v of
+// this rank's heads, token or head layout; one ring K or V block): Ulysses'
+// all-to-all send and receive buffers [2X] at sp; the ring's K/V blocks in
+// flight [2][2X] at ring, then the forward's block output [X] and lse
+// [M*Ht], or the backward's dK/dV partial sums [2][2X] and the one arriving
+// [2X]. The all-to-alls and the ring never run at once.
+static size_t ring_floats(Dims d, size_t M, int backward) {
+  const size_t X = align16(M * (size_t)d.Dt), lse = align16(M * (size_t)d.Ht);
+  return d.R == 1 ? 0 : backward ? 10 * X : 5 * X + lse;
+}
+
+static void layout_sp_scratch(GradScratch *g, float *sp, float *ring, Dims d, size_t M, int backward) {
+  const size_t X = align16(M * (size_t)d.Dt);
+  if (d.U > 1 && sp) {
+    g->sp_send = sp;
+    g->sp_recv = sp + X;
+  }
+  if (d.R > 1 && ring) {
+    g->ring_kv[0] = ring;
+    g->ring_kv[1] = ring + 2 * X;
+    g->ring_o = ring + 4 * X;  // forward
+    g->ring_lse = ring + 5 * X;
+    if (backward) {
+      g->ring_dkv[0] = ring + 4 * X;
+      g->ring_dkv[1] = ring + 6 * X;
+      g->ring_dkv_in = ring + 8 * X;
+    }
+  }
+}
 
 void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, size_t M, int forward_only,
                        ModelRecompute recompute) {
@@ -136,27 +173,29 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, si
 
   GradScratch *g = &a->gs;
   g->dout = arena_floats(ar, M * P);  // the loss writes d loss / d out in the forward
-  if (ulysses) {  // all-to-all buffers, one tensor at a time
-    g->sp_send = arena_floats(ar, M * Dt);
-    g->sp_recv = arena_floats(ar, M * Dt);
-  }
-  if (ring) {  // K/V blocks round the ring (M*Dt == B*Nu*Ha*hd: one of q, k, v)
-    g->ring_kv[0] = arena_floats(ar, 2 * M * Dt);
-    g->ring_kv[1] = arena_floats(ar, 2 * M * Dt);
-    g->ring_o = arena_floats(ar, M * Dt);
-    g->ring_lse = arena_floats(ar, M * Ht);
-  }
-  if (forward_only) return;
-  if (ring) {
-    g->ring_dkv[0] = arena_floats(ar, 2 * M * Dt);
-    g->ring_dkv[1] = arena_floats(ar, 2 * M * Dt);
-    g->ring_dkv_in = arena_floats(ar, 2 * M * Dt);
+  const size_t X = align16(M * Dt);
+  if (forward_only) {  // the all-to-all and ring buffers, never live at once: one region
+    const size_t ring_n = ring_floats(d, M, 0);
+    float *r = ulysses || ring ? arena_floats(ar, ring_n > 2 * X ? ring_n : 2 * X) : NULL;
+    layout_sp_scratch(g, r, r, d, M, 0);
+    return;
   }
   g->dx = arena_floats(ar, M * D);
-  g->dh = arena_floats(ar, M * D);
-  g->dh2 = arena_floats(ar, M * D);
-  g->dm1 = arena_floats(ar, M * Dmt);
-  g->dm2 = arena_floats(ar, M * Dmt);
+  // dh, dh2, dm1, dm2 in one pool, which also holds the sequence-parallel
+  // scratch: that lives only inside one self-attention (forward, its
+  // recomputation, or backward), while these are free. The all-to-all buffers
+  // start past dh (the backward's proj weight gradient reads dh while datt's
+  // all-to-all is in flight); the ring starts at 0 (it runs once dh is spent).
+  const size_t mlp = align16(M * Dmt), res = align16(M * D);
+  size_t pool_n = 2 * res + 2 * mlp;
+  if (ulysses && res + 2 * X > pool_n) pool_n = res + 2 * X;
+  if (ring_floats(d, M, 1) > pool_n) pool_n = ring_floats(d, M, 1);
+  float *pool = arena_floats(ar, pool_n);
+  g->dh = pool;
+  g->dh2 = pool ? pool + res : NULL;
+  g->dm1 = pool ? pool + 2 * res : NULL;
+  g->dm2 = pool ? pool + 2 * res + mlp : NULL;
+  layout_sp_scratch(g, pool ? pool + res : NULL, pool, d, M, 1);
   g->dqkv = arena_floats(ar, M * 3 * Dt);
   g->dq = arena_floats(ar, M * Dt);
   g->dk = arena_floats(ar, M * Dt);
@@ -177,9 +216,13 @@ void model_layout_acts(ModelActs *a, Arena *ar, const ModelConfig *c, Dims d, si
   g->dtm1 = arena_floats(ar, BL * Dm);
   g->dtm2 = arena_floats(ar, BL * Dm);
   if (d.tp > 1) g->dnorm = arena_floats(ar, (size_t)c->depth * 4 * (size_t)d.hd);
+  // Ulysses: datt (token layout) is dead once its all-to-all has packed it,
+  // the head layout arrives in the same buffer; dqkv is not written before
+  // the head-layout gradients have gone back to the token layout, so holds
+  // them until then (self_attention_backward in backward.c)
   if (ulysses) {
-    g->datth = arena_floats(ar, M * Dt);
-    g->dqkvh = arena_floats(ar, 3 * M * Dt);
+    g->datth = g->datt;
+    g->dqkvh = g->dqkv;
   }
 }
 

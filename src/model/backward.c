@@ -24,12 +24,16 @@ static float *norm_grad(Model *m, int block, int which, size_t off) {
   return m->acts->gs.dnorm + ((size_t)block * 4 + which) * m->cfg.head_dim;
 }
 
-// Self-attention backward: datt [M,Dt] (token-parallel) -> dq, dk [M,Dt] and
-// dv into dqkv (zeroed by the caller), before RoPE / QK-norm backward.
+// Self-attention backward: datt [M,Dt] (token-parallel) -> dq, dk [M,Dt],
+// before RoPE / QK-norm backward, and dv: at U = 1 into dqkv (zeroed by the
+// caller); under Ulysses it is left in the all-to-all's receive buffer, for
+// the caller to unpack into dqkv (sp_heads_to_tokens_finish) once it has
+// zeroed dqkv, which holds the head-layout gradients dqkvh until then.
 // overlap (Ulysses, not layout.comm_blocking): datt is already in g->datth
 // (block_backward moved it while the proj weight gradient was computed), and
-// dv's all-to-all back to tokens is left in flight in *dv_req (the caller
-// finishes it after the q/k RoPE and norm backward, which do not touch dv).
+// dv's all-to-all is left in flight in *dv_req (the caller finishes it after
+// the q/k RoPE and norm backward, which do not touch dv); blocking, it has
+// arrived on return.
 static void self_attention_backward(Model *m, BlockActs *k, int overlap, CommRequest *dv_req) {
   ModelActs *a = m->acts;
   GradScratch *g = &a->gs;
@@ -48,13 +52,8 @@ static void self_attention_backward(Model *m, BlockActs *k, int overlap, CommReq
   zero(m, g->dqkvh, 3 * nh);
   ring_attention_backward(m, dqh, dkh, dvh, g->datth, k->atth, W, k->lse, k->q, W, k->k, W, k->vh, W, d.B, d.Nu, d.Ha,
                           d.hd);
-  if (!overlap) {
-    sp_heads_to_tokens(m, d.B, 3, (const float *const[]){dqh, dkh, dvh},
-                       (float *const[]){g->dq, g->dk, g->dqkv + 2 * Dt}, (const int[]){Dt, Dt, 3 * Dt});
-    return;
-  }
   sp_heads_to_tokens(m, d.B, 2, (const float *const[]){dqh, dkh}, (float *const[]){g->dq, g->dk}, (const int[]){Dt, Dt});
-  sp_heads_to_tokens_start(m, d.B, dvh, dv_req);
+  sp_heads_to_tokens_start(m, d.B, dvh, overlap ? dv_req : NULL);
 }
 
 // dx holds d loss / d (block output) on entry and d loss / d (block input) on exit.
@@ -130,15 +129,16 @@ static void block_backward(Model *m, int i) {
   }
   zero(m, g->dq, M * Dt);
   zero(m, g->dk, M * Dt);
-  zero(m, g->dqkv, M * 3 * Dt);
+  if (d.U == 1) zero(m, g->dqkv, M * 3 * Dt);
   self_attention_backward(m, k, sp_overlap, &rq);
+  if (d.U > 1) zero(m, g->dqkv, M * 3 * Dt);  // it held dqkvh; dv waits in the receive buffer
   be_rope3d_backward(m->be, g->dq, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
   be_rope3d_backward(m->be, g->dk, Dt, a->rope_cos, a->rope_sin, d.B, d.N, d.Ht, d.hd);
   be_rmsnorm_backward(m->be, g->dqkv, 3 * Dt, norm_grad(m, i, NORM_Q, w->q_norm), g->dq, Dt, k->qkv, 3 * Dt, PW(m, w->q_norm),
                    k->q_rstd, M, d.Ht, d.hd);
   be_rmsnorm_backward(m->be, g->dqkv + Dt, 3 * Dt, norm_grad(m, i, NORM_K, w->k_norm), g->dk, Dt, k->qkv + Dt, 3 * Dt,
                    PW(m, w->k_norm), k->k_rstd, M, d.Ht, d.hd);
-  if (sp_overlap) sp_heads_to_tokens_finish(m, d.B, g->dqkv + 2 * Dt, 3 * (int)Dt, &rq);
+  if (d.U > 1) sp_heads_to_tokens_finish(m, d.B, g->dqkv + 2 * Dt, 3 * (int)Dt, sp_overlap ? &rq : NULL);
   zero(m, g->dh, M * D);
   col_linear_backward(m, g->dh, PG(m, w->qkv.w), PG(m, w->qkv.b), g->dqkv, k->h1, PW(m, w->qkv.w), M, D, 3 * Dt);
   zero(m, g->dh2, M * D);

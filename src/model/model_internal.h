@@ -89,10 +89,13 @@ typedef struct {
   float *dout;                                // [M,P]
   // Model-parallel scratch (NULL when unused):
   float *dnorm;            // tp > 1: [depth,4,hd] this backward's per-head norm weight grads, summed over tp
-  float *datth, *dqkvh;    // sp > 1: [B,Nf,Ha*hd], [3,B,Nf,Ha*hd] head-parallel gradients
+  // Sequence-parallel scratch (X = M*Dt floats = one of q, k, v), op-local,
+  // so it shares memory (model_layout_acts): in training, the pool holding
+  // dh, dh2, dm1, dm2 (all free while a self-attention runs); datth is datt.
+  float *datth, *dqkvh;    // U > 1: [B,Nf,Ha*hd], [3,B,Nf,Ha*hd] head-parallel gradients
   float *sp_send, *sp_recv;  // U > 1: [M*Dt] all-to-all buffers (forward too)
-  // Ring attention (R > 1; X = M*Dt floats = one of q, k, v): K/V blocks in
-  // flight [2][2X], one block's output [X] and lse [M*Ht] (forward too); the
+  // Ring attention (R > 1), at the all-to-all buffers' place: K/V blocks in
+  // flight [2][2X]; the forward's block output [X] and lse [M*Ht], the
   // backward's dK/dV partial sums [2][2X] and the one arriving [2X].
   float *ring_kv[2], *ring_o, *ring_lse, *ring_dkv[2], *ring_dkv_in;
 } GradScratch;

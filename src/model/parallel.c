@@ -92,7 +92,10 @@ void sp_heads_to_tokens_start(const Model *m, int B, const float *head, CommRequ
   const size_t block = (size_t)B * N * W;
   float *send = m->acts->gs.sp_send;
   for (int j = 0; j < U; j++) be_copy2d(m->be, send + j * block, N * W, head + (size_t)j * N * W, d.Nu * W, B, N * W);
-  comm_ialltoall(m->ulysses_group, send, m->acts->gs.sp_recv, block, COMM_F32, req);
+  if (req)
+    comm_ialltoall(m->ulysses_group, send, m->acts->gs.sp_recv, block, COMM_F32, req);
+  else
+    comm_alltoall(m->ulysses_group, send, m->acts->gs.sp_recv, block, COMM_F32);
 }
 
 void sp_heads_to_tokens_finish(const Model *m, int B, float *tok, int ld, CommRequest *req) {
@@ -100,6 +103,6 @@ void sp_heads_to_tokens_finish(const Model *m, int B, float *tok, int ld, CommRe
   const int U = d.U, N = d.N, W = d.Ha * d.hd;
   const size_t block = (size_t)B * N * W;
   const float *recv = m->acts->gs.sp_recv;
-  comm_wait(req);
+  if (req) comm_wait(req);
   for (int i = 0; i < U; i++) be_copy2d(m->be, tok + (size_t)i * W, ld, recv + i * block, W, B * N, W);
 }

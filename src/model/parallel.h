@@ -41,6 +41,8 @@ void sp_heads_to_tokens(const Model *m, int B, int nt, const float *const head[]
 // into the group's send buffer and starts comm_ialltoall, _finish waits and
 // unpacks. One exchange in flight at a time (they share gs.sp_send/sp_recv).
 // The same bytes and bits as the blocking calls (data movement only).
+// sp_heads_to_tokens with req NULL: _start exchanges blocking, _finish only
+// unpacks (the received block waits in gs.sp_recv in between).
 void sp_tokens_to_heads_start(const Model *m, int B, const float *tok, int ld, CommRequest *req);
 void sp_tokens_to_heads_finish(const Model *m, int B, float *head, CommRequest *req);
 void sp_heads_to_tokens_start(const Model *m, int B, const float *head, CommRequest *req);
