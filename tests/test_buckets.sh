@@ -85,6 +85,15 @@ refuse() {  # NAME DIR ARGS...: train must exit 2 with one error line
 }
 mkdir -p $tmp/other && cp $tmp/full/ckpt_4.h5 $tmp/other/
 refuse other-buckets $tmp/other data.buckets=16x16x32,8x32x16,8x16x16
+# without data.buckets the one-bucket loader would resume the window's bucket alone and drop the other
+# buckets' cursors: refused. A corpus with the window's bucket (16x32x32) from `data synth --buckets`.
+$T data synth --buckets 16x32x32:3,8x16x32:5 --clips 4 --objects 1 --out $tmp/s.h5 >$tmp/synth.log 2>&1 ||
+  fail "synth --buckets: $(tail -2 $tmp/synth.log)"
+$T train configs/train/tiny.yaml "${small[@]}" data.path=$tmp/s.h5 data.buckets=all train.steps=2 train.ckpt_every=2 \
+  train.out=$tmp/nobuckets >$tmp/nb-train.log 2>&1 || fail "training on the synth buckets: $(tail -3 $tmp/nb-train.log)"
+refuse no-buckets $tmp/nobuckets data.path=$tmp/s.h5 data.buckets= train.steps=4
+grep -q "nobuckets/ckpt_2.h5: the checkpoint's data cursor is for buckets 16x32x32,8x16x32, but data.buckets is empty" \
+  $tmp/no-buckets.log || fail "no-buckets: the message does not name the checkpoint and its buckets"
 mkdir -p $tmp/corrupt && cp $tmp/full/ckpt_4.h5 $tmp/corrupt/
 $PY -c 'import h5py, numpy as np, sys; h5py.File(sys.argv[1], "r+").attrs["cursor_buckets"] = np.bytes_("6:0,x")' $tmp/corrupt/ckpt_4.h5
 refuse corrupt-cursor $tmp/corrupt
