@@ -85,6 +85,34 @@ refuse() {  # NAME DIR ARGS...: train must exit 2 with one error line
 }
 mkdir -p $tmp/other && cp $tmp/full/ckpt_4.h5 $tmp/other/
 refuse other-buckets $tmp/other data.buckets=16x16x32,8x32x16,8x16x16
+# without data.buckets the one-bucket loader would resume the window's bucket alone and drop the other
+# buckets' cursors: refused. A corpus with the window's bucket (16x32x32) from `data synth --buckets`.
+$T data synth --buckets 16x32x32:3,8x16x32 --clips 4 --objects 1 --out $tmp/s.h5 >$tmp/synth.log 2>&1 ||
+  fail "synth --buckets: $(tail -2 $tmp/synth.log)"
+# its buckets hold the counts asked for (--clips for a bucket without one), and a one-bucket --buckets is
+# --frames/--size bit for bit; the second bucket's clips are scenes of their own (indices after the first's)
+$T data synth --frames 16 --size 32x32 --clips 3 --objects 1 --out $tmp/s1.h5 >$tmp/synth1.log 2>&1 || fail "synth one bucket"
+$T data synth --buckets 8x16x32:8 --objects 1 --out $tmp/s2.h5 >$tmp/synth2.log 2>&1 || fail "synth 8x16x32"
+$PY - $tmp <<'EOF' || fail "synth --buckets corpus"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+f, one, two = (h5py.File(d + x, "r")["buckets"] for x in ("/s.h5", "/s1.h5", "/s2.h5"))
+n = {k: f[k]["patches"].shape[0] for k in f}
+assert n == {"16x32x32": 3, "8x16x32": 4}, n
+assert np.array_equal(f["16x32x32/patches"][()], one["16x32x32/patches"][()]), "16x32x32 differs from --frames/--size"
+assert not np.array_equal(f["8x16x32/patches"][()], two["8x16x32/patches"][:4]), "bucket 2 repeats clips 0-3"
+assert np.array_equal(f["8x16x32/patches"][()], two["8x16x32/patches"][3:7]), "bucket 2 is not clips 3-6 of the seed"
+EOF
+for bad in 7x16x32 8x18x32 8x16x32:0 8x16x32,8x16x32; do
+  set +e; $T data synth --buckets $bad --out $tmp/bad.h5 >$tmp/bad.log 2>&1; rc=$?; set -e
+  [ $rc = 2 ] && [ "$(grep -c . $tmp/bad.log)" = 1 ] || fail "synth --buckets $bad: exit $rc: $(cat $tmp/bad.log)"
+done
+echo "ok  synth --buckets: counts, the one-bucket corpus bit for bit, own scenes per bucket, bad lists refused: $(cat $tmp/bad.log)"
+$T train configs/train/tiny.yaml "${small[@]}" data.path=$tmp/s.h5 data.buckets=all train.steps=2 train.ckpt_every=2 \
+  train.out=$tmp/nobuckets >$tmp/nb-train.log 2>&1 || fail "training on the synth buckets: $(tail -3 $tmp/nb-train.log)"
+refuse no-buckets $tmp/nobuckets data.path=$tmp/s.h5 data.buckets= train.steps=4
+grep -q "nobuckets/ckpt_2.h5: the checkpoint's data cursor is for buckets 16x32x32,8x16x32, but data.buckets is empty" \
+  $tmp/no-buckets.log || fail "no-buckets: the message does not name the checkpoint and its buckets"
 mkdir -p $tmp/corrupt && cp $tmp/full/ckpt_4.h5 $tmp/corrupt/
 $PY -c 'import h5py, numpy as np, sys; h5py.File(sys.argv[1], "r+").attrs["cursor_buckets"] = np.bytes_("6:0,x")' $tmp/corrupt/ckpt_4.h5
 refuse corrupt-cursor $tmp/corrupt

@@ -29,6 +29,8 @@ static void usage(FILE *f) {
           "  --objects A-B       objects per clip, drawn uniformly from A..B within 1..3 (1-3)\n"
           "  --fps F             frame rate recorded in meta/fps (8)\n"
           "  --caption-variety P share of short captions said in other words (0: canonical only; make demo: 0.5)\n"
+          "  --buckets TxHxW[:N],...  several shape buckets in one corpus, N clips each (default --clips),\n"
+          "                      instead of --frames/--size (e.g. 8x16x32:600,8x32x16:600,16x16x32:300)\n"
           "Threads: OMP_NUM_THREADS.\n");
 }
 
@@ -75,21 +77,42 @@ int data_cmd_synth(int argc, char **argv) {
     if (set == 0) app_user_error("data synth: unknown option '--%s' (see tessera data synth --help)", key);
   }
   if (!o.out[0]) app_user_error("data synth: --out FILE is required (the corpus.h5 to write)");
-  if (o.T % o.pt && o.T != 1)  // 1: images (a still temporal patch each; docs/choices.md "Images")
-    app_user_error("data synth: %s %d: expected a multiple of the patch's t size %d (%s %dx%dx%d)", o.from_frames, o.T,
-                   o.pt, o.from_patch, o.pt, o.ph, o.pw);
-  if (o.H % o.ph || o.W % o.pw)
-    app_user_error("data synth: %s %dx%d: expected multiples of the patch's h and w sizes %dx%d (%s %dx%dx%d)",
-                   o.from_size, o.H, o.W, o.ph, o.pw, o.from_patch, o.pt, o.ph, o.pw);
+  for (int b = 0; b < synth_bucket_count(&o); b++) {
+    int T, H, W;
+    long n;
+    synth_bucket(&o, b, &T, &H, &W, &n);
+    char what[128];
+    if (o.nbuckets)
+      snprintf(what, sizeof what, "--buckets %dx%dx%d", T, H, W);
+    if (T % o.pt && T != 1)  // 1: images (a still temporal patch each; docs/choices.md "Images")
+      app_user_error("data synth: %s %d: expected a multiple of the patch's t size %d (%s %dx%dx%d)",
+                     o.nbuckets ? what : o.from_frames, T, o.pt, o.from_patch, o.pt, o.ph, o.pw);
+    if (H % o.ph || W % o.pw)
+      app_user_error("data synth: %s %dx%d: expected multiples of the patch's h and w sizes %dx%d (%s %dx%dx%d)",
+                     o.nbuckets ? what : o.from_size, H, W, o.ph, o.pw, o.from_patch, o.pt, o.ph, o.pw);
+  }
   APP_TRY(corpus_writer_check_path(o.out, &err), &err);  // before the work: a directory or a missing one fails now
 
   double t0 = timer_now(), render_s = 0;
   APP_TRY(synth_write_corpus(&o, &render_s, &err), &err);
   double total = timer_now() - t0;
-  log_info("data synth: %ld clips %dx%dx%d (%d-%d objects, seed %" PRIu64
+  long clips = 0;
+  char shapes[SYNTH_MAX_BUCKETS * 32] = "";
+  for (int b = 0; b < synth_bucket_count(&o); b++) {
+    int T, H, W;
+    long n;
+    synth_bucket(&o, b, &T, &H, &W, &n);
+    clips += n;
+    size_t l = strlen(shapes);
+    if (o.nbuckets)
+      snprintf(shapes + l, sizeof shapes - l, "%s%ld of %dx%dx%d", b ? ", " : "", n, T, H, W);
+    else
+      snprintf(shapes + l, sizeof shapes - l, "%dx%dx%d", T, H, W);
+  }
+  log_info("data synth: %ld clips %s (%d-%d objects, seed %" PRIu64
            ") -> %s in %.2f s: %.0f clips/s "
            "(render %.2f s, %.0f clips/s)",
-           o.clips, o.T, o.H, o.W, o.min_objects, o.max_objects, o.seed, o.out, total,
-           (double)o.clips / (total > 0 ? total : 1e-9), render_s, (double)o.clips / (render_s > 0 ? render_s : 1e-9));
+           clips, shapes, o.min_objects, o.max_objects, o.seed, o.out, total,
+           (double)clips / (total > 0 ? total : 1e-9), render_s, (double)clips / (render_s > 0 ? render_s : 1e-9));
   return 0;
 }

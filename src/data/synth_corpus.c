@@ -57,10 +57,11 @@ static void meta_rows(const SynthScene *s, int T, int H, int W, float *objects, 
   background[0] = (float)s->background;
 }
 
-// The chunk's clips [start, start + n) rendered, then added to w in order.
-static int write_chunk(const SynthOptions *o, CorpusWriter *w, Chunk *k, long start, long n, double *render_s,
-                       TsrErr *err) {
-  const int T = o->T, H = o->H, W = o->W;
+// The chunk's clips [start, start + n) of a T x H x W bucket rendered, then
+// added to w in order. Clip c's scene is keyed by (seed, start + c): `start`
+// counts on across buckets, so no two buckets share a scene.
+static int write_chunk(const SynthOptions *o, int T, int H, int W, CorpusWriter *w, Chunk *k, long start, long n,
+                       double *render_s, TsrErr *err) {
   const size_t clip_bytes = (size_t)T * H * W * 3, pos_width = (size_t)T * SYNTH_MAX_OBJECTS * 2;
   double r0 = timer_now();
 #pragma omp parallel for schedule(dynamic, 8)
@@ -92,12 +93,22 @@ int synth_write_corpus(const SynthOptions *o, double *render_s, TsrErr *err) {
   double rs = 0;
   if (!render_s) render_s = &rs;
   *render_s = 0;
-  const size_t clip_bytes = (size_t)o->T * o->H * o->W * 3, pos_width = (size_t)o->T * SYNTH_MAX_OBJECTS * 2;
+  const int nb = synth_bucket_count(o);
+  size_t clip_bytes = 0, pos_width = 0;  // the largest bucket's
+  long most = 0;                         // the most clips of a bucket
+  for (int b = 0; b < nb; b++) {
+    int T, H, W;
+    long n;
+    synth_bucket(o, b, &T, &H, &W, &n);
+    if ((size_t)T * H * W * 3 > clip_bytes) clip_bytes = (size_t)T * H * W * 3;
+    if ((size_t)T * SYNTH_MAX_OBJECTS * 2 > pos_width) pos_width = (size_t)T * SYNTH_MAX_OBJECTS * 2;
+    if (n > most) most = n;
+  }
   Chunk k;
   k.n = (long)(CHUNK_BYTES / clip_bytes);
   if (k.n < 1) k.n = 1;
   if (k.n > 512) k.n = 512;
-  if (k.n > o->clips) k.n = o->clips;
+  if (k.n > most) k.n = most;
   CorpusWriter *w = corpus_writer_open(o->out, o->pt, o->ph, o->pw, 3, o->text_length, err);
   if (!w) return -1;
   k.pixels = tsr_calloc((size_t)k.n, clip_bytes);
@@ -108,8 +119,15 @@ int synth_write_corpus(const SynthOptions *o, double *render_s, TsrErr *err) {
   k.background = tsr_calloc((size_t)k.n, sizeof(float));
   k.occlusion = tsr_calloc((size_t)k.n * SYNTH_MAX_OBJECTS, sizeof(float));
   int rc = 0;
-  for (long start = 0; start < o->clips && rc == 0; start += k.n)
-    rc = write_chunk(o, w, &k, start, o->clips - start < k.n ? o->clips - start : k.n, render_s, err);
+  long base = 0;  // clips of the buckets before this one
+  for (int b = 0; b < nb && rc == 0; b++) {
+    int T, H, W;
+    long n;
+    synth_bucket(o, b, &T, &H, &W, &n);
+    for (long start = 0; start < n && rc == 0; start += k.n)
+      rc = write_chunk(o, T, H, W, w, &k, base + start, n - start < k.n ? n - start : k.n, render_s, err);
+    base += n;
+  }
   if (rc) corpus_writer_abort(w);
   else rc = corpus_writer_close(w, err);
   tsr_free(k.pixels);

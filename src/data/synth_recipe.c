@@ -71,6 +71,46 @@ static int parse_float(const char *s, float lo, float hi, float *out) {
   return 0;
 }
 
+int synth_bucket_count(const SynthOptions *o) { return o->nbuckets ? o->nbuckets : 1; }
+
+void synth_bucket(const SynthOptions *o, int b, int *T, int *H, int *W, long *clips) {
+  if (!o->nbuckets) {
+    *T = o->T, *H = o->H, *W = o->W, *clips = o->clips;
+    return;
+  }
+  *T = o->bucket[b].T, *H = o->bucket[b].H, *W = o->bucket[b].W;
+  *clips = o->bucket[b].clips ? o->bucket[b].clips : o->clips;
+}
+
+// "TxHxW[:N],..." into o->bucket (N clips; none: the `clips` option's count).
+static int parse_buckets(SynthOptions *o, const char *v, const char *where, TsrErr *err) {
+  char buf[1024];
+  if (!*v || strlen(v) >= sizeof buf) return tsr_err(err, "%s '%s': expected TxHxW[:clips],... (e.g. 8x16x32:500,8x32x16)", where, v);
+  snprintf(buf, sizeof buf, "%s", v);
+  int n = 0;
+  for (char *save = NULL, *e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+    if (n == SYNTH_MAX_BUCKETS) return tsr_err(err, "%s '%s': at most %d buckets", where, v, SYNTH_MAX_BUCKETS);
+    char *colon = strchr(e, ':');
+    long clips = 0;
+    if (colon) {
+      *colon = 0;
+      if (parse_long(colon + 1, 1, INT32_MAX, &clips))
+        return tsr_err(err, "%s '%s': bucket %s: clips '%s' is not an integer >= 1", where, v, e, colon + 1);
+    }
+    int d[3];
+    if (parse_dims(e, 3, d) || d[0] < 1 || d[0] > 4096 || d[1] < 4 || d[1] > 4096 || d[2] < 4 || d[2] > 4096)
+      return tsr_err(err, "%s '%s': bucket '%s': expected TxHxW with T in 1..4096 and H, W in 4..4096", where, v, e);
+    for (int i = 0; i < n; i++)
+      if (o->bucket[i].T == d[0] && o->bucket[i].H == d[1] && o->bucket[i].W == d[2])
+        return tsr_err(err, "%s '%s': bucket %s is listed twice", where, v, e);
+    o->bucket[n].T = d[0], o->bucket[n].H = d[1], o->bucket[n].W = d[2], o->bucket[n].clips = clips;
+    n++;
+  }
+  if (!n) return tsr_err(err, "%s '%s': expected TxHxW[:clips],... (e.g. 8x16x32:500,8x32x16)", where, v);
+  o->nbuckets = n;
+  return 0;
+}
+
 int synth_option_set(SynthOptions *o, const char *key, const char *v, const char *where, TsrErr *err) {
   char k[32];
   snprintf(k, sizeof k, "%s", key);
@@ -113,6 +153,8 @@ int synth_option_set(SynthOptions *o, const char *key, const char *v, const char
   } else if (!strcmp(k, "caption-variety")) {
     if (parse_float(v, 0.0f, 1.0f, &o->caption_variety))
       return tsr_err(err, "%s '%s': expected a share in [0, 1]", where, v);
+  } else if (!strcmp(k, "buckets")) {
+    if (parse_buckets(o, v, where, err)) return -1;
   } else if (!strcmp(k, "fps")) {
     if (parse_float(v, 0.001f, 1000.0f, &o->fps)) return tsr_err(err, "%s '%s': expected a number in (0, 1000]", where, v);
   } else {
@@ -196,7 +238,7 @@ static int read_recipe(SynthOptions *o, const char *path, yaml_document_t *doc, 
   if (!root || root->type != YAML_MAPPING_NODE)
     return tsr_err(err, "%s: expected a mapping of recipe keys (see datasets/shapes.yaml)", path);
   static const char *const keys[] = {"clips", "frames", "size", "seed", "patch", "text_length", "objects", "fps",
-                                     "caption_variety"};
+                                     "caption_variety", "buckets"};
   for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
     yaml_node_t *k = node(&r, p->key), *v = node(&r, p->value);
     if (k->type != YAML_SCALAR_NODE) return tsr_err(err, "%s: expected a key name", loc(&r, k, where, sizeof where));
@@ -218,7 +260,7 @@ static int read_recipe(SynthOptions *o, const char *path, yaml_document_t *doc, 
       if (!known)
         return tsr_err(err,
                        "%s: unknown recipe key '%s' (expected clips, frames, size, seed, patch, text_length, objects, "
-                       "fps, caption_variety, backgrounds, colours, shapes, sizes, motions)",
+                       "fps, caption_variety, buckets, backgrounds, colours, shapes, sizes, motions)",
                        loc(&r, k, where, sizeof where), key);
       loc(&r, v, where, sizeof where);
       snprintf(where + strlen(where), sizeof where - strlen(where), ": %s", key);

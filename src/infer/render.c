@@ -59,6 +59,14 @@ static int want_string(ItemCtx *c, int line, const char *key, const Val *v) {
   return 0;
 }
 
+// true or false (JSON booleans, YAML plain true/false).
+static int want_bool(ItemCtx *c, int line, const char *key, const Val *v, int *out) {
+  if (!v->quoted && !v->array && !v->null && !strcmp(v->text, "true")) *out = 1;
+  else if (!v->quoted && !v->array && !v->null && !strcmp(v->text, "false")) *out = 0;
+  else return item_fail(c, line, "%s: expected true or false, got '%s'", key, v->text);
+  return 0;
+}
+
 // Set one key of the item; unknown keys and bad values mark the item failed.
 static int item_set(ItemCtx *c, int line, const char *key, const Val *v) {
   RenderItem *it = c->it;
@@ -94,6 +102,12 @@ static int item_set(ItemCtx *c, int line, const char *key, const Val *v) {
     if (want_number(c, line, key, v) || *end || !isfinite(s) || s < 0.01 || s > 1.0)
       return item_fail(c, line, "strength: expected a number in [0.01, 1], got '%s'", v->text);
     it->strength = (float)s;
+  } else if (!strcmp(key, "backward")) {
+    return want_bool(c, line, key, v, &it->backward);
+  } else if (!strcmp(key, "loop")) {
+    return want_bool(c, line, key, v, &it->loop);
+  } else if (!strcmp(key, "new_only")) {
+    return want_bool(c, line, key, v, &it->new_only);
   } else {
     char **slot = !strcmp(key, "image")  ? &it->image
                   : !strcmp(key, "extend") ? &it->extend
@@ -103,8 +117,8 @@ static int item_set(ItemCtx *c, int line, const char *key, const Val *v) {
                                            : NULL;
     if (!slot)
       return item_fail(c, line,
-                       "unknown key '%s' (expected prompt, seed, frames, size, image, extend, extend_frames, first, "
-                       "last, remix, strength or id)",
+                       "unknown key '%s' (expected prompt, seed, frames, size, image, extend, extend_frames, "
+                       "backward, first, last, new_only, loop, remix, strength or id)",
                        key);
     if (want_string(c, line, key, v)) return -1;
     *slot = resolve_path(c, v->text);
@@ -122,6 +136,14 @@ static void item_finish(ItemCtx *c, int line) {
   else if (it->remix && (it->image || it->extend || it->first || it->last))
     item_fail(c, line, "remix cannot be combined with image, extend, first or last");
   else if (it->strength > 0 && !it->remix) item_fail(c, line, "strength applies to remix only");
+  // the edits' rules, as generate's flags (cmd_generate.c check_edits)
+  else if (it->backward && !it->extend)
+    item_fail(c, line, "backward needs extend (it makes what came before that video)");
+  else if (it->loop && (it->last || it->first || it->extend || it->remix))
+    item_fail(c, line, "loop with %s: a loop's end leads into its own start, so it takes no other ends (only image "
+              "to start from)", it->last ? "last" : it->first ? "first" : it->extend ? "extend" : "remix");
+  else if (it->new_only && !it->extend && !it->first)
+    item_fail(c, line, "new_only drops the input video from the output; there is none (extend, first/last)");
 }
 
 // NULL (and the list's error set) past MANIFEST_MAX_ITEMS.
@@ -389,6 +411,8 @@ void render_item_key(const RenderItem *it, const RenderSettings *rs, char key[65
             it->seed, it->frames, it->height, it->width, it->image ? it->image : "", it->extend ? it->extend : "",
             it->first ? it->first : "", it->last ? it->last : "", it->remix ? it->remix : "", it->strength,
             it->extend_frames);
+  if (it->backward || it->loop || it->new_only)  // only then: earlier manifests' keys stay valid
+    sb_printf(&b, "edits %d%d%d|", it->backward, it->loop, it->new_only);
   sb_printf(&b, "%d|%g|%g|%s|%lld|%d|%d|%s", f->steps, f->cfg, f->shift, f->sampler ? f->sampler : "", f->seed,
             rs->upscale, rs->use_ema, rs->ckpt_sha256);
   sha256_hex_of(b.s, b.n, key);
@@ -419,7 +443,8 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
                            .seed = (uint64_t)(it->seed >= 0 ? it->seed : (long long)so.seed + it->index),
                            .frames = it->frames, .image = it->image, .extend = it->extend, .first = it->first,
                            .last = it->last, .remix = it->remix, .strength = it->strength,
-                           .extend_frames = it->extend_frames, .upscale = rs->upscale};
+                           .extend_frames = it->extend_frames, .backward = it->backward, .loop = it->loop,
+                           .new_only = it->new_only, .upscale = rs->upscale};
   Video v;
   if (pipeline_generate(s, &so, &rq, &v, err)) return -1;
   res->seconds = v.seconds, res->frames = v.n;

@@ -21,6 +21,7 @@ typedef struct {
   char *image, *extend, *first, *last, *remix;  // conditioning inputs (NULL: none)
   float strength;       // remix strength (0: default 0.7)
   int extend_frames;    // 0: half a window
+  int backward, loop, new_only;  // edits (generate's --backward, --loop, --new-only): 0 or 1
   char error[512];      // non-empty: the item is malformed ("file:line: ...") and fails
 } RenderItem;
 

@@ -315,6 +315,14 @@ static int resume(Trainer *tr) {
       return tsr_err(&tr->err, "%s: the checkpoint's data cursor is for buckets %s, data.buckets chose %s from %s "
                      "(resume with the same data.buckets)", path, tr->state.buckets[0] ? tr->state.buckets : "(one)",
                      names, tr->cfg->data.path);
+    // A multi-bucket cursor without data.buckets: the one-bucket loader would
+    // resume bucket 0's stream alone and drop the others' (Megatron and
+    // Open-Sora refuse a data state that does not match the data config).
+    if (!cfg_multi(tr) && (tr->state.cursor_more > 0 || tr->state.buckets[0]))
+      return tsr_err(&tr->err, "%s: the checkpoint's data cursor is for buckets %s, but data.buckets is empty (the "
+                     "model's window %dx%dx%d alone from %s); resume with the data.buckets it was trained with", path,
+                     tr->state.buckets[0] ? tr->state.buckets : "(unnamed)", tr->cfg->model.frames,
+                     tr->cfg->model.height, tr->cfg->model.width, tr->cfg->data.path);
     for (int k = 0; cfg_multi(tr) && k < tr->state.cursor_more; k++)
       c.more_epoch[k] = tr->state.cursor_more_epoch[k], c.more_position[k] = tr->state.cursor_more_position[k] / dp;
     loader_seek(tr->loader, c);
