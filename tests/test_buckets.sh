@@ -146,6 +146,12 @@ w=$(wh $tmp/wide.mp4) t=$(wh $tmp/tall.mp4)
 [ "${w%%,*}" = "$((2 * $(echo $w | cut -d, -f2)))" ] && [ "${w##*,}" = 16 ] || fail "wide.mp4 is $w (width,height,frames)"
 [ "$(echo $t | cut -d, -f2)" = "$((2 * ${t%%,*}))" ] && [ "${t##*,}" = 8 ] || fail "tall.mp4 is $t"
 echo "ok  generate 16x32x16 ($w) and 32x16x8 ($t) from the three-bucket model"
+# a remix of an 8-frame clip in the 8-frame bucket (a window shorter than the model's 16)
+gen --size 32x16 --frames 8 --remix $tmp/tall.mp4 --strength 0.5 --out $tmp/remix8.mp4 >$tmp/remix8.log 2>&1 ||
+  fail "remix of an 8-frame clip at 32x16x8: $(tail -2 $tmp/remix8.log)"
+r=$(wh $tmp/remix8.mp4)
+[ "${r##*,}" = 8 ] && [ "$(echo $r | cut -d, -f2)" = "$((2 * ${r%%,*}))" ] || fail "remix8.mp4 is $r"
+echo "ok  remix of an 8-frame clip in the 8-frame bucket ($r)"
 # eval at a bucket's shape (--size/--frames): every video made and scored at it
 printf 'name: two\nitems:\n  - {prompt: "a red circle moves left", colour: red, shape: circle, motion: left}\n  - {prompt: "a blue square moves up", colour: blue, shape: square, motion: up}\n' >$tmp/suite.yaml
 $T eval --ckpt $ck --suite $tmp/suite.yaml --steps 2 --upscale 1 --size 32x16 --frames 8 --out $tmp/ev >$tmp/ev.log 2>&1 ||

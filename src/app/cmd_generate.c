@@ -258,10 +258,11 @@ int cmd_generate(int argc, char **argv) {
     app_check(oerr.code != 0, &oerr);
   if (infer_gate_open(&ses, a.policy, &oerr)) app_fail(&oerr);  // the same file on every rank
   TsrErr err;
-  // --frames picks a shorter window only for a video made from nothing or an
-  // image; with an input video it counts the new frames (generate.h), made
-  // in the full window
-  const int window_frames = a.extend || a.first || a.last || a.remix ? 0 : a.frames;
+  // --frames picks a shorter window for a video made from nothing or an image,
+  // and for a remix (the frames redone: a clip shorter than the maximum is
+  // remixed in its own length's window); with a video to extend or connect it
+  // counts the new frames (generate.h), made in the full window
+  const int window_frames = a.extend || a.first || a.last ? 0 : a.frames;
   if (infer_shape_flags(&ses, a.size ? a.height : 0, a.size ? a.width : 0, window_frames, "generate", &err))
     app_fail(&err);
   const SamplerFlags flags = {.steps = a.steps, .cfg = a.cfg, .shift = a.shift, .sampler = a.sampler, .seed = a.seed};

@@ -431,7 +431,7 @@ int render_item(InferSession *s, const RenderItem *it, const RenderSettings *rs,
   if (it->error[0]) return tsr_err(err, "%s", it->error);
   // the item's size and frames (any shape within the model's maximum), else the maximum's window;
   // with an input video `frames` counts the new frames (generate.h), made in the full window
-  const int window_frames = it->extend || it->first || it->last || it->remix ? 0 : it->frames;
+  const int window_frames = it->extend || it->first || it->last ? 0 : it->frames;  // a remix: as generate's
   if (infer_shape_flags(s, it->height, it->width, window_frames, "render", err)) return -1;
   SamplerOptions so;
   const char *sampler;
