@@ -28,7 +28,7 @@ static void usage(FILE *f) {
           "  --text-length L     caption tokens stored per clip (32)\n"
           "  --objects A-B       objects per clip, drawn uniformly from A..B within 1..3 (1-3)\n"
           "  --fps F             frame rate recorded in meta/fps (8)\n"
-          "  --caption-variety P share of short captions said in other words (0: canonical only; make demo: 0.5)\n"
+          "  --caption-variety P share of short captions said in other words (0: canonical only)\n"
           "  --buckets TxHxW[:N],...  several shape buckets in one corpus, N clips each (default --clips),\n"
           "                      instead of --frames/--size (e.g. 8x16x32:600,8x32x16:600,16x16x32:300)\n"
           "Threads: OMP_NUM_THREADS.\n");
