@@ -34,7 +34,6 @@
 // allocation on the step path. Backward needs about 5*Nq*C + 6*BK*C floats
 // per thread (Nq=2048, C=64: ~2.7 MiB); forward about 40k floats.
 #include <math.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -42,6 +41,7 @@
 #endif
 
 #include "core/error.h"
+#include "kernels/cpu/scratch.h"
 #include "kernels/ops.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -69,42 +69,6 @@ static inline int imin(int a, int b) { return a < b ? a : b; }
 #define LN2 0.6931471805599453f
 
 // ---------------------------------------------------------------- scratch
-// Grow-only per-thread buffers. A pthread key destructor frees a thread's
-// buffers when the thread exits (OpenMP shrinking its pool), so nothing leaks.
-enum { SLOT_WORK, SLOT_SHARED, NSLOT };
-typedef struct {
-  float *buf[NSLOT];
-  size_t cap[NSLOT];
-  int registered;
-} Scratch;
-static _Thread_local Scratch tl_scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_release(void *p) {
-  Scratch *s = p;
-  for (int i = 0; i < NSLOT; i++) tsr_free(s->buf[i]), s->buf[i] = NULL, s->cap[i] = 0;
-  s->registered = 0;
-}
-static void scratch_make_key(void) {
-  TSR_ASSERT(pthread_key_create(&scratch_key, scratch_release) == 0, "pthread_key_create failed");
-}
-
-static float *scratch(int slot, size_t n) {
-  Scratch *s = &tl_scratch;
-  if (n > s->cap[slot]) {
-    if (!s->registered) {
-      pthread_once(&scratch_once, scratch_make_key);
-      pthread_setspecific(scratch_key, s);
-      s->registered = 1;
-    }
-    tsr_free(s->buf[slot]);
-    s->buf[slot] = tsr_calloc(n, sizeof(float));
-    s->cap[slot] = n;
-  }
-  return s->buf[slot];
-}
-
 // Carves 64-byte aligned sub-buffers out of one scratch block.
 typedef struct {
   float *base;
@@ -408,7 +372,7 @@ void attention_forward(float *out, int ldo, float *lse, const float *q, int ldq,
 #pragma omp parallel if (items > 1)
   {
     FwdBufs w;
-    fwd_carve(&w, scratch(SLOT_WORK, need), C, a.Cp);
+    fwd_carve(&w, cpu_scratch(SCRATCH_ATTN_WORK, need), C, a.Cp);
 #pragma omp for schedule(dynamic, 1)
     for (long it = 0; it < items; it++) {
       const int bh = (int)(it / ngr), g = (int)(it % ngr), b = bh / H, h = bh % H;
@@ -529,13 +493,13 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
   const long items = (long)BH * nsplit;
   const int own_dq = dq && nsplit == 1;
   float *part = NULL;  // [items][Nqx][Cp] dQ partials when split
-  if (dq && nsplit > 1) part = scratch(SLOT_SHARED, (size_t)items * Nqx * Cp);
+  if (dq && nsplit > 1) part = cpu_scratch(SCRATCH_ATTN_SHARED, (size_t)items * Nqx * Cp);
   const size_t need = bwd_carve(&(BwdBufs){0}, NULL, Nqx, C, Cp, own_dq);
 
 #pragma omp parallel if (items > 1)
   {
     BwdBufs w;
-    bwd_carve(&w, scratch(SLOT_WORK, need), Nqx, C, Cp, own_dq);
+    bwd_carve(&w, cpu_scratch(SCRATCH_ATTN_WORK, need), Nqx, C, Cp, own_dq);
 #pragma omp for schedule(dynamic, 1)
     for (long it = 0; it < items; it++) {
       const int bh = (int)(it / nsplit), s = (int)(it % nsplit), b = bh / H, h = bh % H;

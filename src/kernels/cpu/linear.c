@@ -9,11 +9,11 @@
 // same cache sets, and oneDNN's sgemm on those shapes runs at about 0.7x of
 // the padded speed (`gemm_bench pad`; docs/performance.md). The padded copy
 // holds the same values, so the result is the same product.
-#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/cpu/scratch.h"
 #include "kernels/ops.h"
 
 enum { LD_PAD = 16 };  // floats added to a padded leading dimension (64 bytes)
@@ -35,39 +35,6 @@ static int pad_in(int M, int I, int O) {
   (void)M, (void)I, (void)O;
   return 0;
 #endif
-}
-
-// Grow-only per-thread scratch for the padded copy (no allocation after the
-// first step); a pthread key destructor frees it when its thread exits.
-typedef struct {
-  float *buf;
-  size_t cap;
-  int registered;
-} PadScratch;
-static _Thread_local PadScratch tl_pad;
-static pthread_key_t pad_key;
-static pthread_once_t pad_once = PTHREAD_ONCE_INIT;
-
-static void pad_release(void *p) {
-  PadScratch *s = p;
-  tsr_free(s->buf);
-  s->buf = NULL, s->cap = 0, s->registered = 0;
-}
-static void pad_make_key(void) { TSR_ASSERT(pthread_key_create(&pad_key, pad_release) == 0, "pthread_key_create failed"); }
-
-static float *pad_scratch(size_t n) {
-  PadScratch *s = &tl_pad;
-  if (n > s->cap) {
-    if (!s->registered) {
-      pthread_once(&pad_once, pad_make_key);
-      pthread_setspecific(pad_key, s);
-      s->registered = 1;
-    }
-    tsr_free(s->buf);
-    s->buf = tsr_calloc(n, sizeof(float));
-    s->cap = n;
-  }
-  return s->buf;
 }
 
 void linear_forward(float *out, const float *in, const float *w, const float *b, int M, int I, int O) {
@@ -106,7 +73,7 @@ void linear_backward(float *din, float *dw, float *db, const float *dout, const 
     const float *B = in;
     int ldb = I;
     if (pad_in(M, I, O)) {
-      float *p = pad_scratch((size_t)M * (I + LD_PAD));
+      float *p = cpu_scratch(SCRATCH_LINEAR_PAD, (size_t)M * (I + LD_PAD));
 #pragma omp parallel for schedule(static)
       for (int m = 0; m < M; m++) memcpy(p + (size_t)m * (I + LD_PAD), in + (size_t)m * I, (size_t)I * sizeof(float));
       B = p, ldb = I + LD_PAD;
