@@ -557,6 +557,8 @@ static void test_bad_args(const char *dir) {
       {{"--out", out, "--patch", "2x4", NULL}, "--patch"},
       {{"--out", out, "--text-length", "x", NULL}, "--text-length"},
       {{"--out", out, "--seed", "-3", NULL}, "--seed"},
+      {{"--out", out, "--caption-variety", "1.5", NULL}, "--caption-variety"},
+      {{"--out", out, "--caption-variety", "half", NULL}, "--caption-variety"},
       {{"--out", out, "--colour", "red", NULL}, "unknown option"},
       {{"--out", out, "extra", NULL}, "extra"},
       {{"--out", "/nonexistent-dir/x.h5", NULL}, "nonexistent-dir"},
