@@ -228,7 +228,7 @@ endif
 # and run everywhere: tests/test_cuda.sh and tests/test_cuda_standin.sh.
 CUDA_TEST := build/cuda/test_cuda_ops
 CUDA_HOST_SRC := $(addprefix src/core/,error.c log.c rng.c device.c mem.c arena.c params.c config.c config_schema.c \
-  parse.c fs.c fpenv.c timer.c) $(wildcard src/kernels/cpu/*.c) src/kernels/backend_cpu.c src/kernels/backend_cuda.c \
+  parse.c fs.c fpenv.c timer.c) $(wildcard src/kernels/cpu/*.c) src/kernels/backend_cpu.c src/kernels/backend_cuda.c src/kernels/backend_profile.c \
   $(addprefix src/model/,acts.c backward.c build.c forward.c parallel.c ring.c) \
   $(addprefix src/comm/,comm.c comm_mpi.c comm_nccl.c)
 CUDA_HOST_OBJ := $(CUDA_HOST_SRC:src/%.c=build/cuda/host/%.o)

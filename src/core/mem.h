@@ -15,6 +15,8 @@ struct MemSpace {
   void (*upload)(const MemSpace *s, void *dst, const void *src_host, size_t bytes);
   void (*download)(const MemSpace *s, void *dst_host, const void *src, size_t bytes);
   void (*zero)(const MemSpace *s, void *p, size_t bytes);
+  void *ctx;  // the space's own state (the CUDA backend's GpuCtx); copied with the struct,
+              // so a wrapper's copy of a backend (backend_profiled) reaches the same device
 };
 
 // The calls, with NULL = host.

@@ -7,10 +7,10 @@
 //   bf16: gemm and the linears on the bf16 tensor cores with fp32
 //         accumulation (gpu_gemm, gpu_linear_*: cuBLAS rounds the operands);
 //         parameters, gradients, optimizer state and activations stay fp32
-//         (the master weights). Attention stays the fp32 flash kernels in
-//         both modes: the tensor-core forward (gpu_attention_forward_tc) has
-//         no matching backward yet, and pairing it with the fp32 backward
-//         would recompute probabilities that do not sum to one.
+//         (the master weights). Attention: the scores through cuBLAS bf16
+//         GEMMs (gpu_attention_*_gemm, forward and backward alike, so the
+//         backward's probabilities are the forward's). fp32 mode keeps the
+//         fp32 flash kernels.
 // Plain C: it links against the CUDA objects, or against the CPU stand-in of
 // tests/cuda/mock_gpu.c (which is how it is tested without a GPU).
 #include <stdio.h>
@@ -35,7 +35,7 @@ typedef struct {
   char mem_name[32];
 } CudaBackend;
 
-static const GpuCtx *ctx_of(const MemSpace *s) { return &((const CudaBackend *)s)->cx; }
+static const GpuCtx *ctx_of(const MemSpace *s) { return s->ctx; }
 
 // ---------------------------------------------------------------- memory
 static void *dev_alloc(const MemSpace *s, size_t bytes) {
@@ -92,6 +92,18 @@ static void cuda_linear_backward_f32(const Backend *be, float *din, float *dw, f
                                      const float *in, const float *w, int M, int I, int O) {
   gpu_linear_backward_f32(be->ctx, din, dw, db, dout, in, w, M, I, O);
 }
+static void cuda_attention_forward_gemm(const Backend *be, float *out, int ldo, float *lse, const float *q, int ldq,
+                                        const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B,
+                                        int Nq, int Nk, int H, int C) {
+  gpu_attention_forward_gemm(be->ctx, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
+}
+static void cuda_attention_backward_gemm(const Backend *be, float *dq, float *dk, float *dv, const float *dout,
+                                         const float *out, int ldo, const float *lse, const float *q, int ldq,
+                                         const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B,
+                                         int Nq, int Nk, int H, int C) {
+  gpu_attention_backward_gemm(be->ctx, dq, dk, dv, dout, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk,
+                              H, C);
+}
 
 #define CUDA_FIELD(kind, name, params, args) .name = cuda_##name,
 static const Backend cuda_template = {
@@ -121,11 +133,15 @@ Backend *backend_cuda_open(int device, int bf16, char *why, size_t why_size) {
   snprintf(cb->mem_name, sizeof cb->mem_name, "cuda:%d", device);
   cb->be.mem.name = cb->mem_name;
   cb->be.ctx = &cb->cx;
+  cb->be.mem.ctx = &cb->cx;
   cb->be.bf16 = bf16 != 0;
   if (!cb->be.bf16) {
     cb->be.gemm = cuda_gemm_f32;
     cb->be.linear_forward = cuda_linear_forward_f32;
     cb->be.linear_backward = cuda_linear_backward_f32;
+  } else {
+    cb->be.attention_forward = cuda_attention_forward_gemm;
+    cb->be.attention_backward = cuda_attention_backward_gemm;
   }
   gpu_init(&cb->cx, device);  // aborts (naming the CUDA error) if the device cannot be set up
   cb->be.stream = cb->cx.stream;

@@ -49,6 +49,8 @@ typedef struct GpuCtx {
   size_t mem_total;      // bytes of device memory
   int debug_sync;        // 1: synchronise and check after every kernel, so a fault names
                          // the kernel that made it (slow). gpu_init: env TSR_CUDA_SYNC=1
+  struct GpuBuffers *buffers;  // grow-only device buffers (bf16 operand copies, attention
+                               // scores): kernels/cuda/context.cu gpu_buffer
 } GpuCtx;
 
 // Number of usable CUDA devices; 0 with the reason in `why` (no driver, no
@@ -207,6 +209,20 @@ void gpu_attention_backward(const GpuCtx *cx, float *dq, float *dk, float *dv, c
                             const float *out, int ldo, const float *lse, const float *q, int ldq, const float *k,
                             int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,
                             int C);
+
+// The bf16 mode's attention (same arguments, fp32 in/out): the scores of a
+// group of heads materialised and multiplied through cuBLAS bf16 tensor-core
+// GEMMs (fp32 scores, softmax and lse; bf16 probabilities); the flash kernels
+// above where one head's Nq x Nk scores exceed the budget. bf16 accuracy
+// (~1e-3 relative). Padded keys' k, v rows must be finite.
+// kernels/cuda/attention_gemm.cu.
+void gpu_attention_forward_gemm(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
+                                const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
+                                int Nk, int H, int C);
+void gpu_attention_backward_gemm(const GpuCtx *cx, float *dq, float *dk, float *dv, const float *dout,
+                                 const float *out, int ldo, const float *lse, const float *q, int ldq, const float *k,
+                                 int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,
+                                 int C);
 
 // Ring attention's merge of one block's (out, lse) into the running one (ops.h);
 // kernels/cuda/attention_merge.cu.

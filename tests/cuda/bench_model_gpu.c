@@ -1,13 +1,16 @@
 // A training step of the model on the CUDA backend, timed, with its MFU
 // against the card's measured bf16 GEMM rate (tests/cuda/run_on_gpu.sh).
 //   bench_model_gpu --peak                       the bf16 GEMM rate: one JSON line
-//   bench_model_gpu --config F [--batch B] [--iters K] [--precision bf16|fp32] [--peak-tflops X]
+//   bench_model_gpu --config F [--batch B] [--iters K] [--precision bf16|fp32] [--peak-tflops X] [--profile]
 // A step = zero the gradients, forward with the loss, backward, AdamW on every
 // parameter, all queued on the backend and synchronised once; the median of
 // K steps after one warm-up. FLOPs per step: model_train_flops (matmuls and
 // attention, the convention of `tessera bench step`). The peak is an 8192^3
 // bf16 GEMM on random data (cuBLAS, fp32 accumulation), the median of 20.
-// Prints one JSON line; informational (no assertion on speed).
+// Prints one JSON line; informational (no assertion on speed). --profile:
+// then K more steps through the profiling backend (kernels/backend_profile.h:
+// a sync after every op, so each op is charged its own device time), one
+// line per op, most time first.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +20,33 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "kernels/backend.h"
+#include "kernels/backend_profile.h"
 #include "kernels/cuda_ops.h"
 #include "model/model.h"
+
+static const double *sort_key;  // profile_print: each op's seconds
+static int cmp_op_desc(const void *a, const void *b) {
+  const double x = sort_key[*(const int *)a], y = sort_key[*(const int *)b];
+  return (x < y) - (x > y);
+}
+
+// `iters` steps through the profiling backend: per op ms per step, calls, share.
+static void profile_print(const double *sec, const long *calls, int iters, double wall) {
+  const int n = profile_op_count();
+  int *order = tsr_calloc((size_t)n, sizeof(int));
+  double total = 0.0;
+  for (int i = 0; i < n; i++) order[i] = i, total += sec[i];
+  sort_key = sec;
+  qsort(order, (size_t)n, sizeof(int), cmp_op_desc);
+  printf("profile: %.2f ms per step through the profiling backend (ops %.2f ms), %d steps\n", wall * 1e3 / iters,
+         total * 1e3 / iters, iters);
+  for (int r = 0; r < n && sec[order[r]] > 0.0; r++) {
+    const int i = order[r];
+    printf("profile %-24s %9.3f ms %6ld calls %5.1f%%\n", profile_op_name(i), sec[i] * 1e3 / iters, calls[i] / iters,
+           100.0 * sec[i] / total);
+  }
+  tsr_free(order);
+}
 
 static int cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
@@ -63,7 +91,7 @@ static double gemm_peak(Backend *be) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *config = NULL, *precision = "bf16";
-  int batch = 2, iters = 5, peak_only = 0;
+  int batch = 2, iters = 5, peak_only = 0, profile = 0;
   double peak = 0.0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
@@ -72,9 +100,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--precision") && i + 1 < argc) precision = argv[++i];
     else if (!strcmp(argv[i], "--peak-tflops") && i + 1 < argc) peak = atof(argv[++i]);
     else if (!strcmp(argv[i], "--peak")) peak_only = 1;
+    else if (!strcmp(argv[i], "--profile")) profile = 1;
     else {
       fprintf(stderr, "usage: %s --peak | --config F [--batch B] [--iters K] [--precision bf16|fp32] "
-                      "[--peak-tflops X]\n", argv[0]);
+                      "[--peak-tflops X] [--profile]\n", argv[0]);
       return 2;
     }
   }
@@ -129,6 +158,28 @@ int main(int argc, char **argv) {
     be_adamw_update(be, m.params.data, m.params.grad, am, av, (int64_t)np, 1e-5f, 0.9f, 0.95f, 1e-8f, 0.0f, i + 2);
     be_sync(be);
     if (i >= 0) ts[i] = timer_now() - t0;
+  }
+  if (profile) {  // the same steps, every op through the profiling backend (same memory space)
+    Backend *prof = backend_profiled(be);
+    m.be = prof;
+    const double t0 = timer_now();
+    for (int i = 0; i < iters; i++) {
+      params_zero_grad(&m.params);
+      model_forward(&m, &b);
+      model_backward(&m, &b);
+      be_adamw_update(prof, m.params.data, m.params.grad, am, av, (int64_t)np, 1e-5f, 0.9f, 0.95f, 1e-8f, 0.0f,
+                      iters + i + 2);
+    }
+    be_sync(prof);
+    const double wall = timer_now() - t0;
+    const int n = profile_op_count();
+    double *sec = tsr_calloc((size_t)n, sizeof(double));
+    long *calls = tsr_calloc((size_t)n, sizeof(long));
+    profile_totals(prof, sec, calls);
+    profile_print(sec, calls, iters, wall);
+    tsr_free(sec), tsr_free(calls);
+    m.be = be;
+    backend_close(prof);
   }
   const double step = median(ts, iters), tflop = model_train_flops(mc, batch, 0) * 1e-12;
   printf("{\"impl\":\"tessera-cuda\",\"model\":\"%s\",\"precision\":\"%s\",\"batch\":%d,\"tokens\":%d,"

@@ -291,6 +291,22 @@ void gpu_attention_forward_tc(const GpuCtx *cx, float *out, int ldo, float *lse,
   attention_forward(out, ldo, lse, qr, ldq, kr, ldk, vr, ldv, kvalid, B, Nq, Nk, H, C);
   free(qr), free(kr), free(vr);
 }
+// the bf16 mode's attention: the fp32 op on bf16-rounded q, k, v (and dout)
+void gpu_attention_forward_gemm(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
+                                const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
+                                int Nk, int H, int C) {
+  gpu_attention_forward_tc(cx, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
+}
+void gpu_attention_backward_gemm(const GpuCtx *cx, float *dq, float *dk, float *dv, const float *dout,
+                                 const float *out, int ldo, const float *lse, const float *q, int ldq, const float *k,
+                                 int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,
+                                 int C) {
+  (void)cx;
+  float *qr = rounded(q, (int64_t)B * Nq * ldq), *kr = rounded(k, (int64_t)B * Nk * ldk),
+        *vr = rounded(v, (int64_t)B * Nk * ldv), *gr = rounded(dout, (int64_t)B * Nq * ldo);
+  attention_backward(dq, dk, dv, gr, out, ldo, lse, qr, ldq, kr, ldk, vr, ldv, kvalid, B, Nq, Nk, H, C);
+  free(qr), free(kr), free(vr), free(gr);
+}
 
 // ---------------------------------------------------------------- embeddings, patches, loss, AdamW
 void gpu_timestep_embedding(const GpuCtx *cx, float *out, const float *t, int B, int F) {

@@ -18,9 +18,11 @@
 #            follow the CPU run's (fp32 1e-3 per step; bf16 1e-2 mean of the
 #            last quarter)
 #   peak     the card's bf16 GEMM rate (8192^3, cuBLAS)
-#   bench    a training step at the b and xl sizes, bf16 mode: ms, TFLOP/s, MFU
+#   bench    a training step at the b and xl sizes, bf16 mode: ms, TFLOP/s, MFU,
+#            then (PROFILE=1, the default) the step's time per op
 #   torch    the same models in the machine's PyTorch (scaled_dot_product_attention,
-#            bf16 autocast): ms and MFU on tessera's FLOP count
+#            bf16 autocast): ms and MFU on tessera's FLOP count (TORCH=0: skipped)
+#   memcheck compute-sanitizer memcheck over test_cuda_ops (no timings)
 #   tessera  bin/tessera train / generate / bench step with run.device=cuda,
 #            where bin/tessera loads there (its HDF5, MPI, FFmpeg libraries) and
 #            accepts run.device: cuda
@@ -157,11 +159,13 @@ if [ $GPU_STAGES = 1 ]; then
   for spec in b:4 xl:2; do
     size=${spec%%:*} batch=${spec##*:}
     run_stage "bench_$size" 120 "$BIN/bench_model_gpu" --config "configs/model/$size.yaml" --batch "$batch" --iters 5 \
-      ${PEAK:+--peak-tflops "$PEAK"}
+      ${PEAK:+--peak-tflops "$PEAK"} $([ "${PROFILE:-1}" = 1 ] && echo --profile)
     rc=$?
     f="$LOG/bench_$size.log"
     verdict "bench_$size" $rc "B=$batch: $(json_field "$f" train_step_ms) ms/step, $(json_field "$f" tflops) TFLOP/s, MFU $(json_field "$f" mfu)"
-    # the same model in PyTorch, MFU on tessera's FLOP count
+    while read -r l; do detail "$l"; done < <(grep '^profile' "$f" | head -12)
+    # the same model in PyTorch, MFU on tessera's FLOP count (TORCH=0: skipped)
+    [ "${TORCH:-1}" = 0 ] && continue
     TF=$(json_field "$f" tflop_per_step)
     run_stage "torch_$size" 150 python3 tests/cuda/torch_gpu_step.py --model-yaml "configs/model/$size.yaml" \
       --batch "$batch" --iters 5 ${TF:+--tflop-per-step "$TF"} ${PEAK:+--peak-tflops "$PEAK"}
@@ -170,6 +174,18 @@ if [ $GPU_STAGES = 1 ]; then
     [ $rc = 3 ] && { note "torch_$size" "skipped: $(grep -m1 SKIPPED "$g")"; continue; }
     verdict "torch_$size" $rc "$(json_field "$g" impl): $(json_field "$g" train_step_ms) ms/step, MFU $(json_field "$g" mfu)"
   done
+
+  # ---------------------------------------------------------------- memcheck
+  # compute-sanitizer (Firecracker machines have it): out-of-bounds and
+  # misaligned accesses in every kernel of the op table, no timings.
+  CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  if [ -n "$CS" ]; then
+    run_stage memcheck 120 "$CS" --tool memcheck --error-exitcode 9 \
+      "$BIN/test_cuda_ops" --require-gpu --no-timings
+    verdict memcheck $? "$(grep -m1 'ERROR SUMMARY' "$LOG/memcheck.log")"
+  else
+    note memcheck "not run: no compute-sanitizer found"
+  fi
 
   # ---------------------------------------------------------------- tessera itself
   TB=$ROOT/bin/tessera
@@ -196,7 +212,7 @@ if [ $GPU_STAGES = 1 ]; then
       run_stage generate 90 "$TB" generate --ckpt "${ck:-none}" --prompt "a red ball rolls left" --steps 10 \
         --device cuda --out "$LOG/generate.mp4"
       verdict generate $? "$(tail -1 "$LOG/generate.log")"
-      run_stage bench_step 120 "$TB" bench step --config configs/model/b.yaml --batch 4 --device cuda
+      run_stage bench_step 120 "$TB" bench step --config configs/model/b.yaml --batch 4 run.device=cuda
       verdict bench_step $? "$(grep -m1 '^{' "$LOG/bench_step.log")"
     fi
   fi

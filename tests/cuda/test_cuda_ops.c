@@ -36,6 +36,7 @@ static const Backend *be;  // the backend under test
 static GpuCtx *gcx;        // its CUDA context (NULL: not the CUDA backend)
 static int extras;         // 1: also the CUDA-only functions of cuda_ops.h (the fp32 CUDA pass)
 static double tol_mm;      // be_gemm, be_linear_*: 1e-5, or 1e-2 where the backend computes them in bf16
+static double tol_attn_grad;  // be_attention_backward: 1e-5, or 3e-2 for the bf16 GEMM attention
 static const char *label;  // "cpu", "cuda fp32", "cuda bf16"
 static int n_checks = 0, n_failed = 0;
 static uint32_t next_stream = 100;
@@ -514,8 +515,18 @@ static void test_attention_case(const AttnCase *t) {
   float *dq_ = dputf(q, nq), *dk_ = dputf(k, nk), *dv_ = dputf(v, nv), *dout = dnanf(no), *dlse = dnanf(nl);
   int *dkv = kv ? dput(kv, sizeof(int) * B) : NULL;
   be_attention_forward(be, dout, t->ldo, dlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
-  check_dev(t->name, "out", dout, out, NULL, no, TOL_F32);
-  check_dev(t->name, "lse", dlse, lse, NULL, nl, TOL_F32);
+  if (!be->bf16) {
+    check_dev(t->name, "out", dout, out, NULL, no, TOL_F32);
+    check_dev(t->name, "lse", dlse, lse, NULL, nl, TOL_F32);
+  } else {  // the GEMM attention against the reference fed the same bf16-rounded q, k, v: lse is
+            // fp32 arithmetic on exact products (1e-4), out carries P's bf16 rounding (1e-2)
+    float *qr = hround_bf16(q, nq), *kr = hround_bf16(k, nk), *vr = hround_bf16(v, nv);
+    float *rout = hnan(no), *rlse = hnan(nl);
+    attention_forward_ref(rout, t->ldo, rlse, qr, t->ldq, kr, t->ldk, vr, t->ldv, kv, B, Nq, Nk, H, C);
+    check_dev(t->name, "out", dout, rout, NULL, no, TOL_BF16);
+    check_dev(t->name, "lse", dlse, rlse, NULL, nl, 1e-4);
+    free(qr), free(kr), free(vr), free(rout), free(rlse);
+  }
   if (extras) {  // the tensor-core forward against the reference fed the same bf16-rounded q, k, v:
      // lse is then fp32 arithmetic on exact products (1e-4: room for the tensor
      // cores' accumulation order), out carries P's bf16 rounding (1e-2)
@@ -541,9 +552,9 @@ static void test_attention_case(const AttnCase *t) {
   float *dg = dputf(g, no), *ddq = dputf(Rq, nq), *ddk = dputf(Rk, nk), *ddv = dputf(Rv, nv);
   be_attention_backward(be, ddq, ddk, ddv, dg, dout, t->ldo, dlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B,
                          Nq, Nk, H, C);
-  check_dev(t->name, "dq", ddq, rq, Rq, nq, TOL_F32);
-  check_dev(t->name, "dk", ddk, rk, Rk, nk, TOL_F32);
-  check_dev(t->name, "dv", ddv, rv, Rv, nv, TOL_F32);
+  check_dev(t->name, "dq", ddq, rq, Rq, nq, tol_attn_grad);
+  check_dev(t->name, "dk", ddk, rk, Rk, nk, tol_attn_grad);
+  check_dev(t->name, "dv", ddv, rv, Rv, nv, tol_attn_grad);
   if (kv) {  // masked keys: dk, dv exactly as they were
     float *gk = dgetf(ddk, nk), *gv = dgetf(ddv, nv);
     int64_t touched = 0;
@@ -863,29 +874,41 @@ static void bench(void) {
     float *fa = be_alloc(be, (size_t)M * I * 4), *fw = be_alloc(be, (size_t)O * I * 4);
     be_fill_f32(be, fa, 0.01f, (int64_t)M * I);
     be_fill_f32(be, fw, 0.01f, (int64_t)O * I);
-    TIME_BEST(ms, be_gemm(be, 0, 1, M, O, I, 1.0f, fa, I, fw, I, 0.0f, tmp, O));
-    printf("time gemm f32 data, bf16 compute %dx%dx%d: %.3f ms, %.1f TFLOP/s\n", M, O, I, ms, fl / ms / 1e9);
+    TIME_BEST(ms, gpu_gemm_f32(gcx, 0, 1, M, O, I, 1.0f, fa, I, fw, I, 0.0f, tmp, O));
+    printf("time gemm fp32 (no TF32) %dx%dx%d: %.3f ms, %.1f TFLOP/s\n", M, O, I, ms, fl / ms / 1e9);
+    TIME_BEST(ms, gpu_gemm(gcx, 0, 1, M, O, I, 1.0f, fa, I, fw, I, 0.0f, tmp, O));
+    printf("time gemm f32 data, bf16 operands (gpu_gemm) %dx%dx%d: %.3f ms, %.1f TFLOP/s\n", M, O, I, ms,
+           fl / ms / 1e9);
     be_free(be, a), be_free(be, w), be_free(be, o), be_free(be, pre), be_free(be, bb), be_free(be, tmp), be_free(be, fa), be_free(be, fw);
   }
-  {  // self-attention at xl width: B 2, N 4096, 16 heads of 72
-    const int B = 2, N = 4096, H = 16, C = 72, ld = 3 * H * C;
+  const int attn_shapes[2][4] = {{2, 4096, 16, 72}, {4, 4096, 12, 64}};  // xl B 2, b B 4 (B, N, H, C)
+  for (int sh = 0; sh < 2; sh++) {  // self-attention: flash (fp32) and through the GEMMs (bf16 mode)
+    const int B = attn_shapes[sh][0], N = attn_shapes[sh][1], H = attn_shapes[sh][2], C = attn_shapes[sh][3];
+    const int ld = 3 * H * C;
     float *qkv = be_alloc(be, (size_t)B * N * ld * 4), *o = be_alloc(be, (size_t)B * N * H * C * 4),
           *l = be_alloc(be, (size_t)B * H * N * 4), *dqkv = be_alloc(be, (size_t)B * N * ld * 4);
     be_fill_f32(be, qkv, 0.01f, (int64_t)B * N * ld);
     be_fill_f32(be, dqkv, 0.0f, (int64_t)B * N * ld);
     double ms;
     const double fl = 4.0 * B * H * (double)N * N * C;
-    TIME_BEST(ms, be_attention_forward(be, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N,
+    TIME_BEST(ms, gpu_attention_forward(gcx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N,
                                         N, H, C));
-    printf("time attention fwd B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms, fl / ms / 1e9);
+    printf("time attention fwd (flash fp32) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms, fl / ms / 1e9);
+    TIME_BEST(ms, gpu_attention_forward_gemm(gcx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL,
+                                             B, N, N, H, C));
+    printf("time attention fwd (gemm bf16) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms, fl / ms / 1e9);
+    TIME_BEST(ms, gpu_attention_backward_gemm(gcx, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
+                                              qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N, N, H, C));
+    printf("time attention bwd (gemm bf16) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C,
+           ms, 2.5 * fl / ms / 1e9);
     TIME_BEST(ms, gpu_attention_forward_tc(gcx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B,
                                            N, N, H, C));
     printf("time attention fwd (tensor cores) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms,
            fl / ms / 1e9);
-    TIME_BEST(ms, be_attention_backward(be, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
+    TIME_BEST(ms, gpu_attention_backward(gcx, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
                                          qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N, N, H, C));
-    printf("time attention bwd B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C, ms,
-           2.5 * fl / ms / 1e9);
+    printf("time attention bwd (flash fp32) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C,
+           ms, 2.5 * fl / ms / 1e9);
     be_free(be, qkv), be_free(be, o), be_free(be, l), be_free(be, dqkv);
   }
   {  // LayerNorm+modulate at xl width
@@ -1001,6 +1024,9 @@ static int run_suite(const Backend *b, const char *name, int with_extras) {
   be = b, label = name, extras = with_extras;
   gcx = strcmp(b->name, "cuda") == 0 ? b->ctx : NULL;
   tol_mm = b->bf16 ? TOL_BF16 : TOL_F32;
+  // bf16 mode: attention through bf16 GEMMs (q, k, v, dout, P and dS
+  // rounded): the gradients against the fp32 reference
+  tol_attn_grad = b->bf16 ? 3 * TOL_BF16 : TOL_F32;
   if (gcx) gcx->debug_sync = 1;  // checks: a faulting kernel is named where it ran
   char desc[512];
   b->describe(b, desc, sizeof desc);

@@ -37,6 +37,26 @@ void kernel_check(const GpuCtx *cx, const char *file, int line);
 #define TSR_CUDA_ASSERT(cond, ...) \
   do { if (!(cond)) tsr_fatal(__FILE__, __LINE__, "assert", __VA_ARGS__); } while (0)
 
+// Grow-only device buffers of the context, one per slot, reused by every call
+// (the stream orders the uses). Growing one synchronises the stream first:
+// a queued kernel may still read the old buffer. Freed by gpu_shutdown.
+enum GpuBufferSlot {
+  BUF_GEMM_A, BUF_GEMM_B,                       // gpu_gemm: bf16 copies of A and B
+  BUF_ATT_Q, BUF_ATT_K, BUF_ATT_V, BUF_ATT_DO,  // attention_gemm: packed bf16 q, k, v, dout
+  BUF_ATT_S, BUF_ATT_P, BUF_ATT_D,              // scores / dP (fp32), P / dS (bf16), rowsum(dO·O)
+  GPU_BUFFER_SLOTS
+};
+void *gpu_buffer(const GpuCtx *cx, int slot, size_t bytes);
+
+// The row-major strided-batched GEMM of gemm.cu (C_i = alpha op(A_i) op(B_i) +
+// beta C_i, i < batch, A_i = A + i*sA elements): bf16 A and B, C float or
+// bf16 (c_bf16), fp32 accumulation.
+void gemm_batched_bf16(const GpuCtx *cx, int ta, int tb, int M, int N, int K, float alpha, const void *A, int lda,
+                       long long sA, const void *B, int ldb, long long sB, float beta, void *C, int c_bf16, int ldc,
+                       long long sC, int batch);
+// out[rows, cols] (bf16, packed: ld cols) = round(in[r*ld + c]).
+void f32_to_bf16_2d(const GpuCtx *cx, void *out, const float *in, int64_t rows, int cols, int64_t ld);
+
 static inline cudaStream_t stream_of(const GpuCtx *cx) { return (cudaStream_t)cx->stream; }
 
 static inline unsigned blocks_for(int64_t n, int threads) {

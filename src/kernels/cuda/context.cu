@@ -11,6 +11,11 @@
 // reductions need segments x 2 variants x Q x columns doubles per chunk.
 static const size_t BLAS_WS_BYTES = 32u << 20, SCRATCH_BYTES = 64u << 20;
 
+struct GpuBuffers {
+  void *p[GPU_BUFFER_SLOTS];
+  size_t bytes[GPU_BUFFER_SLOTS];
+};
+
 extern "C" int gpu_device_count(char *why, size_t why_size) {
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
@@ -52,6 +57,8 @@ extern "C" void gpu_init(GpuCtx *cx, int device) {
   cublasLtHandle_t lt;
   CUBLAS_CHECK(cublasLtCreate(&lt));
   cx->blaslt = lt;
+  cx->buffers = (struct GpuBuffers *)calloc(1, sizeof(struct GpuBuffers));
+  TSR_CUDA_ASSERT(cx->buffers, "gpu_init: out of host memory");
   const char *sync = getenv("TSR_CUDA_SYNC");
   cx->debug_sync = sync && *sync && strcmp(sync, "0") != 0;
 }
@@ -73,10 +80,24 @@ extern "C" void gpu_shutdown(GpuCtx *cx) {
   gpu_sync(cx);
   CUBLAS_CHECK(cublasLtDestroy((cublasLtHandle_t)cx->blaslt));
   CUBLAS_CHECK(cublasDestroy((cublasHandle_t)cx->blas));
+  for (int i = 0; i < GPU_BUFFER_SLOTS; i++) gpu_free(cx->buffers->p[i]);
+  free(cx->buffers);
   gpu_free(cx->scratch);
   gpu_free(cx->blas_ws);
   CUDA_CHECK(cudaStreamDestroy(stream_of(cx)));
   memset(cx, 0, sizeof *cx);
+}
+
+void *gpu_buffer(const GpuCtx *cx, int slot, size_t bytes) {
+  struct GpuBuffers *b = cx->buffers;
+  if (bytes > b->bytes[slot]) {
+    const size_t grown = bytes + bytes / 4;  // a little headroom: the next larger shape need not regrow
+    gpu_sync(cx);                             // a queued kernel may still read the old one
+    gpu_free(b->p[slot]);
+    b->p[slot] = gpu_alloc(grown);
+    b->bytes[slot] = grown;
+  }
+  return b->p[slot];
 }
 
 extern "C" void gpu_sync(const GpuCtx *cx) { CUDA_CHECK(cudaStreamSynchronize(stream_of(cx))); }
