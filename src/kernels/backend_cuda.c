@@ -7,10 +7,12 @@
 //   bf16: gemm and the linears on the bf16 tensor cores with fp32
 //         accumulation (gpu_gemm, gpu_linear_*: cuBLAS rounds the operands);
 //         parameters, gradients, optimizer state and activations stay fp32
-//         (the master weights). Attention: the scores through cuBLAS bf16
-//         GEMMs (gpu_attention_*_gemm, forward and backward alike, so the
-//         backward's probabilities are the forward's). fp32 mode keeps the
-//         fp32 flash kernels.
+//         (the master weights). Attention: the forward is the tensor-core
+//         flash kernel (gpu_attention_forward_mma) where the head dim allows,
+//         else the scores through cuBLAS bf16 GEMMs (gpu_attention_forward_gemm);
+//         the backward recomputes the scores through the GEMMs
+//         (gpu_attention_backward_gemm) from the same bf16-rounded q, k and the
+//         forward's lse. fp32 mode keeps the fp32 flash kernels.
 // Plain C: it links against the CUDA objects, or against the CPU stand-in of
 // tests/cuda/mock_gpu.c (which is how it is tested without a GPU).
 #include <stdio.h>
@@ -92,12 +94,15 @@ static void cuda_linear_backward_f32(const Backend *be, float *din, float *dw, f
                                      const float *in, const float *w, int M, int I, int O) {
   gpu_linear_backward_f32(be->ctx, din, dw, db, dout, in, w, M, I, O);
 }
-static void cuda_attention_forward_gemm(const Backend *be, float *out, int ldo, float *lse, const float *q, int ldq,
+static void cuda_attention_forward_bf16(const Backend *be, float *out, int ldo, float *lse, const float *q, int ldq,
                                         const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B,
                                         int Nq, int Nk, int H, int C) {
-  gpu_attention_forward_gemm(be->ctx, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
+  if (gpu_attention_mma_supports(C) && Nk >= 1 && B * H <= 65535)
+    gpu_attention_forward_mma(be->ctx, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
+  else
+    gpu_attention_forward_gemm(be->ctx, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
 }
-static void cuda_attention_backward_gemm(const Backend *be, float *dq, float *dk, float *dv, const float *dout,
+static void cuda_attention_backward_bf16(const Backend *be, float *dq, float *dk, float *dv, const float *dout,
                                          const float *out, int ldo, const float *lse, const float *q, int ldq,
                                          const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B,
                                          int Nq, int Nk, int H, int C) {
@@ -140,8 +145,8 @@ Backend *backend_cuda_open(int device, int bf16, char *why, size_t why_size) {
     cb->be.linear_forward = cuda_linear_forward_f32;
     cb->be.linear_backward = cuda_linear_backward_f32;
   } else {
-    cb->be.attention_forward = cuda_attention_forward_gemm;
-    cb->be.attention_backward = cuda_attention_backward_gemm;
+    cb->be.attention_forward = cuda_attention_forward_bf16;
+    cb->be.attention_backward = cuda_attention_backward_bf16;
   }
   gpu_init(&cb->cx, device);  // aborts (naming the CUDA error) if the device cannot be set up
   cb->be.stream = cb->cx.stream;

@@ -224,6 +224,15 @@ void gpu_attention_backward_gemm(const GpuCtx *cx, float *dq, float *dk, float *
                                  int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,
                                  int C);
 
+// The bf16 mode's forward where the head dim allows (C % 8 == 0, C <= 128:
+// gpu_attention_mma_supports): flash attention on the tensor cores with
+// register-resident tiles (mma.sync), q, k, v rounded to bf16 once, fp32
+// scores, softmax, lse and output. kernels/cuda/attention_mma.cu.
+int gpu_attention_mma_supports(int C);
+void gpu_attention_forward_mma(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
+                               const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
+                               int Nk, int H, int C);
+
 // Ring attention's merge of one block's (out, lse) into the running one (ops.h);
 // kernels/cuda/attention_merge.cu.
 void gpu_attention_merge(const GpuCtx *cx, float *out, int ldo, float *lse, const float *blk, int ldb,

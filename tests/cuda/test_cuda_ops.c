@@ -539,6 +539,19 @@ static void test_attention_case(const AttnCase *t) {
     gpu_attention_forward_tc(gcx, tout, t->ldo, tlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
     check_dev(name, "out", tout, rout, NULL, no, TOL_BF16);
     check_dev(name, "lse", tlse, rlse, NULL, nl, 1e-4);
+    // the bf16 mode's two forwards, each on every case it takes
+    snprintf(name, sizeof name, "%s GEMM", t->name);
+    be_fill_f32(be, tout, NAN, no), be_fill_f32(be, tlse, NAN, nl);
+    gpu_attention_forward_gemm(gcx, tout, t->ldo, tlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
+    check_dev(name, "out", tout, rout, NULL, no, TOL_BF16);
+    check_dev(name, "lse", tlse, rlse, NULL, nl, 1e-4);
+    if (gpu_attention_mma_supports(C)) {
+      snprintf(name, sizeof name, "%s MMA", t->name);
+      be_fill_f32(be, tout, NAN, no), be_fill_f32(be, tlse, NAN, nl);
+      gpu_attention_forward_mma(gcx, tout, t->ldo, tlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
+      check_dev(name, "out", tout, rout, NULL, no, TOL_BF16);
+      check_dev(name, "lse", tlse, rlse, NULL, nl, 1e-4);
+    }
     be_free(be, tout), be_free(be, tlse);
     free(qr), free(kr), free(vr), free(rout), free(rlse);
   }
@@ -887,7 +900,11 @@ static void bench(void) {
     const int ld = 3 * H * C;
     float *qkv = be_alloc(be, (size_t)B * N * ld * 4), *o = be_alloc(be, (size_t)B * N * H * C * 4),
           *l = be_alloc(be, (size_t)B * H * N * 4), *dqkv = be_alloc(be, (size_t)B * N * ld * 4);
-    be_fill_f32(be, qkv, 0.01f, (int64_t)B * N * ld);
+    {  // random q, k, v: a constant would make every softmax uniform
+      float *h = hrand((int64_t)B * N * ld, -1.0f, 1.0f);
+      be_upload(be, qkv, h, (size_t)B * N * ld * 4);
+      free(h);
+    }
     be_fill_f32(be, dqkv, 0.0f, (int64_t)B * N * ld);
     double ms;
     const double fl = 4.0 * B * H * (double)N * N * C;
@@ -897,6 +914,9 @@ static void bench(void) {
     TIME_BEST(ms, gpu_attention_forward_gemm(gcx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL,
                                              B, N, N, H, C));
     printf("time attention fwd (gemm bf16) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms, fl / ms / 1e9);
+    TIME_BEST(ms, gpu_attention_forward_mma(gcx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL,
+                                            B, N, N, H, C));
+    printf("time attention fwd (mma bf16) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms, fl / ms / 1e9);
     TIME_BEST(ms, gpu_attention_backward_gemm(gcx, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
                                               qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N, N, H, C));
     printf("time attention bwd (gemm bf16) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C,

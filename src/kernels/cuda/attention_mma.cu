@@ -1,0 +1,196 @@
+// Flash attention forward on the tensor cores with register-resident tiles
+// (mma.sync m16n8k16, bf16 operands, fp32 accumulation), the bf16 mode's
+// forward for head dims C % 8 == 0, C <= 128. Same math as
+// gpu_attention_forward; q, k, v are rounded to bf16 once (packed copies in
+// the context's buffers), P to bf16 before P v; scores, softmax and lse are
+// fp32, so the lse matches the reference fed the rounded q, k (1e-4).
+//
+// Block: 4 warps x 16 queries of one (b, h); per key tile of 64:
+//   S = Q K^T     Q's A fragments live in registers for the whole loop; K from
+//                 shared memory (rows padded by 8: conflict-free 32-bit loads)
+//   softmax       online, base 2, in the accumulators: a quad of lanes holds
+//                 a row (shuffles for its max), keys >= kvalid[b] are -inf
+//   O += P V      the S accumulators repacked as the A fragments of P (the
+//                 m16n8k16 C layout of two adjacent n-blocks is the A layout of
+//                 one k-chunk), V transposed in shared memory
+// m16n8k16 fragments (g = lane / 4, t = lane % 4): A a0 (g, 2t..2t+1), a1 (g+8, ..),
+// a2 (g, 2t+8..), a3 (g+8, 2t+8..); B b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g);
+// C c0,c1 (g, 2t..2t+1), c2,c3 (g+8, ..).
+#include <math.h>
+
+#include "kernels/cuda/common.cuh"
+
+enum { MMA_WARPS = 4, MMA_BQ = 16 * MMA_WARPS, MMA_BK = 64 };
+#define MMA_LN2 0.6931471805599453f
+
+__device__ __forceinline__ void mma_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {  // lo in the low half
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *(uint32_t *)&v;
+}
+__device__ __forceinline__ uint32_t ld32(const __nv_bfloat16 *p) { return *(const uint32_t *)p; }
+
+// q16, k16, v16: packed bf16 [B*N, H*C] (row stride HC). CK = padded C / 16.
+template <int CK>
+__global__ void __launch_bounds__(MMA_WARPS * 32)
+    attn_fwd_mma_kernel(float *out, int ldo, float *lse, const __nv_bfloat16 *q16, const __nv_bfloat16 *k16,
+                        const __nv_bfloat16 *v16, int HC, const int *kvalid, int Nq, int Nk, int H, int C,
+                        float scale_log2) {
+  constexpr int CP = 16 * CK, CN = 2 * CK;  // padded head dim; its 8-wide n-blocks
+  constexpr int KS = CP + 8, VS = MMA_BK + 8;  // shared row strides (bf16)
+  __shared__ __align__(16) __nv_bfloat16 Ks[MMA_BK * KS];  // [key][c]
+  __shared__ __align__(16) __nv_bfloat16 Vt[CP * VS];      // [c][key]
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int b = blockIdx.y / H, h = blockIdx.y % H;
+  const int r0 = blockIdx.x * MMA_BQ + warp * 16 + g, r1 = r0 + 8;  // this lane's two query rows
+  int nv = kvalid ? kvalid[b] : Nk;
+  if (nv > Nk) nv = Nk;
+
+  uint32_t qa[CK][4];
+  {
+    const __nv_bfloat16 *q0 = q16 + ((int64_t)b * Nq + r0) * HC + (int64_t)h * C,
+                        *q1 = q16 + ((int64_t)b * Nq + r1) * HC + (int64_t)h * C;
+#pragma unroll
+    for (int kc = 0; kc < CK; kc++) {
+      const int c = kc * 16 + 2 * t;
+      qa[kc][0] = r0 < Nq && c < C ? ld32(q0 + c) : 0u;
+      qa[kc][1] = r1 < Nq && c < C ? ld32(q1 + c) : 0u;
+      qa[kc][2] = r0 < Nq && c + 8 < C ? ld32(q0 + c + 8) : 0u;
+      qa[kc][3] = r1 < Nq && c + 8 < C ? ld32(q1 + c + 8) : 0u;
+    }
+  }
+  float o[CN][4];
+#pragma unroll
+  for (int nb = 0; nb < CN; nb++) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.0f;
+  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // per row (base 2); l: this lane's part
+
+  for (int k0 = 0; k0 < nv; k0 += MMA_BK) {
+    __syncthreads();  // every warp is done with the previous tiles
+    for (int e = threadIdx.x; e < MMA_BK * (CP / 8); e += blockDim.x) {
+      const int j = e / (CP / 8), c = (e % (CP / 8)) * 8;
+      uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
+      if (k0 + j < nv && c < C) {  // C % 8 == 0: a vector is wholly inside or outside
+        const int64_t row = ((int64_t)b * Nk + k0 + j) * HC + (int64_t)h * C + c;
+        kv = *(const uint4 *)(k16 + row);
+        vv = *(const uint4 *)(v16 + row);
+      }
+      *(uint4 *)(Ks + j * KS + c) = kv;
+      const __nv_bfloat16 *ve = (const __nv_bfloat16 *)&vv;
+#pragma unroll
+      for (int i = 0; i < 8; i++) Vt[(c + i) * VS + j] = ve[i];
+    }
+    __syncthreads();
+
+    float s[MMA_BK / 8][4];
+#pragma unroll
+    for (int nb = 0; nb < MMA_BK / 8; nb++) {
+      s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
+      const __nv_bfloat16 *kr = Ks + (nb * 8 + g) * KS + 2 * t;
+#pragma unroll
+      for (int kc = 0; kc < CK; kc++) mma_16816(s[nb], qa[kc], ld32(kr + kc * 16), ld32(kr + kc * 16 + 8));
+    }
+    // scale to base 2, mask, row maxima over the quad
+    float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+    for (int nb = 0; nb < MMA_BK / 8; nb++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int key = k0 + nb * 8 + 2 * t + (i & 1);
+        s[nb][i] = key < nv ? s[nb][i] * scale_log2 : -INFINITY;
+        if (i < 2) mx0 = fmaxf(mx0, s[nb][i]);
+        else mx1 = fmaxf(mx1, s[nb][i]);
+      }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);  // finite: key k0 is valid
+    const float al0 = exp2f(m0 - mn0), al1 = exp2f(m1 - mn1);  // 0 on the first tile
+    m0 = mn0, m1 = mn1;
+    float ls0 = 0.0f, ls1 = 0.0f;
+#pragma unroll
+    for (int nb = 0; nb < MMA_BK / 8; nb++) {
+      s[nb][0] = exp2f(s[nb][0] - mn0), s[nb][1] = exp2f(s[nb][1] - mn0);
+      s[nb][2] = exp2f(s[nb][2] - mn1), s[nb][3] = exp2f(s[nb][3] - mn1);
+      ls0 += s[nb][0] + s[nb][1];
+      ls1 += s[nb][2] + s[nb][3];
+    }
+    l0 = l0 * al0 + ls0;
+    l1 = l1 * al1 + ls1;
+#pragma unroll
+    for (int nb = 0; nb < CN; nb++) o[nb][0] *= al0, o[nb][1] *= al0, o[nb][2] *= al1, o[nb][3] *= al1;
+    // O += P V over the tile's four 16-key chunks
+#pragma unroll
+    for (int kc = 0; kc < MMA_BK / 16; kc++) {
+      const uint32_t pa[4] = {pack_bf16x2(s[2 * kc][0], s[2 * kc][1]), pack_bf16x2(s[2 * kc][2], s[2 * kc][3]),
+                              pack_bf16x2(s[2 * kc + 1][0], s[2 * kc + 1][1]),
+                              pack_bf16x2(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+#pragma unroll
+      for (int nb = 0; nb < CN; nb++) {
+        const __nv_bfloat16 *vr = Vt + (nb * 8 + g) * VS + kc * 16 + 2 * t;
+        mma_16816(o[nb], pa, ld32(vr), ld32(vr + 8));
+      }
+    }
+  }
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+  float *o0 = out + ((int64_t)b * Nq + r0) * ldo + (int64_t)h * C, *o1 = out + ((int64_t)b * Nq + r1) * ldo + (int64_t)h * C;
+#pragma unroll
+  for (int nb = 0; nb < CN; nb++) {
+    const int c = nb * 8 + 2 * t;
+    if (c >= C) continue;
+    if (r0 < Nq) o0[c] = o[nb][0] * inv0, o0[c + 1] = o[nb][1] * inv0;
+    if (r1 < Nq) o1[c] = o[nb][2] * inv1, o1[c + 1] = o[nb][3] * inv1;
+  }
+  if (lse && t == 0) {
+    if (r0 < Nq) lse[((int64_t)b * H + h) * Nq + r0] = (m0 + log2f(l0)) * MMA_LN2;
+    if (r1 < Nq) lse[((int64_t)b * H + h) * Nq + r1] = (m1 + log2f(l1)) * MMA_LN2;
+  }
+}
+
+extern "C" int gpu_attention_mma_supports(int C) { return C > 0 && C % 8 == 0 && C <= 128; }
+
+template <int CK>
+static void launch_mma(const GpuCtx *cx, float *out, int ldo, float *lse, const __nv_bfloat16 *q16,
+                       const __nv_bfloat16 *k16, const __nv_bfloat16 *v16, const int *kvalid, int B, int Nq, int Nk,
+                       int H, int C) {
+  const dim3 grid((unsigned)((Nq + MMA_BQ - 1) / MMA_BQ), (unsigned)(B * H));
+  const float scale_log2 = (float)(1.4426950408889634 / sqrt((double)C));
+  attn_fwd_mma_kernel<CK><<<grid, MMA_WARPS * 32, 0, stream_of(cx)>>>(out, ldo, lse, q16, k16, v16, H * C, kvalid, Nq,
+                                                                       Nk, H, C, scale_log2);
+  KERNEL_CHECK();
+}
+
+extern "C" void gpu_attention_forward_mma(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
+                                          const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B,
+                                          int Nq, int Nk, int H, int C) {
+  TSR_CUDA_ASSERT(gpu_attention_mma_supports(C), "gpu_attention_forward_mma: head dim %d (needs C %% 8 == 0, <= 128)", C);
+  TSR_CUDA_ASSERT(Nk >= 1 && B * H <= 65535, "gpu_attention_forward_mma: Nk %d, B*H %d", Nk, B * H);
+  if (B <= 0 || Nq <= 0 || H <= 0) return;
+  const int HC = H * C;
+  __nv_bfloat16 *q16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_Q, (size_t)B * Nq * HC * 2);
+  __nv_bfloat16 *k16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_K, (size_t)B * Nk * HC * 2);
+  __nv_bfloat16 *v16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_V, (size_t)B * Nk * HC * 2);
+  f32_to_bf16_2d(cx, q16, q, (int64_t)B * Nq, HC, ldq);
+  f32_to_bf16_2d(cx, k16, k, (int64_t)B * Nk, HC, ldk);
+  f32_to_bf16_2d(cx, v16, v, (int64_t)B * Nk, HC, ldv);
+  switch ((C + 15) / 16) {
+    case 1: launch_mma<1>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;
+    case 2: launch_mma<2>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;
+    case 3: launch_mma<3>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;
+    case 4: launch_mma<4>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;
+    case 5: launch_mma<5>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;
+    case 6: launch_mma<6>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;
+    case 7: launch_mma<7>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;
+    default: launch_mma<8>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;
+  }
+}
