@@ -10,9 +10,10 @@
 //         (the master weights). Attention: the forward is the tensor-core
 //         flash kernel (gpu_attention_forward_mma) where the head dim allows,
 //         else the scores through cuBLAS bf16 GEMMs (gpu_attention_forward_gemm);
-//         the backward recomputes the scores through the GEMMs
-//         (gpu_attention_backward_gemm) from the same bf16-rounded q, k and the
-//         forward's lse. fp32 mode keeps the fp32 flash kernels.
+//         the backward recomputes P from the same bf16-rounded q, k and the
+//         forward's lse: tensor-core flash kernels (gpu_attention_backward_mma)
+//         where C <= 80, else through the GEMMs (gpu_attention_backward_gemm).
+//         fp32 mode keeps the fp32 flash kernels.
 // Plain C: it links against the CUDA objects, or against the CPU stand-in of
 // tests/cuda/mock_gpu.c (which is how it is tested without a GPU).
 #include <stdio.h>
@@ -106,8 +107,12 @@ static void cuda_attention_backward_bf16(const Backend *be, float *dq, float *dk
                                          const float *out, int ldo, const float *lse, const float *q, int ldq,
                                          const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B,
                                          int Nq, int Nk, int H, int C) {
-  gpu_attention_backward_gemm(be->ctx, dq, dk, dv, dout, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk,
-                              H, C);
+  if (gpu_attention_mma_bwd_supports(C) && Nk >= 1 && B * H <= 65535)
+    gpu_attention_backward_mma(be->ctx, dq, dk, dv, dout, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk,
+                               H, C);
+  else
+    gpu_attention_backward_gemm(be->ctx, dq, dk, dv, dout, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk,
+                                H, C);
 }
 
 #define CUDA_FIELD(kind, name, params, args) .name = cuda_##name,

@@ -232,6 +232,15 @@ int gpu_attention_mma_supports(int C);
 void gpu_attention_forward_mma(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
                                const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
                                int Nk, int H, int C);
+// The bf16 mode's backward where C % 8 == 0, C <= 80 (larger heads: the GEMM
+// backward): flash backward on the tensor cores, P from the forward's lse,
+// one kernel for dk, dv and one for dq (deterministic, no atomics).
+// kernels/cuda/attention_mma_bwd.cu.
+int gpu_attention_mma_bwd_supports(int C);
+void gpu_attention_backward_mma(const GpuCtx *cx, float *dq, float *dk, float *dv, const float *dout,
+                                const float *out, int ldo, const float *lse, const float *q, int ldq, const float *k,
+                                int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,
+                                int C);
 
 // Ring attention's merge of one block's (out, lse) into the running one (ops.h);
 // kernels/cuda/attention_merge.cu.

@@ -303,6 +303,13 @@ void gpu_attention_forward_mma(const GpuCtx *cx, float *out, int ldo, float *lse
                                int Nk, int H, int C) {
   gpu_attention_forward_tc(cx, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
 }
+int gpu_attention_mma_bwd_supports(int C) { return C > 0 && C % 8 == 0 && C <= 80; }
+void gpu_attention_backward_mma(const GpuCtx *cx, float *dq, float *dk, float *dv, const float *dout,
+                                const float *out, int ldo, const float *lse, const float *q, int ldq, const float *k,
+                                int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,
+                                int C) {
+  gpu_attention_backward_gemm(cx, dq, dk, dv, dout, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
+}
 void gpu_attention_backward_gemm(const GpuCtx *cx, float *dq, float *dk, float *dv, const float *dout,
                                  const float *out, int ldo, const float *lse, const float *q, int ldq, const float *k,
                                  int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,

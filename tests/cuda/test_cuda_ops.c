@@ -504,6 +504,29 @@ typedef struct {
   int kvalid[2];  // 0 = no mask (NULL)
 } AttnCase;
 
+typedef void (*GpuAttnBackward)(const GpuCtx *, float *, float *, float *, const float *, const float *, int,
+                                const float *, const float *, int, const float *, int, const float *, int, const int *,
+                                int, int, int, int, int);
+
+// masked keys (j >= kvalid[b]): dk, dv on the device exactly as they were (Rk, Rv)
+static void check_masked_keys(const AttnCase *t, const char *name, const float *ddk, const float *ddv, const float *Rk,
+                              const float *Rv) {
+  const int64_t nk = (int64_t)t->B * t->Nk * t->ldk, nv = (int64_t)t->B * t->Nk * t->ldv;
+  float *gk = dgetf(ddk, nk), *gv = dgetf(ddv, nv);
+  int64_t touched = 0;
+  for (int b = 0; b < t->B; b++)
+    for (int j = t->kvalid[b]; j < t->Nk; j++)
+      for (int c = 0; c < t->H * t->C; c++) {
+        const int64_t ik = ((int64_t)b * t->Nk + j) * t->ldk + c, iv = ((int64_t)b * t->Nk + j) * t->ldv + c;
+        touched += gk[ik] != Rk[ik];
+        touched += gv[iv] != Rv[iv];
+      }
+  char what[96];
+  snprintf(what, sizeof what, "masked keys' dk, dv untouched (%lld values changed)", (long long)touched);
+  check_true(name, what, touched == 0);
+  free(gk), free(gv);
+}
+
 static void test_attention_case(const AttnCase *t) {
   const int B = t->B, Nq = t->Nq, Nk = t->Nk, H = t->H, C = t->C;
   const int64_t nq = (int64_t)B * Nq * t->ldq, nk = (int64_t)B * Nk * t->ldk, nv = (int64_t)B * Nk * t->ldv,
@@ -568,20 +591,23 @@ static void test_attention_case(const AttnCase *t) {
   check_dev(t->name, "dq", ddq, rq, Rq, nq, tol_attn_grad);
   check_dev(t->name, "dk", ddk, rk, Rk, nk, tol_attn_grad);
   check_dev(t->name, "dv", ddv, rv, Rv, nv, tol_attn_grad);
-  if (kv) {  // masked keys: dk, dv exactly as they were
-    float *gk = dgetf(ddk, nk), *gv = dgetf(ddv, nv);
-    int64_t touched = 0;
-    for (int b = 0; b < B; b++)
-      for (int j = kv[b]; j < Nk; j++)
-        for (int c = 0; c < H * C; c++) {
-          const int64_t ik = ((int64_t)b * Nk + j) * t->ldk + c, iv = ((int64_t)b * Nk + j) * t->ldv + c;
-          touched += gk[ik] != Rk[ik];
-          touched += gv[iv] != Rv[iv];
-        }
-    char what[96];
-    snprintf(what, sizeof what, "masked keys' dk, dv untouched (%lld values changed)", (long long)touched);
-    check_true(t->name, what, touched == 0);
-    free(gk), free(gv);
+  if (kv) check_masked_keys(t, t->name, ddk, ddv, Rk, Rv);
+  if (extras) {  // the bf16 mode's two backwards, each on every case it takes (against the fp32 reference)
+    GpuAttnBackward fns[2] = {gpu_attention_backward_gemm,
+                              gpu_attention_mma_bwd_supports(C) ? gpu_attention_backward_mma : NULL};
+    const char *tags[2] = {"GEMM", "MMA"};
+    for (int f = 0; f < 2; f++) {
+      if (!fns[f]) continue;
+      char name[80];
+      snprintf(name, sizeof name, "%s %s", t->name, tags[f]);
+      float *xq = dputf(Rq, nq), *xk = dputf(Rk, nk), *xv = dputf(Rv, nv);
+      fns[f](gcx, xq, xk, xv, dg, dout, t->ldo, dlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
+      check_dev(name, "dq", xq, rq, Rq, nq, 3 * TOL_BF16);
+      check_dev(name, "dk", xk, rk, Rk, nk, 3 * TOL_BF16);
+      check_dev(name, "dv", xv, rv, Rv, nv, 3 * TOL_BF16);
+      if (kv) check_masked_keys(t, name, xk, xv, Rk, Rv);
+      be_free(be, xq), be_free(be, xk), be_free(be, xv);
+    }
   }
   be_free(be, dq_), be_free(be, dk_), be_free(be, dv_), be_free(be, dout), be_free(be, dlse), be_free(be, dkv), be_free(be, dg),
       be_free(be, ddq), be_free(be, ddk), be_free(be, ddv);
@@ -920,6 +946,10 @@ static void bench(void) {
     TIME_BEST(ms, gpu_attention_backward_gemm(gcx, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
                                               qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N, N, H, C));
     printf("time attention bwd (gemm bf16) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C,
+           ms, 2.5 * fl / ms / 1e9);
+    TIME_BEST(ms, gpu_attention_backward_mma(gcx, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
+                                             qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N, N, H, C));
+    printf("time attention bwd (mma bf16) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C,
            ms, 2.5 * fl / ms / 1e9);
     TIME_BEST(ms, gpu_attention_forward_tc(gcx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B,
                                            N, N, H, C));

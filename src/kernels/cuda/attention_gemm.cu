@@ -108,6 +108,13 @@ __global__ void rowdot_kernel(float *D, const float *dout, const float *out, int
   }
 }
 
+void attention_rowdot(const GpuCtx *cx, float *D, const float *dout, const float *out, int ldo, int B, int Nq, int H,
+                      int C) {
+  const int64_t warps = (int64_t)B * Nq * H;
+  rowdot_kernel<<<blocks_for(warps * 32, 256), 256, 0, stream_of(cx)>>>(D, dout, out, ldo, B, Nq, H, C);
+  KERNEL_CHECK();
+}
+
 typedef const __nv_bfloat16 *cbf;
 
 extern "C" void gpu_attention_forward_gemm(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q,
@@ -167,9 +174,7 @@ extern "C" void gpu_attention_backward_gemm(const GpuCtx *cx, float *dq, float *
   f32_to_bf16_2d(cx, (void *)v16, v, (int64_t)B * Nk, HC, ldv);
   f32_to_bf16_2d(cx, (void *)do16, dout, (int64_t)B * Nq, HC, ldo);
   float *D = (float *)gpu_buffer(cx, BUF_ATT_D, (size_t)B * H * Nq * 4);
-  const int64_t warps = (int64_t)B * Nq * H;
-  rowdot_kernel<<<blocks_for(warps * 32, 256), 256, 0, stream_of(cx)>>>(D, dout, out, ldo, B, Nq, H, C);
-  KERNEL_CHECK();
+  attention_rowdot(cx, D, dout, out, ldo, B, Nq, H, C);
   float *S = (float *)gpu_buffer(cx, BUF_ATT_S, (size_t)G * Nq * Nk * 4);  // S, then dP
   __nv_bfloat16 *P = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_P, (size_t)G * Nq * Nk * 2);  // P, then dS
   const long long sS = (long long)Nq * Nk;

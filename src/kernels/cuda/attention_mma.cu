@@ -12,29 +12,15 @@
 //                 a row (shuffles for its max), keys >= kvalid[b] are -inf
 //   O += P V      the S accumulators repacked as the A fragments of P (the
 //                 m16n8k16 C layout of two adjacent n-blocks is the A layout of
-//                 one k-chunk), V transposed in shared memory
-// m16n8k16 fragments (g = lane / 4, t = lane % 4): A a0 (g, 2t..2t+1), a1 (g+8, ..),
-// a2 (g, 2t+8..), a3 (g+8, 2t+8..); B b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g);
-// C c0,c1 (g, 2t..2t+1), c2,c3 (g+8, ..).
+//                 one k-chunk), V's B fragments by ldmatrix.trans from its
+//                 row-major tile
+// The fragment layouts and building blocks: kernels/cuda/mma.cuh.
 #include <math.h>
 
-#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/mma.cuh"
 
 enum { MMA_WARPS = 4, MMA_BQ = 16 * MMA_WARPS, MMA_BK = 64 };
 #define MMA_LN2 0.6931471805599453f
-
-__device__ __forceinline__ void mma_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {  // lo in the low half
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *(uint32_t *)&v;
-}
-__device__ __forceinline__ uint32_t ld32(const __nv_bfloat16 *p) { return *(const uint32_t *)p; }
 
 // q16, k16, v16: packed bf16 [B*N, H*C] (row stride HC). CK = padded C / 16.
 template <int CK>
@@ -43,9 +29,9 @@ __global__ void __launch_bounds__(MMA_WARPS * 32)
                         const __nv_bfloat16 *v16, int HC, const int *kvalid, int Nq, int Nk, int H, int C,
                         float scale_log2) {
   constexpr int CP = 16 * CK, CN = 2 * CK;  // padded head dim; its 8-wide n-blocks
-  constexpr int KS = CP + 8, VS = MMA_BK + 8;  // shared row strides (bf16)
+  constexpr int KS = CP + 8;  // shared row stride (bf16): conflict-free fragment and ldmatrix loads
   __shared__ __align__(16) __nv_bfloat16 Ks[MMA_BK * KS];  // [key][c]
-  __shared__ __align__(16) __nv_bfloat16 Vt[CP * VS];      // [c][key]
+  __shared__ __align__(16) __nv_bfloat16 Vs[MMA_BK * KS];  // [key][c]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.y / H, h = blockIdx.y % H;
   const int r0 = blockIdx.x * MMA_BQ + warp * 16 + g, r1 = r0 + 8;  // this lane's two query rows
@@ -53,18 +39,7 @@ __global__ void __launch_bounds__(MMA_WARPS * 32)
   if (nv > Nk) nv = Nk;
 
   uint32_t qa[CK][4];
-  {
-    const __nv_bfloat16 *q0 = q16 + ((int64_t)b * Nq + r0) * HC + (int64_t)h * C,
-                        *q1 = q16 + ((int64_t)b * Nq + r1) * HC + (int64_t)h * C;
-#pragma unroll
-    for (int kc = 0; kc < CK; kc++) {
-      const int c = kc * 16 + 2 * t;
-      qa[kc][0] = r0 < Nq && c < C ? ld32(q0 + c) : 0u;
-      qa[kc][1] = r1 < Nq && c < C ? ld32(q1 + c) : 0u;
-      qa[kc][2] = r0 < Nq && c + 8 < C ? ld32(q0 + c + 8) : 0u;
-      qa[kc][3] = r1 < Nq && c + 8 < C ? ld32(q1 + c + 8) : 0u;
-    }
-  }
+  load_a_frags<CK>(qa, q16, (int64_t)b * Nq, r0, Nq, HC, h, C);
   float o[CN][4];
 #pragma unroll
   for (int nb = 0; nb < CN; nb++) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.0f;
@@ -72,29 +47,12 @@ __global__ void __launch_bounds__(MMA_WARPS * 32)
 
   for (int k0 = 0; k0 < nv; k0 += MMA_BK) {
     __syncthreads();  // every warp is done with the previous tiles
-    for (int e = threadIdx.x; e < MMA_BK * (CP / 8); e += blockDim.x) {
-      const int j = e / (CP / 8), c = (e % (CP / 8)) * 8;
-      uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
-      if (k0 + j < nv && c < C) {  // C % 8 == 0: a vector is wholly inside or outside
-        const int64_t row = ((int64_t)b * Nk + k0 + j) * HC + (int64_t)h * C + c;
-        kv = *(const uint4 *)(k16 + row);
-        vv = *(const uint4 *)(v16 + row);
-      }
-      *(uint4 *)(Ks + j * KS + c) = kv;
-      const __nv_bfloat16 *ve = (const __nv_bfloat16 *)&vv;
-#pragma unroll
-      for (int i = 0; i < 8; i++) Vt[(c + i) * VS + j] = ve[i];
-    }
+    load_tile<CP, KS>(Ks, k16, (int64_t)b * Nk, k0, nv, HC, h, C);
+    load_tile<CP, KS>(Vs, v16, (int64_t)b * Nk, k0, nv, HC, h, C);
     __syncthreads();
 
     float s[MMA_BK / 8][4];
-#pragma unroll
-    for (int nb = 0; nb < MMA_BK / 8; nb++) {
-      s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
-      const __nv_bfloat16 *kr = Ks + (nb * 8 + g) * KS + 2 * t;
-#pragma unroll
-      for (int kc = 0; kc < CK; kc++) mma_16816(s[nb], qa[kc], ld32(kr + kc * 16), ld32(kr + kc * 16 + 8));
-    }
+    mma_rows_by_tile<CK, KS>(s, qa, Ks);  // S = Q K^T
     // scale to base 2, mask, row maxima over the quad
     float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
@@ -125,32 +83,13 @@ __global__ void __launch_bounds__(MMA_WARPS * 32)
     l1 = l1 * al1 + ls1;
 #pragma unroll
     for (int nb = 0; nb < CN; nb++) o[nb][0] *= al0, o[nb][1] *= al0, o[nb][2] *= al1, o[nb][3] *= al1;
-    // O += P V over the tile's four 16-key chunks
-#pragma unroll
-    for (int kc = 0; kc < MMA_BK / 16; kc++) {
-      const uint32_t pa[4] = {pack_bf16x2(s[2 * kc][0], s[2 * kc][1]), pack_bf16x2(s[2 * kc][2], s[2 * kc][3]),
-                              pack_bf16x2(s[2 * kc + 1][0], s[2 * kc + 1][1]),
-                              pack_bf16x2(s[2 * kc + 1][2], s[2 * kc + 1][3])};
-#pragma unroll
-      for (int nb = 0; nb < CN; nb++) {
-        const __nv_bfloat16 *vr = Vt + (nb * 8 + g) * VS + kc * 16 + 2 * t;
-        mma_16816(o[nb], pa, ld32(vr), ld32(vr + 8));
-      }
-    }
+    mma_acc_by_tile<CK, KS>(o, s, Vs);  // O += P V
   }
   l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
   l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
   l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
   l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-  const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
-  float *o0 = out + ((int64_t)b * Nq + r0) * ldo + (int64_t)h * C, *o1 = out + ((int64_t)b * Nq + r1) * ldo + (int64_t)h * C;
-#pragma unroll
-  for (int nb = 0; nb < CN; nb++) {
-    const int c = nb * 8 + 2 * t;
-    if (c >= C) continue;
-    if (r0 < Nq) o0[c] = o[nb][0] * inv0, o0[c + 1] = o[nb][1] * inv0;
-    if (r1 < Nq) o1[c] = o[nb][2] * inv1, o1[c + 1] = o[nb][3] * inv1;
-  }
+  store_rows<CK>(out, ldo, (int64_t)b * Nq, r0, Nq, h, C, o, 1.0f / l0, 1.0f / l1, 0);
   if (lse && t == 0) {
     if (r0 < Nq) lse[((int64_t)b * H + h) * Nq + r0] = (m0 + log2f(l0)) * MMA_LN2;
     if (r1 < Nq) lse[((int64_t)b * H + h) * Nq + r1] = (m1 + log2f(l1)) * MMA_LN2;

@@ -54,6 +54,9 @@ void *gpu_buffer(const GpuCtx *cx, int slot, size_t bytes);
 void gemm_batched_bf16(const GpuCtx *cx, int ta, int tb, int M, int N, int K, float alpha, const void *A, int lda,
                        long long sA, const void *B, int ldb, long long sB, float beta, void *C, int c_bf16, int ldc,
                        long long sC, int batch);
+// D[b,h,i] = sum_c dout[b,i,h,c] out[b,i,h,c] (attention backward; attention_gemm.cu).
+void attention_rowdot(const GpuCtx *cx, float *D, const float *dout, const float *out, int ldo, int B, int Nq, int H,
+                      int C);
 // out[rows, cols] (bf16, packed: ld cols) = round(in[r*ld + c]).
 void f32_to_bf16_2d(const GpuCtx *cx, void *out, const float *in, int64_t rows, int cols, int64_t ld);
 
