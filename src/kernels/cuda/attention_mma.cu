@@ -7,7 +7,9 @@
 //
 // Block: 4 warps x 16 queries of one (b, h); per key tile of 64:
 //   S = Q K^T     Q's A fragments live in registers for the whole loop; K from
-//                 shared memory (rows padded by 8: conflict-free 32-bit loads)
+//                 shared memory (rows padded by 8: conflict-free 32-bit loads);
+//                 the K, V tiles arrive by cp.async, the next pair in flight
+//                 while this one is computed on (two stages)
 //   softmax       online, base 2, in the accumulators: a quad of lanes holds
 //                 a row (shuffles for its max), keys >= kvalid[b] are -inf
 //   O += P V      the S accumulators repacked as the A fragments of P (the
@@ -29,9 +31,9 @@ __global__ void __launch_bounds__(MMA_WARPS * 32)
                         const __nv_bfloat16 *v16, int HC, const int *kvalid, int Nq, int Nk, int H, int C,
                         float scale_log2) {
   constexpr int CP = 16 * CK, CN = 2 * CK;  // padded head dim; its 8-wide n-blocks
-  constexpr int KS = CP + 8;  // shared row stride (bf16): conflict-free fragment and ldmatrix loads
-  __shared__ __align__(16) __nv_bfloat16 Ks[MMA_BK * KS];  // [key][c]
-  __shared__ __align__(16) __nv_bfloat16 Vs[MMA_BK * KS];  // [key][c]
+  constexpr int KS = CP + 8, TILE = MMA_BK * KS;  // shared row stride (bf16), one tile's elements
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __nv_bfloat16 *sm = (__nv_bfloat16 *)smem_raw;  // [stage][K, V][key][KS]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.y / H, h = blockIdx.y % H;
   const int r0 = blockIdx.x * MMA_BQ + warp * 16 + g, r1 = r0 + 8;  // this lane's two query rows
@@ -45,11 +47,23 @@ __global__ void __launch_bounds__(MMA_WARPS * 32)
   for (int nb = 0; nb < CN; nb++) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.0f;
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // per row (base 2); l: this lane's part
 
-  for (int k0 = 0; k0 < nv; k0 += MMA_BK) {
-    __syncthreads();  // every warp is done with the previous tiles
-    load_tile<CP, KS>(Ks, k16, (int64_t)b * Nk, k0, nv, HC, h, C);
-    load_tile<CP, KS>(Vs, v16, (int64_t)b * Nk, k0, nv, HC, h, C);
-    __syncthreads();
+  const int ntiles = (nv + MMA_BK - 1) / MMA_BK;
+  auto fill = [&](int stage, int tile) {
+    load_tile_async<CP, KS>(sm + (2 * stage) * TILE, k16, (int64_t)b * Nk, tile * MMA_BK, nv, HC, h, C);
+    load_tile_async<CP, KS>(sm + (2 * stage + 1) * TILE, v16, (int64_t)b * Nk, tile * MMA_BK, nv, HC, h, C);
+    cp_async_commit();
+  };
+  fill(0, 0);
+  for (int it = 0; it < ntiles; it++) {
+    const int k0 = it * MMA_BK;
+    if (it + 1 < ntiles) {
+      fill((it + 1) & 1, it + 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();  // tile it is in shared memory for every warp
+    const __nv_bfloat16 *Ks = sm + (2 * (it & 1)) * TILE, *Vs = Ks + TILE;
 
     float s[MMA_BK / 8][4];
     mma_rows_by_tile<CK, KS>(s, qa, Ks);  // S = Q K^T
@@ -84,6 +98,7 @@ __global__ void __launch_bounds__(MMA_WARPS * 32)
 #pragma unroll
     for (int nb = 0; nb < CN; nb++) o[nb][0] *= al0, o[nb][1] *= al0, o[nb][2] *= al1, o[nb][3] *= al1;
     mma_acc_by_tile<CK, KS>(o, s, Vs);  // O += P V
+    __syncthreads();  // every warp is done with this stage before it is refilled
   }
   l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
   l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
@@ -104,7 +119,9 @@ static void launch_mma(const GpuCtx *cx, float *out, int ldo, float *lse, const 
                        int H, int C) {
   const dim3 grid((unsigned)((Nq + MMA_BQ - 1) / MMA_BQ), (unsigned)(B * H));
   const float scale_log2 = (float)(1.4426950408889634 / sqrt((double)C));
-  attn_fwd_mma_kernel<CK><<<grid, MMA_WARPS * 32, 0, stream_of(cx)>>>(out, ldo, lse, q16, k16, v16, H * C, kvalid, Nq,
+  const size_t smem = (size_t)4 * MMA_BK * (16 * CK + 8) * 2;  // 2 stages x (K, V)
+  allow_smem(attn_fwd_mma_kernel<CK>, smem);
+  attn_fwd_mma_kernel<CK><<<grid, MMA_WARPS * 32, smem, stream_of(cx)>>>(out, ldo, lse, q16, k16, v16, H * C, kvalid, Nq,
                                                                        Nk, H, C, scale_log2);
   KERNEL_CHECK();
 }

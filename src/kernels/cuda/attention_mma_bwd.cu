@@ -15,6 +15,7 @@
 //   dq    a block owns 64 queries: Q and dO fragments in registers; per key
 //         tile (K, V tiles): S = Q K^T, dP = dO V^T, dS, dQ += dS K
 // Keys >= kvalid[b] get P = 0 and keep their dk, dv; queries past Nq, P = 0.
+// Tiles (and the lse, D of a query tile) arrive by cp.async, two stages.
 // The building blocks and fragment layouts: kernels/cuda/mma.cuh.
 #include <math.h>
 
@@ -29,10 +30,10 @@ __global__ void __launch_bounds__(BWD_THREADS)
     attn_bwd_dkdv_kernel(float *dk, int ldk, float *dv, int ldv, const __nv_bfloat16 *q16, const __nv_bfloat16 *k16,
                          const __nv_bfloat16 *v16, const __nv_bfloat16 *g16, int HC, const float *lse, const float *D,
                          const int *kvalid, int Nq, int Nk, int H, int C, float scale_log2, float scale) {
-  constexpr int CP = 16 * CK, CN = 2 * CK, S = CP + 8;
-  __shared__ __align__(16) __nv_bfloat16 Qs[BWD_TILE * S];  // [query][c]
-  __shared__ __align__(16) __nv_bfloat16 Gs[BWD_TILE * S];  // [query][c] of dO
-  __shared__ float Ls[BWD_TILE], Ds[BWD_TILE];             // lse (base 2) and D of the tile's queries
+  constexpr int CP = 16 * CK, CN = 2 * CK, S = CP + 8, TILE = BWD_TILE * S;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __nv_bfloat16 *sm = (__nv_bfloat16 *)smem_raw;               // [stage][Q, dO][query][S]
+  float *LD = (float *)(smem_raw + (size_t)4 * TILE * 2);      // [stage][lse, D][query]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t = lane & 3;
   const int b = blockIdx.y / H, h = blockIdx.y % H;
   int nv = kvalid ? kvalid[b] : Nk;
@@ -50,16 +51,31 @@ __global__ void __launch_bounds__(BWD_THREADS)
     for (int i = 0; i < 4; i++) dka[nb][i] = dva[nb][i] = 0.0f;
   const float *lse_bh = lse + ((int64_t)b * H + h) * Nq, *D_bh = D + ((int64_t)b * H + h) * Nq;
 
-  for (int i0 = 0; i0 < Nq; i0 += BWD_TILE) {
-    __syncthreads();  // every warp is done with the previous tiles
-    load_tile<CP, S>(Qs, q16, (int64_t)b * Nq, i0, Nq, HC, h, C);
-    load_tile<CP, S>(Gs, g16, (int64_t)b * Nq, i0, Nq, HC, h, C);
+  const int ntiles = (Nq + BWD_TILE - 1) / BWD_TILE;
+  auto fill = [&](int stage, int tile) {
+    const int i0 = tile * BWD_TILE;
+    load_tile_async<CP, S>(sm + (2 * stage) * TILE, q16, (int64_t)b * Nq, i0, Nq, HC, h, C);
+    load_tile_async<CP, S>(sm + (2 * stage + 1) * TILE, g16, (int64_t)b * Nq, i0, Nq, HC, h, C);
     if (threadIdx.x < BWD_TILE) {
       const int i = i0 + threadIdx.x;
-      Ls[threadIdx.x] = i < Nq ? lse_bh[i] * BWD_LOG2E : INFINITY;  // past Nq: P = exp2(-inf) = 0
-      Ds[threadIdx.x] = i < Nq ? D_bh[i] : 0.0f;
+      float *ld = LD + stage * 2 * BWD_TILE;
+      cp_async4(ld + threadIdx.x, i < Nq ? lse_bh + i : lse_bh, i < Nq);
+      cp_async4(ld + BWD_TILE + threadIdx.x, i < Nq ? D_bh + i : D_bh, i < Nq);
     }
-    __syncthreads();
+    cp_async_commit();
+  };
+  fill(0, 0);
+  for (int it = 0; it < ntiles; it++) {
+    const int i0 = it * BWD_TILE;
+    if (it + 1 < ntiles) {
+      fill((it + 1) & 1, it + 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();  // tile it is in shared memory for every warp
+    const __nv_bfloat16 *Qs = sm + (2 * (it & 1)) * TILE, *Gs = Qs + TILE;
+    const float *Ls = LD + (it & 1) * 2 * BWD_TILE, *Ds = Ls + BWD_TILE;
     float st[8][4], dpt[8][4];
     mma_rows_by_tile<CK, S>(st, ka, Qs);   // S^T = K Q^T   [16 keys x 64 queries]
     mma_rows_by_tile<CK, S>(dpt, va, Gs);  // dP^T = V dO^T
@@ -68,12 +84,13 @@ __global__ void __launch_bounds__(BWD_THREADS)
 #pragma unroll
       for (int i = 0; i < 4; i++) {
         const int qi = nb * 8 + 2 * t + (i & 1);
-        const float p = exp2f(st[nb][i] * scale_log2 - Ls[qi]);
+        const float p = i0 + qi < Nq ? exp2f(st[nb][i] * scale_log2 - Ls[qi] * BWD_LOG2E) : 0.0f;
         st[nb][i] = p;
         dpt[nb][i] = p * (dpt[nb][i] - Ds[qi]) * scale;
       }
     mma_acc_by_tile<CK, S>(dva, st, Gs);   // dV += P^T dO
     mma_acc_by_tile<CK, S>(dka, dpt, Qs);  // dK += dS^T Q
+    __syncthreads();                       // every warp is done with this stage before it is refilled
   }
   if (dv) store_rows<CK>(dv, ldv, (int64_t)b * Nk, j0, nv, h, C, dva, 1.0f, 1.0f, 1);
   if (dk) store_rows<CK>(dk, ldk, (int64_t)b * Nk, j0, nv, h, C, dka, 1.0f, 1.0f, 1);
@@ -84,9 +101,9 @@ __global__ void __launch_bounds__(BWD_THREADS)
     attn_bwd_dq_kernel(float *dq, int ldq, const __nv_bfloat16 *q16, const __nv_bfloat16 *k16,
                        const __nv_bfloat16 *v16, const __nv_bfloat16 *g16, int HC, const float *lse, const float *D,
                        const int *kvalid, int Nq, int Nk, int H, int C, float scale_log2, float scale) {
-  constexpr int CP = 16 * CK, CN = 2 * CK, S = CP + 8;
-  __shared__ __align__(16) __nv_bfloat16 Ks[BWD_TILE * S];  // [key][c]
-  __shared__ __align__(16) __nv_bfloat16 Vs[BWD_TILE * S];  // [key][c]
+  constexpr int CP = 16 * CK, CN = 2 * CK, S = CP + 8, TILE = BWD_TILE * S;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __nv_bfloat16 *sm = (__nv_bfloat16 *)smem_raw;  // [stage][K, V][key][S]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t = lane & 3;
   const int b = blockIdx.y / H, h = blockIdx.y % H;
   int nv = kvalid ? kvalid[b] : Nk;
@@ -102,11 +119,23 @@ __global__ void __launch_bounds__(BWD_THREADS)
 #pragma unroll
   for (int nb = 0; nb < CN; nb++) acc[nb][0] = acc[nb][1] = acc[nb][2] = acc[nb][3] = 0.0f;
 
-  for (int k0 = 0; k0 < nv; k0 += BWD_TILE) {
+  const int ntiles = (nv + BWD_TILE - 1) / BWD_TILE;
+  auto fill = [&](int stage, int tile) {
+    load_tile_async<CP, S>(sm + (2 * stage) * TILE, k16, (int64_t)b * Nk, tile * BWD_TILE, nv, HC, h, C);
+    load_tile_async<CP, S>(sm + (2 * stage + 1) * TILE, v16, (int64_t)b * Nk, tile * BWD_TILE, nv, HC, h, C);
+    cp_async_commit();
+  };
+  fill(0, 0);
+  for (int it = 0; it < ntiles; it++) {
+    const int k0 = it * BWD_TILE;
+    if (it + 1 < ntiles) {
+      fill((it + 1) & 1, it + 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
     __syncthreads();
-    load_tile<CP, S>(Ks, k16, (int64_t)b * Nk, k0, nv, HC, h, C);
-    load_tile<CP, S>(Vs, v16, (int64_t)b * Nk, k0, nv, HC, h, C);
-    __syncthreads();
+    const __nv_bfloat16 *Ks = sm + (2 * (it & 1)) * TILE, *Vs = Ks + TILE;
     float s[8][4], dp[8][4];
     mma_rows_by_tile<CK, S>(s, qa, Ks);   // S = Q K^T
     mma_rows_by_tile<CK, S>(dp, ga, Vs);  // dP = dO V^T
@@ -119,6 +148,7 @@ __global__ void __launch_bounds__(BWD_THREADS)
         s[nb][i] = p * (dp[nb][i] - (i < 2 ? d0 : d1)) * scale;
       }
     mma_acc_by_tile<CK, S>(acc, s, Ks);  // dQ += dS K
+    __syncthreads();
   }
   store_rows<CK>(dq, ldq, (int64_t)b * Nq, r0, Nq, h, C, acc, 1.0f, 1.0f, 1);
 }
@@ -131,15 +161,19 @@ static void launch_bwd(const GpuCtx *cx, float *dq, float *dk, float *dv, const 
                        const float *D, int ldq, int ldk, int ldv, const int *kvalid, int B, int Nq, int Nk, int H,
                        int C) {
   const float scale = (float)(1.0 / sqrt((double)C)), scale_log2 = (float)(1.4426950408889634 / sqrt((double)C));
+  const size_t tiles = (size_t)4 * BWD_TILE * (16 * CK + 8) * 2;  // 2 stages x 2 tiles
   if (dk || dv) {
     const dim3 grid((unsigned)((Nk + BWD_TILE - 1) / BWD_TILE), (unsigned)(B * H));
-    attn_bwd_dkdv_kernel<CK><<<grid, BWD_THREADS, 0, stream_of(cx)>>>(dk, ldk, dv, ldv, q16, k16, v16, g16, H * C, lse,
+    const size_t smem = tiles + (size_t)2 * 2 * BWD_TILE * sizeof(float);  // + lse, D per stage
+    allow_smem(attn_bwd_dkdv_kernel<CK>, smem);
+    attn_bwd_dkdv_kernel<CK><<<grid, BWD_THREADS, smem, stream_of(cx)>>>(dk, ldk, dv, ldv, q16, k16, v16, g16, H * C, lse,
                                                                        D, kvalid, Nq, Nk, H, C, scale_log2, scale);
     KERNEL_CHECK();
   }
   if (dq) {
     const dim3 grid((unsigned)((Nq + BWD_TILE - 1) / BWD_TILE), (unsigned)(B * H));
-    attn_bwd_dq_kernel<CK><<<grid, BWD_THREADS, 0, stream_of(cx)>>>(dq, ldq, q16, k16, v16, g16, H * C, lse, D,
+    allow_smem(attn_bwd_dq_kernel<CK>, tiles);
+    attn_bwd_dq_kernel<CK><<<grid, BWD_THREADS, tiles, stream_of(cx)>>>(dq, ldq, q16, k16, v16, g16, H * C, lse, D,
                                                                      kvalid, Nq, Nk, H, C, scale_log2, scale);
     KERNEL_CHECK();
   }

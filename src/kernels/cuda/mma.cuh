@@ -44,18 +44,42 @@ __device__ __forceinline__ void mma_pair_trans(float acc0[4], float acc1[4], con
   mma_16816(acc0, a, bb[0], bb[1]);
   mma_16816(acc1, a, bb[2], bb[3]);
 }
-// Loads rows [row0, row0 + 64) of a packed bf16 [*, HC] tensor's head slice
-// (h*C .. h*C + C) into a [64][S] shared tile, zero past `valid` rows and past C.
+// cp.async: 16 (or 4) bytes global -> shared without passing through
+// registers, zero-filled when !in (nothing is read then); a group of copies
+// is committed, and cp_async_wait<N> waits until at most N groups are in flight.
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, bool in) {
+  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(in ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async4(void *dst, const void *src, bool in) {
+  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src), "r"(in ? 4 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// Queues the copy of rows [row0, row0 + 64) of a packed bf16 [*, HC] tensor's
+// head slice (h*C .. h*C + C) into a [64][S] shared tile, zero past `valid`
+// rows and past C (C % 8 == 0: a 16-byte vector is wholly inside or outside).
 template <int CP, int S>
-__device__ __forceinline__ void load_tile(__nv_bfloat16 *T, const __nv_bfloat16 *x, int64_t base_row, int row0,
-                                          int valid, int HC, int h, int C) {
+__device__ __forceinline__ void load_tile_async(__nv_bfloat16 *T, const __nv_bfloat16 *x, int64_t base_row, int row0,
+                                                int valid, int HC, int h, int C) {
   for (int e = threadIdx.x; e < 64 * (CP / 8); e += blockDim.x) {
     const int j = e / (CP / 8), c = (e % (CP / 8)) * 8;
-    uint4 val = make_uint4(0, 0, 0, 0);
-    if (row0 + j < valid && c < C)  // C % 8 == 0: a vector is wholly inside or outside
-      val = *(const uint4 *)(x + (base_row + row0 + j) * HC + (int64_t)h * C + c);
-    *(uint4 *)(T + j * S + c) = val;
+    const bool in = row0 + j < valid && c < C;
+    cp_async16(T + j * S + c, in ? x + (base_row + row0 + j) * HC + (int64_t)h * C + c : x, in);
   }
+}
+
+// The kernels' loops over 64-row tiles are two-stage pipelines: the copies of
+// tile i+1 are in flight while tile i is computed on. Dynamic shared memory of
+// `bytes`; above the default 48 KiB the kernel must be allowed it.
+template <class K>
+static void allow_smem(K kernel, size_t bytes) {
+  if (bytes > 48 * 1024) CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
 }
 
 // A fragments (16 rows x CK*16 columns) of rows r0 = 16-row base + g and r0 + 8
