@@ -41,7 +41,7 @@ void kernel_check(const GpuCtx *cx, const char *file, int line);
 // (the stream orders the uses). Growing one synchronises the stream first:
 // a queued kernel may still read the old buffer. Freed by gpu_shutdown.
 enum GpuBufferSlot {
-  BUF_GEMM_A, BUF_GEMM_B,                       // gpu_gemm: bf16 copies of A and B
+  BUF_GEMM_A, BUF_GEMM_B, BUF_GEMM_C,           // gpu_gemm, gpu_linear_*: bf16 copies of the operands
   BUF_ATT_Q, BUF_ATT_K, BUF_ATT_V, BUF_ATT_DO,  // attention_gemm: packed bf16 q, k, v, dout
   BUF_ATT_S, BUF_ATT_P, BUF_ATT_D,              // scores / dP (fp32), P / dS (bf16), rowsum(dO·O)
   GPU_BUFFER_SLOTS

@@ -96,14 +96,45 @@ static void linear_backward_with(GemmFn g, const GpuCtx *cx, float *din, float *
   if (db) colreduce<BiasGrad, 1>(cx, BiasGrad{dout, db, O}, NULL, 1, M, O);  // fixed order, double partials
 }
 
-// bf16 tensor-core products (gpu_gemm), fp32 accumulation
+static int linear_lt(const GpuCtx *cx, void *out, cudaDataType_t io, bf16_t *pre, const bf16_t *in, const bf16_t *w,
+                     const void *b, int gelu, int M, int I, int O);
+
+// bf16 tensor-core products, fp32 accumulation: in and w rounded to bf16
+// once, then one cuBLASLt call with the bias in its epilogue writing fp32
+// out (no pre-fill of out with b, no read of it back); gpu_gemm's path where
+// cuBLASLt has no algorithm.
 extern "C" void gpu_linear_forward(const GpuCtx *cx, float *out, const float *in, const float *w, const float *b,
                                    int M, int I, int O) {
+  if (M <= 0 || O <= 0) return;
+  if (I > 0) {
+    bf16_t *in16 = (bf16_t *)gpu_buffer(cx, BUF_GEMM_A, (size_t)M * I * 2);
+    bf16_t *w16 = (bf16_t *)gpu_buffer(cx, BUF_GEMM_B, (size_t)O * I * 2);
+    f32_to_bf16_2d(cx, in16, in, M, I, I);
+    f32_to_bf16_2d(cx, w16, w, O, I, I);
+    if (linear_lt(cx, out, CUDA_R_32F, NULL, in16, w16, b, 0, M, I, O)) return;
+  }
   linear_forward_with(gpu_gemm, cx, out, in, w, b, M, I, O);
 }
+// dout rounded to bf16 once for both products (din += dout w, dw += dout^T in)
 extern "C" void gpu_linear_backward(const GpuCtx *cx, float *din, float *dw, float *db, const float *dout,
                                     const float *in, const float *w, int M, int I, int O) {
-  linear_backward_with(gpu_gemm, cx, din, dw, db, dout, in, w, M, I, O);
+  if ((din || dw) && M > 0 && O > 0 && I > 0) {
+    bf16_t *g16 = (bf16_t *)gpu_buffer(cx, BUF_GEMM_A, (size_t)M * O * 2);
+    f32_to_bf16_2d(cx, g16, dout, M, O, O);
+    if (din) {
+      bf16_t *w16 = (bf16_t *)gpu_buffer(cx, BUF_GEMM_B, (size_t)O * I * 2);
+      f32_to_bf16_2d(cx, w16, w, O, I, I);
+      gemm_ex(cx, 0, 0, M, I, O, 1.0f, g16, CUDA_R_16BF, O, w16, CUDA_R_16BF, I, 1.0f, din, CUDA_R_32F, I,
+              CUBLAS_COMPUTE_32F);
+    }
+    if (dw) {
+      bf16_t *in16 = (bf16_t *)gpu_buffer(cx, BUF_GEMM_C, (size_t)M * I * 2);
+      f32_to_bf16_2d(cx, in16, in, M, I, I);
+      gemm_ex(cx, 1, 0, O, I, M, 1.0f, g16, CUDA_R_16BF, O, in16, CUDA_R_16BF, I, 1.0f, dw, CUDA_R_32F, I,
+              CUBLAS_COMPUTE_32F);
+    }
+  }
+  if (db && M > 0 && O > 0) colreduce<BiasGrad, 1>(cx, BiasGrad{dout, db, O}, NULL, 1, M, O);
 }
 
 // full fp32 products (gpu_gemm_f32, no TF32): run.precision fp32
@@ -152,9 +183,11 @@ __global__ void bias_gelu_bf16_kernel(__nv_bfloat16 *out, __nv_bfloat16 *pre, co
   }
 }
 
+// out[M,O] = act(in[M,I] w[O,I]^T + b) in one cuBLASLt call (bf16 in, w;
+// out and b of type io: bf16, or fp32 with fp32 accumulation written as is).
 // Returns 0 when cuBLASLt has no algorithm for this case (the caller falls back).
-static int linear_lt(const GpuCtx *cx, bf16_t *out, bf16_t *pre, const bf16_t *in, const bf16_t *w, const bf16_t *b,
-                     int gelu, int M, int I, int O) {
+static int linear_lt(const GpuCtx *cx, void *out, cudaDataType_t io, bf16_t *pre, const bf16_t *in, const bf16_t *w,
+                     const void *b, int gelu, int M, int I, int O) {
   if (gelu && pre && O % 8 != 0) return 0;  // the aux matrix's leading dimension must be a multiple of 8
   cublasLtHandle_t lt = (cublasLtHandle_t)cx->blaslt;
   cublasLtMatmulDesc_t op = NULL;
@@ -171,7 +204,10 @@ static int linear_lt(const GpuCtx *cx, bf16_t *out, bf16_t *pre, const bf16_t *i
   else if (b)
     epi = CUBLASLT_EPILOGUE_BIAS;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-  if (b) CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof b));
+  if (b) {
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof b));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &io, sizeof io));
+  }
   if (gelu && pre) {
     const int64_t ld = O;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &pre, sizeof pre));
@@ -180,7 +216,7 @@ static int linear_lt(const GpuCtx *cx, bf16_t *out, bf16_t *pre, const bf16_t *i
   // column-major views: w as [I,O] (ld I, transposed by the op), in as [I,M], out as [O,M]
   CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, I, O, I));
   CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, I, M, I));
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc, CUDA_R_16BF, O, M, O));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc, io, O, M, O));
   CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   const size_t ws = cx->blas_ws_bytes;
   CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
@@ -204,7 +240,7 @@ static int linear_lt(const GpuCtx *cx, bf16_t *out, bf16_t *pre, const bf16_t *i
 extern "C" void gpu_linear_forward_bf16(const GpuCtx *cx, bf16_t *out, bf16_t *pre, const bf16_t *in,
                                         const bf16_t *w, const bf16_t *b, int gelu, int M, int I, int O) {
   if (M <= 0 || O <= 0) return;
-  if (I > 0 && linear_lt(cx, out, pre, in, w, b, gelu, M, I, O)) return;
+  if (I > 0 && linear_lt(cx, out, CUDA_R_16BF, pre, in, w, b, gelu, M, I, O)) return;
   gpu_gemm_bf16(cx, 0, 1, M, O, I, 1.0f, in, I, w, I, 0.0f, out, 1, O);
   if (b || gelu) {
     bias_gelu_bf16_kernel<<<blocks_for((int64_t)M * O, 256), 256, 0, stream_of(cx)>>>(
