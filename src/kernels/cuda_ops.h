@@ -247,13 +247,6 @@ void gpu_attention_backward_mma(const GpuCtx *cx, float *dq, float *dk, float *d
 void gpu_attention_merge(const GpuCtx *cx, float *out, int ldo, float *lse, const float *blk, int ldb,
                          const float *blk_lse, int B, int N, int H, int C);
 
-// The forward on the tensor cores (WMMA, bf16 products of q, k, v and P, fp32
-// accumulation and softmax), same arguments and fp32 in/out; bf16 accuracy
-// (~1e-3 relative). kernels/cuda/attention_tc.cu.
-void gpu_attention_forward_tc(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
-                              const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
-                              int Nk, int H, int C);
-
 // ---------------------------------------------------------------- embeddings (ops.h)
 // t[B] device; out[B,F] (angles in double, as the CPU op).
 void gpu_timestep_embedding(const GpuCtx *cx, float *out, const float *t, int B, int F);

@@ -282,26 +282,21 @@ void gpu_attention_merge(const GpuCtx *cx, float *out, int ldo, float *lse, cons
                          const float *blk_lse, int B, int N, int H, int C) {
   (void)cx, attention_merge(out, ldo, lse, blk, ldb, blk_lse, B, N, H, C);
 }
-void gpu_attention_forward_tc(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
-                              const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
-                              int Nk, int H, int C) {
+// the bf16 mode's attention: the fp32 op on bf16-rounded q, k, v (and dout)
+void gpu_attention_forward_gemm(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
+                                const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
+                                int Nk, int H, int C) {
   (void)cx;
   float *qr = rounded(q, (int64_t)B * Nq * ldq), *kr = rounded(k, (int64_t)B * Nk * ldk),
         *vr = rounded(v, (int64_t)B * Nk * ldv);
   attention_forward(out, ldo, lse, qr, ldq, kr, ldk, vr, ldv, kvalid, B, Nq, Nk, H, C);
   free(qr), free(kr), free(vr);
 }
-// the bf16 mode's attention: the fp32 op on bf16-rounded q, k, v (and dout)
-void gpu_attention_forward_gemm(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
-                                const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
-                                int Nk, int H, int C) {
-  gpu_attention_forward_tc(cx, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
-}
 int gpu_attention_mma_supports(int C) { return C > 0 && C % 8 == 0 && C <= 128; }
 void gpu_attention_forward_mma(const GpuCtx *cx, float *out, int ldo, float *lse, const float *q, int ldq,
                                const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B, int Nq,
                                int Nk, int H, int C) {
-  gpu_attention_forward_tc(cx, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
+  gpu_attention_forward_gemm(cx, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
 }
 int gpu_attention_mma_bwd_supports(int C) { return C > 0 && C % 8 == 0 && C <= 80; }
 void gpu_attention_backward_mma(const GpuCtx *cx, float *dq, float *dk, float *dv, const float *dout,

@@ -550,21 +550,15 @@ static void test_attention_case(const AttnCase *t) {
     check_dev(t->name, "lse", dlse, rlse, NULL, nl, 1e-4);
     free(qr), free(kr), free(vr), free(rout), free(rlse);
   }
-  if (extras) {  // the tensor-core forward against the reference fed the same bf16-rounded q, k, v:
-     // lse is then fp32 arithmetic on exact products (1e-4: room for the tensor
-     // cores' accumulation order), out carries P's bf16 rounding (1e-2)
+  if (extras) {  // the bf16 mode's two forwards, each on every case it takes, against the reference fed
+                 // the same bf16-rounded q, k, v: lse is then fp32 arithmetic on exact products (1e-4:
+                 // room for the tensor cores' accumulation order), out carries P's bf16 rounding (1e-2)
     float *qr = hround_bf16(q, nq), *kr = hround_bf16(k, nk), *vr = hround_bf16(v, nv);
     float *rout = hnan(no), *rlse = hnan(nl);
     attention_forward_ref(rout, t->ldo, rlse, qr, t->ldq, kr, t->ldk, vr, t->ldv, kv, B, Nq, Nk, H, C);
     float *tout = dnanf(no), *tlse = dnanf(nl);
     char name[80];
-    snprintf(name, sizeof name, "%s TC", t->name);
-    gpu_attention_forward_tc(gcx, tout, t->ldo, tlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
-    check_dev(name, "out", tout, rout, NULL, no, TOL_BF16);
-    check_dev(name, "lse", tlse, rlse, NULL, nl, 1e-4);
-    // the bf16 mode's two forwards, each on every case it takes
     snprintf(name, sizeof name, "%s GEMM", t->name);
-    be_fill_f32(be, tout, NAN, no), be_fill_f32(be, tlse, NAN, nl);
     gpu_attention_forward_gemm(gcx, tout, t->ldo, tlse, dq_, t->ldq, dk_, t->ldk, dv_, t->ldv, dkv, B, Nq, Nk, H, C);
     check_dev(name, "out", tout, rout, NULL, no, TOL_BF16);
     check_dev(name, "lse", tlse, rlse, NULL, nl, 1e-4);
@@ -951,10 +945,6 @@ static void bench(void) {
                                              qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N, N, H, C));
     printf("time attention bwd (mma bf16) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C,
            ms, 2.5 * fl / ms / 1e9);
-    TIME_BEST(ms, gpu_attention_forward_tc(gcx, o, H * C, l, qkv, ld, qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B,
-                                           N, N, H, C));
-    printf("time attention fwd (tensor cores) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s\n", B, N, H, C, ms,
-           fl / ms / 1e9);
     TIME_BEST(ms, gpu_attention_backward(gcx, dqkv, dqkv + H * C, dqkv + 2 * H * C, o, o, H * C, l, qkv, ld,
                                          qkv + H * C, ld, qkv + 2 * H * C, ld, NULL, B, N, N, H, C));
     printf("time attention bwd (flash fp32) B%d N%d H%d C%d: %.3f ms, %.1f TFLOP/s (2.5x fwd flops)\n", B, N, H, C,
