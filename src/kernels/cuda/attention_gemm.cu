@@ -108,6 +108,20 @@ __global__ void rowdot_kernel(float *D, const float *dout, const float *out, int
   }
 }
 
+AttnBf16 attention_round(const GpuCtx *cx, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                         const float *dout, int ldo, int B, int Nq, int Nk, int HC) {
+  AttnBf16 r;
+  r.q = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_Q, (size_t)B * Nq * HC * 2);
+  r.k = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_K, (size_t)B * Nk * HC * 2);
+  r.v = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_V, (size_t)B * Nk * HC * 2);
+  r.dout = dout ? (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_DO, (size_t)B * Nq * HC * 2) : NULL;
+  f32_to_bf16_2d(cx, r.q, q, (int64_t)B * Nq, HC, ldq);
+  f32_to_bf16_2d(cx, r.k, k, (int64_t)B * Nk, HC, ldk);
+  f32_to_bf16_2d(cx, r.v, v, (int64_t)B * Nk, HC, ldv);
+  if (dout) f32_to_bf16_2d(cx, r.dout, dout, (int64_t)B * Nq, HC, ldo);
+  return r;
+}
+
 void attention_rowdot(const GpuCtx *cx, float *D, const float *dout, const float *out, int ldo, int B, int Nq, int H,
                       int C) {
   const int64_t warps = (int64_t)B * Nq * H;
@@ -128,12 +142,8 @@ extern "C" void gpu_attention_forward_gemm(const GpuCtx *cx, float *out, int ldo
   }
   const int HC = H * C;
   const float scale = 1.0f / sqrtf((float)C);
-  cbf q16 = (cbf)gpu_buffer(cx, BUF_ATT_Q, (size_t)B * Nq * HC * 2);
-  cbf k16 = (cbf)gpu_buffer(cx, BUF_ATT_K, (size_t)B * Nk * HC * 2);
-  cbf v16 = (cbf)gpu_buffer(cx, BUF_ATT_V, (size_t)B * Nk * HC * 2);
-  f32_to_bf16_2d(cx, (void *)q16, q, (int64_t)B * Nq, HC, ldq);
-  f32_to_bf16_2d(cx, (void *)k16, k, (int64_t)B * Nk, HC, ldk);
-  f32_to_bf16_2d(cx, (void *)v16, v, (int64_t)B * Nk, HC, ldv);
+  const AttnBf16 r = attention_round(cx, q, ldq, k, ldk, v, ldv, NULL, 0, B, Nq, Nk, HC);
+  cbf q16 = r.q, k16 = r.k, v16 = r.v;
   float *S = (float *)gpu_buffer(cx, BUF_ATT_S, (size_t)G * Nq * Nk * 4);
   __nv_bfloat16 *P = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_P, (size_t)G * Nq * Nk * 2);
   const long long sS = (long long)Nq * Nk;
@@ -165,14 +175,8 @@ extern "C" void gpu_attention_backward_gemm(const GpuCtx *cx, float *dq, float *
   }
   const int HC = H * C;
   const float scale = 1.0f / sqrtf((float)C);
-  cbf q16 = (cbf)gpu_buffer(cx, BUF_ATT_Q, (size_t)B * Nq * HC * 2);
-  cbf k16 = (cbf)gpu_buffer(cx, BUF_ATT_K, (size_t)B * Nk * HC * 2);
-  cbf v16 = (cbf)gpu_buffer(cx, BUF_ATT_V, (size_t)B * Nk * HC * 2);
-  cbf do16 = (cbf)gpu_buffer(cx, BUF_ATT_DO, (size_t)B * Nq * HC * 2);
-  f32_to_bf16_2d(cx, (void *)q16, q, (int64_t)B * Nq, HC, ldq);
-  f32_to_bf16_2d(cx, (void *)k16, k, (int64_t)B * Nk, HC, ldk);
-  f32_to_bf16_2d(cx, (void *)v16, v, (int64_t)B * Nk, HC, ldv);
-  f32_to_bf16_2d(cx, (void *)do16, dout, (int64_t)B * Nq, HC, ldo);
+  const AttnBf16 r = attention_round(cx, q, ldq, k, ldk, v, ldv, dout, ldo, B, Nq, Nk, HC);
+  cbf q16 = r.q, k16 = r.k, v16 = r.v, do16 = r.dout;
   float *D = (float *)gpu_buffer(cx, BUF_ATT_D, (size_t)B * H * Nq * 4);
   attention_rowdot(cx, D, dout, out, ldo, B, Nq, H, C);
   float *S = (float *)gpu_buffer(cx, BUF_ATT_S, (size_t)G * Nq * Nk * 4);  // S, then dP

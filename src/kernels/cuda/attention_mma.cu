@@ -49,20 +49,13 @@ __global__ void __launch_bounds__(MMA_WARPS * 32)
 
   const int ntiles = (nv + MMA_BK - 1) / MMA_BK;
   auto fill = [&](int stage, int tile) {
-    load_tile_async<CP, KS>(sm + (2 * stage) * TILE, k16, (int64_t)b * Nk, tile * MMA_BK, nv, HC, h, C);
-    load_tile_async<CP, KS>(sm + (2 * stage + 1) * TILE, v16, (int64_t)b * Nk, tile * MMA_BK, nv, HC, h, C);
+    load_pair_async<CP, KS>(sm, stage, k16, v16, (int64_t)b * Nk, tile * MMA_BK, nv, HC, h, C);
     cp_async_commit();
   };
   fill(0, 0);
   for (int it = 0; it < ntiles; it++) {
     const int k0 = it * MMA_BK;
-    if (it + 1 < ntiles) {
-      fill((it + 1) & 1, it + 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();  // tile it is in shared memory for every warp
+    pipeline_advance(it, ntiles, fill);
     const __nv_bfloat16 *Ks = sm + (2 * (it & 1)) * TILE, *Vs = Ks + TILE;
 
     float s[MMA_BK / 8][4];
@@ -133,12 +126,8 @@ extern "C" void gpu_attention_forward_mma(const GpuCtx *cx, float *out, int ldo,
   TSR_CUDA_ASSERT(Nk >= 1 && B * H <= 65535, "gpu_attention_forward_mma: Nk %d, B*H %d", Nk, B * H);
   if (B <= 0 || Nq <= 0 || H <= 0) return;
   const int HC = H * C;
-  __nv_bfloat16 *q16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_Q, (size_t)B * Nq * HC * 2);
-  __nv_bfloat16 *k16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_K, (size_t)B * Nk * HC * 2);
-  __nv_bfloat16 *v16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_V, (size_t)B * Nk * HC * 2);
-  f32_to_bf16_2d(cx, q16, q, (int64_t)B * Nq, HC, ldq);
-  f32_to_bf16_2d(cx, k16, k, (int64_t)B * Nk, HC, ldk);
-  f32_to_bf16_2d(cx, v16, v, (int64_t)B * Nk, HC, ldv);
+  const AttnBf16 r = attention_round(cx, q, ldq, k, ldk, v, ldv, NULL, 0, B, Nq, Nk, HC);
+  const __nv_bfloat16 *q16 = r.q, *k16 = r.k, *v16 = r.v;
   switch ((C + 15) / 16) {
     case 1: launch_mma<1>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;
     case 2: launch_mma<2>(cx, out, ldo, lse, q16, k16, v16, kvalid, B, Nq, Nk, H, C); break;

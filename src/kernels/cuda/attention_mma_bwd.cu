@@ -54,8 +54,7 @@ __global__ void __launch_bounds__(BWD_THREADS)
   const int ntiles = (Nq + BWD_TILE - 1) / BWD_TILE;
   auto fill = [&](int stage, int tile) {
     const int i0 = tile * BWD_TILE;
-    load_tile_async<CP, S>(sm + (2 * stage) * TILE, q16, (int64_t)b * Nq, i0, Nq, HC, h, C);
-    load_tile_async<CP, S>(sm + (2 * stage + 1) * TILE, g16, (int64_t)b * Nq, i0, Nq, HC, h, C);
+    load_pair_async<CP, S>(sm, stage, q16, g16, (int64_t)b * Nq, i0, Nq, HC, h, C);
     if (threadIdx.x < BWD_TILE) {
       const int i = i0 + threadIdx.x;
       float *ld = LD + stage * 2 * BWD_TILE;
@@ -67,13 +66,7 @@ __global__ void __launch_bounds__(BWD_THREADS)
   fill(0, 0);
   for (int it = 0; it < ntiles; it++) {
     const int i0 = it * BWD_TILE;
-    if (it + 1 < ntiles) {
-      fill((it + 1) & 1, it + 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();  // tile it is in shared memory for every warp
+    pipeline_advance(it, ntiles, fill);
     const __nv_bfloat16 *Qs = sm + (2 * (it & 1)) * TILE, *Gs = Qs + TILE;
     const float *Ls = LD + (it & 1) * 2 * BWD_TILE, *Ds = Ls + BWD_TILE;
     float st[8][4], dpt[8][4];
@@ -121,20 +114,13 @@ __global__ void __launch_bounds__(BWD_THREADS)
 
   const int ntiles = (nv + BWD_TILE - 1) / BWD_TILE;
   auto fill = [&](int stage, int tile) {
-    load_tile_async<CP, S>(sm + (2 * stage) * TILE, k16, (int64_t)b * Nk, tile * BWD_TILE, nv, HC, h, C);
-    load_tile_async<CP, S>(sm + (2 * stage + 1) * TILE, v16, (int64_t)b * Nk, tile * BWD_TILE, nv, HC, h, C);
+    load_pair_async<CP, S>(sm, stage, k16, v16, (int64_t)b * Nk, tile * BWD_TILE, nv, HC, h, C);
     cp_async_commit();
   };
   fill(0, 0);
   for (int it = 0; it < ntiles; it++) {
     const int k0 = it * BWD_TILE;
-    if (it + 1 < ntiles) {
-      fill((it + 1) & 1, it + 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
+    pipeline_advance(it, ntiles, fill);
     const __nv_bfloat16 *Ks = sm + (2 * (it & 1)) * TILE, *Vs = Ks + TILE;
     float s[8][4], dp[8][4];
     mma_rows_by_tile<CK, S>(s, qa, Ks);   // S = Q K^T
@@ -188,15 +174,9 @@ extern "C" void gpu_attention_backward_mma(const GpuCtx *cx, float *dq, float *d
   TSR_CUDA_ASSERT(Nk >= 1 && B * H <= 65535, "gpu_attention_backward_mma: Nk %d, B*H %d", Nk, B * H);
   if (B <= 0 || Nq <= 0 || H <= 0) return;
   const int HC = H * C;
-  __nv_bfloat16 *q16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_Q, (size_t)B * Nq * HC * 2);
-  __nv_bfloat16 *k16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_K, (size_t)B * Nk * HC * 2);
-  __nv_bfloat16 *v16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_V, (size_t)B * Nk * HC * 2);
-  __nv_bfloat16 *g16 = (__nv_bfloat16 *)gpu_buffer(cx, BUF_ATT_DO, (size_t)B * Nq * HC * 2);
+  const AttnBf16 r = attention_round(cx, q, ldq, k, ldk, v, ldv, dout, ldo, B, Nq, Nk, HC);
+  const __nv_bfloat16 *q16 = r.q, *k16 = r.k, *v16 = r.v, *g16 = r.dout;
   float *D = (float *)gpu_buffer(cx, BUF_ATT_D, (size_t)B * H * Nq * 4);
-  f32_to_bf16_2d(cx, q16, q, (int64_t)B * Nq, HC, ldq);
-  f32_to_bf16_2d(cx, k16, k, (int64_t)B * Nk, HC, ldk);
-  f32_to_bf16_2d(cx, v16, v, (int64_t)B * Nk, HC, ldv);
-  f32_to_bf16_2d(cx, g16, dout, (int64_t)B * Nq, HC, ldo);
   attention_rowdot(cx, D, dout, out, ldo, B, Nq, H, C);
   switch ((C + 15) / 16) {
 #define BWD_CASE(ck) \

@@ -54,6 +54,13 @@ void *gpu_buffer(const GpuCtx *cx, int slot, size_t bytes);
 void gemm_batched_bf16(const GpuCtx *cx, int ta, int tb, int M, int N, int K, float alpha, const void *A, int lda,
                        long long sA, const void *B, int ldb, long long sB, float beta, void *C, int c_bf16, int ldc,
                        long long sC, int batch);
+// q, k, v (and dout unless NULL) rounded to bf16 into the context's packed
+// buffers [B*N, HC] (attention_gemm.cu; every bf16 attention kernel reads these).
+struct AttnBf16 {
+  __nv_bfloat16 *q, *k, *v, *dout;
+};
+AttnBf16 attention_round(const GpuCtx *cx, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                         const float *dout, int ldo, int B, int Nq, int Nk, int HC);
 // D[b,h,i] = sum_c dout[b,i,h,c] out[b,i,h,c] (attention backward; attention_gemm.cu).
 void attention_rowdot(const GpuCtx *cx, float *D, const float *dout, const float *out, int ldo, int B, int Nq, int H,
                       int C);

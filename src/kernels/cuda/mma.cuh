@@ -74,9 +74,34 @@ __device__ __forceinline__ void load_tile_async(__nv_bfloat16 *T, const __nv_bfl
   }
 }
 
+// Queues stage `stage` of a two-tensor pipeline (shared [stage][x, y][64][S]):
+// rows [row0, row0 + 64) of x and of y, as load_tile_async.
+template <int CP, int S>
+__device__ __forceinline__ void load_pair_async(__nv_bfloat16 *sm, int stage, const __nv_bfloat16 *x,
+                                                const __nv_bfloat16 *y, int64_t base_row, int row0, int valid, int HC,
+                                                int h, int C) {
+  load_tile_async<CP, S>(sm + (2 * stage) * 64 * S, x, base_row, row0, valid, HC, h, C);
+  load_tile_async<CP, S>(sm + (2 * stage + 1) * 64 * S, y, base_row, row0, valid, HC, h, C);
+}
+
 // The kernels' loops over 64-row tiles are two-stage pipelines: the copies of
-// tile i+1 are in flight while tile i is computed on. Dynamic shared memory of
-// `bytes`; above the default 48 KiB the kernel must be allowed it.
+// tile it+1 are in flight while tile it is computed on. fill(stage, tile)
+// queues a tile's copies into a stage and commits them; fill(0, 0) comes
+// before the loop; at the top of iteration it, pipeline_advance queues tile
+// it+1 and waits for tile it (stage it & 1), then a barrier; a barrier at the
+// bottom keeps a stage from being refilled while a warp still reads it.
+template <class Fill>
+__device__ __forceinline__ void pipeline_advance(int it, int ntiles, Fill &fill) {
+  if (it + 1 < ntiles) {
+    fill((it + 1) & 1, it + 1);
+    cp_async_wait<1>();
+  } else {
+    cp_async_wait<0>();
+  }
+  __syncthreads();  // tile it is in shared memory for every warp
+}
+
+// Dynamic shared memory of `bytes`; above the default 48 KiB the kernel must be allowed it.
 template <class K>
 static void allow_smem(K kernel, size_t bytes) {
   if (bytes > 48 * 1024) CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
