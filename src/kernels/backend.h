@@ -56,6 +56,9 @@ static inline void be_sync(const Backend *be) { be->sync(be); }
 // The CPU backend: the fast ops of kernels/ops.h on host memory. One static
 // instance; results are those of calling the ops directly, bit for bit.
 const Backend *backend_cpu(void);
+// The CPU backend in bf16 mode (gemm and the linears with bf16 operands, fp32
+// accumulation); NULL and the reason where the CPU or the build cannot.
+const Backend *backend_cpu_bf16(char *why, size_t why_size);
 
 // The CUDA backend on `device` (kernels/backend_cuda.c): NULL, with the
 // reason in `why`, when this binary has no CUDA objects or the machine no

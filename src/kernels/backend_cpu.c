@@ -48,8 +48,46 @@ static const Backend cpu_backend = {
 
 const Backend *backend_cpu(void) { return &cpu_backend; }
 
+// The bf16 mode (run.precision: bf16 on the CPU): gemm and the linears with
+// bf16 operands and fp32 accumulation (kernels/cpu/gemm_bf16.c); every other
+// op, the parameters, gradients and AdamW state stay fp32.
+static void cpu_gemm_bf16(const Backend *be, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                          int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  (void)be;
+  gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+static void cpu_linear_forward_bf16(const Backend *be, float *out, const float *in, const float *w, const float *b,
+                                    int M, int I, int O) {
+  (void)be;
+  linear_forward_bf16(out, in, w, b, M, I, O);
+}
+static void cpu_linear_backward_bf16(const Backend *be, float *din, float *dw, float *db, const float *dout,
+                                     const float *in, const float *w, int M, int I, int O) {
+  (void)be;
+  linear_backward_bf16(din, dw, db, dout, in, w, M, I, O);
+}
+static void cpu_describe_bf16(const Backend *be, char *buf, size_t size) {
+  (void)be;
+  snprintf(buf, size, "cpu (GEMM: %s, bf16 operands with fp32 accumulation; fp32 master weights)", gemm_library());
+}
+static Backend cpu_bf16_backend;
+
+const Backend *backend_cpu_bf16(char *why, size_t why_size) {
+  if (!gemm_bf16_available(why, why_size)) return NULL;
+  if (!cpu_bf16_backend.gemm) {
+    cpu_bf16_backend = cpu_backend;
+    cpu_bf16_backend.bf16 = 1;
+    cpu_bf16_backend.describe = cpu_describe_bf16;
+    cpu_bf16_backend.gemm = cpu_gemm_bf16;
+    cpu_bf16_backend.linear_forward = cpu_linear_forward_bf16;
+    cpu_bf16_backend.linear_backward = cpu_linear_backward_bf16;
+  }
+  return &cpu_bf16_backend;
+}
+
 void backend_close(const Backend *be) {
-  if (be && be != &cpu_backend) be->shutdown((Backend *)be);  // a device backend was allocated by its open
+  // a device backend was allocated by its open; the CPU ones are static
+  if (be && be != &cpu_backend && be != &cpu_bf16_backend) be->shutdown((Backend *)be);
 }
 
 const Backend *backend_open(const char *device, const char *precision, int gpu, char *why, size_t why_size) {
@@ -60,8 +98,10 @@ const Backend *backend_open(const char *device, const char *precision, int gpu, 
   }
   if (!strcmp(device, "cpu")) {
     if (!bf16) return &cpu_backend;
-    snprintf(why, why_size, "precision bf16 needs run.device: cuda (the CPU backend computes in fp32)");
-    return NULL;
+    char reason[200];
+    const Backend *be = backend_cpu_bf16(reason, sizeof reason);
+    if (!be) snprintf(why, why_size, "precision bf16 on the CPU: %s; use run.precision: fp32", reason);
+    return be;
   }
   if (!strcmp(device, "cuda")) return backend_cuda_open(gpu, bf16, why, why_size);
   snprintf(why, why_size, "device '%s': expected cpu or cuda", device);

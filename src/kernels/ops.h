@@ -15,6 +15,7 @@
 // Code above src/kernels calls these through a backend (kernels/backend.h),
 // never directly, so the same model runs on every device.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kernels/oplist.h"
@@ -28,10 +29,21 @@ TSR_OPS(TSR_OP_PROTO)
 // gemm: C[M,N] = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
 // A is [M,K] (or [K,M] when ta), B is [K,N] (or [N,K] when tb).
 const char *gemm_library(void);  // "oneDNN x.y" or "reference"
+// The CPU backend's bf16 mode (kernels/cpu/gemm_bf16.c): gemm with A and B
+// rounded to bf16 (nearest even), fp32 accumulation, through oneDNN's matmul;
+// only where the CPU has AVX512-BF16 (gemm_bf16_available: 0 and the reason
+// otherwise, or without oneDNN).
+int gemm_bf16_available(char *why, size_t why_size);
+void gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc);
 
 // ---------------------------------------------------------------- linear
 // linear_forward:  out[M,O] = in[M,I] w[O,I]^T + b[O]   (b may be NULL)
 // linear_backward: din[M,I] += dout w;  dw[O,I] += dout^T in;  db[O] += sum_m dout
+// _bf16: the same through gemm_bf16 (the bias and db in fp32)
+void linear_forward_bf16(float *out, const float *in, const float *w, const float *b, int M, int I, int O);
+void linear_backward_bf16(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int M,
+                          int I, int O);
 
 // ---------------------------------------------------------------- LayerNorm
 // Over the last dim C of in[M,C]. w,b [C] may be NULL (no affine).

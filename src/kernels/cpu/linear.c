@@ -37,7 +37,10 @@ static int pad_in(int M, int I, int O) {
 #endif
 }
 
-void linear_forward(float *out, const float *in, const float *w, const float *b, int M, int I, int O) {
+typedef void (*GemmFn)(int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+
+static void linear_forward_with(GemmFn g, float *out, const float *in, const float *w, const float *b, int M, int I,
+                                int O) {
   if (b) {
 #pragma omp parallel for schedule(static) if ((int64_t)M * O > 16384)
     for (int m = 0; m < M; m++) {
@@ -46,7 +49,14 @@ void linear_forward(float *out, const float *in, const float *w, const float *b,
       for (int j = 0; j < O; j++) o[j] = b[j];
     }
   }
-  gemm(0, 1, M, O, I, 1.0f, in, I, w, I, b ? 1.0f : 0.0f, out, O);
+  g(0, 1, M, O, I, 1.0f, in, I, w, I, b ? 1.0f : 0.0f, out, O);
+}
+void linear_forward(float *out, const float *in, const float *w, const float *b, int M, int I, int O) {
+  linear_forward_with(gemm, out, in, w, b, M, I, O);
+}
+// the CPU backend's bf16 mode: bf16 operands, fp32 accumulation (gemm_bf16.c)
+void linear_forward_bf16(float *out, const float *in, const float *w, const float *b, int M, int I, int O) {
+  linear_forward_with(gemm_bf16, out, in, w, b, M, I, O);
 }
 
 // db[O] += sum_m dout[m,:], in column blocks (deterministic, no atomics).
@@ -80,6 +90,13 @@ void linear_backward(float *din, float *dw, float *db, const float *dout, const 
     }
     gemm(1, 0, O, I, M, 1.0f, dout, O, B, ldb, 1.0f, dw, I);
   }
+  if (db) bias_grad(db, dout, M, O);
+}
+// bf16 operands: the packed bf16 copies of gemm_bf16 need no padding
+void linear_backward_bf16(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int M,
+                          int I, int O) {
+  if (din) gemm_bf16(0, 0, M, I, O, 1.0f, dout, O, w, I, 1.0f, din, I);
+  if (dw) gemm_bf16(1, 0, O, I, M, 1.0f, dout, O, in, I, 1.0f, dw, I);
   if (db) bias_grad(db, dout, M, O);
 }
 
