@@ -265,12 +265,12 @@ int cmd_bench(int argc, char **argv) {
     const double tr = bench_train_step(&m, &opt, &fb, &tc), dn = bench_denoise_step(&m, &fb);
     if (i >= 0) train_t[i] = tr, denoise_t[i] = dn;
   }
-  const Peak peak = peak_fp32(omp_get_max_threads());
+  const Peak peak = peak_for(m.be->mem.host && m.be->bf16, omp_get_max_threads());
   const double gemm_gflops = measure_gemm_gflops();
   double train_s = median(train_t, iters), denoise_s = median(denoise_t, iters);
   double gflop = 3.0 * model_forward_flops(mc, batch) * 1e-9;
   char peak_text[160];
-  snprintf(peak_text, sizeof peak_text, "fp32 FMA, %d x %.1f GFLOP/s, %s, measured", peak.threads,
+  snprintf(peak_text, sizeof peak_text, "%s, %d x %.1f GFLOP/s, %s, measured", peak.kind, peak.threads,
            peak.per_thread_gflops, peak.isa);
   json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:s, s:s, s:o}", "impl",
                         "tessera", "model", mc->name, "batch", batch, "tokens", mc->tokens, "train_step_ms",

@@ -1,6 +1,9 @@
 #include "train/peak.h"
 
 #include <stdio.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "core/error.h"
 #include "core/timer.h"
@@ -51,8 +54,54 @@ FMA_KERNEL(fma_avx2, __attribute__((target("avx2,fma"))), 8)
 #endif
 FMA_KERNEL(fma_plain, , 4)
 
+#if defined(__x86_64__)
+// Twelve independent vdpbf16ps chains, as the FMA kernels: 64 flops each.
+#define DP_DECL(i) __m512 d##i = _mm512_set1_ps((float)(i + 1));
+#define DP_STEP(i) d##i = _mm512_dpbf16_ps(d##i, x, y);
+#define DP_SUM(i) sink += _mm512_reduce_add_ps(d##i);
+__attribute__((target("avx512f,avx512bf16"), noinline)) static float dpbf16_run(float seed) {
+  const __m512bh x = _mm512_cvtne2ps_pbh(_mm512_set1_ps(seed), _mm512_set1_ps(seed));
+  const __m512bh y = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-7f), _mm512_set1_ps(1e-7f));
+  FMA12(DP_DECL)
+  for (int it = 0; it < ITERS; it++) {
+    FMA12(DP_STEP)
+    __asm__ volatile("" : "+v"(d0), "+v"(d11)); /* keep the loop */
+  }
+  float sink = 0;
+  FMA12(DP_SUM)
+  return sink;
+}
+static double dpbf16(void) {
+  double best = 1e30;
+  float sink = 0;
+  for (int r = 0; r < REPS; r++) {
+    double t0 = timer_now();
+    sink += dpbf16_run(0.999999f);
+    double dt = timer_now() - t0;
+    if (dt < best) best = dt;
+  }
+  __asm__ volatile("" : : "x"(sink));
+  return 64.0 * 12 * (double)ITERS / best * 1e-9;
+}
+#endif
+
+Peak peak_bf16(int threads) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512bf16")) {
+    Peak p = {.threads = threads < 1 ? 1 : threads, .isa = "avx512-bf16", .kind = "bf16 dot-product"};
+    p.per_thread_gflops = dpbf16();
+    p.gflops = p.per_thread_gflops * p.threads;
+    return p;
+  }
+#endif
+  return peak_fp32(threads);
+}
+
+Peak peak_for(int bf16_host, int threads) { return bf16_host ? peak_bf16(threads) : peak_fp32(threads); }
+
 Peak peak_fp32(int threads) {
-  Peak p = {.threads = threads < 1 ? 1 : threads};
+  Peak p = {.threads = threads < 1 ? 1 : threads, .kind = "fp32 FMA"};
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) {
@@ -72,7 +121,8 @@ Peak peak_fp32(int threads) {
 }
 
 void peak_describe(const Peak *p, char *buf, int n) {
-  snprintf(buf, (size_t)n, "fp32 FMA peak %d x %.1f GFLOP/s (%s, measured)", p->threads, p->per_thread_gflops, p->isa);
+  snprintf(buf, (size_t)n, "%s peak %d x %.1f GFLOP/s (%s, measured)", p->kind, p->threads, p->per_thread_gflops,
+           p->isa);
 }
 
 double measure_gemm_gflops(void) {

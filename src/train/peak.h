@@ -13,11 +13,18 @@ typedef struct {
   double gflops;          // threads x per_thread_gflops
   double per_thread_gflops;
   int threads;
-  const char *isa;        // "avx512", "avx2+fma", "sse"
+  const char *isa;        // "avx512", "avx2+fma", "sse", "avx512-bf16"
+  const char *kind;       // "fp32 FMA" or "bf16 dot-product"
 } Peak;
 
 // threads: the compute threads of this process (omp_get_max_threads()).
 Peak peak_fp32(int threads);
+// The bf16 peak, the denominator of MFU in the CPU backend's bf16 mode: the
+// throughput of AVX512-BF16 dot products (vdpbf16ps: 32 bf16 products summed
+// into 16 fp32 lanes), measured as peak_fp32; peak_fp32 where the CPU has none.
+Peak peak_bf16(int threads);
+// The peak for a backend: bf16 on a host backend in bf16 mode, else fp32.
+Peak peak_for(int bf16_host, int threads);
 // One phrase for logs: "fp32 FMA peak 2 x 96.1 GFLOP/s (avx2+fma, measured)".
 void peak_describe(const Peak *p, char *buf, int n);
 

@@ -437,7 +437,7 @@ static void log_step(Trainer *tr, int64_t step, double loss, double norm, float 
   const Config *cfg = tr->cfg;
   const ModelConfig *mc = &cfg->model;
   double tok_s = (double)cfg->train.batch * mc->tokens / dt;
-  // MFU of the job against the sum of the ranks' fp32 peaks (train/peak.h)
+  // MFU of the job against the sum of the ranks' peaks (fp32, or bf16 in the CPU's bf16 mode: train/peak.h)
   double mfu = model_train_flops(mc, cfg->train.batch, tr->model.text_frozen) / dt * 1e-9 / tr->peak_gflops;
   if (cfg_multi(tr) && nsteps > 0) {  // the batches' own shapes, over the steps since the last line
     tok_s = tr->win_tokens / (dt * nsteps);
@@ -594,7 +594,7 @@ int train_run(const Config *cfg, const TrainOptions *opt, float *final_loss, Tsr
   if ((rc = agree(&tr, rc))) goto fail;
   train_signals_install();
 
-  const Peak peak = peak_fp32(omp_get_max_threads());
+  const Peak peak = peak_for(tr.be->mem.host && tr.be->bf16, omp_get_max_threads());
   tr.peak_gflops = peak.gflops;
   comm_allreduce(&tr.cc.world, &tr.peak_gflops, 1, COMM_F64, COMM_SUM);
   char peak_text[128];
