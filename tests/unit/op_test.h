@@ -94,7 +94,7 @@ static void check_fd(const OpTest *t, const char *gname, float *x, int64_t n, co
   free(an5);
 }
 
-static void run_op(const OpTest *t) {
+static inline void run_op(const OpTest *t) {
   printf("[%s]\n", t->name);
   char what[160];
   // 1a. forward: fast vs reference (buffers start with the same non-zero

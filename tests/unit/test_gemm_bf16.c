@@ -14,25 +14,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/ops.h"
-#include "testlib.h"
-
-static uint32_t g_stream = 1;
-static float *fzeros(int64_t n) {
-  float *x = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
-  if (!x) abort();
-  return x;
-}
-static float *frand(int64_t n, float scale) {
-  float *x = fzeros(n);
-  tl_fill(x, n, g_stream++);
-  for (int64_t i = 0; i < n; i++) x[i] *= scale;
-  return x;
-}
-static float *fcopy(const float *s, int64_t n) {
-  float *x = fzeros(n);
-  memcpy(x, s, (size_t)n * sizeof(float));
-  return x;
-}
+#include "op_test.h"
 
 static float round_bf16(float f) {
   uint32_t u;
