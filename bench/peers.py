@@ -80,6 +80,15 @@ def main():
     }
     ours_step = [a.tessera, "bench", "step", "--config", a.model_yaml, "--batch", str(a.batch)]
     ours_gen = [a.tessera, "bench", "generate", "--config", a.model_yaml, "--steps", str(a.steps)]
+    # tessera's bf16 mode (GEMM operands in bf16, fp32 accumulation) as a row of its own where the
+    # CPU has AVX512-BF16: a one-step probe is refused (exit 2) elsewhere
+    ours = {"tessera": []}
+    probe = subprocess.run(ours_step[:5] + ["--batch", "1", "--iters", "1", "run.precision=bf16"],
+                           capture_output=True, text=True)
+    if probe.returncode == 0:
+        ours["tessera-bf16"] = ["run.precision=bf16"]
+    else:
+        print("  (no bf16 row: %s)" % (probe.stderr.strip().splitlines() or ["?"])[-1], flush=True)
     log = []
 
     def record(tag, res):
@@ -94,20 +103,22 @@ def main():
     if rc != 0:
         sys.exit("peers: the compiled PyTorch 2 peer does not compute the reference model (see rel_err)")
 
-    steps = {(p, t): [] for p in ["tessera", *peers] for t in threads}
+    steps = {(p, t): [] for p in [*ours, *peers] for t in threads}
     for r in range(a.rounds):
-        for t in threads:
-            steps[("tessera", t)].append(record("step round %d" % (r + 1), dict(
-                run_json(ours_step, threads=t)[0], threads=t)))
+        for name, extra in ours.items():
+            for t in threads:
+                steps[(name, t)].append(record("step round %d" % (r + 1), dict(
+                    run_json(ours_step + extra, threads=t)[0], threads=t)))
         for p, (cmd, _) in peers.items():
             for t in threads:
                 steps[(p, t)].append(record("step round %d" % (r + 1), run_json(cmd(t))[0]))
 
-    gens = {(p, t): [] for p in ["tessera", *peers] for t in threads}
+    gens = {(p, t): [] for p in [*ours, *peers] for t in threads}
     for r in range(a.rounds):
-        for t in threads:
-            gens[("tessera", t)].append(record("generate round %d" % (r + 1), dict(
-                run_json(ours_gen, threads=t)[0], threads=t)))
+        for name, extra in ours.items():
+            for t in threads:
+                gens[(name, t)].append(record("generate round %d" % (r + 1), dict(
+                    run_json(ours_gen + extra, threads=t)[0], threads=t)))
         for p, (_, cmd) in peers.items():
             for t in threads:
                 gens[(p, t)].append(record("generate round %d" % (r + 1), dict(run_json(cmd(t))[0], threads=t)))
@@ -115,12 +126,12 @@ def main():
     def best(p, key, runs=steps):
         return min(threads, key=lambda t: median_of(runs[(p, t)], key))
 
-    best_t = {p: best(p, "train_step_ms") for p in ["tessera", *peers]}
+    best_t = {p: best(p, "train_step_ms") for p in [*ours, *peers]}
 
     ours = steps[("tessera", best_t["tessera"])]
     last = ours[-1]
     p2 = steps[("pytorch2", best_t["pytorch2"])][-1]
-    names = {"tessera": "tessera",
+    names = {"tessera": "tessera", "tessera-bf16": "tessera, bf16 GEMM operands (run.precision=bf16)",
              "pytorch2": "PyTorch %s (PyPI), torch.compile, SDPA, %s AdamW" % (p2["torch"].split("+")[0], p2["adamw"]),
              "pytorch1": "PyTorch 1.13 (Debian), eager, OpenBLAS"}
     def row(p):
@@ -140,7 +151,7 @@ def main():
               last["gemm_gflops"]),
            "  %-56s %16s %16s %22s %16s" % ("", "train step", "denoise step", "clip (%d steps, CFG)" % a.steps,
                                               "peak RSS")]
-    for p in ["tessera", *peers]:
+    for p in [*ours, *peers]:
         r = summary[p] = row(p)
         x = (lambda k: "" if p == "tessera" else " x%.2f" % (r[k] / us[k]))
         out.append("  %-56s %10.1f ms%-6s %10.1f ms%-6s %14.2f s%-6s %10.0f MB%-6s" % (
@@ -151,6 +162,13 @@ def main():
         if p != "tessera":
             for k in ("train_step_ms", "denoise_step_ms", "seconds_per_clip", "peak_rss_mb"):
                 r["ratio_" + k] = r[k] / us[k]
+    if "tessera-bf16" in summary:
+        b, p2r = summary["tessera-bf16"], summary["pytorch2"]
+        out.append("  PyTorch 2 compiled / tessera bf16: train x%.2f, denoise x%.2f, clip x%.2f (tessera bf16 against "
+                   "its bf16 peak: MFU %.1f%%)" % (p2r["train_step_ms"] / b["train_step_ms"],
+                                                   p2r["denoise_step_ms"] / b["denoise_step_ms"],
+                                                   p2r["seconds_per_clip"] / b["seconds_per_clip"],
+                                                   100 * steps[("tessera-bf16", best_t["tessera-bf16"])][-1]["mfu"]))
     p2 = steps[("pytorch2", best_t["pytorch2"])]
     out.append("  PyTorch 2 compile time (apart from the timings): train %.0f s, denoise %.0f s, generate %.0f s; "
                "RSS high-water of its timed steps alone %.0f MB" % (

@@ -206,11 +206,12 @@ static json_t *bench_profile(Model *m, Zero *opt, FlowBatch *fb, const TrainConf
 int cmd_bench(int argc, char **argv) {
   const char *config = NULL;
   int batch = 4, iters = 5, steps = 30, profile = 0;
-  if (argc < 2 || (strcmp(argv[1], "step") != 0 && strcmp(argv[1], "generate") != 0)) {
+  const int help = argc >= 3 && !strcmp(argv[2], "--help");  // `bench step --help`
+  if (argc < 2 || help || (strcmp(argv[1], "step") != 0 && strcmp(argv[1], "generate") != 0)) {
     printf("usage: tessera bench step --config F [--batch B] [--iters K] [--profile] [key=value...]\n"
            "       tessera bench generate --config F [--steps N] [key=value...]   (one clip, Euler, CFG 4)\n"
            "key=value overrides the config, e.g. run.device=cuda run.precision=bf16\n");
-    return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+    return help || (argc >= 2 && !strcmp(argv[1], "--help")) ? 0 : 2;
   }
   char *overrides[64];
   int noverrides = 0;
