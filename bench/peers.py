@@ -82,11 +82,11 @@ def main():
     ours_gen = [a.tessera, "bench", "generate", "--config", a.model_yaml, "--steps", str(a.steps)]
     # tessera's bf16 mode (GEMM operands in bf16, fp32 accumulation) as a row of its own where the
     # CPU has AVX512-BF16: a one-step probe is refused (exit 2) elsewhere
-    ours = {"tessera": []}
+    variants = {"tessera": []}
     probe = subprocess.run(ours_step[:5] + ["--batch", "1", "--iters", "1", "run.precision=bf16"],
                            capture_output=True, text=True)
     if probe.returncode == 0:
-        ours["tessera-bf16"] = ["run.precision=bf16"]
+        variants["tessera-bf16"] = ["run.precision=bf16"]
     else:
         print("  (no bf16 row: %s)" % (probe.stderr.strip().splitlines() or ["?"])[-1], flush=True)
     log = []
@@ -103,9 +103,9 @@ def main():
     if rc != 0:
         sys.exit("peers: the compiled PyTorch 2 peer does not compute the reference model (see rel_err)")
 
-    steps = {(p, t): [] for p in [*ours, *peers] for t in threads}
+    steps = {(p, t): [] for p in [*variants, *peers] for t in threads}
     for r in range(a.rounds):
-        for name, extra in ours.items():
+        for name, extra in variants.items():
             for t in threads:
                 steps[(name, t)].append(record("step round %d" % (r + 1), dict(
                     run_json(ours_step + extra, threads=t)[0], threads=t)))
@@ -113,9 +113,9 @@ def main():
             for t in threads:
                 steps[(p, t)].append(record("step round %d" % (r + 1), run_json(cmd(t))[0]))
 
-    gens = {(p, t): [] for p in [*ours, *peers] for t in threads}
+    gens = {(p, t): [] for p in [*variants, *peers] for t in threads}
     for r in range(a.rounds):
-        for name, extra in ours.items():
+        for name, extra in variants.items():
             for t in threads:
                 gens[(name, t)].append(record("generate round %d" % (r + 1), dict(
                     run_json(ours_gen + extra, threads=t)[0], threads=t)))
@@ -126,7 +126,7 @@ def main():
     def best(p, key, runs=steps):
         return min(threads, key=lambda t: median_of(runs[(p, t)], key))
 
-    best_t = {p: best(p, "train_step_ms") for p in [*ours, *peers]}
+    best_t = {p: best(p, "train_step_ms") for p in [*variants, *peers]}
 
     ours = steps[("tessera", best_t["tessera"])]
     last = ours[-1]
@@ -151,7 +151,7 @@ def main():
               last["gemm_gflops"]),
            "  %-56s %16s %16s %22s %16s" % ("", "train step", "denoise step", "clip (%d steps, CFG)" % a.steps,
                                               "peak RSS")]
-    for p in [*ours, *peers]:
+    for p in [*variants, *peers]:
         r = summary[p] = row(p)
         x = (lambda k: "" if p == "tessera" else " x%.2f" % (r[k] / us[k]))
         out.append("  %-56s %10.1f ms%-6s %10.1f ms%-6s %14.2f s%-6s %10.0f MB%-6s" % (
