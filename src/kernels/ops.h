@@ -36,6 +36,9 @@ const char *gemm_library(void);  // "oneDNN x.y" or "reference"
 int gemm_bf16_available(char *why, size_t why_size);
 void gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                float beta, float *C, int ldc);
+// The bf16 linear backward's two products with dout rounded once:
+// din[M,I] += dout[M,O] w[O,I], dw[O,I] += dout^T in[M,I] (either may be NULL).
+void linear_grads_bf16(float *din, float *dw, const float *dout, const float *in, const float *w, int M, int I, int O);
 
 // ---------------------------------------------------------------- linear
 // linear_forward:  out[M,O] = in[M,I] w[O,I]^T + b[O]   (b may be NULL)

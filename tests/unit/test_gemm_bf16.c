@@ -82,6 +82,15 @@ static void test_linear_bf16(void) {
   EXPECT_CLOSE(din, din32, (int64_t)M * I, 1e-2, "linear_backward_bf16 din (accumulated) vs fp32");
   EXPECT_CLOSE(dw, dw32, (int64_t)O * I, 1e-2, "linear_backward_bf16 dw (accumulated) vs fp32");
   EXPECT_CLOSE(db, db32, O, 0.0, "linear_backward_bf16 db (fp32, the same reduction) vs fp32");
+  // one gradient at a time (the other NULL): the same bits as both at once
+  float *din1 = fcopy(din32, (int64_t)M * I), *dw1 = fcopy(dw32, (int64_t)O * I);
+  float *din2 = fcopy(din32, (int64_t)M * I), *dw2 = fcopy(dw32, (int64_t)O * I);
+  linear_backward_bf16(din1, dw1, NULL, dout, in, w, M, I, O);
+  linear_backward_bf16(din2, NULL, NULL, dout, in, w, M, I, O);
+  linear_backward_bf16(NULL, dw2, NULL, dout, in, w, M, I, O);
+  EXPECT_CLOSE(din2, din1, (int64_t)M * I, 0.0, "linear_backward_bf16 din alone = din with dw");
+  EXPECT_CLOSE(dw2, dw1, (int64_t)O * I, 0.0, "linear_backward_bf16 dw alone = dw with din");
+  free(din1), free(dw1), free(din2), free(dw2);
   free(in), free(w), free(b), free(out), free(out32), free(dout), free(din), free(dw), free(db), free(din32),
       free(dw32), free(db32);
 }

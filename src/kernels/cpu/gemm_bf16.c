@@ -53,8 +53,8 @@ static struct {
   char why[160];
   dnnl_engine_t eng;
   dnnl_stream_t st;
-  uint16_t *buf[2];
-  size_t cap[2];  // elements
+  uint16_t *buf[3];  // packed bf16 copies: A, B, and linear_grads_bf16's in
+  size_t cap[3];     // elements
 } g;
 
 typedef struct {
@@ -140,6 +140,26 @@ static Entry *entry_for(int ta, int tb, int M, int N, int K, float alpha, float 
   return e;
 }
 
+// C = alpha op(A16) op(B16) + beta C on packed bf16 operands (A16 [M,K] or
+// [K,M], B16 [K,N] or [N,K], rows contiguous)
+static void matmul_packed(int ta, int tb, int M, int N, int K, float alpha, const uint16_t *a16, const uint16_t *b16,
+                          float beta, float *C, int ldc) {
+  Entry *e = entry_for(ta, tb, M, N, K, alpha, beta, ldc);
+  DNNL_OK(dnnl_memory_set_data_handle(e->a, (void *)a16));
+  DNNL_OK(dnnl_memory_set_data_handle(e->b, (void *)b16));
+  DNNL_OK(dnnl_memory_set_data_handle(e->c, C));
+  const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
+  DNNL_OK(dnnl_primitive_execute(e->prim, g.st, 3, args));
+  DNNL_OK(dnnl_stream_wait(g.st));
+}
+
+// scratch slot `slot` = round(x[rows][cols] at stride ld)
+static const uint16_t *packed(int slot, const float *x, int rows, int cols, int ld) {
+  uint16_t *p = scratch(slot, (size_t)rows * cols);
+  round_rows(p, x, rows, cols, ld);
+  return p;
+}
+
 void gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return;
@@ -149,17 +169,18 @@ void gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A,
     gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  const int a_rows = ta ? K : M, a_cols = ta ? M : K, b_rows = tb ? N : K, b_cols = tb ? K : N;
-  uint16_t *a16 = scratch(0, (size_t)a_rows * a_cols), *b16 = scratch(1, (size_t)b_rows * b_cols);
-  round_rows(a16, A, a_rows, a_cols, lda);
-  round_rows(b16, B, b_rows, b_cols, ldb);
-  Entry *e = entry_for(ta, tb, M, N, K, alpha, beta, ldc);
-  DNNL_OK(dnnl_memory_set_data_handle(e->a, a16));
-  DNNL_OK(dnnl_memory_set_data_handle(e->b, b16));
-  DNNL_OK(dnnl_memory_set_data_handle(e->c, C));
-  const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
-  DNNL_OK(dnnl_primitive_execute(e->prim, g.st, 3, args));
-  DNNL_OK(dnnl_stream_wait(g.st));
+  const uint16_t *a16 = packed(0, A, ta ? K : M, ta ? M : K, lda), *b16 = packed(1, B, tb ? N : K, tb ? K : N, ldb);
+  matmul_packed(ta, tb, M, N, K, alpha, a16, b16, beta, C, ldc);
+}
+
+void linear_grads_bf16(float *din, float *dw, const float *dout, const float *in, const float *w, int M, int I,
+                       int O) {
+  if ((!din && !dw) || M <= 0 || I <= 0 || O <= 0) return;
+  init();
+  TSR_ASSERT(g.ok, "linear_grads_bf16: %s", g.why);
+  const uint16_t *g16 = packed(0, dout, M, O, O);  // once for both products
+  if (din) matmul_packed(0, 0, M, I, O, 1.0f, g16, packed(1, w, O, I, I), 1.0f, din, I);  // din += dout w
+  if (dw) matmul_packed(1, 0, O, I, M, 1.0f, g16, packed(2, in, M, I, I), 1.0f, dw, I);   // dw += dout^T in
 }
 
 #else  // built without oneDNN
@@ -173,5 +194,10 @@ void gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A,
   (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb, (void)beta,
       (void)C, (void)ldc;
   TSR_ASSERT(0, "gemm_bf16: this tessera was built without oneDNN");
+}
+void linear_grads_bf16(float *din, float *dw, const float *dout, const float *in, const float *w, int M, int I,
+                       int O) {
+  (void)din, (void)dw, (void)dout, (void)in, (void)w, (void)M, (void)I, (void)O;
+  TSR_ASSERT(0, "linear_grads_bf16: this tessera was built without oneDNN");
 }
 #endif

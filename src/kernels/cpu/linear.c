@@ -92,11 +92,10 @@ void linear_backward(float *din, float *dw, float *db, const float *dout, const 
   }
   if (db) bias_grad(db, dout, M, O);
 }
-// bf16 operands: the packed bf16 copies of gemm_bf16 need no padding
+// bf16 operands (dout rounded once for both products; the packed copies need no padding)
 void linear_backward_bf16(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int M,
                           int I, int O) {
-  if (din) gemm_bf16(0, 0, M, I, O, 1.0f, dout, O, w, I, 1.0f, din, I);
-  if (dw) gemm_bf16(1, 0, O, I, M, 1.0f, dout, O, in, I, 1.0f, dw, I);
+  linear_grads_bf16(din, dw, dout, in, w, M, I, O);
   if (db) bias_grad(db, dout, M, O);
 }
 
