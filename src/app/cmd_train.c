@@ -27,7 +27,7 @@ int cmd_train(int argc, char **argv) {
   TsrErr cerr;
   if (config_load(&cfg, argv[1], argc - 2, argv + 2, &cerr)) app_fail(&cerr);  // alike on every rank
   // run.device and run.precision are checked when the trainer opens the
-  // backend (a GPU per rank; no bf16 on the CPU). The layout (parallel.dp x sp x tp = the mpirun world size) is checked by
+  // backend (a GPU per rank; bf16 on a CPU only with AVX512-BF16). The layout (parallel.dp x sp x tp = the mpirun world size) is checked by
   // the trainer's comm_layout, collectively.
   log_info("effective config:");
   if (comm_world_rank() == 0) config_print(&cfg);

@@ -13,8 +13,8 @@ int device_flag(InferDevice *dev, const char *cmd, int argc, char **argv, int *i
   const char *v = argv[++*i];
   if (device && strcmp(v, "cpu") && strcmp(v, "cuda"))
     app_user_error("%s: --device: expected cpu or cuda, got '%s'", cmd, v);
-  if (precision && strcmp(v, "fp32") && strcmp(v, "bf16"))
-    app_user_error("%s: --precision: expected fp32 or bf16, got '%s'", cmd, v);
+  if (precision && strcmp(v, "fp32") && strcmp(v, "bf16") && strcmp(v, "auto"))
+    app_user_error("%s: --precision: expected fp32, bf16 or auto, got '%s'", cmd, v);
   if (device) dev->device = v;
   else dev->precision = v;
   return 1;

@@ -531,7 +531,6 @@ static void choices(Config *c) {
                                                                        : CFG_RECOMPUTE_NONE;
   c->sample.heun = !strcmp(c->sample.sampler, "heun");
   c->run.cuda = !strcmp(c->run.device, "cuda");
-  c->run.bf16 = !strcmp(c->run.precision, "bf16");
 }
 
 // Checks that involve keys of several sections.

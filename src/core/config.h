@@ -98,9 +98,9 @@ typedef struct {
 
 typedef struct {
   char device[16];     // "cpu" | "cuda"
-  char precision[16];  // "fp32" | "bf16"
+  char precision[16];  // "fp32" | "bf16" | "auto" (bf16 where the CPU has AVX512-BF16, and on GPUs)
   int threads;         // 0 = all cores
-  int cuda, bf16;      // device == "cuda", precision == "bf16" (set at load)
+  int cuda;            // device == "cuda" (set at load)
 } RunConfig;
 
 typedef struct {

@@ -95,7 +95,7 @@ const Field cfg_fields[] = {
     U64("sample.seed", sample.seed),
 
     ENUM("run.device", run.device, "cpu|cuda"),
-    ENUM("run.precision", run.precision, "fp32|bf16"),
+    ENUM("run.precision", run.precision, "fp32|bf16|auto"),
     INT("run.threads", run.threads, 0, 4096),  // train; 0 = OpenMP default
 };
 const int cfg_nfields = (int)(sizeof cfg_fields / sizeof cfg_fields[0]);

@@ -15,7 +15,7 @@
 // Where inference runs (--device, --precision of generate / render / eval).
 typedef struct {
   const char *device;     // "cpu" (default) or "cuda": the GPU of this rank's place on its node
-  const char *precision;  // "fp32" (default) or "bf16" (CUDA only)
+  const char *precision;  // "fp32" (default), "bf16" or "auto" (kernels/backend.h)
 } InferDevice;
 
 typedef struct {

@@ -66,7 +66,9 @@ const Backend *backend_cpu_bf16(char *why, size_t why_size);
 Backend *backend_cuda_open(int device, int bf16, char *why, size_t why_size);
 void backend_close(const Backend *be);  // NULL and the CPU backend are fine
 
-// The backend a run asks for (run.device, run.precision): "cpu" (fp32 only)
-// or "cuda" on GPU number `gpu` (the node-local rank), "fp32" or "bf16".
+// The backend a run asks for (run.device, run.precision): "cpu" or "cuda" on
+// GPU number `gpu` (the node-local rank); "fp32", "bf16" (refused on a CPU
+// without AVX512-BF16), or "auto": bf16 on a GPU and on a CPU with
+// AVX512-BF16, fp32 on other CPUs. Backend.bf16 says what was chosen.
 // NULL, with a one-line reason in `why`, when this build or machine cannot.
 const Backend *backend_open(const char *device, const char *precision, int gpu, char *why, size_t why_size);

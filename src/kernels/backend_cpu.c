@@ -91,19 +91,26 @@ void backend_close(const Backend *be) {
 }
 
 const Backend *backend_open(const char *device, const char *precision, int gpu, char *why, size_t why_size) {
-  const int bf16 = !strcmp(precision, "bf16");
-  if (!bf16 && strcmp(precision, "fp32") != 0) {
-    snprintf(why, why_size, "precision '%s': expected fp32 or bf16", precision);
+  const int bf16 = !strcmp(precision, "bf16"), automatic = !strcmp(precision, "auto");
+  if (!bf16 && !automatic && strcmp(precision, "fp32") != 0) {
+    snprintf(why, why_size, "precision '%s': expected fp32, bf16 or auto", precision);
     return NULL;
   }
   if (!strcmp(device, "cpu")) {
+    // auto: bf16 where the CPU multiplies bf16 natively (faster), fp32 elsewhere
+    if (automatic) {
+      char reason[200];
+      const Backend *be = backend_cpu_bf16(reason, sizeof reason);
+      return be ? be : &cpu_backend;
+    }
     if (!bf16) return &cpu_backend;
     char reason[200];
     const Backend *be = backend_cpu_bf16(reason, sizeof reason);
     if (!be) snprintf(why, why_size, "precision bf16 on the CPU: %s; use run.precision: fp32", reason);
     return be;
   }
-  if (!strcmp(device, "cuda")) return backend_cuda_open(gpu, bf16, why, why_size);
+  // auto on a GPU: bf16 (tensor cores; every CUDA build targets sm_80 or newer)
+  if (!strcmp(device, "cuda")) return backend_cuda_open(gpu, bf16 || automatic, why, why_size);
   snprintf(why, why_size, "device '%s': expected cpu or cuda", device);
   return NULL;
 }

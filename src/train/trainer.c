@@ -484,7 +484,8 @@ static int open_backend(Trainer *tr) {
     return -1;
   char what[256];
   tr->be->describe(tr->be, what, sizeof what);
-  log_info("device: %s, %s", what, cfg->run.precision);
+  log_info("device: %s, precision %s%s", what, tr->be->bf16 ? "bf16" : "fp32",
+           strcmp(cfg->run.precision, "auto") ? "" : " (run.precision: auto)");
   if (!tr->be->nccl) return 0;
   if (agree(tr, comm_nccl_check(&tr->err))) return -1;
   CommGroup *device_groups[] = {&tr->cc.tp_group, &tr->cc.sp_group, &tr->cc.dpsp_group};

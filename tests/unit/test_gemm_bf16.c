@@ -5,7 +5,8 @@
 // alpha and beta, ldc > N (the padding untouched), beta = 0 not reading C, a
 // shape again with new data (the cached primitive). The bf16 linears against
 // the fp32 ones; backend_open("cpu", "bf16") gives a backend whose ops are
-// these. On a CPU without AVX512-BF16: backend_open refuses with the reason.
+// these. On a CPU without AVX512-BF16: backend_open refuses with the reason;
+// "auto" gives bf16 exactly where it is native.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -101,6 +102,14 @@ static int test_backend(void) {
   const Backend *be = backend_open("cpu", "bf16", 0, why, sizeof why);
   char avail_why[200] = "";
   const int avail = gemm_bf16_available(avail_why, sizeof avail_why);
+  // auto: the bf16 backend exactly where it is native, fp32 elsewhere; never refused
+  char auto_why[256] = "";
+  const Backend *automatic = backend_open("cpu", "auto", 0, auto_why, sizeof auto_why);
+  EXPECT(automatic && automatic->bf16 == avail && automatic->mem.host,
+         "backend_open(cpu, auto): bf16 = %d where AVX512-BF16 is %s (%s)", automatic ? automatic->bf16 : -1,
+         avail ? "present" : "absent", auto_why);
+  EXPECT(!backend_open("cpu", "fp16", 0, auto_why, sizeof auto_why) && strstr(auto_why, "fp32, bf16 or auto"),
+         "backend_open(cpu, fp16): refused, naming the choices (got '%s')", auto_why);
   if (!avail) {
     EXPECT(be == NULL && strstr(why, "bf16") && strstr(why, avail_why),
            "backend_open(cpu, bf16) without AVX512-BF16: refused with the reason (got '%s')", why);
