@@ -87,6 +87,9 @@ def main():
                            capture_output=True, text=True)
     if probe.returncode == 0:
         variants["tessera-bf16"] = ["run.precision=bf16"]
+        # and PyTorch 2 as a user of such a CPU would run it: the same compiled model under autocast(bf16)
+        ac = ["--autocast", "bf16"]
+        peers["pytorch2-bf16"] = (lambda t: peers["pytorch2"][0](t) + ac, lambda t: peers["pytorch2"][1](t) + ac)
     else:
         print("  (no bf16 row: %s)" % (probe.stderr.strip().splitlines() or ["?"])[-1], flush=True)
     log = []
@@ -133,6 +136,7 @@ def main():
     p2 = steps[("pytorch2", best_t["pytorch2"])][-1]
     names = {"tessera": "tessera", "tessera-bf16": "tessera, bf16 GEMM operands (run.precision=bf16)",
              "pytorch2": "PyTorch %s (PyPI), torch.compile, SDPA, %s AdamW" % (p2["torch"].split("+")[0], p2["adamw"]),
+             "pytorch2-bf16": "PyTorch %s, the same, under torch.autocast(bf16)" % p2["torch"].split("+")[0],
              "pytorch1": "PyTorch 1.13 (Debian), eager, OpenBLAS"}
     def row(p):
         bt, bd, bg = best(p, "train_step_ms"), best(p, "denoise_step_ms"), best(p, "seconds_per_clip", gens)
@@ -143,7 +147,7 @@ def main():
 
     summary = {"model": last["model"], "batch": a.batch, "cpu": cpu_name(), "rounds": a.rounds, "threads": threads}
     us = summary["tessera"] = row("tessera")
-    out = ["%s batch %d, %s (%d CPUs), float32; medians of %d interleaved rounds (each value a process's median "
+    out = ["%s batch %d, %s (%d CPUs), float32 but the bf16 rows; medians of %d interleaved rounds (each value a process's median "
            "step), each at its fastest thread count of %s; xN = its time (or memory) / tessera's"
            % (last["model"], a.batch, cpu_name(), os.cpu_count(), a.rounds, "/".join(map(str, threads))),
            "  tessera: %.1f GFLOP/step, MFU %.1f%% of %.0f GFLOP/s (%s); GEMM %s %.0f GFLOP/s at 1024^3"
@@ -163,12 +167,16 @@ def main():
             for k in ("train_step_ms", "denoise_step_ms", "seconds_per_clip", "peak_rss_mb"):
                 r["ratio_" + k] = r[k] / us[k]
     if "tessera-bf16" in summary:
-        b, p2r = summary["tessera-bf16"], summary["pytorch2"]
-        out.append("  PyTorch 2 compiled / tessera bf16: train x%.2f, denoise x%.2f, clip x%.2f (tessera bf16 against "
-                   "its bf16 peak: MFU %.1f%%)" % (p2r["train_step_ms"] / b["train_step_ms"],
-                                                   p2r["denoise_step_ms"] / b["denoise_step_ms"],
-                                                   p2r["seconds_per_clip"] / b["seconds_per_clip"],
-                                                   100 * steps[("tessera-bf16", best_t["tessera-bf16"])][-1]["mfu"]))
+        b = summary["tessera-bf16"]
+        for p in ("pytorch2", "pytorch2-bf16"):
+            p2r = summary[p]
+            r = summary["ratio_%s_over_tessera_bf16" % p] = {
+                k: p2r[k] / b[k] for k in ("train_step_ms", "denoise_step_ms", "seconds_per_clip", "peak_rss_mb")}
+            out.append("  %s / tessera bf16: train x%.2f, denoise x%.2f, clip x%.2f, memory x%.2f" % (
+                "PyTorch 2 compiled" + (", autocast bf16," if p.endswith("bf16") else ", fp32,"),
+                r["train_step_ms"], r["denoise_step_ms"], r["seconds_per_clip"], r["peak_rss_mb"]))
+        out.append("  (tessera bf16 against its bf16 peak: MFU %.1f%%)"
+                   % (100 * steps[("tessera-bf16", best_t["tessera-bf16"])][-1]["mfu"]))
     p2 = steps[("pytorch2", best_t["pytorch2"])]
     out.append("  PyTorch 2 compile time (apart from the timings): train %.0f s, denoise %.0f s, generate %.0f s; "
                "RSS high-water of its timed steps alone %.0f MB" % (

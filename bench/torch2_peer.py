@@ -3,8 +3,10 @@
 run as a skilled user would run it on a CPU under PyTorch 2: torch.compile
 (default mode, inductor), F.scaled_dot_product_attention, RoPE in real
 arithmetic (inductor fuses it; complex tensors it does not), fused AdamW,
-float32. Run with the interpreter of the bench virtual environment
-(`make bench-peer`, .bench-venv/bin/python):
+float32 (or, with --autocast bf16, every matmul under torch.autocast on bf16,
+as a user of a CPU with AVX512-BF16 would; master weights stay float32). Run
+with the interpreter of the bench virtual environment (`make bench-peer`,
+.bench-venv/bin/python):
 
     step      --model-yaml F [--batch 4] [--threads T]   train step and denoise step
     generate  --model-yaml F [--steps 30] [--threads T]  one clip, Euler, CFG 4 (batch 2)
@@ -49,6 +51,7 @@ def parse_args():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--break-peer", choices=["mask", "rope"])
+    ap.add_argument("--autocast", choices=["bf16"], help="step/generate under torch.autocast (CPU, bfloat16)")
     a = ap.parse_args()
     a.iters = max(5, a.iters)
     return a
@@ -105,19 +108,35 @@ def adamw(torch, groups):
         return torch.optim.AdamW(groups, foreach=True, **kw), "foreach"
 
 
-def compiled(torch, model):
+def compiled(torch, model, autocast=None):
     """(loss function, forward): the two graphs a user compiles, training (forward,
-    loss and, through AOTAutograd, backward) and sampling."""
+    loss and, through AOTAutograd, backward) and sampling; with autocast "bf16"
+    both run under torch.autocast("cpu", bfloat16) and return float32."""
+    if not autocast:
+        def loss_fn(x, t, tokens, ntokens, cond, target):
+            return model.loss(model(x, t, tokens, ntokens, cond), target, cond)
+        return torch.compile(loss_fn), torch.compile(model)
+
     def loss_fn(x, t, tokens, ntokens, cond, target):
-        return model.loss(model(x, t, tokens, ntokens, cond), target, cond)
-    return torch.compile(loss_fn), torch.compile(model)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(x, t, tokens, ntokens, cond)
+        return model.loss(out.float(), target, cond)
+
+    def forward(*args):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return model(*args).float()
+    return torch.compile(loss_fn), torch.compile(forward)
+
+
+def impl(a):
+    return "pytorch2-compile" + ("-" + a.autocast if a.autocast else "")
 
 
 def bench_step(a, torch, ref, cfg):
     model = ref.TesseraDiT(cfg).randomize_(0.05, seed=a.seed)
     x, t, tokens, ntokens, cond, target = make_batch(model, a.batch, a.seed)
     opt, kind = adamw(torch, ref.param_groups(model, 0.0))
-    closs, cmodel = compiled(torch, model)
+    closs, cmodel = compiled(torch, model, a.autocast)
 
     def train_step():
         opt.zero_grad(set_to_none=True)
@@ -140,7 +159,7 @@ def bench_step(a, torch, ref, cfg):
           model.P), file=sys.stderr)
     print("train ms: %s" % " ".join("%.1f" % (v * 1e3) for v in train_all), file=sys.stderr)
     print("denoise ms: %s" % " ".join("%.1f" % (v * 1e3) for v in den_all), file=sys.stderr)
-    return {"impl": "pytorch2-compile", "torch": torch.__version__, "threads": a.threads, "adamw": kind,
+    return {"impl": impl(a), "torch": torch.__version__, "threads": a.threads, "adamw": kind,
             "batch": a.batch, "train_step_ms": round(train_s * 1e3, 3), "denoise_step_ms": round(den_s * 1e3, 3),
             "train_step_min_ms": round(min(train_all) * 1e3, 3), "denoise_step_min_ms": round(min(den_all) * 1e3, 3),
             "compile_train_s": round(t1 - t0, 2), "compile_denoise_s": round(t2 - t1, 2),
@@ -150,7 +169,7 @@ def bench_step(a, torch, ref, cfg):
 
 def bench_generate(a, torch, ref, cfg):
     model = ref.TesseraDiT(cfg).randomize_(0.02, seed=0).eval()
-    cmodel = torch.compile(model)
+    cmodel = compiled(torch, model, a.autocast)[1]
     inputs = prompt_inputs(model)
     t0 = time.perf_counter()
     sample(cmodel, 1, inputs, model.N, model.P)  # compiles the batch-2 forward
@@ -160,7 +179,7 @@ def bench_generate(a, torch, ref, cfg):
     t2 = time.perf_counter()
     sample(cmodel, a.steps, inputs, model.N, model.P)
     secs = time.perf_counter() - t2
-    return {"impl": "pytorch2-compile", "torch": torch.__version__, "threads": a.threads, "frames": cfg["frames"],
+    return {"impl": impl(a), "torch": torch.__version__, "threads": a.threads, "frames": cfg["frames"],
             "steps": a.steps, "cfg": 4, "seconds_per_clip": round(secs, 3), "compile_s": round(t1 - t0, 2),
             "peak_rss_mb": round(peak_rss_mb(), 1), "steady_rss_mb": round(hwm_mb(), 1) if reset else None}
 
