@@ -567,7 +567,7 @@ void config_defaults(Config *c) {
   c->train = (TrainConfig){.steps = 100, .batch = 4, .accum = 1, .lr = 3e-4f, .min_lr = 3e-5f, .weight_decay = 0.0f,
                            .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .grad_clip = 1.0f, .warmup = 10,
                            .ema_decay = 0.999f, .log_every = 10, .ckpt_every = 0, .keep_ckpts = 3,
-                           .out = "runs/default", .resume = "", .seed = 0, .t_logit_mean = 0.0f,
+                           .out = "runs/default", .resume = "", .init_from = "", .seed = 0, .t_logit_mean = 0.0f,
                            .t_logit_std = 1.0f, .p_cond_none = 0.6f, .p_cond_first = 0.15f,
                            .p_cond_prefix = 0.1f, .p_cond_ends = 0.1f, .p_cond_random = 0.05f,
                            .max_bad_steps = 5, .text_encoder = "trained",

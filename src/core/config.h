@@ -57,6 +57,7 @@ typedef struct {
   int log_every, ckpt_every, keep_ckpts;
   char out[CFG_STR_MAX];
   char resume[CFG_STR_MAX];
+  char init_from[CFG_STR_MAX];  // a fresh run's weights and EMA from this checkpoint ("" = initialised)
   uint64_t seed;
   // flow matching and conditioning
   float t_logit_mean, t_logit_std;  // logit-normal timestep

@@ -62,6 +62,7 @@ const Field cfg_fields[] = {
     INT("train.keep_ckpts", train.keep_ckpts, 0, NOMAX),  // 0 = keep all
     STR("train.out", train.out, 1, 0),
     STR("train.resume", train.resume, 0, 0),
+    STR("train.init_from", train.init_from, 0, 0),
     U64("train.seed", train.seed),
     FLT("train.t_logit_mean", train.t_logit_mean, -INF, INF, 0),
     FLT("train.t_logit_std", train.t_logit_std, 0, INF, FF_LO_OPEN),

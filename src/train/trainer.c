@@ -267,6 +267,25 @@ static int check_model_keys(Trainer *tr, const char *path) {
   return 0;
 }
 
+// Opens checkpoint `path` (its state into *s) and checks that it was made for
+// this model: the keys above, then the text encoder's hash. NULL on every rank
+// when it does not fit.
+static CkptFile *open_for_model(Trainer *tr, const char *path, CkptState *s) {
+  CkptComm cc = ckpt_comm(tr);
+  CkptFile *f = ckpt_open(path, &cc, s, &tr->err);
+  if (agree(tr, f ? 0 : -1)) return NULL;
+  int rc = check_model_keys(tr, path);  // before the tensors: a different model is named as such
+  if (!rc && tr->text && strcmp(s->text_sha256, text_cond_sha256(tr->text)) != 0)
+    rc = tsr_err(&tr->err, "%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other "
+                 "weights: the states the model learned to read would change)", path, s->text_sha256,
+                 text_cond_dir(tr->text), text_cond_sha256(tr->text));
+  if (agree(tr, rc)) {  // every rank read the same attributes: all fail alike
+    ckpt_close(f);
+    return NULL;
+  }
+  return f;
+}
+
 // train.resume: "" = fresh, "auto" = latest checkpoint in train.out if any, else a path.
 // The checkpoint may come from any layout: each rank reads its own hyperslabs
 // and takes its ZeRO shard of m, v and the EMA. Returns 1 when it resumed,
@@ -282,18 +301,8 @@ static int resume(Trainer *tr) {
     snprintf(path, sizeof path, "%s", tc->resume);
   }
   if (!path[0]) return 0;
-  CkptComm cc = ckpt_comm(tr);
-  CkptFile *f = ckpt_open(path, &cc, &tr->state, &tr->err);
-  if (agree(tr, f ? 0 : -1)) return -1;
-  int rc = check_model_keys(tr, path);  // before the tensors: a different model is named as such
-  if (!rc && tr->text && strcmp(tr->state.text_sha256, text_cond_sha256(tr->text)) != 0)
-    rc = tsr_err(&tr->err, "%s: trained with the text encoder of SHA-256 '%.64s', but %s holds '%.64s' (other "
-                 "weights: the states the model learned to read would change)", path, tr->state.text_sha256,
-                 text_cond_dir(tr->text), text_cond_sha256(tr->text));
-  if (agree(tr, rc)) {  // every rank read the same attributes: all fail alike
-    ckpt_close(f);
-    return -1;
-  }
+  CkptFile *f = open_for_model(tr, path, &tr->state);
+  if (!f) return -1;
   if (agree(tr, read_group(tr, f, "params", t->data)) || agree(tr, read_group(tr, f, "optim/m", t->grad))) return -1;
   zero_take(&tr->zero, t->grad, tr->zero.m);
   if (agree(tr, read_group(tr, f, "optim/v", t->grad))) return -1;
@@ -328,6 +337,32 @@ static int resume(Trainer *tr) {
     loader_seek(tr->loader, c);
   }
   log_info("resumed from %s at step %lld", path, (long long)tr->state.step);
+  return 1;
+}
+
+// train.init_from: a new run whose weights and EMA start as a checkpoint's
+// (fine-tuning, or a curriculum's next stage; Megatron's --finetune). The
+// AdamW moments, the step, the learning-rate schedule and the data cursor
+// start fresh. Only for a fresh run: a run that resumes continues its own
+// checkpoints. Returns 1 when it loaded, 0 without init_from, -1 on every
+// rank when the checkpoint does not fit.
+static int init_from(Trainer *tr) {
+  const char *path = tr->cfg->train.init_from;
+  if (!path[0]) return 0;
+  ParamTable *t = &tr->model.params;
+  CkptState s;
+  memset(&s, 0, sizeof s);
+  CkptFile *f = open_for_model(tr, path, &s);
+  if (!f) return -1;
+  if (agree(tr, read_group(tr, f, "params", t->data)) || agree(tr, read_group(tr, f, "ema", t->grad))) {
+    ckpt_close(f);
+    return -1;
+  }
+  zero_take(&tr->zero, t->grad, tr->zero.ema);
+  ckpt_close(f);
+  be_zero(tr->be, t->grad, tr->zero.padded);
+  log_info("weights and EMA from %s (its step %lld); AdamW state, step, schedule and data start fresh", path,
+           (long long)s.step);
   return 1;
 }
 
@@ -576,6 +611,10 @@ int train_run(const Config *cfg, const TrainOptions *opt, float *final_loss, Tsr
   if ((rc = agree(&tr, tr.rank0 ? run_dir_prepare(tc->out, &tr.err) : 0))) goto fail;  // it exists for every rank now
   const int resumed = resume(&tr);
   if (resumed < 0) {
+    rc = -1;
+    goto fail;
+  }
+  if (!resumed && init_from(&tr) < 0) {
     rc = -1;
     goto fail;
   }
