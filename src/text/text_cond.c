@@ -55,7 +55,11 @@ TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TsrErr *e
     text_cond_close(tc);
     return NULL;
   }
-  text_encoder_use_backend(&tc->te, be);
+  // The frozen encoder computes in fp32 even when the model's GEMMs are bf16
+  // (the CPU's bf16 mode): its states are computed once and cached, so fp32
+  // costs little, and a model trained in bf16 reads the same states at
+  // sampling time (fp32 by default) as it learned from.
+  text_encoder_use_backend(&tc->te, be->mem.host && be->bf16 ? backend_cpu() : be);
   tc->L = L, tc->width = tc->te.cfg.hidden, tc->cap_bytes = cache_bytes;
   tc->nslot = 1024;
   tc->slot = tsr_calloc(tc->nslot, sizeof *tc->slot);

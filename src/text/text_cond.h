@@ -23,7 +23,8 @@ typedef struct {
 // all-MiniLM-L6-v2 from $TSR_MINILM_DIR, else models/minilm-l6 beside the
 // binary's folder (where `make deps` puts it), else MINILM_L6_DIR under the
 // working directory; hashes checked. Text window L (>= 2 ids), cache bound
-// in bytes; the encoder computes on `be` (the model's backend). NULL, with
+// in bytes; the encoder computes on `be` (the model's backend; on the CPU
+// always in fp32, the bf16 mode's fp32 twin). NULL, with
 // one line in err, when the weights are missing or bad.
 TextCond *text_cond_open(int L, size_t cache_bytes, const Backend *be, TsrErr *err);
 void text_cond_close(TextCond *tc);

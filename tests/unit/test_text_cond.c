@@ -3,7 +3,9 @@
 //    batch, rounded to float16 (within 1e-3 of the largest state);
 //  - a second lookup returns the very same bits and encodes nothing;
 //  - a caption twice in one batch is encoded once; padding rows are zero;
-//  - the null caption is [CLS] [SEP].
+//  - the null caption is [CLS] [SEP];
+//  - opened on the CPU's bf16 backend (where the CPU has AVX512-BF16), the
+//    states are the fp32 ones, bit for bit (the encoder stays fp32).
 // Needs the weights `make deps` installs (models/minilm-l6).
 #include <string.h>
 
@@ -62,6 +64,20 @@ int main(void) {
   text_cond_null(tc, null_ids, &null_n);
   WordPiece *wp = text_cond_wordpiece(tc);
   EXPECT(null_n == 2 && null_ids[0] == wp->cls && null_ids[1] == wp->sep, "null caption: %d ids", null_n);
+  char why[256];
+  const Backend *bf16 = backend_cpu_bf16(why, sizeof why);
+  if (bf16) {
+    TextCond *tb = text_cond_open(L, (size_t)64 << 20, bf16, &err);
+    EXPECT(tb != NULL, "text_cond_open on the bf16 backend: %s", err.msg);
+    if (tb) {
+      EXPECT(text_cond_states(tb, ids, n, B, again, &err) == 0, "states (bf16 backend): %s", err.msg);
+      EXPECT(!memcmp(states, again, (size_t)B * L * W * sizeof(float)),
+             "the bf16 backend's text states differ from the fp32 ones (the frozen encoder must stay fp32)");
+      text_cond_close(tb);
+    }
+  } else {
+    printf("  SKIPPED the bf16 backend's states: %s\n", why);
+  }
   text_encoder_free(&te);
   text_cond_close(tc);
   free(states), free(again), free(direct);
