@@ -3,13 +3,17 @@
 # demo model on the CPU for a bounded time, make a handful of videos
 # (text-to-video for each motion, image-to-video, an extension), score the
 # model with the eval suite. Everything lands in demo/.
-#   DEMO_MINUTES=15 (training time), DEMO_CLIPS=20000 (corpus size),
+#   DEMO_MINUTES=15 (training time, both stages), DEMO_CLIPS=20000 (corpus size),
 #   DEMO_MODEL=configs/model/demo_minilm.yaml (the pretrained text encoder;
-#   configs/model/demo.yaml: the model's own, learned over the corpus's words)
+#   configs/model/demo.yaml: the model's own, learned over the corpus's words),
+#   DEMO_WORDS_MINUTES=4 (the second stage, on captions in other words; 0: none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${TESSERA:-bin/tessera}  # TESSERA=path runs another build
 minutes=${DEMO_MINUTES:-15}
+words_minutes=${DEMO_WORDS_MINUTES:-4}
+first_minutes=$(awk -v m="$minutes" -v w="$words_minutes" 'BEGIN { f = m - w; if (f <= 0) exit 1; print f }') ||
+  { echo "demo: DEMO_WORDS_MINUTES=$words_minutes leaves no time of DEMO_MINUTES=$minutes for the first stage" >&2; exit 2; }
 clips=${DEMO_CLIPS:-20000}
 model=${DEMO_MODEL:-configs/model/demo_minilm.yaml}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
@@ -31,6 +35,13 @@ elif ! $T data inspect demo/shapes.h5 >/dev/null 2>&1; then
   $T data synth $synth --out demo/shapes.h5
 fi
 $T data inspect demo/shapes.h5 --sheet demo/corpus_sheet.png > demo/corpus.txt && head -12 demo/corpus.txt
+# the second stage's corpus: the same clips, half the short captions in other
+# words (synonyms and sentence structures disjoint from the paraphrase suite's)
+if [ "$words_minutes" != 0 ] && { [ ! -f demo/shapes_words.h5 ] || [ "$(cat demo/shapes_words.args 2>/dev/null)" != "$synth" ] ||
+                                   ! $T data inspect demo/shapes_words.h5 >/dev/null 2>&1; }; then
+  $T data synth $synth --caption-variety 0.5 --out demo/shapes_words.h5 | tail -1
+  echo "$synth" > demo/shapes_words.args
+fi
 
 # a run left by another configuration is moved aside, not continued
 fingerprint="$(cat configs/train/demo.yaml "$model" | cksum)"
@@ -40,10 +51,23 @@ if [ -d demo/run ] && [ "$(cat demo/run.config 2>/dev/null)" != "$fingerprint" ]
 fi
 mkdir -p demo/run && echo "$fingerprint" > demo/run.config
 
-echo "== 2/4 training the demo model for $minutes minutes =="
-$T train configs/train/demo.yaml model="$model" train.time_limit="$minutes" train.resume=auto |
+# Two stages (docs/choices.md "A curriculum"): the canonical captions until the
+# motions are read, then, from those weights (train.init_from), the same clips
+# with half the captions in other words, which helps prompts in other words
+# without costing the canonical ones. A second `make demo` continues the first
+# stage and redoes the second from it.
+echo "== 2/4 training the demo model for $minutes minutes: $first_minutes on the canonical captions =="
+$T train configs/train/demo.yaml model="$model" train.time_limit="$first_minutes" train.resume=auto |
   grep -E "^(step|model|checkpoint|time limit|resumed|text encoder)"
 ckpt=$(ls demo/run/ckpt_*.h5 | sort -t_ -k2 -n | tail -1)
+if [ "$words_minutes" != 0 ]; then
+  echo "   then $words_minutes on captions in other words, from $ckpt"
+  rm -rf demo/run2
+  $T train configs/train/demo.yaml model="$model" data.path=demo/shapes_words.h5 train.out=demo/run2 \
+    train.time_limit="$words_minutes" train.init_from="$ckpt" |
+    grep -E "^(step|weights|checkpoint|time limit|text encoder)"
+  ckpt=$(ls demo/run2/ckpt_*.h5 | sort -t_ -k2 -n | tail -1)
+fi
 
 echo "== 3/4 videos from $ckpt =="
 # text-to-video through a keyframe (text -> first frame -> video); at 15
