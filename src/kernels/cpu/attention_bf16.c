@@ -116,6 +116,13 @@ static inline __m512i interleave(__m512i x) {
 }
 
 // ---------------------------------------------------------------- packing (round to bf16 once)
+// The source rows are strided (e.g. the model's packed qkv: 3 KiB apart) and
+// mostly not in cache: fetch a few rows ahead.
+enum { PF_ROWS = 6 };
+static inline void prefetch_row(const float *s, int C) {
+  for (int c = 0; c < C; c += 16) _mm_prefetch((const char *)(s + c), _MM_HINT_T0);
+}
+
 // Row-major: dst[r*ld + p] = (f src[r][2p], f src[r][2p+1]) for r < n, p < (C+1)/2
 // (an odd C's last pair gets a zero); rows [n, np) zero.
 static void pack_rows16(uint32_t *dst, int ld, const float *src, ptrdiff_t lds, int n, int np, int C, float f) {
@@ -124,6 +131,7 @@ static void pack_rows16(uint32_t *dst, int ld, const float *src, ptrdiff_t lds, 
   for (int r = 0; r < n; r++) {
     const float *s = src + r * lds;
     uint32_t *d = dst + (size_t)r * ld;
+    if (r + PF_ROWS < n) prefetch_row(s + PF_ROWS * lds, C);
     for (int c = 0; c < C; c += 32) {
       const __m512 lo = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask16(C - c), s + c), fv);
       const __m512 hi = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask16(C - c - 16), s + c + 16), fv);
@@ -152,6 +160,7 @@ static void pack_trans16(uint32_t *dst, int ld, const float *src, ptrdiff_t lds,
         }
         const float *s = src + (ptrdiff_t)(i0 + r) * lds + c0;
         const int cl = C - c0;
+        if (i0 + r + PF_ROWS < n) prefetch_row(s + PF_ROWS * lds, imin(cl, 64));
         for (int h = 0; h < 2; h++) {
           const __m512 lo = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask16(cl - 32 * h), s + 32 * h), fv);
           const __m512 hi = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask16(cl - 32 * h - 16), s + 32 * h + 16), fv);
@@ -175,6 +184,7 @@ static void pack_pairs16(uint32_t *dst, int ld, const float *src, ptrdiff_t lds,
   for (int p = 0; p < np / 2; p++) {
     const int r0 = 2 * p, r1 = r0 + 1;
     uint32_t *d = dst + (size_t)p * ld;
+    if (r1 + PF_ROWS < n) prefetch_row(src + (r0 + PF_ROWS) * lds, C), prefetch_row(src + (r1 + PF_ROWS) * lds, C);
     for (int c = 0; c < Cp; c += 16) {
       const __mmask16 m = mask16(C - c);
       const __m512 lo = r0 < n ? _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + r0 * lds + c), fv) : z;
