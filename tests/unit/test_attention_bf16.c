@@ -3,7 +3,7 @@
 // statistics and accumulators. Held to the plain fp32 reference
 // (attention_*_ref) and to the fp32 fast kernel with a norm-wise relative
 // error <= 2e-2 that is also > 1e-6 (the products really round), on odd
-// shapes: Nq != Nk, Nk not a multiple of the tiles, C = 24, 40, 64, 72 and an
+// shapes: Nq != Nk, Nk not a multiple of the tiles, C = 24, 40, 64, 72, 128 and an
 // odd C = 21, kvalid masking with several lengths (1 key included), B*H
 // fewer than threads (the split-key backward), the model's packed qkv
 // layout, Nq = Nk = 1. Also: lse; += accumulation onto nonzero dq, dk, dv
@@ -292,12 +292,13 @@ static void test_backend(void) {
 int main(void) {
   if (!NATIVE) printf("SKIPPED the bf16 products (built without AVX512-BF16): checking the fp32 fallback only\n");
   static const int kv53_1[2] = {53, 1}, kv300_129[2] = {300, 129}, kv3[3] = {150, 97, 2}, kvx[2] = {32, 9};
-  static const int kv259[1] = {259}, kv_cross[4] = {32, 25, 18, 11};
+  static const int kv259[1] = {259}, kv_cross[4] = {32, 25, 18, 11}, kv70_33[2] = {70, 33};
   const Att cases[] = {
       {"odd B2 Nq77 Nk53 H3 C24 kvalid{53,1}", 2, 77, 53, 3, 24, 80, 77, 91, 75, kv53_1},
       {"multi-tile B2 Nq200 Nk300 H2 C64 kvalid{300,129}", 2, 200, 300, 2, 64, 130, 140, 129, 128, kv300_129},
       {"C40 B3 Nq130 Nk150 H2 kvalid{150,97,2}", 3, 130, 150, 2, 40, 83, 81, 80, 85, kv3},
       {"cross B2 Nq160 Nk32 H2 C72 kvalid{32,9}", 2, 160, 32, 2, 72, 150, 144, 144, 144, kvx},
+      {"C128 B2 Nq100 Nk70 H2 kvalid{70,33}", 2, 100, 70, 2, 128, 260, 256, 300, 257, kv70_33},
       {"cross B4 Nq96 Nk32 H2 C64 kvalid{32,25,18,11}", 4, 96, 32, 2, 64, 128, 128, 128, 128, kv_cross},
       {"odd C21 B1 Nq50 Nk45 H2", 1, 50, 45, 2, 21, 43, 42, 45, 44, NULL},
       {"tiny B1 Nq1 Nk1 H1 C2", 1, 1, 1, 1, 2, 2, 3, 2, 2, NULL},
