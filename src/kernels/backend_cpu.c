@@ -49,8 +49,10 @@ static const Backend cpu_backend = {
 const Backend *backend_cpu(void) { return &cpu_backend; }
 
 // The bf16 mode (run.precision: bf16 on the CPU): gemm and the linears with
-// bf16 operands and fp32 accumulation (kernels/cpu/gemm_bf16.c); every other
-// op, the parameters, gradients and AdamW state stay fp32.
+// bf16 operands and fp32 accumulation (kernels/cpu/gemm_bf16.c), attention
+// with bf16 tile products (kernels/cpu/attention_bf16.c: softmax statistics
+// and accumulators fp32); every other op, the parameters, gradients and
+// AdamW state stay fp32.
 static void cpu_gemm_bf16(const Backend *be, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                           int lda, const float *B, int ldb, float beta, float *C, int ldc) {
   (void)be;
@@ -65,6 +67,19 @@ static void cpu_linear_backward_bf16(const Backend *be, float *din, float *dw, f
                                      const float *in, const float *w, int M, int I, int O) {
   (void)be;
   linear_backward_bf16(din, dw, db, dout, in, w, M, I, O);
+}
+static void cpu_attention_forward_bf16(const Backend *be, float *out, int ldo, float *lse, const float *q, int ldq,
+                                       const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B,
+                                       int Nq, int Nk, int H, int C) {
+  (void)be;
+  attention_forward_bf16(out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
+}
+static void cpu_attention_backward_bf16(const Backend *be, float *dq, float *dk, float *dv, const float *dout,
+                                        const float *out, int ldo, const float *lse, const float *q, int ldq,
+                                        const float *k, int ldk, const float *v, int ldv, const int *kvalid, int B,
+                                        int Nq, int Nk, int H, int C) {
+  (void)be;
+  attention_backward_bf16(dq, dk, dv, dout, out, ldo, lse, q, ldq, k, ldk, v, ldv, kvalid, B, Nq, Nk, H, C);
 }
 static void cpu_describe_bf16(const Backend *be, char *buf, size_t size) {
   (void)be;
@@ -81,6 +96,8 @@ const Backend *backend_cpu_bf16(char *why, size_t why_size) {
     cpu_bf16_backend.gemm = cpu_gemm_bf16;
     cpu_bf16_backend.linear_forward = cpu_linear_forward_bf16;
     cpu_bf16_backend.linear_backward = cpu_linear_backward_bf16;
+    cpu_bf16_backend.attention_forward = cpu_attention_forward_bf16;
+    cpu_bf16_backend.attention_backward = cpu_attention_backward_bf16;
   }
   return &cpu_bf16_backend;
 }

@@ -47,6 +47,15 @@ void linear_grads_bf16(float *din, float *dw, const float *dout, const float *in
 void linear_forward_bf16(float *out, const float *in, const float *w, const float *b, int M, int I, int O);
 void linear_backward_bf16(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int M,
                           int I, int O);
+// attention_forward_bf16 / attention_backward_bf16 (kernels/cpu/attention_bf16.c): attention_forward /
+// attention_backward (same arguments and semantics, see "attention" below) with every tile product on bf16
+// operands (nearest even) and fp32 accumulation (AVX512-BF16); softmax statistics, exp, lse, D and all
+// accumulators in fp32. Without AVX512-BF16 they are the fp32 functions.
+void attention_forward_bf16(float *out, int ldo, float *lse, const float *q, int ldq, const float *k, int ldk,
+                            const float *v, int ldv, const int *kvalid, int B, int Nq, int Nk, int H, int C);
+void attention_backward_bf16(float *dq, float *dk, float *dv, const float *dout, const float *out, int ldo,
+                             const float *lse, const float *q, int ldq, const float *k, int ldk, const float *v,
+                             int ldv, const int *kvalid, int B, int Nq, int Nk, int H, int C);
 
 // ---------------------------------------------------------------- LayerNorm
 // Over the last dim C of in[M,C]. w,b [C] may be NULL (no affine).
