@@ -83,7 +83,8 @@ static void cpu_attention_backward_bf16(const Backend *be, float *dq, float *dk,
 }
 static void cpu_describe_bf16(const Backend *be, char *buf, size_t size) {
   (void)be;
-  snprintf(buf, size, "cpu (GEMM: %s, bf16 operands with fp32 accumulation; fp32 master weights)", gemm_library());
+  snprintf(buf, size, "cpu (GEMM: %s, bf16 operands with fp32 accumulation, attention tiles too; fp32 master weights)",
+           gemm_library());
 }
 static Backend cpu_bf16_backend;
 
