@@ -41,6 +41,7 @@
 #endif
 
 #include "core/error.h"
+#include "kernels/cpu/attention_tiles.h"
 #include "kernels/cpu/scratch.h"
 #include "kernels/ops.h"
 
@@ -61,24 +62,6 @@ enum { MR = 6, QX = 24, BQ = ATT_BQ, BK = ATT_BK };
 _Static_assert(BQ % QX == 0, "BQ must be a multiple of 24");
 _Static_assert(BK % MR == 0, "BK must be a multiple of 6");
 #define LDS (BQ + 8)  // score tiles [BK][LDS]; +8 keeps rows off a power of two
-
-static inline int rup(int x, int m) { return (x + m - 1) / m * m; }
-static inline int imin(int a, int b) { return a < b ? a : b; }
-
-#define LOG2E 1.4426950408889634f
-#define LN2 0.6931471805599453f
-
-// ---------------------------------------------------------------- scratch
-// Carves 64-byte aligned sub-buffers out of one scratch block.
-typedef struct {
-  float *base;
-  size_t used;
-} Carve;
-static float *carve(Carve *c, size_t n) {
-  float *p = c->base ? c->base + c->used : NULL;
-  c->used += (n + 15) / 16 * 16;
-  return p;
-}
 
 // ---------------------------------------------------------------- vector math
 #if ATT_AVX2
@@ -246,21 +229,6 @@ static void pack_trans(float *dst, int ld, const float *src, ptrdiff_t lds, int 
     for (int c = 0; c < C; c++) dst[(size_t)c * ld + j] = f * src[j * lds + c];
   for (int c = 0; c < C; c++)
     for (int j = n; j < np; j++) dst[(size_t)c * ld + j] = 0;
-}
-
-static int keys_of(const int *kvalid, int b, int Nk) {
-  if (!kvalid) return Nk;
-  const int kv = kvalid[b];
-  TSR_ASSERT(kv >= 1 && kv <= Nk, "attention: kvalid[%d] = %d outside [1, %d]", b, kv, Nk);
-  return kv;
-}
-
-static int threads_available(void) {
-#ifdef _OPENMP
-  return omp_in_parallel() ? 1 : omp_get_max_threads();
-#else
-  return 1;
-#endif
 }
 
 // ---------------------------------------------------------------- forward
@@ -487,9 +455,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
   BwdArgs a = {dq, dk, dv, dout, out, lse, q, k, v, ldo, ldq, ldk, ldv, Nq, Nk, H, C,
                rup(C, 8), rup(Nq, QX), LOG2E / sqrtf((float)C), 1.0f / sqrtf((float)C)};
   const int Cp = a.Cp, Nqx = a.Nqx, BH = B * H;
-  const int nth = threads_available(), ntk_max = (Nk + BK - 1) / BK;
-  // Fewer (b,h) pairs than threads: split each pair's key tiles.
-  const int nsplit = BH >= nth ? 1 : imin((nth + BH - 1) / BH, ntk_max);
+  const int nsplit = attention_bwd_splits(BH, Nk, BK);
   const long items = (long)BH * nsplit;
   const int own_dq = dq && nsplit == 1;
   float *part = NULL;  // [items][Nqx][Cp] dQ partials when split
@@ -507,25 +473,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
       const int t0 = (int)((long)ntk * s / nsplit), t1 = (int)((long)ntk * (s + 1) / nsplit);
       float *dQ = own_dq ? w.dQ : part ? part + (size_t)it * Nqx * Cp : NULL;
       bwd_item(&w, &a, dQ, b, h, nv, t0, t1);
-      if (own_dq)
-        for (int i = 0; i < Nq; i++) {
-          float *d = dq + ((size_t)b * Nq + i) * ldq + (size_t)h * C;
-          const float *src = w.dQ + (size_t)i * Cp;
-          for (int c = 0; c < C; c++) d[c] += src[c] * a.scale;
-        }
+      if (own_dq) attention_dq_add(dq, ldq, w.dQ, Cp, b, h, Nq, C, a.scale);
     }
-    if (part) {
-#pragma omp for schedule(static)
-      for (long r = 0; r < (long)BH * Nq; r++) {  // r = bh*Nq + i; sum the splits in order
-        const int bh = (int)(r / Nq), i = (int)(r % Nq), b = bh / H, h = bh % H;
-        float *d = dq + ((size_t)b * Nq + i) * ldq + (size_t)h * C;
-        const float *p0 = part + (size_t)bh * nsplit * Nqx * Cp + (size_t)i * Cp;
-        for (int c = 0; c < C; c++) {
-          float s = 0;
-          for (int sp = 0; sp < nsplit; sp++) s += p0[(size_t)sp * Nqx * Cp + c];
-          d[c] += s * a.scale;
-        }
-      }
-    }
+    if (part) attention_dq_sum_splits(dq, ldq, part, nsplit, Nqx, Cp, BH, H, Nq, C, a.scale);
   }
 }

@@ -45,6 +45,7 @@
 #endif
 
 #include "core/error.h"
+#include "kernels/cpu/attention_tiles.h"
 #include "kernels/cpu/scratch.h"
 #include "kernels/ops.h"
 
@@ -66,23 +67,6 @@ _Static_assert(BK % MR == 0, "BK must be a multiple of 8");
 #define LDS (BQ + 16)     // fp32 score tiles [BK][LDS]
 #define LDP (BQ + 16)     // pair-interleaved bf16 tiles [BK/2][LDP] (u32 pairs, one per query)
 #define LDH (BQ / 2 + 8)  // row-major bf16 tiles [BK][LDH] (u32 = two queries)
-
-static inline int rup(int x, int m) { return (x + m - 1) / m * m; }
-static inline int imin(int a, int b) { return a < b ? a : b; }
-
-#define LOG2E 1.4426950408889634f
-#define LN2 0.6931471805599453f
-
-// ---------------------------------------------------------------- scratch
-typedef struct {
-  float *base;
-  size_t used;  // 4-byte words (floats or bf16 pairs), 64-byte aligned pieces
-} Carve;
-static void *carve(Carve *c, size_t n) {
-  void *p = c->base ? c->base + c->used : NULL;
-  c->used += (n + 15) / 16 * 16;
-  return p;
-}
 
 // ---------------------------------------------------------------- vector helpers
 static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
@@ -271,22 +255,6 @@ static void bgemm(int M, int N, int Kp, const uint32_t *A, ptrdiff_t sai, ptrdif
     for (; j + 32 <= N; j += 32) mk_8x32(Kp, Ai, sai, sap, B + j, ldb, Ci + j, ldc, acc);
     if (j < N) mk_8x16(Kp, Ai, sai, sap, B + j, ldb, Ci + j, ldc, acc);
   }
-}
-
-// ---------------------------------------------------------------- shared
-static int keys_of(const int *kvalid, int b, int Nk) {
-  if (!kvalid) return Nk;
-  const int kv = kvalid[b];
-  TSR_ASSERT(kv >= 1 && kv <= Nk, "attention: kvalid[%d] = %d outside [1, %d]", b, kv, Nk);
-  return kv;
-}
-
-static int threads_available(void) {
-#ifdef _OPENMP
-  return omp_in_parallel() ? 1 : omp_get_max_threads();
-#else
-  return 1;
-#endif
 }
 
 // ---------------------------------------------------------------- forward
@@ -547,9 +515,7 @@ void attention_backward_bf16(float *dq, float *dk, float *dv, const float *dout,
   BwdArgs a = {dq, dk, dv, dout, out, lse, q, k, v, ldo, ldq, ldk, ldv, Nq, Nk, H, C, rup(C, 16), (C + 1) / 2,
                rup(Nq, 16), LOG2E / sqrtf((float)C), 1.0f / sqrtf((float)C)};
   const int Cp = a.Cp, Nqx = a.Nqx, BH = B * H;
-  const int nth = threads_available(), ntk_max = (Nk + BK - 1) / BK;
-  // Fewer (b,h) pairs than threads: split each pair's key tiles.
-  const int nsplit = BH >= nth ? 1 : imin((nth + BH - 1) / BH, ntk_max);
+  const int nsplit = attention_bwd_splits(BH, Nk, BK);
   const long items = (long)BH * nsplit;
   const int own_dq = dq && nsplit == 1;
   float *part = NULL;  // [items][Nqx][Cp] dQ partials when split
@@ -567,26 +533,9 @@ void attention_backward_bf16(float *dq, float *dk, float *dv, const float *dout,
       const int t0 = (int)((long)ntk * s / nsplit), t1 = (int)((long)ntk * (s + 1) / nsplit);
       float *dQ = own_dq ? w.dQ : part ? part + (size_t)it * Nqx * Cp : NULL;
       bwd_item(&w, &a, dQ, b, h, nv, t0, t1);
-      if (own_dq)
-        for (int i = 0; i < Nq; i++) {
-          float *d = dq + ((size_t)b * Nq + i) * ldq + (size_t)h * C;
-          const float *src = w.dQ + (size_t)i * Cp;
-          for (int c = 0; c < C; c++) d[c] += src[c] * a.scale;
-        }
+      if (own_dq) attention_dq_add(dq, ldq, w.dQ, Cp, b, h, Nq, C, a.scale);
     }
-    if (part) {
-#pragma omp for schedule(static)
-      for (long r = 0; r < (long)BH * Nq; r++) {  // r = bh*Nq + i; sum the splits in order
-        const int bh = (int)(r / Nq), i = (int)(r % Nq), b = bh / H, h = bh % H;
-        float *d = dq + ((size_t)b * Nq + i) * ldq + (size_t)h * C;
-        const float *p0 = part + (size_t)bh * nsplit * Nqx * Cp + (size_t)i * Cp;
-        for (int c = 0; c < C; c++) {
-          float s = 0;
-          for (int sp = 0; sp < nsplit; sp++) s += p0[(size_t)sp * Nqx * Cp + c];
-          d[c] += s * a.scale;
-        }
-      }
-    }
+    if (part) attention_dq_sum_splits(dq, ldq, part, nsplit, Nqx, Cp, BH, H, Nq, C, a.scale);
   }
 }
 
