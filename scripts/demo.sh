@@ -6,14 +6,17 @@
 #   DEMO_MINUTES=15 (training time, both stages), DEMO_CLIPS=20000 (corpus size),
 #   DEMO_MODEL=configs/model/demo_minilm.yaml (the pretrained text encoder;
 #   configs/model/demo.yaml: the model's own, learned over the corpus's words),
-#   DEMO_WORDS_MINUTES=4 (the second stage, on captions in other words; 0: none)
+#   DEMO_WORDS_MINUTES=4 (the second stage, on captions in other words; by default
+#   4/15 of DEMO_MINUTES; 0: one stage)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${TESSERA:-bin/tessera}  # TESSERA=path runs another build
 minutes=${DEMO_MINUTES:-15}
-words_minutes=${DEMO_WORDS_MINUTES:-4}
+# the second stage: 4 of every 15 minutes unless DEMO_WORDS_MINUTES says (0: one stage)
+words_minutes=${DEMO_WORDS_MINUTES:-$(awk -v m="$minutes" 'BEGIN { printf "%g", m * 4 / 15 }')}
 first_minutes=$(awk -v m="$minutes" -v w="$words_minutes" 'BEGIN { f = m - w; if (f <= 0) exit 1; print f }') ||
   { echo "demo: DEMO_WORDS_MINUTES=$words_minutes leaves no time of DEMO_MINUTES=$minutes for the first stage" >&2; exit 2; }
+two_stages=$(awk -v w="$words_minutes" 'BEGIN { print (w > 0) ? 1 : 0 }')
 clips=${DEMO_CLIPS:-20000}
 model=${DEMO_MODEL:-configs/model/demo_minilm.yaml}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
@@ -37,7 +40,7 @@ fi
 $T data inspect demo/shapes.h5 --sheet demo/corpus_sheet.png > demo/corpus.txt && head -12 demo/corpus.txt
 # the second stage's corpus: the same clips, half the short captions in other
 # words (synonyms and sentence structures disjoint from the paraphrase suite's)
-if [ "$words_minutes" != 0 ] && { [ ! -f demo/shapes_words.h5 ] || [ "$(cat demo/shapes_words.args 2>/dev/null)" != "$synth" ] ||
+if [ "$two_stages" = 1 ] && { [ ! -f demo/shapes_words.h5 ] || [ "$(cat demo/shapes_words.args 2>/dev/null)" != "$synth" ] ||
                                    ! $T data inspect demo/shapes_words.h5 >/dev/null 2>&1; }; then
   $T data synth $synth --caption-variety 0.5 --out demo/shapes_words.h5 | tail -1
   echo "$synth" > demo/shapes_words.args
@@ -60,7 +63,7 @@ echo "== 2/4 training the demo model for $minutes minutes: $first_minutes on the
 $T train configs/train/demo.yaml model="$model" train.time_limit="$first_minutes" train.resume=auto |
   grep -E "^(step|model|checkpoint|time limit|resumed|text encoder)"
 ckpt=$(ls demo/run/ckpt_*.h5 | sort -t_ -k2 -n | tail -1)
-if [ "$words_minutes" != 0 ]; then
+if [ "$two_stages" = 1 ]; then
   echo "   then $words_minutes on captions in other words, from $ckpt"
   rm -rf demo/run2
   $T train configs/train/demo.yaml model="$model" data.path=demo/shapes_words.h5 train.out=demo/run2 \
