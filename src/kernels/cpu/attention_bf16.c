@@ -339,15 +339,9 @@ static void fwd_item(const FwdBufs *w, const FwdArgs *a, int b, int h, int qt0, 
     }
   }
   for (int g = 0; g < qt1 - qt0; g++) {
-    const int i0 = (qt0 + g) * BQ, nq = imin(BQ, Nq - i0);
-    const float *m = w->m + g * BQ, *l = w->l + g * BQ;
-    for (int i = 0; i < nq; i++) {
-      const float inv = 1.0f / l[i];
-      const float *o = w->O + ((size_t)g * BQ + i) * Cp;
-      float *dst = a->out + ((size_t)b * Nq + i0 + i) * a->ldo + col;
-      for (int c = 0; c < C; c++) dst[c] = o[c] * inv;
-      if (a->lse) a->lse[((size_t)b * a->H + h) * Nq + i0 + i] = (m[i] + log2f(l[i])) * LN2;
-    }
+    const int i0 = (qt0 + g) * BQ;
+    attention_out_write(a->out, a->ldo, a->lse, w->O + (size_t)g * BQ * Cp, Cp, w->m + g * BQ, w->l + g * BQ, b, h,
+                        a->H, Nq, i0, imin(BQ, Nq - i0), C);
   }
 }
 
@@ -357,9 +351,7 @@ void attention_forward_bf16(float *out, int ldo, float *lse, const float *q, int
   TSR_ASSERT(Nk >= 1, "attention: Nk = %d", Nk);
   const FwdArgs a = {out, lse, q, k, v, ldo, ldq, ldk, ldv, Nq, Nk, H, C, rup(C, 16), (C + 1) / 2,
                      LOG2E / sqrtf((float)C)};
-  const int nqt = (Nq + BQ - 1) / BQ, BH = B * H, nth = threads_available();
-  int gq = GQ;  // query tiles per item: up to GQ, but leave >= 2 items per thread
-  while (gq > 1 && (long)BH * ((nqt + gq - 1) / gq) < 2L * nth) gq--;
+  const int nqt = (Nq + BQ - 1) / BQ, BH = B * H, gq = attention_fwd_group(BH, nqt, GQ);
   const int ngr = (nqt + gq - 1) / gq;
   const size_t need = fwd_carve(&(FwdBufs){0}, NULL, a.KP, a.Cp);
   const long items = (long)BH * ngr;

@@ -1,5 +1,18 @@
-// The backward's dQ write-back shared by the CPU attention kernels (attention_tiles.h).
+// The forward's and the backward's write-backs shared by the CPU attention kernels (attention_tiles.h).
 #include "kernels/cpu/attention_tiles.h"
+
+#include <math.h>
+
+void attention_out_write(float *out, int ldo, float *lse, const float *O, int Cp, const float *m, const float *l,
+                         int b, int h, int H, int Nq, int i0, int nq, int C) {
+  for (int i = 0; i < nq; i++) {
+    const float inv = 1.0f / l[i];
+    const float *o = O + (size_t)i * Cp;
+    float *dst = out + ((size_t)b * Nq + i0 + i) * ldo + (size_t)h * C;
+    for (int c = 0; c < C; c++) dst[c] = o[c] * inv;
+    if (lse) lse[((size_t)b * H + h) * Nq + i0 + i] = (m[i] + log2f(l[i])) * LN2;
+  }
+}
 
 void attention_dq_add(float *dq, int ldq, const float *dQ, int Cp, int b, int h, int Nq, int C, float scale) {
   for (int i = 0; i < Nq; i++) {

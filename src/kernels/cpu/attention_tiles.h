@@ -45,6 +45,21 @@ static inline int threads_available(void) {
 #endif
 }
 
+// Forward: query tiles per item, up to gq_max but leaving >= 2 items per
+// thread over the BH pairs' nqt query tiles.
+static inline int attention_fwd_group(int BH, int nqt, int gq_max) {
+  const int nth = threads_available();
+  int gq = gq_max;
+  while (gq > 1 && (long)BH * ((nqt + gq - 1) / gq) < 2L * nth) gq--;
+  return gq;
+}
+
+// Forward: a query tile's result. out[b, i0 + i, h, :] = O[i, :C] / l[i] and
+// lse[b, h, i0 + i] = (m[i] + log2 l[i]) ln 2 (m, l: the base-2 running max and
+// sum; lse may be NULL) for its nq queries; O at ld Cp.
+void attention_out_write(float *out, int ldo, float *lse, const float *O, int Cp, const float *m, const float *l,
+                         int b, int h, int H, int Nq, int i0, int nq, int C);
+
 // Backward items per (b, h) pair: 1 when the BH pairs keep every thread busy,
 // else each pair's key tiles (of bk keys) split over up to threads / BH items.
 static inline int attention_bwd_splits(int BH, int Nk, int bk) {
