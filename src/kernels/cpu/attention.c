@@ -423,18 +423,7 @@ static void bwd_item(const BwdBufs *w, const BwdArgs *a, float *dQ, int b, int h
       if (dQ) tgemm(nqx, Cp, nk, w->St, 1, LDS, w->K, Cp, dQ + (size_t)i0 * Cp, Cp, 1);  // dQ += dS K
     }
     // Qs = q * scale * log2(e), so dK = dS^T q * scale = dS^T Qs / log2(e).
-    for (int j = 0; j < nk; j++) {
-      if (a->dk) {
-        float *d = a->dk + (rk + j) * a->ldk + col;
-        const float *s = w->dK + (size_t)j * Cp;
-        for (int c = 0; c < C; c++) d[c] += s[c] * (1.0f / LOG2E);
-      }
-      if (a->dv) {
-        float *d = a->dv + (rk + j) * a->ldv + col;
-        const float *s = w->dV + (size_t)j * Cp;
-        for (int c = 0; c < C; c++) d[c] += s[c];
-      }
-    }
+    attention_dkv_add(a->dk, a->ldk, a->dv, a->ldv, w->dK, w->dV, Cp, rk, col, nk, C);
   }
 }
 

@@ -14,6 +14,22 @@ void attention_out_write(float *out, int ldo, float *lse, const float *O, int Cp
   }
 }
 
+void attention_dkv_add(float *dk, int ldk, float *dv, int ldv, const float *dK, const float *dV, int Cp, size_t rk,
+                       size_t col, int nk, int C) {
+  for (int j = 0; j < nk; j++) {
+    if (dk) {
+      float *d = dk + (rk + j) * ldk + col;
+      const float *s = dK + (size_t)j * Cp;
+      for (int c = 0; c < C; c++) d[c] += s[c] * (1.0f / LOG2E);
+    }
+    if (dv) {
+      float *d = dv + (rk + j) * ldv + col;
+      const float *s = dV + (size_t)j * Cp;
+      for (int c = 0; c < C; c++) d[c] += s[c];
+    }
+  }
+}
+
 void attention_dq_add(float *dq, int ldq, const float *dQ, int Cp, int b, int h, int Nq, int C, float scale) {
   for (int i = 0; i < Nq; i++) {
     float *d = dq + ((size_t)b * Nq + i) * ldq + (size_t)h * C;

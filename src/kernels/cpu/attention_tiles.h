@@ -60,6 +60,13 @@ static inline int attention_fwd_group(int BH, int nqt, int gq_max) {
 void attention_out_write(float *out, int ldo, float *lse, const float *O, int Cp, const float *m, const float *l,
                          int b, int h, int H, int Nq, int i0, int nq, int C);
 
+// Backward: a key tile's result. dk[row j, :C] += dK[j] / log2(e) (dK was
+// taken against Q scaled by scale * log2 e) and dv[row j, :C] += dV[j] for its
+// nk keys; rows from key row rk at strides ldk / ldv, head column col; dk or
+// dv may be NULL; dK, dV at ld Cp.
+void attention_dkv_add(float *dk, int ldk, float *dv, int ldv, const float *dK, const float *dV, int Cp, size_t rk,
+                       size_t col, int nk, int C);
+
 // Backward items per (b, h) pair: 1 when the BH pairs keep every thread busy,
 // else each pair's key tiles (of bk keys) split over up to threads / BH items.
 static inline int attention_bwd_splits(int BH, int Nk, int bk) {
