@@ -115,15 +115,10 @@ const Backend *backend_open(const char *device, const char *precision, int gpu, 
     return NULL;
   }
   if (!strcmp(device, "cpu")) {
-    // auto: bf16 where the CPU multiplies bf16 natively (faster), fp32 elsewhere
-    if (automatic) {
-      char reason[200];
-      const Backend *be = backend_cpu_bf16(reason, sizeof reason);
-      return be ? be : &cpu_backend;
-    }
-    if (!bf16) return &cpu_backend;
+    if (!bf16 && !automatic) return &cpu_backend;
     char reason[200];
     const Backend *be = backend_cpu_bf16(reason, sizeof reason);
+    if (!be && automatic) return &cpu_backend;  // auto: fp32 where the CPU has no native bf16 products
     if (!be) snprintf(why, why_size, "precision bf16 on the CPU: %s; use run.precision: fp32", reason);
     return be;
   }
