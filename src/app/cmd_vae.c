@@ -33,7 +33,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: tessera vae <sub> ...   the causal 3D autoencoder (docs/vae.md)\n"
           "  train CONFIG [key=value...]   train (configs/vae/*.yaml); keys: data.path (corpus.h5, or synth),\n"
-          "        train.out, train.steps, train.batch, train.lr, train.weight_decay, train.seed,\n"
+          "        train.out, train.steps, train.batch, train.lr, train.min_lr (lr/10), train.warmup (cosine\n"
+          "        decay from lr to min_lr after the warm-up), train.weight_decay, train.seed,\n"
           "        train.ckpt_every, train.log_every, train.resume (auto or a path), train.overwrite,\n"
           "        clip.frames, clip.height, clip.width\n"
           "  eval --ckpt F --data C [--out DIR] [--clips N] [--dump]   PSNR and SSIM per held-out clip,\n"
@@ -143,7 +144,7 @@ static int cmd_eval_vae(int argc, char **argv) {
     if (H <= 0) H = v.cfg.cs < 4 ? 16 : 4 * v.cfg.cs;
     if (W <= 0) W = H;
   }
-  VaeClips *clips = vae_clips_open(data, &T, &H, &W, 0, 0x5eedfeedULL, &err);
+  VaeClips *clips = vae_clips_open(data, &T, &H, &W, 0, 0, 1, 0x5eedfeedULL, &err);
   if (!clips) app_fail(&err);
   if (vae_clips_channels(clips) != v.cfg.in_channels)
     tsr_err(&err, "%s: channels: expected %d (the checkpoint's vae.in_channels), got %d", data, v.cfg.in_channels,

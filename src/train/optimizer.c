@@ -17,14 +17,16 @@ void adamw_free(AdamW *o) {
   *o = (AdamW){0};
 }
 
-float lr_at(const TrainConfig *tc, int step) {
-  if (tc->warmup > 0 && step < tc->warmup) return tc->lr * (float)(step + 1) / (float)tc->warmup;
-  int decay_steps = tc->steps - tc->warmup;
-  if (decay_steps <= 0) return tc->lr;
-  double progress = (double)(step - tc->warmup) / decay_steps;
+float lr_cosine(float lr, float min_lr, int warmup, int steps, int step) {
+  if (warmup > 0 && step < warmup) return lr * (float)(step + 1) / (float)warmup;
+  int decay_steps = steps - warmup;
+  if (decay_steps <= 0) return lr;
+  double progress = (double)(step - warmup) / decay_steps;
   if (progress > 1.0) progress = 1.0;
-  return tc->min_lr + 0.5f * (tc->lr - tc->min_lr) * (float)(1.0 + cos(M_PI * progress));
+  return min_lr + 0.5f * (lr - min_lr) * (float)(1.0 + cos(M_PI * progress));
 }
+
+float lr_at(const TrainConfig *tc, int step) { return lr_cosine(tc->lr, tc->min_lr, tc->warmup, tc->steps, step); }
 
 double grad_norm(const ParamTable *t) {
   double sum = 0.0;

@@ -11,7 +11,10 @@ typedef struct {
 
 void adamw_init(AdamW *o, const ParamTable *t);
 void adamw_free(AdamW *o);
-// Linear warm-up to lr over `warmup` steps, then cosine decay to min_lr at `steps`.
+// Linear warm-up to lr over `warmup` steps, then cosine decay to min_lr at
+// `steps` (min_lr after it); `step` counts the updates done before this one.
+float lr_cosine(float lr, float min_lr, int warmup, int steps, int step);
+// lr_cosine with the schedule of a TrainConfig.
 float lr_at(const TrainConfig *tc, int step);
 // Global L2 norm of the gradient.
 double grad_norm(const ParamTable *t);

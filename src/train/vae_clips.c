@@ -7,7 +7,7 @@
 #include "data/synth.h"
 
 struct VaeClips {
-  int T, H, W, C, batch;
+  int T, H, W, C, batch, dp_rank, dp_size;
   uint64_t seed;
   Corpus corpus;  // file == 0: synthetic clips
   const CorpusBucket *bucket;
@@ -19,9 +19,10 @@ struct VaeClips {
 
 static int is_synth(const char *path) { return !path || !path[0] || !strcmp(path, "synth"); }
 
-VaeClips *vae_clips_open(const char *path, int *T, int *H, int *W, int batch, uint64_t seed, TsrErr *err) {
+VaeClips *vae_clips_open(const char *path, int *T, int *H, int *W, int batch, int dp_rank, int dp_size, uint64_t seed,
+                         TsrErr *err) {
   VaeClips *c = calloc(1, sizeof *c);
-  c->batch = batch, c->seed = seed, c->C = 3;
+  c->batch = batch, c->dp_rank = dp_rank, c->dp_size = dp_size, c->seed = seed, c->C = 3;
   if (is_synth(path)) {
     c->T = *T > 0 ? *T : 5, c->H = *H > 0 ? *H : 16, c->W = *W > 0 ? *W : 16;
   } else {
@@ -34,7 +35,7 @@ VaeClips *vae_clips_open(const char *path, int *T, int *H, int *W, int batch, ui
     }
     c->T = c->bucket->T, c->H = c->bucket->H, c->W = c->bucket->W, c->C = c->corpus.channels;
     if (batch > 0) {
-      LoaderOptions o = {.dp_rank = 0, .dp_size = 1, .sp_rank = 0, .sp_size = 1, .batch = batch, .seed = seed,
+      LoaderOptions o = {.dp_rank = dp_rank, .dp_size = dp_size, .sp_rank = 0, .sp_size = 1, .batch = batch, .seed = seed,
                          .text_length = c->corpus.text_length, .T = c->T, .H = c->H, .W = c->W};
       if (!(c->loader = loader_open(path, &o, c->corpus.pt, c->corpus.ph, c->corpus.pw, c->C, err))) goto fail;
       c->patches = malloc((size_t)batch * c->bucket->N * c->bucket->P * sizeof(float));
@@ -79,7 +80,8 @@ static void synth_clip(const VaeClips *c, uint64_t index, float *clip) {
 int vae_clips_next(VaeClips *c, float *clips, TsrErr *err) {
   const size_t clip_n = (size_t)c->T * c->H * c->W * c->C;
   if (!c->loader) {
-    for (int b = 0; b < c->batch; b++) synth_clip(c, c->synth_at.batches * (uint64_t)c->batch + (uint64_t)b, clips + b * clip_n);
+    const uint64_t first = (c->synth_at.batches * (uint64_t)c->dp_size + (uint64_t)c->dp_rank) * (uint64_t)c->batch;
+    for (int b = 0; b < c->batch; b++) synth_clip(c, first + (uint64_t)b, clips + b * clip_n);
     c->synth_at.batches++;
     return 0;
   }
@@ -100,13 +102,20 @@ int vae_clips_read(VaeClips *c, int i, float *clip, TsrErr *err) {
   return rc;
 }
 
-LoaderCursor vae_clips_cursor(const VaeClips *c) { return c->loader ? loader_cursor(c->loader) : c->synth_at; }
+LoaderCursor vae_clips_cursor(const VaeClips *c) {
+  if (!c->loader) return c->synth_at;
+  LoaderCursor at = loader_cursor(c->loader);
+  at.position *= (uint64_t)c->dp_size;  // every rank has taken `position` clips of its shard
+  return at;
+}
 
 void vae_clips_seek(VaeClips *c, LoaderCursor at) {
-  if (c->loader)
-    loader_seek(c->loader, at);
-  else
+  if (!c->loader) {
     c->synth_at = at;
+    return;
+  }
+  at.position /= (uint64_t)c->dp_size;
+  loader_seek(c->loader, at);
 }
 
 void vae_clips_close(VaeClips *c) {

@@ -8,18 +8,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "comm/comm.h"
 #include "core/fs.h"
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "core/timer.h"
 #include "train/loss_plot.h"
+#include "train/optimizer.h"
 #include "train/run_dir.h"
 #include "train/signals.h"
 #include "train/vae_clips.h"
+#include "train/zero.h"
 #include "vae/vae_ckpt.h"
 
 void vae_train_opts_default(VaeTrainOpts *o) {
-  *o = (VaeTrainOpts){.steps = 20, .batch = 2, .ckpt_every = 0, .log_every = 1, .lr = 1e-3f, .seed = 1};
+  *o = (VaeTrainOpts){.steps = 20, .batch = 2, .ckpt_every = 0, .log_every = 1, .lr = 1e-3f, .min_lr = -1,
+                        .seed = 1};
   snprintf(o->out, sizeof o->out, "runs/vae");
 }
 
@@ -39,6 +43,8 @@ static const struct {
     {"train.log_every", O_INT, offsetof(VaeTrainOpts, log_every), 1, 1e9},
     {"train.overwrite", O_INT, offsetof(VaeTrainOpts, overwrite), 0, 1},
     {"train.lr", O_FLOAT, offsetof(VaeTrainOpts, lr), 0, 1},
+    {"train.min_lr", O_FLOAT, offsetof(VaeTrainOpts, min_lr), 0, 1},
+    {"train.warmup", O_INT, offsetof(VaeTrainOpts, warmup), 0, 1e9},
     {"train.weight_decay", O_FLOAT, offsetof(VaeTrainOpts, weight_decay), 0, 10},
     {"train.seed", O_U64, offsetof(VaeTrainOpts, seed), 0, 0},
     {"clip.frames", O_INT, offsetof(VaeTrainOpts, frames), 1, 65536},
@@ -90,18 +96,47 @@ int vae_train_opts_set(VaeTrainOpts *o, const char *kv, TsrErr *err) {
 
 typedef struct {
   const VaeTrainOpts *o;
+  CommContext cc;  // dp = every rank (no model parallelism: the autoencoder is small)
+  int rank0, dp, batch;  // batch: this rank's clips per step (train.batch / dp)
   Vae v;
-  VaeAdam opt;
+  Zero zero;       // AdamW, its moments sharded over the dp ranks (ZeRO-1)
   VaeClips *clips;
   VaeCkptState st;
   FILE *metrics;
   char ckpt[1100], metrics_path[1100];
 } Run;
 
+// Every rank's rc agreed, collective: -1 on every rank when any failed, with
+// the first failing rank's line in err on all of them.
+static int agree(int rc, TsrErr *err) {
+  const int first = comm_world_first_failure(rc != 0);
+  if (first < 0) return 0;
+  comm_world_bcast_bytes(err, sizeof *err, first);
+  return -1;
+}
+
+// The whole moments for a checkpoint, gathered from (or dealt to) the shards:
+// transient buffers of the full table, in the backend's memory.
+static VaeAdam whole_moments(const Run *r) {
+  VaeAdam a = {.m = be_floats(r->v.be, r->zero.padded), .v = be_floats(r->v.be, r->zero.padded), .step = r->zero.step};
+  return a;
+}
+
+static void free_moments(const Run *r, VaeAdam *a) {
+  be_free(r->v.be, a->m);
+  be_free(r->v.be, a->v);
+}
+
+// Collective: the moments are gathered on every rank, rank 0 writes.
 static int save(Run *r, TsrErr *err) {
   LoaderCursor c = vae_clips_cursor(r->clips);
   r->st.cursor_epoch = c.epoch, r->st.cursor_position = c.position, r->st.cursor_batches = c.batches;
-  if (vae_ckpt_save(r->ckpt, &r->v, &r->opt, &r->st, err)) return -1;
+  VaeAdam whole = whole_moments(r);
+  zero_gather(&r->zero, r->zero.m, whole.m);
+  zero_gather(&r->zero, r->zero.v, whole.v);
+  int rc = r->rank0 ? vae_ckpt_save(r->ckpt, &r->v, &whole, &r->st, err) : 0;
+  free_moments(r, &whole);
+  if (agree(rc, err)) return -1;
   if (r->metrics) {  // the loss curve beside the checkpoint
     char png[1100], note[256] = "", why[256];
     snprintf(png, sizeof png, "%s/loss.png", r->o->out);
@@ -141,7 +176,15 @@ static int resume(Run *r, const VaeConfig *cfg, TsrErr *err) {
   if (vae_ckpt_read_config(path, &saved, err)) return -1;
   if (!config_text_equal(&saved, cfg))
     return tsr_err(err, "%s: attribute config: expected the VAE config being trained, found another one", path);
-  if (vae_ckpt_load(path, &r->v, &r->opt, &r->st, err)) return -1;
+  VaeAdam whole = whole_moments(r);
+  const int bad = vae_ckpt_load(path, &r->v, &whole, &r->st, err);
+  if (!bad) {
+    zero_take(&r->zero, whole.m, r->zero.m);
+    zero_take(&r->zero, whole.v, r->zero.v);
+    r->zero.step = whole.step;
+  }
+  free_moments(r, &whole);
+  if (bad) return -1;
   if (r->st.seed != r->o->seed)
     return tsr_err(err, "%s: attribute seed: expected train.seed = %llu, found %llu", path, (unsigned long long)r->o->seed,
                    (unsigned long long)r->st.seed);
@@ -180,64 +223,93 @@ static int trim_metrics(const char *path, int64_t step, TsrErr *err) {
 
 static int run(Run *r, const VaeConfig *cfg, const Backend *be, TsrErr *err) {
   const VaeTrainOpts *o = r->o;
+  comm_layout(&r->cc, comm_world_size(), 1, 1, "vae train");
+  r->dp = r->cc.dp, r->rank0 = r->cc.world_rank == 0;
+  if (o->batch % r->dp)
+    return tsr_err(err, "train.batch: expected a multiple of the %d ranks (the global batch is dealt out evenly), got %d",
+                   r->dp, o->batch);
+  r->batch = o->batch / r->dp;
   int T = o->frames, H = o->height, W = o->width;
   if (!o->data_path[0] || !strcmp(o->data_path, "synth")) {  // synthetic defaults that fit the compression
     if (T <= 0) T = 1 + 2 * cfg->ct;
     if (H <= 0) H = cfg->cs < 4 ? 16 : 4 * cfg->cs;
     if (W <= 0) W = H;
   }
-  if (!(r->clips = vae_clips_open(o->data_path, &T, &H, &W, o->batch, o->seed, err))) return -1;
+  if (!(r->clips = vae_clips_open(o->data_path, &T, &H, &W, r->batch, r->cc.dp_rank, r->dp, o->seed, err))) return -1;
   if (vae_clips_channels(r->clips) != cfg->in_channels)
     return tsr_err(err, "%s: channels: expected %d (vae.in_channels), got %d", o->data_path, cfg->in_channels,
                    vae_clips_channels(r->clips));
   if (vae_check_clip(cfg, T, H, W, o->data_path[0] ? o->data_path : "synth clips (clip.*)", err)) return -1;
-  if (fs_mkdirs(o->out) || fs_check_writable(o->out))
-    return tsr_err(err, "%s: train.out: expected a writable directory: %s", o->out, strerror(errno));
+  if (agree(r->rank0 && (fs_mkdirs(o->out) || fs_check_writable(o->out))
+                ? tsr_err(err, "%s: train.out: expected a writable directory: %s", o->out, strerror(errno))
+                : 0,
+            err))
+    return -1;
   snprintf(r->ckpt, sizeof r->ckpt, "%s/vae.h5", o->out);
   snprintf(r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", o->out);
   vae_build(&r->v, cfg, be);
-  params_init(&r->v.params, o->seed);
-  if (vae_alloc(&r->v, o->batch, T, H, W, VAE_TRAIN, err)) return -1;
-  vae_adam_init(&r->opt, &r->v);
+  params_init(&r->v.params, o->seed);  // the same weights on every rank
+  if (vae_alloc(&r->v, r->batch, T, H, W, VAE_TRAIN, err)) return -1;
+  zero_init(&r->zero, &r->v.params, be, &r->cc.dp_group, &r->cc.world, 0);
   const int resumed = resume(r, cfg, err);
   if (resumed < 0) return -1;
   if (!resumed) {
     r->st = (VaeCkptState){.seed = o->seed};
     run_id_new(r->st.run_id, sizeof r->st.run_id);
+    comm_bcast(&r->cc.world, r->st.run_id, sizeof r->st.run_id, COMM_U8, 0);
   }
-  if (resumed && trim_metrics(r->metrics_path, r->st.step, err)) return -1;
-  if (!(r->metrics = fopen(r->metrics_path, resumed ? "a" : "w")))
-    return tsr_err(err, "%s: cannot write: %s", r->metrics_path, strerror(errno));
-  log_info("vae %s: %d clips of %dx%dx%d per step, %zu parameters, run %s", cfg->name, o->batch, T, H, W,
-           r->v.params.total, r->st.run_id);
-  const VaeAdamHyper hyper = {.lr = o->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = o->weight_decay};
+  if (r->rank0) {
+    if (resumed && trim_metrics(r->metrics_path, r->st.step, err)) return -1;
+    if (!(r->metrics = fopen(r->metrics_path, resumed ? "a" : "w")))
+      return tsr_err(err, "%s: cannot write: %s", r->metrics_path, strerror(errno));
+  }
+  log_info("vae %s: %d clips of %dx%dx%d per step (%d rank(s) of %d), %zu parameters, run %s", cfg->name, o->batch, T, H,
+           W, r->dp, r->batch, r->v.params.total, r->st.run_id);
+  // AdamW as vae_train_step's (vae/vae_train.h): no clipping, decay on the conv weights only
+  const TrainConfig tc = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = o->weight_decay, .grad_clip = 0};
+  const float min_lr = o->min_lr < 0 ? o->lr / 10 : o->min_lr;
+  if (min_lr > o->lr) return tsr_err(err, "train.min_lr: expected a number <= train.lr (%g), got %g", o->lr, min_lr);
   const size_t clip_n = (size_t)T * H * W * cfg->in_channels;
-  float *clips = malloc((size_t)o->batch * clip_n * sizeof(float));
+  float *clips = malloc((size_t)r->batch * clip_n * sizeof(float));
   int rc = 0, saved_at = -1;
   train_signals_install();
   while (!rc && r->st.step < o->steps) {
     const double t0 = timer_now();
-    if ((rc = vae_clips_next(r->clips, clips, err))) break;
-    // the posterior noise is keyed by the clip's global index: the same whatever the resume point
-    const float loss = vae_train_step(&r->v, &r->opt, &hyper, clips, (uint32_t)(r->st.step * o->batch), o->seed);
-    const int64_t step = ++r->st.step;
-    const double dt = timer_now() - t0;
-    if (!isfinite(loss)) {
-      rc = tsr_err(err, "step %lld: loss is not finite (%g): lower train.lr", (long long)step, (double)loss);
+    if ((rc = agree(vae_clips_next(r->clips, clips, err), err))) break;
+    const float lr = lr_cosine(o->lr, min_lr, o->warmup, o->steps, (int)r->st.step);
+    params_zero_grad(&r->v.params);
+    // the posterior noise is keyed by the clip's global index: the same whatever the resume point or dp
+    const uint32_t sample0 = (uint32_t)((r->st.step * r->dp + r->cc.dp_rank) * r->batch);
+    double sums[3] = {vae_forward(&r->v, clips, sample0, o->seed), r->v.recon_loss, r->v.kl};
+    vae_backward(&r->v);
+    // each rank's loss and gradient are means over its clips: the global batch's are the means of them
+    comm_allreduce(&r->cc.world, sums, 3, COMM_F64, COMM_SUM);
+    const double loss = sums[0] / r->dp, recon = sums[1] / r->dp, kl = sums[2] / r->dp;
+    zero_reduce_grads(&r->zero, &r->v.params);
+    if (r->dp > 1) be_scale_f32(be, r->zero.g, 1.0f / (float)r->dp, (int64_t)r->zero.shard);
+    if (!isfinite(loss)) {  // every rank sees the same sum
+      rc = tsr_err(err, "step %lld: loss is not finite (%g): lower train.lr", (long long)r->st.step + 1, loss);
       break;
     }
+    zero_step(&r->zero, &r->v.params, &tc, lr, 0.0);
+    const int64_t step = ++r->st.step;
+    const double dt = timer_now() - t0;
     if (step % o->log_every == 0 || step == o->steps)
-      log_info("step %lld | loss %.6f | recon %.6f | kl %.4f | %.0f ms/step", (long long)step, (double)loss,
-               (double)r->v.recon_loss, (double)r->v.kl, dt * 1e3);
-    json_t *m = json_pack("{s:I, s:o, s:o, s:o, s:o, s:s}", "step", (json_int_t)step, "loss", jx_round(loss, 7), "recon",
-                          jx_round(r->v.recon_loss, 7), "kl", jx_round(r->v.kl, 7), "step_ms", jx_round(dt * 1e3, 4),
-                          "run", r->st.run_id);
-    char *line = jx_dump(m);
-    fprintf(r->metrics, "%s\n", line);
-    fflush(r->metrics);
-    free(line);
-    json_decref(m);
-    const int sig = train_signal_pending();
+      log_info("step %lld | loss %.6f | recon %.6f | kl %.4f | lr %.3g | %.0f ms/step", (long long)step, loss, recon, kl,
+               (double)lr, dt * 1e3);
+    if (r->metrics) {
+      json_t *m = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:s}", "step", (json_int_t)step, "loss", jx_round(loss, 7),
+                            "recon", jx_round(recon, 7), "kl", jx_round(kl, 7), "lr", jx_round(lr, 9), "step_ms",
+                            jx_round(dt * 1e3, 4), "run", r->st.run_id);
+      char *line = jx_dump(m);
+      fprintf(r->metrics, "%s\n", line);
+      fflush(r->metrics);
+      free(line);
+      json_decref(m);
+    }
+    // a signal reaches the ranks at different moments: every rank stops after the same step
+    int sig = train_signal_pending();
+    comm_allreduce(&r->cc.world, &sig, 1, COMM_I32, COMM_MAX);
     if ((o->ckpt_every && step % o->ckpt_every == 0) || sig) {
       if ((rc = save(r, err))) break;
       saved_at = (int)step;
@@ -257,8 +329,9 @@ int vae_train_run(const VaeConfig *cfg, const VaeTrainOpts *o, const Backend *be
   Run r = {.o = o};
   const int rc = run(&r, cfg, be, err);
   if (r.metrics) fclose(r.metrics);
-  if (r.opt.m) vae_adam_free(&r.opt, &r.v);
+  if (r.zero.m) zero_free(&r.zero);
   if (r.v.be) vae_free(&r.v);
+  if (r.cc.world_size) comm_free(&r.cc);
   vae_clips_close(r.clips);
   return rc;
 }
