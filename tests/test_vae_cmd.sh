@@ -150,6 +150,7 @@ expect missing-ckpt "nope.h5: cannot open the VAE checkpoint: No such file" $BIN
 expect dit-ckpt "found 'tessera-ckpt' (a DiT checkpoint)" $BIN vae decode --ckpt dit/ckpt_1.h5 l.h5 --out x.mp4
 expect config "bad.yaml: vae.groups: expected a divisor of every level's channels, got 3" $BIN vae train bad.yaml train.out=x
 expect key "train.stepz: unknown key" $BIN vae train $CFG train.stepz=3
+expect min-lr "train.min_lr: expected a number <= train.lr (0.001), got 0.01" $BIN vae train $CFG train.out=x train.min_lr=0.01
 expect clip "clip.*): frames: expected 1 + a multiple of the temporal compression 4, got 6" $BIN vae train $CFG train.out=x clip.frames=6
 expect exists "a/vae.h5: exists: expected a new run directory" $BIN vae train $CFG train.out=a
 expect corrupt "corrupt.h5: /params/encoder.conv_in.weight: checksum mismatch" $BIN vae eval --ckpt corrupt.h5

@@ -229,6 +229,8 @@ static int run(Run *r, const VaeConfig *cfg, const Backend *be, TsrErr *err) {
     return tsr_err(err, "train.batch: expected a multiple of the %d ranks (the global batch is dealt out evenly), got %d",
                    r->dp, o->batch);
   r->batch = o->batch / r->dp;
+  const float min_lr = o->min_lr < 0 ? o->lr / 10 : o->min_lr;
+  if (min_lr > o->lr) return tsr_err(err, "train.min_lr: expected a number <= train.lr (%g), got %g", o->lr, min_lr);
   int T = o->frames, H = o->height, W = o->width;
   if (!o->data_path[0] || !strcmp(o->data_path, "synth")) {  // synthetic defaults that fit the compression
     if (T <= 0) T = 1 + 2 * cfg->ct;
@@ -258,17 +260,15 @@ static int run(Run *r, const VaeConfig *cfg, const Backend *be, TsrErr *err) {
     run_id_new(r->st.run_id, sizeof r->st.run_id);
     comm_bcast(&r->cc.world, r->st.run_id, sizeof r->st.run_id, COMM_U8, 0);
   }
-  if (r->rank0) {
-    if (resumed && trim_metrics(r->metrics_path, r->st.step, err)) return -1;
-    if (!(r->metrics = fopen(r->metrics_path, resumed ? "a" : "w")))
-      return tsr_err(err, "%s: cannot write: %s", r->metrics_path, strerror(errno));
-  }
+  int bad = 0;  // rank 0's files: agreed, so no rank waits in a collective for a rank that left
+  if (r->rank0 && resumed) bad = trim_metrics(r->metrics_path, r->st.step, err);
+  if (r->rank0 && !bad && !(r->metrics = fopen(r->metrics_path, resumed ? "a" : "w")))
+    bad = tsr_err(err, "%s: cannot write: %s", r->metrics_path, strerror(errno));
+  if (agree(bad, err)) return -1;
   log_info("vae %s: %d clips of %dx%dx%d per step (%d rank(s) of %d), %zu parameters, run %s", cfg->name, o->batch, T, H,
            W, r->dp, r->batch, r->v.params.total, r->st.run_id);
   // AdamW as vae_train_step's (vae/vae_train.h): no clipping, decay on the conv weights only
   const TrainConfig tc = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = o->weight_decay, .grad_clip = 0};
-  const float min_lr = o->min_lr < 0 ? o->lr / 10 : o->min_lr;
-  if (min_lr > o->lr) return tsr_err(err, "train.min_lr: expected a number <= train.lr (%g), got %g", o->lr, min_lr);
   const size_t clip_n = (size_t)T * H * W * cfg->in_channels;
   float *clips = malloc((size_t)r->batch * clip_n * sizeof(float));
   int rc = 0, saved_at = -1;
